@@ -1,0 +1,107 @@
+"""gridcase: case management for urban grid governance. ``create_app`` is the table of contents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from app.clock import Clock, SystemClock
+from app.config import Settings
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    clock = clock or SystemClock()
+    app = Flask(__name__, instance_path=str(settings.upload_folder.parent.resolve()))
+    app.config.update(settings.flask_config())
+    app.extensions["gridcase.settings"] = settings
+    app.extensions["gridcase.clock"] = clock
+
+    init_extensions(app)
+    init_database(app)
+    init_workflow(app, clock)
+    init_jobs_for(app)
+    register_errors(app)
+    register_api(app)
+    register_pages(app)
+    register_cli(app)
+    return app
+
+
+def init_extensions(app: Flask) -> None:
+    from app.extensions import api, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_folder()))
+    api.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "web.login"
+
+
+def _migrations_folder() -> Any:
+    from app.config import PROJECT_ROOT
+
+    return PROJECT_ROOT / "migrations"
+
+
+def init_database(app: Flask) -> None:
+    from app.db_setup import configure_engine
+
+    # Import every model so metadata (and Alembic) see all tables.
+    from app.models import ALL_MODELS  # noqa: F401
+
+    with app.app_context():
+        configure_engine()
+
+
+def init_workflow(app: Flask, clock: Clock) -> None:
+    from app.auth.roles import ALL_ROLES
+    from app.cases import operators as _case_operators  # noqa: F401  (registers case.* operators)
+    from app.cases.status import mirror_case_status
+    from app.workflow import deploy, instances, sandbox, timers
+    from app.workflow.forms import FormRegistry
+
+    timers.use_clock(clock.now)
+    sandbox.set_clock(clock.now)
+    forms = FormRegistry(app.extensions["gridcase.settings"].forms_folder)
+    app.extensions["gridcase.forms"] = forms
+
+    app.extensions["gridcase.deploy_rules"] = lambda: deploy.default_rules(forms.exists, set(ALL_ROLES))
+    instances.on_step(mirror_case_status)
+
+
+def init_jobs_for(app: Flask) -> None:
+    from app.jobs import init_jobs
+
+    init_jobs(app)
+
+
+def register_errors(app: Flask) -> None:
+    from app.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_api(app: Flask) -> None:
+    from app.auth.api import blp as auth_blp
+    from app.cases.api import attachments_blp
+    from app.cases.api import blp as cases_blp
+    from app.extensions import api
+    from app.processes.api import blp as processes_blp
+    from app.tasks.api import blp as tasks_blp
+
+    for blueprint in (auth_blp, cases_blp, attachments_blp, tasks_blp, processes_blp):
+        api.register_blueprint(blueprint)
+
+
+def register_pages(app: Flask) -> None:
+    from app.web.views import bp
+
+    app.register_blueprint(bp)
+
+
+def register_cli(app: Flask) -> None:
+    from app.cli import register_commands
+
+    register_commands(app)

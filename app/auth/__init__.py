@@ -1,0 +1,1 @@
+"""Users, roles, password and token authentication."""

@@ -1,0 +1,175 @@
+"""The case capabilities BPMN service tasks call by name (``case.*``). Each one writes its audit event."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.audit.services import record
+from app.auth.models import User
+from app.auth.roles import Role
+from app.cases.models import Case, CaseStatus
+from app.clock import now
+from app.extensions import db
+from app.workflow import operators
+from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
+from app.workflow.operators import OperatorCall
+
+
+def _case(call: OperatorCall) -> Case:
+    instance = db.session.get(ProcessInstance, call.instance_id)
+    case = db.session.get(Case, instance.case_id) if instance is not None and instance.case_id else None
+    if case is None:
+        raise LookupError(f"process instance {call.instance_id} has no case")
+    return case
+
+
+def _set_status(case: Case, status: str, **data: Any) -> None:
+    before = case.status
+    case.status = status
+    case.updated_at = now()
+    record("case.status_changed", entity_type="case", entity_id=case.key, case_id=case.id,
+           before={"status": before}, after={"status": status}, data=data or None)
+
+
+@operators.register("case.finish", "结束案件: set the final status (closed, rejected, withdrawn)")
+def finish(call: OperatorCall) -> dict[str, Any]:
+    case = _case(call)
+    status = call.params["status"]
+    if status not in (CaseStatus.CLOSED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN):
+        raise ValueError(f"case.finish cannot set status {status!r}")
+    timestamp = now()
+    if status == CaseStatus.CLOSED:
+        case.closed_at = timestamp
+    if status == CaseStatus.REJECTED:
+        case.reject_reason = call.data.get("reject_reason")
+        case.closed_at = timestamp
+    if status == CaseStatus.WITHDRAWN:
+        case.closed_at = timestamp
+    _set_status(case, status, reason=call.data.get("reject_reason"))
+    return {"status": status, "at": timestamp.isoformat()}
+
+
+@operators.register("case.mark_duplicate", "合并重复案件: link the case to the original it duplicates")
+def mark_duplicate(call: OperatorCall) -> dict[str, Any]:
+    case = _case(call)
+    original_key = call.params["duplicate_of"]
+    original = db.session.execute(select(Case).where(Case.key == original_key)).scalar_one_or_none()
+    if original is None:
+        raise ValueError(f"duplicate_of: no case {original_key!r}")
+    if original.id == case.id:
+        raise ValueError("duplicate_of: a case cannot duplicate itself")
+    case.duplicate_of_id = original.id
+    case.closed_at = now()
+    _set_status(case, CaseStatus.DUPLICATE, duplicate_of=original.key)
+    record("case.linked", entity_type="case", entity_id=original.key, case_id=original.id,
+           data={"duplicate": case.key})
+    return {"duplicate_of": original.key}
+
+
+@operators.register("case.propose_handler", "推荐处置人: the least-loaded active grid worker")
+def propose_handler(call: OperatorCall) -> dict[str, Any]:
+    open_tasks = (
+        select(HumanTask.assignee_id, func.count().label("n"))
+        .where(HumanTask.status.in_(TaskStatus.OPEN))
+        .group_by(HumanTask.assignee_id)
+        .subquery()
+    )
+    row = db.session.execute(
+        select(User.username, func.coalesce(open_tasks.c.n, 0).label("load"))
+        .outerjoin(open_tasks, open_tasks.c.assignee_id == User.id)
+        .where(User.role == Role.GRID_WORKER, User.active.is_(True))
+        .order_by("load", User.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return {"handler_user": None, "reason": "no active grid worker"}
+    return {"handler_user": row.username, "reason": f"least loaded: {row.load} open tasks"}
+
+
+@operators.register("case.set_time_limit", "计算处置时限: due and warning times for handling")
+def set_time_limit(call: OperatorCall) -> dict[str, Any]:
+    case = _case(call)
+    hours = int(call.params.get("hours") or current_app.extensions["gridcase.settings"].default_time_limit_hours)
+    fraction = current_app.extensions["gridcase.settings"].warning_fraction
+    start = now()
+    due_at = start + timedelta(hours=hours)
+    warn_at = start + timedelta(hours=hours * fraction)
+    before = {"due_at": case.due_at.isoformat() if case.due_at else None}
+    case.due_at = due_at
+    case.handler_user = call.data.get("handler_user")
+    case.handler_unit = call.data.get("handler_unit")
+    case.warned_at = None
+    case.overdue_at = None
+    if case.dispatched_at is None:
+        case.dispatched_at = start
+    record("case.time_limit_set", entity_type="case", entity_id=case.key, case_id=case.id, before=before,
+           after={"due_at": due_at.isoformat(), "warn_at": warn_at.isoformat(), "hours": hours,
+                  "handler_user": case.handler_user, "handler_unit": case.handler_unit})
+    return {"start_at": start.isoformat(), "warn_at": warn_at.isoformat(), "due_at": due_at.isoformat(),
+            "hours": hours}
+
+
+@operators.register("case.warn_due", "临期预警: the handling time limit is near")
+def warn_due(call: OperatorCall) -> dict[str, Any]:
+    case = _case(call)
+    case.warned_at = now()
+    record("case.due_warning", entity_type="case", entity_id=case.key, case_id=case.id,
+           data={"due_at": case.due_at.isoformat() if case.due_at else None})
+    return {"warned_at": case.warned_at.isoformat()}
+
+
+@operators.register("case.mark_overdue", "标记超期: the handling time limit passed; a supervisor takes over")
+def mark_overdue(call: OperatorCall) -> dict[str, Any]:
+    case = _case(call)
+    case.overdue_at = now()
+    record("case.overdue", entity_type="case", entity_id=case.key, case_id=case.id,
+           data={"due_at": case.due_at.isoformat() if case.due_at else None})
+    return {"overdue_at": case.overdue_at.isoformat()}
+
+
+@operators.register("case.apply_supervision", "执行督办决定: urge, reassign the handler, or extend the limit")
+def apply_supervision(call: OperatorCall) -> dict[str, Any]:
+    case = _case(call)
+    action = call.params["action"]
+    result: dict[str, Any] = {"action": action}
+    if action == "reassign":
+        username = call.params["new_handler_user"]
+        user = db.session.execute(select(User).where(User.username == username)).scalar_one()
+        open_handling = db.session.execute(
+            select(HumanTask).where(HumanTask.instance_id == call.instance_id,
+                                    HumanTask.status.in_(TaskStatus.OPEN),
+                                    HumanTask.element_id.in_(("handle", "photo_proof")))
+        ).scalars()
+        for task in open_handling:
+            before = {"assignee_id": task.assignee_id, "candidate_user": task.candidate_user}
+            task.candidate_user, task.candidate_group = user.username, None
+            task.assignee_id, task.status, task.claimed_at = user.id, TaskStatus.CLAIMED, now()
+            record("task.reassigned", entity_type="human_task", entity_id=task.id, case_id=case.id,
+                   instance_id=call.instance_id, before=before,
+                   after={"assignee_id": user.id, "candidate_user": user.username})
+        case.handler_user, case.handler_unit = user.username, None
+        result["handler_user"] = user.username
+    elif action == "extend":
+        hours = int(call.params["extend_hours"])
+        base = case.due_at or now()
+        case.due_at = base + timedelta(hours=hours)
+        case.postponed_count += 1
+        result["due_at"] = case.due_at.isoformat()
+    elif action != "urge":
+        raise ValueError(f"unknown supervision action {action!r}")
+    record("case.supervised", entity_type="case", entity_id=case.key, case_id=case.id,
+           data={**result, "note": call.data.get("supervise_note")})
+    return result
+
+
+@operators.register("case.record_rework", "记录返工: review sent the case back to handling")
+def record_rework(call: OperatorCall) -> dict[str, Any]:
+    case = _case(call)
+    case.rework_count += 1
+    record("case.rework", entity_type="case", entity_id=case.key, case_id=case.id,
+           after={"rework_count": case.rework_count}, data={"comment": call.data.get("review_comment")})
+    return {"rework_count": case.rework_count}

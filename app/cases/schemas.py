@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from app.cases.models import ATTACHMENT_KINDS, SEVERITIES, SOURCE_CHANNELS, CaseStatus
+
+
+class CaseReportSchema(Schema):
+    title = fields.Str(required=True, validate=validate.Length(min=2, max=120),
+                       metadata={"description": "标题 short title"})
+    description = fields.Str(load_default="", validate=validate.Length(max=4000))
+    category_code = fields.Str(validate=validate.Regexp(r"^\d{2,8}$", error="expected 2-8 digits (GB/T 30428.2)"))
+    severity = fields.Str(validate=validate.OneOf(SEVERITIES))
+    lat = fields.Float(validate=validate.Range(min=-90, max=90))
+    lon = fields.Float(validate=validate.Range(min=-180, max=180))
+    address = fields.Str(validate=validate.Length(max=300))
+    source_channel = fields.Str(validate=validate.OneOf(SOURCE_CHANNELS))
+
+
+class CaseSchema(Schema):
+    key = fields.Str()
+    title = fields.Str()
+    description = fields.Str()
+    category_code = fields.Str(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    address = fields.Str(allow_none=True)
+    source_channel = fields.Str()
+    reporter = fields.Function(lambda c: c.reporter.username if c.reporter else None)
+    severity = fields.Str()
+    status = fields.Str()
+    handler_user = fields.Str(allow_none=True)
+    handler_unit = fields.Str(allow_none=True)
+    duplicate_of = fields.Function(lambda c: c.duplicate_of.key if c.duplicate_of else None)
+    reject_reason = fields.Str(allow_none=True)
+    rework_count = fields.Int()
+    postponed_count = fields.Int()
+    due_at = fields.DateTime(allow_none=True)
+    warned_at = fields.DateTime(allow_none=True)
+    overdue_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    dispatched_at = fields.DateTime(allow_none=True)
+    handled_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class CaseQueryArgs(Schema):
+    status = fields.Str(validate=validate.OneOf(CaseStatus.ALL))
+    category_code = fields.Str(validate=validate.Regexp(r"^\d{2,8}$"))
+    severity = fields.Str(validate=validate.OneOf(SEVERITIES))
+    source_channel = fields.Str(validate=validate.OneOf(SOURCE_CHANNELS))
+    q = fields.Str(validate=validate.Length(min=1, max=100))
+    created_from = fields.AwareDateTime(default_timezone=None)
+    created_to = fields.AwareDateTime(default_timezone=None)
+    overdue = fields.Bool()
+    page = fields.Int(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Int(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class AuditEventSchema(Schema):
+    id = fields.Int()
+    occurred_at = fields.DateTime()
+    actor = fields.Str(attribute="actor_label")
+    action = fields.Str()
+    entity_type = fields.Str()
+    entity_id = fields.Str()
+    before = fields.Dict(allow_none=True)
+    after = fields.Dict(allow_none=True)
+    data = fields.Dict(allow_none=True)
+
+
+class CommentInput(Schema):
+    body = fields.Str(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class CommentSchema(Schema):
+    id = fields.Int()
+    author = fields.Function(lambda c: c.author.username)
+    body = fields.Str()
+    created_at = fields.DateTime()
+
+
+class AttachmentUploadArgs(Schema):
+    kind = fields.Str(load_default="other", validate=validate.OneOf(ATTACHMENT_KINDS))
+
+
+class AttachmentSchema(Schema):
+    id = fields.Int()
+    kind = fields.Str()
+    content_type = fields.Str()
+    size = fields.Int()
+    sha256 = fields.Str()
+    original_name = fields.Str(allow_none=True)
+    width = fields.Int()
+    height = fields.Int()
+    taken_at = fields.DateTime(allow_none=True)
+    gps_lat = fields.Float(allow_none=True)
+    gps_lon = fields.Float(allow_none=True)
+    created_at = fields.DateTime()
+    has_thumbnail = fields.Function(lambda a: a.thumbnail_path is not None)
+
+
+class WithdrawInput(Schema):
+    reason = fields.Str(required=True, validate=validate.Length(min=2, max=500))

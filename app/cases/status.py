@@ -1,0 +1,43 @@
+"""Mirror the workflow's position onto the case status, after every engine step."""
+
+from __future__ import annotations
+
+from app.audit.services import record
+from app.cases.models import Case, CaseStatus
+from app.clock import now
+from app.extensions import db
+from app.workflow.instances import StepOutcome
+from app.workflow.models import HumanTask, TaskStatus
+from sqlalchemy import select
+
+# A case shows the furthest main-path step that is open (tasks without a caseStatus, like
+# supervision, run beside the main path and do not change it).
+_ORDER = [CaseStatus.TRIAGE, CaseStatus.DISPATCHING, CaseStatus.HANDLING, CaseStatus.FEEDBACK, CaseStatus.REVIEW]
+
+
+def mirror_case_status(outcome: StepOutcome) -> None:
+    case_id = outcome.instance.case_id
+    if case_id is None:
+        return
+    case = db.session.get(Case, case_id)
+    if case is None or case.status in CaseStatus.FINAL:
+        return
+    statuses = db.session.execute(
+        select(HumanTask.case_status).where(HumanTask.instance_id == outcome.instance.id,
+                                            HumanTask.status.in_(TaskStatus.OPEN),
+                                            HumanTask.case_status.is_not(None))
+    ).scalars()
+    open_statuses = [s for s in statuses if s in _ORDER]
+    if not open_statuses:
+        return
+    status = max(open_statuses, key=_ORDER.index)
+    if status == case.status:
+        return
+    timestamp = now()
+    if status == CaseStatus.REVIEW and case.status == CaseStatus.FEEDBACK:
+        case.handled_at = timestamp
+    before = case.status
+    case.status = status
+    case.updated_at = timestamp
+    record("case.status_changed", entity_type="case", entity_id=case.key, case_id=case.id,
+           actor=outcome.actor, before={"status": before}, after={"status": status})

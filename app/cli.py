@@ -1,0 +1,102 @@
+"""Command line: ``flask deploy | create-user | seed-demo | worker | scheduler``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from app.errors import DomainError
+from app.extensions import db
+
+
+def _fail(message: str) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(2)
+
+
+def register_commands(app: Flask) -> None:
+    @app.cli.command("deploy")
+    @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+    def deploy_command(paths: tuple[Path, ...]) -> None:
+        """Deploy BPMN/DMN files or folders (default: the bpmn/ folder). Unchanged files keep their version."""
+        from app.workflow import deploy
+
+        rules = current_app.extensions["gridcase.deploy_rules"]()
+        targets = list(paths) or [current_app.extensions["gridcase.settings"].bpmn_folder]
+        results = []
+        try:
+            for target in targets:
+                if target.is_dir():
+                    results.extend(deploy.deploy_folder(target, rules))
+                else:
+                    results.extend(deploy.deploy_file(target.name, target.read_bytes(), rules))
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            _fail(exc.message)
+        for result in results:
+            d = result.definition
+            state = "deployed" if result.created else "unchanged"
+            click.echo(f"{state:10} {d.key} v{d.version} ({d.file_name}, {d.content_hash[:12]})")
+
+    @app.cli.command("create-user")
+    @click.argument("username")
+    @click.option("--role", required=True, help="resident, grid_worker, dispatcher, department_handler, "
+                  "supervisor, designer or admin")
+    @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+    @click.option("--name", "display_name", default=None, help="display name (显示名)")
+    @click.option("--unit", "unit_code", default=None, help="unit code for department handlers")
+    def create_user_command(username: str, role: str, password: str, display_name: str | None,
+                            unit_code: str | None) -> None:
+        """Create a user with a hashed password."""
+        from app.auth.services import create_user
+
+        try:
+            user = create_user(username, password, role, display_name, unit_code)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            _fail(f"{exc.message}: {exc.details}")
+        click.echo(f"created {user.username} ({user.role})")
+
+    @app.cli.command("seed-demo")
+    @click.option("--password", default="gridcase-demo", show_default=True, help="password of every demo user")
+    def seed_demo_command(password: str) -> None:
+        """Load demo users and a few cases at different steps (idempotent)."""
+        from app.demo import seed_demo
+
+        created = seed_demo(password)
+        db.session.commit()
+        click.echo(f"demo data ready ({created} new records). Demo logins (password: {password}):")
+        from app.demo import DEMO_USERS
+
+        for username, role, name, _unit in DEMO_USERS:
+            click.echo(f"  {username:12} {role:20} {name}")
+
+    @app.cli.command("worker")
+    @click.option("--queues", default="engine,photos,notifications", show_default=True)
+    @click.option("--burst", is_flag=True, help="exit when the queues are empty")
+    def worker_command(queues: str, burst: bool) -> None:
+        """Run an RQ worker (stack mode: needs REDIS_URL)."""
+        from app.worker import run_worker
+
+        if not current_app.extensions["gridcase.settings"].redis_url:
+            _fail("REDIS_URL is not set: embedded mode runs jobs in-process, no worker needed")
+        run_worker(current_app._get_current_object(), queues.split(","), burst=burst)  # type: ignore[attr-defined]
+
+    @app.cli.command("scheduler")
+    @click.option("--interval", type=float, default=None, help="seconds between ticks")
+    @click.option("--once", is_flag=True, help="one tick, then exit")
+    def scheduler_command(interval: float | None, once: bool) -> None:
+        """Find due timers in the database and queue them for workers (stack mode)."""
+        from app.workflow.scheduler import run_scheduler_forever, tick
+
+        if once:
+            click.echo(f"{tick()} instances with due timers handled")
+            return
+        settings = current_app.extensions["gridcase.settings"]
+        run_scheduler_forever(current_app._get_current_object(),  # type: ignore[attr-defined]
+                              interval or settings.scheduler_interval_seconds)

@@ -1,0 +1,50 @@
+"""Shared pieces of the HTTP edge: pagination and role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+from sqlalchemy import Select, func, select
+
+from app.auth.models import User
+from app.auth.services import api_user
+from app.errors import Forbidden
+from app.extensions import db
+
+MAX_PAGE_SIZE = 100
+
+
+class PageArgs(Schema):
+    page = fields.Int(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Int(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+
+
+def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
+    """A response envelope ``{items, page, page_size, total, pages}`` around ``item_schema``."""
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item_schema)),
+            "page": fields.Int(),
+            "page_size": fields.Int(),
+            "total": fields.Int(),
+            "pages": fields.Int(),
+        },
+        name=name,
+    )
+
+
+def paginate(query: Select[Any], page: int, page_size: int) -> dict[str, Any]:
+    total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+    items = list(db.session.execute(query.limit(page_size).offset((page - 1) * page_size)).scalars())
+    return {"items": items, "page": page, "page_size": page_size, "total": total,
+            "pages": (total + page_size - 1) // page_size}
+
+
+def require_roles(roles: Iterable[str]) -> User:
+    user = api_user()
+    allowed = set(roles)
+    if user.role not in allowed:
+        raise Forbidden(f"a {user.role} may not do this", {"role": f"needs one of {sorted(allowed)}"})
+    return user

@@ -1,0 +1,145 @@
+"""Background jobs: queue names, timeouts, and one ``enqueue`` helper.
+
+Jobs take ids and re-read rows (a job may run after the data changed). In stack mode (REDIS_URL set)
+jobs go to RQ queues and ``flask worker`` runs them; in embedded mode they run in this process right
+after the current transaction commits, so a job never sees uncommitted data.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from queue import Empty, SimpleQueue
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    timeout_seconds: int
+    description: str
+
+
+QUEUES: dict[str, QueueSpec] = {
+    q.name: q
+    for q in (
+        QueueSpec("engine", 120, "advance workflow instances: due timers, messages"),
+        QueueSpec("photos", 60, "thumbnails and photo processing"),
+        QueueSpec("notifications", 30, "notices to people about their tasks"),
+    )
+}
+
+
+def _resolve(func_path: str) -> Callable[..., Any]:
+    module_name, _, attribute = func_path.rpartition(".")
+    return getattr(importlib.import_module(module_name), attribute)  # type: ignore[no-any-return]
+
+
+def enqueue(queue: str, func_path: str, *args: Any) -> None:
+    """Run ``func_path(*args)`` in the background once the current transaction has committed."""
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}")
+    pending: list[tuple[str, str, tuple[Any, ...]]] = db.session.info.setdefault("gridcase.pending_jobs", [])
+    pending.append((queue, func_path, args))
+
+
+def _dispatch(session: Any) -> None:
+    jobs = session.info.pop("gridcase.pending_jobs", [])
+    if not jobs:
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.extensions["gridcase.settings"].redis_url:
+        from rq import Queue
+
+        connection = app.extensions["gridcase.redis"]
+        for queue, func_path, args in jobs:
+            spec = QUEUES[queue]
+            Queue(queue, connection=connection).enqueue(
+                run_job, func_path, *args, job_timeout=spec.timeout_seconds, result_ttl=3600,
+                failure_ttl=7 * 86400,
+            )
+    else:
+        inline: SimpleQueue[tuple[str, tuple[Any, ...]]] = app.extensions["gridcase.inline_jobs"]
+        for _, func_path, args in jobs:
+            inline.put((func_path, args))
+
+
+def _discard(session: Any, *_: Any) -> None:
+    session.info.pop("gridcase.pending_jobs", None)
+
+
+def run_job(func_path: str, *args: Any) -> Any:
+    """Run one job in its own transaction: commit on success, roll back on failure, then a fresh session.
+    RQ and the embedded runner both call jobs through this, so they behave the same."""
+    try:
+        result = _resolve(func_path)(*args)
+        db.session.commit()
+        return result
+    except Exception:
+        db.session.rollback()
+        raise
+    finally:
+        db.session.remove()
+
+
+def run_inline_jobs() -> int:
+    """Embedded mode: run the jobs queued by committed transactions, in this thread. Returns how many."""
+    inline: SimpleQueue[tuple[str, tuple[Any, ...]]] = current_app.extensions["gridcase.inline_jobs"]
+    ran = 0
+    while True:
+        try:
+            func_path, args = inline.get_nowait()
+        except Empty:
+            return ran
+        try:
+            run_job(func_path, *args)
+        except Exception:
+            log.exception("job %s%r failed", func_path, args)
+        ran += 1
+
+
+_listening = False
+
+
+def init_jobs(app: Any) -> None:
+    global _listening
+    app.extensions["gridcase.inline_jobs"] = SimpleQueue()
+    if app.extensions["gridcase.settings"].redis_url:
+        from redis import Redis
+
+        app.extensions["gridcase.redis"] = Redis.from_url(app.extensions["gridcase.settings"].redis_url)
+    if not _listening:
+        event.listen(Session, "after_commit", _dispatch)
+        event.listen(Session, "after_rollback", _discard)
+        _listening = True
+
+
+def enqueue_now(queue: str, func_path: str, *args: Any, job_id: str | None = None) -> bool:
+    """Stack mode, outside a transaction (the scheduler): put a job on RQ now.
+
+    With ``job_id``, a job still waiting or running under that id is not queued twice. Returns whether
+    a job was queued.
+    """
+    from rq import Queue
+
+    connection = current_app.extensions["gridcase.redis"]
+    rq_queue = Queue(queue, connection=connection)
+    if job_id is not None:
+        existing = rq_queue.fetch_job(job_id)
+        if existing is not None and existing.get_status(refresh=True) in ("queued", "started", "deferred", "scheduled"):
+            return False
+    spec = QUEUES[queue]
+    rq_queue.enqueue(run_job, func_path, *args, job_id=job_id, job_timeout=spec.timeout_seconds,
+                     result_ttl=600, failure_ttl=7 * 86400)
+    return True

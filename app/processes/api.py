@@ -1,0 +1,185 @@
+"""Process definitions (deploy, versions, XML) and instances (state for diagram highlighting, messages)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, select
+
+from app.auth.roles import DESIGNERS, SEE_ALL_CASES, Role
+from app.auth.services import api_user
+from app.cases.models import Case
+from app.cases.services import visible_cases
+from app.errors import InvalidInput, NotFound
+from app.extensions import db
+from app.http import require_roles
+from app.workflow import deploy, instances
+from app.workflow.models import ProcessDefinition, ProcessInstance
+
+blp = Blueprint("processes", __name__, url_prefix="/api/v1", description="流程 Process definitions and instances")
+
+
+class DefinitionSchema(Schema):
+    id = fields.Int()
+    key = fields.Str()
+    name = fields.Str()
+    version = fields.Int()
+    kind = fields.Str()
+    content_hash = fields.Str()
+    file_name = fields.Str()
+    deployed_at = fields.DateTime()
+    user_tasks = fields.List(fields.Dict())
+    start_messages = fields.List(fields.Str())
+    running_instances = fields.Int()
+
+
+class DeployResultSchema(Schema):
+    created = fields.Bool()
+    definition = fields.Nested(DefinitionSchema)
+
+
+class InstanceSchema(Schema):
+    id = fields.Int()
+    process_key = fields.Str()
+    version = fields.Function(lambda i: i.definition.version)
+    business_key = fields.Str(allow_none=True)
+    case_key = fields.Function(lambda i: db.session.get(Case, i.case_id).key if i.case_id else None)
+    status = fields.Str()
+    error = fields.Str(allow_none=True)
+    next_timer_at = fields.DateTime(allow_none=True)
+    started_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)
+    active_element_ids = fields.List(fields.Str())
+    completed_element_ids = fields.List(fields.Str())
+
+
+class MessageInput(Schema):
+    name = fields.Str(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,79}$"))
+    payload = fields.Dict(load_default=dict)
+    instance_id = fields.Int()
+    business_key = fields.Str(validate=validate.Length(max=64))
+
+
+def _running_counts() -> dict[int, int]:
+    rows = db.session.execute(
+        select(ProcessInstance.definition_id, func.count()).where(ProcessInstance.status == "running")
+        .group_by(ProcessInstance.definition_id)
+    ).all()
+    return {definition_id: count for definition_id, count in rows}
+
+
+def _with_counts(definitions: list[ProcessDefinition]) -> list[ProcessDefinition]:
+    counts = _running_counts()
+    for d in definitions:
+        d.running_instances = counts.get(d.id, 0)  # type: ignore[attr-defined]
+    return definitions
+
+
+@blp.route("/process-definitions")
+class Definitions(MethodView):
+    @blp.response(200, DefinitionSchema(many=True))
+    def get(self) -> list[ProcessDefinition]:
+        """The newest version of every process."""
+        api_user()
+        newest = select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v")).group_by(
+            ProcessDefinition.key).subquery()
+        rows = db.session.execute(
+            select(ProcessDefinition).join(newest, (newest.c.key == ProcessDefinition.key)
+                                           & (newest.c.v == ProcessDefinition.version)).order_by(ProcessDefinition.key)
+        ).scalars()
+        return _with_counts(list(rows))
+
+    @blp.response(201, DeployResultSchema(many=True))
+    @blp.doc(requestBody={"content": {"multipart/form-data": {"schema": {
+        "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}})
+    def post(self) -> Any:
+        """Deploy a .bpmn or .dmn file (designers, admins). Same content as an existing version: 200-equivalent
+        result with ``created: false``. Errors name the file, the element and the reason."""
+        user = require_roles(DESIGNERS)
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise InvalidInput("no file uploaded", {"file": "send the diagram as multipart field 'file'"})
+        rules = current_app.extensions["gridcase.deploy_rules"]()
+        results = deploy.deploy_file(upload.filename, upload.read(), rules, actor=user)
+        db.session.commit()
+        return [{"created": r.created, "definition": _with_counts([r.definition])[0]} for r in results]
+
+
+@blp.route("/process-definitions/<key>/versions")
+class DefinitionVersions(MethodView):
+    @blp.response(200, DefinitionSchema(many=True))
+    def get(self, key: str) -> list[ProcessDefinition]:
+        api_user()
+        rows = list(db.session.execute(
+            select(ProcessDefinition).where(ProcessDefinition.key == key).order_by(ProcessDefinition.version.desc())
+        ).scalars())
+        if not rows:
+            raise NotFound(f"unknown process key '{key}'")
+        return _with_counts(rows)
+
+
+@blp.route("/process-definitions/<key>/versions/<int:version>/xml")
+class DefinitionXml(MethodView):
+    @blp.response(200, content_type="application/xml")
+    def get(self, key: str, version: int) -> Response:
+        api_user()
+        return Response(deploy.definition_xml(key, version), mimetype="application/xml")
+
+
+def _visible_instance(instance_id: int) -> ProcessInstance:
+    user = api_user()
+    instance = db.session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFound(f"process instance {instance_id} does not exist")
+    if user.role in SEE_ALL_CASES or user.role == Role.DESIGNER:
+        return instance
+    if instance.case_id is not None and db.session.execute(
+        visible_cases(user).where(Case.id == instance.case_id).with_only_columns(func.count())
+    ).scalar_one():
+        return instance
+    raise NotFound(f"process instance {instance_id} does not exist")
+
+
+@blp.route("/process-instances/<int:instance_id>")
+class InstanceItem(MethodView):
+    @blp.response(200, InstanceSchema)
+    def get(self, instance_id: int) -> Any:
+        """State of an instance, with active and completed element ids for highlighting its diagram."""
+        instance = _visible_instance(instance_id)
+        state = instances.instance_state(instance)
+        for name, value in state.items():
+            setattr(instance, name, value)
+        return instance
+
+
+@blp.route("/messages")
+class Messages(MethodView):
+    @blp.arguments(MessageInput)
+    @blp.response(200, InstanceSchema)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Correlate a message to a waiting instance (by ``instance_id`` or ``business_key``), or start the
+        process whose start event catches it when neither is given. Dispatchers, supervisors, admins."""
+        user = require_roles({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
+        instance_id = body.get("instance_id")
+        if instance_id is None and body.get("business_key"):
+            instance_id = db.session.execute(
+                select(ProcessInstance.id).where(ProcessInstance.business_key == body["business_key"],
+                                                 ProcessInstance.status == "running")
+                .order_by(ProcessInstance.id.desc())
+            ).scalars().first()
+            if instance_id is None:
+                raise NotFound(f"no running instance with business key {body['business_key']!r}")
+        if instance_id is not None:
+            outcome = instances.correlate_message(body["name"], body["payload"], instance_id=instance_id, actor=user)
+        else:
+            outcome = instances.start_by_message(body["name"], body["payload"], business_key=None, actor=user)
+        db.session.commit()
+        instance = outcome.instance
+        for name, value in instances.instance_state(instance).items():
+            setattr(instance, name, value)
+        return instance

@@ -1,0 +1,101 @@
+"""Task endpoints: inbox, detail with form, claim, unclaim, complete, reassign."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.auth.services import api_user
+from app.cases.models import Case
+from app.extensions import db
+from app.http import page_schema, paginate
+from app.tasks import services
+from app.tasks.schemas import (
+    CompleteInput,
+    InboxArgs,
+    ReassignInput,
+    StepResultSchema,
+    TaskDetailSchema,
+    TaskSchema,
+)
+from app.workflow import instances
+from app.workflow.models import HumanTask
+
+blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="待办任务 Tasks")
+
+
+def _with_case_key(task: HumanTask) -> HumanTask:
+    case = db.session.get(Case, task.case_id) if task.case_id else None
+    task.case_key = case.key if case else None  # type: ignore[attr-defined]
+    return task
+
+
+@blp.route("")
+class Inbox(MethodView):
+    @blp.arguments(InboxArgs, location="query")
+    @blp.response(200, page_schema(TaskSchema, "TaskPage"))
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Your tasks: ``mine`` (claimed), ``claimable`` (open to your role and scope) or ``all``.
+        Ordered by severity, then due time."""
+        result = paginate(services.inbox_query(api_user(), args["scope"]), args["page"], args["page_size"])
+        result["items"] = [_with_case_key(t) for t in result["items"]]
+        return result
+
+
+@blp.route("/<int:task_id>")
+class TaskItem(MethodView):
+    @blp.response(200, TaskDetailSchema)
+    def get(self, task_id: int) -> dict[str, Any]:
+        """The task with its JSON Schema form and the data it sees."""
+        task = _with_case_key(services.get_task(api_user(), task_id))
+        form = services.task_form(task)
+        dumped: dict[str, Any] = TaskSchema().dump(task)
+        return {**dumped, "form_schema": form.schema, "ui_schema": form.ui_schema,
+                "data": services.task_data(task), "submitted_data": task.submitted_data}
+
+
+@blp.route("/<int:task_id>/claim")
+class TaskClaim(MethodView):
+    @blp.response(200, TaskSchema)
+    def post(self, task_id: int) -> Any:
+        task = services.claim(api_user(), task_id)
+        db.session.commit()
+        return _with_case_key(task)
+
+
+@blp.route("/<int:task_id>/unclaim")
+class TaskUnclaim(MethodView):
+    @blp.response(200, TaskSchema)
+    def post(self, task_id: int) -> Any:
+        task = services.unclaim(api_user(), task_id)
+        db.session.commit()
+        return _with_case_key(task)
+
+
+@blp.route("/<int:task_id>/reassign")
+class TaskReassign(MethodView):
+    @blp.arguments(ReassignInput)
+    @blp.response(200, TaskSchema)
+    def post(self, body: dict[str, Any], task_id: int) -> Any:
+        """Supervisors and admins hand a task to someone else."""
+        task = services.reassign(api_user(), task_id, body["username"])
+        db.session.commit()
+        return _with_case_key(task)
+
+
+@blp.route("/<int:task_id>/complete")
+class TaskComplete(MethodView):
+    @blp.arguments(CompleteInput)
+    @blp.response(200, StepResultSchema)
+    def post(self, body: dict[str, Any], task_id: int) -> dict[str, Any]:
+        """Submit the form. 422 names each field that fails; 409 when someone else already completed it."""
+        user = api_user()
+        outcome: instances.StepOutcome = services.complete(user, task_id, body["data"])
+        db.session.commit()
+        task = _with_case_key(db.session.get(HumanTask, task_id))
+        case = db.session.get(Case, task.case_id) if task.case_id else None
+        return {"task": task, "case_status": case.status if case else None,
+                "instance_status": outcome.instance.status,
+                "next_tasks": [_with_case_key(t) for t in outcome.created_tasks if services.can_see(user, t)]}

@@ -1,0 +1,126 @@
+"""Deploy BPMN/DMN files as versioned process definitions (versioned by content hash)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import undefer
+
+from app.audit.services import record
+from app.clock import now
+from app.errors import InvalidInput, NotFound
+from app.extensions import db
+from app.workflow import operators
+from app.workflow.engine import DeploymentError, ValidationRules, parse_documents
+from app.workflow.models import ProcessDefinition
+
+FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,150}\.(bpmn|dmn)$")
+MAX_FILE_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    definition: ProcessDefinition
+    created: bool
+
+
+def _other_documents(exclude_file: str) -> dict[str, bytes]:
+    """The newest deployed XML of every other file, so call activities and DMN references resolve."""
+    newest = (
+        select(ProcessDefinition.file_name, func.max(ProcessDefinition.id).label("id"))
+        .group_by(ProcessDefinition.file_name)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(ProcessDefinition.file_name, ProcessDefinition.bpmn_xml).join(newest, newest.c.id == ProcessDefinition.id)
+    ).all()
+    return {name: xml.encode("utf-8") for name, xml in rows if name != exclude_file}
+
+
+def deploy_file(file_name: str, content: bytes, rules: ValidationRules, actor: Any = None) -> list[DeployResult]:
+    """Parse, validate and store ``content``. Same bytes as an existing version: that version, unchanged."""
+    if not FILE_NAME.match(file_name):
+        raise InvalidInput("bad file name", {"file": f"{file_name!r}: expected name.bpmn or name.dmn"})
+    if len(content) > MAX_FILE_BYTES:
+        raise InvalidInput("file too large", {"file": f"{len(content)} bytes, the limit is {MAX_FILE_BYTES}"})
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("file is not UTF-8 text", {"file": str(exc)}) from exc
+    content_hash = hashlib.sha256(content).hexdigest()
+    documents = {**_other_documents(file_name), file_name: content}
+    try:
+        parsed = parse_documents(file_name, documents, rules)
+    except DeploymentError as exc:
+        raise InvalidInput(str(exc), exc.as_dict()) from exc
+
+    if file_name.endswith(".dmn"):
+        return [_store(file_name.rsplit(".", 1)[0], file_name, file_name, "dmn", text, content_hash, {}, [], [], actor)]
+    return [
+        _store(p.key, p.name, file_name, "bpmn", text, content_hash, p.spec_document,
+               [ut.__dict__ for ut in p.user_tasks], p.start_messages, actor)
+        for p in parsed
+    ]
+
+
+def _store(key: str, name: str, file_name: str, kind: str, text: str, content_hash: str,
+           spec_document: dict[str, Any], user_tasks: list[dict[str, Any]], start_messages: list[str],
+           actor: Any) -> DeployResult:
+    existing = db.session.execute(
+        select(ProcessDefinition).where(ProcessDefinition.key == key, ProcessDefinition.content_hash == content_hash)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return DeployResult(existing, created=False)
+    latest = db.session.execute(
+        select(func.max(ProcessDefinition.version)).where(ProcessDefinition.key == key)
+    ).scalar_one()
+    definition = ProcessDefinition(
+        key=key, name=name, version=(latest or 0) + 1, content_hash=content_hash, file_name=file_name,
+        kind=kind, bpmn_xml=text, spec_document=spec_document, user_tasks=user_tasks,
+        start_messages=start_messages, deployed_at=now(), deployed_by_id=getattr(actor, "id", None),
+    )
+    db.session.add(definition)
+    db.session.flush()
+    record("process.deployed", entity_type="process_definition", entity_id=definition.id, actor=actor,
+           after={"key": key, "version": definition.version, "content_hash": content_hash, "file": file_name})
+    return DeployResult(definition, created=True)
+
+
+def deploy_folder(folder: Path, rules: ValidationRules, actor: Any = None) -> list[DeployResult]:
+    """Deploy every .dmn then every .bpmn in ``folder`` (DMN first: diagrams may call decisions)."""
+    files = sorted(folder.glob("*.dmn")) + sorted(folder.glob("*.bpmn"))
+    results: list[DeployResult] = []
+    for path in files:
+        results.extend(deploy_file(path.name, path.read_bytes(), rules, actor))
+    return results
+
+
+def latest_definition(key: str) -> ProcessDefinition:
+    definition = db.session.execute(
+        select(ProcessDefinition)
+        .where(ProcessDefinition.key == key, ProcessDefinition.kind == "bpmn")
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if definition is None:
+        raise NotFound(f"unknown process key '{key}'", {"process_key": "no deployed process has this key"})
+    return definition
+
+
+def definition_xml(key: str, version: int) -> str:
+    definition = db.session.execute(
+        select(ProcessDefinition).options(undefer(ProcessDefinition.bpmn_xml))
+        .where(ProcessDefinition.key == key, ProcessDefinition.version == version)
+    ).scalar_one_or_none()
+    if definition is None:
+        raise NotFound(f"process '{key}' has no version {version}")
+    return definition.bpmn_xml
+
+
+def default_rules(form_exists: Any, known_roles: set[str]) -> ValidationRules:
+    return ValidationRules(operator_names=operators.names(), form_exists=form_exists, known_roles=known_roles)

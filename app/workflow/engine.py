@@ -1,0 +1,469 @@
+"""The SpiffWorkflow adapter: parse diagrams, run engine steps, serialize state. No database here.
+
+The rest of the app sees plain data (``ParsedProcess``, ``ReadyUserTask``, dicts of state) and never a
+SpiffWorkflow object.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from app.workflow import operators
+from app.workflow.sandbox import RestrictedEnvironment, SandboxError, check_source
+from app.workflow.timers import parse_timer_value
+
+
+class DeploymentError(ValueError):
+    """A diagram that cannot be deployed: names the file, the element and the reason."""
+
+    def __init__(self, file_name: str, element_id: str | None, reason: str, line: int | None = None) -> None:
+        self.file_name = file_name
+        self.element_id = element_id
+        self.reason = reason
+        self.line = line
+        where = file_name + (f" line {line}" if line else "") + (f" element '{element_id}'" if element_id else "")
+        super().__init__(f"{where}: {reason}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file_name, "element_id": self.element_id, "line": self.line, "reason": self.reason}
+
+
+class EngineError(RuntimeError):
+    """An engine step failed (a script raised, an operator refused, an expression broke)."""
+
+    def __init__(self, message: str, element_id: str | None = None) -> None:
+        self.element_id = element_id
+        super().__init__(message)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Script engine: sandboxed expressions plus service-task operators
+
+
+class _OperatorEnvironment(RestrictedEnvironment):
+    def call_service(self, context: dict[str, Any], **kwargs: Any) -> str:
+        params = {name: spec["value"] for name, spec in kwargs["operation_params"].items()}
+        result = operators.invoke(kwargs["operation_name"], context, params)
+        return json.dumps(result)
+
+
+class _ScriptEngine(PythonScriptEngine):
+    def call_service(self, task: Any, **kwargs: Any) -> Any:
+        # SpiffWorkflow's own version references an undefined name when the service fails.
+        try:
+            return self.environment.call_service(task.data, **kwargs)
+        except SpiffWorkflowException:
+            raise
+        except Exception as exc:
+            raise EngineError(f"{kwargs.get('operation_name')}: {exc}", task.task_spec.bpmn_id) from exc
+
+
+SCRIPT_ENGINE = _ScriptEngine(environment=_OperatorEnvironment())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Serialization: instance state is stored without its spec (the spec is stored once per version)
+
+
+class _StateConverter(BpmnWorkflowConverter):
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict[str, Any]) -> BpmnWorkflow:
+        spec, subprocess_specs = _restoring.specs
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_restoring = threading.local()
+_SPEC_REGISTRY = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+_STATE_REGISTRY = BpmnWorkflowSerializer.configure({**SPIFF_CONFIG, BpmnWorkflow: _StateConverter})
+_STATE_SERIALIZER = BpmnWorkflowSerializer(_STATE_REGISTRY)
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A deployed process, restored once and shared by every instance of that version."""
+
+    spec: Any
+    subprocess_specs: dict[str, Any]
+
+
+_spec_cache: dict[str, LoadedSpec] = {}
+_spec_cache_lock = threading.Lock()
+
+
+def cached_spec(cache_key: str) -> LoadedSpec | None:
+    return _spec_cache.get(cache_key)
+
+
+def load_spec(cache_key: str, spec_document: dict[str, Any]) -> LoadedSpec:
+    """Restore a stored spec (``ParsedProcess.spec_document``), cached by ``cache_key`` (immutable)."""
+    loaded = _spec_cache.get(cache_key)
+    if loaded is None:
+        with _spec_cache_lock:
+            loaded = _spec_cache.get(cache_key)
+            if loaded is None:
+                spec = _SPEC_REGISTRY.restore(spec_document["spec"])
+                subs = {name: _SPEC_REGISTRY.restore(s) for name, s in spec_document["subprocess_specs"].items()}
+                loaded = LoadedSpec(spec, subs)
+                _spec_cache[cache_key] = loaded
+    return loaded
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parsing and validation
+
+
+@dataclass(frozen=True)
+class UserTaskInfo:
+    element_id: str
+    name: str
+    lane: str | None
+    properties: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ParsedProcess:
+    key: str
+    name: str
+    file_name: str
+    spec_document: dict[str, Any]
+    user_tasks: list[UserTaskInfo]
+    service_operators: dict[str, str]  # element id -> operator name
+    start_messages: list[str]
+
+
+@dataclass
+class ValidationRules:
+    """Checks that need the app's knowledge: which operators, forms and roles exist."""
+
+    operator_names: set[str]
+    form_exists: Any  # Callable[[str], bool]
+    known_roles: set[str]
+    required_user_task_properties: tuple[str, ...] = ("formJsonSchemaFilename",)
+    errors: list[DeploymentError] = field(default_factory=list)
+
+
+def _xml_root(file_name: str, content: bytes) -> Any:
+    try:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+        return etree.fromstring(content, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise DeploymentError(file_name, None, f"not well-formed XML: {exc.msg}", exc.lineno) from exc
+
+
+def parse_documents(
+    main_file: str, documents: dict[str, bytes], rules: ValidationRules
+) -> list[ParsedProcess]:
+    """Parse ``main_file`` (with ``documents``: every file it may call, DMN included) and validate it.
+
+    Returns one ``ParsedProcess`` per executable process in ``main_file``. Raises ``DeploymentError``
+    naming the file, the element and the reason.
+    """
+    parser = SpiffBpmnParser(validator=SPIFF_VALIDATOR)
+    roots = {}
+    for file_name, content in documents.items():
+        root = _xml_root(file_name, content)
+        roots[file_name] = root
+        try:
+            if file_name.endswith(".dmn"):
+                parser.add_dmn_xml(root, filename=file_name)
+            else:
+                parser.add_bpmn_xml(root, filename=file_name)
+        except ValidationException as exc:
+            element_id = exc.id or _element_id_at_line(root, exc.line_number)
+            raise DeploymentError(exc.file_name or file_name, element_id, _first_line(exc),
+                                  exc.line_number or None) from exc
+        except SpiffWorkflowException as exc:
+            raise DeploymentError(file_name, None, _first_line(exc)) from exc
+    if main_file.endswith(".dmn"):
+        return []
+    main_root = roots[main_file]
+    namespaces = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
+    process_nodes = main_root.xpath(".//bpmn:process[@isExecutable='true']", namespaces=namespaces)
+    if not process_nodes:
+        raise DeploymentError(main_file, None, "no executable process (isExecutable=\"true\") in the file")
+    results = []
+    for node in process_nodes:
+        key = node.get("id")
+        try:
+            spec = parser.get_spec(key)
+            subprocess_specs = parser.get_subprocess_specs(key)
+        except ValidationException as exc:
+            raise DeploymentError(exc.file_name or main_file, exc.id or None, str(exc).split("\n")[0],
+                                  exc.line_number or None) from exc
+        except SpiffWorkflowException as exc:
+            raise DeploymentError(main_file, key, str(exc).split("\n")[0]) from exc
+        results.append(_describe_process(main_file, key, node.get("name") or key, spec, subprocess_specs, rules))
+    return results
+
+
+def _element_id_at_line(root: Any, line: Any) -> str | None:
+    """Schema errors carry a line, not an element: name the nearest element with an id around it."""
+    if not isinstance(line, int):
+        return None
+    for element in root.iter():
+        if getattr(element, "sourceline", None) == line:
+            while element is not None and not element.get("id"):
+                element = element.getparent()
+            return element.get("id") if element is not None else None
+    return None
+
+
+def _all_task_specs(spec: Any, subprocess_specs: dict[str, Any]) -> list[Any]:
+    found = list(spec.task_specs.values())
+    for sub in subprocess_specs.values():
+        found.extend(sub.task_specs.values())
+    return found
+
+
+def _describe_process(
+    file_name: str, key: str, name: str, spec: Any, subprocess_specs: dict[str, Any], rules: ValidationRules
+) -> ParsedProcess:
+    user_tasks: list[UserTaskInfo] = []
+    service_operators: dict[str, str] = {}
+    start_messages: list[str] = []
+    for task_spec in _all_task_specs(spec, subprocess_specs):
+        element_id = getattr(task_spec, "bpmn_id", None)
+        if element_id is None:
+            continue
+        _check_expressions(file_name, task_spec)
+        kind = type(task_spec).__name__
+        if kind == "UserTask":
+            properties = dict(task_spec.extensions.get("properties", {}))
+            for required in rules.required_user_task_properties:
+                if not properties.get(required):
+                    raise DeploymentError(file_name, element_id, f"user task has no '{required}' property")
+            form = properties.get("formJsonSchemaFilename")
+            if form and not rules.form_exists(form):
+                raise DeploymentError(file_name, element_id, f"form '{form}' does not exist in forms/")
+            roles = {r.strip() for r in properties.get("candidateRoles", "").split(",") if r.strip()}
+            unknown = roles - rules.known_roles
+            if unknown:
+                raise DeploymentError(file_name, element_id, f"unknown role(s) in candidateRoles: {sorted(unknown)}")
+            if not roles:
+                raise DeploymentError(file_name, element_id, "user task has no 'candidateRoles' property")
+            user_tasks.append(UserTaskInfo(element_id, task_spec.bpmn_name or element_id, task_spec.lane, properties))
+        operation = getattr(task_spec, "operation_name", None)
+        if operation is not None:
+            if operation not in rules.operator_names:
+                raise DeploymentError(file_name, element_id, f"unknown service-task operator '{operation}'")
+            service_operators[element_id] = operation
+        if isinstance(task_spec, StartEvent) and isinstance(
+            getattr(task_spec, "event_definition", None), MessageEventDefinition
+        ):
+            start_messages.append(task_spec.event_definition.name)
+    spec_document = {
+        "spec": _SPEC_REGISTRY.convert(spec),
+        "subprocess_specs": {n: _SPEC_REGISTRY.convert(s) for n, s in subprocess_specs.items()},
+    }
+    return ParsedProcess(key, name, file_name, spec_document, user_tasks, service_operators, start_messages)
+
+
+def _check_expressions(file_name: str, task_spec: Any) -> None:
+    """Compile every designer expression and script at deploy time, so errors name their element."""
+    sources: list[tuple[str, str]] = []
+    script = getattr(task_spec, "script", None)
+    if script:
+        sources.append(("script", script))
+    for flow in getattr(task_spec, "cond_task_specs", None) or []:
+        condition = flow.get("condition") if isinstance(flow, dict) else None
+        if condition:
+            sources.append(("condition", condition))
+    event_definition = getattr(task_spec, "event_definition", None)
+    if isinstance(event_definition, TimerEventDefinition):
+        sources.append(("timer", event_definition.expression))
+    for pname, param in (getattr(task_spec, "operation_params", None) or {}).items():
+        sources.append((f"parameter '{pname}'", param["value"]))
+    properties = (getattr(task_spec, "extensions", None) or {}).get("properties", {})
+    for pname in ("candidateUser", "candidateGroup", "dueAt"):
+        if properties.get(pname):
+            sources.append((f"property '{pname}'", properties[pname]))
+    for what, source in sources:
+        try:
+            check_source(source, mode="exec" if what == "script" else "eval")
+        except SandboxError as exc:
+            raise DeploymentError(file_name, task_spec.bpmn_id, f"{what} is not allowed: {exc}") from exc
+
+
+# ---------------------------------------------------------------------------------------------------
+# Running instances
+
+
+@dataclass(frozen=True)
+class ReadyUserTask:
+    task_id: str
+    element_id: str
+    name: str
+    lane: str | None
+    properties: dict[str, str]
+
+
+class EngineInstance:
+    """One running workflow. Create with ``start`` or ``restore``; persist ``dump()``."""
+
+    def __init__(self, workflow: BpmnWorkflow) -> None:
+        self._workflow = workflow
+
+    @classmethod
+    def start(cls, loaded: LoadedSpec, variables: dict[str, Any]) -> EngineInstance:
+        workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=SCRIPT_ENGINE)
+        # Variables go on the start task so every path inherits them.
+        start_task = workflow.task_tree
+        start_task.data.update(variables)
+        for child in start_task.children:
+            child.data.update(variables)
+        return cls(workflow)
+
+    @classmethod
+    def restore(cls, loaded: LoadedSpec, state: str) -> EngineInstance:
+        _restoring.specs = (loaded.spec, loaded.subprocess_specs)
+        try:
+            workflow = _STATE_SERIALIZER.deserialize_json(state)
+        finally:
+            _restoring.specs = None
+        workflow.script_engine = SCRIPT_ENGINE
+        return cls(workflow)
+
+    def dump(self) -> str:
+        return _STATE_SERIALIZER.serialize_json(self._workflow)
+
+    # -- stepping --------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run engine steps (scripts, gateways, service tasks, due timers) to the next wait state."""
+        try:
+            self._workflow.refresh_timers()
+            self._workflow.do_engine_steps()
+        except SpiffWorkflowException as exc:
+            element = getattr(getattr(exc, "task_spec", None), "bpmn_id", None)
+            raise EngineError(_first_line(exc), element) from exc
+
+    def complete_user_task(self, task_id: str, data: dict[str, Any]) -> None:
+        task = self._ready_task(task_id)
+        task.data.update(data)
+        try:
+            task.run()
+        except SpiffWorkflowException as exc:
+            raise EngineError(_first_line(exc), task.task_spec.bpmn_id) from exc
+        self.run()
+
+    def receive_message(self, name: str, payload: dict[str, Any]) -> bool:
+        """Deliver a message; False when nothing in this instance waits for it."""
+        event = BpmnEvent(MessageEventDefinition(name), payload=payload)
+        waiting = [
+            t for t in self._workflow.get_tasks(state=TaskState.WAITING)
+            if isinstance(t.task_spec, CatchingEvent) and getattr(t.task_spec.event_definition, "name", None) == name
+        ]
+        if not waiting:
+            return False
+        self._workflow.catch(event)
+        self.run()
+        return True
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def _ready_task(self, task_id: str) -> Any:
+        try:
+            task = self._workflow.get_task_from_id(UUID(task_id))
+        except Exception as exc:
+            raise EngineError(f"no task {task_id} in this instance") from exc
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            raise EngineError(f"task {task_id} is not waiting for a person")
+        return task
+
+    def ready_user_tasks(self) -> list[ReadyUserTask]:
+        tasks = []
+        for task in self._workflow.get_tasks(state=TaskState.READY, manual=True):
+            spec = task.task_spec
+            tasks.append(ReadyUserTask(
+                task_id=str(task.id),
+                element_id=spec.bpmn_id,
+                name=spec.bpmn_name or spec.bpmn_id,
+                lane=spec.lane,
+                properties=dict((getattr(spec, "extensions", None) or {}).get("properties", {})),
+            ))
+        return tasks
+
+    def task_data(self, task_id: str) -> dict[str, Any]:
+        task = self._workflow.get_task_from_id(UUID(task_id))
+        return dict(task.data)
+
+    def evaluate(self, task_id: str, expression: str) -> Any:
+        task = self._workflow.get_task_from_id(UUID(task_id))
+        try:
+            return SCRIPT_ENGINE.evaluate(task, expression)
+        except SpiffWorkflowException as exc:
+            raise EngineError(_first_line(exc), task.task_spec.bpmn_id) from exc
+
+    def next_timer_at(self) -> datetime | None:
+        """The earliest due time among the timers this instance waits on."""
+        due: list[datetime] = []
+        for task in self._workflow.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if not isinstance(definition, TimerEventDefinition):
+                continue
+            value = definition.details(task).value
+            if isinstance(value, str):
+                due.append(parse_timer_value(value))
+        return min(due) if due else None
+
+    @property
+    def completed(self) -> bool:
+        return bool(self._workflow.completed)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return dict(self._workflow.data)
+
+    def element_ids(self) -> tuple[list[str], list[str]]:
+        """(active, completed) BPMN element ids, to highlight a diagram."""
+        active: set[str] = set()
+        done: set[str] = set()
+        workflows = [self._workflow, *self._workflow.subprocesses.values()]
+        for wf in workflows:
+            for task in wf.get_tasks():
+                element_id = getattr(task.task_spec, "bpmn_id", None)
+                if element_id is None:
+                    continue
+                if task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED, TaskState.ERROR):
+                    active.add(element_id)
+                elif task.state == TaskState.COMPLETED:
+                    done.add(element_id)
+        return sorted(active), sorted(done - active)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().split("\n")[0] or type(exc).__name__

@@ -1,0 +1,516 @@
+"""JSON Schema task forms: load the files in ``forms/`` and validate submitted form data.
+
+Each user task of a BPMN process names its form (``formJsonSchemaFilename``), a draft 2020-12
+JSON Schema with ``type: object`` and ``additionalProperties: false``. Besides the standard
+keywords, two custom keywords check data against the database through ``FormReferences``:
+
+- ``"x-user-role": ["grid_worker", ...]`` on a string: an active user having one of the roles;
+- ``"x-attachments": {"kind": ["after", ...]}`` on an array of ids: attachments of this case
+  whose kind is one of those given.
+
+Annotations only read by the UI or by this module: ``x-enum-titles`` (labels for ``enum``, same
+order) and ``x-error-messages`` (``{"<keyword>": "<English message>"}`` replacing the default
+message of that keyword's errors in the same schema object).
+
+``pattern`` follows ECMA-262 as JSON Schema requires: ``\\d`` is ASCII ``[0-9]`` only (so
+full-width digits typed with a Chinese IME are rejected) and ``$`` does not match before a
+trailing newline.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
+from jsonschema.exceptions import best_match
+
+__all__ = [
+    "FormNotFound",
+    "FormReferences",
+    "FormRegistry",
+    "FormSchemaError",
+    "FormValidationError",
+    "validate_schema_document",
+]
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+FORM_NAME_RE = re.compile(r"^[a-z0-9_]+\.schema\.json$")
+_SCHEMA_SUFFIX = ".schema.json"
+_UI_SUFFIX = ".uischema.json"
+# Keywords that only combine other schemas: their errors rank after a field's own errors.
+_WEAK_KEYWORDS = frozenset({"anyOf", "oneOf", "not"})
+
+
+class FormNotFound(Exception):
+    """No form file of that name in the forms folder (or the name is not allowed)."""
+
+    def __init__(self, name: str, reason: str = "not found in the forms folder") -> None:
+        super().__init__(f"form {name!r}: {reason}")
+        self.name = name
+
+
+class FormSchemaError(Exception):
+    """A form file exists but is not usable: not JSON, or not a valid form schema."""
+
+    def __init__(self, name: str, problems: list[str]) -> None:
+        super().__init__(f"form {name!r} is not a valid form schema: " + "; ".join(problems))
+        self.name = name
+        self.problems = problems
+
+
+class FormValidationError(Exception):
+    """Submitted data does not satisfy the form; ``errors`` holds ``{"field", "message"}`` dicts."""
+
+    def __init__(self, errors: list[dict[str, str]], form: str | None = None) -> None:
+        fields = list(dict.fromkeys(e["field"] or "(form)" for e in errors))
+        noun = "field" if len(fields) == 1 else "fields"
+        super().__init__(f"{len(fields)} {noun} failed validation: {', '.join(fields)}")
+        self.errors = errors
+        self.form = form
+
+
+class FormReferences(Protocol):
+    """Database look-ups behind the custom keywords (implemented by the app, faked in tests)."""
+
+    def existing_users_with_roles(self, usernames: set[str], roles: set[str]) -> set[str]:
+        """Return those of ``usernames`` that are active users having at least one of ``roles``."""
+        ...
+
+    def case_attachment_kinds(self, case_id: int, ids: set[int]) -> dict[int, str]:
+        """Return ``{id: kind}`` for those of ``ids`` that are attachments of case ``case_id``."""
+        ...
+
+
+# --- pattern: ECMA-262 semantics ------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _compile_ecma(pattern: str) -> re.Pattern[str]:
+    """Compile a JSON Schema (ECMA-262) regex so Python matches it the same way.
+
+    ``\\d`` / ``\\D`` become ASCII classes and an unescaped ``$`` outside a character class
+    becomes ``\\Z`` (Python's ``$`` also matches before a final newline).
+    """
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            escaped = pattern[i + 1]
+            if escaped == "d":
+                out.append("0-9" if in_class else "[0-9]")
+            elif escaped == "D" and not in_class:
+                out.append("[^0-9]")
+            else:
+                out.append(char + escaped)
+            i += 2
+            continue
+        if in_class:
+            if char == "]":
+                in_class = False
+        elif char == "[":
+            in_class = True
+        elif char == "$":
+            out.append(r"\Z")
+            i += 1
+            continue
+        out.append(char)
+        i += 1
+    return re.compile("".join(out))
+
+
+def _pattern_keyword(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+    if validator.is_type(instance, "string") and not _compile_ecma(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_BaseValidator = validators.extend(Draft202012Validator, {"pattern": _pattern_keyword})
+
+
+# --- custom keywords, bound per validation call ------------------------------------------------
+
+
+def _validator_for(schema: Mapping[str, Any], refs: FormReferences, case_id: int | None) -> Any:
+    """A validator for ``schema`` whose custom keywords look things up through ``refs``."""
+
+    def user_role(validator: Any, roles: list[str], instance: Any, _schema: Any) -> Iterator[Any]:
+        if not validator.is_type(instance, "string") or not instance:
+            return
+        if instance not in refs.existing_users_with_roles({instance}, set(roles)):
+            yield ValidationError(f"unknown user or not a {'/'.join(roles)}: {instance!r}")
+
+    def attachments(validator: Any, spec: Mapping[str, Any], instance: Any, _schema: Any) -> Iterator[Any]:
+        if not validator.is_type(instance, "array"):
+            return
+        ids = [(index, item) for index, item in enumerate(instance) if validator.is_type(item, "integer")]
+        if not ids:
+            return
+        if case_id is None:
+            yield ValidationError("attachments can only be given for an existing case")
+            return
+        allowed = list(spec.get("kind", []))
+        kinds = refs.case_attachment_kinds(case_id, {int(item) for _, item in ids})
+        for index, item in ids:
+            kind = kinds.get(int(item))
+            if kind is None:
+                yield ValidationError(f"attachment {int(item)} does not belong to this case", path=[index])
+            elif allowed and kind not in allowed:
+                yield ValidationError(
+                    f"attachment {int(item)} is a {kind!r} photo, expected one of: {', '.join(allowed)}",
+                    path=[index],
+                )
+
+    cls = validators.extend(_BaseValidator, {"x-user-role": user_role, "x-attachments": attachments})
+    return cls(schema, format_checker=FormatChecker())
+
+
+# --- turning jsonschema errors into {"field", "message"} ----------------------------------------
+
+
+@dataclass(frozen=True)
+class _Problem:
+    path: tuple[str | int, ...]
+    message: str
+    weak: bool
+
+    @property
+    def field(self) -> str:
+        return ".".join(str(part) for part in self.path)
+
+    def sort_key(self) -> tuple[Any, ...]:
+        parts = tuple((0, part, "") if isinstance(part, int) else (1, 0, part) for part in self.path)
+        return (parts, self.weak)
+
+
+def _missing_property(error: Any) -> tuple[str, str | None] | None:
+    """``(missing property, property needing it)`` of a ``required`` / ``dependentRequired`` error."""
+    instance = error.instance if isinstance(error.instance, Mapping) else {}
+    if error.validator == "required":
+        for name in error.validator_value or ():
+            if name not in instance and error.message == f"{name!r} is a required property":
+                return str(name), None
+        return None
+    for owner, dependencies in (error.validator_value or {}).items():
+        for name in dependencies:
+            if name not in instance and error.message == f"{name!r} is a dependency of {owner!r}":
+                return str(name), str(owner)
+    return None
+
+
+def _unknown_properties(error: Any) -> list[str]:
+    """The keys an ``additionalProperties: false`` error rejects."""
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    declared = schema.get("properties", {})
+    patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+    instance = error.instance if isinstance(error.instance, Mapping) else {}
+    return [
+        str(key) for key in instance if key not in declared and not any(p.search(str(key)) for p in patterns)
+    ]
+
+
+def _friendly_message(error: Any) -> str:
+    """An English message that does not echo (possibly long) submitted values."""
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    custom = schema.get("x-error-messages")
+    if isinstance(custom, Mapping) and isinstance(custom.get(error.validator), str):
+        return str(custom[error.validator])
+    keyword, value = error.validator, error.validator_value
+    if keyword == "required":
+        return "this field is required"
+    if keyword == "dependentRequired":
+        missing = _missing_property(error)
+        return f"required when {missing[1]} is given" if missing else str(error.message)
+    if keyword == "type":
+        names = value if isinstance(value, list) else [value]
+        return f"must be of type {' or '.join(str(n) for n in names)}"
+    if keyword == "enum":
+        return "must be one of: " + ", ".join(str(v) for v in value)
+    if keyword == "const":
+        return f"must be {json.dumps(value, ensure_ascii=False)}"
+    simple = {
+        "minLength": "must be at least {} characters long",
+        "maxLength": "must be at most {} characters long",
+        "minimum": "must be at least {}",
+        "maximum": "must be at most {}",
+        "exclusiveMinimum": "must be greater than {}",
+        "exclusiveMaximum": "must be less than {}",
+        "maxItems": "must have at most {} items",
+        "pattern": "does not match the expected format {}",
+        "format": "is not a valid {}",
+        "multipleOf": "must be a multiple of {}",
+    }
+    if keyword in simple:
+        return simple[keyword].format(value)
+    if keyword == "minItems":
+        return "must not be empty" if value == 1 else f"must have at least {value} items"
+    if keyword == "uniqueItems":
+        return "must not contain the same item twice"
+    if keyword in {"oneOf", "anyOf"}:
+        if not error.context:
+            return "matches more than one of the allowed alternatives"
+        return "matches none of the allowed alternatives: " + _friendly_message(best_match(error.context))
+    if keyword == "not":
+        return "is not allowed"
+    return str(error.message)
+
+
+def _problems(error: Any) -> list[_Problem]:
+    path = tuple(error.absolute_path)
+    weak = error.validator in _WEAK_KEYWORDS
+    if error.validator == "additionalProperties" and error.validator_value is False:
+        unknown = _unknown_properties(error)
+        if unknown:
+            return [_Problem((*path, key), "unknown field", False) for key in unknown]
+    if error.validator in {"required", "dependentRequired"}:
+        missing = _missing_property(error)
+        if missing is not None:
+            return [_Problem((*path, missing[0]), _friendly_message(error), weak)]
+    return [_Problem(path, _friendly_message(error), weak)]
+
+
+def _collect_errors(validator: Any, data: Any) -> list[dict[str, str]]:
+    """All errors, sorted by field path; within a field, a field's own errors before combinators.
+
+    Where a value has the wrong type, the other errors about that same value are left out: they
+    follow from the type (e.g. an ``oneOf`` of ``required`` branches failing for a list).
+    """
+    raw = list(validator.iter_errors(data))
+    wrong_type = {tuple(e.absolute_path) for e in raw if e.validator == "type"}
+    problems: list[_Problem] = []
+    for error in raw:
+        if error.validator == "type" or tuple(error.absolute_path) not in wrong_type:
+            problems.extend(_problems(error))
+    problems.sort(key=_Problem.sort_key)
+    result: list[dict[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for problem in problems:
+        key = (problem.field, problem.message)
+        if key not in seen:
+            seen.add(key)
+            result.append({"field": problem.field, "message": problem.message})
+    return result
+
+
+# --- checking the schema documents themselves ---------------------------------------------------
+
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
+_SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SUBSCHEMA_SINGLE = (
+    "items",
+    "contains",
+    "not",
+    "if",
+    "then",
+    "else",
+    "additionalProperties",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "propertyNames",
+)
+# Sub-schemas that constrain the form object itself (their "required" names must be declared).
+_ROOT_APPLICATORS = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas")
+
+
+def _subschemas(schema: Mapping[str, Any], pointer: str) -> Iterator[tuple[str, Any]]:
+    for key in _SUBSCHEMA_MAPS:
+        if isinstance(schema.get(key), Mapping):
+            for name, sub in schema[key].items():
+                yield f"{pointer}/{key}/{name}", sub
+    for key in _SUBSCHEMA_LISTS:
+        if isinstance(schema.get(key), list):
+            for index, sub in enumerate(schema[key]):
+                yield f"{pointer}/{key}/{index}", sub
+    for key in _SUBSCHEMA_SINGLE:
+        if key in schema:
+            yield f"{pointer}/{key}", schema[key]
+
+
+def _is_string_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) and v for v in value)
+
+
+def _check_custom_keywords(schema: Any, pointer: str, problems: list[str]) -> None:
+    if not isinstance(schema, Mapping):
+        return
+    where = pointer or "(root)"
+    if "x-user-role" in schema and not _is_string_list(schema["x-user-role"]):
+        problems.append(f"{where}: x-user-role must be a non-empty list of role names")
+    if "x-attachments" in schema:
+        spec = schema["x-attachments"]
+        if not isinstance(spec, Mapping) or set(spec) != {"kind"} or not _is_string_list(spec["kind"]):
+            problems.append(f'{where}: x-attachments must be {{"kind": [<attachment kinds>]}}')
+    if "x-enum-titles" in schema:
+        titles = schema["x-enum-titles"]
+        if not _is_string_list(titles):
+            problems.append(f"{where}: x-enum-titles must be a non-empty list of strings")
+        elif not isinstance(schema.get("enum"), list) or len(schema["enum"]) != len(titles):
+            problems.append(f"{where}: x-enum-titles must have one title per enum value")
+    if "x-error-messages" in schema:
+        messages = schema["x-error-messages"]
+        if not isinstance(messages, Mapping) or not all(isinstance(v, str) for v in messages.values()):
+            problems.append(f"{where}: x-error-messages must map keywords to message strings")
+    for sub_pointer, sub in _subschemas(schema, pointer):
+        _check_custom_keywords(sub, sub_pointer, problems)
+
+
+def _check_required_declared(
+    schema: Any, declared: Mapping[str, Any], pointer: str, problems: list[str]
+) -> None:
+    """``required`` names (root and conditional branches) must be declared, or no data could pass."""
+    if not isinstance(schema, Mapping):
+        return
+    required = schema.get("required")
+    for name in required if isinstance(required, list) else []:
+        if name not in declared:
+            where = pointer or "(root)"
+            problems.append(f"{where}: required property {name!r} is not declared in properties")
+    for key in _ROOT_APPLICATORS:
+        value = schema.get(key)
+        if isinstance(value, list):
+            for index, sub in enumerate(value):
+                _check_required_declared(sub, declared, f"{pointer}/{key}/{index}", problems)
+        elif isinstance(value, Mapping) and key == "dependentSchemas":
+            for name, sub in value.items():
+                _check_required_declared(sub, declared, f"{pointer}/{key}/{name}", problems)
+        elif isinstance(value, Mapping):
+            _check_required_declared(value, declared, f"{pointer}/{key}", problems)
+
+
+def validate_schema_document(doc: Any) -> list[str]:
+    """Problems with a form schema file (empty list when usable): 2020-12 validity and form rules."""
+    if not isinstance(doc, Mapping):
+        return ["a form schema must be a JSON object"]
+    problems: list[str] = []
+    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=FormatChecker())
+    for error in sorted(meta.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path]):
+        where = "/" + "/".join(str(p) for p in error.absolute_path) if error.absolute_path else "(root)"
+        problems.append(f"{where}: {error.message}")
+    if doc.get("$schema") != SCHEMA_DIALECT:
+        problems.append(f"(root): $schema must be {SCHEMA_DIALECT!r}")
+    if doc.get("type") != "object":
+        problems.append('(root): a form must have "type": "object"')
+    if doc.get("additionalProperties") is not False:
+        problems.append('(root): a form must have "additionalProperties": false')
+    properties = doc.get("properties")
+    if not isinstance(properties, Mapping) or not properties:
+        problems.append("(root): a form must declare its fields in properties")
+        properties = {}
+    for pattern_pointer, pattern in _patterns(doc, ""):
+        try:
+            _compile_ecma(pattern)
+        except re.error as exc:
+            problems.append(f"{pattern_pointer}: invalid regular expression {pattern!r}: {exc}")
+    _check_custom_keywords(doc, "", problems)
+    _check_required_declared(doc, properties, "", problems)
+    return problems
+
+
+def _patterns(schema: Any, pointer: str) -> Iterator[tuple[str, str]]:
+    if not isinstance(schema, Mapping):
+        return
+    if isinstance(schema.get("pattern"), str):
+        yield f"{pointer}/pattern", schema["pattern"]
+    for sub_pointer, sub in _subschemas(schema, pointer):
+        yield from _patterns(sub, sub_pointer)
+
+
+# --- the registry -------------------------------------------------------------------------------
+
+
+class FormRegistry:
+    """The form files of one folder, cached by name and modification time."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._cache: dict[str, tuple[tuple[int, int], dict[str, Any] | None]] = {}
+        self._lock = threading.Lock()
+
+    def _path(self, name: str) -> Path:
+        if not isinstance(name, str) or not FORM_NAME_RE.fullmatch(name):
+            raise FormNotFound(str(name), "not a form name (expected e.g. 'triage.schema.json')")
+        root = self.folder.resolve()
+        path = (root / name).resolve()
+        if not path.is_relative_to(root):
+            raise FormNotFound(name, "resolves outside the forms folder")
+        return path
+
+    def _read(self, name: str, path: Path, *, is_form: bool) -> dict[str, Any] | None:
+        """The parsed JSON object at ``path`` (None if the file does not exist), cached by mtime."""
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            cached = self._cache.get(str(path))
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise FormSchemaError(name, [f"cannot read JSON: {exc}"]) from exc
+        if not isinstance(doc, dict):
+            raise FormSchemaError(name, ["the file must contain a JSON object"])
+        if is_form:
+            problems = validate_schema_document(doc)
+            if problems:
+                raise FormSchemaError(name, problems)
+        with self._lock:
+            self._cache[str(path)] = (stamp, doc)
+        return doc
+
+    def _schema(self, name: str) -> dict[str, Any]:
+        doc = self._read(name, self._path(name), is_form=True)
+        if doc is None:
+            raise FormNotFound(name)
+        return doc
+
+    def exists(self, name: str) -> bool:
+        """Whether ``name`` is an allowed form name with a file in the folder."""
+        try:
+            return self._path(name).is_file()
+        except FormNotFound:
+            return False
+
+    def names(self) -> list[str]:
+        """The form names in the folder, sorted."""
+        found = self.folder.glob("*" + _SCHEMA_SUFFIX)
+        return sorted(p.name for p in found if FORM_NAME_RE.fullmatch(p.name))
+
+    def load(self, name: str) -> dict[str, Any]:
+        """The schema of form ``name`` (a copy; raises FormNotFound / FormSchemaError)."""
+        return copy.deepcopy(self._schema(name))
+
+    def ui_schema(self, name: str) -> dict[str, Any] | None:
+        """The UI hints ``<stem>.uischema.json`` next to form ``name``, or None if there are none."""
+        path = self._path(name)
+        ui_name = name[: -len(_SCHEMA_SUFFIX)] + _UI_SUFFIX
+        doc = self._read(ui_name, path.with_name(ui_name), is_form=False)
+        return copy.deepcopy(doc) if doc is not None else None
+
+    def validate(self, name: str, data: Any, *, case_id: int | None, refs: FormReferences) -> dict[str, Any]:
+        """Validate ``data`` against form ``name`` and return it normalised.
+
+        Top-level ``None`` values count as "not given". Raises FormValidationError listing every
+        problem. The result is a copy of ``data`` with every property the form declares present
+        (``None`` when not given), so BPMN expressions may reference any form field.
+        """
+        schema = self._schema(name)
+        if isinstance(data, Mapping):
+            data = {key: value for key, value in data.items() if value is not None}
+        errors = _collect_errors(_validator_for(schema, refs, case_id), data)
+        if errors:
+            raise FormValidationError(errors, form=name)
+        normalised: dict[str, Any] = copy.deepcopy(dict(data))
+        for key in schema.get("properties", {}):
+            normalised.setdefault(key, None)
+        return normalised

@@ -1,0 +1,346 @@
+"""Running instances with persistence: start, complete tasks, deliver messages, fire timers.
+
+Every operation here runs inside the caller's transaction, holding the instance row lock
+(``SELECT ... FOR UPDATE``), so there is one writer per instance. State, human tasks and audit events
+are flushed together; the caller commits once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import undefer
+
+from app.audit.services import record
+from app.clock import as_utc, now
+from app.errors import Conflict, InvalidInput, NotFound
+from app.extensions import db
+from app.workflow import operators
+from app.workflow.deploy import latest_definition
+from app.workflow.engine import EngineError, EngineInstance, LoadedSpec, ReadyUserTask, cached_spec, load_spec
+from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance, TaskStatus
+
+
+@dataclass
+class StepOutcome:
+    """What one engine step changed; domain listeners (case status, notifications) read it."""
+
+    instance: ProcessInstance
+    created_tasks: list[HumanTask] = field(default_factory=list)
+    cancelled_tasks: list[HumanTask] = field(default_factory=list)
+    completed: bool = False
+    actor: Any = None
+
+
+StepListener = Callable[[StepOutcome], None]
+_listeners: list[StepListener] = []
+
+
+def on_step(listener: StepListener) -> StepListener:
+    """Register a function called after every persisted step (same transaction)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+    return listener
+
+
+# -- loading and locking ----------------------------------------------------------------------------
+
+
+def _loaded_spec(definition_id: int) -> LoadedSpec:
+    cache_key = f"definition:{definition_id}"
+    cached = cached_spec(cache_key)  # checked first: avoids loading the large JSON column
+    if cached is not None:
+        return cached
+    document = db.session.execute(
+        select(ProcessDefinition.spec_document).where(ProcessDefinition.id == definition_id)
+    ).scalar_one()
+    return load_spec(cache_key, document)
+
+
+def lock_instance(instance_id: int) -> ProcessInstance:
+    """Take the instance's row lock for the rest of the transaction (one writer per instance)."""
+    instance = db.session.execute(
+        select(ProcessInstance)
+        .options(undefer(ProcessInstance.state))
+        .where(ProcessInstance.id == instance_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if instance is None:
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return instance
+
+
+def _engine(instance: ProcessInstance) -> EngineInstance:
+    return EngineInstance.restore(_loaded_spec(instance.definition_id), instance.state)
+
+
+def _step_failed(exc: EngineError) -> InvalidInput:
+    where = f" at '{exc.element_id}'" if exc.element_id else ""
+    return InvalidInput(f"the process could not continue{where}: {exc}", {"element_id": exc.element_id})
+
+
+# -- operations -------------------------------------------------------------------------------------
+
+
+def start_instance(
+    process_key: str,
+    *,
+    business_key: str | None,
+    variables: dict[str, Any],
+    case_id: int | None = None,
+    actor: Any = None,
+) -> StepOutcome:
+    definition = latest_definition(process_key)
+    timestamp = now()
+    instance = ProcessInstance(
+        definition_id=definition.id, process_key=definition.key, business_key=business_key, case_id=case_id,
+        status="running", state="", started_at=timestamp, updated_at=timestamp,
+    )
+    db.session.add(instance)
+    db.session.flush()
+    record("instance.started", entity_type="process_instance", entity_id=instance.id, actor=actor,
+           case_id=case_id, instance_id=instance.id,
+           after={"process_key": definition.key, "version": definition.version, "business_key": business_key})
+    engine = EngineInstance.start(_loaded_spec(definition.id), {**variables, "instance_id": instance.id})
+    with operators.running_instance(instance.id):
+        try:
+            engine.run()
+        except EngineError as exc:
+            raise _step_failed(exc) from exc
+    return _persist(instance, engine, actor)
+
+
+def complete_task(task: HumanTask, data: dict[str, Any], actor: Any) -> StepOutcome:
+    """Complete ``task`` (already validated and authorized by the caller, instance already locked)."""
+    if task.status not in TaskStatus.OPEN:
+        raise Conflict(f"task {task.id} is already {task.status}", {"status": task.status})
+    instance = lock_instance(task.instance_id)
+    engine = _engine(instance)
+    with operators.running_instance(instance.id):
+        try:
+            engine.complete_user_task(task.spiff_task_id, data)
+        except EngineError as exc:
+            raise _step_failed(exc) from exc
+    before = {"status": task.status}
+    task.status = TaskStatus.COMPLETED
+    task.completed_at = now()
+    task.completed_by_id = actor.id
+    task.submitted_data = data
+    record("task.completed", entity_type="human_task", entity_id=task.id, actor=actor, case_id=task.case_id,
+           instance_id=instance.id, before=before, after={"status": task.status},
+           data={"element_id": task.element_id, "name": task.name, "form_data": data})
+    return _persist(instance, engine, actor)
+
+
+def correlate_message(
+    name: str, payload: dict[str, Any], *, instance_id: int, actor: Any = None
+) -> StepOutcome:
+    """Deliver message ``name`` to one waiting instance; 409 when it is not waiting for it."""
+    instance = lock_instance(instance_id)
+    if instance.status != "running":
+        raise Conflict(f"process instance {instance_id} is {instance.status}", {"status": instance.status})
+    engine = _engine(instance)
+    with operators.running_instance(instance.id):
+        try:
+            delivered = engine.receive_message(name, payload)
+        except EngineError as exc:
+            raise _step_failed(exc) from exc
+    if not delivered:
+        raise Conflict(f"process instance {instance_id} is not waiting for message '{name}'", {"message": name})
+    record("message.correlated", entity_type="process_instance", entity_id=instance.id, actor=actor,
+           case_id=instance.case_id, instance_id=instance.id, data={"message": name, "payload": payload})
+    return _persist(instance, engine, actor)
+
+
+def start_by_message(
+    name: str, payload: dict[str, Any], *, business_key: str | None, actor: Any = None
+) -> StepOutcome:
+    """Start the newest process whose start event catches message ``name``."""
+    candidates = db.session.execute(
+        select(ProcessDefinition).where(ProcessDefinition.kind == "bpmn").order_by(ProcessDefinition.version.desc())
+    ).scalars()
+    definition = next((d for d in candidates if name in (d.start_messages or [])), None)
+    if definition is None:
+        raise NotFound(f"no deployed process starts on message '{name}'", {"message": name})
+    timestamp = now()
+    instance = ProcessInstance(
+        definition_id=definition.id, process_key=definition.key, business_key=business_key,
+        status="running", state="", started_at=timestamp, updated_at=timestamp,
+    )
+    db.session.add(instance)
+    db.session.flush()
+    record("instance.started", entity_type="process_instance", entity_id=instance.id, actor=actor,
+           instance_id=instance.id, after={"process_key": definition.key, "version": definition.version,
+                                           "business_key": business_key, "message": name})
+    engine = EngineInstance.start(_loaded_spec(definition.id), {"instance_id": instance.id})
+    with operators.running_instance(instance.id):
+        try:
+            engine.run()
+            if not engine.receive_message(name, payload):
+                raise EngineError(f"the start event did not catch message '{name}'")
+        except EngineError as exc:
+            raise _step_failed(exc) from exc
+    return _persist(instance, engine, actor)
+
+
+def fire_due_timers(instance_id: int) -> StepOutcome | None:
+    """Run the instance's due timers. None when nothing was due (another worker got there first)."""
+    instance = lock_instance(instance_id)
+    current = now()
+    if instance.status != "running" or instance.next_timer_at is None or as_utc(instance.next_timer_at) > current:
+        return None
+    engine = _engine(instance)
+    due = as_utc(instance.next_timer_at)
+    with operators.running_instance(instance.id):
+        engine.run()
+    record("timer.fired", entity_type="process_instance", entity_id=instance.id, case_id=instance.case_id,
+           instance_id=instance.id, data={"due_at": due.isoformat(), "fired_at": current.isoformat()})
+    return _persist(instance, engine, None)
+
+
+def due_instance_ids(limit: int = 500) -> list[int]:
+    rows = db.session.execute(
+        select(ProcessInstance.id)
+        .where(ProcessInstance.status == "running", ProcessInstance.next_timer_at <= now())
+        .order_by(ProcessInstance.next_timer_at)
+        .limit(limit)
+    ).scalars()
+    return list(rows)
+
+
+def mark_failed(instance_id: int, reason: str) -> None:
+    """Park an instance whose engine step fails outside a request (timer, message job)."""
+    instance = lock_instance(instance_id)
+    instance.status = "error"
+    instance.error = reason
+    instance.updated_at = now()
+    record("instance.failed", entity_type="process_instance", entity_id=instance.id, case_id=instance.case_id,
+           instance_id=instance.id, data={"reason": reason})
+
+
+def instance_state(instance: ProcessInstance) -> dict[str, Any]:
+    engine = _engine(instance)
+    active, completed = engine.element_ids()
+    return {"active_element_ids": active, "completed_element_ids": completed}
+
+
+# -- persistence ------------------------------------------------------------------------------------
+
+
+def _persist(instance: ProcessInstance, engine: EngineInstance, actor: Any) -> StepOutcome:
+    timestamp = now()
+    instance.state = engine.dump()
+    instance.next_timer_at = engine.next_timer_at()
+    instance.updated_at = timestamp
+    outcome = StepOutcome(instance=instance, actor=actor)
+    _sync_tasks(instance, engine, outcome, timestamp)
+    if engine.completed and instance.status != "completed":
+        instance.status = "completed"
+        instance.completed_at = timestamp
+        instance.next_timer_at = None
+        outcome.completed = True
+        record("instance.completed", entity_type="process_instance", entity_id=instance.id, actor=actor,
+               case_id=instance.case_id, instance_id=instance.id)
+    db.session.flush()
+    for listener in _listeners:
+        listener(outcome)
+    return outcome
+
+
+def _sync_tasks(instance: ProcessInstance, engine: EngineInstance, outcome: StepOutcome, timestamp: datetime) -> None:
+    open_rows = {
+        row.spiff_task_id: row
+        for row in db.session.execute(
+            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status.in_(TaskStatus.OPEN))
+        ).scalars()
+    }
+    ready = {t.task_id: t for t in engine.ready_user_tasks()}
+    for spiff_id, row in open_rows.items():
+        if spiff_id not in ready:
+            row.status = TaskStatus.CANCELLED
+            row.completed_at = timestamp
+            outcome.cancelled_tasks.append(row)
+            record("task.cancelled", entity_type="human_task", entity_id=row.id, case_id=row.case_id,
+                   instance_id=instance.id, data={"element_id": row.element_id, "name": row.name})
+    for spiff_id, ready_task in ready.items():
+        if spiff_id not in open_rows:
+            outcome.created_tasks.append(_materialize(instance, engine, ready_task, timestamp))
+
+
+def _evaluate_property(engine: EngineInstance, task: ReadyUserTask, name: str) -> Any:
+    expression = task.properties.get(name)
+    if not expression:
+        return None
+    try:
+        return engine.evaluate(task.task_id, expression)
+    except EngineError as exc:
+        raise _step_failed(exc) from exc
+
+
+def _materialize(
+    instance: ProcessInstance, engine: EngineInstance, task: ReadyUserTask, timestamp: datetime
+) -> HumanTask:
+    from app.auth.models import User  # user lookup for direct assignment
+
+    candidate_user = _evaluate_property(engine, task, "candidateUser")
+    assignee_from = task.properties.get("assigneeFrom")
+    if assignee_from:
+        previous = db.session.execute(
+            select(User.username)
+            .join(HumanTask, HumanTask.completed_by_id == User.id)
+            .where(HumanTask.instance_id == instance.id, HumanTask.element_id == assignee_from,
+                   HumanTask.status == TaskStatus.COMPLETED)
+            .order_by(HumanTask.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        candidate_user = previous or candidate_user
+    due_value = _evaluate_property(engine, task, "dueAt")
+    row = HumanTask(
+        instance_id=instance.id,
+        case_id=instance.case_id,
+        spiff_task_id=task.task_id,
+        element_id=task.element_id,
+        name=task.name,
+        form_key=task.properties.get("formJsonSchemaFilename"),
+        lane=task.lane,
+        candidate_roles=HumanTask.join_roles(
+            [r.strip() for r in task.properties.get("candidateRoles", "").split(",") if r.strip()]
+        ),
+        candidate_user=candidate_user or None,
+        candidate_group=_evaluate_property(engine, task, "candidateGroup") or None,
+        status=TaskStatus.READY,
+        case_status=task.properties.get("caseStatus"),
+        created_at=timestamp,
+        due_at=as_utc(datetime.fromisoformat(due_value)) if isinstance(due_value, str) and due_value else None,
+    )
+    if row.candidate_user:
+        # Dispatched to a named person: it is theirs without a claim step.
+        assignee = db.session.execute(
+            select(User).where(User.username == row.candidate_user, User.active.is_(True))
+        ).scalar_one_or_none()
+        if assignee is not None:
+            row.assignee_id = assignee.id
+            row.status = TaskStatus.CLAIMED
+            row.claimed_at = timestamp
+    db.session.add(row)
+    db.session.flush()
+    record("task.created", entity_type="human_task", entity_id=row.id, case_id=row.case_id,
+           instance_id=instance.id,
+           after={"status": row.status, "candidate_roles": row.roles,
+                  "candidate_user": row.candidate_user, "candidate_group": row.candidate_group},
+           data={"element_id": row.element_id, "name": row.name,
+                 "due_at": row.due_at.isoformat() if row.due_at else None})
+    return row
+
+
+def task_data(instance_id: int, spiff_task_id: str) -> dict[str, Any]:
+    instance = db.session.execute(
+        select(ProcessInstance).options(undefer(ProcessInstance.state)).where(ProcessInstance.id == instance_id)
+    ).scalar_one()
+    data = _engine(instance).task_data(spiff_task_id)
+    return {k: v for k, v in data.items() if isinstance(k, str) and not k.startswith("_")}

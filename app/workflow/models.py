@@ -1,0 +1,107 @@
+"""What the runtime persists: deployed versions, instances and the human tasks they wait on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+
+
+class ProcessDefinition(db.Model):  # type: ignore[name-defined]
+    """One version of one process. Versions are by content: deploying the same bytes again is a no-op."""
+
+    __tablename__ = "process_definition"
+    __table_args__ = (
+        UniqueConstraint("key", "version", name="uq_process_definition_key_version"),
+        UniqueConstraint("key", "content_hash", name="uq_process_definition_key_content_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(8), default="bpmn")  # bpmn | dmn
+    # Large and immutable: loaded only when the spec cache misses or someone asks for the XML.
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
+    spec_document: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
+    user_tasks: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    start_messages: Mapped[list[str]] = mapped_column(JSON)
+    deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+
+class ProcessInstance(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "process_instance"
+    __table_args__ = (Index("ix_process_instance_status_next_timer_at", "status", "next_timer_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(100))
+    business_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # running | completed | error
+    state: Mapped[str] = mapped_column(Text, deferred=True)
+    next_timer_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    definition: Mapped[ProcessDefinition] = relationship()
+
+
+class TaskStatus:
+    READY = "ready"          # claimable by its candidates
+    CLAIMED = "claimed"      # someone took it
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"  # the process moved on without it (boundary event, terminate, withdrawal)
+    OPEN = (READY, CLAIMED)
+
+
+class HumanTask(db.Model):  # type: ignore[name-defined]
+    """A user task the engine waits on, materialized so inboxes are plain indexed queries."""
+
+    __tablename__ = "human_task"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "spiff_task_id", name="uq_human_task_instance_id_spiff_task_id"),
+        Index("ix_human_task_status_candidate_user", "status", "candidate_user"),
+        Index("ix_human_task_assignee_id_status", "assignee_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"), index=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    form_key: Mapped[str | None] = mapped_column(String(120))
+    lane: Mapped[str | None] = mapped_column(String(120))
+    # Delimited ",grid_worker,department_handler," so "role in candidates" is a portable LIKE.
+    candidate_roles: Mapped[str] = mapped_column(String(200))
+    candidate_user: Mapped[str | None] = mapped_column(String(64))
+    candidate_group: Mapped[str | None] = mapped_column(String(64))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    case_status: Mapped[str | None] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    submitted_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    instance: Mapped[ProcessInstance] = relationship()
+
+    @property
+    def roles(self) -> list[str]:
+        return [r for r in self.candidate_roles.split(",") if r]
+
+    @staticmethod
+    def join_roles(roles: list[str]) -> str:
+        return "," + ",".join(roles) + ","

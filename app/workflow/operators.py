@@ -1,0 +1,79 @@
+"""Service-task operators: the Python capabilities that BPMN service tasks call by name.
+
+A diagram says *what* happens (``<spiffworkflow:serviceTaskOperator id="case.finish">``); the domain
+packages register *how* at start-up. The workflow package never imports a domain package: domains
+register here, and deployment rejects a diagram that names an operator nobody registered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class OperatorCall:
+    """What an operator gets: the instance it runs for, the task data it sees, its evaluated parameters."""
+
+    instance_id: int
+    data: dict[str, Any]
+    params: dict[str, Any]
+
+
+OperatorFunc = Callable[[OperatorCall], Any]
+
+
+@dataclass(frozen=True)
+class Operator:
+    name: str
+    func: OperatorFunc
+    description: str
+
+
+class UnknownOperator(LookupError):
+    pass
+
+
+_registry: dict[str, Operator] = {}
+_current_instance: ContextVar[int | None] = ContextVar("gridcase_current_instance", default=None)
+
+
+def register(name: str, description: str) -> Callable[[OperatorFunc], OperatorFunc]:
+    """Decorator: make ``func`` callable from BPMN service tasks as ``name``."""
+
+    def decorate(func: OperatorFunc) -> OperatorFunc:
+        _registry[name] = Operator(name, func, description)
+        return func
+
+    return decorate
+
+
+def names() -> set[str]:
+    return set(_registry)
+
+
+def catalogue() -> list[Operator]:
+    return sorted(_registry.values(), key=lambda op: op.name)
+
+
+@contextmanager
+def running_instance(instance_id: int) -> Iterator[None]:
+    """Mark which process instance the engine steps inside this block belong to."""
+    token = _current_instance.set(instance_id)
+    try:
+        yield
+    finally:
+        _current_instance.reset(token)
+
+
+def invoke(name: str, data: dict[str, Any], params: dict[str, Any]) -> Any:
+    operator = _registry.get(name)
+    if operator is None:
+        raise UnknownOperator(f"no service-task operator named {name!r}")
+    instance_id = _current_instance.get()
+    if instance_id is None:
+        raise RuntimeError(f"operator {name!r} called outside a process instance step")
+    return operator.func(OperatorCall(instance_id=instance_id, data=data, params=params))

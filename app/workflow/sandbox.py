@@ -1,0 +1,415 @@
+"""RestrictedPython sandbox for BPMN script tasks and gateway conditions (流程脚本沙箱).
+
+Process designers write Python in script tasks and in gateway / sequence-flow conditions. That code
+runs in :class:`RestrictedEnvironment`, a SpiffWorkflow ``TaskDataEnvironment`` that compiles every
+script with RestrictedPython and runs it with a curated set of builtins and guards:
+
+* no ``import`` / ``from ... import`` and no ``class`` statements (rejected at compile time);
+* no names or attributes starting with ``_`` (so no ``__class__``, ``__dict__``, ``__subclasses__``...);
+* no ``exec`` / ``eval`` calls (compile time), and ``open``, ``compile``, ``globals``, ``locals``,
+  ``vars``, ``getattr``, ``hasattr``, ``type``, ``dir``, ``input``, ``object``, ``super`` ... are
+  stubs that raise :class:`SandboxError` when called;
+* no ``print`` (rejected at compile time: scripts communicate only through task data);
+* ``str.format`` / ``format_map`` are refused (RestrictedPython rule); use f-strings instead;
+* augmented assignment works on plain names only (``total += 1``); ``d["k"] += 1`` is refused by
+  RestrictedPython, write ``d["k"] = d["k"] + 1``.
+
+Compile errors are raised as :class:`SandboxError` and name the offending source line. ``execute()``
+writes a script's top-level variables back into task data only when the script succeeds; variables named
+like a helper or an ``external_context`` entry are not written back (as in ``TaskDataEnvironment``).
+
+Builtins available to designer code: RestrictedPython's ``safe_builtins`` (minus ``__build_class__``)
+plus ``len min max sum sorted any all enumerate zip range list dict set tuple round abs str int float
+bool isinstance map filter reversed``.
+
+Helpers (``HELPERS``; 时间一律用 ISO 8601 字符串，保持任务数据可 JSON 序列化):
+
+====================================  ========  ===================================================
+Helper                                Returns   Meaning
+====================================  ========  ===================================================
+``now()``                             str       current UTC time (当前 UTC 时间), from the clock set
+                                                with :func:`set_clock`
+``parse_datetime(s)``                 str       ``s`` normalised to UTC; naive input is taken as UTC
+                                                (规范化为 UTC，无时区按 UTC 处理)
+``add_hours(iso, hours)``             str       ``iso`` + ``hours`` (may be negative / fractional)
+``add_minutes(iso, minutes)``         str       ``iso`` + ``minutes``
+``hours_between(a, b)``               float     ``b - a`` in hours (negative if ``b`` is earlier)
+``is_before(a, b)``                   bool      ``a`` is strictly earlier than ``b``
+====================================  ========  ===================================================
+
+Returned timestamps look like ``2026-11-02T09:00:00+00:00``; inputs may use ``Z`` or any offset.
+
+Not covered: CPU / memory limits (an endless loop or ``"x" * 10**10`` is not stopped here), and values a
+script assigns are written back as-is (a ``set`` or ``map`` object is not JSON); callables and modules
+are dropped.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import functools
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from types import CodeType, ModuleType
+from typing import Any, Literal
+
+from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safer_getattr_raise,
+)
+from RestrictedPython.transformer import RestrictingNodeTransformer
+from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironment
+
+__all__ = [
+    "HELPERS",
+    "SANDBOX_BUILTINS",
+    "RestrictedEnvironment",
+    "SandboxError",
+    "add_hours",
+    "add_minutes",
+    "check_source",
+    "compile_eval",
+    "compile_exec",
+    "hours_between",
+    "is_before",
+    "now",
+    "parse_datetime",
+    "reset_clock",
+    "set_clock",
+]
+
+# Filename given to compiled code: SpiffWorkflow's PythonScriptEngine looks for '<string>' frames in a
+# traceback to report the failing script line.
+_FILENAME = "<string>"
+_CACHE_SIZE = 1024
+
+
+class SandboxError(Exception):
+    """Designer code was refused by the sandbox (compile-time policy or a forbidden call at runtime)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str = "",
+        errors: tuple[str, ...] = (),
+        lineno: int | None = None,
+        line: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.source = source
+        self.errors = errors
+        self.lineno = lineno
+        self.line = line
+
+
+_LINE_RE = re.compile(r"^Line (\d+):")
+
+
+def _compile_error(source: str, errors: tuple[str, ...]) -> SandboxError:
+    """Build a SandboxError whose message quotes each offending source line (出错的源代码行)."""
+    lines = source.splitlines()
+    parts: list[str] = []
+    first_lineno: int | None = None
+    first_line: str | None = None
+    for err in errors:
+        match = _LINE_RE.match(err)
+        if match and 0 < int(match.group(1)) <= len(lines):
+            lineno = int(match.group(1))
+            text = lines[lineno - 1].strip()
+            parts.append(f"{err} -> `{text}`")
+            if first_lineno is None:
+                first_lineno, first_line = lineno, text
+        else:
+            parts.append(err)
+    message = "Script rejected by sandbox: " + "; ".join(parts)
+    return SandboxError(message, source=source, errors=errors, lineno=first_lineno, line=first_line)
+
+
+class _SandboxPolicy(RestrictingNodeTransformer):
+    """RestrictedPython's policy, tightened: no imports, no classes, no print."""
+
+    def visit_Import(self, node: ast.Import) -> ast.AST | None:
+        self.error(node, "Import statements are not allowed.")
+        return node
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST | None:
+        self.error(node, "Import statements are not allowed.")
+        return node
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST | None:
+        self.error(node, "Class definitions are not allowed.")
+        return node
+
+    def visit_Name(self, node: ast.Name) -> Any:
+        if node.id in ("print", "printed"):
+            self.error(node, "print() is not available; store values in task data variables instead.")
+            return node
+        return super().visit_Name(node)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def compile_exec(source: str) -> CodeType:
+    """Compile a script (exec mode) under the sandbox policy; cached per source string."""
+    result = compile_restricted_exec(source, filename=_FILENAME, policy=_SandboxPolicy)
+    if result.errors or result.code is None:
+        raise _compile_error(source, tuple(result.errors) or ("compilation failed",))
+    return result.code
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def compile_eval(source: str) -> CodeType:
+    """Compile an expression (eval mode) under the sandbox policy; cached per source string."""
+    result = compile_restricted_eval(source, filename=_FILENAME, policy=_SandboxPolicy)
+    if result.errors or result.code is None:
+        raise _compile_error(source, tuple(result.errors) or ("compilation failed",))
+    return result.code
+
+
+def check_source(source: str, mode: Literal["exec", "eval"] = "exec") -> None:
+    """Raise SandboxError if ``source`` (a script, or an expression when ``mode="eval"``) is refused.
+
+    Used at deploy time; the compiled code lands in the same cache the environment uses.
+    """
+    if mode == "eval":
+        compile_eval(source.strip())
+    elif mode == "exec":
+        compile_exec(source)
+    else:
+        raise ValueError(f"mode must be 'exec' or 'eval', not {mode!r}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Clock and helpers (时钟与辅助函数)
+# ---------------------------------------------------------------------------------------------------
+
+
+def _system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+_clock: Callable[[], datetime] = _system_clock
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> Callable[[], datetime]:
+    """Make ``now()`` use ``clock`` (returns an aware datetime); ``None`` restores the system clock.
+
+    Returns the previous clock so callers (tests) can put it back. ``set_clock(app_clock.now)`` plugs
+    in an ``app.clock.Clock``.
+    """
+    global _clock
+    previous = _clock
+    _clock = clock if clock is not None else _system_clock
+    return previous
+
+
+def reset_clock() -> None:
+    """Go back to the system clock (``datetime.now(UTC)``)."""
+    set_clock(None)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _to_datetime(value: object, arg: str) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError(f"{arg} must be an ISO 8601 string, got {type(value).__name__}")
+    try:
+        return _as_utc(datetime.fromisoformat(value.strip()))
+    except ValueError:
+        raise ValueError(f"{arg} is not an ISO 8601 date/time: {value!r}") from None
+
+
+def _to_number(value: object, arg: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{arg} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{arg} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _iso(value: datetime) -> str:
+    return _as_utc(value).isoformat()
+
+
+def now() -> str:
+    """Current UTC time as an ISO 8601 string (当前时间)."""
+    return _iso(_clock())
+
+
+def parse_datetime(s: str) -> str:
+    """Normalise an ISO 8601 string to UTC; naive values are taken as UTC."""
+    return _iso(_to_datetime(s, "parse_datetime(s)"))
+
+
+def add_hours(iso_string: str, hours: float) -> str:
+    """``iso_string`` plus ``hours`` hours, as a UTC ISO string (加小时)."""
+    start = _to_datetime(iso_string, "add_hours(iso_string, ...)")
+    return _iso(start + timedelta(hours=_to_number(hours, "add_hours(..., hours)")))
+
+
+def add_minutes(iso_string: str, minutes: float) -> str:
+    """``iso_string`` plus ``minutes`` minutes, as a UTC ISO string (加分钟)."""
+    start = _to_datetime(iso_string, "add_minutes(iso_string, ...)")
+    return _iso(start + timedelta(minutes=_to_number(minutes, "add_minutes(..., minutes)")))
+
+
+def hours_between(a: str, b: str) -> float:
+    """Hours from ``a`` to ``b`` (``b - a``; negative when ``b`` is earlier) (相差小时数)."""
+    delta = _to_datetime(b, "hours_between(..., b)") - _to_datetime(a, "hours_between(a, ...)")
+    return delta.total_seconds() / 3600.0
+
+
+def is_before(a: str, b: str) -> bool:
+    """True when ``a`` is strictly earlier than ``b`` (a 早于 b)."""
+    return _to_datetime(a, "is_before(a, ...)") < _to_datetime(b, "is_before(..., b)")
+
+
+HELPERS: dict[str, Callable[..., Any]] = {
+    "now": now,
+    "parse_datetime": parse_datetime,
+    "add_hours": add_hours,
+    "add_minutes": add_minutes,
+    "hours_between": hours_between,
+    "is_before": is_before,
+}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Builtins and guards (内置函数与守卫)
+# ---------------------------------------------------------------------------------------------------
+
+# Builtins RestrictedPython's safe_builtins lacks. RestrictedPython leaves sorted/zip/reversed/tuple out
+# because they iterate in C and bypass `_getiter_`; our `_getiter_` does no per-object checks, so
+# nothing is lost by offering them.
+_EXTRA_BUILTINS: dict[str, Any] = {
+    name: getattr(builtins, name)
+    for name in (
+        "sum", "min", "max", "sorted", "any", "all", "enumerate", "zip", "list", "dict",
+        "set", "tuple", "map", "filter", "reversed",
+    )
+}  # fmt: skip
+
+# Names that raise a clear SandboxError instead of a bare NameError (禁止使用的内置函数).
+_FORBIDDEN_BUILTINS = (
+    "__import__", "open", "exec", "eval", "compile", "globals", "locals", "vars", "getattr",
+    "hasattr", "type", "dir", "input", "breakpoint", "help", "memoryview", "bytearray", "object",
+    "super", "exit", "quit", "classmethod", "staticmethod", "property",
+)  # fmt: skip
+
+
+def _forbidden(name: str) -> Callable[..., Any]:
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise SandboxError(f"{name}() is not available in sandboxed process scripts")
+
+    refuse.__name__ = name
+    return refuse
+
+
+SANDBOX_BUILTINS: dict[str, Any] = {
+    **{k: v for k, v in safe_builtins.items() if k != "__build_class__"},
+    **_EXTRA_BUILTINS,
+    **{name: _forbidden(name) for name in _FORBIDDEN_BUILTINS},
+}
+
+_INPLACE_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "+=": operator.iadd,
+    "-=": operator.isub,
+    "*=": operator.imul,
+    "/=": operator.itruediv,
+    "//=": operator.ifloordiv,
+    "%=": operator.imod,
+}
+
+
+def _inplacevar(op: str, target: Any, value: Any) -> Any:
+    """``name op= value`` for numbers, strings and lists only (lists are extended in place)."""
+    func = _INPLACE_OPS.get(op)
+    if func is None:
+        raise SandboxError(f"augmented assignment {op!r} is not supported; write `x = x {op[:-1]} y`")
+    if not isinstance(target, int | float | str | list):
+        raise SandboxError(f"{op!r} works on numbers, strings and lists, not {type(target).__name__}")
+    return func(target, value)
+
+
+def _apply(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Calls using ``*args`` / ``**kwargs`` are routed through here by RestrictedPython."""
+    return func(*args, **kwargs)
+
+
+_GUARDS: dict[str, Any] = {
+    "__builtins__": SANDBOX_BUILTINS,
+    # safer_getattr with "raise" semantics: a missing attribute is an AttributeError, not None.
+    "_getattr_": safer_getattr_raise,
+    "_getitem_": default_guarded_getitem,
+    "_getiter_": default_guarded_getiter,
+    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+    "_unpack_sequence_": guarded_unpack_sequence,
+    "_write_": full_write_guard,
+    "_inplacevar_": _inplacevar,
+    "_apply_": _apply,
+}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Script environment (脚本执行环境)
+# ---------------------------------------------------------------------------------------------------
+
+
+class RestrictedEnvironment(TaskDataEnvironment):
+    """TaskDataEnvironment that compiles and runs designer code with RestrictedPython.
+
+    ``environment_globals`` are added to :data:`HELPERS` (subclasses use this for extra functions);
+    they must be as harmless as the helpers, the sandbox does not wrap them.
+    """
+
+    def __init__(self, environment_globals: Mapping[str, Any] | None = None) -> None:
+        super().__init__({**HELPERS, **(environment_globals or {})})
+
+    def evaluate(
+        self, expression: str, context: dict[str, Any], external_context: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Value of ``expression`` with task data (and ``external_context``) as variables."""
+        code = compile_eval(expression.strip())
+        self._prepare_context(context)
+        return eval(code, self._scope(context, external_context or {}))
+
+    def execute(
+        self, script: str, context: dict[str, Any], external_context: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Run ``script``; its top-level variables are written back into ``context`` on success."""
+        external = dict(external_context or {})
+        self.check_for_overwrite(context, external)
+        code = compile_exec(script)
+        self._prepare_context(context)
+        scope = self._scope(context, external)
+        exec(code, scope)
+        self._write_back(scope, context, external)
+        return True
+
+    def _scope(self, context: Mapping[str, Any], external: Mapping[str, Any]) -> dict[str, Any]:
+        # helpers < external context < task data < guards/builtins (guards always win).
+        return {**self.globals, **external, **context, **_GUARDS}
+
+    def _write_back(
+        self, scope: dict[str, Any], context: dict[str, Any], external: Mapping[str, Any]
+    ) -> None:
+        """Copy the script's variables into task data, leaving out everything the sandbox supplied."""
+        for key in [k for k in context if k not in scope]:  # removed with `del`
+            del context[key]
+        for key, value in scope.items():
+            if key in _GUARDS or key in self.globals or key in external:
+                continue
+            if callable(value) or isinstance(value, ModuleType):
+                context.pop(key, None)
+                continue
+            context[key] = value

@@ -1,0 +1,92 @@
+"""Fire due timers. The database says what is due (``process_instance.next_timer_at``); Redis only carries
+the work, so losing Redis loses no timer: the next tick finds it again."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from flask import Flask, current_app
+
+from app.errors import DomainError
+from app.extensions import db
+from app.jobs import enqueue_now, run_inline_jobs
+from app.workflow import instances
+from app.workflow.engine import EngineError
+
+log = logging.getLogger(__name__)
+
+
+def fire_timers_job(instance_id: int) -> bool:
+    """Job: run one instance's due timers in its own transaction. A failing step parks the instance."""
+    try:
+        outcome = instances.fire_due_timers(instance_id)
+        db.session.commit()
+        return outcome is not None
+    except (EngineError, DomainError) as exc:
+        db.session.rollback()
+        instances.mark_failed(instance_id, str(exc))
+        db.session.commit()
+        log.warning("instance %s failed on a timer: %s", instance_id, exc)
+        return False
+
+
+def tick(limit: int = 500) -> int:
+    """Find instances with due timers and fire them (embedded) or queue them (stack). Returns how many."""
+    due = instances.due_instance_ids(limit)
+    db.session.rollback()  # end the read transaction before doing work
+    if current_app.extensions["gridcase.settings"].redis_url:
+        queued = 0
+        for instance_id in due:
+            queued += enqueue_now("engine", "app.workflow.scheduler.fire_timers_job", instance_id,
+                                  job_id=f"timers-{instance_id}")
+        return queued
+    for instance_id in due:
+        fire_timers_job(instance_id)
+    return len(due)
+
+
+class EmbeddedRunner(threading.Thread):
+    """Embedded mode's stand-in for the scheduler and workers: ticks timers and runs queued jobs."""
+
+    def __init__(self, app: Flask, interval: float) -> None:
+        super().__init__(name="gridcase-embedded-runner", daemon=True)
+        self.app = app
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            with self.app.app_context():
+                try:
+                    tick()
+                    run_inline_jobs()
+                except Exception:  # keep ticking: one bad round must not stop all timers
+                    log.exception("embedded runner round failed")
+                finally:
+                    db.session.remove()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def start_embedded_runner(app: Flask) -> EmbeddedRunner:
+    runner = EmbeddedRunner(app, app.extensions["gridcase.settings"].scheduler_interval_seconds)
+    runner.start()
+    return runner
+
+
+def run_scheduler_forever(app: Any, interval: float) -> None:
+    """``flask scheduler``: tick every ``interval`` seconds until interrupted."""
+    stop = threading.Event()
+    while not stop.wait(interval):
+        with app.app_context():
+            try:
+                queued = tick()
+                if queued:
+                    log.info("queued %d instances with due timers", queued)
+            except Exception:
+                log.exception("scheduler tick failed")
+            finally:
+                db.session.remove()

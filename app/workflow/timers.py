@@ -1,0 +1,37 @@
+"""Make SpiffWorkflow's timer events read our clock instead of the wall clock.
+
+SpiffWorkflow computes and checks timer due times with ``datetime.now(timezone.utc)`` inside
+``SpiffWorkflow.bpmn.specs.event_definitions.timer``. Subclassing the three timer definitions would
+mean overriding the parser for every event kind and the serializer registry; swapping the module's
+``datetime`` name for a subclass whose ``now()`` asks our clock is one small, contained change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
+
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
+
+_now: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
+
+
+class _ClockDatetime(datetime):
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> _ClockDatetime:  # type: ignore[override]
+        current = _now()
+        value = current.astimezone(tz) if tz is not None else current.astimezone(UTC).replace(tzinfo=None)
+        return cls.fromisoformat(value.isoformat())
+
+
+def use_clock(now: Callable[[], datetime]) -> None:
+    """Route every timer computation in SpiffWorkflow through ``now`` (an aware-datetime callable)."""
+    global _now
+    _now = now
+    _spiff_timer.datetime = _ClockDatetime  # type: ignore[misc]
+
+
+def parse_timer_value(value: str) -> datetime:
+    """A timer's due time as SpiffWorkflow stores it (ISO 8601), as an aware UTC datetime."""
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

@@ -1,0 +1,15 @@
+"""WSGI entry point: ``gunicorn wsgi:app`` in production, ``flask --app wsgi run`` locally.
+
+In embedded mode (no REDIS_URL) the serving process also ticks timers and runs jobs in a thread.
+"""
+
+import os
+
+from app import create_app
+
+app = create_app()
+
+if app.extensions["gridcase.settings"].embedded and os.environ.get("GRIDCASE_NO_RUNNER") != "1":
+    from app.workflow.scheduler import start_embedded_runner
+
+    start_embedded_runner(app)
