@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from flask import current_app, g, request
+from flask import current_app, request
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -84,7 +84,8 @@ def bearer_token() -> str | None:
 
 def api_user() -> User:
     """The user of this API request: bearer token first, else the signed-in page session."""
-    cached = g.get("gridcase_user")
+    # Cached on the request (not on g: g lives as long as the app context, which may span requests).
+    cached = request.environ.get("gridcase.user")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     token = bearer_token()
@@ -98,5 +99,5 @@ def api_user() -> User:
         user = current_user._get_current_object()
     if user is None:
         raise NotAuthenticated("sign in: send 'Authorization: Bearer <token>' (POST /api/v1/tokens)")
-    g.gridcase_user = user
+    request.environ["gridcase.user"] = user
     return user

@@ -1,0 +1,204 @@
+"""Test fixtures: apps on real databases built by the real migrations, a frozen clock, users and tokens.
+
+Service-backed tests (PostgreSQL, Redis) run against the servers named by GRIDCASE_TEST_POSTGRES_URL and
+GRIDCASE_TEST_REDIS_URL. With GRIDCASE_REQUIRE_SERVICES=1 (what CI sets) a missing service fails the test
+run; without it, those tests are skipped with the reason, so a laptop without the servers still runs the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from app.clock import FrozenClock
+from app.config import PROJECT_ROOT, Settings
+from app.extensions import db
+
+POSTGRES_URL = os.environ.get("GRIDCASE_TEST_POSTGRES_URL",
+                              "postgresql://gridcase:gridcase@127.0.0.1:5432/gridcase_test")
+REDIS_URL = os.environ.get("GRIDCASE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REQUIRE_SERVICES = os.environ.get("GRIDCASE_REQUIRE_SERVICES") == "1"
+PASSWORD = "test-password-1"
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
+
+
+def _service_missing(what: str, error: Exception) -> None:
+    message = f"{what} is not reachable ({error.__class__.__name__}: {error})"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message}; GRIDCASE_REQUIRE_SERVICES=1 makes it mandatory", pytrace=False)
+    pytest.skip(f"{message}; start it with .ci/services")
+
+
+def postgres_available() -> None:
+    try:
+        engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        _service_missing("PostgreSQL", exc)
+
+
+def redis_available() -> None:
+    from redis import Redis
+
+    try:
+        Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        _service_missing("Redis", exc)
+
+
+def _settings(database_url: str, tmp: Path, **overrides: Any) -> Settings:
+    return Settings.from_env(
+        database_url=database_url, redis_url=overrides.pop("redis_url", None), mqtt_url=None,
+        secret_key="test-secret", upload_folder=tmp / "uploads", bpmn_folder=PROJECT_ROOT / "bpmn",
+        forms_folder=PROJECT_ROOT / "forms", **overrides,
+    )
+
+
+def _migrate(app: Flask) -> None:
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()  # closing the last connection checkpoints SQLite's WAL into the file
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file built by the migrations; each test gets a copy."""
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    path = folder / "template.sqlite3"
+    _migrate(create_app(_settings(f"sqlite:///{path}", folder)))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> str:
+    """The PostgreSQL test database, rebuilt from empty by the migrations once per session."""
+    postgres_available()
+    engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    _migrate(create_app(_settings(POSTGRES_URL, Path("/tmp"))))
+    return POSTGRES_URL
+
+
+def _truncate_postgres(app: Flask) -> None:
+    with app.app_context():
+        tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+        db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+
+
+@dataclass
+class AppFactory:
+    tmp_path: Path
+    request: pytest.FixtureRequest
+
+    def __call__(self, backend: str = "sqlite", **overrides: Any) -> Flask:
+        clock = FrozenClock(START)
+        if backend == "sqlite":
+            template = self.request.getfixturevalue("sqlite_template")
+            path = self.tmp_path / "test.sqlite3"
+            shutil.copy(template, path)
+            app = create_app(_settings(f"sqlite:///{path}", self.tmp_path, **overrides), clock=clock)
+        elif backend == "postgresql":
+            url = self.request.getfixturevalue("postgres_schema")
+            app = create_app(_settings(url, self.tmp_path, **overrides), clock=clock)
+            _truncate_postgres(app)
+        else:
+            raise ValueError(backend)
+        app.config["TESTING"] = True
+        return app
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, request: pytest.FixtureRequest) -> AppFactory:
+    return AppFactory(tmp_path, request)
+
+
+@pytest.fixture
+def app(make_app: AppFactory) -> Iterator[Flask]:
+    app = make_app("sqlite")
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def clock(app: Flask) -> FrozenClock:
+    clock: FrozenClock = app.extensions["gridcase.clock"]
+    return clock
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def deployed(app: Flask) -> None:
+    from app.workflow import deploy
+
+    deploy.deploy_folder(app.extensions["gridcase.settings"].bpmn_folder, app.extensions["gridcase.deploy_rules"]())
+    db.session.commit()
+
+
+@pytest.fixture
+def create_user(app: Flask) -> Callable[..., Any]:
+    from app.auth.services import create_user as create
+
+    counter = {"n": 0}
+
+    def factory(role: str, username: str | None = None, unit_code: str | None = None) -> Any:
+        counter["n"] += 1
+        user = create(username or f"{role}{counter['n']}", PASSWORD, role, None, unit_code)
+        db.session.commit()
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def users(create_user: Callable[..., Any]) -> dict[str, Any]:
+    """One user per role (two grid workers), named after their role."""
+    return {
+        "resident": create_user("resident", "resident"),
+        "worker": create_user("grid_worker", "worker"),
+        "worker2": create_user("grid_worker", "worker2"),
+        "dispatcher": create_user("dispatcher", "dispatcher"),
+        "handler": create_user("department_handler", "handler", unit_code="water"),
+        "supervisor": create_user("supervisor", "supervisor"),
+        "designer": create_user("designer", "designer"),
+        "admin": create_user("admin", "admin"),
+    }
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> Callable[[str], dict[str, str]]:
+    """``auth("worker")`` → headers with a bearer token for that user (cached per user)."""
+    tokens: dict[str, str] = {}
+
+    def headers(username: str) -> dict[str, str]:
+        if username not in tokens:
+            response = client.post("/api/v1/tokens", json={"username": username, "password": PASSWORD})
+            assert response.status_code == 201, response.get_json()
+            tokens[username] = response.get_json()["token"]
+        return {"Authorization": f"Bearer {tokens[username]}"}
+
+    return headers
