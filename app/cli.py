@@ -44,13 +44,17 @@ def register_commands(app: Flask) -> None:
 
     @app.cli.command("create-user")
     @click.argument("username")
-    @click.option("--role", required=True, help="resident, grid_worker, dispatcher, department_handler, "
-                  "supervisor, designer or admin")
+    @click.option(
+        "--role",
+        required=True,
+        help="resident, grid_worker, dispatcher, department_handler, supervisor, designer or admin",
+    )
     @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
     @click.option("--name", "display_name", default=None, help="display name (显示名)")
     @click.option("--unit", "unit_code", default=None, help="unit code for department handlers")
-    def create_user_command(username: str, role: str, password: str, display_name: str | None,
-                            unit_code: str | None) -> None:
+    def create_user_command(
+        username: str, role: str, password: str, display_name: str | None, unit_code: str | None
+    ) -> None:
         """Create a user with a hashed password."""
         from app.auth.services import create_user
 
@@ -63,7 +67,9 @@ def register_commands(app: Flask) -> None:
         click.echo(f"created {user.username} ({user.role})")
 
     @app.cli.command("seed-demo")
-    @click.option("--password", default="gridcase-demo", show_default=True, help="password of every demo user")
+    @click.option(
+        "--password", default="gridcase-demo", show_default=True, help="password of every demo user"
+    )
     def seed_demo_command(password: str) -> None:
         """Load demo users and a few cases at different steps (idempotent)."""
         from app.demo import seed_demo
@@ -98,5 +104,7 @@ def register_commands(app: Flask) -> None:
             click.echo(f"{tick()} instances with due timers handled")
             return
         settings = current_app.extensions["gridcase.settings"]
-        run_scheduler_forever(current_app._get_current_object(),  # type: ignore[attr-defined]
-                              interval or settings.scheduler_interval_seconds)
+        run_scheduler_forever(
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            interval or settings.scheduler_interval_seconds,
+        )

@@ -91,7 +91,9 @@ class Settings:
 
     def validate(self) -> None:
         if not self.database_url.startswith(("sqlite", "postgresql")):
-            raise ConfigError(f"DATABASE_URL must be a sqlite:// or postgresql:// URL, got {self.database_url!r}")
+            raise ConfigError(
+                f"DATABASE_URL must be a sqlite:// or postgresql:// URL, got {self.database_url!r}"
+            )
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"REDIS_URL must be a redis:// URL, got {self.redis_url!r}")
         if self.mqtt_url and not self.mqtt_url.startswith(("mqtt://", "mqtts://")):

@@ -32,14 +32,46 @@ DEMO_USERS: list[tuple[str, str, str, str | None]] = [
 ]
 
 DEMO_CASES: list[dict[str, Any]] = [
-    {"title": "小区门口垃圾满溢", "description": "锦绣花园北门垃圾桶满溢,气味大。", "category_code": "0102",
-     "severity": "yellow", "lat": 30.7589, "lon": 103.9718, "address": "郫都区锦绣花园北门", "walk": "closed"},
-    {"title": "人行道井盖松动", "description": "团结路人行道井盖踩上去晃动,有安全隐患。", "category_code": "0101",
-     "severity": "orange", "lat": 30.7612, "lon": 103.9690, "address": "郫都区团结路23号", "walk": "handling"},
-    {"title": "楼道堆放杂物", "description": "3栋2单元楼道堆放纸箱,影响消防通道。", "category_code": "0103",
-     "severity": "blue", "lat": 30.7571, "lon": 103.9742, "address": "郫都区望丛小区3栋", "walk": "dispatching"},
-    {"title": "路边违章搭建", "description": "商铺外私搭雨棚占用人行道。", "category_code": "0101",
-     "severity": "red", "lat": 30.7602, "lon": 103.9755, "address": "郫都区望丛东路88号", "walk": "triage"},
+    {
+        "title": "小区门口垃圾满溢",
+        "description": "锦绣花园北门垃圾桶满溢,气味大。",
+        "category_code": "0102",
+        "severity": "yellow",
+        "lat": 30.7589,
+        "lon": 103.9718,
+        "address": "郫都区锦绣花园北门",
+        "walk": "closed",
+    },
+    {
+        "title": "人行道井盖松动",
+        "description": "团结路人行道井盖踩上去晃动,有安全隐患。",
+        "category_code": "0101",
+        "severity": "orange",
+        "lat": 30.7612,
+        "lon": 103.9690,
+        "address": "郫都区团结路23号",
+        "walk": "handling",
+    },
+    {
+        "title": "楼道堆放杂物",
+        "description": "3栋2单元楼道堆放纸箱,影响消防通道。",
+        "category_code": "0103",
+        "severity": "blue",
+        "lat": 30.7571,
+        "lon": 103.9742,
+        "address": "郫都区望丛小区3栋",
+        "walk": "dispatching",
+    },
+    {
+        "title": "路边违章搭建",
+        "description": "商铺外私搭雨棚占用人行道。",
+        "category_code": "0101",
+        "severity": "red",
+        "lat": 30.7602,
+        "lon": 103.9755,
+        "address": "郫都区望丛东路88号",
+        "walk": "triage",
+    },
 ]
 
 
@@ -57,8 +89,11 @@ def _user(username: str) -> User:
 
 def _open_task(case: Case, element_id: str) -> HumanTask:
     return db.session.execute(
-        select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.element_id == element_id,
-                                HumanTask.status.in_(TaskStatus.OPEN))
+        select(HumanTask).where(
+            HumanTask.case_id == case.id,
+            HumanTask.element_id == element_id,
+            HumanTask.status.in_(TaskStatus.OPEN),
+        )
     ).scalar_one()
 
 
@@ -70,13 +105,17 @@ def walk_case(case: Case, until: str) -> None:
     tasks.complete(dispatcher, _open_task(case, "triage").id, {"triage_decision": "accept"})
     if until == "dispatching":
         return
-    tasks.complete(dispatcher, _open_task(case, "dispatch").id,
-                   {"handler_user": "worker1", "time_limit_hours": 24})
+    tasks.complete(
+        dispatcher, _open_task(case, "dispatch").id, {"handler_user": "worker1", "time_limit_hours": 24}
+    )
     if until == "handling":
         return
     worker = _user("worker1")
-    tasks.complete(worker, _open_task(case, "handle").id,
-                   {"handle_result": "resolved", "handle_description": "已清理完毕"})
+    tasks.complete(
+        worker,
+        _open_task(case, "handle").id,
+        {"handle_result": "resolved", "handle_description": "已清理完毕"},
+    )
     photo = cases.add_attachment(worker, case.key, demo_photo("after"), "after.jpg", "after")
     tasks.complete(worker, _open_task(case, "photo_proof").id, {"after_photos": [photo.id]})
     tasks.complete(supervisor, _open_task(case, "review").id, {"review_decision": "approve"})
@@ -85,8 +124,10 @@ def walk_case(case: Case, until: str) -> None:
 def seed_demo(password: str) -> int:
     created = 0
     if not db.session.execute(select(func.count()).select_from(ProcessDefinition)).scalar_one():
-        deploy.deploy_folder(current_app.extensions["gridcase.settings"].bpmn_folder,
-                             current_app.extensions["gridcase.deploy_rules"]())
+        deploy.deploy_folder(
+            current_app.extensions["gridcase.settings"].bpmn_folder,
+            current_app.extensions["gridcase.deploy_rules"](),
+        )
     for username, role, name, unit in DEMO_USERS:
         if db.session.execute(select(User.id).where(User.username == username)).first() is None:
             create_user(username, password, role, name, unit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from flask import request
 from marshmallow import Schema, fields, validate
 from sqlalchemy import Select, func, select
 
@@ -14,6 +15,16 @@ from app.errors import Forbidden
 from app.extensions import db
 
 MAX_PAGE_SIZE = 100
+# API endpoints anyone may call: signing in. Every other endpoint of the API blueprints needs a user.
+PUBLIC_API_ENDPOINTS = frozenset({("auth.Tokens", "POST")})
+
+
+def authenticate_api_request() -> None:
+    """``before_request`` of the API blueprints: who is asking is settled before any input is parsed, so an
+    anonymous caller gets 401, not a validation error describing the endpoint's input."""
+    if request.method == "OPTIONS" or (request.endpoint, request.method) in PUBLIC_API_ENDPOINTS:
+        return
+    api_user()
 
 
 class PageArgs(Schema):
@@ -38,8 +49,13 @@ def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
 def paginate(query: Select[Any], page: int, page_size: int) -> dict[str, Any]:
     total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
     items = list(db.session.execute(query.limit(page_size).offset((page - 1) * page_size)).scalars())
-    return {"items": items, "page": page, "page_size": page_size, "total": total,
-            "pages": (total + page_size - 1) // page_size}
+    return {
+        "items": items,
+        "page": page,
+        "page_size": page_size,
+        "total": total,
+        "pages": (total + page_size - 1) // page_size,
+    }
 
 
 def require_roles(roles: Iterable[str]) -> User:

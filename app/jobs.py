@@ -11,11 +11,10 @@ import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from flask import current_app
-from queue import Empty, SimpleQueue
-
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -66,7 +65,11 @@ def _dispatch(session: Any) -> None:
         for queue, func_path, args in jobs:
             spec = QUEUES[queue]
             Queue(queue, connection=connection).enqueue(
-                run_job, func_path, *args, job_timeout=spec.timeout_seconds, result_ttl=3600,
+                run_job,
+                func_path,
+                *args,
+                job_timeout=spec.timeout_seconds,
+                result_ttl=3600,
                 failure_ttl=7 * 86400,
             )
     else:
@@ -137,9 +140,21 @@ def enqueue_now(queue: str, func_path: str, *args: Any, job_id: str | None = Non
     rq_queue = Queue(queue, connection=connection)
     if job_id is not None:
         existing = rq_queue.fetch_job(job_id)
-        if existing is not None and existing.get_status(refresh=True) in ("queued", "started", "deferred", "scheduled"):
+        if existing is not None and existing.get_status(refresh=True) in (
+            "queued",
+            "started",
+            "deferred",
+            "scheduled",
+        ):
             return False
     spec = QUEUES[queue]
-    rq_queue.enqueue(run_job, func_path, *args, job_id=job_id, job_timeout=spec.timeout_seconds,
-                     result_ttl=600, failure_ttl=7 * 86400)
+    rq_queue.enqueue(
+        run_job,
+        func_path,
+        *args,
+        job_id=job_id,
+        job_timeout=spec.timeout_seconds,
+        result_ttl=600,
+        failure_ttl=7 * 86400,
+    )
     return True

@@ -5,5 +5,15 @@ from app.auth.models import ApiToken, User
 from app.cases.models import Attachment, Case, Comment, KeyCounter
 from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance
 
-ALL_MODELS = (AuditEvent, ApiToken, User, Attachment, Case, Comment, KeyCounter, HumanTask, ProcessDefinition,
-              ProcessInstance)
+ALL_MODELS = (
+    AuditEvent,
+    ApiToken,
+    User,
+    Attachment,
+    Case,
+    Comment,
+    KeyCounter,
+    HumanTask,
+    ProcessDefinition,
+    ProcessInstance,
+)

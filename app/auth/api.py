@@ -51,8 +51,13 @@ class Tokens(MethodView):
         user = services.authenticate(body["username"], body["password"])
         token, row = services.issue_token(user)
         db.session.commit()
-        return {"token": token, "token_type": "Bearer", "expires_at": row.expires_at, "user": user.username,
-                "role": user.role}
+        return {
+            "token": token,
+            "token_type": "Bearer",
+            "expires_at": row.expires_at,
+            "user": user.username,
+            "role": user.role,
+        }
 
 
 @blp.route("/tokens/current")
@@ -88,7 +93,13 @@ class Users(MethodView):
     def post(self, body: dict[str, Any]) -> User:
         """Admins create users."""
         admin = require_roles({Role.ADMIN})
-        user = services.create_user(body["username"], body["password"], body["role"], body.get("display_name"),
-                                    body.get("unit_code"), actor=admin)
+        user = services.create_user(
+            body["username"],
+            body["password"],
+            body["role"],
+            body.get("display_name"),
+            body.get("unit_code"),
+            actor=admin,
+        )
         db.session.commit()
         return user

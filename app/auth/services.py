@@ -24,8 +24,14 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_user(username: str, password: str, role: str, display_name: str | None = None,
-                unit_code: str | None = None, actor: User | None = None) -> User:
+def create_user(
+    username: str,
+    password: str,
+    role: str,
+    display_name: str | None = None,
+    unit_code: str | None = None,
+    actor: User | None = None,
+) -> User:
     if role not in ALL_ROLES:
         raise InvalidInput("unknown role", {"role": f"{role!r}: expected one of {sorted(ALL_ROLES)}"})
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -34,13 +40,24 @@ def create_user(username: str, password: str, role: str, display_name: str | Non
         raise InvalidInput("bad username", {"username": "1-64 letters, digits, '_' or '-'"})
     if db.session.execute(select(User.id).where(User.username == username)).first():
         raise Conflict(f"user {username!r} already exists", {"username": "taken"})
-    user = User(username=username, display_name=display_name or username, role=role, unit_code=unit_code,
-                active=True, created_at=now())
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        unit_code=unit_code,
+        active=True,
+        created_at=now(),
+    )
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
-    record("user.created", entity_type="user", entity_id=user.id, actor=actor,
-           after={"username": username, "role": role, "unit_code": unit_code})
+    record(
+        "user.created",
+        entity_type="user",
+        entity_id=user.id,
+        actor=actor,
+        after={"username": username, "role": role, "unit_code": unit_code},
+    )
     return user
 
 
@@ -63,14 +80,18 @@ def issue_token(user: User) -> tuple[str, ApiToken]:
 
 
 def revoke_token(token: str) -> None:
-    row = db.session.execute(select(ApiToken).where(ApiToken.token_hash == _token_hash(token))).scalar_one_or_none()
+    row = db.session.execute(
+        select(ApiToken).where(ApiToken.token_hash == _token_hash(token))
+    ).scalar_one_or_none()
     if row is not None and not row.revoked:
         row.revoked = True
         record("token.revoked", entity_type="api_token", entity_id=row.id, actor=row.user)
 
 
 def user_from_token(token: str) -> User | None:
-    row = db.session.execute(select(ApiToken).where(ApiToken.token_hash == _token_hash(token))).scalar_one_or_none()
+    row = db.session.execute(
+        select(ApiToken).where(ApiToken.token_hash == _token_hash(token))
+    ).scalar_one_or_none()
     if row is None or row.revoked or as_utc(row.expires_at) <= now() or not row.user.active:
         return None
     return row.user

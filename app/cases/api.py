@@ -99,8 +99,18 @@ class CaseAttachments(MethodView):
 
     @blp.arguments(AttachmentUploadArgs, location="query")
     @blp.response(201, AttachmentSchema)
-    @blp.doc(requestBody={"content": {"multipart/form-data": {"schema": {
-        "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}})
+    @blp.doc(
+        requestBody={
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            }
+        }
+    )
     def post(self, args: dict[str, Any], key: str) -> Any:
         """Upload a photo (multipart field ``file``): JPEG, PNG or WebP, checked by content."""
         upload = request.files.get("file")
@@ -111,7 +121,9 @@ class CaseAttachments(MethodView):
         return attachment
 
 
-attachments_blp = Blueprint("attachments", __name__, url_prefix="/api/v1/attachments", description="附件 Attachments")
+attachments_blp = Blueprint(
+    "attachments", __name__, url_prefix="/api/v1/attachments", description="附件 Attachments"
+)
 
 
 @attachments_blp.route("/<int:attachment_id>")

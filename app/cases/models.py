@@ -13,16 +13,16 @@ SOURCE_CHANNELS = ("grid_worker", "resident", "hotline", "sensor", "camera", "we
 
 
 class CaseStatus:
-    REPORTED = "reported"        # 已上报 (before the engine's first wait state)
-    TRIAGE = "triage"            # 待受理
+    REPORTED = "reported"  # 已上报 (before the engine's first wait state)
+    TRIAGE = "triage"  # 待受理
     DISPATCHING = "dispatching"  # 待派遣
-    HANDLING = "handling"        # 处置中
-    FEEDBACK = "feedback"        # 待反馈
-    REVIEW = "review"            # 待核查
-    CLOSED = "closed"            # 已结案
-    REJECTED = "rejected"        # 不予立案
-    DUPLICATE = "duplicate"      # 重复案件
-    WITHDRAWN = "withdrawn"      # 已撤销
+    HANDLING = "handling"  # 处置中
+    FEEDBACK = "feedback"  # 待反馈
+    REVIEW = "review"  # 待核查
+    CLOSED = "closed"  # 已结案
+    REJECTED = "rejected"  # 不予立案
+    DUPLICATE = "duplicate"  # 重复案件
+    WITHDRAWN = "withdrawn"  # 已撤销
     FINAL = (CLOSED, REJECTED, DUPLICATE, WITHDRAWN)
     ALL = (REPORTED, TRIAGE, DISPATCHING, HANDLING, FEEDBACK, REVIEW, CLOSED, REJECTED, DUPLICATE, WITHDRAWN)
 

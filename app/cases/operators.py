@@ -31,8 +31,15 @@ def _set_status(case: Case, status: str, **data: Any) -> None:
     before = case.status
     case.status = status
     case.updated_at = now()
-    record("case.status_changed", entity_type="case", entity_id=case.key, case_id=case.id,
-           before={"status": before}, after={"status": status}, data=data or None)
+    record(
+        "case.status_changed",
+        entity_type="case",
+        entity_id=case.key,
+        case_id=case.id,
+        before={"status": before},
+        after={"status": status},
+        data=data or None,
+    )
 
 
 @operators.register("case.finish", "结束案件: set the final status (closed, rejected, withdrawn)")
@@ -65,8 +72,13 @@ def mark_duplicate(call: OperatorCall) -> dict[str, Any]:
     case.duplicate_of_id = original.id
     case.closed_at = now()
     _set_status(case, CaseStatus.DUPLICATE, duplicate_of=original.key)
-    record("case.linked", entity_type="case", entity_id=original.key, case_id=original.id,
-           data={"duplicate": case.key})
+    record(
+        "case.linked",
+        entity_type="case",
+        entity_id=original.key,
+        case_id=original.id,
+        data={"duplicate": case.key},
+    )
     return {"duplicate_of": original.key}
 
 
@@ -93,7 +105,9 @@ def propose_handler(call: OperatorCall) -> dict[str, Any]:
 @operators.register("case.set_time_limit", "计算处置时限: due and warning times for handling")
 def set_time_limit(call: OperatorCall) -> dict[str, Any]:
     case = _case(call)
-    hours = int(call.params.get("hours") or current_app.extensions["gridcase.settings"].default_time_limit_hours)
+    hours = int(
+        call.params.get("hours") or current_app.extensions["gridcase.settings"].default_time_limit_hours
+    )
     fraction = current_app.extensions["gridcase.settings"].warning_fraction
     start = now()
     due_at = start + timedelta(hours=hours)
@@ -106,19 +120,39 @@ def set_time_limit(call: OperatorCall) -> dict[str, Any]:
     case.overdue_at = None
     if case.dispatched_at is None:
         case.dispatched_at = start
-    record("case.time_limit_set", entity_type="case", entity_id=case.key, case_id=case.id, before=before,
-           after={"due_at": due_at.isoformat(), "warn_at": warn_at.isoformat(), "hours": hours,
-                  "handler_user": case.handler_user, "handler_unit": case.handler_unit})
-    return {"start_at": start.isoformat(), "warn_at": warn_at.isoformat(), "due_at": due_at.isoformat(),
-            "hours": hours}
+    record(
+        "case.time_limit_set",
+        entity_type="case",
+        entity_id=case.key,
+        case_id=case.id,
+        before=before,
+        after={
+            "due_at": due_at.isoformat(),
+            "warn_at": warn_at.isoformat(),
+            "hours": hours,
+            "handler_user": case.handler_user,
+            "handler_unit": case.handler_unit,
+        },
+    )
+    return {
+        "start_at": start.isoformat(),
+        "warn_at": warn_at.isoformat(),
+        "due_at": due_at.isoformat(),
+        "hours": hours,
+    }
 
 
 @operators.register("case.warn_due", "临期预警: the handling time limit is near")
 def warn_due(call: OperatorCall) -> dict[str, Any]:
     case = _case(call)
     case.warned_at = now()
-    record("case.due_warning", entity_type="case", entity_id=case.key, case_id=case.id,
-           data={"due_at": case.due_at.isoformat() if case.due_at else None})
+    record(
+        "case.due_warning",
+        entity_type="case",
+        entity_id=case.key,
+        case_id=case.id,
+        data={"due_at": case.due_at.isoformat() if case.due_at else None},
+    )
     return {"warned_at": case.warned_at.isoformat()}
 
 
@@ -126,8 +160,13 @@ def warn_due(call: OperatorCall) -> dict[str, Any]:
 def mark_overdue(call: OperatorCall) -> dict[str, Any]:
     case = _case(call)
     case.overdue_at = now()
-    record("case.overdue", entity_type="case", entity_id=case.key, case_id=case.id,
-           data={"due_at": case.due_at.isoformat() if case.due_at else None})
+    record(
+        "case.overdue",
+        entity_type="case",
+        entity_id=case.key,
+        case_id=case.id,
+        data={"due_at": case.due_at.isoformat() if case.due_at else None},
+    )
     return {"overdue_at": case.overdue_at.isoformat()}
 
 
@@ -140,17 +179,25 @@ def apply_supervision(call: OperatorCall) -> dict[str, Any]:
         username = call.params["new_handler_user"]
         user = db.session.execute(select(User).where(User.username == username)).scalar_one()
         open_handling = db.session.execute(
-            select(HumanTask).where(HumanTask.instance_id == call.instance_id,
-                                    HumanTask.status.in_(TaskStatus.OPEN),
-                                    HumanTask.element_id.in_(("handle", "photo_proof")))
+            select(HumanTask).where(
+                HumanTask.instance_id == call.instance_id,
+                HumanTask.status.in_(TaskStatus.OPEN),
+                HumanTask.element_id.in_(("handle", "photo_proof")),
+            )
         ).scalars()
         for task in open_handling:
             before = {"assignee_id": task.assignee_id, "candidate_user": task.candidate_user}
             task.candidate_user, task.candidate_group = user.username, None
             task.assignee_id, task.status, task.claimed_at = user.id, TaskStatus.CLAIMED, now()
-            record("task.reassigned", entity_type="human_task", entity_id=task.id, case_id=case.id,
-                   instance_id=call.instance_id, before=before,
-                   after={"assignee_id": user.id, "candidate_user": user.username})
+            record(
+                "task.reassigned",
+                entity_type="human_task",
+                entity_id=task.id,
+                case_id=case.id,
+                instance_id=call.instance_id,
+                before=before,
+                after={"assignee_id": user.id, "candidate_user": user.username},
+            )
         case.handler_user, case.handler_unit = user.username, None
         result["handler_user"] = user.username
     elif action == "extend":
@@ -161,8 +208,13 @@ def apply_supervision(call: OperatorCall) -> dict[str, Any]:
         result["due_at"] = case.due_at.isoformat()
     elif action != "urge":
         raise ValueError(f"unknown supervision action {action!r}")
-    record("case.supervised", entity_type="case", entity_id=case.key, case_id=case.id,
-           data={**result, "note": call.data.get("supervise_note")})
+    record(
+        "case.supervised",
+        entity_type="case",
+        entity_id=case.key,
+        case_id=case.id,
+        data={**result, "note": call.data.get("supervise_note")},
+    )
     return result
 
 
@@ -170,6 +222,12 @@ def apply_supervision(call: OperatorCall) -> dict[str, Any]:
 def record_rework(call: OperatorCall) -> dict[str, Any]:
     case = _case(call)
     case.rework_count += 1
-    record("case.rework", entity_type="case", entity_id=case.key, case_id=case.id,
-           after={"rework_count": case.rework_count}, data={"comment": call.data.get("review_comment")})
+    record(
+        "case.rework",
+        entity_type="case",
+        entity_id=case.key,
+        case_id=case.id,
+        after={"rework_count": case.rework_count},
+        data={"comment": call.data.get("review_comment")},
+    )
     return {"rework_count": case.rework_count}

@@ -6,10 +6,13 @@ from app.cases.models import ATTACHMENT_KINDS, SEVERITIES, SOURCE_CHANNELS, Case
 
 
 class CaseReportSchema(Schema):
-    title = fields.Str(required=True, validate=validate.Length(min=2, max=120),
-                       metadata={"description": "标题 short title"})
+    title = fields.Str(
+        required=True, validate=validate.Length(min=2, max=120), metadata={"description": "标题 short title"}
+    )
     description = fields.Str(load_default="", validate=validate.Length(max=4000))
-    category_code = fields.Str(validate=validate.Regexp(r"^\d{2,8}$", error="expected 2-8 digits (GB/T 30428.2)"))
+    category_code = fields.Str(
+        validate=validate.Regexp(r"^\d{2,8}$", error="expected 2-8 digits (GB/T 30428.2)")
+    )
     severity = fields.Str(validate=validate.OneOf(SEVERITIES))
     lat = fields.Float(validate=validate.Range(min=-90, max=90))
     lon = fields.Float(validate=validate.Range(min=-180, max=180))

@@ -42,7 +42,9 @@ def next_case_key(year: int) -> str:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     db.session.execute(insert(KeyCounter).values(name=name, value=0).on_conflict_do_nothing())
     value = db.session.execute(
-        update(KeyCounter).where(KeyCounter.name == name).values(value=KeyCounter.value + 1)
+        update(KeyCounter)
+        .where(KeyCounter.name == name)
+        .values(value=KeyCounter.value + 1)
         .returning(KeyCounter.value)
     ).scalar_one()
     return f"GC-{year}-{value:06d}"
@@ -102,7 +104,9 @@ def list_cases(user: User, filters: CaseFilters) -> Select[Any]:
         query = query.where(Case.source_channel == filters.source_channel)
     if filters.q:
         pattern = f"%{filters.q}%"
-        query = query.where(or_(Case.title.ilike(pattern), Case.key == filters.q, Case.address.ilike(pattern)))
+        query = query.where(
+            or_(Case.title.ilike(pattern), Case.key == filters.q, Case.address.ilike(pattern))
+        )
     if filters.created_from:
         query = query.where(Case.created_at >= filters.created_from)
     if filters.created_to:
@@ -121,7 +125,11 @@ def report_case(user: User, fields: dict[str, Any]) -> Case:
         raise Forbidden(f"a {user.role} cannot report cases")
     timestamp = now()
     channel = fields.get("source_channel") or (
-        "resident" if user.role == Role.RESIDENT else "grid_worker" if user.role == Role.GRID_WORKER else "web"
+        "resident"
+        if user.role == Role.RESIDENT
+        else "grid_worker"
+        if user.role == Role.GRID_WORKER
+        else "web"
     )
     case = Case(
         key=next_case_key(timestamp.year),
@@ -140,14 +148,25 @@ def report_case(user: User, fields: dict[str, Any]) -> Case:
     )
     db.session.add(case)
     db.session.flush()
-    record("case.reported", entity_type="case", entity_id=case.key, actor=user, case_id=case.id,
-           after=case_snapshot(case))
+    record(
+        "case.reported",
+        entity_type="case",
+        entity_id=case.key,
+        actor=user,
+        case_id=case.id,
+        after=case_snapshot(case),
+    )
     instances.start_instance(
         CASE_PROCESS_KEY,
         business_key=case.key,
         variables={
-            "case_id": case.id, "case_key": case.key, "title": case.title, "category_code": case.category_code,
-            "severity": case.severity, "source_channel": case.source_channel, "reporter": user.username,
+            "case_id": case.id,
+            "case_key": case.key,
+            "title": case.title,
+            "category_code": case.category_code,
+            "severity": case.severity,
+            "source_channel": case.source_channel,
+            "reporter": user.username,
             "time_limit_hours": _settings().default_time_limit_hours,
         },
         case_id=case.id,
@@ -158,16 +177,28 @@ def report_case(user: User, fields: dict[str, Any]) -> Case:
 
 def case_snapshot(case: Case) -> dict[str, Any]:
     return {
-        "key": case.key, "title": case.title, "status": case.status, "severity": case.severity,
-        "category_code": case.category_code, "lat": case.lat, "lon": case.lon, "address": case.address,
+        "key": case.key,
+        "title": case.title,
+        "status": case.status,
+        "severity": case.severity,
+        "category_code": case.category_code,
+        "lat": case.lat,
+        "lon": case.lon,
+        "address": case.address,
         "source_channel": case.source_channel,
     }
 
 
 def case_instance(case: Case) -> ProcessInstance:
-    instance = db.session.execute(
-        select(ProcessInstance).where(ProcessInstance.case_id == case.id).order_by(ProcessInstance.id.desc())
-    ).scalars().first()
+    instance = (
+        db.session.execute(
+            select(ProcessInstance)
+            .where(ProcessInstance.case_id == case.id)
+            .order_by(ProcessInstance.id.desc())
+        )
+        .scalars()
+        .first()
+    )
     if instance is None:
         raise NotFound(f"case {case.key} has no process instance")
     return instance
@@ -179,10 +210,16 @@ def withdraw(user: User, key: str, reason: str) -> Case:
     if case.reporter_id != user.id:
         raise Forbidden("only the reporter can withdraw a report")
     if case.status != CaseStatus.TRIAGE:
-        raise Conflict(f"case {key} is {case.status}; only reports awaiting triage can be withdrawn",
-                       {"status": case.status})
-    instances.correlate_message("report_withdrawn", {"reason": reason, "by": user.username},
-                                instance_id=case_instance(case).id, actor=user)
+        raise Conflict(
+            f"case {key} is {case.status}; only reports awaiting triage can be withdrawn",
+            {"status": case.status},
+        )
+    instances.correlate_message(
+        "report_withdrawn",
+        {"reason": reason, "by": user.username},
+        instance_id=case_instance(case).id,
+        actor=user,
+    )
     return case
 
 
@@ -199,8 +236,14 @@ def add_comment(user: User, key: str, body: str) -> Comment:
     comment = Comment(case_id=case.id, author_id=user.id, body=body, created_at=now())
     db.session.add(comment)
     db.session.flush()
-    record("case.commented", entity_type="comment", entity_id=comment.id, actor=user, case_id=case.id,
-           data={"body": body})
+    record(
+        "case.commented",
+        entity_type="comment",
+        entity_id=comment.id,
+        actor=user,
+        case_id=case.id,
+        data={"body": body},
+    )
     return comment
 
 
@@ -224,17 +267,38 @@ def add_attachment(user: User, key: str, data: bytes, original_name: str | None,
         raise error(exc.reason, {exc.field: exc.reason}) from exc
     storage_path = photos.store_blob(settings.upload_folder, data, info)
     attachment = Attachment(
-        case_id=case.id, uploaded_by_id=user.id, kind=kind, content_type=info.content_type, size=info.size,
-        sha256=info.sha256, storage_path=storage_path, original_name=(original_name or "")[:200] or None,
-        width=info.width, height=info.height, taken_at=info.taken_at, gps_lat=info.gps_lat,
-        gps_lon=info.gps_lon, created_at=now(),
+        case_id=case.id,
+        uploaded_by_id=user.id,
+        kind=kind,
+        content_type=info.content_type,
+        size=info.size,
+        sha256=info.sha256,
+        storage_path=storage_path,
+        original_name=(original_name or "")[:200] or None,
+        width=info.width,
+        height=info.height,
+        taken_at=info.taken_at,
+        gps_lat=info.gps_lat,
+        gps_lon=info.gps_lon,
+        created_at=now(),
     )
     db.session.add(attachment)
     db.session.flush()
-    record("attachment.added", entity_type="attachment", entity_id=attachment.id, actor=user, case_id=case.id,
-           after={"kind": kind, "sha256": info.sha256, "content_type": info.content_type, "size": info.size,
-                  "taken_at": info.taken_at.isoformat() if info.taken_at else None,
-                  "gps": [info.gps_lat, info.gps_lon] if info.gps_lat is not None else None})
+    record(
+        "attachment.added",
+        entity_type="attachment",
+        entity_id=attachment.id,
+        actor=user,
+        case_id=case.id,
+        after={
+            "kind": kind,
+            "sha256": info.sha256,
+            "content_type": info.content_type,
+            "size": info.size,
+            "taken_at": info.taken_at.isoformat() if info.taken_at else None,
+            "gps": [info.gps_lat, info.gps_lon] if info.gps_lat is not None else None,
+        },
+    )
     enqueue("photos", "app.cases.jobs.make_thumbnail", attachment.id)
     return attachment
 
@@ -244,9 +308,13 @@ def get_attachment(user: User, attachment_id: int) -> Attachment:
     if attachment is None:
         raise NotFound(f"attachment {attachment_id} does not exist")
     case = db.session.get(Case, attachment.case_id)
-    if case is None or db.session.execute(
-        visible_cases(user).where(Case.id == case.id).with_only_columns(func.count())
-    ).scalar_one() == 0:
+    if (
+        case is None
+        or db.session.execute(
+            visible_cases(user).where(Case.id == case.id).with_only_columns(func.count())
+        ).scalar_one()
+        == 0
+    ):
         raise NotFound(f"attachment {attachment_id} does not exist")
     return attachment
 
@@ -262,14 +330,18 @@ def attachment_file(user: User, attachment_id: int, thumbnail: bool = False) -> 
 
 def attachments(user: User, key: str) -> list[Attachment]:
     case = get_case(user, key)
-    return list(db.session.execute(
-        select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id)
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id)
+        ).scalars()
+    )
 
 
 def attachment_kind_valid(kind: str) -> str:
     from app.cases.models import ATTACHMENT_KINDS
 
     if kind not in ATTACHMENT_KINDS:
-        raise InvalidInput("unknown attachment kind", {"kind": f"{kind!r}: expected one of {list(ATTACHMENT_KINDS)}"})
+        raise InvalidInput(
+            "unknown attachment kind", {"kind": f"{kind!r}: expected one of {list(ATTACHMENT_KINDS)}"}
+        )
     return kind

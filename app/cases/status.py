@@ -7,12 +7,16 @@ from app.cases.models import Case, CaseStatus
 from app.clock import now
 from app.extensions import db
 from app.workflow.instances import StepOutcome
-from app.workflow.models import HumanTask, TaskStatus
-from sqlalchemy import select
 
 # A case shows the furthest main-path step that is open (tasks without a caseStatus, like
 # supervision, run beside the main path and do not change it).
-_ORDER = [CaseStatus.TRIAGE, CaseStatus.DISPATCHING, CaseStatus.HANDLING, CaseStatus.FEEDBACK, CaseStatus.REVIEW]
+_ORDER = [
+    CaseStatus.TRIAGE,
+    CaseStatus.DISPATCHING,
+    CaseStatus.HANDLING,
+    CaseStatus.FEEDBACK,
+    CaseStatus.REVIEW,
+]
 
 
 def mirror_case_status(outcome: StepOutcome) -> None:
@@ -22,12 +26,7 @@ def mirror_case_status(outcome: StepOutcome) -> None:
     case = db.session.get(Case, case_id)
     if case is None or case.status in CaseStatus.FINAL:
         return
-    statuses = db.session.execute(
-        select(HumanTask.case_status).where(HumanTask.instance_id == outcome.instance.id,
-                                            HumanTask.status.in_(TaskStatus.OPEN),
-                                            HumanTask.case_status.is_not(None))
-    ).scalars()
-    open_statuses = [s for s in statuses if s in _ORDER]
+    open_statuses = [t.case_status for t in outcome.open_tasks if t.case_status in _ORDER]
     if not open_statuses:
         return
     status = max(open_statuses, key=_ORDER.index)
@@ -39,5 +38,12 @@ def mirror_case_status(outcome: StepOutcome) -> None:
     before = case.status
     case.status = status
     case.updated_at = timestamp
-    record("case.status_changed", entity_type="case", entity_id=case.key, case_id=case.id,
-           actor=outcome.actor, before={"status": before}, after={"status": status})
+    record(
+        "case.status_changed",
+        entity_type="case",
+        entity_id=case.key,
+        case_id=case.id,
+        actor=outcome.actor,
+        before={"status": before},
+        after={"status": status},
+    )

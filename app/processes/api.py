@@ -20,7 +20,9 @@ from app.http import require_roles
 from app.workflow import deploy, instances
 from app.workflow.models import ProcessDefinition, ProcessInstance
 
-blp = Blueprint("processes", __name__, url_prefix="/api/v1", description="流程 Process definitions and instances")
+blp = Blueprint(
+    "processes", __name__, url_prefix="/api/v1", description="流程 Process definitions and instances"
+)
 
 
 class DefinitionSchema(Schema):
@@ -67,7 +69,8 @@ class MessageInput(Schema):
 
 def _running_counts() -> dict[int, int]:
     rows = db.session.execute(
-        select(ProcessInstance.definition_id, func.count()).where(ProcessInstance.status == "running")
+        select(ProcessInstance.definition_id, func.count())
+        .where(ProcessInstance.status == "running")
         .group_by(ProcessInstance.definition_id)
     ).all()
     return {definition_id: count for definition_id, count in rows}
@@ -86,17 +89,31 @@ class Definitions(MethodView):
     def get(self) -> list[ProcessDefinition]:
         """The newest version of every process."""
         api_user()
-        newest = select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v")).group_by(
-            ProcessDefinition.key).subquery()
+        newest = (
+            select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+            .group_by(ProcessDefinition.key)
+            .subquery()
+        )
         rows = db.session.execute(
-            select(ProcessDefinition).join(newest, (newest.c.key == ProcessDefinition.key)
-                                           & (newest.c.v == ProcessDefinition.version)).order_by(ProcessDefinition.key)
+            select(ProcessDefinition)
+            .join(newest, (newest.c.key == ProcessDefinition.key) & (newest.c.v == ProcessDefinition.version))
+            .order_by(ProcessDefinition.key)
         ).scalars()
         return _with_counts(list(rows))
 
     @blp.response(201, DeployResultSchema(many=True))
-    @blp.doc(requestBody={"content": {"multipart/form-data": {"schema": {
-        "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}})
+    @blp.doc(
+        requestBody={
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            }
+        }
+    )
     def post(self) -> Any:
         """Deploy a .bpmn or .dmn file (designers, admins). Same content as an existing version: 200-equivalent
         result with ``created: false``. Errors name the file, the element and the reason."""
@@ -115,9 +132,13 @@ class DefinitionVersions(MethodView):
     @blp.response(200, DefinitionSchema(many=True))
     def get(self, key: str) -> list[ProcessDefinition]:
         api_user()
-        rows = list(db.session.execute(
-            select(ProcessDefinition).where(ProcessDefinition.key == key).order_by(ProcessDefinition.version.desc())
-        ).scalars())
+        rows = list(
+            db.session.execute(
+                select(ProcessDefinition)
+                .where(ProcessDefinition.key == key)
+                .order_by(ProcessDefinition.version.desc())
+            ).scalars()
+        )
         if not rows:
             raise NotFound(f"unknown process key '{key}'")
         return _with_counts(rows)
@@ -138,9 +159,12 @@ def _visible_instance(instance_id: int) -> ProcessInstance:
         raise NotFound(f"process instance {instance_id} does not exist")
     if user.role in SEE_ALL_CASES or user.role == Role.DESIGNER:
         return instance
-    if instance.case_id is not None and db.session.execute(
-        visible_cases(user).where(Case.id == instance.case_id).with_only_columns(func.count())
-    ).scalar_one():
+    if (
+        instance.case_id is not None
+        and db.session.execute(
+            visible_cases(user).where(Case.id == instance.case_id).with_only_columns(func.count())
+        ).scalar_one()
+    ):
         return instance
     raise NotFound(f"process instance {instance_id} does not exist")
 
@@ -167,15 +191,24 @@ class Messages(MethodView):
         user = require_roles({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
         instance_id = body.get("instance_id")
         if instance_id is None and body.get("business_key"):
-            instance_id = db.session.execute(
-                select(ProcessInstance.id).where(ProcessInstance.business_key == body["business_key"],
-                                                 ProcessInstance.status == "running")
-                .order_by(ProcessInstance.id.desc())
-            ).scalars().first()
+            instance_id = (
+                db.session.execute(
+                    select(ProcessInstance.id)
+                    .where(
+                        ProcessInstance.business_key == body["business_key"],
+                        ProcessInstance.status == "running",
+                    )
+                    .order_by(ProcessInstance.id.desc())
+                )
+                .scalars()
+                .first()
+            )
             if instance_id is None:
                 raise NotFound(f"no running instance with business key {body['business_key']!r}")
         if instance_id is not None:
-            outcome = instances.correlate_message(body["name"], body["payload"], instance_id=instance_id, actor=user)
+            outcome = instances.correlate_message(
+                body["name"], body["payload"], instance_id=instance_id, actor=user
+            )
         else:
             outcome = instances.start_by_message(body["name"], body["payload"], business_key=None, actor=user)
         db.session.commit()

@@ -52,8 +52,13 @@ class TaskItem(MethodView):
         task = _with_case_key(services.get_task(api_user(), task_id))
         form = services.task_form(task)
         dumped: dict[str, Any] = TaskSchema().dump(task)
-        return {**dumped, "form_schema": form.schema, "ui_schema": form.ui_schema,
-                "data": services.task_data(task), "submitted_data": task.submitted_data}
+        return {
+            **dumped,
+            "form_schema": form.schema,
+            "ui_schema": form.ui_schema,
+            "data": services.task_data(task),
+            "submitted_data": task.submitted_data,
+        }
 
 
 @blp.route("/<int:task_id>/claim")
@@ -96,6 +101,9 @@ class TaskComplete(MethodView):
         db.session.commit()
         task = _with_case_key(db.session.get(HumanTask, task_id))
         case = db.session.get(Case, task.case_id) if task.case_id else None
-        return {"task": task, "case_status": case.status if case else None,
-                "instance_status": outcome.instance.status,
-                "next_tasks": [_with_case_key(t) for t in outcome.created_tasks if services.can_see(user, t)]}
+        return {
+            "task": task,
+            "case_status": case.status if case else None,
+            "instance_status": outcome.instance.status,
+            "next_tasks": [_with_case_key(t) for t in outcome.created_tasks if services.can_see(user, t)],
+        }

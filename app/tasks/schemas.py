@@ -36,7 +36,9 @@ class InboxArgs(Schema):
 
 
 class CompleteInput(Schema):
-    data = fields.Dict(required=True, metadata={"description": "form data, validated against the task's form"})
+    data = fields.Dict(
+        required=True, metadata={"description": "form data, validated against the task's form"}
+    )
 
 
 class ReassignInput(Schema):

@@ -10,14 +10,14 @@ from sqlalchemy import Select, or_, select
 
 from app.audit.services import record
 from app.auth.models import User
-from app.auth.roles import REASSIGNERS, Role
+from app.auth.roles import REASSIGNERS
 from app.cases.models import Attachment, Case
 from app.clock import now
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.extensions import db
 from app.workflow import instances
 from app.workflow.forms import FormNotFound, FormRegistry, FormValidationError
-from app.workflow.models import HumanTask, TaskStatus
+from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
 
 SEVERITY_ORDER = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
 
@@ -27,13 +27,17 @@ class DatabaseFormReferences:
 
     def existing_users_with_roles(self, usernames: set[str], roles: set[str]) -> set[str]:
         rows = db.session.execute(
-            select(User.username).where(User.username.in_(usernames), User.role.in_(roles), User.active.is_(True))
+            select(User.username).where(
+                User.username.in_(usernames), User.role.in_(roles), User.active.is_(True)
+            )
         ).scalars()
         return set(rows)
 
     def case_attachment_kinds(self, case_id: int, ids: set[int]) -> dict[int, str]:
         rows = db.session.execute(
-            select(Attachment.id, Attachment.kind).where(Attachment.case_id == case_id, Attachment.id.in_(ids))
+            select(Attachment.id, Attachment.kind).where(
+                Attachment.case_id == case_id, Attachment.id.in_(ids)
+            )
         ).all()
         return {row.id: row.kind for row in rows}
 
@@ -125,14 +129,18 @@ def task_form(task: HumanTask) -> TaskForm:
 # -- changes ----------------------------------------------------------------------------------------
 
 
-def _locked_task(task_id: int) -> HumanTask:
+def _locked(task_id: int) -> tuple[HumanTask, ProcessInstance]:
     """Lock the task's instance, then re-read the task: decisions are made on the winner's view."""
-    task = db.session.get(HumanTask, task_id)
-    if task is None:
+    instance_id = select(HumanTask.instance_id).where(HumanTask.id == task_id).scalar_subquery()
+    instance = instances.lock_instance_where(instance_id)
+    task = db.session.get(HumanTask, task_id, populate_existing=True) if instance is not None else None
+    if task is None or instance is None:
         raise NotFound(f"task {task_id} does not exist")
-    instances.lock_instance(task.instance_id)
-    db.session.refresh(task)
-    return task
+    return task, instance
+
+
+def _locked_task(task_id: int) -> HumanTask:
+    return _locked(task_id)[0]
 
 
 def claim(user: User, task_id: int) -> HumanTask:
@@ -144,12 +152,25 @@ def claim(user: User, task_id: int) -> HumanTask:
     if task.status != TaskStatus.READY:
         raise Conflict(f"task {task_id} is {task.status}", {"status": task.status})
     if not is_candidate(user, task):
-        raise Forbidden(f"task {task_id} is not for your role or scope",
-                        {"candidate_roles": task.roles, "candidate_user": task.candidate_user,
-                         "candidate_group": task.candidate_group})
+        raise Forbidden(
+            f"task {task_id} is not for your role or scope",
+            {
+                "candidate_roles": task.roles,
+                "candidate_user": task.candidate_user,
+                "candidate_group": task.candidate_group,
+            },
+        )
     task.status, task.assignee_id, task.claimed_at = TaskStatus.CLAIMED, user.id, now()
-    record("task.claimed", entity_type="human_task", entity_id=task.id, actor=user, case_id=task.case_id,
-           instance_id=task.instance_id, before={"status": TaskStatus.READY}, after={"status": task.status})
+    record(
+        "task.claimed",
+        entity_type="human_task",
+        entity_id=task.id,
+        actor=user,
+        case_id=task.case_id,
+        instance_id=task.instance_id,
+        before={"status": TaskStatus.READY},
+        after={"status": task.status},
+    )
     return task
 
 
@@ -166,8 +187,16 @@ def unclaim(user: User, task_id: int) -> HumanTask:
     if task.candidate_user == user.username:
         # Handing back a task dispatched to you by name returns it to the pool of its roles.
         task.candidate_user = None
-    record("task.unclaimed", entity_type="human_task", entity_id=task.id, actor=user, case_id=task.case_id,
-           instance_id=task.instance_id, before=before, after={"status": task.status})
+    record(
+        "task.unclaimed",
+        entity_type="human_task",
+        entity_id=task.id,
+        actor=user,
+        case_id=task.case_id,
+        instance_id=task.instance_id,
+        before=before,
+        after={"status": task.status},
+    )
     return task
 
 
@@ -183,21 +212,30 @@ def reassign(user: User, task_id: int, username: str) -> HumanTask:
     if target is None:
         raise InvalidInput("unknown user", {"username": f"no active user {username!r}"})
     if target.role not in task.roles:
-        raise InvalidInput("user cannot take this task",
-                           {"username": f"{username!r} is a {target.role}; the task needs one of {task.roles}"})
+        raise InvalidInput(
+            "user cannot take this task",
+            {"username": f"{username!r} is a {target.role}; the task needs one of {task.roles}"},
+        )
     before = {"status": task.status, "assignee_id": task.assignee_id, "candidate_user": task.candidate_user}
     task.candidate_user = target.username
     task.candidate_group = None
     task.status, task.assignee_id, task.claimed_at = TaskStatus.CLAIMED, target.id, now()
-    record("task.reassigned", entity_type="human_task", entity_id=task.id, actor=user, case_id=task.case_id,
-           instance_id=task.instance_id, before=before,
-           after={"status": task.status, "assignee_id": target.id, "candidate_user": target.username})
+    record(
+        "task.reassigned",
+        entity_type="human_task",
+        entity_id=task.id,
+        actor=user,
+        case_id=task.case_id,
+        instance_id=task.instance_id,
+        before=before,
+        after={"status": task.status, "assignee_id": target.id, "candidate_user": target.username},
+    )
     return task
 
 
 def complete(user: User, task_id: int, data: dict[str, Any]) -> instances.StepOutcome:
     """Validate ``data`` against the task's form and complete it. Exactly one of concurrent calls wins."""
-    task = _locked_task(task_id)
+    task, instance = _locked(task_id)
     if not can_see(user, task):
         raise NotFound(f"task {task_id} does not exist")
     if task.status not in TaskStatus.OPEN:
@@ -216,9 +254,7 @@ def complete(user: User, task_id: int, data: dict[str, Any]) -> instances.StepOu
             raise InvalidInput(str(exc), {e["field"] or "data": e["message"] for e in exc.errors}) from exc
         except FormNotFound as exc:
             raise InvalidInput(str(exc), {"form": task.form_key}) from exc
-    if task.status == TaskStatus.READY:
-        task.status, task.assignee_id, task.claimed_at = TaskStatus.CLAIMED, user.id, now()
-    return instances.complete_task(task, clean, user)
+    return instances.complete_task(task, clean, user, instance)
 
 
 def task_data(task: HumanTask) -> dict[str, Any]:

@@ -45,7 +45,9 @@ def login() -> Any:
             login_user(user)
             target = request.args.get("next") or ""
             # Only same-site paths: no open redirect.
-            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("web.index"))
+            return redirect(
+                target if target.startswith("/") and not target.startswith("//") else url_for("web.index")
+            )
     return render_template("login.html", error=error), 401 if error else 200
 
 

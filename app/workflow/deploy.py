@@ -37,12 +37,16 @@ def _other_documents(exclude_file: str) -> dict[str, bytes]:
         .subquery()
     )
     rows = db.session.execute(
-        select(ProcessDefinition.file_name, ProcessDefinition.bpmn_xml).join(newest, newest.c.id == ProcessDefinition.id)
+        select(ProcessDefinition.file_name, ProcessDefinition.bpmn_xml).join(
+            newest, newest.c.id == ProcessDefinition.id
+        )
     ).all()
     return {name: xml.encode("utf-8") for name, xml in rows if name != exclude_file}
 
 
-def deploy_file(file_name: str, content: bytes, rules: ValidationRules, actor: Any = None) -> list[DeployResult]:
+def deploy_file(
+    file_name: str, content: bytes, rules: ValidationRules, actor: Any = None
+) -> list[DeployResult]:
     """Parse, validate and store ``content``. Same bytes as an existing version: that version, unchanged."""
     if not FILE_NAME.match(file_name):
         raise InvalidInput("bad file name", {"file": f"{file_name!r}: expected name.bpmn or name.dmn"})
@@ -60,19 +64,53 @@ def deploy_file(file_name: str, content: bytes, rules: ValidationRules, actor: A
         raise InvalidInput(str(exc), exc.as_dict()) from exc
 
     if file_name.endswith(".dmn"):
-        return [_store(file_name.rsplit(".", 1)[0], file_name, file_name, "dmn", text, content_hash, {}, [], [], actor)]
+        return [
+            _store(
+                file_name.rsplit(".", 1)[0],
+                file_name,
+                file_name,
+                "dmn",
+                text,
+                content_hash,
+                {},
+                [],
+                [],
+                actor,
+            )
+        ]
     return [
-        _store(p.key, p.name, file_name, "bpmn", text, content_hash, p.spec_document,
-               [ut.__dict__ for ut in p.user_tasks], p.start_messages, actor)
+        _store(
+            p.key,
+            p.name,
+            file_name,
+            "bpmn",
+            text,
+            content_hash,
+            p.spec_document,
+            [ut.__dict__ for ut in p.user_tasks],
+            p.start_messages,
+            actor,
+        )
         for p in parsed
     ]
 
 
-def _store(key: str, name: str, file_name: str, kind: str, text: str, content_hash: str,
-           spec_document: dict[str, Any], user_tasks: list[dict[str, Any]], start_messages: list[str],
-           actor: Any) -> DeployResult:
+def _store(
+    key: str,
+    name: str,
+    file_name: str,
+    kind: str,
+    text: str,
+    content_hash: str,
+    spec_document: dict[str, Any],
+    user_tasks: list[dict[str, Any]],
+    start_messages: list[str],
+    actor: Any,
+) -> DeployResult:
     existing = db.session.execute(
-        select(ProcessDefinition).where(ProcessDefinition.key == key, ProcessDefinition.content_hash == content_hash)
+        select(ProcessDefinition).where(
+            ProcessDefinition.key == key, ProcessDefinition.content_hash == content_hash
+        )
     ).scalar_one_or_none()
     if existing is not None:
         return DeployResult(existing, created=False)
@@ -80,14 +118,28 @@ def _store(key: str, name: str, file_name: str, kind: str, text: str, content_ha
         select(func.max(ProcessDefinition.version)).where(ProcessDefinition.key == key)
     ).scalar_one()
     definition = ProcessDefinition(
-        key=key, name=name, version=(latest or 0) + 1, content_hash=content_hash, file_name=file_name,
-        kind=kind, bpmn_xml=text, spec_document=spec_document, user_tasks=user_tasks,
-        start_messages=start_messages, deployed_at=now(), deployed_by_id=getattr(actor, "id", None),
+        key=key,
+        name=name,
+        version=(latest or 0) + 1,
+        content_hash=content_hash,
+        file_name=file_name,
+        kind=kind,
+        bpmn_xml=text,
+        spec_document=spec_document,
+        user_tasks=user_tasks,
+        start_messages=start_messages,
+        deployed_at=now(),
+        deployed_by_id=getattr(actor, "id", None),
     )
     db.session.add(definition)
     db.session.flush()
-    record("process.deployed", entity_type="process_definition", entity_id=definition.id, actor=actor,
-           after={"key": key, "version": definition.version, "content_hash": content_hash, "file": file_name})
+    record(
+        "process.deployed",
+        entity_type="process_definition",
+        entity_id=definition.id,
+        actor=actor,
+        after={"key": key, "version": definition.version, "content_hash": content_hash, "file": file_name},
+    )
     return DeployResult(definition, created=True)
 
 
@@ -114,7 +166,8 @@ def latest_definition(key: str) -> ProcessDefinition:
 
 def definition_xml(key: str, version: int) -> str:
     definition = db.session.execute(
-        select(ProcessDefinition).options(undefer(ProcessDefinition.bpmn_xml))
+        select(ProcessDefinition)
+        .options(undefer(ProcessDefinition.bpmn_xml))
         .where(ProcessDefinition.key == key, ProcessDefinition.version == version)
     ).scalar_one_or_none()
     if definition is None:

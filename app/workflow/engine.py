@@ -14,7 +14,6 @@ from typing import Any
 from uuid import UUID
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -25,8 +24,8 @@ from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
@@ -44,11 +43,18 @@ class DeploymentError(ValueError):
         self.element_id = element_id
         self.reason = reason
         self.line = line
-        where = file_name + (f" line {line}" if line else "") + (f" element '{element_id}'" if element_id else "")
+        where = (
+            file_name + (f" line {line}" if line else "") + (f" element '{element_id}'" if element_id else "")
+        )
         super().__init__(f"{where}: {reason}")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"file": self.file_name, "element_id": self.element_id, "line": self.line, "reason": self.reason}
+        return {
+            "file": self.file_name,
+            "element_id": self.element_id,
+            "line": self.line,
+            "reason": self.reason,
+        }
 
 
 class EngineError(RuntimeError):
@@ -136,7 +142,9 @@ def load_spec(cache_key: str, spec_document: dict[str, Any]) -> LoadedSpec:
             loaded = _spec_cache.get(cache_key)
             if loaded is None:
                 spec = _SPEC_REGISTRY.restore(spec_document["spec"])
-                subs = {name: _SPEC_REGISTRY.restore(s) for name, s in spec_document["subprocess_specs"].items()}
+                subs = {
+                    name: _SPEC_REGISTRY.restore(s) for name, s in spec_document["subprocess_specs"].items()
+                }
                 loaded = LoadedSpec(spec, subs)
                 _spec_cache[cache_key] = loaded
     return loaded
@@ -204,8 +212,9 @@ def parse_documents(
                 parser.add_bpmn_xml(root, filename=file_name)
         except ValidationException as exc:
             element_id = exc.id or _element_id_at_line(root, exc.line_number)
-            raise DeploymentError(exc.file_name or file_name, element_id, _first_line(exc),
-                                  exc.line_number or None) from exc
+            raise DeploymentError(
+                exc.file_name or file_name, element_id, _first_line(exc), exc.line_number or None
+            ) from exc
         except SpiffWorkflowException as exc:
             raise DeploymentError(file_name, None, _first_line(exc)) from exc
     if main_file.endswith(".dmn"):
@@ -214,7 +223,7 @@ def parse_documents(
     namespaces = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
     process_nodes = main_root.xpath(".//bpmn:process[@isExecutable='true']", namespaces=namespaces)
     if not process_nodes:
-        raise DeploymentError(main_file, None, "no executable process (isExecutable=\"true\") in the file")
+        raise DeploymentError(main_file, None, 'no executable process (isExecutable="true") in the file')
     results = []
     for node in process_nodes:
         key = node.get("id")
@@ -222,11 +231,14 @@ def parse_documents(
             spec = parser.get_spec(key)
             subprocess_specs = parser.get_subprocess_specs(key)
         except ValidationException as exc:
-            raise DeploymentError(exc.file_name or main_file, exc.id or None, str(exc).split("\n")[0],
-                                  exc.line_number or None) from exc
+            raise DeploymentError(
+                exc.file_name or main_file, exc.id or None, str(exc).split("\n")[0], exc.line_number or None
+            ) from exc
         except SpiffWorkflowException as exc:
             raise DeploymentError(main_file, key, str(exc).split("\n")[0]) from exc
-        results.append(_describe_process(main_file, key, node.get("name") or key, spec, subprocess_specs, rules))
+        results.append(
+            _describe_process(main_file, key, node.get("name") or key, spec, subprocess_specs, rules)
+        )
     return results
 
 
@@ -272,10 +284,14 @@ def _describe_process(
             roles = {r.strip() for r in properties.get("candidateRoles", "").split(",") if r.strip()}
             unknown = roles - rules.known_roles
             if unknown:
-                raise DeploymentError(file_name, element_id, f"unknown role(s) in candidateRoles: {sorted(unknown)}")
+                raise DeploymentError(
+                    file_name, element_id, f"unknown role(s) in candidateRoles: {sorted(unknown)}"
+                )
             if not roles:
                 raise DeploymentError(file_name, element_id, "user task has no 'candidateRoles' property")
-            user_tasks.append(UserTaskInfo(element_id, task_spec.bpmn_name or element_id, task_spec.lane, properties))
+            user_tasks.append(
+                UserTaskInfo(element_id, task_spec.bpmn_name or element_id, task_spec.lane, properties)
+            )
         operation = getattr(task_spec, "operation_name", None)
         if operation is not None:
             if operation not in rules.operator_names:
@@ -384,8 +400,10 @@ class EngineInstance:
         """Deliver a message; False when nothing in this instance waits for it."""
         event = BpmnEvent(MessageEventDefinition(name), payload=payload)
         waiting = [
-            t for t in self._workflow.get_tasks(state=TaskState.WAITING)
-            if isinstance(t.task_spec, CatchingEvent) and getattr(t.task_spec.event_definition, "name", None) == name
+            t
+            for t in self._workflow.get_tasks(state=TaskState.WAITING)
+            if isinstance(t.task_spec, CatchingEvent)
+            and getattr(t.task_spec.event_definition, "name", None) == name
         ]
         if not waiting:
             return False
@@ -408,13 +426,15 @@ class EngineInstance:
         tasks = []
         for task in self._workflow.get_tasks(state=TaskState.READY, manual=True):
             spec = task.task_spec
-            tasks.append(ReadyUserTask(
-                task_id=str(task.id),
-                element_id=spec.bpmn_id,
-                name=spec.bpmn_name or spec.bpmn_id,
-                lane=spec.lane,
-                properties=dict((getattr(spec, "extensions", None) or {}).get("properties", {})),
-            ))
+            tasks.append(
+                ReadyUserTask(
+                    task_id=str(task.id),
+                    element_id=spec.bpmn_id,
+                    name=spec.bpmn_name or spec.bpmn_id,
+                    lane=spec.lane,
+                    properties=dict((getattr(spec, "extensions", None) or {}).get("properties", {})),
+                )
+            )
         return tasks
 
     def task_data(self, task_id: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -139,38 +140,66 @@ _BaseValidator = validators.extend(Draft202012Validator, {"pattern": _pattern_ke
 # --- custom keywords, bound per validation call ------------------------------------------------
 
 
-def _validator_for(schema: Mapping[str, Any], refs: FormReferences, case_id: int | None) -> Any:
-    """A validator for ``schema`` whose custom keywords look things up through ``refs``."""
+@dataclass(frozen=True)
+class _Lookup:
+    refs: FormReferences
+    case_id: int | None
 
-    def user_role(validator: Any, roles: list[str], instance: Any, _schema: Any) -> Iterator[Any]:
-        if not validator.is_type(instance, "string") or not instance:
-            return
-        if instance not in refs.existing_users_with_roles({instance}, set(roles)):
-            yield ValidationError(f"unknown user or not a {'/'.join(roles)}: {instance!r}")
 
-    def attachments(validator: Any, spec: Mapping[str, Any], instance: Any, _schema: Any) -> Iterator[Any]:
-        if not validator.is_type(instance, "array"):
-            return
-        ids = [(index, item) for index, item in enumerate(instance) if validator.is_type(item, "integer")]
-        if not ids:
-            return
-        if case_id is None:
-            yield ValidationError("attachments can only be given for an existing case")
-            return
-        allowed = list(spec.get("kind", []))
-        kinds = refs.case_attachment_kinds(case_id, {int(item) for _, item in ids})
-        for index, item in ids:
-            kind = kinds.get(int(item))
-            if kind is None:
-                yield ValidationError(f"attachment {int(item)} does not belong to this case", path=[index])
-            elif allowed and kind not in allowed:
-                yield ValidationError(
-                    f"attachment {int(item)} is a {kind!r} photo, expected one of: {', '.join(allowed)}",
-                    path=[index],
-                )
+# The custom keywords need the database lookups of the current call; a context variable hands them over
+# so the validator class is built once instead of on every validation.
+_lookup: ContextVar[_Lookup | None] = ContextVar("gridcase_form_lookup", default=None)
 
-    cls = validators.extend(_BaseValidator, {"x-user-role": user_role, "x-attachments": attachments})
-    return cls(schema, format_checker=FormatChecker())
+
+def _current_lookup() -> _Lookup:
+    lookup = _lookup.get()
+    if lookup is None:
+        raise RuntimeError("form keywords used outside FormRegistry.validate")
+    return lookup
+
+
+def _user_role(validator: Any, roles: list[str], instance: Any, _schema: Any) -> Iterator[Any]:
+    if not validator.is_type(instance, "string") or not instance:
+        return
+    if instance not in _current_lookup().refs.existing_users_with_roles({instance}, set(roles)):
+        yield ValidationError(f"unknown user or not a {'/'.join(roles)}: {instance!r}")
+
+
+def _attachments(validator: Any, spec: Mapping[str, Any], instance: Any, _schema: Any) -> Iterator[Any]:
+    if not validator.is_type(instance, "array"):
+        return
+    ids = [(index, item) for index, item in enumerate(instance) if validator.is_type(item, "integer")]
+    if not ids:
+        return
+    lookup = _current_lookup()
+    if lookup.case_id is None:
+        yield ValidationError("attachments can only be given for an existing case")
+        return
+    allowed = list(spec.get("kind", []))
+    kinds = lookup.refs.case_attachment_kinds(lookup.case_id, {int(item) for _, item in ids})
+    for index, item in ids:
+        kind = kinds.get(int(item))
+        if kind is None:
+            yield ValidationError(f"attachment {int(item)} does not belong to this case", path=[index])
+        elif allowed and kind not in allowed:
+            yield ValidationError(
+                f"attachment {int(item)} is a {kind!r} photo, expected one of: {', '.join(allowed)}",
+                path=[index],
+            )
+
+
+_FormValidator = validators.extend(_BaseValidator, {"x-user-role": _user_role, "x-attachments": _attachments})
+_validators: dict[int, tuple[Mapping[str, Any], Any]] = {}
+
+
+def _validator_for(schema: Mapping[str, Any]) -> Any:
+    """A validator for ``schema``, reused while the cached schema object is the same."""
+    cached = _validators.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    validator = _FormValidator(schema, format_checker=FormatChecker())
+    _validators[id(schema)] = (schema, validator)
+    return validator
 
 
 # --- turning jsonschema errors into {"field", "message"} ----------------------------------------
@@ -507,7 +536,11 @@ class FormRegistry:
         schema = self._schema(name)
         if isinstance(data, Mapping):
             data = {key: value for key, value in data.items() if value is not None}
-        errors = _collect_errors(_validator_for(schema, refs, case_id), data)
+        token = _lookup.set(_Lookup(refs, case_id))
+        try:
+            errors = _collect_errors(_validator_for(schema), data)
+        finally:
+            _lookup.reset(token)
         if errors:
             raise FormValidationError(errors, form=name)
         normalised: dict[str, Any] = copy.deepcopy(dict(data))

@@ -32,6 +32,7 @@ class StepOutcome:
     instance: ProcessInstance
     created_tasks: list[HumanTask] = field(default_factory=list)
     cancelled_tasks: list[HumanTask] = field(default_factory=list)
+    open_tasks: list[HumanTask] = field(default_factory=list)
     completed: bool = False
     actor: Any = None
 
@@ -61,15 +62,22 @@ def _loaded_spec(definition_id: int) -> LoadedSpec:
     return load_spec(cache_key, document)
 
 
-def lock_instance(instance_id: int) -> ProcessInstance:
-    """Take the instance's row lock for the rest of the transaction (one writer per instance)."""
-    instance = db.session.execute(
+def lock_instance_where(instance_id: Any) -> ProcessInstance | None:
+    """Take an instance's row lock for the rest of the transaction (one writer per instance).
+
+    ``instance_id`` may be a scalar subquery, so callers that know only a task id lock in one round trip.
+    """
+    return db.session.execute(
         select(ProcessInstance)
         .options(undefer(ProcessInstance.state))
         .where(ProcessInstance.id == instance_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
+
+
+def lock_instance(instance_id: int) -> ProcessInstance:
+    instance = lock_instance_where(instance_id)
     if instance is None:
         raise NotFound(f"process instance {instance_id} does not exist")
     return instance
@@ -98,14 +106,26 @@ def start_instance(
     definition = latest_definition(process_key)
     timestamp = now()
     instance = ProcessInstance(
-        definition_id=definition.id, process_key=definition.key, business_key=business_key, case_id=case_id,
-        status="running", state="", started_at=timestamp, updated_at=timestamp,
+        definition_id=definition.id,
+        process_key=definition.key,
+        business_key=business_key,
+        case_id=case_id,
+        status="running",
+        state="",
+        started_at=timestamp,
+        updated_at=timestamp,
     )
     db.session.add(instance)
     db.session.flush()
-    record("instance.started", entity_type="process_instance", entity_id=instance.id, actor=actor,
-           case_id=case_id, instance_id=instance.id,
-           after={"process_key": definition.key, "version": definition.version, "business_key": business_key})
+    record(
+        "instance.started",
+        entity_type="process_instance",
+        entity_id=instance.id,
+        actor=actor,
+        case_id=case_id,
+        instance_id=instance.id,
+        after={"process_key": definition.key, "version": definition.version, "business_key": business_key},
+    )
     engine = EngineInstance.start(_loaded_spec(definition.id), {**variables, "instance_id": instance.id})
     with operators.running_instance(instance.id):
         try:
@@ -115,25 +135,37 @@ def start_instance(
     return _persist(instance, engine, actor)
 
 
-def complete_task(task: HumanTask, data: dict[str, Any], actor: Any) -> StepOutcome:
-    """Complete ``task`` (already validated and authorized by the caller, instance already locked)."""
+def complete_task(
+    task: HumanTask, data: dict[str, Any], actor: Any, instance: ProcessInstance
+) -> StepOutcome:
+    """Complete ``task`` for ``actor``: validated and authorized by the caller, who holds ``instance``'s lock
+    (``lock_instance``). An unclaimed task is claimed by ``actor`` in the same step."""
     if task.status not in TaskStatus.OPEN:
         raise Conflict(f"task {task.id} is already {task.status}", {"status": task.status})
-    instance = lock_instance(task.instance_id)
     engine = _engine(instance)
     with operators.running_instance(instance.id):
         try:
             engine.complete_user_task(task.spiff_task_id, data)
         except EngineError as exc:
             raise _step_failed(exc) from exc
-    before = {"status": task.status}
+    before = {"status": task.status, "assignee_id": task.assignee_id}
+    if task.status == TaskStatus.READY:
+        task.assignee_id, task.claimed_at = actor.id, now()
     task.status = TaskStatus.COMPLETED
     task.completed_at = now()
     task.completed_by_id = actor.id
     task.submitted_data = data
-    record("task.completed", entity_type="human_task", entity_id=task.id, actor=actor, case_id=task.case_id,
-           instance_id=instance.id, before=before, after={"status": task.status},
-           data={"element_id": task.element_id, "name": task.name, "form_data": data})
+    record(
+        "task.completed",
+        entity_type="human_task",
+        entity_id=task.id,
+        actor=actor,
+        case_id=task.case_id,
+        instance_id=instance.id,
+        before=before,
+        after={"status": task.status},
+        data={"element_id": task.element_id, "name": task.name, "form_data": data},
+    )
     return _persist(instance, engine, actor)
 
 
@@ -151,9 +183,18 @@ def correlate_message(
         except EngineError as exc:
             raise _step_failed(exc) from exc
     if not delivered:
-        raise Conflict(f"process instance {instance_id} is not waiting for message '{name}'", {"message": name})
-    record("message.correlated", entity_type="process_instance", entity_id=instance.id, actor=actor,
-           case_id=instance.case_id, instance_id=instance.id, data={"message": name, "payload": payload})
+        raise Conflict(
+            f"process instance {instance_id} is not waiting for message '{name}'", {"message": name}
+        )
+    record(
+        "message.correlated",
+        entity_type="process_instance",
+        entity_id=instance.id,
+        actor=actor,
+        case_id=instance.case_id,
+        instance_id=instance.id,
+        data={"message": name, "payload": payload},
+    )
     return _persist(instance, engine, actor)
 
 
@@ -162,21 +203,38 @@ def start_by_message(
 ) -> StepOutcome:
     """Start the newest process whose start event catches message ``name``."""
     candidates = db.session.execute(
-        select(ProcessDefinition).where(ProcessDefinition.kind == "bpmn").order_by(ProcessDefinition.version.desc())
+        select(ProcessDefinition)
+        .where(ProcessDefinition.kind == "bpmn")
+        .order_by(ProcessDefinition.version.desc())
     ).scalars()
     definition = next((d for d in candidates if name in (d.start_messages or [])), None)
     if definition is None:
         raise NotFound(f"no deployed process starts on message '{name}'", {"message": name})
     timestamp = now()
     instance = ProcessInstance(
-        definition_id=definition.id, process_key=definition.key, business_key=business_key,
-        status="running", state="", started_at=timestamp, updated_at=timestamp,
+        definition_id=definition.id,
+        process_key=definition.key,
+        business_key=business_key,
+        status="running",
+        state="",
+        started_at=timestamp,
+        updated_at=timestamp,
     )
     db.session.add(instance)
     db.session.flush()
-    record("instance.started", entity_type="process_instance", entity_id=instance.id, actor=actor,
-           instance_id=instance.id, after={"process_key": definition.key, "version": definition.version,
-                                           "business_key": business_key, "message": name})
+    record(
+        "instance.started",
+        entity_type="process_instance",
+        entity_id=instance.id,
+        actor=actor,
+        instance_id=instance.id,
+        after={
+            "process_key": definition.key,
+            "version": definition.version,
+            "business_key": business_key,
+            "message": name,
+        },
+    )
     engine = EngineInstance.start(_loaded_spec(definition.id), {"instance_id": instance.id})
     with operators.running_instance(instance.id):
         try:
@@ -192,14 +250,24 @@ def fire_due_timers(instance_id: int) -> StepOutcome | None:
     """Run the instance's due timers. None when nothing was due (another worker got there first)."""
     instance = lock_instance(instance_id)
     current = now()
-    if instance.status != "running" or instance.next_timer_at is None or as_utc(instance.next_timer_at) > current:
+    if (
+        instance.status != "running"
+        or instance.next_timer_at is None
+        or as_utc(instance.next_timer_at) > current
+    ):
         return None
     engine = _engine(instance)
     due = as_utc(instance.next_timer_at)
     with operators.running_instance(instance.id):
         engine.run()
-    record("timer.fired", entity_type="process_instance", entity_id=instance.id, case_id=instance.case_id,
-           instance_id=instance.id, data={"due_at": due.isoformat(), "fired_at": current.isoformat()})
+    record(
+        "timer.fired",
+        entity_type="process_instance",
+        entity_id=instance.id,
+        case_id=instance.case_id,
+        instance_id=instance.id,
+        data={"due_at": due.isoformat(), "fired_at": current.isoformat()},
+    )
     return _persist(instance, engine, None)
 
 
@@ -219,8 +287,14 @@ def mark_failed(instance_id: int, reason: str) -> None:
     instance.status = "error"
     instance.error = reason
     instance.updated_at = now()
-    record("instance.failed", entity_type="process_instance", entity_id=instance.id, case_id=instance.case_id,
-           instance_id=instance.id, data={"reason": reason})
+    record(
+        "instance.failed",
+        entity_type="process_instance",
+        entity_id=instance.id,
+        case_id=instance.case_id,
+        instance_id=instance.id,
+        data={"reason": reason},
+    )
 
 
 def instance_state(instance: ProcessInstance) -> dict[str, Any]:
@@ -244,19 +318,33 @@ def _persist(instance: ProcessInstance, engine: EngineInstance, actor: Any) -> S
         instance.completed_at = timestamp
         instance.next_timer_at = None
         outcome.completed = True
-        record("instance.completed", entity_type="process_instance", entity_id=instance.id, actor=actor,
-               case_id=instance.case_id, instance_id=instance.id)
+        record(
+            "instance.completed",
+            entity_type="process_instance",
+            entity_id=instance.id,
+            actor=actor,
+            case_id=instance.case_id,
+            instance_id=instance.id,
+        )
     db.session.flush()
     for listener in _listeners:
         listener(outcome)
     return outcome
 
 
-def _sync_tasks(instance: ProcessInstance, engine: EngineInstance, outcome: StepOutcome, timestamp: datetime) -> None:
+def _sync_tasks(
+    instance: ProcessInstance, engine: EngineInstance, outcome: StepOutcome, timestamp: datetime
+) -> None:
+    """Make the human_task rows match the engine's ready user tasks: new ones in, gone ones cancelled.
+
+    Rows are added first and flushed once, then audited, so a step costs few database round trips.
+    """
     open_rows = {
         row.spiff_task_id: row
         for row in db.session.execute(
-            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status.in_(TaskStatus.OPEN))
+            select(HumanTask).where(
+                HumanTask.instance_id == instance.id, HumanTask.status.in_(TaskStatus.OPEN)
+            )
         ).scalars()
     }
     ready = {t.task_id: t for t in engine.ready_user_tasks()}
@@ -265,11 +353,43 @@ def _sync_tasks(instance: ProcessInstance, engine: EngineInstance, outcome: Step
             row.status = TaskStatus.CANCELLED
             row.completed_at = timestamp
             outcome.cancelled_tasks.append(row)
-            record("task.cancelled", entity_type="human_task", entity_id=row.id, case_id=row.case_id,
-                   instance_id=instance.id, data={"element_id": row.element_id, "name": row.name})
-    for spiff_id, ready_task in ready.items():
-        if spiff_id not in open_rows:
-            outcome.created_tasks.append(_materialize(instance, engine, ready_task, timestamp))
+    new_tasks = [t for spiff_id, t in ready.items() if spiff_id not in open_rows]
+    created = [_new_row(instance, engine, t, timestamp) for t in new_tasks]
+    if created:
+        _assign_named_candidates(instance, list(zip(created, new_tasks, strict=True)), timestamp)
+        db.session.add_all(created)
+        db.session.flush()
+    outcome.created_tasks.extend(created)
+    outcome.open_tasks = [row for spiff_id, row in open_rows.items() if spiff_id in ready] + created
+    for row in outcome.cancelled_tasks:
+        record(
+            "task.cancelled",
+            entity_type="human_task",
+            entity_id=row.id,
+            case_id=row.case_id,
+            instance_id=instance.id,
+            data={"element_id": row.element_id, "name": row.name},
+        )
+    for row in created:
+        record(
+            "task.created",
+            entity_type="human_task",
+            entity_id=row.id,
+            case_id=row.case_id,
+            instance_id=instance.id,
+            after={
+                "status": row.status,
+                "candidate_roles": row.roles,
+                "candidate_user": row.candidate_user,
+                "candidate_group": row.candidate_group,
+                "assignee_id": row.assignee_id,
+            },
+            data={
+                "element_id": row.element_id,
+                "name": row.name,
+                "due_at": row.due_at.isoformat() if row.due_at else None,
+            },
+        )
 
 
 def _evaluate_property(engine: EngineInstance, task: ReadyUserTask, name: str) -> Any:
@@ -282,25 +402,11 @@ def _evaluate_property(engine: EngineInstance, task: ReadyUserTask, name: str) -
         raise _step_failed(exc) from exc
 
 
-def _materialize(
+def _new_row(
     instance: ProcessInstance, engine: EngineInstance, task: ReadyUserTask, timestamp: datetime
 ) -> HumanTask:
-    from app.auth.models import User  # user lookup for direct assignment
-
-    candidate_user = _evaluate_property(engine, task, "candidateUser")
-    assignee_from = task.properties.get("assigneeFrom")
-    if assignee_from:
-        previous = db.session.execute(
-            select(User.username)
-            .join(HumanTask, HumanTask.completed_by_id == User.id)
-            .where(HumanTask.instance_id == instance.id, HumanTask.element_id == assignee_from,
-                   HumanTask.status == TaskStatus.COMPLETED)
-            .order_by(HumanTask.id.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-        candidate_user = previous or candidate_user
     due_value = _evaluate_property(engine, task, "dueAt")
-    row = HumanTask(
+    return HumanTask(
         instance_id=instance.id,
         case_id=instance.case_id,
         spiff_task_id=task.task_id,
@@ -311,36 +417,59 @@ def _materialize(
         candidate_roles=HumanTask.join_roles(
             [r.strip() for r in task.properties.get("candidateRoles", "").split(",") if r.strip()]
         ),
-        candidate_user=candidate_user or None,
+        candidate_user=_evaluate_property(engine, task, "candidateUser") or None,
         candidate_group=_evaluate_property(engine, task, "candidateGroup") or None,
         status=TaskStatus.READY,
         case_status=task.properties.get("caseStatus"),
         created_at=timestamp,
-        due_at=as_utc(datetime.fromisoformat(due_value)) if isinstance(due_value, str) and due_value else None,
+        due_at=as_utc(datetime.fromisoformat(due_value))
+        if isinstance(due_value, str) and due_value
+        else None,
     )
-    if row.candidate_user:
-        # Dispatched to a named person: it is theirs without a claim step.
-        assignee = db.session.execute(
-            select(User).where(User.username == row.candidate_user, User.active.is_(True))
-        ).scalar_one_or_none()
-        if assignee is not None:
-            row.assignee_id = assignee.id
+
+
+def _assign_named_candidates(
+    instance: ProcessInstance, pairs: list[tuple[HumanTask, ReadyUserTask]], timestamp: datetime
+) -> None:
+    """Tasks for a named person are theirs without a claim step; ``assigneeFrom`` names whoever completed
+    an earlier task (the handler sends the proof of their own work)."""
+    from app.auth.models import User
+
+    for row, task in pairs:
+        assignee_from = task.properties.get("assigneeFrom")
+        if assignee_from:
+            previous = db.session.execute(
+                select(User.username)
+                .join(HumanTask, HumanTask.completed_by_id == User.id)
+                .where(
+                    HumanTask.instance_id == instance.id,
+                    HumanTask.element_id == assignee_from,
+                    HumanTask.status == TaskStatus.COMPLETED,
+                )
+                .order_by(HumanTask.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            row.candidate_user = previous or row.candidate_user
+    named = {row.candidate_user for row, _ in pairs if row.candidate_user}
+    if not named:
+        return
+    users = dict(
+        db.session.execute(
+            select(User.username, User.id).where(User.username.in_(named), User.active.is_(True))
+        ).all()
+    )
+    for row, _ in pairs:
+        if row.candidate_user in users:
+            row.assignee_id = users[row.candidate_user]
             row.status = TaskStatus.CLAIMED
             row.claimed_at = timestamp
-    db.session.add(row)
-    db.session.flush()
-    record("task.created", entity_type="human_task", entity_id=row.id, case_id=row.case_id,
-           instance_id=instance.id,
-           after={"status": row.status, "candidate_roles": row.roles,
-                  "candidate_user": row.candidate_user, "candidate_group": row.candidate_group},
-           data={"element_id": row.element_id, "name": row.name,
-                 "due_at": row.due_at.isoformat() if row.due_at else None})
-    return row
 
 
 def task_data(instance_id: int, spiff_task_id: str) -> dict[str, Any]:
     instance = db.session.execute(
-        select(ProcessInstance).options(undefer(ProcessInstance.state)).where(ProcessInstance.id == instance_id)
+        select(ProcessInstance)
+        .options(undefer(ProcessInstance.state))
+        .where(ProcessInstance.id == instance_id)
     ).scalar_one()
     data = _engine(instance).task_data(spiff_task_id)
     return {k: v for k, v in data.items() if isinstance(k, str) and not k.startswith("_")}

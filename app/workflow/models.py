@@ -57,8 +57,8 @@ class ProcessInstance(db.Model):  # type: ignore[name-defined]
 
 
 class TaskStatus:
-    READY = "ready"          # claimable by its candidates
-    CLAIMED = "claimed"      # someone took it
+    READY = "ready"  # claimable by its candidates
+    CLAIMED = "claimed"  # someone took it
     COMPLETED = "completed"
     CANCELLED = "cancelled"  # the process moved on without it (boundary event, terminate, withdrawal)
     OPEN = (READY, CLAIMED)

@@ -39,8 +39,12 @@ def tick(limit: int = 500) -> int:
     if current_app.extensions["gridcase.settings"].redis_url:
         queued = 0
         for instance_id in due:
-            queued += enqueue_now("engine", "app.workflow.scheduler.fire_timers_job", instance_id,
-                                  job_id=f"timers-{instance_id}")
+            queued += enqueue_now(
+                "engine",
+                "app.workflow.scheduler.fire_timers_job",
+                instance_id,
+                job_id=f"timers-{instance_id}",
+            )
         return queued
     for instance_id in due:
         fire_timers_job(instance_id)
