@@ -21,7 +21,7 @@ def register_commands(app: Flask) -> None:
     @app.cli.command("deploy")
     @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
     def deploy_command(paths: tuple[Path, ...]) -> None:
-        """Deploy BPMN/DMN files or folders (default: the bpmn/ folder). Unchanged files keep their version."""
+        """Deploy BPMN/DMN files or folders (default: bpmn/). Unchanged files keep their version."""
         from app.workflow import deploy
 
         rules = current_app.extensions["gridcase.deploy_rules"]()

@@ -57,6 +57,8 @@ class Settings:
     warning_fraction: float
     default_time_limit_hours: int
     token_ttl_hours: int
+    # werkzeug method; tests use a cheap one, because scrypt costs ~0.1 s per hash by design.
+    password_hash_method: str
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -80,6 +82,7 @@ class Settings:
             "warning_fraction": _float("WARNING_FRACTION", 0.8, 0.05, 0.99),
             "default_time_limit_hours": _int("DEFAULT_TIME_LIMIT_HOURS", 24, minimum=1),
             "token_ttl_hours": _int("TOKEN_TTL_HOURS", 24 * 30, minimum=1),
+            "password_hash_method": os.environ.get("PASSWORD_HASH_METHOD") or "scrypt",
         }
         values.update(overrides)
         if not values["secret_key"]:
@@ -98,6 +101,8 @@ class Settings:
             raise ConfigError(f"REDIS_URL must be a redis:// URL, got {self.redis_url!r}")
         if self.mqtt_url and not self.mqtt_url.startswith(("mqtt://", "mqtts://")):
             raise ConfigError(f"MQTT_URL must be an mqtt:// URL, got {self.mqtt_url!r}")
+        if not self.password_hash_method.startswith(("scrypt", "pbkdf2:")):
+            raise ConfigError(f"PASSWORD_HASH_METHOD must be scrypt or pbkdf2:…, got {self.password_hash_method!r}")
         if not self.bpmn_folder.is_dir():
             raise ConfigError(f"BPMN_FOLDER {self.bpmn_folder} is not a folder")
         if not self.forms_folder.is_dir():

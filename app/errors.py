@@ -62,12 +62,17 @@ def error_body(error: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 def register_error_handlers(app: Flask) -> None:
+    from app.extensions import db
+
+    # A refused request changes nothing: drop whatever the failed operation had flushed or queued.
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError) -> ResponseReturnValue:
+        db.session.rollback()
         return jsonify(error_body(exc.error, exc.message, exc.details)), exc.status
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> ResponseReturnValue:
+        db.session.rollback()
         # flask-smorest/webargs put field messages in exc.data["messages"]
         details: Any = {}
         data = getattr(exc, "data", None)

@@ -42,7 +42,8 @@ QUEUES: dict[str, QueueSpec] = {
 
 def _resolve(func_path: str) -> Callable[..., Any]:
     module_name, _, attribute = func_path.rpartition(".")
-    return getattr(importlib.import_module(module_name), attribute)  # type: ignore[no-any-return]
+    func: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
+    return func
 
 
 def enqueue(queue: str, func_path: str, *args: Any) -> None:

@@ -10,7 +10,7 @@ from app.extensions import db
 
 
 class AuditEvent(db.Model):  # type: ignore[name-defined]
-    """One thing that happened. Rows are only ever inserted (enforced below and by a trigger on PostgreSQL)."""
+    """One thing that happened. Rows are only ever inserted (enforced below, and by a PostgreSQL trigger)."""
 
     __tablename__ = "audit_event"
     __table_args__ = (Index("ix_audit_event_case_id_id", "case_id", "id"),)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from app.audit.models import AuditEvent
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from app.audit.models import AuditEvent
 from app.clock import now
 from app.extensions import db
 

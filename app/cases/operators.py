@@ -27,7 +27,7 @@ def _case(call: OperatorCall) -> Case:
     return case
 
 
-def _set_status(case: Case, status: str, **data: Any) -> None:
+def _set_status(case: Case, status: str, actor: Any, **data: Any) -> None:
     before = case.status
     case.status = status
     case.updated_at = now()
@@ -56,7 +56,7 @@ def finish(call: OperatorCall) -> dict[str, Any]:
         case.closed_at = timestamp
     if status == CaseStatus.WITHDRAWN:
         case.closed_at = timestamp
-    _set_status(case, status, reason=call.data.get("reject_reason"))
+    _set_status(case, status, call.actor, reason=call.data.get("reject_reason"))
     return {"status": status, "at": timestamp.isoformat()}
 
 
@@ -71,9 +71,10 @@ def mark_duplicate(call: OperatorCall) -> dict[str, Any]:
         raise ValueError("duplicate_of: a case cannot duplicate itself")
     case.duplicate_of_id = original.id
     case.closed_at = now()
-    _set_status(case, CaseStatus.DUPLICATE, duplicate_of=original.key)
+    _set_status(case, CaseStatus.DUPLICATE, call.actor, duplicate_of=original.key)
     record(
         "case.linked",
+        actor=call.actor,
         entity_type="case",
         entity_id=original.key,
         case_id=original.id,
@@ -122,6 +123,7 @@ def set_time_limit(call: OperatorCall) -> dict[str, Any]:
         case.dispatched_at = start
     record(
         "case.time_limit_set",
+        actor=call.actor,
         entity_type="case",
         entity_id=case.key,
         case_id=case.id,
@@ -148,6 +150,7 @@ def warn_due(call: OperatorCall) -> dict[str, Any]:
     case.warned_at = now()
     record(
         "case.due_warning",
+        actor=call.actor,
         entity_type="case",
         entity_id=case.key,
         case_id=case.id,
@@ -162,6 +165,7 @@ def mark_overdue(call: OperatorCall) -> dict[str, Any]:
     case.overdue_at = now()
     record(
         "case.overdue",
+        actor=call.actor,
         entity_type="case",
         entity_id=case.key,
         case_id=case.id,
@@ -191,6 +195,7 @@ def apply_supervision(call: OperatorCall) -> dict[str, Any]:
             task.assignee_id, task.status, task.claimed_at = user.id, TaskStatus.CLAIMED, now()
             record(
                 "task.reassigned",
+                actor=call.actor,
                 entity_type="human_task",
                 entity_id=task.id,
                 case_id=case.id,
@@ -210,6 +215,7 @@ def apply_supervision(call: OperatorCall) -> dict[str, Any]:
         raise ValueError(f"unknown supervision action {action!r}")
     record(
         "case.supervised",
+        actor=call.actor,
         entity_type="case",
         entity_id=case.key,
         case_id=case.id,
@@ -224,6 +230,7 @@ def record_rework(call: OperatorCall) -> dict[str, Any]:
     case.rework_count += 1
     record(
         "case.rework",
+        actor=call.actor,
         entity_type="case",
         entity_id=case.key,
         case_id=case.id,

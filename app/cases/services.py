@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, false, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -66,11 +66,11 @@ def visible_cases(user: User) -> Select[Any]:
                 HumanTask.assignee_id == user.id,
                 HumanTask.completed_by_id == user.id,
                 HumanTask.candidate_user == user.username,
-                (HumanTask.candidate_group == user.unit_code) if user.unit_code else False,
+                (HumanTask.candidate_group == user.unit_code) if user.unit_code else false(),
             )
         )
         return query.where(or_(Case.reporter_id == user.id, Case.id.in_(involved)))
-    return query.where(False)
+    return query.where(false())
 
 
 def get_case(user: User, key: str) -> Case:

@@ -44,12 +44,17 @@ class DeployResultSchema(Schema):
     definition = fields.Nested(DefinitionSchema)
 
 
+def _case_key(case_id: int | None) -> str | None:
+    case = db.session.get(Case, case_id) if case_id else None
+    return case.key if case else None
+
+
 class InstanceSchema(Schema):
     id = fields.Int()
     process_key = fields.Str()
     version = fields.Function(lambda i: i.definition.version)
     business_key = fields.Str(allow_none=True)
-    case_key = fields.Function(lambda i: db.session.get(Case, i.case_id).key if i.case_id else None)
+    case_key = fields.Function(lambda i: _case_key(i.case_id))
     status = fields.Str()
     error = fields.Str(allow_none=True)
     next_timer_at = fields.DateTime(allow_none=True)
@@ -79,7 +84,7 @@ def _running_counts() -> dict[int, int]:
 def _with_counts(definitions: list[ProcessDefinition]) -> list[ProcessDefinition]:
     counts = _running_counts()
     for d in definitions:
-        d.running_instances = counts.get(d.id, 0)  # type: ignore[attr-defined]
+        d.running_instances = counts.get(d.id, 0)
     return definitions
 
 
@@ -115,8 +120,10 @@ class Definitions(MethodView):
         }
     )
     def post(self) -> Any:
-        """Deploy a .bpmn or .dmn file (designers, admins). Same content as an existing version: 200-equivalent
-        result with ``created: false``. Errors name the file, the element and the reason."""
+        """Deploy a .bpmn or .dmn file (designers, admins).
+
+        The same content as an existing version gives that version with ``created: false``.
+        Errors name the file, the element and the reason."""
         user = require_roles(DESIGNERS)
         upload = request.files.get("file")
         if upload is None or not upload.filename:

@@ -28,7 +28,7 @@ blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="å¾…å
 
 def _with_case_key(task: HumanTask) -> HumanTask:
     case = db.session.get(Case, task.case_id) if task.case_id else None
-    task.case_key = case.key if case else None  # type: ignore[attr-defined]
+    task.case_key = case.key if case else None
     return task
 
 
@@ -47,18 +47,16 @@ class Inbox(MethodView):
 @blp.route("/<int:task_id>")
 class TaskItem(MethodView):
     @blp.response(200, TaskDetailSchema)
-    def get(self, task_id: int) -> dict[str, Any]:
+    def get(self, task_id: int) -> HumanTask:
         """The task with its JSON Schema form and the data it sees."""
         task = _with_case_key(services.get_task(api_user(), task_id))
         form = services.task_form(task)
-        dumped: dict[str, Any] = TaskSchema().dump(task)
-        return {
-            **dumped,
-            "form_schema": form.schema,
-            "ui_schema": form.ui_schema,
-            "data": services.task_data(task),
-            "submitted_data": task.submitted_data,
-        }
+        # The response schema dumps the task object itself: a dict dumped by TaskSchema already has its
+        # datetimes as strings, which dumping again cannot handle.
+        task.form_schema = form.schema
+        task.ui_schema = form.ui_schema
+        task.data = services.task_data(task)
+        return task
 
 
 @blp.route("/<int:task_id>/claim")
@@ -99,7 +97,9 @@ class TaskComplete(MethodView):
         user = api_user()
         outcome: instances.StepOutcome = services.complete(user, task_id, body["data"])
         db.session.commit()
-        task = _with_case_key(db.session.get(HumanTask, task_id))
+        completed = db.session.get(HumanTask, task_id)
+        assert completed is not None  # it was just completed in this request
+        task = _with_case_key(completed)
         case = db.session.get(Case, task.case_id) if task.case_id else None
         return {
             "task": task,

@@ -127,7 +127,7 @@ def start_instance(
         after={"process_key": definition.key, "version": definition.version, "business_key": business_key},
     )
     engine = EngineInstance.start(_loaded_spec(definition.id), {**variables, "instance_id": instance.id})
-    with operators.running_instance(instance.id):
+    with operators.running_instance(instance.id, actor):
         try:
             engine.run()
         except EngineError as exc:
@@ -142,17 +142,14 @@ def complete_task(
     (``lock_instance``). An unclaimed task is claimed by ``actor`` in the same step."""
     if task.status not in TaskStatus.OPEN:
         raise Conflict(f"task {task.id} is already {task.status}", {"status": task.status})
-    engine = _engine(instance)
-    with operators.running_instance(instance.id):
-        try:
-            engine.complete_user_task(task.spiff_task_id, data)
-        except EngineError as exc:
-            raise _step_failed(exc) from exc
+    # Recorded before the engine step so the timeline reads in the order things happened: the person
+    # completes the task, then the process reacts.
     before = {"status": task.status, "assignee_id": task.assignee_id}
+    timestamp = now()
     if task.status == TaskStatus.READY:
-        task.assignee_id, task.claimed_at = actor.id, now()
+        task.assignee_id, task.claimed_at = actor.id, timestamp
     task.status = TaskStatus.COMPLETED
-    task.completed_at = now()
+    task.completed_at = timestamp
     task.completed_by_id = actor.id
     task.submitted_data = data
     record(
@@ -166,6 +163,12 @@ def complete_task(
         after={"status": task.status},
         data={"element_id": task.element_id, "name": task.name, "form_data": data},
     )
+    engine = _engine(instance)
+    with operators.running_instance(instance.id, actor):
+        try:
+            engine.complete_user_task(task.spiff_task_id, data)
+        except EngineError as exc:
+            raise _step_failed(exc) from exc
     return _persist(instance, engine, actor)
 
 
@@ -177,7 +180,7 @@ def correlate_message(
     if instance.status != "running":
         raise Conflict(f"process instance {instance_id} is {instance.status}", {"status": instance.status})
     engine = _engine(instance)
-    with operators.running_instance(instance.id):
+    with operators.running_instance(instance.id, actor):
         try:
             delivered = engine.receive_message(name, payload)
         except EngineError as exc:
@@ -236,7 +239,7 @@ def start_by_message(
         },
     )
     engine = EngineInstance.start(_loaded_spec(definition.id), {"instance_id": instance.id})
-    with operators.running_instance(instance.id):
+    with operators.running_instance(instance.id, actor):
         try:
             engine.run()
             if not engine.receive_message(name, payload):

@@ -21,6 +21,7 @@ class OperatorCall:
     instance_id: int
     data: dict[str, Any]
     params: dict[str, Any]
+    actor: Any = None  # the person whose action made the engine step (None: a timer or the system)
 
 
 OperatorFunc = Callable[[OperatorCall], Any]
@@ -38,7 +39,7 @@ class UnknownOperator(LookupError):
 
 
 _registry: dict[str, Operator] = {}
-_current_instance: ContextVar[int | None] = ContextVar("gridcase_current_instance", default=None)
+_current_instance: ContextVar[tuple[int, Any] | None] = ContextVar("gridcase_current_instance", default=None)
 
 
 def register(name: str, description: str) -> Callable[[OperatorFunc], OperatorFunc]:
@@ -60,9 +61,9 @@ def catalogue() -> list[Operator]:
 
 
 @contextmanager
-def running_instance(instance_id: int) -> Iterator[None]:
-    """Mark which process instance the engine steps inside this block belong to."""
-    token = _current_instance.set(instance_id)
+def running_instance(instance_id: int, actor: Any = None) -> Iterator[None]:
+    """Mark which process instance (and whose action) the engine steps inside this block belong to."""
+    token = _current_instance.set((instance_id, actor))
     try:
         yield
     finally:
@@ -73,7 +74,8 @@ def invoke(name: str, data: dict[str, Any], params: dict[str, Any]) -> Any:
     operator = _registry.get(name)
     if operator is None:
         raise UnknownOperator(f"no service-task operator named {name!r}")
-    instance_id = _current_instance.get()
-    if instance_id is None:
+    current = _current_instance.get()
+    if current is None:
         raise RuntimeError(f"operator {name!r} called outside a process instance step")
-    return operator.func(OperatorCall(instance_id=instance_id, data=data, params=params))
+    instance_id, actor = current
+    return operator.func(OperatorCall(instance_id=instance_id, data=data, params=params, actor=actor))

@@ -18,7 +18,7 @@ _now: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
 class _ClockDatetime(datetime):
     @classmethod
-    def now(cls, tz: tzinfo | None = None) -> _ClockDatetime:  # type: ignore[override]
+    def now(cls, tz: tzinfo | None = None) -> _ClockDatetime:
         current = _now()
         value = current.astimezone(tz) if tz is not None else current.astimezone(UTC).replace(tzinfo=None)
         return cls.fromisoformat(value.isoformat())
@@ -28,7 +28,7 @@ def use_clock(now: Callable[[], datetime]) -> None:
     """Route every timer computation in SpiffWorkflow through ``now`` (an aware-datetime callable)."""
     global _now
     _now = now
-    _spiff_timer.datetime = _ClockDatetime  # type: ignore[misc]
+    _spiff_timer.datetime = _ClockDatetime
 
 
 def parse_timer_value(value: str) -> datetime:
