@@ -60,8 +60,10 @@ def init_workflow(app: Flask, clock: Clock) -> None:
     from app.cases import operators as _case_operators  # noqa: F401  (registers case.* operators)
     from app.cases.status import mirror_case_status
     from app.workflow import deploy, instances, sandbox, timers
+    from app.workflow.engine import SpecCache
     from app.workflow.forms import FormRegistry
 
+    app.extensions["gridcase.spec_cache"] = SpecCache()
     timers.use_clock(clock.now)
     sandbox.set_clock(clock.now)
     forms = FormRegistry(app.extensions["gridcase.settings"].forms_folder)

@@ -102,7 +102,9 @@ class Settings:
         if self.mqtt_url and not self.mqtt_url.startswith(("mqtt://", "mqtts://")):
             raise ConfigError(f"MQTT_URL must be an mqtt:// URL, got {self.mqtt_url!r}")
         if not self.password_hash_method.startswith(("scrypt", "pbkdf2:")):
-            raise ConfigError(f"PASSWORD_HASH_METHOD must be scrypt or pbkdf2:…, got {self.password_hash_method!r}")
+            raise ConfigError(
+                f"PASSWORD_HASH_METHOD must be scrypt or pbkdf2:…, got {self.password_hash_method!r}"
+            )
         if not self.bpmn_folder.is_dir():
             raise ConfigError(f"BPMN_FOLDER {self.bpmn_folder} is not a folder")
         if not self.forms_folder.is_dir():

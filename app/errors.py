@@ -89,7 +89,10 @@ def register_error_handlers(app: Flask) -> None:
 def _flatten_webargs(messages: dict[str, Any]) -> dict[str, Any]:
     """webargs nests messages by location (json/query/form/files); callers care about the fields."""
     flat: dict[str, Any] = {}
-    for location_messages in messages.values():
+    for location, location_messages in messages.items():
         if isinstance(location_messages, dict):
             flat.update(location_messages)
+        else:
+            # A problem with the location as a whole, e.g. {"json": ["Invalid JSON body."]}.
+            flat[location] = location_messages
     return flat

@@ -182,7 +182,8 @@ def main() -> None:
         postgres = statistics.median(service_layer(POSTGRES_URL, args.cases) for _ in range(args.runs))
     except Exception as exc:  # report, don't hide: the figure is missing and why
         print(
-            f"(b) service layer + persistence, PostgreSQL:          unavailable ({exc.__class__.__name__}: {exc})"
+            "(b) service layer + persistence, PostgreSQL:          "
+            f"unavailable ({exc.__class__.__name__}: {exc})"
         )
         return
     print(

@@ -25,8 +25,9 @@ from app.clock import FrozenClock
 from app.config import PROJECT_ROOT, Settings
 from app.extensions import db
 
-POSTGRES_URL = os.environ.get("GRIDCASE_TEST_POSTGRES_URL",
-                              "postgresql://gridcase:gridcase@127.0.0.1:5432/gridcase_test")
+POSTGRES_URL = os.environ.get(
+    "GRIDCASE_TEST_POSTGRES_URL", "postgresql://gridcase:gridcase@127.0.0.1:5432/gridcase_test"
+)
 REDIS_URL = os.environ.get("GRIDCASE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("GRIDCASE_REQUIRE_SERVICES") == "1"
 PASSWORD = "test-password-1"
@@ -61,9 +62,15 @@ def redis_available() -> None:
 
 def _settings(database_url: str, tmp: Path, **overrides: Any) -> Settings:
     return Settings.from_env(
-        database_url=database_url, redis_url=overrides.pop("redis_url", None), mqtt_url=None,
-        secret_key="test-secret", upload_folder=tmp / "uploads", bpmn_folder=PROJECT_ROOT / "bpmn",
-        forms_folder=PROJECT_ROOT / "forms", **overrides,
+        database_url=database_url,
+        redis_url=overrides.pop("redis_url", None),
+        mqtt_url=None,
+        secret_key="test-secret",
+        upload_folder=tmp / "uploads",
+        bpmn_folder=PROJECT_ROOT / "bpmn",
+        forms_folder=PROJECT_ROOT / "forms",
+        password_hash_method="pbkdf2:sha256:1000",
+        **overrides,
     )
 
 
@@ -155,7 +162,9 @@ def client(app: Flask) -> FlaskClient:
 def deployed(app: Flask) -> None:
     from app.workflow import deploy
 
-    deploy.deploy_folder(app.extensions["gridcase.settings"].bpmn_folder, app.extensions["gridcase.deploy_rules"]())
+    deploy.deploy_folder(
+        app.extensions["gridcase.settings"].bpmn_folder, app.extensions["gridcase.deploy_rules"]()
+    )
     db.session.commit()
 
 

@@ -24,8 +24,16 @@ def jpeg(color: tuple[int, int, int] = (200, 80, 40), size: tuple[int, int] = (6
 
 
 def report(client: FlaskClient, auth: Auth, who: str = "resident", **fields: Any) -> dict[str, Any]:
-    body = {"title": "垃圾满溢", "description": "北门垃圾桶满了", "category_code": "0102", "severity": "yellow",
-            "lat": 30.7589, "lon": 103.9718, "address": "锦绣花园北门", **fields}
+    body = {
+        "title": "垃圾满溢",
+        "description": "北门垃圾桶满了",
+        "category_code": "0102",
+        "severity": "yellow",
+        "lat": 30.7589,
+        "lon": 103.9718,
+        "address": "锦绣花园北门",
+        **fields,
+    }
     response = client.post("/api/v1/cases", json=body, headers=auth(who))
     assert response.status_code == 201, response.get_json()
     return response.get_json()  # type: ignore[no-any-return]
@@ -35,15 +43,25 @@ def open_task(case_key: str, element_id: str) -> HumanTask:
     from app.cases.models import Case
 
     task = db.session.execute(
-        select(HumanTask).join(Case, Case.id == HumanTask.case_id)
-        .where(Case.key == case_key, HumanTask.element_id == element_id, HumanTask.status.in_(TaskStatus.OPEN))
+        select(HumanTask)
+        .join(Case, Case.id == HumanTask.case_id)
+        .where(
+            Case.key == case_key, HumanTask.element_id == element_id, HumanTask.status.in_(TaskStatus.OPEN)
+        )
     ).scalar_one_or_none()
     assert task is not None, f"no open {element_id} task for {case_key}"
     return task
 
 
-def complete(client: FlaskClient, auth: Auth, who: str, case_key: str, element_id: str, data: dict[str, Any],
-             expect: int = 200) -> dict[str, Any]:
+def complete(
+    client: FlaskClient,
+    auth: Auth,
+    who: str,
+    case_key: str,
+    element_id: str,
+    data: dict[str, Any],
+    expect: int = 200,
+) -> dict[str, Any]:
     task_id = open_task(case_key, element_id).id
     response = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": data}, headers=auth(who))
     assert response.status_code == expect, response.get_json()
@@ -51,12 +69,19 @@ def complete(client: FlaskClient, auth: Auth, who: str, case_key: str, element_i
     return response.get_json()  # type: ignore[no-any-return]
 
 
-def upload_photo(client: FlaskClient, auth: Auth, who: str, case_key: str, kind: str = "after",
-                 content: bytes | None = None) -> dict[str, Any]:
+def upload_photo(
+    client: FlaskClient,
+    auth: Auth,
+    who: str,
+    case_key: str,
+    kind: str = "after",
+    content: bytes | None = None,
+) -> dict[str, Any]:
     response = client.post(
         f"/api/v1/cases/{case_key}/attachments?kind={kind}",
         data={"file": (io.BytesIO(content or jpeg()), "photo.jpg")},
-        headers=auth(who), content_type="multipart/form-data",
+        headers=auth(who),
+        content_type="multipart/form-data",
     )
     assert response.status_code == 201, response.get_json()
     return response.get_json()  # type: ignore[no-any-return]
@@ -74,18 +99,27 @@ def timeline_actions(client: FlaskClient, auth: Auth, case_key: str) -> list[str
     return [event["action"] for event in response.get_json()["items"]]
 
 
-def walk_to(client: FlaskClient, auth: Auth, case_key: str, step: str, hours: int = 24,
-            handler: str = "worker") -> None:
+def walk_to(
+    client: FlaskClient, auth: Auth, case_key: str, step: str, hours: int = 24, handler: str = "worker"
+) -> None:
     """Move a reported case forward to the open task ``step`` (dispatch, handle, photo_proof, review)."""
     order = ["dispatch", "handle", "photo_proof", "review"]
     complete(client, auth, "dispatcher", case_key, "triage", {"triage_decision": "accept"})
     if step == "dispatch":
         return
-    complete(client, auth, "dispatcher", case_key, "dispatch", {"handler_user": handler, "time_limit_hours": hours})
+    complete(
+        client, auth, "dispatcher", case_key, "dispatch", {"handler_user": handler, "time_limit_hours": hours}
+    )
     if order.index(step) <= order.index("handle"):
         return
-    complete(client, auth, handler, case_key, "handle",
-             {"handle_result": "resolved", "handle_description": "已清理"})
+    complete(
+        client,
+        auth,
+        handler,
+        case_key,
+        "handle",
+        {"handle_result": "resolved", "handle_description": "已清理"},
+    )
     if step == "photo_proof":
         return
     photo = upload_photo(client, auth, handler, case_key)
@@ -93,19 +127,25 @@ def walk_to(client: FlaskClient, auth: Auth, case_key: str, step: str, hours: in
 
 
 def fingerprint() -> dict[str, Any]:
-    """Row counts of every table plus every instance's state and every task's status: 'the database as it was'."""
-    from app.workflow.models import ProcessInstance
+    """The database as it was: row counts of every table, instance states, task and case statuses."""
 
     db.session.expire_all()
-    counts = {m.__tablename__: db.session.execute(select(func.count()).select_from(m)).scalar_one()
-              for m in ALL_MODELS}
+    counts = {
+        m.__tablename__: db.session.execute(select(func.count()).select_from(m)).scalar_one()
+        for m in ALL_MODELS
+    }
     states = db.session.execute(
         text("SELECT id, status, state, next_timer_at FROM process_instance ORDER BY id")
     ).all()
     tasks = db.session.execute(
         select(HumanTask.id, HumanTask.status, HumanTask.assignee_id).order_by(HumanTask.id)
     ).all()
-    cases = db.session.execute(text("SELECT id, status, updated_at, rework_count FROM case_file ORDER BY id")).all()
-    del ProcessInstance
-    return {"counts": counts, "instances": [tuple(r) for r in states], "tasks": [tuple(r) for r in tasks],
-            "cases": [tuple(r) for r in cases]}
+    cases = db.session.execute(
+        text("SELECT id, status, updated_at, rework_count FROM case_file ORDER BY id")
+    ).all()
+    return {
+        "counts": counts,
+        "instances": [tuple(r) for r in states],
+        "tasks": [tuple(r) for r in tasks],
+        "cases": [tuple(r) for r in cases],
+    }

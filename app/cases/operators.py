@@ -33,6 +33,7 @@ def _set_status(case: Case, status: str, actor: Any, **data: Any) -> None:
     case.updated_at = now()
     record(
         "case.status_changed",
+        actor=actor,
         entity_type="case",
         entity_id=case.key,
         case_id=case.id,
@@ -115,12 +116,14 @@ def set_time_limit(call: OperatorCall) -> dict[str, Any]:
     warn_at = start + timedelta(hours=hours * fraction)
     before = {"due_at": case.due_at.isoformat() if case.due_at else None}
     case.due_at = due_at
-    case.handler_user = call.data.get("handler_user")
-    case.handler_unit = call.data.get("handler_unit")
     case.warned_at = None
     case.overdue_at = None
     if case.dispatched_at is None:
+        # First dispatch. On rework the handler stays whoever it is now (a supervisor may have reassigned):
+        # the handle task goes back to whoever handled it last (assigneeFrom in the diagram).
         case.dispatched_at = start
+        case.handler_user = call.data.get("handler_user")
+        case.handler_unit = call.data.get("handler_unit")
     record(
         "case.time_limit_set",
         actor=call.actor,
@@ -174,6 +177,18 @@ def mark_overdue(call: OperatorCall) -> dict[str, Any]:
     return {"overdue_at": case.overdue_at.isoformat()}
 
 
+def _open_handling_tasks(instance_id: int) -> list[HumanTask]:
+    return list(
+        db.session.execute(
+            select(HumanTask).where(
+                HumanTask.instance_id == instance_id,
+                HumanTask.status.in_(TaskStatus.OPEN),
+                HumanTask.element_id.in_(("handle", "photo_proof")),
+            )
+        ).scalars()
+    )
+
+
 @operators.register("case.apply_supervision", "执行督办决定: urge, reassign the handler, or extend the limit")
 def apply_supervision(call: OperatorCall) -> dict[str, Any]:
     case = _case(call)
@@ -182,14 +197,7 @@ def apply_supervision(call: OperatorCall) -> dict[str, Any]:
     if action == "reassign":
         username = call.params["new_handler_user"]
         user = db.session.execute(select(User).where(User.username == username)).scalar_one()
-        open_handling = db.session.execute(
-            select(HumanTask).where(
-                HumanTask.instance_id == call.instance_id,
-                HumanTask.status.in_(TaskStatus.OPEN),
-                HumanTask.element_id.in_(("handle", "photo_proof")),
-            )
-        ).scalars()
-        for task in open_handling:
+        for task in _open_handling_tasks(call.instance_id):
             before = {"assignee_id": task.assignee_id, "candidate_user": task.candidate_user}
             task.candidate_user, task.candidate_group = user.username, None
             task.assignee_id, task.status, task.claimed_at = user.id, TaskStatus.CLAIMED, now()
@@ -210,6 +218,8 @@ def apply_supervision(call: OperatorCall) -> dict[str, Any]:
         base = case.due_at or now()
         case.due_at = base + timedelta(hours=hours)
         case.postponed_count += 1
+        for task in _open_handling_tasks(call.instance_id):
+            task.due_at = case.due_at
         result["due_at"] = case.due_at.isoformat()
     elif action != "urge":
         raise ValueError(f"unknown supervision action {action!r}")

@@ -126,28 +126,35 @@ class LoadedSpec:
     subprocess_specs: dict[str, Any]
 
 
-_spec_cache: dict[str, LoadedSpec] = {}
-_spec_cache_lock = threading.Lock()
+class SpecCache:
+    """Deployed specs, restored once and shared by every instance of a version (they are immutable).
 
+    One cache per app (``app.extensions["gridcase.spec_cache"]``): a definition id is unique only within one
+    database, and two apps in one process (tests, tools) may use two databases whose ids overlap.
+    """
 
-def cached_spec(cache_key: str) -> LoadedSpec | None:
-    return _spec_cache.get(cache_key)
+    def __init__(self) -> None:
+        self._specs: dict[str, LoadedSpec] = {}
+        self._lock = threading.Lock()
 
+    def get(self, cache_key: str) -> LoadedSpec | None:
+        return self._specs.get(cache_key)
 
-def load_spec(cache_key: str, spec_document: dict[str, Any]) -> LoadedSpec:
-    """Restore a stored spec (``ParsedProcess.spec_document``), cached by ``cache_key`` (immutable)."""
-    loaded = _spec_cache.get(cache_key)
-    if loaded is None:
-        with _spec_cache_lock:
-            loaded = _spec_cache.get(cache_key)
-            if loaded is None:
-                spec = _SPEC_REGISTRY.restore(spec_document["spec"])
-                subs = {
-                    name: _SPEC_REGISTRY.restore(s) for name, s in spec_document["subprocess_specs"].items()
-                }
-                loaded = LoadedSpec(spec, subs)
-                _spec_cache[cache_key] = loaded
-    return loaded
+    def load(self, cache_key: str, spec_document: dict[str, Any]) -> LoadedSpec:
+        """Restore a stored spec (``ParsedProcess.spec_document``), cached by ``cache_key``."""
+        loaded = self._specs.get(cache_key)
+        if loaded is None:
+            with self._lock:
+                loaded = self._specs.get(cache_key)
+                if loaded is None:
+                    spec = _SPEC_REGISTRY.restore(spec_document["spec"])
+                    subs = {
+                        name: _SPEC_REGISTRY.restore(sub)
+                        for name, sub in spec_document["subprocess_specs"].items()
+                    }
+                    loaded = LoadedSpec(spec, subs)
+                    self._specs[cache_key] = loaded
+        return loaded
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -314,10 +321,12 @@ def _check_expressions(file_name: str, task_spec: Any) -> None:
     script = getattr(task_spec, "script", None)
     if script:
         sources.append(("script", script))
-    for flow in getattr(task_spec, "cond_task_specs", None) or []:
-        condition = flow.get("condition") if isinstance(flow, dict) else None
-        if condition:
-            sources.append(("condition", condition))
+    # Gateways keep their outgoing conditions as (condition, target name) pairs; the condition (None for a
+    # default flow) holds the expression as its first argument.
+    for condition, _target in getattr(task_spec, "cond_task_specs", None) or []:
+        expression = condition.args[0] if condition is not None and getattr(condition, "args", None) else None
+        if isinstance(expression, str) and expression:
+            sources.append(("condition", expression))
     event_definition = getattr(task_spec, "event_definition", None)
     if isinstance(event_definition, TimerEventDefinition):
         sources.append(("timer", event_definition.expression))

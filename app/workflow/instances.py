@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
@@ -21,7 +22,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.workflow import operators
 from app.workflow.deploy import latest_definition
-from app.workflow.engine import EngineError, EngineInstance, LoadedSpec, ReadyUserTask, cached_spec, load_spec
+from app.workflow.engine import EngineError, EngineInstance, LoadedSpec, ReadyUserTask, SpecCache
 from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance, TaskStatus
 
 
@@ -52,14 +53,15 @@ def on_step(listener: StepListener) -> StepListener:
 
 
 def _loaded_spec(definition_id: int) -> LoadedSpec:
+    cache: SpecCache = current_app.extensions["gridcase.spec_cache"]  # per app: ids are per database
     cache_key = f"definition:{definition_id}"
-    cached = cached_spec(cache_key)  # checked first: avoids loading the large JSON column
+    cached = cache.get(cache_key)  # checked first: avoids loading the large JSON column
     if cached is not None:
         return cached
     document = db.session.execute(
         select(ProcessDefinition.spec_document).where(ProcessDefinition.id == definition_id)
     ).scalar_one()
-    return load_spec(cache_key, document)
+    return cache.load(cache_key, document)
 
 
 def lock_instance_where(instance_id: Any) -> ProcessInstance | None:
@@ -136,7 +138,11 @@ def start_instance(
 
 
 def complete_task(
-    task: HumanTask, data: dict[str, Any], actor: Any, instance: ProcessInstance
+    task: HumanTask,
+    data: dict[str, Any],
+    actor: Any,
+    instance: ProcessInstance,
+    open_tasks: list[HumanTask] | None = None,
 ) -> StepOutcome:
     """Complete ``task`` for ``actor``: validated and authorized by the caller, who holds ``instance``'s lock
     (``lock_instance``). An unclaimed task is claimed by ``actor`` in the same step."""
@@ -169,7 +175,7 @@ def complete_task(
             engine.complete_user_task(task.spiff_task_id, data)
         except EngineError as exc:
             raise _step_failed(exc) from exc
-    return _persist(instance, engine, actor)
+    return _persist(instance, engine, actor, open_tasks)
 
 
 def correlate_message(
@@ -309,13 +315,18 @@ def instance_state(instance: ProcessInstance) -> dict[str, Any]:
 # -- persistence ------------------------------------------------------------------------------------
 
 
-def _persist(instance: ProcessInstance, engine: EngineInstance, actor: Any) -> StepOutcome:
+def _persist(
+    instance: ProcessInstance,
+    engine: EngineInstance,
+    actor: Any,
+    open_tasks: list[HumanTask] | None = None,
+) -> StepOutcome:
     timestamp = now()
     instance.state = engine.dump()
     instance.next_timer_at = engine.next_timer_at()
     instance.updated_at = timestamp
     outcome = StepOutcome(instance=instance, actor=actor)
-    _sync_tasks(instance, engine, outcome, timestamp)
+    _sync_tasks(instance, engine, outcome, timestamp, open_tasks)
     if engine.completed and instance.status != "completed":
         instance.status = "completed"
         instance.completed_at = timestamp
@@ -336,20 +347,26 @@ def _persist(instance: ProcessInstance, engine: EngineInstance, actor: Any) -> S
 
 
 def _sync_tasks(
-    instance: ProcessInstance, engine: EngineInstance, outcome: StepOutcome, timestamp: datetime
+    instance: ProcessInstance,
+    engine: EngineInstance,
+    outcome: StepOutcome,
+    timestamp: datetime,
+    known_open: list[HumanTask] | None,
 ) -> None:
     """Make the human_task rows match the engine's ready user tasks: new ones in, gone ones cancelled.
 
-    Rows are added first and flushed once, then audited, so a step costs few database round trips.
+    ``known_open``: the instance's open rows, when the caller read them after taking the lock (saves a
+    query). Rows are added first and flushed once, then audited, so a step costs few round trips.
     """
-    open_rows = {
-        row.spiff_task_id: row
-        for row in db.session.execute(
-            select(HumanTask).where(
-                HumanTask.instance_id == instance.id, HumanTask.status.in_(TaskStatus.OPEN)
-            )
-        ).scalars()
-    }
+    if known_open is None:
+        known_open = list(
+            db.session.execute(
+                select(HumanTask).where(
+                    HumanTask.instance_id == instance.id, HumanTask.status.in_(TaskStatus.OPEN)
+                )
+            ).scalars()
+        )
+    open_rows = {row.spiff_task_id: row for row in known_open if row.status in TaskStatus.OPEN}
     ready = {t.task_id: t for t in engine.ready_user_tasks()}
     for spiff_id, row in open_rows.items():
         if spiff_id not in ready:
