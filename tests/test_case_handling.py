@@ -590,6 +590,25 @@ def test_supervise_reassign(app, client, auth, clock):
     assert case(client, auth, key)["status"] == "closed"
 
 
+def test_rework_after_reassign_goes_to_the_new_handler(app, client, auth, clock):
+    key = _overdue(app, client, auth, clock)
+    complete(
+        client, auth, "supervisor", key, "supervise", {"action": "reassign", "new_handler_user": "worker2"}
+    )
+    complete(
+        client, auth, "worker2", key, "handle", {"handle_result": "resolved", "handle_description": "已清理"}
+    )
+    photo = upload_photo(client, auth, "worker2", key)
+    complete(client, auth, "worker2", key, "photo_proof", {"after_photos": [photo["id"]]})
+    complete(
+        client, auth, "supervisor", key, "review", {"review_decision": "reject", "review_comment": "未清干净"}
+    )
+    again = open_task(key, "handle")
+    assert again.assignee_id == _user_id("worker2")  # not the dispatch-time handler "worker"
+    assert case(client, auth, key)["handler_user"] == "worker2"
+    assert case(client, auth, key)["rework_count"] == 1
+
+
 def test_supervise_extend(app, client, auth, clock):
     key = _overdue(app, client, auth, clock)
     due_before = _dt(case(client, auth, key)["due_at"])
@@ -603,6 +622,7 @@ def test_supervise_extend(app, client, auth, clock):
     assert _dt(supervised["data"]["due_at"]) == due_before + timedelta(hours=4)
     assert [t.element_id for t in _open_tasks(key)] == ["handle"]
     assert open_task(key, "handle").assignee_id == _user_id("worker")
+    assert _dt(open_task(key, "handle").due_at) == due_before + timedelta(hours=4)
 
 
 def test_supervise_urge(app, client, auth, clock):
