@@ -457,6 +457,15 @@ class EngineInstance:
         except SpiffWorkflowException as exc:
             raise EngineError(_first_line(exc), task.task_spec.bpmn_id) from exc
 
+    def has_completed(self, element_id: str) -> bool:
+        """Whether a task of ``element_id`` has completed in this instance (sub-processes included)."""
+        workflows = [self._workflow, *self._workflow.subprocesses.values()]
+        return any(
+            task.task_spec.bpmn_id == element_id
+            for wf in workflows
+            for task in wf.get_tasks(state=TaskState.COMPLETED)
+        )
+
     def next_timer_at(self) -> datetime | None:
         """The earliest due time among the timers this instance waits on."""
         due: list[datetime] = []

@@ -64,6 +64,9 @@ def _loaded_spec(definition_id: int) -> LoadedSpec:
     return cache.load(cache_key, document)
 
 
+_WITH_STATE = undefer(ProcessInstance.state)
+
+
 def lock_instance_where(instance_id: Any) -> ProcessInstance | None:
     """Take an instance's row lock for the rest of the transaction (one writer per instance).
 
@@ -71,7 +74,7 @@ def lock_instance_where(instance_id: Any) -> ProcessInstance | None:
     """
     return db.session.execute(
         select(ProcessInstance)
-        .options(undefer(ProcessInstance.state))
+        .options(_WITH_STATE)
         .where(ProcessInstance.id == instance_id)
         .with_for_update()
         .execution_options(populate_existing=True)
@@ -175,7 +178,7 @@ def complete_task(
             engine.complete_user_task(task.spiff_task_id, data)
         except EngineError as exc:
             raise _step_failed(exc) from exc
-    return _persist(instance, engine, actor, open_tasks)
+    return _persist(instance, engine, actor, open_tasks, completed=task)
 
 
 def correlate_message(
@@ -320,13 +323,14 @@ def _persist(
     engine: EngineInstance,
     actor: Any,
     open_tasks: list[HumanTask] | None = None,
+    completed: HumanTask | None = None,
 ) -> StepOutcome:
     timestamp = now()
     instance.state = engine.dump()
     instance.next_timer_at = engine.next_timer_at()
     instance.updated_at = timestamp
     outcome = StepOutcome(instance=instance, actor=actor)
-    _sync_tasks(instance, engine, outcome, timestamp, open_tasks)
+    _sync_tasks(instance, engine, outcome, timestamp, open_tasks, completed)
     if engine.completed and instance.status != "completed":
         instance.status = "completed"
         instance.completed_at = timestamp
@@ -352,6 +356,7 @@ def _sync_tasks(
     outcome: StepOutcome,
     timestamp: datetime,
     known_open: list[HumanTask] | None,
+    completed: HumanTask | None,
 ) -> None:
     """Make the human_task rows match the engine's ready user tasks: new ones in, gone ones cancelled.
 
@@ -376,7 +381,8 @@ def _sync_tasks(
     new_tasks = [t for spiff_id, t in ready.items() if spiff_id not in open_rows]
     created = [_new_row(instance, engine, t, timestamp) for t in new_tasks]
     if created:
-        _assign_named_candidates(instance, list(zip(created, new_tasks, strict=True)), timestamp)
+        pairs = list(zip(created, new_tasks, strict=True))
+        _assign_named_candidates(instance, engine, pairs, timestamp, outcome.actor, completed)
         db.session.add_all(created)
         db.session.flush()
     outcome.created_tasks.extend(created)
@@ -449,7 +455,12 @@ def _new_row(
 
 
 def _assign_named_candidates(
-    instance: ProcessInstance, pairs: list[tuple[HumanTask, ReadyUserTask]], timestamp: datetime
+    instance: ProcessInstance,
+    engine: EngineInstance,
+    pairs: list[tuple[HumanTask, ReadyUserTask]],
+    timestamp: datetime,
+    actor: Any,
+    completed: HumanTask | None,
 ) -> None:
     """Tasks for a named person are theirs without a claim step; ``assigneeFrom`` names whoever completed
     an earlier task (the handler sends the proof of their own work)."""
@@ -457,7 +468,11 @@ def _assign_named_candidates(
 
     for row, task in pairs:
         assignee_from = task.properties.get("assigneeFrom")
-        if assignee_from:
+        if not assignee_from:
+            continue
+        if completed is not None and completed.element_id == assignee_from and actor is not None:
+            row.candidate_user = actor.username  # completed in this very step: no lookup needed
+        elif engine.has_completed(assignee_from):
             previous = db.session.execute(
                 select(User.username)
                 .join(HumanTask, HumanTask.completed_by_id == User.id)
