@@ -100,15 +100,9 @@ def _step_failed(exc: EngineError) -> InvalidInput:
 # -- operations -------------------------------------------------------------------------------------
 
 
-def start_instance(
-    process_key: str,
-    *,
-    business_key: str | None,
-    variables: dict[str, Any],
-    case_id: int | None = None,
-    actor: Any = None,
-) -> StepOutcome:
-    definition = latest_definition(process_key)
+def _new_instance(
+    definition: ProcessDefinition, business_key: str | None, case_id: int | None, actor: Any, **started: Any
+) -> ProcessInstance:
     timestamp = now()
     instance = ProcessInstance(
         definition_id=definition.id,
@@ -129,8 +123,26 @@ def start_instance(
         actor=actor,
         case_id=case_id,
         instance_id=instance.id,
-        after={"process_key": definition.key, "version": definition.version, "business_key": business_key},
+        after={
+            "process_key": definition.key,
+            "version": definition.version,
+            "business_key": business_key,
+            **started,
+        },
     )
+    return instance
+
+
+def start_instance(
+    process_key: str,
+    *,
+    business_key: str | None,
+    variables: dict[str, Any],
+    case_id: int | None = None,
+    actor: Any = None,
+) -> StepOutcome:
+    definition = latest_definition(process_key)
+    instance = _new_instance(definition, business_key, case_id, actor)
     engine = EngineInstance.start(_loaded_spec(definition.id), {**variables, "instance_id": instance.id})
     with operators.running_instance(instance.id, actor):
         try:
@@ -214,39 +226,21 @@ def start_by_message(
     name: str, payload: dict[str, Any], *, business_key: str | None, actor: Any = None
 ) -> StepOutcome:
     """Start the newest process whose start event catches message ``name``."""
-    candidates = db.session.execute(
+    newest: dict[str, ProcessDefinition] = {}
+    for candidate in db.session.execute(
         select(ProcessDefinition)
         .where(ProcessDefinition.kind == "bpmn")
-        .order_by(ProcessDefinition.version.desc())
-    ).scalars()
-    definition = next((d for d in candidates if name in (d.start_messages or [])), None)
-    if definition is None:
+        .order_by(ProcessDefinition.key, ProcessDefinition.version.desc())
+    ).scalars():
+        newest.setdefault(candidate.key, candidate)  # only a process's current version starts new instances
+    listening = [d for d in newest.values() if name in (d.start_messages or [])]
+    if not listening:
         raise NotFound(f"no deployed process starts on message '{name}'", {"message": name})
-    timestamp = now()
-    instance = ProcessInstance(
-        definition_id=definition.id,
-        process_key=definition.key,
-        business_key=business_key,
-        status="running",
-        state="",
-        started_at=timestamp,
-        updated_at=timestamp,
-    )
-    db.session.add(instance)
-    db.session.flush()
-    record(
-        "instance.started",
-        entity_type="process_instance",
-        entity_id=instance.id,
-        actor=actor,
-        instance_id=instance.id,
-        after={
-            "process_key": definition.key,
-            "version": definition.version,
-            "business_key": business_key,
-            "message": name,
-        },
-    )
+    if len(listening) > 1:
+        keys = sorted(d.key for d in listening)
+        raise Conflict(f"several processes start on message '{name}': {keys}", {"message": name})
+    definition = listening[0]
+    instance = _new_instance(definition, business_key, None, actor, message=name)
     engine = EngineInstance.start(_loaded_spec(definition.id), {"instance_id": instance.id})
     with operators.running_instance(instance.id, actor):
         try:
