@@ -255,6 +255,23 @@ def test_unknown_start_message_is_404(app, client, auth, users):
     assert db.session.execute(select(func.count()).select_from(ProcessInstance)).scalar_one() == 0
 
 
+def test_a_message_starts_only_the_current_version(app, client, auth, users):
+    _deploy(app, "sensor_alarm.bpmn", _sensor_bpmn())
+    # version 2 starts with a plain start event: the message no longer starts anything
+    plain = _sensor_bpmn('level = 1\nsummary = "plain start"').decode()
+    start = plain[plain.index('<bpmn:startEvent id="alarm_received"') : plain.index("</bpmn:startEvent>")]
+    plain = plain.replace(
+        start, '<bpmn:startEvent id="alarm_received" name="告警"><bpmn:outgoing>flow_1</bpmn:outgoing>'
+    )
+    [second] = _deploy(app, "sensor_alarm.bpmn", plain.encode())
+    assert second.definition.version == 2 and second.definition.start_messages == []
+    response = client.post(
+        "/api/v1/messages", json={"name": "sensor_alarm", "payload": ALARM}, headers=auth("dispatcher")
+    )
+    assert response.status_code == 404, response.get_json()
+    assert db.session.execute(select(func.count()).select_from(ProcessInstance)).scalar_one() == 0
+
+
 def test_message_to_an_instance_not_waiting_for_it_is_409(app, client, auth, users, deployed):
     _deploy(app, "sensor_alarm.bpmn", _sensor_bpmn())
     started = client.post(
