@@ -47,6 +47,7 @@ test: lint typecheck pytest
 
 bench: setup
 	$(BIN)/python -m bench.engine_throughput
+	$(BIN)/python -m bench.locate
 
 clean:
 	rm -rf $(VENV) node_modules instance test-output

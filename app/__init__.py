@@ -90,11 +90,12 @@ def register_api(app: Flask) -> None:
     from app.cases.api import attachments_blp
     from app.cases.api import blp as cases_blp
     from app.extensions import api
+    from app.grids.api import blp as grids_blp
     from app.http import authenticate_api_request
     from app.processes.api import blp as processes_blp
     from app.tasks.api import blp as tasks_blp
 
-    for blueprint in (auth_blp, cases_blp, attachments_blp, tasks_blp, processes_blp):
+    for blueprint in (auth_blp, cases_blp, attachments_blp, tasks_blp, processes_blp, grids_blp):
         if authenticate_api_request not in blueprint.before_request_funcs.get(None, []):
             blueprint.before_request(authenticate_api_request)
         api.register_blueprint(blueprint)

@@ -10,6 +10,7 @@ from flask import Flask, current_app
 
 from app.errors import DomainError
 from app.extensions import db
+from app.grids.cli import register_grid_commands
 
 
 def _fail(message: str) -> None:
@@ -108,3 +109,5 @@ def register_commands(app: Flask) -> None:
             current_app._get_current_object(),  # type: ignore[attr-defined]
             interval or settings.scheduler_interval_seconds,
         )
+
+    register_grid_commands(app)

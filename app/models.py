@@ -3,6 +3,7 @@
 from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, User
 from app.cases.models import Attachment, Case, Comment, KeyCounter
+from app.grids.models import Grid
 from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance
 
 ALL_MODELS = (
@@ -13,6 +14,7 @@ ALL_MODELS = (
     Case,
     Comment,
     KeyCounter,
+    Grid,
     HumanTask,
     ProcessDefinition,
     ProcessInstance,

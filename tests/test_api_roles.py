@@ -140,6 +140,7 @@ def test_every_endpoint_needs_a_valid_token(client, auth, users, deployed, clock
             "task_id": task.id,
             "instance_id": task.instance_id,
             "version": 1,
+            "code": "510124",
         },
     )
 

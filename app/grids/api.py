@@ -1,0 +1,101 @@
+"""Grid endpoints: read the tree and locate a point (any signed-in user); import GeoJSON (admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.auth.roles import Role
+from app.auth.services import api_user
+from app.errors import InvalidInput, NotFound, UnsupportedMediaType
+from app.extensions import db
+from app.grids import services
+from app.grids.schemas import (
+    GridDetailSchema,
+    GridQueryArgs,
+    GridSchema,
+    ImportReportSchema,
+    LocateArgs,
+    LocationSchema,
+)
+from app.http import page_schema, paginate, require_roles
+
+blp = Blueprint("grids", __name__, url_prefix="/api/v1/grids", description="网格 Grids")
+GridPage = page_schema(GridSchema, "GridPage")
+_GEOJSON_BODY = {
+    "schema": {"type": "object", "description": "a GeoJSON FeatureCollection"},
+}
+
+
+@blp.route("")
+class Grids(MethodView):
+    @blp.arguments(GridQueryArgs, location="query")
+    @blp.response(200, GridPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List grids by code (without geometry); ``parent`` gives one grid's children."""
+        api_user()
+        page, page_size = args.pop("page"), args.pop("page_size")
+        return paginate(services.list_grids(**args), page, page_size)
+
+
+@blp.route("/locate")
+class GridLocate(MethodView):
+    @blp.arguments(LocateArgs, location="query")
+    @blp.response(200, LocationSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The deepest grid containing the point (WGS84), with its path from the district down."""
+        api_user()
+        found = services.locate(args["lat"], args["lon"])
+        if found is None:
+            raise NotFound(services.OUTSIDE_EVERY_GRID, {"lat": args["lat"], "lon": args["lon"]})
+        return found.as_dict()
+
+
+@blp.route("/import")
+class GridImport(MethodView):
+    @blp.response(201, ImportReportSchema)
+    @blp.doc(
+        requestBody={
+            "content": {
+                "application/json": _GEOJSON_BODY,
+                "application/geo+json": _GEOJSON_BODY,
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                },
+            }
+        }
+    )
+    def post(self) -> dict[str, Any]:
+        """Import a GeoJSON FeatureCollection (admins): all features, or none and 422 listing the rejected."""
+        user = require_roles({Role.ADMIN})
+        report = services.import_geojson(_uploaded_collection(), actor=user)
+        db.session.commit()
+        return report.as_dict()
+
+
+def _uploaded_collection() -> dict[str, Any]:
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise InvalidInput("no file uploaded", {"file": "send the GeoJSON as multipart field 'file'"})
+        return services.parse_geojson_bytes(upload.read())
+    if request.is_json:  # application/json and application/geo+json
+        return services.parse_geojson_bytes(request.get_data())
+    raise UnsupportedMediaType(
+        "send GeoJSON as a JSON body or as multipart field 'file'", {"content_type": request.mimetype}
+    )
+
+
+@blp.route("/<code>")
+class GridItem(MethodView):
+    @blp.response(200, GridDetailSchema)
+    def get(self, code: str) -> Any:
+        """One grid with its geometry and path."""
+        api_user()
+        return services.get_grid(code)

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from app.grids.codes import LEVELS, MAX_CODE_LENGTH, path_codes
+
+_CODE = validate.Regexp(rf"^\d{{6,{MAX_CODE_LENGTH}}}$", error="expected a grid code: 6 to 21 digits")
+
+
+class GridQueryArgs(Schema):
+    parent = fields.Str(validate=_CODE, metadata={"description": "direct children of this grid"})
+    level = fields.Str(validate=validate.OneOf(LEVELS))
+    page = fields.Int(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Int(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class GridSchema(Schema):
+    code = fields.Str()
+    name = fields.Str()
+    level = fields.Str()
+    parent_code = fields.Str(allow_none=True)
+    bbox = fields.List(fields.Float(), metadata={"description": "[min_lon, min_lat, max_lon, max_lat]"})
+    created_at = fields.DateTime()
+
+
+class GridDetailSchema(GridSchema):
+    path = fields.Function(
+        lambda g: path_codes(g.code), metadata={"description": "codes from the district down"}
+    )
+    geometry = fields.Dict(metadata={"description": "GeoJSON Polygon or MultiPolygon, lon/lat WGS84"})
+
+
+class LocateArgs(Schema):
+    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+
+
+class LocationSchema(Schema):
+    code = fields.Str()
+    name = fields.Str()
+    level = fields.Str()
+    path = fields.List(fields.Str(), metadata={"description": "codes from the district down"})
+
+
+class RejectionSchema(Schema):
+    index = fields.Int(metadata={"description": "position in the file's features, from 0"})
+    code = fields.Str(allow_none=True)
+    kind = fields.Str()
+    reason = fields.Str()
+
+
+class ImportReportSchema(Schema):
+    features = fields.Int()
+    created = fields.Int()
+    unchanged = fields.Int()
+    created_by_level = fields.Dict(keys=fields.Str(), values=fields.Int())
+    rejected_features = fields.Int()
+    rejected = fields.List(fields.Nested(RejectionSchema))
+    version = fields.Int(allow_none=True)
