@@ -15,6 +15,7 @@ from app.cases.models import Case, CaseStatus
 from app.clock import now
 from app.extensions import db
 from app.workflow import operators
+from app.workflow.instances import audit_task
 from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
 from app.workflow.operators import OperatorCall
 
@@ -201,13 +202,10 @@ def apply_supervision(call: OperatorCall) -> dict[str, Any]:
             before = {"assignee_id": task.assignee_id, "candidate_user": task.candidate_user}
             task.candidate_user, task.candidate_group = user.username, None
             task.assignee_id, task.status, task.claimed_at = user.id, TaskStatus.CLAIMED, now()
-            record(
+            audit_task(
                 "task.reassigned",
-                actor=call.actor,
-                entity_type="human_task",
-                entity_id=task.id,
-                case_id=case.id,
-                instance_id=call.instance_id,
+                task,
+                call.actor,
                 before=before,
                 after={"assignee_id": user.id, "candidate_user": user.username},
             )

@@ -8,7 +8,6 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Select, or_, select
 
-from app.audit.services import record
 from app.auth.models import User
 from app.auth.roles import REASSIGNERS
 from app.cases.models import Attachment, Case
@@ -178,13 +177,10 @@ def claim(user: User, task_id: int) -> HumanTask:
             },
         )
     task.status, task.assignee_id, task.claimed_at = TaskStatus.CLAIMED, user.id, now()
-    record(
+    instances.audit_task(
         "task.claimed",
-        entity_type="human_task",
-        entity_id=task.id,
-        actor=user,
-        case_id=task.case_id,
-        instance_id=task.instance_id,
+        task,
+        user,
         before={"status": TaskStatus.READY},
         after={"status": task.status},
     )
@@ -204,13 +200,10 @@ def unclaim(user: User, task_id: int) -> HumanTask:
     if task.candidate_user == user.username:
         # Handing back a task dispatched to you by name returns it to the pool of its roles.
         task.candidate_user = None
-    record(
+    instances.audit_task(
         "task.unclaimed",
-        entity_type="human_task",
-        entity_id=task.id,
-        actor=user,
-        case_id=task.case_id,
-        instance_id=task.instance_id,
+        task,
+        user,
         before=before,
         after={"status": task.status},
     )
@@ -237,13 +230,10 @@ def reassign(user: User, task_id: int, username: str) -> HumanTask:
     task.candidate_user = target.username
     task.candidate_group = None
     task.status, task.assignee_id, task.claimed_at = TaskStatus.CLAIMED, target.id, now()
-    record(
+    instances.audit_task(
         "task.reassigned",
-        entity_type="human_task",
-        entity_id=task.id,
-        actor=user,
-        case_id=task.case_id,
-        instance_id=task.instance_id,
+        task,
+        user,
         before=before,
         after={"status": task.status, "assignee_id": target.id, "candidate_user": target.username},
     )

@@ -7,7 +7,8 @@ are flushed together; the caller commits once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -92,9 +93,32 @@ def _engine(instance: ProcessInstance) -> EngineInstance:
     return EngineInstance.restore(_loaded_spec(instance.definition_id), instance.state)
 
 
+@contextmanager
+def _engine_step(instance: ProcessInstance, actor: Any) -> Iterator[None]:
+    """Run engine work for ``instance`` on behalf of ``actor``; an engine failure becomes a 422."""
+    with operators.running_instance(instance.id, actor):
+        try:
+            yield
+        except EngineError as exc:
+            raise _step_failed(exc) from exc
+
+
 def _step_failed(exc: EngineError) -> InvalidInput:
     where = f" at '{exc.element_id}'" if exc.element_id else ""
     return InvalidInput(f"the process could not continue{where}: {exc}", {"element_id": exc.element_id})
+
+
+def audit_task(action: str, task: HumanTask, actor: Any = None, **fields: Any) -> None:
+    """Record an audit event about a human task (``fields``: before, after, data)."""
+    record(
+        action,
+        entity_type="human_task",
+        entity_id=task.id,
+        actor=actor,
+        case_id=task.case_id,
+        instance_id=task.instance_id,
+        **fields,
+    )
 
 
 # -- operations -------------------------------------------------------------------------------------
@@ -144,11 +168,8 @@ def start_instance(
     definition = latest_definition(process_key)
     instance = _new_instance(definition, business_key, case_id, actor)
     engine = EngineInstance.start(_loaded_spec(definition.id), {**variables, "instance_id": instance.id})
-    with operators.running_instance(instance.id, actor):
-        try:
-            engine.run()
-        except EngineError as exc:
-            raise _step_failed(exc) from exc
+    with _engine_step(instance, actor):
+        engine.run()
     return _persist(instance, engine, actor)
 
 
@@ -173,23 +194,17 @@ def complete_task(
     task.completed_at = timestamp
     task.completed_by_id = actor.id
     task.submitted_data = data
-    record(
+    audit_task(
         "task.completed",
-        entity_type="human_task",
-        entity_id=task.id,
-        actor=actor,
-        case_id=task.case_id,
-        instance_id=instance.id,
+        task,
+        actor,
         before=before,
         after={"status": task.status},
         data={"element_id": task.element_id, "name": task.name, "form_data": data},
     )
     engine = _engine(instance)
-    with operators.running_instance(instance.id, actor):
-        try:
-            engine.complete_user_task(task.spiff_task_id, data)
-        except EngineError as exc:
-            raise _step_failed(exc) from exc
+    with _engine_step(instance, actor):
+        engine.complete_user_task(task.spiff_task_id, data)
     return _persist(instance, engine, actor, open_tasks, completed=task)
 
 
@@ -201,11 +216,8 @@ def correlate_message(
     if instance.status != "running":
         raise Conflict(f"process instance {instance_id} is {instance.status}", {"status": instance.status})
     engine = _engine(instance)
-    with operators.running_instance(instance.id, actor):
-        try:
-            delivered = engine.receive_message(name, payload)
-        except EngineError as exc:
-            raise _step_failed(exc) from exc
+    with _engine_step(instance, actor):
+        delivered = engine.receive_message(name, payload)
     if not delivered:
         raise Conflict(
             f"process instance {instance_id} is not waiting for message '{name}'", {"message": name}
@@ -242,13 +254,10 @@ def start_by_message(
     definition = listening[0]
     instance = _new_instance(definition, business_key, None, actor, message=name)
     engine = EngineInstance.start(_loaded_spec(definition.id), {"instance_id": instance.id})
-    with operators.running_instance(instance.id, actor):
-        try:
-            engine.run()
-            if not engine.receive_message(name, payload):
-                raise EngineError(f"the start event did not catch message '{name}'")
-        except EngineError as exc:
-            raise _step_failed(exc) from exc
+    with _engine_step(instance, actor):
+        engine.run()
+        if not engine.receive_message(name, payload):
+            raise EngineError(f"the start event did not catch message '{name}'")
     return _persist(instance, engine, actor)
 
 
@@ -382,21 +391,17 @@ def _sync_tasks(
     outcome.created_tasks.extend(created)
     outcome.open_tasks = [row for spiff_id, row in open_rows.items() if spiff_id in ready] + created
     for row in outcome.cancelled_tasks:
-        record(
+        audit_task(
             "task.cancelled",
-            entity_type="human_task",
-            entity_id=row.id,
-            case_id=row.case_id,
-            instance_id=instance.id,
+            row,
+            None,
             data={"element_id": row.element_id, "name": row.name},
         )
     for row in created:
-        record(
+        audit_task(
             "task.created",
-            entity_type="human_task",
-            entity_id=row.id,
-            case_id=row.case_id,
-            instance_id=instance.id,
+            row,
+            None,
             after={
                 "status": row.status,
                 "candidate_roles": row.roles,
