@@ -3,7 +3,9 @@
 from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, User
 from app.cases.models import Attachment, Case, Comment, KeyCounter
-from app.grids.models import Grid
+from app.categories.models import Category
+from app.grids.models import Grid, GridMember
+from app.units.models import Unit, UnitGrid
 from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance
 
 ALL_MODELS = (
@@ -14,7 +16,11 @@ ALL_MODELS = (
     Case,
     Comment,
     KeyCounter,
+    Category,
     Grid,
+    GridMember,
+    Unit,
+    UnitGrid,
     HumanTask,
     ProcessDefinition,
     ProcessInstance,

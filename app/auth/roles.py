@@ -6,6 +6,10 @@ from enum import StrEnum
 class Role(StrEnum):
     RESIDENT = "resident"
     GRID_WORKER = "grid_worker"
+    GRID_LEADER = "grid_leader"
+    COMMUNITY_STAFF = "community_staff"
+    STREET_COORDINATOR = "street_coordinator"
+    DISTRICT_COORDINATOR = "district_coordinator"
     DISPATCHER = "dispatcher"
     DEPARTMENT_HANDLER = "department_handler"
     SUPERVISOR = "supervisor"
@@ -16,6 +20,10 @@ class Role(StrEnum):
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
     Role.RESIDENT: ("居民", "Resident"),
     Role.GRID_WORKER: ("网格员", "Grid worker"),
+    Role.GRID_LEADER: ("网格长", "Grid leader"),
+    Role.COMMUNITY_STAFF: ("社区工作人员", "Community staff"),
+    Role.STREET_COORDINATOR: ("街道协调员", "Street coordinator"),
+    Role.DISTRICT_COORDINATOR: ("区级协调员", "District coordinator"),
     Role.DISPATCHER: ("指挥中心调度员", "Dispatcher"),
     Role.DEPARTMENT_HANDLER: ("部门处置人员", "Department handler"),
     Role.SUPERVISOR: ("督办员", "Supervisor"),

@@ -9,6 +9,7 @@ from app.auth.models import User
 from app.extensions import db
 
 SEVERITIES = ("red", "orange", "yellow", "blue")  # 红 橙 黄 蓝: most urgent first
+ESCALATION_LEVELS = ("community", "street", "district")  # 社区 → 街道 → 区: "乡街吹哨,部门报到"
 SOURCE_CHANNELS = ("grid_worker", "resident", "hotline", "sensor", "camera", "web")
 
 
@@ -36,6 +37,9 @@ class Case(db.Model):  # type: ignore[name-defined]
     title: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(Text, default="")
     category_code: Mapped[str | None] = mapped_column(String(8), index=True)
+    # Deepest grid containing the location (None: no location, or outside every grid). Visibility and
+    # KPIs select a subtree by code prefix, so this is the code, not a foreign key.
+    grid_code: Mapped[str | None] = mapped_column(String(24), index=True)
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     address: Mapped[str | None] = mapped_column(String(300))
@@ -48,12 +52,19 @@ class Case(db.Model):  # type: ignore[name-defined]
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"))
     reject_reason: Mapped[str | None] = mapped_column(String(500))
     rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Every change of handler after the first dispatch; a case is accurately dispatched when this stays 0.
+    redispatch_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # None, or the level the case is escalated to: community | street | district.
+    escalation_level: Mapped[str | None] = mapped_column(String(12))
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     postponed_count: Mapped[int] = mapped_column(Integer, default=0)
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # handling time limit
+    close_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # closing time limit
     warned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     overdue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    filed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # accepted at triage (立案)
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

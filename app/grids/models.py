@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, Float, ForeignKey, Index, String
+from sqlalchemy import JSON, CheckConstraint, DateTime, Float, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -45,3 +45,19 @@ class Grid(db.Model):  # type: ignore[name-defined]
     @property
     def bbox(self) -> list[float]:
         return [self.min_lon, self.min_lat, self.max_lon, self.max_lat]
+
+
+class GridMember(db.Model):  # type: ignore[name-defined]
+    """A person assigned to a grid: a grid worker to the grids they patrol, community staff to their
+    community, a street or district coordinator (or a supervisor, a dispatcher) to their street or district.
+    What a person sees is the union of the subtrees of their grids."""
+
+    __tablename__ = "grid_member"
+    __table_args__ = (UniqueConstraint("user_id", "grid_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    grid: Mapped[Grid] = relationship()
