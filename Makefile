@@ -28,6 +28,7 @@ migrate: setup instance
 
 demo: migrate
 	$(FLASK) deploy
+	$(FLASK) categories import
 	$(FLASK) seed-demo
 
 run: demo

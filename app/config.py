@@ -6,9 +6,13 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from app.timelimits.calendar import CalendarError, WorkingCalendar, WorkingHours
+from app.timelimits.holidays import UNKNOWN_YEAR_POLICIES, ChinaWorkdays, UnknownYears, load_schedule
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_WORKING_HOURS = "08:30-12:00,13:30-17:30"
 
 
 class ConfigError(ValueError):
@@ -42,6 +46,45 @@ def _float(name: str, default: float, low: float, high: float) -> float:
 
 
 @dataclass(frozen=True)
+class SensorSettings:
+    """How sensor messages become alarms, incidents and cases (env ``SENSOR_*``; see README, Sensors)."""
+
+    max_payload_bytes: int = 256 * 1024  # camera snapshots travel base64-encoded; more is a dead letter
+    reopen_window_seconds: int = 300  # a trigger this soon after a clear reopens the old alarm
+    flap_window_seconds: int = 600  # toggles counted within this window…
+    flap_max_toggles: int = 4  # …and more of them than this flags the alarm as flapping
+    correlation_window_seconds: int = 600  # alarms this close in time may join one incident…
+    correlation_distance_m: float = 50.0  # …when in the same building or this close to each other
+    dedup_window_seconds: int = 3600  # how long a processed message key catches a QoS 1 redelivery
+
+    @classmethod
+    def from_env(cls) -> SensorSettings:
+        return cls(
+            max_payload_bytes=_int("SENSOR_MAX_PAYLOAD_BYTES", cls.max_payload_bytes, minimum=64),
+            reopen_window_seconds=_int("SENSOR_REOPEN_WINDOW_SECONDS", cls.reopen_window_seconds),
+            flap_window_seconds=_int("SENSOR_FLAP_WINDOW_SECONDS", cls.flap_window_seconds, minimum=1),
+            flap_max_toggles=_int("SENSOR_FLAP_MAX_TOGGLES", cls.flap_max_toggles, minimum=1),
+            correlation_window_seconds=_int(
+                "SENSOR_CORRELATION_WINDOW_SECONDS", cls.correlation_window_seconds
+            ),
+            correlation_distance_m=_float(
+                "SENSOR_CORRELATION_DISTANCE_M", cls.correlation_distance_m, 0.0, 10_000.0
+            ),
+            dedup_window_seconds=_int("SENSOR_DEDUP_WINDOW_SECONDS", cls.dedup_window_seconds, minimum=1),
+        )
+
+
+MQTT_DEFAULT_TOPICS = ("zigbee2mqtt/#", "gridcase/devices/#")
+
+
+def _topics(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return tuple(topic.strip() for topic in raw.split(",") if topic.strip())
+
+
+@dataclass(frozen=True)
 class Settings:
     """The settings, read from the environment (``from_env``) or given by tests (``overrides``)."""
 
@@ -55,11 +98,25 @@ class Settings:
     forms_folder: Path
     scheduler_interval_seconds: float
     warning_fraction: float
+    # Working periods of a working day, wall clock in China Standard Time: time limits count only these.
+    working_hours: str
     default_time_limit_hours: int
+    # Published holiday schedules for years chinesecalendar does not know yet (app/timelimits/holidays.py),
+    # and what to do for a year nobody has data for: "weekdays" (flagged provisional) or "refuse".
+    holiday_schedule_file: Path | None
     token_ttl_hours: int
     # werkzeug method; tests use a cheap one, because scrypt costs ~0.1 s per hash by design.
     password_hash_method: str
     extra: dict[str, Any] = field(default_factory=dict)
+    unknown_holiday_years: str = "weekdays"
+    # Sensor connectors: topics to subscribe (comma-separated), the stable client id of the persistent
+    # session, an optional shared-subscription group ($share/<group>/<topic>) to split load between
+    # listeners, and how long the broker keeps the session (and unacknowledged messages) while we are away.
+    mqtt_topics: tuple[str, ...] = MQTT_DEFAULT_TOPICS
+    mqtt_client_id: str = "gridcase-connector"
+    mqtt_share_group: str | None = None
+    mqtt_session_expiry_seconds: int = 86400
+    sensors: SensorSettings = field(default_factory=SensorSettings)
 
     @property
     def embedded(self) -> bool:
@@ -80,9 +137,19 @@ class Settings:
             "forms_folder": Path(os.environ.get("FORMS_FOLDER") or PROJECT_ROOT / "forms"),
             "scheduler_interval_seconds": _float("SCHEDULER_INTERVAL_SECONDS", 5.0, 0.05, 3600),
             "warning_fraction": _float("WARNING_FRACTION", 0.8, 0.05, 0.99),
+            "working_hours": os.environ.get("WORKING_HOURS") or DEFAULT_WORKING_HOURS,
+            "holiday_schedule_file": (
+                Path(os.environ["HOLIDAY_SCHEDULE_FILE"]) if os.environ.get("HOLIDAY_SCHEDULE_FILE") else None
+            ),
+            "unknown_holiday_years": os.environ.get("UNKNOWN_HOLIDAY_YEARS") or "weekdays",
             "default_time_limit_hours": _int("DEFAULT_TIME_LIMIT_HOURS", 24, minimum=1),
             "token_ttl_hours": _int("TOKEN_TTL_HOURS", 24 * 30, minimum=1),
             "password_hash_method": os.environ.get("PASSWORD_HASH_METHOD") or "scrypt",
+            "mqtt_topics": _topics("MQTT_TOPICS", MQTT_DEFAULT_TOPICS),
+            "mqtt_client_id": os.environ.get("MQTT_CLIENT_ID") or "gridcase-connector",
+            "mqtt_share_group": os.environ.get("MQTT_SHARE_GROUP") or None,
+            "mqtt_session_expiry_seconds": _int("MQTT_SESSION_EXPIRY_SECONDS", 86400, minimum=0),
+            "sensors": SensorSettings.from_env(),
         }
         values.update(overrides)
         if not values["secret_key"]:
@@ -101,14 +168,55 @@ class Settings:
             raise ConfigError(f"REDIS_URL must be a redis:// URL, got {self.redis_url!r}")
         if self.mqtt_url and not self.mqtt_url.startswith(("mqtt://", "mqtts://")):
             raise ConfigError(f"MQTT_URL must be an mqtt:// URL, got {self.mqtt_url!r}")
+        self._validate_mqtt()
         if not self.password_hash_method.startswith(("scrypt", "pbkdf2:")):
             raise ConfigError(
                 f"PASSWORD_HASH_METHOD must be scrypt or pbkdf2:…, got {self.password_hash_method!r}"
             )
+        if not 0.05 <= self.warning_fraction <= 0.99:
+            raise ConfigError(f"WARNING_FRACTION must be between 0.05 and 0.99, got {self.warning_fraction}")
+        try:
+            WorkingHours.parse(self.working_hours)
+        except CalendarError as exc:
+            raise ConfigError(f"WORKING_HOURS: {exc}") from exc
+        if self.unknown_holiday_years not in UNKNOWN_YEAR_POLICIES:
+            raise ConfigError(
+                f"UNKNOWN_HOLIDAY_YEARS must be one of {', '.join(UNKNOWN_YEAR_POLICIES)}, "
+                f"got {self.unknown_holiday_years!r}"
+            )
+        if self.holiday_schedule_file is not None:
+            try:
+                load_schedule(self.holiday_schedule_file)
+            except CalendarError as exc:
+                raise ConfigError(f"HOLIDAY_SCHEDULE_FILE: {exc}") from exc
         if not self.bpmn_folder.is_dir():
             raise ConfigError(f"BPMN_FOLDER {self.bpmn_folder} is not a folder")
         if not self.forms_folder.is_dir():
             raise ConfigError(f"FORMS_FOLDER {self.forms_folder} is not a folder")
+
+    def _validate_mqtt(self) -> None:
+        if not self.mqtt_topics:
+            raise ConfigError("MQTT_TOPICS must name at least one topic filter")
+        for topic in self.mqtt_topics:
+            misplaced_hash = "#" in topic[:-1] or (topic.endswith("#") and topic[-2:-1] not in ("", "/"))
+            if topic.startswith("$share/") or misplaced_hash:
+                raise ConfigError(
+                    f"MQTT_TOPICS: {topic!r} is not a topic filter ('#' only last; set MQTT_SHARE_GROUP "
+                    "instead of writing $share/…)"
+                )
+        # MQTT 3.1.1 allows 23 characters at least; brokers accept more, but keep it portable and printable.
+        if not (0 < len(self.mqtt_client_id) <= 64 and self.mqtt_client_id.isascii()):
+            raise ConfigError(f"MQTT_CLIENT_ID must be 1-64 ASCII characters, got {self.mqtt_client_id!r}")
+        group = self.mqtt_share_group
+        if group is not None and (not group or any(c in group for c in "/+#")):
+            raise ConfigError(f"MQTT_SHARE_GROUP must be a name without '/', '+' or '#', got {group!r}")
+
+    def working_calendar(self) -> WorkingCalendar:
+        """The calendar time limits are counted on: China's working days, these working hours."""
+        schedule = load_schedule(self.holiday_schedule_file) if self.holiday_schedule_file else None
+        policy = cast(UnknownYears, self.unknown_holiday_years)
+        workdays = ChinaWorkdays(schedule, policy)
+        return WorkingCalendar(WorkingHours.parse(self.working_hours), is_workday=workdays)
 
     def flask_config(self) -> dict[str, Any]:
         url = self.database_url

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -23,17 +24,40 @@ def jpeg(color: tuple[int, int, int] = (200, 80, 40), size: tuple[int, int] = (6
     return buffer.getvalue()
 
 
+def after_working_hours(start: datetime, hours: float) -> datetime:
+    """When ``hours`` of working time from ``start`` are used up, on the app's working calendar (China's
+    working days, 08:30-12:00 and 13:30-17:30 CST): what a dispatcher's ``time_limit_hours`` mean.
+    tests/cases/test_time_limits.py checks this arithmetic by hand."""
+    from flask import current_app
+
+    return current_app.extensions["gridcase.calendar"].add_working_hours(start, hours)  # type: ignore[no-any-return]
+
+
+def ensure_catalogue() -> None:
+    """Load app/categories/catalogue.json once per test database (reports name its categories)."""
+    from app.categories.models import Category
+    from app.categories.services import sync_catalogue
+
+    if db.session.execute(select(func.count()).select_from(Category)).scalar_one() == 0:
+        sync_catalogue()
+        db.session.commit()
+
+
 def report(client: FlaskClient, auth: Auth, who: str = "resident", **fields: Any) -> dict[str, Any]:
+    """Report a case through the API: an exposed-garbage case (E0102, grid level, 4 working hours) unless
+    ``fields`` say otherwise. Loads the category catalogue first if the test database has none."""
+    ensure_catalogue()
     body = {
         "title": "垃圾满溢",
         "description": "北门垃圾桶满了",
-        "category_code": "0102",
+        "category_code": "E0102",
         "severity": "yellow",
         "lat": 30.7589,
         "lon": 103.9718,
         "address": "锦绣花园北门",
         **fields,
     }
+    body = {name: value for name, value in body.items() if value is not None}  # None: leave it out
     response = client.post("/api/v1/cases", json=body, headers=auth(who))
     assert response.status_code == 201, response.get_json()
     return response.get_json()  # type: ignore[no-any-return]

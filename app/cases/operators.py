@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.audit.services import record
 from app.auth.models import User
-from app.auth.roles import Role
+from app.cases import dispatch
 from app.cases.models import Case, CaseStatus
+from app.categories.services import get_category
 from app.clock import now
 from app.extensions import db
+from app.timelimits.holidays import uncovered_years
 from app.workflow import operators
 from app.workflow.instances import audit_task
 from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
@@ -85,46 +86,52 @@ def mark_duplicate(call: OperatorCall) -> dict[str, Any]:
     return {"duplicate_of": original.key}
 
 
-@operators.register("case.propose_handler", "推荐处置人: the least-loaded active grid worker")
+@operators.register(
+    "case.propose_handler", "推荐处置人: by location and category, the least-loaded candidate"
+)
 def propose_handler(call: OperatorCall) -> dict[str, Any]:
-    open_tasks = (
-        select(HumanTask.assignee_id, func.count().label("n"))
-        .where(HumanTask.status.in_(TaskStatus.OPEN))
-        .group_by(HumanTask.assignee_id)
-        .subquery()
-    )
-    row = db.session.execute(
-        select(User.username, func.coalesce(open_tasks.c.n, 0).label("load"))
-        .outerjoin(open_tasks, open_tasks.c.assignee_id == User.id)
-        .where(User.role == Role.GRID_WORKER, User.active.is_(True))
-        .order_by("load", User.id)
-        .limit(1)
-    ).first()
-    if row is None:
-        return {"handler_user": None, "reason": "no active grid worker"}
-    return {"handler_user": row.username, "reason": f"least loaded: {row.load} open tasks"}
+    """Runs right after triage accepted the case: files it (立案), then proposes a handler (see
+    ``app.cases.dispatch``). The dispatch task shows the proposal and its reason as ``proposal``."""
+    case = _case(call)
+    dispatch.file_case(case, call.data, call.actor, now())
+    return dispatch.propose(case).as_dict()
 
 
-@operators.register("case.set_time_limit", "计算处置时限: due and warning times for handling")
+@operators.register(
+    "case.set_time_limit", "计算处置时限: due and warning times for handling, in working time"
+)
 def set_time_limit(call: OperatorCall) -> dict[str, Any]:
     case = _case(call)
-    hours = int(
-        call.params.get("hours") or current_app.extensions["gridcase.settings"].default_time_limit_hours
-    )
-    fraction = current_app.extensions["gridcase.settings"].warning_fraction
+    hours = call.params.get("hours")
     start = now()
-    due_at = start + timedelta(hours=hours)
-    warn_at = start + timedelta(hours=hours * fraction)
-    before = {"due_at": case.due_at.isoformat() if case.due_at else None}
-    case.due_at = due_at
-    case.warned_at = None
-    case.overdue_at = None
     if case.dispatched_at is None:
         # First dispatch. On rework the handler stays whoever it is now (a supervisor may have reassigned):
         # the handle task goes back to whoever handled it last (assigneeFrom in the diagram).
+        handler_user, handler_unit = call.data.get("handler_user"), call.data.get("handler_unit")
+        dispatch.check_handler(handler_user, handler_unit)
+        dispatch.record_dispatch(
+            case,
+            handler_user,
+            handler_unit,
+            call.data.get("proposal"),
+            call.actor,
+            call.data.get("dispatch_note"),
+        )
         case.dispatched_at = start
-        case.handler_user = call.data.get("handler_user")
-        case.handler_unit = call.data.get("handler_unit")
+    category = get_category(case.category_code, active_only=False)
+    limits = dispatch.compute_limits(case, hours, start, category)
+    handle = limits.handle
+    before = {"due_at": case.due_at.isoformat() if case.due_at else None}
+    case.due_at = handle.due_at
+    if case.close_due_at is None and limits.close_due_at is not None:
+        case.close_due_at = limits.close_due_at
+    case.warned_at = None
+    case.overdue_at = None
+    working_hours = (
+        dispatch.calendar().working_time_between(handle.start, handle.due_at).total_seconds() / 3600
+    )
+    last = case.close_due_at or handle.due_at
+    provisional = uncovered_years(dispatch.calendar().workday_source, handle.start.date(), last.date())
     record(
         "case.time_limit_set",
         actor=call.actor,
@@ -133,18 +140,26 @@ def set_time_limit(call: OperatorCall) -> dict[str, Any]:
         case_id=case.id,
         before=before,
         after={
-            "due_at": due_at.isoformat(),
-            "warn_at": warn_at.isoformat(),
-            "hours": hours,
+            "due_at": handle.due_at.isoformat(),
+            "warn_at": handle.warn_at.isoformat(),
+            "close_due_at": case.close_due_at.isoformat() if case.close_due_at else None,
+            "limit": str(limits.limit),
+            "source": limits.source,
+            "severity": case.severity,
+            # Years counted Monday–Friday because their holiday schedule is not published/loaded yet.
+            "provisional_years": provisional or None,
             "handler_user": case.handler_user,
             "handler_unit": case.handler_unit,
         },
     )
     return {
-        "start_at": start.isoformat(),
-        "warn_at": warn_at.isoformat(),
-        "due_at": due_at.isoformat(),
-        "hours": hours,
+        "start_at": handle.start.isoformat(),
+        "warn_at": handle.warn_at.isoformat(),
+        "due_at": handle.due_at.isoformat(),
+        "close_due_at": case.close_due_at.isoformat() if case.close_due_at else None,
+        "limit": str(limits.limit),
+        "source": limits.source,
+        "hours": round(working_hours, 2),
     }
 
 
@@ -198,6 +213,7 @@ def apply_supervision(call: OperatorCall) -> dict[str, Any]:
     if action == "reassign":
         username = call.params["new_handler_user"]
         user = db.session.execute(select(User).where(User.username == username)).scalar_one()
+        dispatch.record_redispatch(case, call.actor, user.username, None, via="supervision")
         for task in _open_handling_tasks(call.instance_id):
             before = {"assignee_id": task.assignee_id, "candidate_user": task.candidate_user}
             task.candidate_user, task.candidate_group = user.username, None

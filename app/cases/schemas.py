@@ -11,7 +11,11 @@ class CaseReportSchema(Schema):
     )
     description = fields.Str(load_default="", validate=validate.Length(max=4000))
     category_code = fields.Str(
-        validate=validate.Regexp(r"^\d{2,8}$", error="expected 2-8 digits (GB/T 30428.2)")
+        validate=validate.Regexp(
+            r"^[EP]\d{2}(\d{2})?$",
+            error="expected a category code: E (event) or P (part), then 2 or 4 digits, e.g. E0102",
+        ),
+        metadata={"description": "案件类别 GB/T 30428.2 class or sub-class, e.g. E0102 暴露垃圾"},
     )
     severity = fields.Str(validate=validate.OneOf(SEVERITIES))
     lat = fields.Float(validate=validate.Range(min=-90, max=90))
@@ -25,6 +29,9 @@ class CaseSchema(Schema):
     title = fields.Str()
     description = fields.Str()
     category_code = fields.Str(allow_none=True)
+    grid_code = fields.Str(
+        allow_none=True, metadata={"description": "deepest grid of the location; null: unlocated"}
+    )
     lat = fields.Float(allow_none=True)
     lon = fields.Float(allow_none=True)
     address = fields.Str(allow_none=True)
@@ -37,12 +44,20 @@ class CaseSchema(Schema):
     duplicate_of = fields.Function(lambda c: c.duplicate_of.key if c.duplicate_of else None)
     reject_reason = fields.Str(allow_none=True)
     rework_count = fields.Int()
+    redispatch_count = fields.Int()
     postponed_count = fields.Int()
     due_at = fields.DateTime(allow_none=True)
+    close_due_at = fields.DateTime(allow_none=True)
     warned_at = fields.DateTime(allow_none=True)
     overdue_at = fields.DateTime(allow_none=True)
+    escalation_level = fields.Str(
+        allow_none=True,
+        metadata={"description": "三级联动 level reached: community, street, district; null: none"},
+    )
+    escalated_at = fields.DateTime(allow_none=True, metadata={"description": "when it reached that level"})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+    filed_at = fields.DateTime(allow_none=True)
     dispatched_at = fields.DateTime(allow_none=True)
     handled_at = fields.DateTime(allow_none=True)
     closed_at = fields.DateTime(allow_none=True)
@@ -50,7 +65,12 @@ class CaseSchema(Schema):
 
 class CaseQueryArgs(Schema):
     status = fields.Str(validate=validate.OneOf(CaseStatus.ALL))
-    category_code = fields.Str(validate=validate.Regexp(r"^\d{2,8}$"))
+    category_code = fields.Str(
+        validate=validate.Regexp(
+            r"^[EP](\d{2}){0,2}$", error="expected a category code or its prefix, e.g. E01"
+        ),
+        metadata={"description": "the category and its sub-classes (code prefix)"},
+    )
     severity = fields.Str(validate=validate.OneOf(SEVERITIES))
     source_channel = fields.Str(validate=validate.OneOf(SOURCE_CHANNELS))
     q = fields.Str(validate=validate.Length(min=1, max=100))

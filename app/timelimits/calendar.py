@@ -182,6 +182,11 @@ class WorkingCalendar:
         self._is_workday_source = is_workday
         self._workdays: dict[date, bool] = {}
 
+    @property
+    def workday_source(self) -> Callable[[date], bool]:
+        """What decides per date (e.g. :class:`app.timelimits.holidays.ChinaWorkdays`)."""
+        return self._is_workday_source
+
     def __repr__(self) -> str:
         return f"WorkingCalendar(hours={str(self.hours)!r}, tz={self.tz!r})"
 

@@ -4,7 +4,7 @@ instances, message start events, sandboxed scripts, instance state for diagrams,
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -17,7 +17,7 @@ from app.extensions import db
 from app.workflow import deploy
 from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance, TaskStatus
 from tests.conftest import START
-from tests.helpers import complete, report, upload_photo, walk_to
+from tests.helpers import after_working_hours, complete, report, upload_photo, walk_to
 
 CASE_BPMN = PROJECT_ROOT / "bpmn" / "case_handling.bpmn"
 
@@ -373,10 +373,12 @@ def test_next_timer_is_the_warning_after_dispatch(client, auth, users, deployed,
     walk_to(client, auth, key, "handle", hours=10)
     dispatched_at = START + timedelta(minutes=30)
     instance = _instance(key)
-    warn_at = dispatched_at + timedelta(hours=8)  # WARNING_FRACTION 0.8 of 10 hours
+    # WARNING_FRACTION 0.8 of 10 working hours (Monday 17:30 CST: the clock starts Tuesday 08:30)
+    warn_at = after_working_hours(dispatched_at, 8)
+    assert warn_at == datetime(2026, 11, 4, 1, 0, tzinfo=UTC)  # Wednesday 09:00 CST
     assert as_utc(instance.next_timer_at) == warn_at
     case = db.session.execute(select(Case).where(Case.key == key)).scalar_one()
-    assert as_utc(case.due_at) == dispatched_at + timedelta(hours=10)
+    assert as_utc(case.due_at) == after_working_hours(dispatched_at, 10)
     assert as_utc(instance.next_timer_at) < as_utc(case.due_at)
     body = client.get(f"/api/v1/process-instances/{instance.id}", headers=auth("dispatcher")).get_json()
     assert as_utc(_parse(body["next_timer_at"])) == warn_at
