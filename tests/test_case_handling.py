@@ -1,7 +1,9 @@
 """Every path of bpmn/case_handling.bpmn, through the HTTP API, on SQLite and on PostgreSQL.
 
 Time only moves when a test says so (the injected FrozenClock); due timers fire through
-``scheduler.tick()`` as the embedded runner would.
+``scheduler.tick()`` as the embedded runner would. An overdue case escalates to the community coordinator
+(issue #3: 三级联动, every step of it in tests/test_escalation.py); supervision (超期督办) is reached here
+the short way: community and street escalate without a summons, the district refers it to the supervisor.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from app.workflow import scheduler
 from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
 from tests.conftest import START
 from tests.helpers import (
+    after_working_hours,
     case,
     complete,
     fingerprint,
@@ -46,6 +49,27 @@ def signed_in(users: dict[str, Any], auth: Any) -> None:
     """Every user holds a token already, so signing in during a test does not change the fingerprint."""
     for username in users:
         auth(username)
+
+
+@pytest.fixture
+def coordinators(users: dict[str, Any], create_user: Any, auth: Any) -> None:
+    """A coordinator at each level, signed in; they and the command centre are assigned to the district grid
+    (the cases lie in it), so they see the cases."""
+    from app.grids.services import import_geojson
+    from tests.cases.territory import DISTRICT, assign
+    from tests.grids.shapes import collection, district
+
+    import_geojson(collection(district()))
+    db.session.commit()
+    for role, username in [
+        ("community_staff", "community"),
+        ("street_coordinator", "street"),
+        ("district_coordinator", "district"),
+    ]:
+        create_user(role, username)
+        auth(username)
+    for username in ("community", "street", "district", "dispatcher", "supervisor"):
+        assign(username, DISTRICT)
 
 
 pytestmark = pytest.mark.usefixtures("users", "deployed", "signed_in")
@@ -133,14 +157,16 @@ def test_happy_path_to_closed(app, client, auth):
     assert [t["element_id"] for t in step["next_tasks"]] == ["dispatch"]
     assert case(client, auth, key)["status"] == "dispatching"
 
-    # propose_handler ran: the dispatch form sees the proposal (both workers idle: the first one).
+    # propose_handler ran: the dispatch form sees the proposal. No grid is loaded here, so the case is
+    # unlocated and nobody is proposed: the reason says so (tests/cases/test_dispatch.py: by location).
     dispatch = open_task(key, "dispatch")
     response = client.get(f"/api/v1/tasks/{dispatch.id}", headers=auth("dispatcher"))
     assert response.status_code == 200, response.get_json()
     detail = response.get_json()
     assert detail["element_id"] == "dispatch"
     assert detail["form_schema"]["$id"] == "dispatch.schema.json"
-    assert detail["data"]["proposal"]["handler_user"] == "worker"
+    assert detail["data"]["proposal"]["handler_user"] is None
+    assert "outside every grid" in detail["data"]["proposal"]["reason"]
     assert detail["data"]["triage_decision"] == "accept"
 
     step = complete(
@@ -151,11 +177,11 @@ def test_happy_path_to_closed(app, client, auth):
     assert handle.status == TaskStatus.CLAIMED
     assert handle.assignee_id == _user_id("worker")
     assert handle.candidate_user == "worker"
-    assert _dt(handle.due_at) == START + timedelta(hours=24)
+    assert _dt(handle.due_at) == after_working_hours(START, 24)
     after_dispatch = case(client, auth, key)
     assert after_dispatch["status"] == "handling"
     assert after_dispatch["handler_user"] == "worker"
-    assert _dt(after_dispatch["due_at"]) == START + timedelta(hours=24)
+    assert _dt(after_dispatch["due_at"]) == after_working_hours(START, 24)
     assert _dt(after_dispatch["dispatched_at"]) == START
 
     step = complete(
@@ -196,6 +222,7 @@ def test_happy_path_to_closed(app, client, auth):
     # who did what, in the order it happened: a person acts, then the process reacts
     assert [(e["action"], e["actor"]) for e in events] == [
         ("case.reported", "resident"),
+        ("case.unlocated", "resident"),
         ("instance.started", "resident"),
         ("task.created", "system"),
         ("case.status_changed", "resident"),
@@ -251,6 +278,13 @@ def test_happy_path_to_closed(app, client, auth):
 
 
 def test_proposal_is_the_least_loaded_grid_worker(app, client, auth):
+    # the grid workers of the case's grid (more dispatch choices in tests/cases/test_dispatch.py)
+    from tests.cases.territory import DISTRICT, EAST_GRID, assign, build_territory
+
+    build_territory()
+    assign("worker", EAST_GRID)
+    assign("worker2", EAST_GRID)
+    assign("dispatcher", DISTRICT)
     busy = report(client, auth)["key"]
     walk_to(client, auth, busy, "handle", handler="worker")  # worker now holds an open task
     key = report(client, auth)["key"]
@@ -435,11 +469,12 @@ def test_review_reject_without_comment_is_refused(app, client, auth):
     assert case(client, auth, key)["rework_count"] == 0
 
 
+@pytest.mark.usefixtures("coordinators")
 def test_rework_rearms_the_time_limit(app, client, auth, clock):
     key = report(client, auth)["key"]
     walk_to(client, auth, key, "review", hours=10)
     first_due = _dt(case(client, auth, key)["due_at"])
-    assert first_due == START + timedelta(hours=10)
+    assert first_due == after_working_hours(START, 10)  # time_limit_hours are working hours
     assert _dt(_instance(key).next_timer_at) is None  # handling is done: its timers are gone
 
     clock.advance(hours=6)
@@ -452,30 +487,32 @@ def test_rework_rearms_the_time_limit(app, client, auth, clock):
         {"review_decision": "reject", "review_comment": "还有垃圾残留"},
     )
     reworked = case(client, auth, key)
-    # set_time_limit ran again from "now", with the dispatcher's limit
-    assert _dt(reworked["due_at"]) == START + timedelta(hours=16)
+    # set_time_limit ran again from "now", with the dispatcher's limit (10 working hours)
+    rework_start = START + timedelta(hours=6)
+    new_due, new_warn = after_working_hours(rework_start, 10), after_working_hours(rework_start, 8)
+    assert _dt(reworked["due_at"]) == new_due
     assert reworked["warned_at"] is None and reworked["overdue_at"] is None
-    assert _dt(_instance(key).next_timer_at) == START + timedelta(hours=6 + 8)
+    assert _dt(_instance(key).next_timer_at) == new_warn
     new_handle = _tasks(key, "handle")[-1]
-    assert _dt(new_handle.due_at) == START + timedelta(hours=16)
+    assert _dt(new_handle.due_at) == new_due
     limits = _events(client, auth, key, "case.time_limit_set")
     assert len(limits) == 2
     assert _dt(limits[1]["before"]["due_at"]) == first_due
-    assert _dt(limits[1]["after"]["due_at"]) == START + timedelta(hours=16)
+    assert _dt(limits[1]["after"]["due_at"]) == new_due
 
-    # the first limit passes without effect; the new one warns and then goes overdue
-    clock.advance(hours=5)  # 11h: past the first due time
+    # the first limit's warning time passes without effect; the new limit warns and then goes overdue
+    clock.set(after_working_hours(START, 8))
     assert _tick(app) == 0
-    assert case(client, auth, key)["overdue_at"] is None
-    clock.advance(hours=3)  # 14h: 80% of the new limit
+    assert case(client, auth, key)["warned_at"] is None
+    clock.set(new_warn)  # 80% of the new limit
     assert _tick(app) == 1
     warned = case(client, auth, key)
-    assert _dt(warned["warned_at"]) == START + timedelta(hours=14)
+    assert _dt(warned["warned_at"]) == new_warn
     assert warned["overdue_at"] is None
-    clock.advance(hours=2)  # 16h: the new due time
+    clock.set(new_due)
     assert _tick(app) == 1
-    assert _dt(case(client, auth, key)["overdue_at"]) == START + timedelta(hours=16)
-    assert open_task(key, "supervise").roles == ["supervisor"]
+    assert _dt(case(client, auth, key)["overdue_at"]) == new_due
+    assert open_task(key, "coordinate_community").roles == ["community_staff"]  # was: supervise
 
 
 # -- time limit: warning, overdue, supervision -------------------------------------------------------
@@ -488,65 +525,76 @@ def _dispatched_for_10_hours(client: Any, auth: Any) -> str:
 
 
 def _overdue(app: Flask, client: Any, auth: Any, clock: Any) -> str:
+    """A case whose limit passed, with the supervisor's 超期督办 task open (needs ``coordinators``)."""
     key = _dispatched_for_10_hours(client, auth)
-    clock.advance(hours=8)
-    assert _tick(app) == 1
-    clock.advance(hours=2, minutes=1)
-    assert _tick(app) == 1
+    while not any(t.element_id == "coordinate_community" for t in _open_tasks(key)):
+        due = _instance(key).next_timer_at
+        assert due is not None, "no timer armed before the case went overdue"
+        clock.set(as_utc(due))
+        assert _tick(app) == 1
+    complete(client, auth, "community", key, "coordinate_community", {"coordinate_decision": "escalate"})
+    complete(client, auth, "street", key, "coordinate_street", {"coordinate_decision": "escalate"})
+    complete(client, auth, "district", key, "coordinate_district", {"coordinate_decision": "supervise"})
+    assert {t.element_id for t in _open_tasks(key)} == {"handle", "supervise"}
     return key
 
 
+@pytest.mark.usefixtures("coordinators")
 def test_time_limit_warns_then_goes_overdue(app, client, auth, clock):
     key = _dispatched_for_10_hours(client, auth)
     dispatched = case(client, auth, key)
-    assert _dt(dispatched["due_at"]) == START + timedelta(hours=10)
-    assert _dt(_instance(key).next_timer_at) == START + timedelta(hours=8)
+    due, warn = after_working_hours(START, 10), after_working_hours(START, 8)  # working hours
+    assert _dt(dispatched["due_at"]) == due
+    assert _dt(_instance(key).next_timer_at) == warn
 
-    clock.advance(hours=7)
+    clock.set(warn - timedelta(minutes=1))
     assert _tick(app) == 0
     quiet = case(client, auth, key)
     assert quiet["warned_at"] is None and quiet["overdue_at"] is None
     assert "case.due_warning" not in timeline_actions(client, auth, key)
 
-    clock.advance(hours=1)  # 8h = 80% of 10h
+    clock.set(warn)  # 8 of 10 working hours
     assert _tick(app) == 1
     warned = case(client, auth, key)
-    assert _dt(warned["warned_at"]) == START + timedelta(hours=8)
+    assert _dt(warned["warned_at"]) == warn
     assert warned["overdue_at"] is None
     assert warned["status"] == "handling"
     actions = timeline_actions(client, auth, key)
     assert "case.due_warning" in actions
     fired = _events(client, auth, key, "timer.fired")
     assert len(fired) == 1
-    assert _dt(fired[0]["data"]["due_at"]) == START + timedelta(hours=8)
+    assert _dt(fired[0]["data"]["due_at"]) == warn
     assert fired[0]["actor"] == "system"
     warning = _events(client, auth, key, "case.due_warning")[0]
-    assert _dt(warning["data"]["due_at"]) == START + timedelta(hours=10)
+    assert _dt(warning["data"]["due_at"]) == due
     assert open_task(key, "handle").status == TaskStatus.CLAIMED
-    assert _dt(_instance(key).next_timer_at) == START + timedelta(hours=10)
+    assert _dt(_instance(key).next_timer_at) == due
     assert _tick(app) == 0  # nothing more is due yet
 
-    clock.advance(hours=2, minutes=1)
+    clock.set(due + timedelta(minutes=1))
     assert _tick(app) == 1
     overdue = case(client, auth, key)
-    assert _dt(overdue["overdue_at"]) == START + timedelta(hours=10, minutes=1)
-    assert _dt(overdue["warned_at"]) == START + timedelta(hours=8)
-    assert overdue["status"] == "handling"  # supervision runs beside the main path
+    assert _dt(overdue["overdue_at"]) == due + timedelta(minutes=1)
+    assert _dt(overdue["warned_at"]) == warn
+    assert overdue["status"] == "handling"  # the escalation runs beside the main path
+    assert overdue["escalation_level"] == "community"
     assert "case.overdue" in timeline_actions(client, auth, key)
     assert len(_events(client, auth, key, "timer.fired")) == 2
-    supervise = open_task(key, "supervise")
-    assert supervise.roles == ["supervisor"]
-    assert supervise.status == TaskStatus.READY
-    assert supervise.case_status is None
+    # was: a supervise task; now the community coordinator's (the supervisor comes after the district)
+    coordinate = open_task(key, "coordinate_community")
+    assert coordinate.roles == ["community_staff"]
+    assert coordinate.status == TaskStatus.READY
+    assert coordinate.case_status is None
     handle = open_task(key, "handle")  # non-interrupting: the handler keeps the task
     assert handle.assignee_id == _user_id("worker")
     assert _instance(key).status == "running"
     assert _instance(key).next_timer_at is None
-    # the supervisor finds it in the inbox
-    inbox = client.get("/api/v1/tasks?scope=claimable", headers=auth("supervisor")).get_json()
-    assert [(t["element_id"], t["case_key"]) for t in inbox["items"]] == [("supervise", key)]
+    # the community coordinator finds it in the inbox
+    inbox = client.get("/api/v1/tasks?scope=claimable", headers=auth("community")).get_json()
+    assert [(t["element_id"], t["case_key"]) for t in inbox["items"]] == [("coordinate_community", key)]
 
 
+@pytest.mark.usefixtures("coordinators")
 def test_supervise_reassign(app, client, auth, clock):
     key = _overdue(app, client, auth, clock)
     handle_id = open_task(key, "handle").id
@@ -590,6 +638,7 @@ def test_supervise_reassign(app, client, auth, clock):
     assert case(client, auth, key)["status"] == "closed"
 
 
+@pytest.mark.usefixtures("coordinators")
 def test_rework_after_reassign_goes_to_the_new_handler(app, client, auth, clock):
     key = _overdue(app, client, auth, clock)
     complete(
@@ -609,6 +658,7 @@ def test_rework_after_reassign_goes_to_the_new_handler(app, client, auth, clock)
     assert case(client, auth, key)["rework_count"] == 1
 
 
+@pytest.mark.usefixtures("coordinators")
 def test_supervise_extend(app, client, auth, clock):
     key = _overdue(app, client, auth, clock)
     due_before = _dt(case(client, auth, key)["due_at"])
@@ -625,6 +675,7 @@ def test_supervise_extend(app, client, auth, clock):
     assert _dt(open_task(key, "handle").due_at) == due_before + timedelta(hours=4)
 
 
+@pytest.mark.usefixtures("coordinators")
 def test_supervise_urge(app, client, auth, clock):
     key = _overdue(app, client, auth, clock)
     before = case(client, auth, key)
@@ -641,6 +692,7 @@ def test_supervise_urge(app, client, auth, clock):
     assert _instance(key).status == "running"
 
 
+@pytest.mark.usefixtures("coordinators")
 def test_supervise_reassign_without_new_handler_is_refused(app, client, auth, clock):
     key = _overdue(app, client, auth, clock)
     before = fingerprint()
@@ -661,6 +713,7 @@ def test_supervise_reassign_without_new_handler_is_refused(app, client, auth, cl
     assert fingerprint() == before
 
 
+@pytest.mark.usefixtures("coordinators")
 def test_closing_while_supervision_is_open_cancels_it(app, client, auth, clock):
     key = _overdue(app, client, auth, clock)
     supervise_id = open_task(key, "supervise").id

@@ -111,7 +111,7 @@ def test_due_timers_are_queued_once_and_fired_by_the_worker(app, client, auth, u
     assert scheduler.tick() == 0  # nothing due yet
     assert _queue(redis, "engine").count == 0
 
-    clock.advance(hours=11)
+    clock.advance(hours=48)  # past the 10 working hours (due Wednesday 10:30 CST)
     assert scheduler.tick() == 1
     engine_queue = _queue(redis, "engine")
     assert engine_queue.job_ids == [f"timers-{instance_id}"]
@@ -130,14 +130,16 @@ def test_due_timers_are_queued_once_and_fired_by_the_worker(app, client, auth, u
     assert case.warned_at is not None
     assert case.overdue_at is not None
     assert case.status == "handling"
-    supervise = (
+    coordinate = (  # overdue escalates to the community coordinator (三级联动, tests/test_escalation.py)
         db.session.execute(
-            select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.element_id == "supervise")
+            select(HumanTask).where(
+                HumanTask.case_id == case.id, HumanTask.element_id == "coordinate_community"
+            )
         )
         .scalars()
         .all()
     )
-    assert [t.status for t in supervise] == [TaskStatus.READY]
+    assert [t.status for t in coordinate] == [TaskStatus.READY]
     handle = db.session.execute(
         select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.element_id == "handle")
     ).scalar_one()
@@ -153,7 +155,7 @@ def test_losing_redis_loses_no_timer(app, client, auth, users, deployed, clock, 
     key = report(client, auth)["key"]
     walk_to(client, auth, key, "handle", hours=10)
     instance_id = _instance_id(key)
-    clock.advance(hours=11)
+    clock.advance(hours=48)  # past the 10 working hours (due Wednesday 10:30 CST)
     assert scheduler.tick() == 1
     assert _queue(redis, "engine").count == 1
 

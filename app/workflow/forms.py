@@ -6,7 +6,8 @@ keywords, two custom keywords check data against the database through ``FormRefe
 
 - ``"x-user-role": ["grid_worker", ...]`` on a string: an active user having one of the roles;
 - ``"x-attachments": {"kind": ["after", ...]}`` on an array of ids: attachments of this case
-  whose kind is one of those given.
+  whose kind is one of those given;
+- ``"x-unit-code": true`` on a string: the code of an active unit (``app.units``).
 
 Annotations only read by the UI or by this module: ``x-enum-titles`` (labels for ``enum``, same
 order) and ``x-error-messages`` (``{"<keyword>": "<English message>"}`` replacing the default
@@ -87,6 +88,10 @@ class FormReferences(Protocol):
 
     def case_attachment_kinds(self, case_id: int, ids: set[int]) -> dict[int, str]:
         """Return ``{id: kind}`` for those of ``ids`` that are attachments of case ``case_id``."""
+        ...
+
+    def existing_unit_codes(self, codes: set[str]) -> set[str]:
+        """Return those of ``codes`` that are codes of active units."""
         ...
 
 
@@ -188,7 +193,16 @@ def _attachments(validator: Any, spec: Mapping[str, Any], instance: Any, _schema
             )
 
 
-_FormValidator = validators.extend(_BaseValidator, {"x-user-role": _user_role, "x-attachments": _attachments})
+def _unit_code(validator: Any, enabled: Any, instance: Any, _schema: Any) -> Iterator[Any]:
+    if enabled is not True or not validator.is_type(instance, "string") or not instance:
+        return
+    if instance not in _current_lookup().refs.existing_unit_codes({instance}):
+        yield ValidationError(f"no active unit with code {instance!r}")
+
+
+_FormValidator = validators.extend(
+    _BaseValidator, {"x-user-role": _user_role, "x-attachments": _attachments, "x-unit-code": _unit_code}
+)
 _validators: dict[int, tuple[Mapping[str, Any], Any]] = {}
 
 
@@ -377,6 +391,8 @@ def _check_custom_keywords(schema: Any, pointer: str, problems: list[str]) -> No
         spec = schema["x-attachments"]
         if not isinstance(spec, Mapping) or set(spec) != {"kind"} or not _is_string_list(spec["kind"]):
             problems.append(f'{where}: x-attachments must be {{"kind": [<attachment kinds>]}}')
+    if "x-unit-code" in schema and schema["x-unit-code"] is not True:
+        problems.append(f"{where}: x-unit-code must be true")
     if "x-enum-titles" in schema:
         titles = schema["x-enum-titles"]
         if not _is_string_list(titles):

@@ -54,12 +54,15 @@ class FakeRefs:
         kinds = self.attachments.get(case_id, {})
         return {i: kinds[i] for i in ids if i in kinds}
 
+    def existing_unit_codes(self, codes: set[str]) -> set[str]:
+        return codes & {"water", "gas"}
+
 
 VALID: dict[str, dict[str, Any]] = {
     "report.schema.json": {
         "title": "井盖缺失",
         "description": "人民路与解放路交叉口东侧井盖缺失,存在安全隐患。",
-        "category_code": "0102",
+        "category_code": "P0101",
         "severity": "orange",
         "lat": 30.2741,
         "lon": 120.1551,
@@ -76,13 +79,19 @@ VALID: dict[str, dict[str, Any]] = {
     "photo_proof.schema.json": {"after_photos": [21, 22], "proof_note": "现场已恢复"},
     "review.schema.json": {"review_decision": "approve"},
     "supervise.schema.json": {"action": "urge", "supervise_note": "请今日内完成"},
+    "coordinate.schema.json": {
+        "coordinate_decision": "summon",
+        "summon_units": ["gas", "water"],
+        "coordinate_note": "燃气公司牵头",
+    },
+    "coordinate_district.schema.json": {"coordinate_decision": "return", "handover_unit": "gas"},
+    "report_in.schema.json": {"responsible_person": "张工", "report_in_note": "30 分钟内到场"},
 }
 FORM_NAMES = sorted(VALID)
 
 REQUIRED: list[tuple[str, str]] = [
     ("report.schema.json", "title"),
     ("triage.schema.json", "triage_decision"),
-    ("dispatch.schema.json", "time_limit_hours"),
     ("handle.schema.json", "handle_result"),
     ("handle.schema.json", "handle_description"),
     ("photo_proof.schema.json", "after_photos"),
@@ -243,7 +252,7 @@ def test_enum_titles_match_enums(registry: FormRegistry) -> None:
     expected = {
         ("triage.schema.json", "triage_decision"): ["立案", "不予立案", "重复案件"],
         ("triage.schema.json", "severity"): ["红", "橙", "黄", "蓝"],
-        ("handle.schema.json", "handle_result"): ["已处置", "部分处置", "无法处置"],
+        ("handle.schema.json", "handle_result"): ["已处置", "部分处置", "无法处置", "超出网格处置能力"],
         ("review.schema.json", "review_decision"): ["通过", "返工"],
         ("supervise.schema.json", "action"): ["催办", "改派", "延期"],
         ("report.schema.json", "severity"): ["红", "橙", "黄", "蓝"],
@@ -322,6 +331,7 @@ def test_triage_accept_needs_neither_reason_nor_original(registry: FormRegistry,
         "triage_decision": "accept",
         "reject_reason": None,
         "duplicate_of": None,
+        "category_code": None,
         "severity": None,
         "triage_note": None,
     }
@@ -340,8 +350,8 @@ EXACTLY_ONE = "give exactly one of handler_user or handler_unit (not both, not n
 
 
 def test_dispatch_to_a_unit(registry: FormRegistry, refs: FakeRefs) -> None:
-    result = submit(registry, refs, DISPATCH, {"handler_unit": "city_mgmt-2", "time_limit_hours": 72})
-    assert result["handler_unit"] == "city_mgmt-2"
+    result = submit(registry, refs, DISPATCH, {"handler_unit": "water", "time_limit_hours": 72})
+    assert result["handler_unit"] == "water"
     assert result["handler_user"] is None
     assert refs.user_calls == []
 
@@ -352,7 +362,7 @@ def test_dispatch_to_a_department_handler(registry: FormRegistry, refs: FakeRefs
 
 
 def test_dispatch_with_both_handler_user_and_unit(registry: FormRegistry, refs: FakeRefs) -> None:
-    data = {"handler_user": "alice", "handler_unit": "city_mgmt", "time_limit_hours": 24}
+    data = {"handler_user": "alice", "handler_unit": "water", "time_limit_hours": 24}
     assert errors_of(registry, refs, DISPATCH, data) == [{"field": "", "message": EXACTLY_ONE}]
 
 
@@ -375,8 +385,16 @@ def test_dispatch_time_limit_range(registry: FormRegistry, refs: FakeRefs, hours
     assert fields(errors) == {"time_limit_hours"}
 
 
-def test_dispatch_time_limit_default_is_24(registry: FormRegistry) -> None:
-    assert registry.load(DISPATCH)["properties"]["time_limit_hours"]["default"] == 24
+def test_dispatch_time_limit_is_optional_working_hours(registry: FormRegistry, refs: FakeRefs) -> None:
+    # no default: without it the category's limit applies (app.cases.dispatch.compute_limits)
+    assert "default" not in registry.load(DISPATCH)["properties"]["time_limit_hours"]
+    assert "工作小时" in registry.load(DISPATCH)["properties"]["time_limit_hours"]["title"]
+    assert submit(registry, refs, DISPATCH, {"handler_user": "alice"})["time_limit_hours"] is None
+
+
+def test_dispatch_handler_unit_must_be_an_active_unit(registry: FormRegistry, refs: FakeRefs) -> None:
+    errors = errors_of(registry, refs, DISPATCH, {"handler_unit": "city_mgmt"})
+    assert errors == [{"field": "handler_unit", "message": "no active unit with code 'city_mgmt'"}]
 
 
 @pytest.mark.parametrize("unit", ["a", "_unit", "City", "unit\n", "街道办", "u" * 41, "ab cd"])
@@ -599,10 +617,10 @@ def test_report_coordinates_come_in_pairs(registry: FormRegistry, refs: FakeRefs
     assert errors == [{"field": "lon", "message": "required when lat is given"}]
 
 
-@pytest.mark.parametrize("code", ["1", "123456789", "01a", "０１０２", "0102\n"])
+@pytest.mark.parametrize("code", ["1", "E1", "E010203", "0102", "e0102", "Ｅ0102", "E0102\n", "X0102"])
 def test_report_category_code(registry: FormRegistry, refs: FakeRefs, code: str) -> None:
     errors = errors_of(registry, refs, REPORT, with_(REPORT, category_code=code))
-    assert errors == [{"field": "category_code", "message": "must be a category code of 2 to 8 digits"}]
+    assert errors == [{"field": "category_code", "message": "must be a category code such as E01 or E0102"}]
 
 
 def test_report_long_title_is_not_echoed(registry: FormRegistry, refs: FakeRefs) -> None:
