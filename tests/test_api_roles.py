@@ -19,7 +19,7 @@ from app.cases.models import Case
 from app.extensions import db
 from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
 from tests.conftest import PASSWORD, _settings
-from tests.helpers import complete, jpeg, open_task, report, upload_photo
+from tests.helpers import complete, ensure_catalogue, jpeg, open_task, report, upload_photo
 
 ACCEPT = {"data": {"triage_decision": "accept"}}
 # Public: signing in, and the API description (with the page that renders it).
@@ -141,6 +141,8 @@ def test_every_endpoint_needs_a_valid_token(client, auth, users, deployed, clock
             "instance_id": task.instance_id,
             "version": 1,
             "code": "510124",
+            "username": "worker",
+            "device_id": "probe-device",
         },
     )
 
@@ -218,7 +220,8 @@ def test_passwords_are_stored_hashed(client, auth, users):
 
 
 def test_report_needs_a_reporting_role(client, auth, users, deployed):
-    body = {"title": "路灯不亮", "category_code": "0102", "severity": "blue"}
+    ensure_catalogue()
+    body = {"title": "路灯不亮", "category_code": "E0102", "severity": "blue"}
     response = client.post("/api/v1/cases", json=body, headers=auth("designer"))
     assert response.status_code == 403
     assert response.get_json()["error"] == "forbidden"

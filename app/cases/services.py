@@ -8,19 +8,26 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, false, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, any_, exists, func, or_, select, true, union_all, update
+from sqlalchemy import case as sql_case
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
 
 from app.audit.models import AuditEvent
 from app.audit.services import record
 from app.auth.models import User
-from app.auth.roles import REPORTERS, SEE_ALL_CASES, Role
+from app.auth.roles import REPORTERS, Role
 from app.cases import photos
-from app.cases.models import Attachment, Case, CaseStatus, Comment, KeyCounter
+from app.cases.dispatch import unlocated_reason
+from app.cases.models import SEVERITIES, Attachment, Case, CaseStatus, Comment, KeyCounter
+from app.categories.models import Category
+from app.categories.services import get_category
 from app.clock import now
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from app.extensions import db
+from app.grids.scope import in_subtrees, scope_of
+from app.grids.services import locate
 from app.jobs import enqueue
 from app.workflow import instances
 from app.workflow.models import HumanTask, ProcessInstance
@@ -54,23 +61,87 @@ def next_case_key(year: int) -> str:
 
 
 def visible_cases(user: User) -> Select[Any]:
-    """Cases ``user`` may see. Dispatchers, supervisors and admins see all; others their own work."""
-    query = select(Case)
-    if user.role in SEE_ALL_CASES:
-        return query
-    if user.role == Role.RESIDENT:
-        return query.where(Case.reporter_id == user.id)
-    if user.role in (Role.GRID_WORKER, Role.DEPARTMENT_HANDLER):
-        involved = select(HumanTask.case_id).where(
-            or_(
-                HumanTask.assignee_id == user.id,
-                HumanTask.completed_by_id == user.id,
-                HumanTask.candidate_user == user.username,
-                (HumanTask.candidate_group == user.unit_code) if user.unit_code else false(),
-            )
-        )
-        return query.where(or_(Case.reporter_id == user.id, Case.id.in_(involved)))
-    return query.where(false())
+    """Cases ``user`` may see: the one place that decides it (rules in ``app/grids/scope.py``).
+
+    Every read of a case goes through here: list and search, get, timeline, comments, attachments and
+    their files, process instances, task inboxes and KPIs."""
+    return select(Case).where(case_visible_to(user))
+
+
+def case_visible_to(user: User, one_case: bool = False, own_work: bool = True) -> ColumnElement[bool]:
+    """The condition on ``Case`` columns behind ``visible_cases``, for queries that join ``Case`` already
+    (the task inbox). ``one_case``: for a query about a single case (``is_case_visible``). ``own_work``:
+    include the cases the user has a task on; the inbox leaves it out for tasks offered by role, which go
+    to the people whose territory (or unit, or report) the case is in."""
+    scope = scope_of(user)
+    if scope.everything:
+        return true()
+    conditions: list[ColumnElement[bool]] = [Case.reporter_id == user.id]
+    if scope.grid_codes:
+        conditions.append(in_subtrees(Case.grid_code, scope.grid_codes))
+    if scope.unlocated:
+        conditions.append(Case.grid_code.is_(None))
+    if scope.unit_code:
+        conditions.append(Case.handler_unit == scope.unit_code)
+    if own_work:
+        conditions.append(_involved(user, scope.unit_code, one_case))
+    return or_(*conditions)
+
+
+# Up to this many tasks, a user's own work is handed to PostgreSQL as a list of case ids (an InitPlan array),
+# which keeps every branch of the visibility OR indexable: a BitmapOr instead of a scan of every case. Beyond
+# it (the command centre, who triages nearly every case) probing each id costs more than checking the
+# cases one by one, and those users' grids already cover nearly all of them, so the check rarely runs.
+INVOLVEMENT_ID_LIST_LIMIT = 20_000
+
+
+# An alias: the task inbox selects from human_task too, and these subqueries must not correlate to it. Made
+# once: a new alias builds its column collection again on first use, which costs more than the query.
+_OWN_TASK = aliased(HumanTask, name="own_task")
+
+
+def _involved(user: User, unit_code: str | None, one_case: bool = False) -> ColumnElement[bool]:
+    """The case is one of ``user``'s own work: they hold, held, completed or are named on one of its tasks
+    (or their unit is). Each branch is served by its own index on ``human_task``."""
+    task = _OWN_TASK
+    branches = [
+        task.assignee_id == user.id,
+        task.completed_by_id == user.id,
+        task.candidate_user == user.username,
+    ]
+    if unit_code:
+        branches.append(task.candidate_group == unit_code)
+    if one_case:
+        # One case: its own few tasks, by the index on case_id. The list-or-probe choice below is for
+        # queries over many cases; here it would only cost its counting queries (same answer either way).
+        return exists().where(task.case_id == Case.id, or_(*branches)).correlate(Case)
+    case_ids = union_all(*(select(task.case_id).where(branch) for branch in branches))
+    if db.session.get_bind().dialect.name != "postgresql":
+        return Case.id.in_(case_ids)
+    if _more_tasks_than(task, INVOLVEMENT_ID_LIST_LIMIT, branches[0], *branches[3:]):
+        return exists().where(task.case_id == Case.id, or_(*branches)).correlate(Case)
+    return Case.id == any_(func.array(case_ids.scalar_subquery()))
+
+
+def _more_tasks_than(task: Any, limit: int, *conditions: ColumnElement[bool]) -> bool:
+    """Some condition on ``task`` (an alias of HumanTask) matches more than ``limit`` tasks: an index read
+    that stops at ``limit + 1``."""
+    for condition in conditions:
+        capped = select(task.id).where(condition).limit(limit + 1).subquery()
+        if db.session.execute(select(func.count()).select_from(capped)).scalar_one() > limit:
+            return True
+    return False
+
+
+def is_case_visible(user: User, case_id: int) -> bool:
+    return (
+        db.session.execute(
+            select(func.count())
+            .select_from(Case)
+            .where(Case.id == case_id, case_visible_to(user, one_case=True))
+        ).scalar_one()
+        > 0
+    )
 
 
 def get_case(user: User, key: str) -> Case:
@@ -113,16 +184,31 @@ def list_cases(user: User, filters: CaseFilters) -> Select[Any]:
         query = query.where(Case.created_at < filters.created_to)
     if filters.overdue is not None:
         query = query.where(Case.overdue_at.is_not(None) if filters.overdue else Case.overdue_at.is_(None))
-    return query.order_by(Case.created_at.desc(), Case.id.desc())
+    # Most urgent first (red → orange → yellow → blue), newest first within a severity.
+    return query.order_by(severity_rank(), Case.created_at.desc(), Case.id.desc())
+
+
+def severity_rank() -> ColumnElement[int]:
+    """0 for red … 3 for blue: ``ORDER BY`` this to put the most urgent first."""
+    return sql_case(
+        {severity: rank for rank, severity in enumerate(SEVERITIES)}, value=Case.severity, else_=9
+    )
 
 
 # -- reporting --------------------------------------------------------------------------------------
 
 
 def report_case(user: User, fields: dict[str, Any]) -> Case:
-    """File a new case and start its process. ``fields`` were validated by the API schema."""
+    """File a new case and start its process. ``fields`` were validated by the API schema.
+
+    The category (optional: triage may set it) must be in the active catalogue; it gives the default
+    severity and the process. The location gives the grid (the deepest one containing it); a case with no
+    location, or outside every grid, has none and the dispatcher is told why (``case.unlocated``).
+    """
     if user.role not in REPORTERS:
         raise Forbidden(f"a {user.role} cannot report cases")
+    category = _reported_category(fields.get("category_code"))
+    grid_code = _grid_of(fields.get("lat"), fields.get("lon"))
     timestamp = now()
     channel = fields.get("source_channel") or (
         "resident"
@@ -135,13 +221,14 @@ def report_case(user: User, fields: dict[str, Any]) -> Case:
         key=next_case_key(timestamp.year),
         title=fields["title"],
         description=fields.get("description") or "",
-        category_code=fields.get("category_code"),
+        category_code=category.code if category else None,
+        grid_code=grid_code,
         lat=fields.get("lat"),
         lon=fields.get("lon"),
         address=fields.get("address"),
         source_channel=channel,
         reporter_id=user.id,
-        severity=fields.get("severity") or "blue",
+        severity=fields.get("severity") or (category.default_severity if category else "blue"),
         status=CaseStatus.REPORTED,
         created_at=timestamp,
         updated_at=timestamp,
@@ -156,8 +243,18 @@ def report_case(user: User, fields: dict[str, Any]) -> Case:
         case_id=case.id,
         after=case_snapshot(case),
     )
+    unlocated = unlocated_reason(case)
+    if unlocated is not None:
+        record(
+            "case.unlocated",
+            entity_type="case",
+            entity_id=case.key,
+            actor=user,
+            case_id=case.id,
+            data={"reason": unlocated, "lat": case.lat, "lon": case.lon},
+        )
     instances.start_instance(
-        CASE_PROCESS_KEY,
+        category.process_key if category else CASE_PROCESS_KEY,
         business_key=case.key,
         variables={
             "case_id": case.id,
@@ -165,14 +262,33 @@ def report_case(user: User, fields: dict[str, Any]) -> Case:
             "title": case.title,
             "category_code": case.category_code,
             "severity": case.severity,
+            "grid_code": case.grid_code,
+            "unlocated": unlocated,
             "source_channel": case.source_channel,
             "reporter": user.username,
-            "time_limit_hours": _settings().default_time_limit_hours,
         },
         case_id=case.id,
         actor=user,
     )
     return case
+
+
+def _reported_category(code: str | None) -> Category | None:
+    if not code:
+        return None
+    category = get_category(code)
+    if category is None:
+        raise InvalidInput(
+            "unknown category", {"category_code": f"{code!r} is not an active category of the catalogue"}
+        )
+    return category
+
+
+def _grid_of(lat: float | None, lon: float | None) -> str | None:
+    if lat is None or lon is None:
+        return None
+    found = locate(lat, lon)
+    return found.code if found is not None else None
 
 
 def case_snapshot(case: Case) -> dict[str, Any]:
@@ -304,17 +420,13 @@ def add_attachment(user: User, key: str, data: bytes, original_name: str | None,
 
 
 def get_attachment(user: User, attachment_id: int) -> Attachment:
-    attachment = db.session.get(Attachment, attachment_id)
+    """The attachment, if its case is visible; the same 404 whether it is absent or not yours."""
+    attachment = db.session.execute(
+        select(Attachment)
+        .join(Case, Case.id == Attachment.case_id)
+        .where(Attachment.id == attachment_id, case_visible_to(user))
+    ).scalar_one_or_none()
     if attachment is None:
-        raise NotFound(f"attachment {attachment_id} does not exist")
-    case = db.session.get(Case, attachment.case_id)
-    if (
-        case is None
-        or db.session.execute(
-            visible_cases(user).where(Case.id == case.id).with_only_columns(func.count())
-        ).scalar_one()
-        == 0
-    ):
         raise NotFound(f"attachment {attachment_id} does not exist")
     return attachment
 

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from app.auth.services import api_user
 from app.cases.models import Case
 from app.extensions import db
-from app.http import page_schema, paginate
+from app.http import page_schema
 from app.tasks import services
 from app.tasks.schemas import (
     CompleteInput,
@@ -39,7 +39,7 @@ class Inbox(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Your tasks: ``mine`` (claimed), ``claimable`` (open to your role and scope) or ``all``.
         Ordered by severity, then due time."""
-        result = paginate(services.inbox_query(api_user(), args["scope"]), args["page"], args["page_size"])
+        result = services.inbox(api_user(), args["scope"], args["page"], args["page_size"])
         result["items"] = [_with_case_key(t) for t in result["items"]]
         return result
 

@@ -6,14 +6,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 
 from app.auth.models import User
 from app.auth.roles import REASSIGNERS
 from app.cases.models import Attachment, Case
+from app.cases.services import case_visible_to, is_case_visible
 from app.clock import now
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.extensions import db
+from app.http import paginate
 from app.workflow import instances
 from app.workflow.forms import FormNotFound, FormRegistry, FormValidationError
 from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
@@ -25,20 +27,38 @@ class DatabaseFormReferences:
     """Resolves the references forms make (users by role, attachments of the case) against the database."""
 
     def existing_users_with_roles(self, usernames: set[str], roles: set[str]) -> set[str]:
-        rows = db.session.execute(
-            select(User.username).where(
-                User.username.in_(usernames), User.role.in_(roles), User.active.is_(True)
-            )
-        ).scalars()
-        return set(rows)
+        params = {"usernames": sorted(usernames), "roles": sorted(roles)}
+        return set(db.session.execute(_USERS_WITH_ROLES, params).scalars())
 
     def case_attachment_kinds(self, case_id: int, ids: set[int]) -> dict[int, str]:
-        rows = db.session.execute(
-            select(Attachment.id, Attachment.kind).where(
-                Attachment.case_id == case_id, Attachment.id.in_(ids)
-            )
-        ).all()
+        rows = db.session.execute(_ATTACHMENT_KINDS, {"case_id": case_id, "ids": sorted(ids)}).all()
         return {row.id: row.kind for row in rows}
+
+    def existing_unit_codes(self, codes: set[str]) -> set[str]:
+        from app.units.models import Unit
+
+        rows = db.session.execute(select(Unit.code).where(Unit.code.in_(codes), Unit.active.is_(True)))
+        return set(rows.scalars())
+
+
+# Statements of the completion path, built once: building one costs more than running it.
+_USERS_WITH_ROLES = select(User.username).where(
+    User.username.in_(bindparam("usernames", expanding=True)),
+    User.role.in_(bindparam("roles", expanding=True)),
+    User.active.is_(True),
+)
+_ATTACHMENT_KINDS = select(Attachment.id, Attachment.kind).where(
+    Attachment.case_id == bindparam("case_id"), Attachment.id.in_(bindparam("ids", expanding=True))
+)
+_TASK_AND_OPEN_SIBLINGS = (
+    select(HumanTask, Case)
+    .outerjoin(Case, Case.id == HumanTask.case_id)
+    .where(
+        HumanTask.instance_id == bindparam("instance_id"),
+        or_(HumanTask.id == bindparam("task_id"), HumanTask.status.in_(TaskStatus.OPEN)),
+    )
+    .execution_options(populate_existing=True)
+)
 
 
 def forms() -> FormRegistry:
@@ -58,22 +78,46 @@ def is_candidate(user: User, task: HumanTask) -> bool:
     return not (task.candidate_group and task.candidate_group != user.unit_code)
 
 
+def offered_by_role_only(task: HumanTask) -> bool:
+    """No named user and no unit narrows the task: whoever has the role and sees the case may take it."""
+    return not task.candidate_user and not task.candidate_group
+
+
 def can_see(user: User, task: HumanTask) -> bool:
-    return (
-        is_candidate(user, task)
-        or task.assignee_id == user.id
-        or task.completed_by_id == user.id
-        or user.role in REASSIGNERS
-    )
+    """Your own tasks (held, completed, or offered to you by name or to your unit) always; a task offered
+    by role (or a supervisor's look at any task) only when you can see its case."""
+    if task.assignee_id == user.id or task.completed_by_id == user.id:
+        return True
+    candidate = is_candidate(user, task)
+    if candidate and not offered_by_role_only(task):
+        return True
+    if not (candidate or user.role in REASSIGNERS):
+        return False
+    return task.case_id is None or is_case_visible(user, task.case_id)
 
 
 def _claimable_filter(user: User) -> Any:
-    return (
-        (HumanTask.status == TaskStatus.READY)
-        & HumanTask.candidate_roles.contains(f",{user.role},")
-        & or_(HumanTask.candidate_user.is_(None), HumanTask.candidate_user == user.username)
-        & or_(HumanTask.candidate_group.is_(None), HumanTask.candidate_group == user.unit_code)
-    )
+    """Ready tasks ``user`` may claim; ``Case`` must be (outer) joined for the visibility of role tasks.
+
+    Written as three disjoint offers (to the user by name, to their unit, to their role only) so each branch
+    is one index lookup (``candidate_user``, ``candidate_group``, and ``status`` with both empty): a single
+    condition mixing them made PostgreSQL read every ready task of the district to keep a handful.
+    """
+    has_role = HumanTask.candidate_roles.contains(f",{user.role},")
+    ready = HumanTask.status == TaskStatus.READY
+    offers = [
+        ready
+        & (HumanTask.candidate_user == user.username)
+        & or_(HumanTask.candidate_group.is_(None), HumanTask.candidate_group == user.unit_code),
+        ready
+        & HumanTask.candidate_user.is_(None)
+        & HumanTask.candidate_group.is_(None)
+        & or_(HumanTask.case_id.is_(None), case_visible_to(user, own_work=False)),
+    ]
+    if user.unit_code:
+        to_unit = HumanTask.candidate_group == user.unit_code
+        offers.append(ready & HumanTask.candidate_user.is_(None) & to_unit)
+    return has_role & or_(*offers)
 
 
 def inbox_query(user: User, scope: str) -> Select[Any]:
@@ -100,6 +144,11 @@ def inbox_query(user: User, scope: str) -> Select[Any]:
         .where(condition)
         .order_by(severity_rank, HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
     )
+
+
+def inbox(user: User, scope: str, page: int, page_size: int) -> dict[str, Any]:
+    """A page of ``inbox_query`` (count and items)."""
+    return paginate(inbox_query(user, scope), page, page_size)
 
 
 def get_task(user: User, task_id: int) -> HumanTask:
@@ -134,19 +183,11 @@ def _locked(task_id: int) -> tuple[HumanTask, ProcessInstance, list[HumanTask]]:
     The same read brings the instance's other open tasks and the case, which the step needs next
     (one round trip instead of three).
     """
-    instance_id = select(HumanTask.instance_id).where(HumanTask.id == task_id).scalar_subquery()
-    instance = instances.lock_instance_where(instance_id)
+    instance = instances.lock_instance_of_task(task_id)
     if instance is None:
         raise NotFound(f"task {task_id} does not exist")
-    rows = db.session.execute(
-        select(HumanTask, Case)
-        .outerjoin(Case, Case.id == HumanTask.case_id)
-        .where(
-            HumanTask.instance_id == instance.id,
-            or_(HumanTask.id == task_id, HumanTask.status.in_(TaskStatus.OPEN)),
-        )
-        .execution_options(populate_existing=True)
-    ).all()
+    params = {"instance_id": instance.id, "task_id": task_id}
+    rows = db.session.execute(_TASK_AND_OPEN_SIBLINGS, params).all()
     tasks = [row[0] for row in rows]
     task = next((t for t in tasks if t.id == task_id), None)
     if task is None:
@@ -214,6 +255,8 @@ def reassign(user: User, task_id: int, username: str) -> HumanTask:
     if user.role not in REASSIGNERS:
         raise Forbidden("only supervisors and admins may reassign tasks")
     task = _locked_task(task_id)
+    if not can_see(user, task):
+        raise NotFound(f"task {task_id} does not exist")
     if task.status not in TaskStatus.OPEN:
         raise Conflict(f"task {task_id} is {task.status}", {"status": task.status})
     target = db.session.execute(
