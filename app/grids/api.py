@@ -7,12 +7,13 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 
 from app.auth.roles import Role
 from app.auth.services import api_user
-from app.errors import InvalidInput, NotFound, UnsupportedMediaType
+from app.errors import Forbidden, InvalidInput, NotFound, UnsupportedMediaType
 from app.extensions import db
-from app.grids import services
+from app.grids import members, services
 from app.grids.schemas import (
     GridDetailSchema,
     GridQueryArgs,
@@ -99,3 +100,38 @@ class GridItem(MethodView):
         """One grid with its geometry and path."""
         api_user()
         return services.get_grid(code)
+
+
+class GridMemberArgs(Schema):
+    subtree = fields.Bool(load_default=False, metadata={"description": "also the people of the grids below"})
+
+
+class GridMemberSchema(Schema):
+    username = fields.Str()
+    display_name = fields.Str()
+    role = fields.Str()
+    active = fields.Bool()
+    grid_code = fields.Str(metadata={"description": "the grid this person is assigned to"})
+
+
+@blp.route("/<code>/members")
+class GridMembers(MethodView):
+    @blp.arguments(GridMemberArgs, location="query")
+    @blp.response(200, GridMemberSchema(many=True))
+    def get(self, args: dict[str, Any], code: str) -> list[dict[str, Any]]:
+        """The people assigned to a grid (``subtree=true``: and to the grids below it). For admins and for
+        the people whose own grids contain it."""
+        user = api_user()
+        grid = services.get_grid(code)
+        if not members.can_see_grid(user, grid.code):
+            raise Forbidden(f"grid {grid.code} is outside your grids", {"code": grid.code})
+        return [
+            {
+                "username": member.username,
+                "display_name": member.display_name,
+                "role": member.role,
+                "active": member.active,
+                "grid_code": grid_code,
+            }
+            for member, grid_code in members.grid_members(grid.code, subtree=args["subtree"])
+        ]
