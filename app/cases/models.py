@@ -30,7 +30,15 @@ class CaseStatus:
 
 class Case(db.Model):  # type: ignore[name-defined]
     __tablename__ = "case_file"  # "case" is an SQL keyword
-    __table_args__ = (Index("ix_case_file_status_severity", "status", "severity"),)
+    __table_args__ = (
+        Index("ix_case_file_status_severity", "status", "severity"),
+        # KPIs count the cases with any of these moments in a period: one index each turns that OR of
+        # ranges into a bitmap OR of index scans instead of a scan of every case (created_at has its own).
+        *(
+            Index(f"ix_case_file_{column}", column)
+            for column in ("filed_at", "dispatched_at", "due_at", "handled_at", "close_due_at", "closed_at")
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(20), unique=True)  # GC-2026-000123
@@ -48,7 +56,7 @@ class Case(db.Model):  # type: ignore[name-defined]
     severity: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(20), index=True)
     handler_user: Mapped[str | None] = mapped_column(String(64))
-    handler_unit: Mapped[str | None] = mapped_column(String(40))
+    handler_unit: Mapped[str | None] = mapped_column(String(40), index=True)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"))
     reject_reason: Mapped[str | None] = mapped_column(String(500))
     rework_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -70,8 +70,19 @@ class HumanTask(db.Model):  # type: ignore[name-defined]
     __tablename__ = "human_task"
     __table_args__ = (
         UniqueConstraint("instance_id", "spiff_task_id", name="uq_human_task_instance_id_spiff_task_id"),
-        Index("ix_human_task_status_candidate_user", "status", "candidate_user"),
         Index("ix_human_task_assignee_id_status", "assignee_id", "status"),
+        # Inboxes and case visibility look tasks up by the user or unit they are offered to, or by who
+        # completed them (app.tasks.services, app.cases.services.case_visible_to).
+        Index("ix_human_task_candidate_user_status", "candidate_user", "status"),
+        Index("ix_human_task_candidate_group_status", "candidate_group", "status"),
+        Index("ix_human_task_completed_by_id", "completed_by_id"),
+        # Tasks offered to a role only (no candidate user or unit), for the claimable inbox.
+        Index(
+            "ix_human_task_status_candidate_user_candidate_group",
+            "status",
+            "candidate_user",
+            "candidate_group",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
