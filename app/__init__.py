@@ -17,6 +17,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.config.update(settings.flask_config())
     app.extensions["gridcase.settings"] = settings
     app.extensions["gridcase.clock"] = clock
+    app.extensions["gridcase.calendar"] = settings.working_calendar()  # time limits count working time
 
     init_extensions(app)
     init_database(app)
@@ -57,6 +58,7 @@ def init_database(app: Flask) -> None:
 
 def init_workflow(app: Flask, clock: Clock) -> None:
     from app.auth.roles import ALL_ROLES
+    from app.cases import escalation as _escalation_operators  # noqa: F401  (registers case.escalate, …)
     from app.cases import operators as _case_operators  # noqa: F401  (registers case.* operators)
     from app.cases.status import mirror_case_status
     from app.workflow import deploy, instances, sandbox, timers
@@ -89,16 +91,43 @@ def register_api(app: Flask) -> None:
     from app.auth.api import blp as auth_blp
     from app.cases.api import attachments_blp
     from app.cases.api import blp as cases_blp
+    from app.categories.api import blp as categories_blp
+    from app.devices.api import blp as devices_blp
+    from app.devices.api import dead_letters_blp
     from app.extensions import api
     from app.grids.api import blp as grids_blp
     from app.http import authenticate_api_request
+    from app.kpi.api import blp as kpi_blp
     from app.processes.api import blp as processes_blp
     from app.tasks.api import blp as tasks_blp
+    from app.units.api import blp as units_blp
 
-    for blueprint in (auth_blp, cases_blp, attachments_blp, tasks_blp, processes_blp, grids_blp):
+    blueprints = (
+        auth_blp,
+        cases_blp,
+        attachments_blp,
+        tasks_blp,
+        processes_blp,
+        grids_blp,
+        categories_blp,
+        kpi_blp,
+        units_blp,
+        devices_blp,
+        dead_letters_blp,
+    )
+    for blueprint in blueprints:
         if authenticate_api_request not in blueprint.before_request_funcs.get(None, []):
             blueprint.before_request(authenticate_api_request)
         api.register_blueprint(blueprint)
+    register_ingest(app)
+
+
+def register_ingest(app: Flask) -> None:
+    """Device ingestion authenticates devices by their own tokens, not users: no user check before it."""
+    from app.extensions import api
+    from connectors.http_ingest import blp as ingest_blp
+
+    api.register_blueprint(ingest_blp)
 
 
 def register_pages(app: Flask) -> None:

@@ -7,10 +7,15 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
+from app.categories.cli import register_category_commands
+from app.devices.cli import register_device_commands
 from app.errors import DomainError
 from app.extensions import db
 from app.grids.cli import register_grid_commands
+from app.units.cli import register_unit_commands
+from connectors.cli import register_connector_commands
 
 
 def _fail(message: str) -> None:
@@ -67,22 +72,6 @@ def register_commands(app: Flask) -> None:
             _fail(f"{exc.message}: {exc.details}")
         click.echo(f"created {user.username} ({user.role})")
 
-    @app.cli.command("seed-demo")
-    @click.option(
-        "--password", default="gridcase-demo", show_default=True, help="password of every demo user"
-    )
-    def seed_demo_command(password: str) -> None:
-        """Load demo users and a few cases at different steps (idempotent)."""
-        from app.demo import seed_demo
-
-        created = seed_demo(password)
-        db.session.commit()
-        click.echo(f"demo data ready ({created} new records). Demo logins (password: {password}):")
-        from app.demo import DEMO_USERS
-
-        for username, role, name, _unit in DEMO_USERS:
-            click.echo(f"  {username:12} {role:20} {name}")
-
     @app.cli.command("worker")
     @click.option("--queues", default="engine,photos,notifications", show_default=True)
     @click.option("--burst", is_flag=True, help="exit when the queues are empty")
@@ -111,3 +100,37 @@ def register_commands(app: Flask) -> None:
         )
 
     register_grid_commands(app)
+    register_category_commands(app)
+    register_unit_commands(app)
+    from app.demo.cli import register_demo_commands  # the demo imports most of the app: load it late
+
+    register_demo_commands(app)
+    register_user_commands(app)
+    register_device_commands(app)
+    register_connector_commands(app)
+
+
+def register_user_commands(app: Flask) -> None:
+    users = AppGroup("users", help="Users: assign people to grids.")
+
+    @users.command("assign-grid")
+    @click.argument("username")
+    @click.argument("codes", nargs=-1, required=True)
+    @click.option("--replace", is_flag=True, help="replace the user's grids instead of adding to them")
+    def assign_grid_command(username: str, codes: tuple[str, ...], replace: bool) -> None:
+        """Assign USERNAME to the grids CODES (grid workers and leaders: a comprehensive grid or below;
+        community staff: a community; street coordinators: a street; district coordinators, supervisors,
+        dispatchers: the district or a street)."""
+        from app.grids import members
+
+        try:
+            user = members.get_user(username)
+            change = members.set_user_grids if replace else members.add_user_grids
+            grids = change(user, list(codes))
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            _fail(f"{exc.message}: {exc.details}")
+        click.echo(f"{user.username} ({user.role}): " + ", ".join(f"{g.code} {g.name}" for g in grids))
+
+    app.cli.add_command(users)

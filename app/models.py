@@ -4,6 +4,7 @@ from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, User
 from app.cases.models import Attachment, Case, Comment, KeyCounter
 from app.categories.models import Category
+from app.devices.models import Alarm, DeadLetter, Device, DeviceToken, Incident, ProcessedMessage
 from app.grids.models import Grid, GridMember
 from app.units.models import Unit, UnitGrid
 from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance
@@ -17,6 +18,12 @@ ALL_MODELS = (
     Comment,
     KeyCounter,
     Category,
+    Device,
+    DeviceToken,
+    Alarm,
+    Incident,
+    DeadLetter,
+    ProcessedMessage,
     Grid,
     GridMember,
     Unit,

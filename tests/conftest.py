@@ -64,7 +64,7 @@ def _settings(database_url: str, tmp: Path, **overrides: Any) -> Settings:
     return Settings.from_env(
         database_url=database_url,
         redis_url=overrides.pop("redis_url", None),
-        mqtt_url=None,
+        mqtt_url=overrides.pop("mqtt_url", None),
         secret_key="test-secret",
         upload_folder=tmp / "uploads",
         bpmn_folder=PROJECT_ROOT / "bpmn",
@@ -176,6 +176,12 @@ def create_user(app: Flask) -> Callable[..., Any]:
 
     def factory(role: str, username: str | None = None, unit_code: str | None = None) -> Any:
         counter["n"] += 1
+        if unit_code is not None:  # a unit_code must name a unit: make it on first use
+            from app.units.models import UNIT_KINDS
+            from app.units.services import ensure_units
+
+            kind = unit_code if unit_code in UNIT_KINDS else "district_bureau"
+            ensure_units([{"code": unit_code, "name": f"{unit_code} unit", "kind": kind}])
         user = create(username or f"{role}{counter['n']}", PASSWORD, role, None, unit_code)
         db.session.commit()
         return user
@@ -211,3 +217,41 @@ def auth(client: FlaskClient) -> Callable[[str], dict[str, str]]:
         return {"Authorization": f"Bearer {tokens[username]}"}
 
     return headers
+
+
+# -- Mosquitto (sensor connectors) ------------------------------------------------------------------------
+
+MOSQUITTO = os.environ.get("GRIDCASE_TEST_MOSQUITTO") or shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+@pytest.fixture(scope="session")
+def mosquitto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Mosquitto broker of this test session on a free port of 127.0.0.1 (no persistence, anonymous)."""
+    import socket
+    import subprocess
+    import time
+
+    if not Path(MOSQUITTO).exists():
+        _service_missing("Mosquitto", FileNotFoundError(MOSQUITTO))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = tmp_path_factory.mktemp("mosquitto")
+    config = folder / "mosquitto.conf"
+    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    process = subprocess.Popen(
+        [MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=(folder / "log").open("wb")
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError as exc:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                _service_missing("Mosquitto", exc)
+            time.sleep(0.05)
+    yield f"mqtt://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)

@@ -1,0 +1,175 @@
+"""The alarm model (as in ThingsBoard): one active alarm per (device, alarm type); repeats raise its count and
+last-seen time; a clear ends it; a new trigger after a clear is a new alarm unless it comes within the re-open
+window, or the alarm is flapping (more than N toggles within the flapping window), in which case the old alarm
+reopens, so flapping is folded into one alarm and flagged. Retained messages are the broker replaying a state:
+they may clear an alarm but never open one (and so never an incident or a case)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from app.audit.services import record
+from app.clock import as_utc
+from app.config import SensorSettings
+from app.devices.models import Alarm, Device
+from app.devices.types import ALARM_TYPES
+from app.extensions import db
+
+
+class Change:
+    OPENED = "opened"
+    REPEATED = "repeated"
+    REOPENED = "reopened"
+    CLEARED = "cleared"
+
+
+@dataclass(frozen=True)
+class AlarmChange:
+    alarm: Alarm
+    change: str  # Change.*
+    became_flapping: bool = False
+
+
+def active_key(device: Device, alarm_type: str) -> str:
+    return f"{device.id}:{alarm_type}"
+
+
+def apply_reading(
+    device: Device,
+    alarm_type: str,
+    active: bool,
+    values: dict[str, Any],
+    *,
+    retained: bool,
+    at: datetime,
+    settings: SensorSettings,
+) -> AlarmChange | None:
+    """Apply one reading to the device's alarms; None when nothing about an alarm changed."""
+    current = db.session.execute(
+        select(Alarm).where(Alarm.active_key == active_key(device, alarm_type))
+    ).scalar_one_or_none()
+    if not active:
+        return _clear(current, at, settings) if current is not None else None
+    if retained:
+        return None  # the broker's copy of a state: never opens, and not a new trigger of an open alarm
+    if current is not None:
+        current.count += 1
+        current.last_seen_at = at
+        current.values = {**current.values, **values}
+        return AlarmChange(current, Change.REPEATED)
+    last = _latest_cleared(device, alarm_type)
+    if last is not None and _may_reopen(last, at, settings):
+        return _reopen(last, values, at, settings)
+    # A new alarm, but toggles of the previous one within the flapping window still count toward flapping.
+    carried = _recent_toggles(last, at, settings) if last is not None else []
+    return _open(device, alarm_type, values, at, settings, carried)
+
+
+def _latest_cleared(device: Device, alarm_type: str) -> Alarm | None:
+    return db.session.execute(
+        select(Alarm)
+        .where(Alarm.device_id == device.id, Alarm.alarm_type == alarm_type, Alarm.active.is_(False))
+        .order_by(Alarm.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def _recent_toggles(alarm: Alarm, at: datetime, settings: SensorSettings) -> list[str]:
+    since = at - timedelta(seconds=settings.flap_window_seconds)
+    return [t for t in alarm.recent_toggles or [] if as_utc(datetime.fromisoformat(t)) > since]
+
+
+def _may_reopen(last: Alarm, at: datetime, settings: SensorSettings) -> bool:
+    assert last.cleared_at is not None
+    since_clear = at - as_utc(last.cleared_at)
+    if since_clear <= timedelta(seconds=settings.reopen_window_seconds):
+        return True
+    if since_clear > timedelta(seconds=settings.flap_window_seconds):
+        return False
+    # Within the flapping window: fold into the old alarm when it flaps already, or this toggle makes it flap.
+    return last.flapping or len(_recent_toggles(last, at, settings)) + 1 > settings.flap_max_toggles
+
+
+def _toggle(alarm: Alarm, at: datetime, settings: SensorSettings) -> bool:
+    """Count a state change; True when it makes the alarm flapping."""
+    alarm.recent_toggles = [*_recent_toggles(alarm, at, settings), at.isoformat()]
+    alarm.toggle_count = (alarm.toggle_count or 0) + 1
+    if not alarm.flapping and len(alarm.recent_toggles) > settings.flap_max_toggles:
+        alarm.flapping = True
+        return True
+    return False
+
+
+def _open(
+    device: Device,
+    alarm_type: str,
+    values: dict[str, Any],
+    at: datetime,
+    settings: SensorSettings,
+    carried_toggles: list[str],
+) -> AlarmChange:
+    alarm = Alarm(
+        device_id=device.id,
+        alarm_type=alarm_type,
+        active_key=active_key(device, alarm_type),
+        active=True,
+        severity=ALARM_TYPES[alarm_type].severity,
+        count=1,
+        started_at=at,
+        last_seen_at=at,
+        reopen_count=0,
+        toggle_count=0,
+        recent_toggles=carried_toggles,
+        flapping=False,
+        values=dict(values),
+    )
+    became_flapping = _toggle(alarm, at, settings)
+    db.session.add(alarm)
+    db.session.flush()  # the unique active_key is checked here: a racing listener loses and retries
+    _audit("alarm.opened", alarm, device, {"values": alarm.values})
+    if became_flapping:
+        _audit("alarm.flapping", alarm, device, {"toggles": alarm.recent_toggles})
+    return AlarmChange(alarm, Change.OPENED, became_flapping)
+
+
+def _reopen(alarm: Alarm, values: dict[str, Any], at: datetime, settings: SensorSettings) -> AlarmChange:
+    alarm.active = True
+    alarm.active_key = active_key(alarm.device, alarm.alarm_type)
+    alarm.cleared_at = None
+    alarm.count += 1
+    alarm.last_seen_at = at
+    alarm.reopen_count += 1
+    alarm.values = {**alarm.values, **values}
+    became_flapping = _toggle(alarm, at, settings)
+    db.session.flush()
+    _audit("alarm.reopened", alarm, alarm.device, {"reopen_count": alarm.reopen_count})
+    if became_flapping:
+        _audit("alarm.flapping", alarm, alarm.device, {"toggles": alarm.recent_toggles})
+    return AlarmChange(alarm, Change.REOPENED, became_flapping)
+
+
+def _clear(alarm: Alarm, at: datetime, settings: SensorSettings) -> AlarmChange:
+    alarm.active = False
+    alarm.active_key = None
+    alarm.cleared_at = at
+    became_flapping = _toggle(alarm, at, settings)
+    _audit("alarm.cleared", alarm, alarm.device, {"count": alarm.count})
+    if became_flapping:
+        _audit("alarm.flapping", alarm, alarm.device, {"toggles": alarm.recent_toggles})
+    return AlarmChange(alarm, Change.CLEARED, became_flapping)
+
+
+def _audit(action: str, alarm: Alarm, device: Device, data: dict[str, Any]) -> None:
+    incident = alarm.incident
+    record(
+        action,
+        entity_type="alarm",
+        entity_id=alarm.id,
+        actor_label=f"device:{device.device_id}"[:80],
+        case_id=incident.case_id if incident is not None else None,
+        data={"device": device.device_id, "alarm_type": alarm.alarm_type, **data},
+    )

@@ -1,0 +1,110 @@
+"""The one place where an incident becomes a case and starts its process.
+
+Until ``bpmn/sensor_alarm.bpmn`` exists the case runs ``case_handling`` like any report (source channel
+``sensor``, category and severity from the alarm type). The next step swaps ``SENSOR_PROCESS_KEY`` and the
+variables here, and nothing else: the variables already carry what that diagram decides on (alarm type,
+the protected resident, the ordered emergency contacts).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from app.audit.services import record
+from app.cases.models import Case, CaseStatus
+from app.cases.services import CASE_PROCESS_KEY, case_snapshot, next_case_key
+from app.clock import now
+from app.devices.models import Alarm, Device, Incident
+from app.devices.types import ALARM_TYPES, DEVICE_TYPES
+from app.extensions import db
+from app.workflow import instances
+
+SENSOR_PROCESS_KEY = CASE_PROCESS_KEY
+SOURCE_CHANNEL = "sensor"
+
+
+def open_incident_case(incident: Incident, alarm: Alarm, device: Device) -> Case:
+    """File the case of a new incident and start its process, in the caller's transaction."""
+    alarm_type = ALARM_TYPES[alarm.alarm_type]
+    timestamp = now()
+    where = device.address or device.friendly_name
+    case = Case(
+        key=next_case_key(timestamp.year),
+        title=f"{alarm_type.label}:{where}"[:120],
+        description=_description(alarm, device),
+        category_code=alarm_type.category_code,
+        grid_code=device.grid_code,
+        lat=device.lat,
+        lon=device.lon,
+        address=device.address,
+        source_channel=SOURCE_CHANNEL,
+        reporter_id=None,
+        severity=alarm.severity,
+        status=CaseStatus.REPORTED,
+        created_at=timestamp,
+        updated_at=timestamp,
+    )
+    db.session.add(case)
+    db.session.flush()
+    actor_label = f"device:{device.device_id}"[:80]
+    record(
+        "case.reported",
+        entity_type="case",
+        entity_id=case.key,
+        actor_label=actor_label,
+        case_id=case.id,
+        after=case_snapshot(case),
+        data={"incident_id": incident.id, "alarm_id": alarm.id, "alarm_type": alarm.alarm_type},
+    )
+    instances.start_instance(
+        SENSOR_PROCESS_KEY,
+        business_key=case.key,
+        variables=_variables(case, incident, alarm, device),
+        case_id=case.id,
+    )
+    return case
+
+
+def _variables(case: Case, incident: Incident, alarm: Alarm, device: Device) -> dict[str, Any]:
+    return {
+        "case_id": case.id,
+        "case_key": case.key,
+        "title": case.title,
+        "category_code": case.category_code,
+        "severity": case.severity,
+        "source_channel": case.source_channel,
+        "reporter": actor_name(device),
+        "time_limit_hours": current_app.extensions["gridcase.settings"].default_time_limit_hours,
+        "incident_id": incident.id,
+        "alarm_type": alarm.alarm_type,
+        "device_id": device.device_id,
+        "device_type": device.device_type,
+        "resident_name": device.resident_name,
+        "resident_phone": device.resident_phone,
+        "resident_notes": device.resident_notes,
+        "emergency_contacts": list(device.emergency_contacts or []),
+    }
+
+
+def actor_name(device: Device) -> str:
+    return f"device:{device.device_id}"[:64]
+
+
+def _description(alarm: Alarm, device: Device) -> str:
+    device_type = DEVICE_TYPES.get(device.device_type)
+    lines = [
+        f"设备 {device.friendly_name}({device_type.label if device_type else device.device_type},"
+        f"{device.device_id})报警:{ALARM_TYPES[alarm.alarm_type].label}。",
+    ]
+    if alarm.values:
+        lines.append("读数:" + ", ".join(f"{k}={v}" for k, v in alarm.values.items()))
+    if device.resident_name:
+        notes = f"({device.resident_notes})" if device.resident_notes else ""
+        lines.append(f"住户:{device.resident_name}{notes} {device.resident_phone or ''}".rstrip())
+    for order, contact in enumerate(device.emergency_contacts or [], start=1):
+        lines.append(
+            f"紧急联系人 {order}:{contact.get('name')}({contact.get('relation', '')}){contact.get('phone')}"
+        )
+    return "\n".join(lines)

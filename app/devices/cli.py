@@ -1,0 +1,95 @@
+"""``flask devices register | import | token | list``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from app.devices import services
+from app.devices.types import DEVICE_TYPES
+from app.errors import DomainError
+from app.extensions import db
+
+
+def _fail(message: str) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(2)
+
+
+def register_device_commands(app: Flask) -> None:
+    devices = AppGroup("devices", help="Sensor devices (传感设备): register, import from CSV, issue tokens.")
+
+    @devices.command("register")
+    @click.argument("device_id")
+    @click.option("--type", "device_type", required=True, type=click.Choice(sorted(DEVICE_TYPES)))
+    @click.option(
+        "--name", "friendly_name", default=None, help="zigbee2mqtt friendly name (default: DEVICE_ID)"
+    )
+    @click.option("--lat", type=float, default=None)
+    @click.option("--lon", type=float, default=None)
+    @click.option("--address", default=None)
+    @click.option("--building", "building_code", default=None, help="building grid code (21 digits)")
+    @click.option("--resident", "resident_name", default=None, help="the person it protects")
+    @click.option("--resident-phone", default=None)
+    @click.option("--resident-notes", default=None, help="e.g. 独居老人")
+    @click.option(
+        "--contact",
+        "contacts",
+        multiple=True,
+        help="emergency contact 'name|phone|relation', in calling order",
+    )
+    def register_command(device_id: str, contacts: tuple[str, ...], **options: str | float | None) -> None:
+        """Register a device and print its HTTP ingestion token (shown once)."""
+        raw: dict[str, Any] = {key: value for key, value in options.items() if value is not None}
+        raw["device_id"] = device_id
+        raw["emergency_contacts"] = [services.parse_contact(c) for c in contacts]
+        try:
+            device, token = services.register_device(services.validate_device_fields(raw))
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            _fail(f"{exc.message}: {exc.details}")
+        click.echo(f"registered {device.device_id} ({device.device_type}) grid {device.grid_code or '-'}")
+        click.echo(f"token (shown once): {token}")
+
+    @devices.command("import")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def import_command(file: Path) -> None:
+        """Register every device of a CSV file, or none if any row is rejected (each is listed)."""
+        data = file.read_bytes()
+        rows = max(data.count(b"\n") - 1, 0)
+        try:
+            with click.progressbar(length=rows, label="registering devices", file=sys.stderr) as bar:
+                report = services.import_csv(data, progress=bar.update)
+            db.session.commit()
+        except services.CsvImportRejected as exc:
+            db.session.rollback()
+            for rejection in exc.report.rejected:
+                click.echo(
+                    f"rejected line {rejection.line} {rejection.device_id or '-'}: {rejection.reason}",
+                    err=True,
+                )
+            _fail(exc.message)
+        except DomainError as exc:
+            db.session.rollback()
+            _fail(f"{exc.message}: {exc.details}")
+        click.echo(f"imported {len(report.created)} devices")
+
+    @devices.command("token")
+    @click.argument("device_id")
+    def token_command(device_id: str) -> None:
+        """Issue a new HTTP ingestion token for DEVICE_ID (the old one stops working)."""
+        try:
+            token = services.issue_token(services.get_device(device_id))
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            _fail(exc.message)
+        click.echo(token)
+
+    app.cli.add_command(devices)

@@ -1,0 +1,103 @@
+"""Correlation: alarms of the same group (fire, gas, water) from devices in the same building, or within a
+set distance, within the correlation window are one incident; an incident opens exactly one case."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text
+
+from app.cases.models import Case
+from app.config import SensorSettings
+from app.devices.case_hook import open_incident_case
+from app.devices.models import Alarm, Device, Incident
+from app.devices.types import ALARM_TYPES
+from app.extensions import db
+
+EARTH_RADIUS_M = 6_371_000.0
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine): plenty for "the same building" at tens of metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+def link_alarm(alarm: Alarm, device: Device, at: datetime, settings: SensorSettings) -> Case | None:
+    """A newly opened alarm joins a recent incident nearby, or opens a new incident and its case (returned).
+    Alarm types without a category open no incident."""
+    alarm_type = ALARM_TYPES[alarm.alarm_type]
+    if alarm_type.category_code is None:
+        return None
+    incident = None
+    if alarm_type.group is not None:
+        _serialize_correlation(alarm_type.group)
+        incident = _correlated(alarm_type.group, device, at, settings)
+    if incident is not None:
+        incident.alarm_count += 1
+        incident.last_alarm_at = at
+        if _more_severe(alarm.severity, incident.severity):
+            incident.severity = alarm.severity
+        alarm.incident_id = incident.id
+        return None
+    incident = Incident(
+        alarm_type=alarm.alarm_type,
+        alarm_group=alarm_type.group,
+        building_code=device.building_code,
+        grid_code=device.grid_code,
+        lat=device.lat,
+        lon=device.lon,
+        severity=alarm.severity,
+        alarm_count=1,
+        opened_at=at,
+        last_alarm_at=at,
+    )
+    db.session.add(incident)
+    db.session.flush()
+    alarm.incident_id = incident.id
+    alarm.incident = incident
+    case = open_incident_case(incident, alarm, device)
+    incident.case_id = case.id
+    return case
+
+
+def touch(incident: Incident, at: datetime) -> None:
+    """A reopened alarm keeps its incident alive for correlation."""
+    incident.last_alarm_at = at
+
+
+def _serialize_correlation(group: str) -> None:
+    """Two listeners seeing two smoke detectors at once must not open two incidents: on PostgreSQL they
+    queue on a transaction lock per group (SQLite's BEGIN IMMEDIATE already lets one writer in at a time)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(group.encode())})
+
+
+def _correlated(group: str, device: Device, at: datetime, settings: SensorSettings) -> Incident | None:
+    since = at - timedelta(seconds=settings.correlation_window_seconds)
+    candidates = db.session.execute(
+        select(Incident)
+        .where(Incident.alarm_group == group, Incident.last_alarm_at >= since)
+        .order_by(Incident.last_alarm_at.desc(), Incident.id.desc())
+    ).scalars()
+    for incident in candidates:
+        if device.building_code and incident.building_code == device.building_code:
+            return incident
+        if (
+            None not in (device.lat, device.lon, incident.lat, incident.lon)
+            and distance_m(device.lat, device.lon, incident.lat, incident.lon)  # type: ignore[arg-type]
+            <= settings.correlation_distance_m
+        ):
+            return incident
+    return None
+
+
+SEVERITY_ORDER = ("red", "orange", "yellow", "blue")
+
+
+def _more_severe(a: str, b: str) -> bool:
+    return SEVERITY_ORDER.index(a) < SEVERITY_ORDER.index(b)

@@ -1,0 +1,138 @@
+"""Device registry payloads (API, CLI and CSV rows all load through ``DeviceInput``) and responses."""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+
+from app.devices.types import DEVICE_TYPES, DeviceStatus
+from app.grids.codes import code_problem
+from app.http import PageArgs
+
+DEVICE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+class ContactSchema(Schema):
+    name = fields.Str(required=True, validate=validate.Length(min=1, max=80))
+    phone = fields.Str(required=True, validate=validate.Regexp(r"^\+?[0-9][0-9 -]{2,30}$"))
+    relation = fields.Str(load_default="", validate=validate.Length(max=40))
+
+
+class DeviceInput(Schema):
+    device_id = fields.Str(
+        required=True, validate=validate.Regexp(DEVICE_ID, error="1-64 of A-Z a-z 0-9 _ . : -")
+    )
+    # zigbee2mqtt friendly name; defaults to device_id. '/' is allowed (it nests topics), wildcards are not.
+    friendly_name = fields.Str(load_default=None, validate=validate.Length(min=1, max=200))
+    device_type = fields.Str(required=True, validate=validate.OneOf(sorted(DEVICE_TYPES)))
+    lat = fields.Float(load_default=None, validate=validate.Range(-90, 90))
+    lon = fields.Float(load_default=None, validate=validate.Range(-180, 180))
+    address = fields.Str(load_default=None, validate=validate.Length(max=300))
+    building_code = fields.Str(load_default=None)
+    resident_name = fields.Str(load_default=None, validate=validate.Length(max=80))
+    resident_phone = fields.Str(load_default=None, validate=validate.Length(max=32))
+    resident_notes = fields.Str(load_default=None, validate=validate.Length(max=500))
+    emergency_contacts = fields.List(fields.Nested(ContactSchema), load_default=list)
+
+    @validates("friendly_name")
+    def _friendly_name(self, value: str | None, **_: Any) -> None:
+        if value is None:
+            return
+        if any(c in value for c in "+#\x00") or value.startswith("/") or value.endswith("/") or "//" in value:
+            raise ValidationError("no '+', '#' or empty topic levels (leading, trailing or double '/')")
+        if (
+            value.endswith(("/availability", "/set", "/get"))
+            or value == "bridge"
+            or value.startswith("bridge/")
+        ):
+            raise ValidationError("clashes with a zigbee2mqtt topic (bridge, …/availability, …/set, …/get)")
+
+    @validates("building_code")
+    def _building_code(self, value: str | None, **_: Any) -> None:
+        problem = code_problem(value, "building") if value is not None else None
+        if problem:
+            raise ValidationError(problem)
+
+    @validates_schema
+    def _both_coordinates(self, data: dict[str, Any], **_: Any) -> None:
+        if (data.get("lat") is None) != (data.get("lon") is None):
+            raise ValidationError("give both lat and lon, or neither", "lat")
+
+
+class DeviceSchema(Schema):
+    device_id = fields.Str()
+    friendly_name = fields.Str()
+    device_type = fields.Str()
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    grid_code = fields.Str(allow_none=True)
+    building_code = fields.Str(allow_none=True)
+    address = fields.Str(allow_none=True)
+    resident_name = fields.Str(allow_none=True)
+    resident_phone = fields.Str(allow_none=True)
+    resident_notes = fields.Str(allow_none=True)
+    emergency_contacts = fields.List(fields.Dict())
+    status = fields.Str(metadata={"enum": list(DeviceStatus.ALL)})
+    last_seen_at = fields.DateTime(allow_none=True)
+    last_values = fields.Dict()
+    created_at = fields.DateTime()
+
+
+class RegisteredDeviceSchema(Schema):
+    device = fields.Nested(DeviceSchema)
+    token = fields.Str(metadata={"description": "HTTP ingestion token: shown once, only its hash is kept"})
+
+
+class DeviceTokenSchema(Schema):
+    device_id = fields.Str()
+    token = fields.Str()
+
+
+class DeviceQueryArgs(PageArgs):
+    status = fields.Str(validate=validate.OneOf(DeviceStatus.ALL))
+    device_type = fields.Str(validate=validate.OneOf(sorted(DEVICE_TYPES)))
+    grid = fields.Str(metadata={"description": "grid code: devices in this grid's subtree"})
+
+
+class AlarmSchema(Schema):
+    id = fields.Int()
+    alarm_type = fields.Str()
+    active = fields.Bool()
+    severity = fields.Str()
+    count = fields.Int()
+    started_at = fields.DateTime()
+    last_seen_at = fields.DateTime()
+    cleared_at = fields.DateTime(allow_none=True)
+    reopen_count = fields.Int()
+    toggle_count = fields.Int()
+    flapping = fields.Bool()
+    values = fields.Dict()
+    incident_id = fields.Int(allow_none=True)
+
+
+class DeadLetterQueryArgs(PageArgs):
+    reason_code = fields.Str()
+
+
+class DeadLetterSchema(Schema):
+    id = fields.Int()
+    received_at = fields.DateTime()
+    source = fields.Str()
+    topic = fields.Str()
+    reason_code = fields.Str()
+    reason = fields.Str()
+    retained = fields.Bool()
+    payload_size = fields.Int()
+    payload_text = fields.Method(
+        "_text", metadata={"description": "the payload as UTF-8 (bad bytes replaced)"}
+    )
+    payload_base64 = fields.Method("_base64", metadata={"description": "the stored payload bytes, base64"})
+
+    def _text(self, letter: Any) -> str:
+        return bytes(letter.payload).decode("utf-8", errors="replace")
+
+    def _base64(self, letter: Any) -> str:
+        return base64.b64encode(bytes(letter.payload)).decode("ascii")

@@ -1,0 +1,322 @@
+"""Device registry: register (one or a CSV file, all or nothing), tokens, look-ups, and what a message says
+about the device itself (seen, online / offline, low battery, tampered)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import Select, select
+
+from app.audit.services import Actor, record
+from app.clock import now
+from app.devices.models import Alarm, DeadLetter, Device, DeviceToken
+from app.devices.schemas import DeviceInput
+from app.devices.types import DEVICE_TYPES, device_status
+from app.errors import Conflict, InvalidInput, NotFound
+from app.extensions import db
+from app.grids.codes import LEVEL_LENGTHS
+
+TOKEN_PREFIX = "gcd_"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# -- registering ---------------------------------------------------------------------------------------
+
+
+def validate_device_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Load raw input (CLI options, a CSV row) the way the API does; InvalidInput names each bad field."""
+    try:
+        loaded: dict[str, Any] = DeviceInput().load(dict(raw))
+    except ValidationError as exc:
+        raise InvalidInput("invalid device", exc.messages) from exc
+    return loaded
+
+
+def register_device(
+    fields: Mapping[str, Any], actor: Actor | None = None, with_token: bool = True
+) -> tuple[Device, str | None]:
+    """Register a device from validated ``fields``; returns it and its HTTP token (shown once)."""
+    friendly_name = fields.get("friendly_name") or fields["device_id"]
+    _check_unique(fields["device_id"], friendly_name)
+    grid_code, building_code = _place(fields.get("lat"), fields.get("lon"), fields.get("building_code"))
+    timestamp = now()
+    device = Device(
+        device_id=fields["device_id"],
+        friendly_name=friendly_name,
+        device_type=fields["device_type"],
+        lat=fields.get("lat"),
+        lon=fields.get("lon"),
+        grid_code=grid_code,
+        building_code=building_code,
+        address=fields.get("address"),
+        resident_name=fields.get("resident_name"),
+        resident_phone=fields.get("resident_phone"),
+        resident_notes=fields.get("resident_notes"),
+        emergency_contacts=[dict(c) for c in fields.get("emergency_contacts") or []],
+        status=device_status(True, False, False),
+        available=True,
+        tampered=False,
+        battery_low=False,
+        last_values={},
+        created_at=timestamp,
+        updated_at=timestamp,
+    )
+    db.session.add(device)
+    db.session.flush()
+    record(
+        "device.registered",
+        entity_type="device",
+        entity_id=device.device_id,
+        actor=actor,
+        after={
+            "friendly_name": device.friendly_name,
+            "device_type": device.device_type,
+            "grid_code": grid_code,
+            "building_code": building_code,
+            "resident_name": device.resident_name,
+        },
+    )
+    return device, issue_token(device, actor) if with_token else None
+
+
+def _check_unique(device_id: str, friendly_name: str) -> None:
+    if db.session.execute(select(Device.id).where(Device.device_id == device_id)).first():
+        raise Conflict(f"device {device_id!r} is already registered", {"device_id": "taken"})
+    if db.session.execute(select(Device.id).where(Device.friendly_name == friendly_name)).first():
+        raise Conflict(f"friendly name {friendly_name!r} is taken", {"friendly_name": "taken"})
+
+
+def _place(lat: float | None, lon: float | None, building_code: str | None) -> tuple[str | None, str | None]:
+    """The deepest grid at the location, and the building (given, or the grid when it is a building)."""
+    from app.grids.services import locate
+
+    found = locate(lat, lon) if lat is not None and lon is not None else None
+    grid_code = found.code if found is not None else None
+    if building_code is None and grid_code is not None and len(grid_code) == LEVEL_LENGTHS["building"]:
+        building_code = grid_code
+    return grid_code or building_code, building_code
+
+
+def issue_token(device: Device, actor: Actor | None = None) -> str:
+    """A new HTTP ingestion token for ``device``; earlier ones stop working. Only the hash is kept."""
+    timestamp = now()
+    for old in db.session.execute(
+        select(DeviceToken).where(DeviceToken.device_id == device.id, DeviceToken.revoked_at.is_(None))
+    ).scalars():
+        old.revoked_at = timestamp
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = DeviceToken(device_id=device.id, token_hash=token_hash(token), created_at=timestamp)
+    db.session.add(row)
+    db.session.flush()
+    record("device.token_issued", entity_type="device", entity_id=device.device_id, actor=actor)
+    return token
+
+
+def device_for_token(token: str) -> Device | None:
+    row = db.session.execute(
+        select(DeviceToken).where(
+            DeviceToken.token_hash == token_hash(token), DeviceToken.revoked_at.is_(None)
+        )
+    ).scalar_one_or_none()
+    return row.device if row is not None else None
+
+
+# -- CSV import ----------------------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "device_id",
+    "friendly_name",
+    "device_type",
+    "lat",
+    "lon",
+    "address",
+    "building_code",
+    "resident_name",
+    "resident_phone",
+    "resident_notes",
+    "contacts",  # "name|phone|relation; name|phone|relation", in calling order
+)
+
+
+@dataclass(frozen=True)
+class RowRejection:
+    line: int  # line in the file, the header being line 1
+    device_id: str | None
+    reason: str
+
+
+@dataclass
+class CsvImportReport:
+    rows: int
+    created: list[str] = field(default_factory=list)
+    rejected: list[RowRejection] = field(default_factory=list)
+
+
+class CsvImportRejected(InvalidInput):
+    def __init__(self, report: CsvImportReport) -> None:
+        super().__init__(
+            f"{len(report.rejected)} of {report.rows} rows rejected; nothing imported",
+            {"rejected": [r.__dict__ for r in report.rejected]},
+        )
+        self.report = report
+
+
+def import_csv(
+    data: bytes, actor: Actor | None = None, progress: Callable[[int], None] | None = None
+) -> CsvImportReport:
+    """Register every row of a CSV file (columns ``CSV_COLUMNS``, header first) or, if any row is rejected,
+    none: the report lists each rejected row with its reason. Tokens are issued per device later
+    (``flask devices token``), so an import prints no secrets."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("the file is not UTF-8", {"file": str(exc)}) from exc
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in ("device_id", "device_type") if c not in (reader.fieldnames or [])]
+    unknown = [c for c in reader.fieldnames or [] if c not in CSV_COLUMNS]
+    if missing or unknown:
+        raise InvalidInput(
+            "bad CSV header",
+            {"header": f"missing {missing}, unknown {unknown}; columns: {list(CSV_COLUMNS)}"},
+        )
+    rows = list(reader)
+    report = CsvImportReport(rows=len(rows))
+    seen: dict[tuple[str, str], int] = {}
+    for index, row in enumerate(rows):
+        line = index + 2
+        device_id = (row.get("device_id") or "").strip() or None
+        try:
+            fields = validate_device_fields(_csv_fields(row))
+            names = {
+                "device_id": fields["device_id"],
+                "friendly_name": fields.get("friendly_name") or device_id,
+            }
+            for column, name in names.items():
+                if (column, name) in seen:
+                    raise Conflict(f"{column} {name!r} is also on line {seen[column, name]}")
+                seen[column, name] = line
+            # Rows go in one by one so later rows see earlier ones; a rejection anywhere rolls all back.
+            device, _ = register_device(fields, actor, with_token=False)
+            report.created.append(device.device_id)
+        except (InvalidInput, Conflict) as exc:
+            reason = exc.message if not exc.details else f"{exc.message}: {exc.details}"
+            report.rejected.append(RowRejection(line, device_id, reason))
+        if progress is not None:
+            progress(1)
+    if report.rejected:
+        raise CsvImportRejected(report)
+    return report
+
+
+def _csv_fields(row: Mapping[str, str | None]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for column in CSV_COLUMNS:
+        value = (row.get(column) or "").strip()
+        if not value:
+            continue
+        if column == "contacts":
+            fields["emergency_contacts"] = [
+                parse_contact(entry) for entry in value.split(";") if entry.strip()
+            ]
+        else:
+            fields[column] = value
+    return fields
+
+
+def parse_contact(entry: str) -> dict[str, str]:
+    parts = [p.strip() for p in entry.split("|")]
+    return dict(zip(("name", "phone", "relation"), parts, strict=False))
+
+
+# -- reading -------------------------------------------------------------------------------------------
+
+
+def list_devices(
+    status: str | None = None, device_type: str | None = None, grid: str | None = None
+) -> Select[Any]:
+    query = select(Device)
+    if status:
+        query = query.where(Device.status == status)
+    if device_type:
+        query = query.where(Device.device_type == device_type)
+    if grid:
+        query = query.where(Device.grid_code.startswith(grid, autoescape=True))
+    return query.order_by(Device.device_id)
+
+
+def get_device(device_id: str) -> Device:
+    device = db.session.execute(select(Device).where(Device.device_id == device_id)).scalar_one_or_none()
+    if device is None:
+        raise NotFound(f"device {device_id!r} is not registered")
+    return device
+
+
+def device_alarms(device_id: str) -> Select[Any]:
+    device = get_device(device_id)
+    return select(Alarm).where(Alarm.device_id == device.id).order_by(Alarm.id.desc())
+
+
+def list_dead_letters(reason_code: str | None = None) -> Select[Any]:
+    query = select(DeadLetter)
+    if reason_code:
+        query = query.where(DeadLetter.reason_code == reason_code)
+    return query.order_by(DeadLetter.id.desc())
+
+
+def find_device(ref: str, by_friendly_name: bool) -> Device | None:
+    column = Device.friendly_name if by_friendly_name else Device.device_id
+    return db.session.execute(select(Device).where(column == ref)).scalar_one_or_none()
+
+
+def family_of(device: Device) -> str:
+    return DEVICE_TYPES[device.device_type].family
+
+
+# -- what a message says about the device ----------------------------------------------------------------
+
+
+def observe(
+    device: Device,
+    *,
+    at: datetime,
+    available: bool | None = None,
+    flags: Mapping[str, bool] | None = None,
+    telemetry: Mapping[str, Any] | None = None,
+    retained: bool = False,
+) -> None:
+    """Update what we know of the device: seen now (unless the broker replays an old copy), online or
+    offline, low battery, tampered, latest values. A status change is audited."""
+    before = device.status
+    if available is not None:
+        device.available = available
+    elif not retained:
+        device.available = True  # a device that speaks is online
+    if flags:
+        device.battery_low = flags.get("battery_low", device.battery_low)
+        device.tampered = flags.get("tamper", device.tampered)
+    if telemetry:
+        device.last_values = {**(device.last_values or {}), **telemetry}
+    if available is None and not retained:
+        device.last_seen_at = at
+    device.status = device_status(device.available, device.tampered, device.battery_low)
+    if device.status != before:
+        device.updated_at = at
+        record(
+            "device.status_changed",
+            entity_type="device",
+            entity_id=device.device_id,
+            actor_label=f"device:{device.device_id}"[:80],
+            before={"status": before},
+            after={"status": device.status},
+        )

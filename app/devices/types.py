@@ -1,0 +1,126 @@
+"""Device types and alarm types, once: labels, which payload family a device speaks, and what an alarm means
+for cases (category, severity) and for correlation (which alarms of different devices are one incident)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ZIGBEE2MQTT = "zigbee2mqtt"
+GENERIC = "generic"
+
+
+@dataclass(frozen=True)
+class DeviceType:
+    code: str
+    family: str  # the payload format it speaks: zigbee2mqtt | generic
+    label: str
+    label_en: str
+
+
+DEVICE_TYPES: dict[str, DeviceType] = {
+    t.code: t
+    for t in (
+        DeviceType("water_leak_sensor", ZIGBEE2MQTT, "水浸传感器", "Water leak sensor"),
+        DeviceType("smoke_detector", ZIGBEE2MQTT, "烟雾报警器", "Smoke detector"),
+        DeviceType("gas_detector", ZIGBEE2MQTT, "燃气报警器", "Gas detector"),
+        DeviceType("co_detector", ZIGBEE2MQTT, "一氧化碳报警器", "CO detector"),
+        DeviceType("door_contact", ZIGBEE2MQTT, "门磁", "Door contact"),
+        DeviceType("sos_button", ZIGBEE2MQTT, "紧急按钮", "SOS button"),
+        DeviceType("fall_detector", ZIGBEE2MQTT, "跌倒检测器", "Fall detector"),
+        DeviceType("tank_level_sensor", ZIGBEE2MQTT, "化粪池液位计", "Septic tank level sensor"),
+        DeviceType("manhole_cover_sensor", ZIGBEE2MQTT, "井盖传感器", "Manhole cover sensor"),
+        DeviceType("hydrant_monitor", GENERIC, "消防栓监测", "Hydrant monitor"),
+        DeviceType("elevator_monitor", GENERIC, "电梯监测", "Elevator monitor"),
+        DeviceType("smartwatch", GENERIC, "智能手表", "Smartwatch"),
+        DeviceType("ai_camera", GENERIC, "AI 摄像头", "AI camera"),
+    )
+}
+
+
+# The generic JSON format's "kind" and the device type that sends it.
+GENERIC_KIND_DEVICE_TYPES = {
+    "hydrant": "hydrant_monitor",
+    "elevator": "elevator_monitor",
+    "smartwatch": "smartwatch",
+    "ai_camera": "ai_camera",
+}
+
+
+class DeviceStatus:
+    ONLINE = "online"
+    OFFLINE = "offline"
+    LOW_BATTERY = "low_battery"
+    TAMPERED = "tampered"
+    ALL = (ONLINE, OFFLINE, LOW_BATTERY, TAMPERED)
+
+
+def device_status(available: bool, tampered: bool, battery_low: bool) -> str:
+    """The one status shown for a device: the most pressing of its flags."""
+    if not available:
+        return DeviceStatus.OFFLINE
+    if tampered:
+        return DeviceStatus.TAMPERED
+    if battery_low:
+        return DeviceStatus.LOW_BATTERY
+    return DeviceStatus.ONLINE
+
+
+# Category codes follow the shared convention (kind letter + GB/T 30428.2 class [+ sub-class]):
+# E04 突发事件 (emergencies), E01 市容环境, E0102 暴露垃圾, E05 街面秩序, P01 公用设施.
+EMERGENCY = "E04"
+CITY_APPEARANCE = "E01"
+EXPOSED_GARBAGE = "E0102"
+STREET_ORDER = "E05"
+PUBLIC_FACILITY = "P01"
+
+
+@dataclass(frozen=True)
+class AlarmType:
+    code: str
+    label: str
+    label_en: str
+    severity: str  # red | orange | yellow | blue: the severity of the case it opens
+    # The category of the case an incident of this type opens; None: recorded on the device, no case
+    # (tamper and low battery feed the device status; maintenance cases are decided elsewhere).
+    category_code: str | None
+    # Alarms of the same group from different devices in one building within the correlation window are
+    # one incident (a fire sets off many smoke detectors). None: personal alarms (SOS, fall, a watch) are
+    # never merged with anyone else's.
+    group: str | None
+
+
+ALARM_TYPES: dict[str, AlarmType] = {
+    a.code: a
+    for a in (
+        AlarmType("water_leak", "漏水", "Water leak", "orange", EMERGENCY, "water"),
+        AlarmType("smoke", "烟雾报警", "Smoke", "red", EMERGENCY, "fire"),
+        AlarmType("gas", "燃气泄漏", "Gas leak", "red", EMERGENCY, "gas"),
+        AlarmType("carbon_monoxide", "一氧化碳超标", "Carbon monoxide", "red", EMERGENCY, "gas"),
+        AlarmType("sos", "紧急呼叫", "SOS", "red", EMERGENCY, None),
+        AlarmType("fall", "跌倒", "Fall", "red", EMERGENCY, None),
+        AlarmType("tank_high", "化粪池液位过高", "Septic tank high", "orange", CITY_APPEARANCE, None),
+        AlarmType("vibration", "井盖异动", "Manhole cover vibration", "yellow", PUBLIC_FACILITY, None),
+        AlarmType("tilt", "井盖倾斜", "Manhole cover tilted", "orange", PUBLIC_FACILITY, None),
+        AlarmType("contact_open", "门磁打开", "Door open", "blue", None, None),
+        AlarmType("tamper", "设备被拆", "Tampered", "blue", None, None),
+        AlarmType("battery_low", "电量低", "Battery low", "blue", None, None),
+        AlarmType(
+            "hydrant_low_pressure", "消防栓水压不足", "Hydrant low pressure", "yellow", PUBLIC_FACILITY, None
+        ),
+        AlarmType("elevator_fault", "电梯故障", "Elevator fault", "orange", PUBLIC_FACILITY, None),
+        AlarmType("elevator_entrapment", "电梯困人", "Elevator entrapment", "red", EMERGENCY, None),
+        AlarmType("heart_rate_abnormal", "心率异常", "Abnormal heart rate", "red", EMERGENCY, None),
+        AlarmType("geofence_exit", "离开安全区域", "Left the geofence", "orange", EMERGENCY, None),
+        AlarmType("camera_fire", "AI 识别明火", "Camera: fire", "red", EMERGENCY, "fire"),
+        AlarmType("camera_smoke", "AI 识别烟雾", "Camera: smoke", "red", EMERGENCY, "fire"),
+        AlarmType(
+            "camera_garbage_overflow", "AI 识别垃圾满溢", "Camera: garbage", "yellow", EXPOSED_GARBAGE, None
+        ),
+        AlarmType(
+            "camera_illegal_parking", "AI 识别违停", "Camera: illegal parking", "blue", STREET_ORDER, None
+        ),
+        AlarmType(
+            "camera_water_logging", "AI 识别积水", "Camera: water logging", "orange", EMERGENCY, "water"
+        ),
+    )
+}

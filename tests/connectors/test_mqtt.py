@@ -1,0 +1,184 @@
+"""The MQTT listener against a real Mosquitto (started by the test session): a replayed stream with repeats,
+retained messages and bad payloads gives exactly the expected alarms, cases and dead letters; a listener
+killed mid-stream and restarted with the same client id loses nothing and doubles nothing."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from flask import Flask
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import func, select
+
+from app.cases.models import Case
+from app.config import ConfigError, Settings
+from app.devices.models import Alarm, DeadLetter, Incident
+from app.devices.services import register_device, validate_device_fields
+from app.extensions import db
+from connectors.mqtt import BrokerAddress, MqttListener, subscription_filters
+
+BUILDING = "510124001001001001001"
+
+
+@pytest.fixture
+def run_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def mqtt_app(make_app: Any, mosquitto_url: str, run_id: str) -> Iterator[Flask]:
+    app: Flask = make_app(
+        "sqlite",
+        mqtt_url=mosquitto_url,
+        mqtt_topics=(f"zigbee2mqtt/{run_id}/#",),
+        mqtt_client_id=f"gridcase-test-{run_id}",
+    )
+    with app.app_context():
+        from app.workflow import deploy
+
+        deploy.deploy_folder(
+            app.extensions["gridcase.settings"].bpmn_folder, app.extensions["gridcase.deploy_rules"]()
+        )
+        for device_id, device_type, extra in (
+            ("leak", "water_leak_sensor", {"resident_name": "王大爷", "resident_notes": "独居老人"}),
+            ("smoke-1", "smoke_detector", {"building_code": BUILDING}),
+            ("smoke-2", "smoke_detector", {"building_code": BUILDING}),
+            ("smoke-3", "smoke_detector", {"building_code": BUILDING}),
+            ("sos", "sos_button", {"building_code": BUILDING}),
+        ):
+            register_device(
+                validate_device_fields(
+                    {
+                        "device_id": f"{run_id}-{device_id}",
+                        "friendly_name": f"{run_id}/{device_id}",
+                        "device_type": device_type,
+                        **extra,
+                    }
+                )
+            )
+        db.session.commit()
+        yield app
+        db.session.remove()
+
+
+def publish(url: str, messages: list[tuple[str, Any, bool]]) -> None:
+    """Publish (topic, payload, retain) at QoS 1 and wait until the broker has each one."""
+    address = BrokerAddress.parse(url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"publisher-{uuid.uuid4().hex[:6]}")
+    client.connect(address.host, address.port)
+    client.loop_start()
+    try:
+        for topic, payload, retain in messages:
+            raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+            client.publish(topic, raw, qos=1, retain=retain).wait_for_publish(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def count(model: Any, *where: Any) -> int:
+    db.session.expire_all()
+    return int(db.session.execute(select(func.count()).select_from(model).where(*where)).scalar_one())
+
+
+def test_a_replayed_stream_gives_exactly_the_expected_alarms_and_cases(
+    mqtt_app: Flask, mosquitto_url: str, run_id: str
+) -> None:
+    t = f"zigbee2mqtt/{run_id}"
+    # Retained before the listener subscribes: they arrive as retained state and open nothing.
+    retained = [(f"{t}/{d}/availability", {"state": "online"}, True) for d in ("leak", "smoke-1", "sos")]
+    retained.append((f"{t}/leak", {"water_leak": True, "battery": 80}, True))
+    publish(mosquitto_url, retained)
+    stream: list[tuple[str, Any, bool]] = [(f"{t}/leak", {"water_leak": True, "battery": 80}, False)] * 3
+    for n in (1, 2, 3):
+        stream += [(f"{t}/smoke-{n}", {"smoke": True, "smoke_density": 30}, False)] * 2
+    stream += [(f"{t}/sos", {"action": "emergency"}, False), (f"{t}/sos", {"action": ""}, False)]
+    stream += [(f"{t}/leak", b"\x00\x01 not json", False), (f"{t}/nobody", {"water_leak": True}, False)]
+
+    listener = MqttListener(mqtt_app)
+    listener.start()
+    try:
+        publish(mosquitto_url, stream)
+        assert listener.wait_handled(len(retained) + len(stream), timeout=30), listener.stats
+    finally:
+        listener.stop()
+    alarms = {
+        a.device.device_id.removeprefix(f"{run_id}-"): a for a in db.session.execute(select(Alarm)).scalars()
+    }
+    assert {name: (a.alarm_type, a.count) for name, a in alarms.items()} == {
+        "leak": ("water_leak", 3),  # the retained copy neither opened nor counted
+        "smoke-1": ("smoke", 2),
+        "smoke-2": ("smoke", 2),
+        "smoke-3": ("smoke", 2),
+        "sos": ("sos", 1),
+    }
+    assert count(Incident) == 3 and count(Case) == 3 and count(Case, Case.source_channel == "sensor") == 3
+    assert {d.reason_code for d in db.session.execute(select(DeadLetter)).scalars()} == {
+        "binary",
+        "unknown_device",
+    }
+    assert listener.stats.outcomes == {"processed": len(retained) + len(stream) - 2, "dead_letter": 2}
+
+
+def test_qos1_redelivery_after_a_listener_crash_loses_nothing_and_doubles_nothing(
+    mqtt_app: Flask, mosquitto_url: str, run_id: str
+) -> None:
+    topic, total, acked_before_crash, committed_unacked = f"zigbee2mqtt/{run_id}/leak", 60, 10, 5
+    first = MqttListener(mqtt_app)
+    real_ack = first.client.ack
+    acks: list[int] = []
+
+    def ack_only_the_first(mid: int, qos: int) -> Any:
+        # The process "dies" between commit and ack for the messages after these.
+        if len(acks) < acked_before_crash:
+            acks.append(mid)
+            return real_ack(mid, qos)
+        return None
+
+    first.client.ack = ack_only_the_first  # type: ignore[method-assign]
+    first.start()
+    publish(mosquitto_url, [(topic, {"water_leak": True, "battery": n % 100}, False) for n in range(total)])
+    assert first.wait_handled(acked_before_crash + committed_unacked, timeout=30)
+    first.crash()
+    handled_first = first.stats.handled
+    assert handled_first >= acked_before_crash + committed_unacked
+
+    second = MqttListener(mqtt_app)  # same client id: the broker resumes the session
+    second.start()
+    try:
+        assert second.wait_handled(total - acked_before_crash, timeout=30), second.stats
+        # nothing more may arrive: a second delivery of anything would show here
+        assert not second.wait_handled(total - acked_before_crash + 1, timeout=0.5)
+    finally:
+        second.stop()
+    alarm = db.session.execute(select(Alarm)).scalar_one()
+    db.session.refresh(alarm)
+    assert alarm.count == total  # nothing lost, nothing doubled
+    assert second.stats.handled == total - acked_before_crash
+    assert second.stats.outcomes.get("duplicate") == handled_first - acked_before_crash
+    assert count(Case) == 1
+
+
+def test_shared_subscription_and_settings_are_validated(tmp_path: Any) -> None:
+    settings = Settings.from_env(
+        database_url="sqlite://", mqtt_topics=("zigbee2mqtt/#", "gridcase/devices/#"), mqtt_share_group="g1"
+    )
+    assert subscription_filters(settings) == ["$share/g1/zigbee2mqtt/#", "$share/g1/gridcase/devices/#"]
+    for bad in (
+        {"mqtt_topics": ("a/#/b",)},
+        {"mqtt_topics": ("$share/x/a",)},
+        {"mqtt_topics": ()},
+        {"mqtt_share_group": "a/b"},
+        {"mqtt_client_id": ""},
+        {"mqtt_url": "http://broker"},
+    ):
+        with pytest.raises(ConfigError):
+            Settings.from_env(database_url="sqlite://", **bad)
+    assert BrokerAddress.parse("mqtts://u:p%40ss@broker.example:8884") == BrokerAddress(
+        "broker.example", 8884, True, "u", "p@ss"
+    )

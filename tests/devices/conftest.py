@@ -1,0 +1,66 @@
+"""Sensor fixtures: registered devices of a few kinds, and a helper that feeds messages through ``ingest``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from app.devices.models import Device
+from app.devices.services import register_device, validate_device_fields
+from app.extensions import db
+from connectors.ingest import IngestResult, ingest
+
+BUILDING_A = "510124001001001001001"
+BUILDING_B = "510124001001001001002"
+
+
+@pytest.fixture
+def register(app: Flask) -> Callable[..., tuple[Device, str | None]]:
+    def factory(
+        device_id: str, device_type: str = "water_leak_sensor", **fields: Any
+    ) -> tuple[Device, str | None]:
+        device, token = register_device(
+            validate_device_fields({"device_id": device_id, "device_type": device_type, **fields})
+        )
+        db.session.commit()
+        return device, token
+
+    return factory
+
+
+@pytest.fixture
+def elderly_leak_sensor(register: Callable[..., Any]) -> Device:
+    device, _ = register(
+        "0x00158d0001a2b3c4",
+        friendly_name="锦绣花园/3栋/1201/厨房水浸",
+        lat=30.7589,
+        lon=103.9718,
+        address="锦绣花园 3 栋 1201",
+        building_code=BUILDING_A,
+        resident_name="王大爷",
+        resident_phone="13800000001",
+        resident_notes="独居老人",
+        emergency_contacts=[
+            {"name": "王小明", "phone": "13900000002", "relation": "儿子"},
+            {"name": "李阿姨", "phone": "13900000003", "relation": "邻居"},
+        ],
+    )
+    return device  # type: ignore[no-any-return]
+
+
+Send = Callable[..., IngestResult]
+
+
+@pytest.fixture
+def send(app: Flask) -> Send:
+    """``send(topic, payload_dict_or_bytes, retained=False, **ingest_options)`` → the IngestResult."""
+
+    def feed(topic: str, payload: Any, retained: bool = False, **options: Any) -> IngestResult:
+        raw = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+        return ingest(topic, raw, retained, **options)
+
+    return feed
