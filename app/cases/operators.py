@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -12,7 +11,7 @@ from app.auth.models import User
 from app.cases import dispatch
 from app.cases.models import Case, CaseStatus
 from app.categories.services import get_category
-from app.clock import now
+from app.clock import as_utc, now
 from app.extensions import db
 from app.timelimits.holidays import uncovered_years
 from app.workflow import operators
@@ -229,8 +228,9 @@ def apply_supervision(call: OperatorCall) -> dict[str, Any]:
         result["handler_user"] = user.username
     elif action == "extend":
         hours = int(call.params["extend_hours"])
-        base = case.due_at or now()
-        case.due_at = base + timedelta(hours=hours)
+        # Working hours, like every other limit: an extension granted on Friday evening starts on Monday.
+        base = as_utc(case.due_at) if case.due_at else now()
+        case.due_at = dispatch.calendar().add_working_hours(base, hours)
         case.postponed_count += 1
         for task in _open_handling_tasks(call.instance_id):
             task.due_at = case.due_at

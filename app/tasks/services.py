@@ -10,6 +10,7 @@ from sqlalchemy import Select, bindparam, or_, select
 
 from app.auth.models import User
 from app.auth.roles import REASSIGNERS
+from app.cases.dispatch import record_redispatch
 from app.cases.models import Attachment, Case
 from app.cases.services import case_visible_to, is_case_visible
 from app.clock import now
@@ -251,6 +252,10 @@ def unclaim(user: User, task_id: int) -> HumanTask:
     return task
 
 
+# The tasks whose holder is the case's handler (see bpmn/case_handling.bpmn).
+HANDLING_ELEMENTS = ("handle", "photo_proof")
+
+
 def reassign(user: User, task_id: int, username: str) -> HumanTask:
     if user.role not in REASSIGNERS:
         raise Forbidden("only supervisors and admins may reassign tasks")
@@ -280,6 +285,11 @@ def reassign(user: User, task_id: int, username: str) -> HumanTask:
         before=before,
         after={"status": task.status, "assignee_id": target.id, "candidate_user": target.username},
     )
+    if task.element_id in HANDLING_ELEMENTS and task.case_id is not None:
+        # Handing the handling over is a re-dispatch: the handler changes, dispatch accuracy counts it.
+        case = db.session.get(Case, task.case_id)
+        if case is not None:
+            record_redispatch(case, user, target.username, None, via="task reassign")
     return task
 
 

@@ -336,6 +336,22 @@ def test_a_supervisor_reassign_is_a_counted_redispatch(app, client, auth, clock,
     assert redispatched[0].data == {"via": "supervision"}
 
 
+def test_a_task_api_reassign_of_the_handling_is_a_counted_redispatch(app, client, auth):
+    key = report(client, auth)["key"]
+    walk_to(client, auth, key, "handle", handler="worker")
+    task_id = open_task(key, "handle").id
+    response = client.post(
+        f"/api/v1/tasks/{task_id}/reassign", json={"username": "worker2"}, headers=auth("supervisor")
+    )
+    assert response.status_code == 200, response.get_json()
+    reassigned = case(client, auth, key)
+    assert reassigned["handler_user"] == "worker2"
+    assert reassigned["redispatch_count"] == 1
+    redispatched = _events(key, "case.redispatched")
+    assert [event.data for event in redispatched] == [{"via": "task reassign"}]
+    assert redispatched[0].before == {"handler_user": "worker", "handler_unit": None}
+
+
 def test_reassigning_to_the_same_handler_is_not_counted(app, client, auth, clock, create_user):
     key = report(client, auth)["key"]
     walk_to(client, auth, key, "handle", handler="worker")
