@@ -1,10 +1,11 @@
-"""Write audit events. Callers pass the actor; the event joins the caller's transaction (flush, no commit)."""
+"""Write audit events. Callers pass the actor; the event joins the caller's transaction (written just before
+it commits, no commit of its own)."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-from sqlalchemy import event
+from sqlalchemy import event, insert
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
@@ -32,43 +33,53 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     data: dict[str, Any] | None = None,
-) -> AuditEvent:
-    audit_event = AuditEvent(
-        occurred_at=now(),
-        actor_id=actor.id if actor is not None else None,
-        actor_label=actor.username if actor is not None else (actor_label or SYSTEM),
-        action=action,
-        entity_type=entity_type,
-        entity_id=str(entity_id),
-        case_id=case_id,
-        instance_id=instance_id,
-        before=before,
-        after=after,
-        data=data,
-    )
-    # Added to the session just before commit, all at once: one batched INSERT per transaction instead of
-    # one per autoflush. Still the same transaction as the change it records.
-    db.session.info.setdefault(_PENDING, []).append(audit_event)
-    return audit_event
+) -> None:
+    """Record an event in the current transaction; it is written just before that transaction commits."""
+    row = {
+        "occurred_at": now(),
+        "actor_id": actor.id if actor is not None else None,
+        "actor_label": actor.username if actor is not None else (actor_label or SYSTEM),
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": str(entity_id),
+        "case_id": case_id,
+        "instance_id": instance_id,
+        "before": before,
+        "after": after,
+        "data": data,
+    }
+    # Kept as plain rows and written just before commit, all at once: one executemany INSERT per transaction
+    # (no ORM unit of work: the rows are only ever inserted). Still the same transaction as the change.
+    db.session.info.setdefault(_PENDING, []).append(row)
 
 
 _PENDING = "gridcase.pending_audit"
 
 
 def pending_events() -> list[AuditEvent]:
-    """Events recorded in this transaction and not yet written (they are written on commit)."""
-    return list(db.session.info.get(_PENDING, []))
+    """Events recorded in this transaction and not yet written (they are written on commit), as unsaved
+    objects."""
+    return [AuditEvent(**row) for row in db.session.info.get(_PENDING, [])]
 
 
-def _add_pending(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
+def _write_pending(session: Session) -> None:
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    # Rows they refer to (a new case, a new instance) must exist first; events recorded while flushing
+    # still make it into this batch.
+    session.flush()
+    pending = session.info.pop(_PENDING, [])
     if pending:
-        session.add_all(pending)
+        # JSON columns given None store JSON null, as the ORM did for these explicitly-set attributes.
+        session.connection(bind_arguments={"mapper": AuditEvent}).execute(_INSERT, pending)
 
 
 def _drop_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
-event.listen(Session, "before_commit", _add_pending)
+_INSERT = insert(AuditEvent.__table__)
+
+event.listen(Session, "before_commit", _write_pending)
 event.listen(Session, "after_rollback", _drop_pending)

@@ -30,7 +30,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from app.workflow import operators
+from app.workflow import operators, reuse
 from app.workflow.sandbox import RestrictedEnvironment, SandboxError, check_source
 from app.workflow.timers import parse_timer_value
 
@@ -361,6 +361,7 @@ class EngineInstance:
 
     def __init__(self, workflow: BpmnWorkflow) -> None:
         self._workflow = workflow
+        self._reusable = False  # set by dump(): this object equals a restore of the state just dumped
 
     @classmethod
     def start(cls, loaded: LoadedSpec, variables: dict[str, Any]) -> EngineInstance:
@@ -383,12 +384,23 @@ class EngineInstance:
         return cls(workflow)
 
     def dump(self) -> str:
-        return _STATE_SERIALIZER.serialize_json(self._workflow)
+        """The state to persist. Also makes this object equal to a restore of it when it can (``reuse``)."""
+        state, self._reusable = reuse.serialize(_STATE_SERIALIZER, self._workflow)
+        return state
+
+    @property
+    def reusable(self) -> bool:
+        """Whether this object equals a restore of the state ``dump()`` just returned (see ``reuse``).
+
+        Any later engine step clears it; reading and ``evaluate`` leave it.
+        """
+        return self._reusable
 
     # -- stepping --------------------------------------------------------------------------------
 
     def run(self) -> None:
         """Run engine steps (scripts, gateways, service tasks, due timers) to the next wait state."""
+        self._reusable = False
         try:
             self._workflow.refresh_timers()
             self._workflow.do_engine_steps()
@@ -397,6 +409,7 @@ class EngineInstance:
             raise EngineError(_first_line(exc), element) from exc
 
     def complete_user_task(self, task_id: str, data: dict[str, Any]) -> None:
+        self._reusable = False
         task = self._ready_task(task_id)
         task.data.update(data)
         try:
@@ -416,6 +429,7 @@ class EngineInstance:
         ]
         if not waiting:
             return False
+        self._reusable = False
         self._workflow.catch(event)
         self.run()
         return True
@@ -451,11 +465,18 @@ class EngineInstance:
         return dict(task.data)
 
     def evaluate(self, task_id: str, expression: str) -> Any:
+        """Evaluate ``expression`` on the task's data. On a copy once the state is dumped and this object is
+        to be reused: an expression changing a list in place must not change what the next step sees."""
         task = self._workflow.get_task_from_id(UUID(task_id))
+        data = task.data
+        if self._reusable:
+            task.data = _copy_json(data)
         try:
             return SCRIPT_ENGINE.evaluate(task, expression)
         except SpiffWorkflowException as exc:
             raise EngineError(_first_line(exc), task.task_spec.bpmn_id) from exc
+        finally:
+            task.data = data
 
     def has_completed(self, element_id: str) -> bool:
         """Whether a task of ``element_id`` has completed in this instance (sub-processes included)."""
@@ -501,6 +522,15 @@ class EngineInstance:
                 elif task.state == TaskState.COMPLETED:
                     done.add(element_id)
         return sorted(active), sorted(done - active)
+
+
+def _copy_json(value: Any) -> Any:
+    """A deep copy of JSON data (what a reusable workflow's data is): faster than ``copy.deepcopy``."""
+    if type(value) is dict:
+        return {k: _copy_json(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_copy_json(v) for v in value]
+    return value
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,8 +1,9 @@
 """Running instances with persistence: start, complete tasks, deliver messages, fire timers.
 
 Every operation here runs inside the caller's transaction, holding the instance row lock
-(``SELECT ... FOR UPDATE``), so there is one writer per instance. State, human tasks and audit events
-are flushed together; the caller commits once.
+(``SELECT ... FOR UPDATE``), so there is one writer per instance. State and human tasks are written with
+SQLAlchemy Core as the step goes (``rows``), audit events just before commit; the caller commits once. The
+workflow object a committed step leaves is kept for the next step on the instance (``live``).
 """
 
 from __future__ import annotations
@@ -11,19 +12,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import undefer
 
 from app.audit.services import record
 from app.clock import as_utc, now
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.extensions import db
-from app.workflow import operators
+from app.workflow import operators, rows
 from app.workflow.deploy import latest_definition
 from app.workflow.engine import EngineError, EngineInstance, LoadedSpec, ReadyUserTask, SpecCache
+from app.workflow.live import live_workflows
 from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance, TaskStatus
 
 
@@ -82,14 +85,50 @@ def lock_instance_where(instance_id: Any) -> ProcessInstance | None:
     ).scalar_one_or_none()
 
 
+# The hot path's statements are built once: building a statement costs more than running it (SQLAlchemy
+# caches only the compiled form).
+_LOCK_BY_ID = (
+    select(ProcessInstance)
+    .options(_WITH_STATE)
+    .where(ProcessInstance.id == bindparam("instance_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_LOCK_BY_TASK = (
+    select(ProcessInstance)
+    .options(_WITH_STATE)
+    .where(
+        ProcessInstance.id
+        == select(HumanTask.instance_id).where(HumanTask.id == bindparam("task_id")).scalar_subquery()
+    )
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
+def lock_instance_of_task(task_id: int) -> ProcessInstance | None:
+    """``lock_instance_where`` for the instance of human task ``task_id`` (one round trip)."""
+    return db.session.execute(_LOCK_BY_TASK, {"task_id": task_id}).scalar_one_or_none()
+
+
 def lock_instance(instance_id: int) -> ProcessInstance:
-    instance = lock_instance_where(instance_id)
+    instance = db.session.execute(_LOCK_BY_ID, {"instance_id": instance_id}).scalar_one_or_none()
     if instance is None:
         raise NotFound(f"process instance {instance_id} does not exist")
     return instance
 
 
 def _engine(instance: ProcessInstance) -> EngineInstance:
+    """The instance's workflow at its persisted state, for a step: the object that wrote that very state
+    when the live cache has it (the caller holds the lock), else restored from the state."""
+    engine = live_workflows().take(db.session(), instance.id, instance.definition_id, instance.state)
+    if engine is None:
+        engine = EngineInstance.restore(_loaded_spec(instance.definition_id), instance.state)
+    return engine
+
+
+def _read_engine(instance: ProcessInstance) -> EngineInstance:
+    """A restored copy for reading (no lock held): never the live object another step may be using."""
     return EngineInstance.restore(_loaded_spec(instance.definition_id), instance.state)
 
 
@@ -105,7 +144,10 @@ def _engine_step(instance: ProcessInstance, actor: Any) -> Iterator[None]:
 
 def _step_failed(exc: EngineError) -> InvalidInput:
     where = f" at '{exc.element_id}'" if exc.element_id else ""
-    return InvalidInput(f"the process could not continue{where}: {exc}", {"element_id": exc.element_id})
+    details: dict[str, Any] = {"element_id": exc.element_id}
+    if isinstance(exc.__cause__, DomainError) and isinstance(exc.__cause__.details, dict):
+        details.update(exc.__cause__.details)  # an operator's refusal names its fields: keep them
+    return InvalidInput(f"the process could not continue{where}: {exc}", details)
 
 
 def audit_task(action: str, task: HumanTask, actor: Any = None, **fields: Any) -> None:
@@ -188,12 +230,14 @@ def complete_task(
     # completes the task, then the process reacts.
     before = {"status": task.status, "assignee_id": task.assignee_id}
     timestamp = now()
+    changes: dict[str, Any] = {}
     if task.status == TaskStatus.READY:
-        task.assignee_id, task.claimed_at = actor.id, timestamp
-    task.status = TaskStatus.COMPLETED
-    task.completed_at = timestamp
-    task.completed_by_id = actor.id
-    task.submitted_data = data
+        changes.update(assignee_id=actor.id, claimed_at=timestamp)
+    changes.update(
+        status=TaskStatus.COMPLETED, completed_at=timestamp, completed_by_id=actor.id, submitted_data=data
+    )
+    # Written now, as the ORM's autoflush did before the step's first query: operators see it.
+    rows.update([task], changes)
     audit_task(
         "task.completed",
         task,
@@ -313,7 +357,7 @@ def mark_failed(instance_id: int, reason: str) -> None:
 
 
 def instance_state(instance: ProcessInstance) -> dict[str, Any]:
-    engine = _engine(instance)
+    engine = _read_engine(instance)
     active, completed = engine.element_ids()
     return {"active_element_ids": active, "completed_element_ids": completed}
 
@@ -329,15 +373,16 @@ def _persist(
     completed: HumanTask | None = None,
 ) -> StepOutcome:
     timestamp = now()
-    instance.state = engine.dump()
-    instance.next_timer_at = engine.next_timer_at()
-    instance.updated_at = timestamp
+    state = engine.dump()
+    changes: dict[str, Any] = {
+        "state": state,
+        "next_timer_at": engine.next_timer_at(),
+        "updated_at": timestamp,
+    }
     outcome = StepOutcome(instance=instance, actor=actor)
     _sync_tasks(instance, engine, outcome, timestamp, open_tasks, completed)
     if engine.completed and instance.status != "completed":
-        instance.status = "completed"
-        instance.completed_at = timestamp
-        instance.next_timer_at = None
+        changes.update(status="completed", completed_at=timestamp, next_timer_at=None)
         outcome.completed = True
         record(
             "instance.completed",
@@ -347,7 +392,11 @@ def _persist(
             case_id=instance.case_id,
             instance_id=instance.id,
         )
-    db.session.flush()
+    rows.update([instance], changes)
+    if not outcome.completed:  # a finished workflow takes no more steps: nothing to keep
+        live_workflows().stage(db.session(), instance.id, instance.definition_id, state, engine)
+    # No flush here: what the ORM still holds (case columns set by operators, then by the listeners) goes
+    # out in one UPDATE at the next query or at commit, instead of two.
     for listener in _listeners:
         listener(outcome)
     return outcome
@@ -364,7 +413,7 @@ def _sync_tasks(
     """Make the human_task rows match the engine's ready user tasks: new ones in, gone ones cancelled.
 
     ``known_open``: the instance's open rows, when the caller read them after taking the lock (saves a
-    query). Rows are added first and flushed once, then audited, so a step costs few round trips.
+    query). Rows are written with one statement each way (see ``rows``), then audited.
     """
     if known_open is None:
         known_open = list(
@@ -376,18 +425,14 @@ def _sync_tasks(
         )
     open_rows = {row.spiff_task_id: row for row in known_open if row.status in TaskStatus.OPEN}
     ready = {t.task_id: t for t in engine.ready_user_tasks()}
-    for spiff_id, row in open_rows.items():
-        if spiff_id not in ready:
-            row.status = TaskStatus.CANCELLED
-            row.completed_at = timestamp
-            outcome.cancelled_tasks.append(row)
+    outcome.cancelled_tasks.extend(row for spiff_id, row in open_rows.items() if spiff_id not in ready)
+    rows.update(outcome.cancelled_tasks, {"status": TaskStatus.CANCELLED, "completed_at": timestamp})
     new_tasks = [t for spiff_id, t in ready.items() if spiff_id not in open_rows]
-    created = [_new_row(instance, engine, t, timestamp) for t in new_tasks]
-    if created:
-        pairs = list(zip(created, new_tasks, strict=True))
+    values = [_new_row(instance, engine, t, timestamp) for t in new_tasks]
+    if values:
+        pairs = list(zip(values, new_tasks, strict=True))
         _assign_named_candidates(instance, engine, pairs, timestamp, outcome.actor, completed)
-        db.session.add_all(created)
-        db.session.flush()
+    created: list[HumanTask] = rows.insert(HumanTask, values, unset=_UNSET_ON_NEW_TASK)
     outcome.created_tasks.extend(created)
     outcome.open_tasks = [row for spiff_id, row in open_rows.items() if spiff_id in ready] + created
     for row in outcome.cancelled_tasks:
@@ -427,76 +472,92 @@ def _evaluate_property(engine: EngineInstance, task: ReadyUserTask, name: str) -
         raise _step_failed(exc) from exc
 
 
+# Columns a new task row leaves NULL (submitted_data is JSON: given None it would store JSON null).
+_UNSET_ON_NEW_TASK = ("completed_at", "completed_by_id", "submitted_data")
+
+
 def _new_row(
     instance: ProcessInstance, engine: EngineInstance, task: ReadyUserTask, timestamp: datetime
-) -> HumanTask:
+) -> dict[str, Any]:
+    """The column values of a new human_task row (every column but the id and ``_UNSET_ON_NEW_TASK``)."""
     due_value = _evaluate_property(engine, task, "dueAt")
-    return HumanTask(
-        instance_id=instance.id,
-        case_id=instance.case_id,
-        spiff_task_id=task.task_id,
-        element_id=task.element_id,
-        name=task.name,
-        form_key=task.properties.get("formJsonSchemaFilename"),
-        lane=task.lane,
-        candidate_roles=HumanTask.join_roles(
+    return {
+        "instance_id": instance.id,
+        "case_id": instance.case_id,
+        "spiff_task_id": task.task_id,
+        "element_id": task.element_id,
+        "name": task.name,
+        "form_key": task.properties.get("formJsonSchemaFilename"),
+        "lane": task.lane,
+        "candidate_roles": HumanTask.join_roles(
             [r.strip() for r in task.properties.get("candidateRoles", "").split(",") if r.strip()]
         ),
-        candidate_user=_evaluate_property(engine, task, "candidateUser") or None,
-        candidate_group=_evaluate_property(engine, task, "candidateGroup") or None,
-        status=TaskStatus.READY,
-        case_status=task.properties.get("caseStatus"),
-        created_at=timestamp,
-        due_at=as_utc(datetime.fromisoformat(due_value))
+        "candidate_user": _evaluate_property(engine, task, "candidateUser") or None,
+        "candidate_group": _evaluate_property(engine, task, "candidateGroup") or None,
+        "assignee_id": None,
+        "claimed_at": None,
+        "status": TaskStatus.READY,
+        "case_status": task.properties.get("caseStatus"),
+        "created_at": timestamp,
+        "due_at": as_utc(datetime.fromisoformat(due_value))
         if isinstance(due_value, str) and due_value
         else None,
-    )
+    }
 
 
 def _assign_named_candidates(
     instance: ProcessInstance,
     engine: EngineInstance,
-    pairs: list[tuple[HumanTask, ReadyUserTask]],
+    pairs: list[tuple[dict[str, Any], ReadyUserTask]],
     timestamp: datetime,
     actor: Any,
     completed: HumanTask | None,
 ) -> None:
     """Tasks for a named person are theirs without a claim step; ``assigneeFrom`` names whoever completed
     an earlier task (the handler sends the proof of their own work)."""
-    from app.auth.models import User
-
+    previous_completer, active_user_ids = _user_statements()
     for row, task in pairs:
         assignee_from = task.properties.get("assigneeFrom")
         if not assignee_from:
             continue
         if completed is not None and completed.element_id == assignee_from and actor is not None:
-            row.candidate_user = actor.username  # completed in this very step: no lookup needed
+            row["candidate_user"] = actor.username  # completed in this very step: no lookup needed
         elif engine.has_completed(assignee_from):
             previous = db.session.execute(
-                select(User.username)
-                .join(HumanTask, HumanTask.completed_by_id == User.id)
-                .where(
-                    HumanTask.instance_id == instance.id,
-                    HumanTask.element_id == assignee_from,
-                    HumanTask.status == TaskStatus.COMPLETED,
-                )
-                .order_by(HumanTask.id.desc())
-                .limit(1)
+                previous_completer, {"instance_id": instance.id, "element_id": assignee_from}
             ).scalar_one_or_none()
-            row.candidate_user = previous or row.candidate_user
-    named = {row.candidate_user for row, _ in pairs if row.candidate_user}
+            row["candidate_user"] = previous or row["candidate_user"]
+    named = {row["candidate_user"] for row, _ in pairs if row["candidate_user"]}
     if not named:
         return
-    users = dict(
-        db.session.execute(
-            select(User.username, User.id).where(User.username.in_(named), User.active.is_(True))
-        ).all()
-    )
+    users = dict(db.session.execute(active_user_ids, {"usernames": sorted(named)}).all())
     for row, _ in pairs:
-        if row.candidate_user in users:
-            row.assignee_id = users[row.candidate_user]
-            row.status = TaskStatus.CLAIMED
-            row.claimed_at = timestamp
+        if row["candidate_user"] in users:
+            row.update(
+                assignee_id=users[row["candidate_user"]], status=TaskStatus.CLAIMED, claimed_at=timestamp
+            )
+
+
+@cache
+def _user_statements() -> tuple[Any, Any]:
+    """(whoever last completed an element of an instance, the ids of active users by name), built once."""
+    from app.auth.models import User  # the workflow package does not import domain packages at import time
+
+    previous_completer = (
+        select(User.username)
+        .join(HumanTask, HumanTask.completed_by_id == User.id)
+        .where(
+            HumanTask.instance_id == bindparam("instance_id"),
+            HumanTask.element_id == bindparam("element_id"),
+            HumanTask.status == TaskStatus.COMPLETED,
+        )
+        .order_by(HumanTask.id.desc())
+        .limit(1)
+    )
+    active_user_ids = select(User.username, User.id).where(
+        User.username.in_(bindparam("usernames", expanding=True)), User.active.is_(True)
+    )
+    return previous_completer, active_user_ids
 
 
 def task_data(instance_id: int, spiff_task_id: str) -> dict[str, Any]:
@@ -505,5 +566,5 @@ def task_data(instance_id: int, spiff_task_id: str) -> dict[str, Any]:
         .options(undefer(ProcessInstance.state))
         .where(ProcessInstance.id == instance_id)
     ).scalar_one()
-    data = _engine(instance).task_data(spiff_task_id)
+    data = _read_engine(instance).task_data(spiff_task_id)
     return {k: v for k, v in data.items() if isinstance(k, str) and not k.startswith("_")}
