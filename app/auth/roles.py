@@ -34,8 +34,6 @@ ROLE_LABELS: dict[Role, tuple[str, str]] = {
 ALL_ROLES: frozenset[str] = frozenset(r.value for r in Role)
 # Who may file a report (a case) through the API.
 REPORTERS = frozenset({Role.RESIDENT, Role.GRID_WORKER, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
-# Who sees every case (until grid scopes narrow this down).
-SEE_ALL_CASES = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 # Who may hand a task to someone else.
 REASSIGNERS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 DESIGNERS = frozenset({Role.DESIGNER, Role.ADMIN})
