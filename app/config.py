@@ -56,6 +56,8 @@ class SensorSettings:
     correlation_window_seconds: int = 600  # alarms this close in time may join one incident…
     correlation_distance_m: float = 50.0  # …when in the same building or this close to each other
     dedup_window_seconds: int = 3600  # how long a processed message key catches a QoS 1 redelivery
+    call_limit_minutes: int = 5  # sensor_alarm.bpmn: each call to the resident or a contact, then the next
+    maintenance_after_minutes: int = 60  # offline or battery-low this long opens one maintenance case
 
     @classmethod
     def from_env(cls) -> SensorSettings:
@@ -71,6 +73,10 @@ class SensorSettings:
                 "SENSOR_CORRELATION_DISTANCE_M", cls.correlation_distance_m, 0.0, 10_000.0
             ),
             dedup_window_seconds=_int("SENSOR_DEDUP_WINDOW_SECONDS", cls.dedup_window_seconds, minimum=1),
+            call_limit_minutes=_int("SENSOR_CALL_LIMIT_MINUTES", cls.call_limit_minutes, minimum=1),
+            maintenance_after_minutes=_int(
+                "SENSOR_MAINTENANCE_AFTER_MINUTES", cls.maintenance_after_minutes, minimum=1
+            ),
         )
 
 

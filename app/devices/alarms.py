@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.audit.services import record
 from app.clock import as_utc
 from app.config import SensorSettings
+from app.devices.case_hook import notify_alarm_cleared
 from app.devices.models import Alarm, Device
 from app.devices.types import ALARM_TYPES
 from app.extensions import db
@@ -160,6 +161,8 @@ def _clear(alarm: Alarm, at: datetime, settings: SensorSettings) -> AlarmChange:
     _audit("alarm.cleared", alarm, alarm.device, {"count": alarm.count})
     if became_flapping:
         _audit("alarm.flapping", alarm, alarm.device, {"toggles": alarm.recent_toggles})
+    db.session.flush()  # the incident's other alarms are queried next
+    notify_alarm_cleared(alarm)
     return AlarmChange(alarm, Change.CLEARED, became_flapping)
 
 

@@ -1,9 +1,9 @@
 """The one place where an incident becomes a case and starts its process.
 
-Until ``bpmn/sensor_alarm.bpmn`` exists the case runs ``case_handling`` like any report (source channel
-``sensor``, category and severity from the alarm type). The next step swaps ``SENSOR_PROCESS_KEY`` and the
-variables here, and nothing else: the variables already carry what that diagram decides on (alarm type,
-the protected resident, the ordered emergency contacts).
+The case (source channel ``sensor``, category and severity from the alarm type) runs
+``bpmn/sensor_alarm.bpmn``, which decides on the variables here: the kind (an alarm, or a device's
+maintenance episode), the alarm type and severity, the protected resident, the ordered emergency contacts
+and the time limit of each call.
 """
 
 from __future__ import annotations
@@ -11,17 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import select
 
 from app.audit.services import record
 from app.cases.models import Case, CaseStatus
-from app.cases.services import CASE_PROCESS_KEY, case_snapshot, next_case_key
+from app.cases.services import case_snapshot, next_case_key
 from app.clock import now
 from app.devices.models import Alarm, Device, Incident
-from app.devices.types import ALARM_TYPES, DEVICE_TYPES
+from app.devices.types import ALARM_TYPES, DEVICE_TYPES, MAINTENANCE
 from app.extensions import db
 from app.workflow import instances
+from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
 
-SENSOR_PROCESS_KEY = CASE_PROCESS_KEY
+SENSOR_PROCESS_KEY = "sensor_alarm"
 SOURCE_CHANNEL = "sensor"
 
 
@@ -68,7 +70,9 @@ def open_incident_case(incident: Incident, alarm: Alarm, device: Device) -> Case
 
 
 def _variables(case: Case, incident: Incident, alarm: Alarm, device: Device) -> dict[str, Any]:
+    settings = current_app.extensions["gridcase.settings"]
     return {
+        "case_kind": "maintenance" if alarm.alarm_type == MAINTENANCE else "alarm",
         "case_id": case.id,
         "case_key": case.key,
         "title": case.title,
@@ -76,7 +80,9 @@ def _variables(case: Case, incident: Incident, alarm: Alarm, device: Device) -> 
         "severity": case.severity,
         "source_channel": case.source_channel,
         "reporter": actor_name(device),
-        "time_limit_hours": current_app.extensions["gridcase.settings"].default_time_limit_hours,
+        "time_limit_hours": settings.default_time_limit_hours,
+        # ISO 8601 duration of each call's boundary timer in the diagram
+        "call_time_limit": f"PT{settings.sensors.call_limit_minutes}M",
         "incident_id": incident.id,
         "alarm_type": alarm.alarm_type,
         "device_id": device.device_id,
@@ -108,3 +114,39 @@ def _description(alarm: Alarm, device: Device) -> str:
             f"紧急联系人 {order}:{contact.get('name')}({contact.get('relation', '')}){contact.get('phone')}"
         )
     return "\n".join(lines)
+
+
+# The tasks of sensor_alarm.bpmn's phone round, during which a cleared alarm may auto-resolve the case.
+PHONE_ROUND_TASKS = ("call_resident", "call_contact")
+
+
+def notify_alarm_cleared(alarm: Alarm) -> None:
+    """When the last active alarm of an incident clears while its case's phone round runs, deliver message
+    ``alarm_cleared`` (the dispatcher then confirms and the case auto-resolves). Later on the grid worker is
+    on the way and verifies on site, so the clear is only in the audit trail."""
+    incident = alarm.incident
+    if incident is None or incident.case_id is None:
+        return
+    still_active = db.session.execute(
+        select(Alarm.id).where(Alarm.incident_id == incident.id, Alarm.active.is_(True)).limit(1)
+    ).first()
+    if still_active is not None:
+        return
+    instance_id = db.session.execute(
+        select(HumanTask.instance_id)
+        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+        .where(
+            ProcessInstance.case_id == incident.case_id,
+            ProcessInstance.status == "running",
+            HumanTask.element_id.in_(PHONE_ROUND_TASKS),
+            HumanTask.status.in_(TaskStatus.OPEN),
+        )
+        .limit(1)
+    ).scalar_one_or_none()
+    if instance_id is None:
+        return
+    instances.correlate_message(
+        "alarm_cleared",
+        {"alarm_id": alarm.id, "alarm_type": alarm.alarm_type, "cleared_at": now().isoformat()},
+        instance_id=instance_id,
+    )

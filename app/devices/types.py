@@ -73,6 +73,8 @@ EXPOSED_GARBAGE = "E0102"
 STREET_ORDER = "E05"
 PUBLIC_FACILITY = "P01"
 
+MAINTENANCE = "maintenance"  # the alarm type of a device episode that needs maintenance (one case)
+
 
 @dataclass(frozen=True)
 class AlarmType:
@@ -104,6 +106,8 @@ ALARM_TYPES: dict[str, AlarmType] = {
         AlarmType("contact_open", "门磁打开", "Door open", "blue", None, None),
         AlarmType("tamper", "设备被拆", "Tampered", "blue", None, None),
         AlarmType("battery_low", "电量低", "Battery low", "blue", None, None),
+        # Raised by app.devices.maintenance (not by payloads): offline or battery-low beyond the limit.
+        AlarmType(MAINTENANCE, "设备需维护", "Device needs maintenance", "yellow", PUBLIC_FACILITY, None),
         AlarmType(
             "hydrant_low_pressure", "消防栓水压不足", "Hydrant low pressure", "yellow", PUBLIC_FACILITY, None
         ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app
@@ -16,6 +17,27 @@ from app.workflow import instances
 from app.workflow.engine import EngineError
 
 log = logging.getLogger(__name__)
+
+# Periodic checks other packages hook into the scheduler's round (the workflow package imports no domain
+# package): name → a function that does its work in the current transaction and returns how much it did.
+PERIODIC: dict[str, Callable[[], int]] = {}
+
+
+def register_periodic(name: str, check: Callable[[], int]) -> None:
+    PERIODIC[name] = check
+
+
+def run_periodic() -> int:
+    """Run every periodic check in its own transaction; one failing check does not stop the others."""
+    done = 0
+    for name, check in PERIODIC.items():
+        try:
+            done += check()
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("periodic check %s failed", name)
+    return done
 
 
 def fire_timers_job(instance_id: int) -> bool:
@@ -33,7 +55,8 @@ def fire_timers_job(instance_id: int) -> bool:
 
 
 def tick(limit: int = 500) -> int:
-    """Find instances with due timers and fire them (embedded) or queue them (stack). Returns how many."""
+    """Find instances with due timers and fire them (embedded) or queue them (stack), then run the periodic
+    checks. Returns how many timers and how much periodic work."""
     due = instances.due_instance_ids(limit)
     db.session.rollback()  # end the read transaction before doing work
     if current_app.extensions["gridcase.settings"].redis_url:
@@ -45,10 +68,10 @@ def tick(limit: int = 500) -> int:
                 instance_id,
                 job_id=f"timers-{instance_id}",
             )
-        return queued
+        return queued + run_periodic()
     for instance_id in due:
         fire_timers_job(instance_id)
-    return len(due)
+    return len(due) + run_periodic()
 
 
 class EmbeddedRunner(threading.Thread):

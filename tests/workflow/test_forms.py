@@ -86,6 +86,10 @@ VALID: dict[str, dict[str, Any]] = {
     },
     "coordinate_district.schema.json": {"coordinate_decision": "return", "handover_unit": "gas"},
     "report_in.schema.json": {"responsible_person": "张工", "report_in_note": "30 分钟内到场"},
+    "call_resident.schema.json": {"resident_outcome": "no_answer", "call_note": "响铃无人接听"},
+    "call_contact.schema.json": {"contact_outcome": "answered_ok", "call_note": "儿子已到家查看"},
+    "confirm_clear.schema.json": {"clear_decision": "cleared"},
+    "verify.schema.json": {"verify_decision": "close"},
 }
 FORM_NAMES = sorted(VALID)
 
@@ -97,6 +101,10 @@ REQUIRED: list[tuple[str, str]] = [
     ("photo_proof.schema.json", "after_photos"),
     ("review.schema.json", "review_decision"),
     ("supervise.schema.json", "action"),
+    ("call_resident.schema.json", "resident_outcome"),
+    ("call_contact.schema.json", "contact_outcome"),
+    ("confirm_clear.schema.json", "clear_decision"),
+    ("verify.schema.json", "verify_decision"),
 ]
 
 WRONG_TYPE: list[tuple[str, str, Any]] = [
@@ -262,11 +270,12 @@ def test_enum_titles_match_enums(registry: FormRegistry) -> None:
 
 
 def test_bpmn_forms_and_gateway_keys_exist(registry: FormRegistry) -> None:
-    """The case_handling diagram names these forms and its gateways read these keys."""
-    root = ET.parse(BPMN_FILE).getroot()
+    """The diagrams in bpmn/ name every form but the report form, and case_handling's gateways read these
+    keys."""
     names = {
         el.get("value", "")
-        for el in root.iter("{http://spiffworkflow.org/bpmn/schema/1.0/core}property")
+        for path in sorted(BPMN_FILE.parent.glob("*.bpmn"))
+        for el in ET.parse(path).getroot().iter("{http://spiffworkflow.org/bpmn/schema/1.0/core}property")
         if el.get("name") == "formJsonSchemaFilename"
     }
     assert names == {n for n in FORM_NAMES if n != "report.schema.json"}

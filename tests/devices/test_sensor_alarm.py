@@ -1,0 +1,282 @@
+"""bpmn/sensor_alarm.bpmn through ingest and the task API, time by the injected clock: the elderly water-leak
+phone round (resident, then the contacts in order, each with its time limit), dispatch to the grid worker,
+verify and close, auto-resolve on a confirmed clear, red alarms dispatched at once, and one maintenance
+case per offline episode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from app.audit.models import AuditEvent
+from app.cases.models import Case
+from app.clock import FrozenClock, now
+from app.devices import maintenance
+from app.devices.models import Device
+from app.extensions import db
+from app.grids.models import Grid, GridMember
+from app.workflow import scheduler
+from app.workflow.models import HumanTask, TaskStatus
+from tests.devices.conftest import BUILDING_A, Send
+from tests.helpers import complete, ensure_catalogue
+
+LEAK = "zigbee2mqtt/锦绣花园/3栋/1201/厨房水浸"
+SMOKE = "zigbee2mqtt/锦绣花园/3栋/1201/烟感"
+
+
+@pytest.fixture(autouse=True)
+def _signed_in(deployed: None, users: dict[str, Any], auth: Any) -> None:
+    """The dispatcher covers the district (the whole command centre); ``worker`` is the building's worker."""
+    ensure_catalogue()  # E04's limits apply to the red cases, P01 is the maintenance category
+    district = _grid(BUILDING_A[:6], "district", None)
+    building = _grid(BUILDING_A, "building", district.id)
+    db.session.add(GridMember(user_id=users["dispatcher"].id, grid_id=district.id, created_at=now()))
+    db.session.add(GridMember(user_id=users["worker"].id, grid_id=building.id, created_at=now()))
+    db.session.commit()
+    for username in users:
+        auth(username)
+
+
+def _grid(code: str, level: str, parent_id: int | None) -> Grid:
+    lon0, lat0, lon1, lat1 = 103.9, 30.7, 104.0, 30.8  # around the sensors
+    grid = Grid(
+        code=code,
+        name=code,
+        level=level,
+        parent_id=parent_id,
+        geometry={
+            "type": "Polygon",
+            "coordinates": [[[lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1]]],
+        },
+        min_lon=lon0,
+        min_lat=lat0,
+        max_lon=lon1,
+        max_lat=lat1,
+        created_at=now(),
+    )
+    db.session.add(grid)
+    db.session.flush()
+    return grid
+
+
+def _case(key: str) -> Case:
+    db.session.expire_all()
+    return db.session.execute(select(Case).where(Case.key == key)).scalar_one()
+
+
+def _open_elements(key: str) -> list[str]:
+    db.session.expire_all()
+    rows = db.session.execute(
+        select(HumanTask.element_id)
+        .join(Case, Case.id == HumanTask.case_id)
+        .where(Case.key == key, HumanTask.status.in_(TaskStatus.OPEN))
+        .order_by(HumanTask.id)
+    ).scalars()
+    return list(rows)
+
+
+def _calls(key: str) -> list[tuple[str, str | None, str, bool]]:
+    case = _case(key)
+    events = db.session.execute(
+        select(AuditEvent)
+        .where(AuditEvent.case_id == case.id, AuditEvent.action == "case.contact_called")
+        .order_by(AuditEvent.id)
+    ).scalars()
+    return [(e.data["who"], e.data["name"], e.data["outcome"], e.data["timeout"]) for e in events]
+
+
+def _actions(key: str) -> list[str]:
+    case = _case(key)
+    return list(
+        db.session.execute(
+            select(AuditEvent.action).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)
+        ).scalars()
+    )
+
+
+def _leak(send: Send) -> str:
+    result = send(LEAK, {"water_leak": True})
+    (key,) = result.case_keys
+    return key
+
+
+def _tick(clock: FrozenClock, **delta: float) -> int:
+    clock.advance(**delta)
+    fired = scheduler.tick()
+    db.session.expire_all()
+    return fired
+
+
+def _handle_and_verify(client: Any, auth: Any, key: str) -> None:
+    assert _open_elements(key) == ["handle"]
+    assert _case(key).status == "handling"
+    complete(
+        client,
+        auth,
+        "worker",
+        key,
+        "handle",
+        {"handle_result": "resolved", "handle_description": "已关闭水阀"},
+    )
+    assert _open_elements(key) == ["verify"]
+    complete(client, auth, "dispatcher", key, "verify", {"verify_decision": "close"})
+    case = _case(key)
+    assert case.status == "closed" and case.closed_at is not None
+
+
+def test_resident_answers_ok_closes_the_case(
+    client: Any, auth: Any, send: Send, elderly_leak_sensor: Device
+) -> None:
+    key = _leak(send)
+    assert _open_elements(key) == ["call_resident"] and _case(key).status == "triage"
+    complete(client, auth, "dispatcher", key, "call_resident", {"resident_outcome": "answered_ok"})
+    assert _case(key).status == "closed"
+    assert _calls(key) == [("resident", "王大爷", "answered_ok", False)]
+    assert "case.resolved_by_call" in _actions(key) and _open_elements(key) == []
+
+
+def test_nobody_answers_within_the_limits_dispatches_the_grid_worker(
+    client: Any, auth: Any, send: Send, clock: FrozenClock, elderly_leak_sensor: Device
+) -> None:
+    key = _leak(send)
+    assert _tick(clock, minutes=4, seconds=59) == 0
+    assert _open_elements(key) == ["call_resident"]
+    # Duration timers start one microsecond late (app.workflow.timers' clock resolution): tick just after.
+    assert _tick(clock, seconds=2) == 1  # 5 minutes: the resident did not answer
+    assert _open_elements(key) == ["call_contact"]
+    assert _tick(clock, minutes=4, seconds=58) == 0
+    assert _tick(clock, seconds=3) == 1  # the son did not answer within his 5 minutes either
+    assert _open_elements(key) == ["call_contact"]
+    assert _tick(clock, minutes=5, seconds=1) == 1  # nor the neighbour
+    assert _calls(key) == [
+        ("resident", "王大爷", "no_answer", True),
+        ("contact", "王小明", "no_answer", True),
+        ("contact", "李阿姨", "no_answer", True),
+    ]
+    assert "case.time_limit_set" in _actions(key)
+    _handle_and_verify(client, auth, key)
+
+
+def test_contacts_are_called_in_order_and_one_needing_help_dispatches(
+    client: Any, auth: Any, send: Send, clock: FrozenClock, elderly_leak_sensor: Device
+) -> None:
+    key = _leak(send)
+    complete(client, auth, "dispatcher", key, "call_resident", {"resident_outcome": "no_answer"})
+    assert _open_elements(key) == ["call_contact"]
+    complete(client, auth, "dispatcher", key, "call_contact", {"contact_outcome": "no_answer"})
+    complete(
+        client,
+        auth,
+        "dispatcher",
+        key,
+        "call_contact",
+        {"contact_outcome": "needs_help", "call_note": "邻居说家里没人应门"},
+    )
+    assert [c[1:3] for c in _calls(key)] == [
+        ("王大爷", "no_answer"),
+        ("王小明", "no_answer"),
+        ("李阿姨", "needs_help"),
+    ]
+    _handle_and_verify(client, auth, key)
+
+
+def test_a_contact_confirming_all_is_fine_resolves(
+    client: Any, auth: Any, send: Send, clock: FrozenClock, elderly_leak_sensor: Device
+) -> None:
+    key = _leak(send)
+    assert _tick(clock, minutes=5, seconds=1) == 1
+    complete(client, auth, "dispatcher", key, "call_contact", {"contact_outcome": "answered_ok"})
+    assert _case(key).status == "closed" and _open_elements(key) == []
+
+
+def test_the_alarm_clearing_during_the_calls_auto_resolves_after_confirmation(
+    client: Any, auth: Any, send: Send, clock: FrozenClock, elderly_leak_sensor: Device
+) -> None:
+    key = _leak(send)
+    clock.advance(minutes=1)
+    send(LEAK, {"water_leak": False})
+    assert _open_elements(key) == ["confirm_clear"]
+    assert _tick(clock, minutes=10) == 0  # the call timers went with the phone round
+    complete(client, auth, "dispatcher", key, "confirm_clear", {"clear_decision": "cleared"})
+    assert _case(key).status == "closed"
+    assert "case.auto_resolved" in _actions(key) and "message.correlated" in _actions(key)
+
+
+def test_a_clear_not_confirmed_continues_to_dispatch(
+    client: Any, auth: Any, send: Send, clock: FrozenClock, elderly_leak_sensor: Device
+) -> None:
+    key = _leak(send)
+    send(LEAK, {"water_leak": False})
+    complete(client, auth, "dispatcher", key, "confirm_clear", {"clear_decision": "not_cleared"})
+    _handle_and_verify(client, auth, key)
+
+
+def test_smoke_is_a_red_case_dispatched_at_once(
+    client: Any, auth: Any, send: Send, register: Callable[..., Any]
+) -> None:
+    register(
+        "0x00158d0001a2b3c5",
+        "smoke_detector",
+        friendly_name="锦绣花园/3栋/1201/烟感",
+        building_code=BUILDING_A,
+        resident_name="王大爷",
+        resident_phone="13800000001",
+    )
+    (key,) = send(SMOKE, {"smoke": True}).case_keys
+    case = _case(key)
+    assert case.severity == "red" and case.category_code == "E04"
+    assert _open_elements(key) == ["handle"] and _calls(key) == []
+    limit = db.session.execute(
+        select(AuditEvent).where(AuditEvent.case_id == case.id, AuditEvent.action == "case.time_limit_set")
+    ).scalar_one()
+    # the category's 2 h, shortened for red: the shortest limit there is until the emergency process (#5)
+    assert (limit.after["severity"], limit.after["source"], limit.after["limit"]) == (
+        "red",
+        "category E04",
+        "2h",
+    )
+
+
+def test_offline_beyond_the_limit_opens_one_maintenance_case(
+    app: Flask, send: Send, clock: FrozenClock, elderly_leak_sensor: Device
+) -> None:
+    settings = app.extensions["gridcase.settings"].sensors
+    send("zigbee2mqtt/锦绣花园/3栋/1201/厨房水浸/availability", {"state": "offline"})
+    db.session.expire_all()
+    assert elderly_leak_sensor.status == "offline"
+    clock.advance(minutes=59)
+    assert maintenance.sweep(settings) == []
+    clock.advance(minutes=1)
+    (case,) = maintenance.sweep(settings)
+    db.session.commit()
+    assert (case.category_code, case.source_channel) == ("P01", "sensor")
+    assert _open_elements(case.key) == ["handle"]
+    clock.advance(minutes=30)
+    send("zigbee2mqtt/锦绣花园/3栋/1201/厨房水浸/availability", {"state": "offline"})  # a second report
+    assert maintenance.sweep(settings) == []
+    # back online ends the episode; offline again while the first case is open opens no second case
+    send("zigbee2mqtt/锦绣花园/3栋/1201/厨房水浸/availability", {"state": "online"})
+    assert maintenance.sweep(settings) == []
+    send("zigbee2mqtt/锦绣花园/3栋/1201/厨房水浸/availability", {"state": "offline"})
+    clock.advance(hours=2)
+    assert maintenance.sweep(settings) == []
+    db.session.commit()
+    count = db.session.execute(select(func.count()).select_from(Case).where(Case.category_code == "P01"))
+    assert count.scalar_one() == 1
+
+
+def test_the_scheduler_round_runs_the_maintenance_check(
+    app: Flask, send: Send, clock: FrozenClock, elderly_leak_sensor: Device
+) -> None:
+    send("zigbee2mqtt/锦绣花园/3栋/1201/厨房水浸/availability", {"state": "offline"})
+    clock.advance(minutes=61)
+    scheduler.tick()
+    scheduler.tick()  # a second round opens nothing more
+    db.session.expire_all()
+    cases = db.session.execute(select(Case).where(Case.category_code == "P01")).scalars().all()
+    assert len(cases) == 1
+    assert _open_elements(cases[0].key) == ["handle"]
