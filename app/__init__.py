@@ -61,7 +61,9 @@ def init_workflow(app: Flask, clock: Clock) -> None:
     from app.cases import escalation as _escalation_operators  # noqa: F401  (registers case.escalate, …)
     from app.cases import operators as _case_operators  # noqa: F401  (registers case.* operators)
     from app.cases.status import mirror_case_status
-    from app.workflow import deploy, instances, sandbox, timers
+    from app.devices import operators as _sensor_operators  # noqa: F401  (registers sensor.* operators)
+    from app.devices.maintenance import scheduled_sweep
+    from app.workflow import deploy, instances, sandbox, scheduler, timers
     from app.workflow.engine import SpecCache
     from app.workflow.forms import FormRegistry
 
@@ -73,6 +75,7 @@ def init_workflow(app: Flask, clock: Clock) -> None:
 
     app.extensions["gridcase.deploy_rules"] = lambda: deploy.default_rules(forms.exists, set(ALL_ROLES))
     instances.on_step(mirror_case_status)
+    scheduler.register_periodic("devices.maintenance", scheduled_sweep)
 
 
 def init_jobs_for(app: Flask) -> None:
@@ -93,7 +96,7 @@ def register_api(app: Flask) -> None:
     from app.cases.api import blp as cases_blp
     from app.categories.api import blp as categories_blp
     from app.devices.api import blp as devices_blp
-    from app.devices.api import dead_letters_blp
+    from app.devices.api import dead_letters_blp, incidents_blp
     from app.extensions import api
     from app.grids.api import blp as grids_blp
     from app.http import authenticate_api_request
@@ -114,6 +117,7 @@ def register_api(app: Flask) -> None:
         units_blp,
         devices_blp,
         dead_letters_blp,
+        incidents_blp,
     )
     for blueprint in blueprints:
         if authenticate_api_request not in blueprint.before_request_funcs.get(None, []):

@@ -1,4 +1,4 @@
-"""Device registry and dead-letter endpoints. Admins and dispatchers register; supervisors also read.
+"""Device registry, incident and dead-letter endpoints. Admins and dispatchers register; supervisors read.
 (HTTP ingestion for the devices themselves is connectors/http_ingest.py.)"""
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from app.devices.schemas import (
     DeviceQueryArgs,
     DeviceSchema,
     DeviceTokenSchema,
+    IncidentQueryArgs,
+    IncidentSchema,
     RegisteredDeviceSchema,
 )
 from app.extensions import db
@@ -30,9 +32,13 @@ blp = Blueprint("devices", __name__, url_prefix="/api/v1/devices", description="
 dead_letters_blp = Blueprint(
     "dead_letters", __name__, url_prefix="/api/v1/dead-letters", description="死信 Dead letters"
 )
+incidents_blp = Blueprint(
+    "incidents", __name__, url_prefix="/api/v1/incidents", description="传感事件 Sensor incidents"
+)
 DevicePage = page_schema(DeviceSchema, "DevicePage")
 AlarmPage = page_schema(AlarmSchema, "AlarmPage")
 DeadLetterPage = page_schema(DeadLetterSchema, "DeadLetterPage")
+IncidentPage = page_schema(IncidentSchema, "IncidentPage")
 
 
 @blp.route("")
@@ -93,3 +99,14 @@ class DeadLetters(MethodView):
         require_roles(WRITERS)
         page, page_size = args.pop("page"), args.pop("page_size")
         return paginate(services.list_dead_letters(**args), page, page_size)
+
+
+@incidents_blp.route("")
+class Incidents(MethodView):
+    @incidents_blp.arguments(IncidentQueryArgs, location="query")
+    @incidents_blp.response(200, IncidentPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Sensor incidents (alarms correlated into one real event, one case each), newest first."""
+        require_roles(READERS)
+        page, page_size = args.pop("page"), args.pop("page_size")
+        return paginate(services.list_incidents(**args), page, page_size)

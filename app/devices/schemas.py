@@ -136,3 +136,33 @@ class DeadLetterSchema(Schema):
 
     def _base64(self, letter: Any) -> str:
         return base64.b64encode(bytes(letter.payload)).decode("ascii")
+
+
+class IncidentQueryArgs(PageArgs):
+    status = fields.Str(
+        validate=validate.OneOf(("active", "cleared")),
+        metadata={"description": "active: some alarm of it still on; cleared: all its alarms ended"},
+    )
+    device = fields.Str(metadata={"description": "device id: incidents with an alarm of this device"})
+
+
+class IncidentSchema(Schema):
+    id = fields.Int()
+    alarm_type = fields.Str()
+    alarm_group = fields.Str(allow_none=True)
+    building_code = fields.Str(allow_none=True)
+    grid_code = fields.Str(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    severity = fields.Str()
+    alarm_count = fields.Int()
+    opened_at = fields.DateTime()
+    last_alarm_at = fields.DateTime()
+    case_key = fields.Method("_case_key", metadata={"description": "the case it opened"})
+
+    def _case_key(self, incident: Any) -> str | None:
+        from app.cases.models import Case
+        from app.extensions import db
+
+        case = db.session.get(Case, incident.case_id) if incident.case_id is not None else None
+        return case.key if case is not None else None

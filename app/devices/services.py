@@ -17,7 +17,7 @@ from sqlalchemy import Select, select
 
 from app.audit.services import Actor, record
 from app.clock import now
-from app.devices.models import Alarm, DeadLetter, Device, DeviceToken
+from app.devices.models import Alarm, DeadLetter, Device, DeviceToken, Incident
 from app.devices.schemas import DeviceInput
 from app.devices.types import DEVICE_TYPES, device_status
 from app.errors import Conflict, InvalidInput, NotFound
@@ -272,6 +272,22 @@ def list_dead_letters(reason_code: str | None = None) -> Select[Any]:
     if reason_code:
         query = query.where(DeadLetter.reason_code == reason_code)
     return query.order_by(DeadLetter.id.desc())
+
+
+def list_incidents(status: str | None = None, device: str | None = None) -> Select[Any]:
+    """Incidents newest first; ``status`` active (an alarm still on) or cleared; ``device``: a device id."""
+    query = select(Incident)
+    if status:
+        on = select(Alarm.id).where(Alarm.incident_id == Incident.id, Alarm.active.is_(True)).exists()
+        query = query.where(on if status == "active" else ~on)
+    if device:
+        query = query.where(
+            select(Alarm.id)
+            .join(Device, Device.id == Alarm.device_id)
+            .where(Alarm.incident_id == Incident.id, Device.device_id == device)
+            .exists()
+        )
+    return query.order_by(Incident.opened_at.desc(), Incident.id.desc())
 
 
 def find_device(ref: str, by_friendly_name: bool) -> Device | None:

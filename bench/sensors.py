@@ -1,0 +1,393 @@
+"""Sensor listener throughput and latency, with a local Mosquitto the bench starts on a free port.
+
+(a) messages per second through our MQTT listener (``connectors.mqtt.MqttListener``: QoS 1, manual ack after
+    each message's PostgreSQL transaction) against a bare paho subscriber that does nothing with them (same
+    QoS, MQTT 5, same receive maximum), as a ratio (target >= 0.5). The mix is realistic: mostly telemetry
+    and repeats of active alarms, 2 % alarm transitions, each opening an incident and its case. Both drain
+    the same N messages the broker queued for their (persistent, offline) sessions, so the publisher's
+    speed does not count.
+(b) publish-to-case latency of alarm transitions, p50 / p99 (target p99 < 1 s), published live at half
+    the listener's measured rate among telemetry, plus a five-detector fire in one building;
+(c) cases created vs incidents injected (must be equal).
+
+The database (``GRIDCASE_BENCH_SENSORS_POSTGRES_URL``, default ``gridcase_bench3``) is dropped and rebuilt by
+the migrations. Run: ``python -m bench.sensors [--messages N] [--alarms K]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+POSTGRES_URL = os.environ.get(
+    "GRIDCASE_BENCH_SENSORS_POSTGRES_URL", "postgresql://gridcase:gridcase@127.0.0.1:5432/gridcase_bench3"
+)
+MOSQUITTO = os.environ.get("GRIDCASE_TEST_MOSQUITTO") or shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+BASE = "zigbee2mqtt"
+TOPIC_FILTER = "zigbee2mqtt/bench/#"
+RECEIVE_MAXIMUM = 500  # the listener's queue size: the broker keeps this many in flight to each
+TRANSITION_SHARE = 0.02
+REPEAT_SHARE = 0.2
+FIRE_DETECTORS = 5
+FIRE_BUILDING = "510124001001001001001"
+TELEMETRY_DEVICES = 200
+
+
+@contextmanager
+def mosquitto() -> Iterator[str]:
+    """A throwaway broker on a free port of 127.0.0.1, unlimited queues for offline persistent sessions."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = Path(tempfile.mkdtemp(prefix="gridcase-bench-mqtt-"))
+    config = folder / "mosquitto.conf"
+    config.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "max_queued_messages 0\nmax_inflight_messages 0\n"
+    )
+    process = subprocess.Popen(
+        [MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=(folder / "log").open("wb")
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                sys.exit(f"mosquitto did not start: see {folder / 'log'}")
+            time.sleep(0.05)
+    try:
+        yield f"mqtt://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+# -- the message mix --------------------------------------------------------------------------------------
+
+
+def leak_name(n: int) -> str:
+    return f"bench/leak-{n}"
+
+
+def quiet(rng: random.Random) -> bytes:
+    state = {"water_leak": False, "battery": rng.randint(60, 100), "linkquality": rng.randint(40, 200)}
+    return json.dumps(state).encode()
+
+
+def leaking(rng: random.Random) -> bytes:
+    state = {"water_leak": True, "battery": rng.randint(60, 100), "linkquality": rng.randint(40, 200)}
+    return json.dumps(state).encode()
+
+
+def throughput_mix(total: int, rng: random.Random) -> tuple[list[tuple[str, bytes]], int]:
+    """(topic, payload) in order, and the number of transitions (one incident each): quiet telemetry from
+    ``TELEMETRY_DEVICES`` sensors, repeats from sensors already leaking, and new leaks on fresh sensors."""
+    messages: list[tuple[str, bytes]] = []
+    leaking_now: list[int] = []
+    transitions = 0
+    for _ in range(total):
+        roll = rng.random()
+        if roll < TRANSITION_SHARE or (roll < TRANSITION_SHARE + REPEAT_SHARE and not leaking_now):
+            sensor = TELEMETRY_DEVICES + transitions
+            transitions += 1
+            leaking_now.append(sensor)
+            messages.append((f"{BASE}/{leak_name(sensor)}", leaking(rng)))
+        elif roll < TRANSITION_SHARE + REPEAT_SHARE:
+            messages.append((f"{BASE}/{leak_name(rng.choice(leaking_now))}", leaking(rng)))
+        else:
+            messages.append((f"{BASE}/{leak_name(rng.randrange(TELEMETRY_DEVICES))}", quiet(rng)))
+    return messages, transitions
+
+
+# -- clients ---------------------------------------------------------------------------------------------
+
+
+def publish_all(url: str, messages: list[tuple[str, bytes]]) -> None:
+    from connectors.mqtt import BrokerAddress
+
+    address = BrokerAddress.parse(url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{os.getpid()}")
+    client.max_inflight_messages_set(200)
+    client.max_queued_messages_set(0)
+    client.connect(address.host, address.port)
+    client.loop_start()
+    infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
+    for info in infos:
+        info.wait_for_publish(120)
+    client.disconnect()
+    client.loop_stop()
+
+
+class BareSubscriber:
+    """Does nothing with a message but count it (paho acknowledges QoS 1 itself)."""
+
+    def __init__(self, url: str) -> None:
+        from connectors.mqtt import BrokerAddress
+
+        self.address = BrokerAddress.parse(url)
+        self.received = 0
+        self.subscribed = threading.Event()
+        self.done = threading.Event()
+        self.expected = 0
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=mqtt.MQTTv5)
+        self.client.on_connect = lambda c, *_: c.subscribe(TOPIC_FILTER, options=mqtt.SubscribeOptions(qos=1))
+        self.client.on_subscribe = lambda *_: self.subscribed.set()
+        self.client.on_message = self._on_message
+
+    def _on_message(self, *_: Any) -> None:
+        self.received += 1
+        if self.received >= self.expected:
+            self.done.set()
+
+    def connect(self) -> None:
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = 3600
+        properties.ReceiveMaximum = RECEIVE_MAXIMUM
+        self.client.connect(self.address.host, self.address.port, clean_start=False, properties=properties)
+        self.client.loop_start()
+
+    def disconnect(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def timed_listener_class() -> Any:
+    from connectors.mqtt import MqttListener
+
+    class TimedListener(MqttListener):
+        """Notes when each message that opened a case was committed (monotonic clock), by topic."""
+
+        case_committed_at: dict[str, float]
+
+        def _ingest_until_done(self, ingest: Any, delivery: Any) -> Any:
+            result = super()._ingest_until_done(ingest, delivery)
+            if result is not None and result.case_keys:
+                self.case_committed_at.setdefault(delivery.topic, time.monotonic())
+            return result
+
+    return TimedListener
+
+
+# -- the app ---------------------------------------------------------------------------------------------
+
+
+def make_app(database_url: str, broker_url: str) -> Any:
+    from sqlalchemy import text
+
+    from app import create_app
+    from app.config import Settings
+    from app.extensions import db
+    from app.workflow import deploy
+
+    folder = Path(tempfile.mkdtemp(prefix="gridcase-bench-sensors-"))
+    settings = Settings.from_env(
+        database_url=database_url,
+        redis_url=None,
+        upload_folder=folder / "uploads",
+        secret_key="bench",
+        mqtt_url=broker_url,
+        mqtt_topics=(TOPIC_FILTER,),
+        mqtt_client_id="bench-listener",
+    )
+    app = create_app(settings)
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        db.session.execute(text("DROP SCHEMA public CASCADE"))
+        db.session.execute(text("CREATE SCHEMA public"))
+        db.session.commit()
+        upgrade()
+        deploy.deploy_folder(settings.bpmn_folder, app.extensions["gridcase.deploy_rules"]())
+        db.session.commit()
+    return app
+
+
+def register(app: Any, leak_sensors: int) -> None:
+    from app.devices.services import register_device, validate_device_fields
+    from app.extensions import db
+
+    with app.app_context():
+        rows = [
+            {
+                "device_id": f"bench-leak-{n}",
+                "friendly_name": leak_name(n),
+                "device_type": "water_leak_sensor",
+            }
+            for n in range(leak_sensors)
+        ]
+        rows += [
+            {
+                "device_id": f"bench-smoke-{n}",
+                "friendly_name": f"bench/smoke-{n}",
+                "device_type": "smoke_detector",
+                "building_code": FIRE_BUILDING,
+            }
+            for n in range(FIRE_DETECTORS)
+        ]
+        for row in rows:
+            register_device(validate_device_fields(row), with_token=False)
+        db.session.commit()
+
+
+def count_rows(app: Any, model: Any, *where: Any) -> int:
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+
+    with app.app_context():
+        return int(db.session.execute(select(func.count()).select_from(model).where(*where)).scalar_one())
+
+
+# -- the runs --------------------------------------------------------------------------------------------
+
+
+def run(total: int, alarms: int, database_url: str) -> dict[str, Any]:
+    from app.cases.models import Case
+    from app.devices.models import Incident
+
+    rng = random.Random(7)
+    mix, transitions = throughput_mix(total, rng)
+    latency_sensors = list(range(TELEMETRY_DEVICES + transitions, TELEMETRY_DEVICES + transitions + alarms))
+    with mosquitto() as url:
+        app = make_app(database_url, url)
+        register(app, TELEMETRY_DEVICES + transitions + alarms)
+        listener_class = timed_listener_class()
+
+        # Both consumers subscribe once, leave, and find the whole mix queued for them when they return.
+        bare = BareSubscriber(url)
+        bare.expected = total
+        bare.connect()
+        bare.subscribed.wait(10)
+        bare.disconnect()
+        first = listener_class(app)
+        first.case_committed_at = {}
+        first.start()
+        first.stop()
+        publish_all(url, mix)
+
+        bare = BareSubscriber(url)
+        bare.expected = total
+        started = time.perf_counter()
+        bare.connect()
+        if not bare.done.wait(600):
+            sys.exit(f"the bare subscriber got {bare.received} of {total}")
+        bare_rate = total / (time.perf_counter() - started)
+        bare.disconnect()
+
+        listener = listener_class(app)
+        listener.case_committed_at = {}
+        started = time.perf_counter()
+        listener.start(wait_seconds=30)
+        if not listener.wait_handled(total, timeout=1800):
+            sys.exit(f"the listener handled {listener.stats.handled} of {total}")
+        listener_rate = total / (time.perf_counter() - started)
+        print(f"(a) {total} messages ({transitions} transitions): bare {bare_rate:,.0f}/s, ", end="")
+        print(f"listener {listener_rate:,.0f}/s, ratio {listener_rate / bare_rate:.2f} (target >= 0.5)")
+
+        # (b) live: alarm transitions among telemetry at half the listener's rate, then a fire.
+        rate = max(10.0, listener_rate / 2)
+        published_at: dict[str, float] = {}
+        live = _live_stream(latency_sensors, rng)
+        client = _live_publisher(url)
+        handled_before = listener.stats.handled
+        next_at = time.monotonic()
+        for topic, payload in live:
+            next_at += 1 / rate
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if b'"water_leak": true' in payload:
+                published_at[topic] = time.monotonic()
+            client.publish(topic, payload, qos=1)
+        if not listener.wait_handled(handled_before + len(live), timeout=600):
+            sys.exit(f"the listener handled {listener.stats.handled - handled_before} of {len(live)} live")
+        client.disconnect()
+        client.loop_stop()
+        listener.stop()
+        committed = listener.case_committed_at
+        latencies = sorted(committed[topic] - at for topic, at in published_at.items() if topic in committed)
+        fire_topics = [t for t in committed if "/smoke-" in t]
+        p50 = statistics.median(latencies)
+        p99 = latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))]
+        print(
+            f"(b) publish-to-case latency of {len(latencies)} alarm transitions at {rate:,.0f} msg/s: "
+            f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms "
+            "(target p99 < 1000 ms)"
+        )
+        injected = transitions + alarms + 1  # the fire: five detectors, one incident
+        cases = count_rows(app, Case, Case.source_channel == "sensor")
+        incidents = count_rows(app, Incident)
+        verdict = "equal" if cases == injected == incidents else "NOT EQUAL"
+        print(
+            f"(c) incidents injected {injected}, incidents {incidents}, cases created {cases}: {verdict} "
+            f"(the fire's {FIRE_DETECTORS} detectors: {len(fire_topics)} case)"
+        )
+        return {
+            "bare_rate": bare_rate,
+            "listener_rate": listener_rate,
+            "p50": p50,
+            "p99": p99,
+            "injected": injected,
+            "cases": cases,
+        }
+
+
+def _live_stream(sensors: list[int], rng: random.Random) -> list[tuple[str, bytes]]:
+    """Each latency sensor's first leak, 9 telemetry messages around it, then the fire's detectors."""
+    stream: list[tuple[str, bytes]] = []
+    for sensor in sensors:
+        stream += [(f"{BASE}/{leak_name(rng.randrange(TELEMETRY_DEVICES))}", quiet(rng)) for _ in range(9)]
+        stream.append((f"{BASE}/{leak_name(sensor)}", leaking(rng)))
+    for n in range(FIRE_DETECTORS):
+        stream.append((f"{BASE}/bench/smoke-{n}", json.dumps({"smoke": True, "smoke_density": 60}).encode()))
+    return stream
+
+
+def _live_publisher(url: str) -> mqtt.Client:
+    from connectors.mqtt import BrokerAddress
+
+    address = BrokerAddress.parse(url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-live-{os.getpid()}")
+    client.max_queued_messages_set(0)
+    client.connect(address.host, address.port)
+    client.loop_start()
+    return client
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=20_000, help="messages of the throughput mix")
+    parser.add_argument("--alarms", type=int, default=200, help="alarm transitions timed for latency")
+    parser.add_argument("--database-url", default=POSTGRES_URL)
+    args = parser.parse_args()
+    if args.messages < 100 or args.alarms < 1:
+        parser.error("--messages must be >= 100 and --alarms >= 1")
+    run(args.messages, args.alarms, args.database_url)
+
+
+if __name__ == "__main__":
+    main()
