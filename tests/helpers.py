@@ -173,3 +173,28 @@ def fingerprint() -> dict[str, Any]:
         "tasks": [tuple(r) for r in tasks],
         "cases": [tuple(r) for r in cases],
     }
+
+
+def one_task_bpmn(process_id: str, candidate_roles: str) -> bytes:
+    """A process with one user task (the review form) offered to ``candidate_roles``: a probe for tests."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+                  id="{process_id}_definitions" targetNamespace="https://gridcase.example/bpmn">
+  <bpmn:process id="{process_id}" name="{process_id}" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="look" />
+    <bpmn:userTask id="look" name="Look">
+      <bpmn:extensionElements>
+        <spiffworkflow:properties>
+          <spiffworkflow:property name="formJsonSchemaFilename" value="review.schema.json" />
+          <spiffworkflow:property name="candidateRoles" value="{candidate_roles}" />
+        </spiffworkflow:properties>
+      </bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="look" targetRef="end" />
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>
+""".encode()

@@ -19,7 +19,7 @@ from app.cases.models import Case
 from app.extensions import db
 from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
 from tests.conftest import PASSWORD, _settings
-from tests.helpers import complete, ensure_catalogue, jpeg, open_task, report, upload_photo
+from tests.helpers import complete, ensure_catalogue, jpeg, one_task_bpmn, open_task, report, upload_photo
 
 ACCEPT = {"data": {"triage_decision": "accept"}}
 # Public: signing in, and the API description (with the page that renders it).
@@ -72,27 +72,7 @@ def _audit(action: str, entity_id: Any) -> list[AuditEvent]:
     )
 
 
-SMALL_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
-                  id="roles_probe_definitions" targetNamespace="https://gridcase.example/bpmn">
-  <bpmn:process id="roles_probe" name="Roles probe" isExecutable="true">
-    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="look" />
-    <bpmn:userTask id="look" name="Look">
-      <bpmn:extensionElements>
-        <spiffworkflow:properties>
-          <spiffworkflow:property name="formJsonSchemaFilename" value="review.schema.json" />
-          <spiffworkflow:property name="candidateRoles" value="supervisor" />
-        </spiffworkflow:properties>
-      </bpmn:extensionElements>
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-    </bpmn:userTask>
-    <bpmn:sequenceFlow id="f2" sourceRef="look" targetRef="end" />
-    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-  </bpmn:process>
-</bpmn:definitions>
-"""
+SMALL_BPMN = one_task_bpmn("roles_probe", "supervisor")
 
 
 def _deploy(client, auth, who: str, content: bytes, file_name: str = "roles_probe.bpmn"):

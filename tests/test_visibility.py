@@ -44,7 +44,7 @@ from app.workflow import deploy, instances
 from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
 from tests.conftest import PASSWORD, START, _settings, _truncate_postgres
 from tests.grids.shapes import DISTRICT_BOX, WEST_BOX, box_feature, collection
-from tests.helpers import complete, fingerprint, jpeg, open_task, report, walk_to
+from tests.helpers import complete, fingerprint, jpeg, one_task_bpmn, open_task, report, walk_to
 
 DISTRICT, STREET, STREET_2 = "510124", "510124001", "510124002"
 STREET_2_BOX = (103.95, 30.70, 104.00, 30.75)
@@ -108,27 +108,7 @@ PEOPLE: dict[str, tuple[str, str | None, tuple[str, ...], set[str]]] = {
 REPORTER = "reporter"  # a resident who reported all four cases
 ALL_ROLES_CSV = ",".join(sorted({role for role, *_ in PEOPLE.values()}))
 
-PROBE_BPMN = f"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
-                  id="visibility_probe_definitions" targetNamespace="https://gridcase.example/bpmn">
-  <bpmn:process id="visibility_probe" name="Visibility probe" isExecutable="true">
-    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="look" />
-    <bpmn:userTask id="look" name="Look">
-      <bpmn:extensionElements>
-        <spiffworkflow:properties>
-          <spiffworkflow:property name="formJsonSchemaFilename" value="review.schema.json" />
-          <spiffworkflow:property name="candidateRoles" value="{ALL_ROLES_CSV}" />
-        </spiffworkflow:properties>
-      </bpmn:extensionElements>
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-    </bpmn:userTask>
-    <bpmn:sequenceFlow id="f2" sourceRef="look" targetRef="end" />
-    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-  </bpmn:process>
-</bpmn:definitions>
-""".encode()
+PROBE_BPMN = one_task_bpmn("visibility_probe", ALL_ROLES_CSV)
 
 
 @dataclass

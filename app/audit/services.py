@@ -56,6 +56,16 @@ def record(
 _PENDING = "gridcase.pending_audit"
 
 
+class _CaseLike(Protocol):
+    id: int
+    key: str
+
+
+def record_case_event(action: str, case: _CaseLike, **fields: Any) -> None:
+    """``record`` for an event about a case: the case is the entity (by key) and the timeline it joins."""
+    record(action, entity_type="case", entity_id=case.key, case_id=case.id, **fields)
+
+
 def pending_events() -> list[AuditEvent]:
     """Events recorded in this transaction and not yet written (they are written on commit), as unsaved
     objects."""

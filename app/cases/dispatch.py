@@ -28,7 +28,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import and_, func, or_, select
 
-from app.audit.services import record
+from app.audit.services import record_case_event
 from app.auth.models import User
 from app.auth.roles import Role
 from app.cases.models import Case
@@ -251,12 +251,10 @@ def record_dispatch(
     chosen = {"handler_user": handler_user, "handler_unit": handler_unit}
     if not any(proposed.values()) or proposed == chosen:
         return
-    record(
+    record_case_event(
         "case.dispatch_overridden",
+        case,
         actor=actor,
-        entity_type="case",
-        entity_id=case.key,
-        case_id=case.id,
         before=proposed,
         after=chosen,
         data={"reason": proposal.get("reason"), "note": note},
@@ -279,12 +277,10 @@ def record_redispatch(
     if case.dispatched_at is None:
         return False  # not dispatched yet: this is the first dispatch, not a re-dispatch
     case.redispatch_count += 1
-    record(
+    record_case_event(
         "case.redispatched",
+        case,
         actor=actor,
-        entity_type="case",
-        entity_id=case.key,
-        case_id=case.id,
         before=before,
         after={**after, "redispatch_count": case.redispatch_count},
         data={"via": via},
@@ -313,12 +309,10 @@ def file_case(case: Case, data: dict[str, Any], actor: Any, at: datetime) -> Non
     before = {name: getattr(case, name) for name in changes}
     for name, value in changes.items():
         setattr(case, name, value)
-    record(
+    record_case_event(
         "case.reclassified",
+        case,
         actor=actor,
-        entity_type="case",
-        entity_id=case.key,
-        case_id=case.id,
         before=before,
         after=changes,
     )

@@ -19,7 +19,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from app.audit.services import record
+from app.audit.services import record_case_event
 from app.auth.models import User
 from app.cases.models import ESCALATION_LEVELS, Case
 from app.clock import now
@@ -44,12 +44,10 @@ def _case(call: OperatorCall) -> Case:
 
 
 def _audit(call: OperatorCall, case: Case, action: str, **fields: Any) -> None:
-    record(
+    record_case_event(
         action,
+        case,
         actor=call.actor,
-        entity_type="case",
-        entity_id=case.key,
-        case_id=case.id,
         instance_id=call.instance_id,
         **fields,
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.audit.services import record
+from app.audit.services import record_case_event
 from app.auth.models import User
 from app.cases import dispatch
 from app.cases.models import Case, CaseStatus
@@ -32,12 +32,10 @@ def _set_status(case: Case, status: str, actor: Any, **data: Any) -> None:
     before = case.status
     case.status = status
     case.updated_at = now()
-    record(
+    record_case_event(
         "case.status_changed",
+        case,
         actor=actor,
-        entity_type="case",
-        entity_id=case.key,
-        case_id=case.id,
         before={"status": before},
         after={"status": status},
         data=data or None,
@@ -74,12 +72,10 @@ def mark_duplicate(call: OperatorCall) -> dict[str, Any]:
     case.duplicate_of_id = original.id
     case.closed_at = now()
     _set_status(case, CaseStatus.DUPLICATE, call.actor, duplicate_of=original.key)
-    record(
+    record_case_event(
         "case.linked",
+        original,
         actor=call.actor,
-        entity_type="case",
-        entity_id=original.key,
-        case_id=original.id,
         data={"duplicate": case.key},
     )
     return {"duplicate_of": original.key}
@@ -131,12 +127,10 @@ def set_time_limit(call: OperatorCall) -> dict[str, Any]:
     )
     last = case.close_due_at or handle.due_at
     provisional = uncovered_years(dispatch.calendar().workday_source, handle.start.date(), last.date())
-    record(
+    record_case_event(
         "case.time_limit_set",
+        case,
         actor=call.actor,
-        entity_type="case",
-        entity_id=case.key,
-        case_id=case.id,
         before=before,
         after={
             "due_at": handle.due_at.isoformat(),
@@ -166,12 +160,10 @@ def set_time_limit(call: OperatorCall) -> dict[str, Any]:
 def warn_due(call: OperatorCall) -> dict[str, Any]:
     case = _case(call)
     case.warned_at = now()
-    record(
+    record_case_event(
         "case.due_warning",
+        case,
         actor=call.actor,
-        entity_type="case",
-        entity_id=case.key,
-        case_id=case.id,
         data={"due_at": case.due_at.isoformat() if case.due_at else None},
     )
     return {"warned_at": case.warned_at.isoformat()}
@@ -181,12 +173,10 @@ def warn_due(call: OperatorCall) -> dict[str, Any]:
 def mark_overdue(call: OperatorCall) -> dict[str, Any]:
     case = _case(call)
     case.overdue_at = now()
-    record(
+    record_case_event(
         "case.overdue",
+        case,
         actor=call.actor,
-        entity_type="case",
-        entity_id=case.key,
-        case_id=case.id,
         data={"due_at": case.due_at.isoformat() if case.due_at else None},
     )
     return {"overdue_at": case.overdue_at.isoformat()}
@@ -237,12 +227,10 @@ def apply_supervision(call: OperatorCall) -> dict[str, Any]:
         result["due_at"] = case.due_at.isoformat()
     elif action != "urge":
         raise ValueError(f"unknown supervision action {action!r}")
-    record(
+    record_case_event(
         "case.supervised",
+        case,
         actor=call.actor,
-        entity_type="case",
-        entity_id=case.key,
-        case_id=case.id,
         data={**result, "note": call.data.get("supervise_note")},
     )
     return result
@@ -252,12 +240,10 @@ def apply_supervision(call: OperatorCall) -> dict[str, Any]:
 def record_rework(call: OperatorCall) -> dict[str, Any]:
     case = _case(call)
     case.rework_count += 1
-    record(
+    record_case_event(
         "case.rework",
+        case,
         actor=call.actor,
-        entity_type="case",
-        entity_id=case.key,
-        case_id=case.id,
         after={"rework_count": case.rework_count},
         data={"comment": call.data.get("review_comment")},
     )

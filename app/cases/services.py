@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from app.audit.models import AuditEvent
-from app.audit.services import record
+from app.audit.services import record, record_case_event
 from app.auth.models import User
 from app.auth.roles import REPORTERS, Role
 from app.cases import photos
@@ -235,22 +235,18 @@ def report_case(user: User, fields: dict[str, Any]) -> Case:
     )
     db.session.add(case)
     db.session.flush()
-    record(
+    record_case_event(
         "case.reported",
-        entity_type="case",
-        entity_id=case.key,
+        case,
         actor=user,
-        case_id=case.id,
         after=case_snapshot(case),
     )
     unlocated = unlocated_reason(case)
     if unlocated is not None:
-        record(
+        record_case_event(
             "case.unlocated",
-            entity_type="case",
-            entity_id=case.key,
+            case,
             actor=user,
-            case_id=case.id,
             data={"reason": unlocated, "lat": case.lat, "lon": case.lon},
         )
     instances.start_instance(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.audit.services import record
+from app.audit.services import record_case_event
 from app.cases.models import Case, CaseStatus
 from app.clock import now
 from app.extensions import db
@@ -38,11 +38,9 @@ def mirror_case_status(outcome: StepOutcome) -> None:
     before = case.status
     case.status = status
     case.updated_at = timestamp
-    record(
+    record_case_event(
         "case.status_changed",
-        entity_type="case",
-        entity_id=case.key,
-        case_id=case.id,
+        case,
         actor=outcome.actor,
         before={"status": before},
         after={"status": status},

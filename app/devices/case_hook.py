@@ -13,7 +13,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from app.audit.services import record
+from app.audit.services import record_case_event
 from app.cases.models import Case, CaseStatus
 from app.cases.services import case_snapshot, next_case_key
 from app.clock import now
@@ -51,12 +51,10 @@ def open_incident_case(incident: Incident, alarm: Alarm, device: Device) -> Case
     db.session.add(case)
     db.session.flush()
     actor_label = f"device:{device.device_id}"[:80]
-    record(
+    record_case_event(
         "case.reported",
-        entity_type="case",
-        entity_id=case.key,
+        case,
         actor_label=actor_label,
-        case_id=case.id,
         after=case_snapshot(case),
         data={"incident_id": incident.id, "alarm_id": alarm.id, "alarm_type": alarm.alarm_type},
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.audit.services import record
+from app.audit.services import record_case_event
 from app.cases.models import Case
 from app.cases.operators import _case, finish
 from app.workflow import operators
@@ -17,12 +17,10 @@ RESOLVE_REASONS = {"confirmed_by_call": "case.resolved_by_call", "alarm_cleared"
 
 
 def _audit(call: OperatorCall, case: Case, action: str, data: dict[str, Any]) -> None:
-    record(
+    record_case_event(
         action,
+        case,
         actor=call.actor,
-        entity_type="case",
-        entity_id=case.key,
-        case_id=case.id,
         instance_id=call.instance_id,
         data=data,
     )
