@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	SCARF_ANALYTICS=false npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 instance:

@@ -135,9 +135,9 @@ def register_ingest(app: Flask) -> None:
 
 
 def register_pages(app: Flask) -> None:
-    from app.web.views import bp
+    from app.web import register_web
 
-    app.register_blueprint(bp)
+    register_web(app)
 
 
 def register_cli(app: Flask) -> None:

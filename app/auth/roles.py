@@ -14,6 +14,7 @@ class Role(StrEnum):
     DEPARTMENT_HANDLER = "department_handler"
     SUPERVISOR = "supervisor"
     DESIGNER = "designer"
+    MEDIATOR = "mediator"
     ADMIN = "admin"
 
 
@@ -28,6 +29,7 @@ ROLE_LABELS: dict[Role, tuple[str, str]] = {
     Role.DEPARTMENT_HANDLER: ("部门处置人员", "Department handler"),
     Role.SUPERVISOR: ("督办员", "Supervisor"),
     Role.DESIGNER: ("流程设计员", "Process designer"),
+    Role.MEDIATOR: ("调解员", "Mediator"),
     Role.ADMIN: ("系统管理员", "Administrator"),
 }
 

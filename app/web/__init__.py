@@ -1,0 +1,20 @@
+"""The web pages: one blueprint per audience, all on the same services as the REST API.
+
+- ``app.web.views``: sign-in, shared layout, language and security, grid worker (phone) and resident pages;
+- ``app.web.supervisor``: case list, case page with timeline and diagram, the one-screen dashboard;
+- ``app.web.designer``: processes, versions, the bpmn-js modeler, form editor and version diff.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_web(app: Flask) -> None:
+    from app.web.designer import bp as designer_bp
+    from app.web.supervisor import bp as supervisor_bp
+    from app.web.views import bp
+
+    app.register_blueprint(bp)
+    app.register_blueprint(supervisor_bp)
+    app.register_blueprint(designer_bp)
