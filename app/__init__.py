@@ -62,6 +62,7 @@ def init_workflow(app: Flask, clock: Clock) -> None:
     from app.cases import operators as _case_operators  # noqa: F401  (registers case.* operators)
     from app.cases.status import mirror_case_status
     from app.devices import operators as _sensor_operators  # noqa: F401  (registers sensor.* operators)
+    from app.devices.case_opening import open_pending_cases
     from app.devices.maintenance import scheduled_sweep
     from app.workflow import deploy, instances, sandbox, scheduler, timers
     from app.workflow.engine import SpecCache
@@ -76,6 +77,7 @@ def init_workflow(app: Flask, clock: Clock) -> None:
     app.extensions["gridcase.deploy_rules"] = lambda: deploy.default_rules(forms.exists, set(ALL_ROLES))
     instances.on_step(mirror_case_status)
     scheduler.register_periodic("devices.maintenance", scheduled_sweep)
+    scheduler.register_periodic("devices.pending_cases", open_pending_cases)
 
 
 def init_jobs_for(app: Flask) -> None:

@@ -1,8 +1,11 @@
-"""The one narrow entry from every connector into the app: ``ingest(topic, payload, retained, received_at)``.
+"""The one narrow entry from every connector into the app: ``ingest(topic, payload, …)`` for one message,
+``ingest_many(messages)`` for the listener's batches.
 
-One message, one database transaction: de-duplicate, adapt, find the device, update its state and alarms,
-correlate new alarms into incidents (a new incident opens its case), remember the message key, commit.
-Needs an app context, not a request. Used by the MQTT listener, the HTTP ingestion endpoint and the tests.
+One database transaction per call: de-duplicate, adapt, find the devices, update their state and alarms,
+correlate new alarms into incidents, remember the message keys, commit. A new incident's case is opened
+after the commit (``app.devices.case_opening``: by an RQ worker in stack mode, right here in embedded mode),
+so a message never waits for a process to start. Needs an app context, not a request. Used by the MQTT
+listener, the HTTP ingestion endpoint, the simulator and the tests.
 
 Idempotency: a message's key is the hash of its source, topic, payload and broker reference (MQTT: client
 id + packet id). A QoS 1 redelivery (MQTT's DUP flag; HTTP: a repeated ``Idempotency-Key``) whose key was
@@ -14,18 +17,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete
+from sqlalchemy import delete, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.clock import as_utc, now
 from app.config import Settings
-from app.devices import services
-from app.devices.alarms import Change, apply_reading
+from app.devices import case_opening, services
+from app.devices.alarms import Change, LatestAlarms, apply_reading
 from app.devices.incidents import link_alarm, touch
 from app.devices.models import DeadLetter, Device, ProcessedMessage
 from app.devices.types import GENERIC_KIND_DEVICE_TYPES
@@ -49,7 +55,8 @@ class IngestResult:
     outcome: str
     device_id: str | None = None
     changes: tuple[str, ...] = ()  # "water_leak:opened", "smoke:repeated", …
-    case_keys: tuple[str, ...] = ()  # cases opened by this message
+    incident_ids: tuple[int, ...] = ()  # incidents this message opened
+    case_keys: tuple[str, ...] = ()  # their cases, when opened in this process (embedded mode)
     reason_code: str | None = None
     reason: str | None = None
 
@@ -60,6 +67,20 @@ def dedup_key(source: str, topic: str, payload: bytes, message_ref: str) -> str:
         digest.update(part + b"\x00")
     digest.update(hashlib.sha256(payload).digest())
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message as a connector received it; ``message_ref`` identifies a delivery (MQTT: client id +
+    packet id; HTTP: the ``Idempotency-Key``), ``redelivery`` says the sender marked it as a repeat."""
+
+    topic: str
+    payload: bytes
+    retained: bool = False
+    received_at: datetime | None = None
+    source: str = "mqtt"
+    message_ref: str | None = None
+    redelivery: bool = False
 
 
 def ingest(
@@ -78,16 +99,13 @@ def ingest(
     ``dead_letters`` False (HTTP) raises ``DeadLetterReason`` instead of storing one, so the caller can
     answer 4xx and store nothing. Raises ``OperationalError`` when the database is unreachable: the caller
     keeps the message (no MQTT ack) and tries again."""
-    at = received_at or now()
-    key = dedup_key(source, topic, payload, message_ref) if message_ref is not None else None
+    message = Message(topic, payload, retained, received_at or now(), source, message_ref, redelivery)
     for attempt in range(RACE_RETRIES):
         try:
-            return _ingest_once(topic, payload, retained, at, source, key, redelivery, device, dead_letters)
-        except DeadLetterReason as reason:
+            return _ingest_together([message], device, dead_letters)[0]
+        except DeadLetterReason:
             db.session.rollback()
-            if not dead_letters:
-                raise
-            return _dead_letter(topic, payload, retained, at, source, key, reason, device)
+            raise  # only with dead_letters=False
         except IntegrityError:
             # Another listener took the same alarm key or message key first: redo it on top of theirs.
             db.session.rollback()
@@ -102,8 +120,40 @@ def ingest(
             if not dead_letters:
                 raise
             internal = DeadLetterReason("internal_error", f"{exc.__class__.__name__}: {exc}"[:2000])
-            return _dead_letter(topic, payload, retained, at, source, key, internal, device)
+            return _store_dead_letter_alone(message, internal, device)
     raise AssertionError("unreachable")
+
+
+def ingest_many(messages: Sequence[Message]) -> list[IngestResult]:
+    """Handle messages in order, in ONE transaction (the listener's batches): each device and its active
+    alarms are read once, a device seen many times is written once, the message keys go in one statement,
+    and there is one commit. If anything goes wrong, the batch is rolled back and each message is ingested
+    alone, so one bad message costs the others nothing. ``OperationalError`` propagates (the caller retries).
+    """
+    if not messages:
+        return []
+    stamped = [m if m.received_at is not None else replace(m, received_at=now()) for m in messages]
+    try:
+        return _ingest_together(stamped, None, dead_letters=True)
+    except OperationalError:
+        db.session.rollback()
+        raise
+    except Exception:
+        db.session.rollback()
+        if len(stamped) == 1:
+            log.info("batch of one failed; ingesting it alone", exc_info=True)
+        return [
+            ingest(
+                m.topic,
+                m.payload,
+                m.retained,
+                m.received_at,
+                source=m.source,
+                message_ref=m.message_ref,
+                redelivery=m.redelivery,
+            )
+            for m in stamped
+        ]
 
 
 def _settings() -> Settings:
@@ -111,35 +161,116 @@ def _settings() -> Settings:
     return settings
 
 
-def _ingest_once(
-    topic: str,
-    payload: bytes,
-    retained: bool,
-    at: datetime,
-    source: str,
-    key: str | None,
-    redelivery: bool,
-    device: Device | None,
-    dead_letters: bool,
-) -> IngestResult:
+@dataclass
+class _Parsed:
+    message: Message
+    key: str | None
+    parsed: ParsedMessage | None = None
+    reason: DeadLetterReason | None = None
+
+
+def _ingest_together(
+    messages: Sequence[Message], device: Device | None, dead_letters: bool
+) -> list[IngestResult]:
     sensors = _settings().sensors
-    if key is not None and redelivery and _seen(key, at, sensors.dedup_window_seconds):
-        db.session.rollback()
-        return IngestResult(Outcome.DUPLICATE)
-    parsed = adapt(topic, payload, retained, sensors.max_payload_bytes)
-    if parsed is None:
-        db.session.rollback()
-        return IngestResult(Outcome.IGNORED)
-    device = device or services.find_device(parsed.device_ref, parsed.by_friendly_name)
+    items = [_parse(m, sensors.max_payload_bytes) for m in messages]
+    seen = _seen_keys([i.key for i in items if i.key and i.message.redelivery])
+    window = timedelta(seconds=sensors.dedup_window_seconds)
+    devices = _devices([i.parsed for i in items if i.parsed is not None], device)
+    known = LatestAlarms.of({d.id for d in devices.values()})
+    observations = services.BatchObservations()
+    results: list[IngestResult] = []
+    keys: dict[str, tuple[datetime, str]] = {}
+    new_incidents: list[int] = []
+    for item in items:
+        message, at = item.message, item.message.received_at
+        assert at is not None
+        if (
+            item.key is not None
+            and message.redelivery
+            and (item.key in keys or (item.key in seen and seen[item.key] >= at - window))
+        ):
+            results.append(IngestResult(Outcome.DUPLICATE))
+            continue
+        try:
+            if item.reason is not None:
+                raise item.reason
+            if item.parsed is None:
+                results.append(IngestResult(Outcome.IGNORED))
+                continue
+            target = _device_for(item.parsed, devices)
+            _check_fits(target, item.parsed)
+        except DeadLetterReason as reason:
+            # Raised before this message wrote anything: the batch goes on.
+            if not dead_letters:
+                raise
+            _add_dead_letter(message, reason, device)
+            if item.key is not None:
+                keys[item.key] = (at, Outcome.DEAD_LETTER)
+            results.append(IngestResult(Outcome.DEAD_LETTER, reason_code=reason.code, reason=reason.reason))
+            continue
+        changes, incidents = _apply(target, item.parsed, message.retained, at, known, observations)
+        new_incidents += incidents
+        if item.key is not None:
+            keys[item.key] = (at, Outcome.PROCESSED)
+        results.append(
+            IngestResult(Outcome.PROCESSED, target.device_id, tuple(changes), incident_ids=tuple(incidents))
+        )
+    observations.write()
+    _remember(keys)
+    background = case_opening.opens_in_background()
+    if background:
+        case_opening.hand_on(new_incidents)
+    db.session.commit()
+    if background or not new_incidents:
+        return results
+    # Embedded mode: open the cases now, each in its own transaction, and say which.
+    opened = case_opening.open_cases_now(new_incidents)
+    return [replace(r, case_keys=tuple(opened[i] for i in r.incident_ids if i in opened)) for r in results]
+
+
+def _parse(message: Message, max_bytes: int) -> _Parsed:
+    key = (
+        dedup_key(message.source, message.topic, message.payload, message.message_ref)
+        if message.message_ref is not None
+        else None
+    )
+    try:
+        return _Parsed(message, key, adapt(message.topic, message.payload, message.retained, max_bytes))
+    except DeadLetterReason as reason:
+        return _Parsed(message, key, reason=reason)
+
+
+def _devices(parsed: list[ParsedMessage], known: Device | None) -> dict[tuple[bool, str], Device]:
+    """The devices the messages name, in one query, locked in id order (listeners sharing a subscription
+    take turns per device instead of overwriting each other's counts)."""
+    if known is not None:
+        return {(p.by_friendly_name, p.device_ref): known for p in parsed}
+    names = {p.device_ref for p in parsed if p.by_friendly_name}
+    ids = {p.device_ref for p in parsed if not p.by_friendly_name}
+    if not names and not ids:
+        return {}
+    rows = db.session.execute(
+        select(Device)
+        .where(or_(Device.friendly_name.in_(names), Device.device_id.in_(ids)))
+        .order_by(Device.id)
+        .with_for_update()
+    ).scalars()
+    found: dict[tuple[bool, str], Device] = {}
+    for row in rows:
+        if row.friendly_name in names:
+            found[(True, row.friendly_name)] = row
+        if row.device_id in ids:
+            found[(False, row.device_id)] = row
+    return found
+
+
+def _device_for(parsed: ParsedMessage, devices: dict[tuple[bool, str], Device]) -> Device:
+    device = devices.get((parsed.by_friendly_name, parsed.device_ref))
     if device is None:
         kind = "friendly name" if parsed.by_friendly_name else "device id"
         raise DeadLetterReason("unknown_device", f"no registered device with {kind} {parsed.device_ref!r}")
-    _check_fits(device, parsed)
-    changes, case_keys = _apply(device, parsed, retained, at)
-    if key is not None:
-        _remember(key, at, Outcome.PROCESSED)
-    db.session.commit()
-    return IngestResult(Outcome.PROCESSED, device.device_id, tuple(changes), tuple(case_keys))
+    return device
 
 
 def _check_fits(device: Device, parsed: ParsedMessage) -> None:
@@ -157,15 +288,20 @@ def _check_fits(device: Device, parsed: ParsedMessage) -> None:
 
 
 def _apply(
-    device: Device, parsed: ParsedMessage, retained: bool, at: datetime
-) -> tuple[list[str], list[str]]:
+    device: Device,
+    parsed: ParsedMessage,
+    retained: bool,
+    at: datetime,
+    known: LatestAlarms,
+    observations: services.BatchObservations,
+) -> tuple[list[str], list[int]]:
     sensors = _settings().sensors
     flags = {r.alarm_type: r.active for r in parsed.readings if r.alarm_type in DEVICE_FLAGS}
-    services.observe(
+    observations.observe(
         device, at=at, available=parsed.available, flags=flags, telemetry=parsed.telemetry, retained=retained
     )
     changes: list[str] = []
-    case_keys: list[str] = []
+    incidents: list[int] = []
     for reading in parsed.readings:
         change = apply_reading(
             device,
@@ -175,61 +311,81 @@ def _apply(
             retained=retained,
             at=at,
             settings=sensors,
+            known=known,
         )
         if change is None:
             continue
         changes.append(f"{reading.alarm_type}:{change.change}")
         if change.change == Change.OPENED:
-            opened_case = link_alarm(change.alarm, device, at, sensors)
-            if opened_case is not None:
-                case_keys.append(opened_case.key)
+            incident = link_alarm(change.alarm, device, at, sensors)
+            if incident is not None:
+                incidents.append(incident.id)
         elif change.change == Change.REOPENED and change.alarm.incident is not None:
             touch(change.alarm.incident, at)
-    return changes, case_keys
+    return changes, incidents
 
 
-def _seen(key: str, at: datetime, window_seconds: int) -> bool:
-    row = db.session.get(ProcessedMessage, key)
-    return row is not None and as_utc(row.received_at) >= at - timedelta(seconds=window_seconds)
+def _seen_keys(keys: list[str]) -> dict[str, datetime]:
+    """When each of these redelivered messages' keys was processed, if it was."""
+    if not keys:
+        return {}
+    rows = db.session.execute(
+        select(ProcessedMessage.dedup_key, ProcessedMessage.received_at).where(
+            ProcessedMessage.dedup_key.in_(keys)
+        )
+    ).all()
+    return {key: as_utc(received_at) for key, received_at in rows}
 
 
-def _remember(key: str, at: datetime, outcome: str) -> None:
-    row = db.session.get(ProcessedMessage, key)
-    if row is None:
-        db.session.add(ProcessedMessage(dedup_key=key, received_at=at, outcome=outcome))
-    else:  # a packet id reused by the broker long after: the key now stands for this message
-        row.received_at = at
-        row.outcome = outcome
-    db.session.flush()
-
-
-def _dead_letter(
-    topic: str,
-    payload: bytes,
-    retained: bool,
-    at: datetime,
-    source: str,
-    key: str | None,
-    reason: DeadLetterReason,
-    device: Device | None,
-) -> IngestResult:
-    limit = _settings().sensors.max_payload_bytes
-    letter = DeadLetter(
-        received_at=at,
-        source=source,
-        topic=topic[:500],
-        reason_code=reason.code,
-        reason=reason.reason,
-        payload=bytes(payload[:limit]),
-        payload_size=len(payload),
-        retained=retained,
-        device_id=device.id if device is not None else None,
+def _remember(keys: dict[str, tuple[datetime, str]]) -> None:
+    """Record the message keys in one statement; a key already there (a packet id the broker reused long
+    after) now stands for this message."""
+    if not keys:
+        return
+    rows = [{"dedup_key": k, "received_at": at, "outcome": outcome} for k, (at, outcome) in keys.items()]
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(ProcessedMessage)
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ProcessedMessage.dedup_key],
+            set_={"received_at": statement.excluded.received_at, "outcome": statement.excluded.outcome},
+        ),
+        rows,
     )
-    db.session.add(letter)
+
+
+def _add_dead_letter(message: Message, reason: DeadLetterReason, device: Device | None) -> None:
+    limit = _settings().sensors.max_payload_bytes
+    db.session.add(
+        DeadLetter(
+            received_at=message.received_at,
+            source=message.source,
+            topic=message.topic[:500],
+            reason_code=reason.code,
+            reason=reason.reason,
+            payload=bytes(message.payload[:limit]),
+            payload_size=len(message.payload),
+            retained=message.retained,
+            device_id=device.id if device is not None else None,
+        )
+    )
+    log.info("dead letter %s on %r: %s", reason.code, message.topic, reason.reason)
+
+
+def _store_dead_letter_alone(
+    message: Message, reason: DeadLetterReason, device: Device | None
+) -> IngestResult:
+    _add_dead_letter(message, reason, device)
+    key = (
+        dedup_key(message.source, message.topic, message.payload, message.message_ref)
+        if message.message_ref is not None
+        else None
+    )
     if key is not None:
-        _remember(key, at, Outcome.DEAD_LETTER)
+        assert message.received_at is not None
+        _remember({key: (message.received_at, Outcome.DEAD_LETTER)})
     db.session.commit()
-    log.info("dead letter %s on %r: %s", reason.code, topic, reason.reason)
     return IngestResult(Outcome.DEAD_LETTER, reason_code=reason.code, reason=reason.reason)
 
 
@@ -237,7 +393,7 @@ def store_dead_letter(
     topic: str, payload: bytes, reason: DeadLetterReason, source: str = "mqtt"
 ) -> IngestResult:
     """Keep a message that never reached an adapter (e.g. HTTP for an unknown device), and commit."""
-    return _dead_letter(topic, payload, False, now(), source, None, reason, None)
+    return _store_dead_letter_alone(Message(topic, payload, False, now(), source), reason, None)
 
 
 def prune_processed(older_than: datetime) -> int:

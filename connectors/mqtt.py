@@ -5,9 +5,11 @@
   while we are away; subscriptions are renewed in ``on_connect`` anyway (QoS 1, optionally as the shared
   subscription ``$share/<MQTT_SHARE_GROUP>/<topic>`` so several listeners split the load).
 - Manual acknowledgement: the network thread only puts messages on a bounded queue (the broker never has
-  more in flight to us than the queue holds: MQTT 5 receive maximum). One worker thread ingests each message
-  in its own transaction and then acknowledges it, in arrival order. A crash before the ack means the broker
-  redelivers (DUP flag set, same packet id), and ``ingest`` recognizes what it already committed.
+  more in flight to us than the queue holds: MQTT 5 receive maximum). One worker thread takes whatever is
+  queued (up to ``batch_size``, without waiting for more), ingests it in one transaction (``ingest_many``)
+  and then acknowledges each message, in arrival order. A crash before the acks means the broker
+  redelivers (DUP flag set, same packet id), and ingestion recognizes what it already committed. Batching
+  costs no latency (a lone message is a batch of one) and under load turns hundreds of commits into one.
 - The network thread never touches the database; a database outage stops the worker (no ack) until the
   database is back.
 """
@@ -35,6 +37,7 @@ from app.extensions import db
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 500
+BATCH_SIZE = 250  # half the queue: the broker keeps sending the other half while a batch commits
 PRUNE_EVERY = 5000  # messages between forgetting expired message keys
 RETRY_SECONDS = 2.0
 
@@ -86,7 +89,13 @@ class MqttListener:
     """``start()`` connects and runs; ``stop()`` finishes the message in hand and leaves; ``crash()`` leaves
     at once without acknowledging what is queued (what a killed process does; the tests use it)."""
 
-    def __init__(self, app: Flask, queue_size: int = QUEUE_SIZE, client_id: str | None = None) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        queue_size: int = QUEUE_SIZE,
+        client_id: str | None = None,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
         self.app = app
         self.settings: Settings = app.extensions["gridcase.settings"]
         self.clock: Clock = app.extensions["gridcase.clock"]
@@ -95,6 +104,7 @@ class MqttListener:
         self.address = BrokerAddress.parse(self.settings.mqtt_url)
         self.client_id = client_id or self.settings.mqtt_client_id
         self.queue: queue.Queue[Delivery] = queue.Queue(maxsize=queue_size)
+        self.batch_size = max(1, min(batch_size, queue_size))
         self.stats = Stats()
         self._changed = threading.Condition()
         self._stopping = threading.Event()
@@ -172,44 +182,64 @@ class MqttListener:
     # -- worker thread: ingest, then acknowledge -------------------------------------------------------
 
     def _work(self) -> None:
-        from connectors.ingest import ingest, prune_processed
+        from connectors.ingest import prune_processed
 
         with self.app.app_context():
             since_prune = 0
             while not self._stopping.is_set():
-                try:
-                    delivery = self.queue.get(timeout=0.1)
-                except queue.Empty:
+                batch = self._next_batch()
+                if not batch:
                     continue
-                result = self._ingest_until_done(ingest, delivery)
-                if result is None:
+                results = self._ingest_until_done(batch)
+                if results is None:
                     return  # stopping while the database was away: not acknowledged, the broker keeps it
-                self.client.ack(delivery.mid, delivery.qos)
+                for delivery in batch:
+                    self.client.ack(delivery.mid, delivery.qos)
                 with self._changed:
-                    self.stats.handled += 1
-                    self.stats.outcomes[result.outcome] = self.stats.outcomes.get(result.outcome, 0) + 1
+                    self.stats.handled += len(batch)
+                    for result in results:
+                        self.stats.outcomes[result.outcome] = self.stats.outcomes.get(result.outcome, 0) + 1
                     self._changed.notify_all()
-                since_prune += 1
+                since_prune += len(batch)
                 if since_prune >= PRUNE_EVERY:
                     since_prune = 0
                     window = timedelta(seconds=self.settings.sensors.dedup_window_seconds)
                     prune_processed(self.clock.now() - window)
             db.session.remove()
 
-    def _ingest_until_done(self, ingest: Any, delivery: Delivery) -> Any:
+    def _next_batch(self) -> list[Delivery]:
+        """What is queued now, up to ``batch_size``; waits briefly only for the first message."""
+        try:
+            batch = [self.queue.get(timeout=0.1)]
+        except queue.Empty:
+            return []
+        while len(batch) < self.batch_size:
+            try:
+                batch.append(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _ingest_until_done(self, batch: list[Delivery]) -> list[Any] | None:
+        from connectors.ingest import Message, ingest_many
+
+        messages = [
+            Message(
+                topic=d.topic,
+                payload=d.payload,
+                retained=d.retained,
+                received_at=d.received_at,
+                source="mqtt",
+                message_ref=f"{self.client_id}:{d.mid}" if d.qos else None,
+                redelivery=d.dup,
+            )
+            for d in batch
+        ]
         while not self._stopping.is_set():
             try:
-                return ingest(
-                    delivery.topic,
-                    delivery.payload,
-                    delivery.retained,
-                    delivery.received_at,
-                    source="mqtt",
-                    message_ref=f"{self.client_id}:{delivery.mid}" if delivery.qos else None,
-                    redelivery=delivery.dup,
-                )
+                return ingest_many(messages)
             except OperationalError:
-                log.exception("database unavailable; message on %r kept unacknowledged", delivery.topic)
+                log.exception("database unavailable; %d messages kept unacknowledged", len(batch))
                 self._stopping.wait(RETRY_SECONDS)
         return None
 

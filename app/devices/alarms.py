@@ -6,11 +6,11 @@ they may clear an alarm but never open one (and so never an incident or a case).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.audit.services import record
 from app.clock import as_utc
@@ -39,6 +39,57 @@ def active_key(device: Device, alarm_type: str) -> str:
     return f"{device.id}:{alarm_type}"
 
 
+@dataclass
+class LatestAlarms:
+    """The latest alarm of each (device, alarm type) of some devices, read in one query for a batch of
+    messages and kept current by ``apply_reading``: the active alarm if there is one (an active alarm is
+    always its type's latest), else the one a new trigger may reopen. A reading then costs no query."""
+
+    device_ids: set[int] = field(default_factory=set)
+    by_type: dict[tuple[int, str], Alarm] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, device_ids: set[int]) -> LatestAlarms:
+        if not device_ids:
+            return cls()
+        rank = func.row_number().over(
+            partition_by=(Alarm.device_id, Alarm.alarm_type), order_by=Alarm.id.desc()
+        )
+        newest = select(Alarm.id, rank.label("n")).where(Alarm.device_id.in_(device_ids)).subquery()
+        rows = db.session.execute(
+            select(Alarm)
+            .join(newest, newest.c.id == Alarm.id)
+            .where(newest.c.n == 1)
+            .order_by(Alarm.id)
+            .with_for_update(of=Alarm)  # concurrent listeners (a shared subscription) take turns per alarm
+        ).scalars()
+        return cls(set(device_ids), {(alarm.device_id, alarm.alarm_type): alarm for alarm in rows})
+
+    def knows(self, device: Device) -> bool:
+        return device.id in self.device_ids
+
+
+def _active(device: Device, alarm_type: str, known: LatestAlarms | None) -> Alarm | None:
+    if known is not None and known.knows(device):
+        latest = known.by_type.get((device.id, alarm_type))
+        return latest if latest is not None and latest.active else None
+    return db.session.execute(
+        select(Alarm).where(Alarm.active_key == active_key(device, alarm_type))
+    ).scalar_one_or_none()
+
+
+def _latest_cleared(device: Device, alarm_type: str, known: LatestAlarms | None) -> Alarm | None:
+    if known is not None and known.knows(device):
+        latest = known.by_type.get((device.id, alarm_type))
+        return latest if latest is not None and not latest.active else None
+    return db.session.execute(
+        select(Alarm)
+        .where(Alarm.device_id == device.id, Alarm.alarm_type == alarm_type, Alarm.active.is_(False))
+        .order_by(Alarm.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
 def apply_reading(
     device: Device,
     alarm_type: str,
@@ -48,11 +99,27 @@ def apply_reading(
     retained: bool,
     at: datetime,
     settings: SensorSettings,
+    known: LatestAlarms | None = None,
 ) -> AlarmChange | None:
-    """Apply one reading to the device's alarms; None when nothing about an alarm changed."""
-    current = db.session.execute(
-        select(Alarm).where(Alarm.active_key == active_key(device, alarm_type))
-    ).scalar_one_or_none()
+    """Apply one reading to the device's alarms; None when nothing about an alarm changed. ``known``: the
+    device's active alarms, already read (and updated here)."""
+    change = _apply(device, alarm_type, active, values, retained, at, settings, known)
+    if known is not None and known.knows(device) and change is not None:
+        known.by_type[(device.id, alarm_type)] = change.alarm
+    return change
+
+
+def _apply(
+    device: Device,
+    alarm_type: str,
+    active: bool,
+    values: dict[str, Any],
+    retained: bool,
+    at: datetime,
+    settings: SensorSettings,
+    known: LatestAlarms | None,
+) -> AlarmChange | None:
+    current = _active(device, alarm_type, known)
     if not active:
         return _clear(current, at, settings) if current is not None else None
     if retained:
@@ -62,21 +129,12 @@ def apply_reading(
         current.last_seen_at = at
         current.values = {**current.values, **values}
         return AlarmChange(current, Change.REPEATED)
-    last = _latest_cleared(device, alarm_type)
+    last = _latest_cleared(device, alarm_type, known)
     if last is not None and _may_reopen(last, at, settings):
         return _reopen(last, values, at, settings)
     # A new alarm, but toggles of the previous one within the flapping window still count toward flapping.
     carried = _recent_toggles(last, at, settings) if last is not None else []
     return _open(device, alarm_type, values, at, settings, carried)
-
-
-def _latest_cleared(device: Device, alarm_type: str) -> Alarm | None:
-    return db.session.execute(
-        select(Alarm)
-        .where(Alarm.device_id == device.id, Alarm.alarm_type == alarm_type, Alarm.active.is_(False))
-        .order_by(Alarm.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
 
 
 def _recent_toggles(alarm: Alarm, at: datetime, settings: SensorSettings) -> list[str]:

@@ -1,5 +1,6 @@
 """Correlation: alarms of the same group (fire, gas, water) from devices in the same building, or within a
-set distance, within the correlation window are one incident; an incident opens exactly one case."""
+set distance, within the correlation window are one incident; an incident opens exactly one case
+(``app.devices.case_opening``: a job after the commit, so ingestion never waits for a process to start)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, text
 
-from app.cases.models import Case
 from app.config import SensorSettings
-from app.devices.case_hook import open_incident_case
 from app.devices.models import Alarm, Device, Incident
 from app.devices.types import ALARM_TYPES
 from app.extensions import db
@@ -27,9 +26,9 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
-def link_alarm(alarm: Alarm, device: Device, at: datetime, settings: SensorSettings) -> Case | None:
-    """A newly opened alarm joins a recent incident nearby, or opens a new incident and its case (returned).
-    Alarm types without a category open no incident."""
+def link_alarm(alarm: Alarm, device: Device, at: datetime, settings: SensorSettings) -> Incident | None:
+    """A newly opened alarm joins a recent incident nearby, or opens a new incident (returned: its case is
+    still to be opened, see ``app.devices.case_opening``). Alarm types without a category open none."""
     alarm_type = ALARM_TYPES[alarm.alarm_type]
     if alarm_type.category_code is None:
         return None
@@ -60,9 +59,7 @@ def link_alarm(alarm: Alarm, device: Device, at: datetime, settings: SensorSetti
     db.session.flush()
     alarm.incident_id = incident.id
     alarm.incident = incident
-    case = open_incident_case(incident, alarm, device)
-    incident.case_id = case.id
-    return case
+    return incident
 
 
 def touch(incident: Incident, at: datetime) -> None:

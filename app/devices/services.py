@@ -336,3 +336,55 @@ def observe(
             before={"status": before},
             after={"status": device.status},
         )
+
+
+@dataclass
+class BatchObservations:
+    """``observe`` for a batch of messages: what changes a device's status is applied (and audited) at
+    once, in order; when it was last seen and its latest values are gathered and written once per device
+    by ``write()`` before the batch commits, so a device heard from fifty times costs one UPDATE."""
+
+    pending: dict[int, tuple[Device, datetime | None, dict[str, Any]]] = field(default_factory=dict)
+
+    def observe(
+        self,
+        device: Device,
+        *,
+        at: datetime,
+        available: bool | None,
+        flags: Mapping[str, bool],
+        telemetry: Mapping[str, Any],
+        retained: bool,
+    ) -> None:
+        if self._changes_state(device, available, flags, retained):
+            self.write(device)
+            observe(device, at=at, available=available, flags=flags, telemetry=telemetry, retained=retained)
+            return
+        _, seen, values = self.pending.get(device.id, (device, None, {}))
+        if available is None and not retained:
+            seen = at
+        self.pending[device.id] = (device, seen, {**values, **telemetry})
+
+    @staticmethod
+    def _changes_state(
+        device: Device, available: bool | None, flags: Mapping[str, bool], retained: bool
+    ) -> bool:
+        online = available if available is not None else (True if not retained else device.available)
+        return (
+            online != device.available
+            or flags.get("battery_low", device.battery_low) != device.battery_low
+            or flags.get("tamper", device.tampered) != device.tampered
+        )
+
+    def write(self, device: Device | None = None) -> None:
+        """Apply what was gathered: for one device (before a state change of it), or for all."""
+        targets = [device.id] if device is not None else list(self.pending)
+        for device_id in targets:
+            entry = self.pending.pop(device_id, None)
+            if entry is None:
+                continue
+            target, seen, values = entry
+            if seen is not None:
+                target.last_seen_at = seen
+            if values:
+                target.last_values = {**(target.last_values or {}), **values}

@@ -1,0 +1,103 @@
+"""When a new incident's case is opened: after the ingesting transaction commits, never inside it.
+
+Starting a process costs tens of milliseconds, a hundred times a telemetry message; the listener hands the
+incident on (its row is committed) and acknowledges. In stack mode an RQ worker opens the case
+(``open_case_job`` on the ``engine`` queue); in embedded mode the ingesting process opens it right after
+its commit, in a transaction of its own. Either way ``open_case_for_incident`` is idempotent (it locks the
+incident row and does nothing if the case exists), and the scheduler's round opens the case of any incident
+still without one after ``PENDING_GRACE`` (a job lost with Redis, a crash between commit and hand-on).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.cases.models import Case
+from app.clock import now
+from app.devices.case_hook import notify_alarm_cleared, open_incident_case
+from app.devices.models import Alarm, Device, Incident
+from app.extensions import db
+from app.jobs import enqueue
+
+log = logging.getLogger(__name__)
+PENDING_GRACE = timedelta(seconds=60)
+
+
+def open_case_for_incident(incident_id: int) -> Case | None:
+    """Open the incident's case unless it has one (the caller commits). None: no such incident."""
+    incident = db.session.execute(
+        select(Incident).where(Incident.id == incident_id).with_for_update()
+    ).scalar_one_or_none()
+    if incident is None:
+        return None
+    if incident.case_id is not None:
+        return db.session.get(Case, incident.case_id)
+    first = db.session.execute(
+        select(Alarm).where(Alarm.incident_id == incident.id).order_by(Alarm.id).limit(1)
+    ).scalar_one()
+    device = db.session.get(Device, first.device_id)
+    assert device is not None
+    case = open_incident_case(incident, first, device)
+    incident.case_id = case.id
+    db.session.flush()
+    if not first.active:
+        # Everything cleared before the case was opened: the process hears it as it would have live.
+        notify_alarm_cleared(first)
+    return case
+
+
+def open_case_job(incident_id: int) -> str | None:
+    """The RQ job (stack mode): the case key, or None for an incident that no longer exists."""
+    case = open_case_for_incident(incident_id)
+    return case.key if case is not None else None
+
+
+def hand_on(incident_ids: Iterable[int]) -> None:
+    """Stack mode: queue the case openings with the current transaction (sent when it commits)."""
+    for incident_id in incident_ids:
+        enqueue("engine", "app.devices.case_opening.open_case_job", incident_id)
+
+
+def opens_in_background() -> bool:
+    return bool(current_app.extensions["gridcase.settings"].redis_url)
+
+
+def open_cases_now(incident_ids: Iterable[int]) -> dict[int, str]:
+    """Embedded mode, after the ingesting commit: open each case in its own transaction. Returns the case
+    key of each incident opened; one that fails is logged and left to ``open_pending_cases`` (the messages
+    are committed already and must not be ingested again)."""
+    keys: dict[int, str] = {}
+    for incident_id in incident_ids:
+        try:
+            case = open_case_for_incident(incident_id)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception(
+                "opening the case of incident %s failed; the scheduler's round retries", incident_id
+            )
+            continue
+        if case is not None:
+            keys[incident_id] = case.key
+    return keys
+
+
+def open_pending_cases() -> int:
+    """The scheduler's round: incidents still without a case after the grace period get one now."""
+    cutoff = now() - PENDING_GRACE
+    pending = db.session.execute(
+        select(Incident.id)
+        .where(Incident.case_id.is_(None), Incident.opened_at < cutoff)
+        .order_by(Incident.id)
+    ).scalars()
+    opened = 0
+    for incident_id in list(pending):
+        if open_case_for_incident(incident_id) is not None:
+            opened += 1
+        db.session.commit()
+    return opened
