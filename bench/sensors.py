@@ -369,6 +369,7 @@ def _measure(
     print(f"(a) {total} messages ({transitions} transitions): bare {bare_rate:,.0f}/s, ", end="")
     print(f"listener {listener_rate:,.0f}/s, ratio {listener_rate / bare_rate:.2f} (target >= 0.5)")
 
+    wait_for_cases(app)  # (a)'s case openings must not queue ahead of (b)'s
     # (b) live: alarm transitions among telemetry at half the listener's rate, then a fire.
     rate = max(10.0, listener_rate / 2)
     published_at: dict[str, datetime] = {}

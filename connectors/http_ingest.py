@@ -73,5 +73,7 @@ def _body(result: IngestResult) -> dict[str, Any]:
         "duplicate": result.outcome == Outcome.DUPLICATE,
         "device_id": result.device_id,
         "changes": list(result.changes),
+        "incident_ids": list(result.incident_ids),
+        # Embedded mode opens the cases before answering; in stack mode a worker opens them right after.
         "case_keys": list(result.case_keys),
     }
