@@ -33,6 +33,8 @@ from app.workflow import instances
 from app.workflow.models import HumanTask, ProcessInstance
 
 CASE_PROCESS_KEY = "case_handling"
+# A red report is an emergency: it starts bpmn/emergency_escalation.bpmn, whatever its category's process.
+EMERGENCY_PROCESS_KEY = "emergency_escalation"
 
 
 def _settings() -> Any:
@@ -250,7 +252,11 @@ def report_case(user: User, fields: dict[str, Any]) -> Case:
             data={"reason": unlocated, "lat": case.lat, "lon": case.lon},
         )
     instances.start_instance(
-        category.process_key if category else CASE_PROCESS_KEY,
+        EMERGENCY_PROCESS_KEY
+        if case.severity == "red"
+        else category.process_key
+        if category
+        else CASE_PROCESS_KEY,
         business_key=case.key,
         variables={
             "case_id": case.id,

@@ -24,6 +24,9 @@ from app.workflow import instances
 from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
 
 SENSOR_PROCESS_KEY = "sensor_alarm"
+# Critical alarms run the emergency process (bpmn/emergency_escalation.bpmn) on the same variables.
+EMERGENCY_PROCESS_KEY = "emergency_escalation"
+CRITICAL_ALARM_TYPES = frozenset({"smoke", "gas", "carbon_monoxide", "sos", "fall"})
 SOURCE_CHANNEL = "sensor"
 
 
@@ -59,7 +62,7 @@ def open_incident_case(incident: Incident, alarm: Alarm, device: Device) -> Case
         data={"incident_id": incident.id, "alarm_id": alarm.id, "alarm_type": alarm.alarm_type},
     )
     instances.start_instance(
-        SENSOR_PROCESS_KEY,
+        EMERGENCY_PROCESS_KEY if alarm.alarm_type in CRITICAL_ALARM_TYPES else SENSOR_PROCESS_KEY,
         business_key=case.key,
         variables=_variables(case, incident, alarm, device),
         case_id=case.id,
