@@ -1,9 +1,9 @@
 """People on grids (GridMember): who is assigned where, and which role may be assigned to which level.
 
 A grid worker or grid leader works a comprehensive grid (or a compound, a building below it); community
-staff their community; a street coordinator their street; district coordinators, supervisors and
-dispatchers their district or a street. Residents, department handlers (who belong to units), designers and
-admins are not assigned to grids."""
+staff and community mediators their community; a street coordinator their street; district coordinators,
+supervisors and dispatchers their district or a street. Residents, department handlers (who belong to
+units), designers and admins are not assigned to grids."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ ASSIGNABLE_LEVELS: dict[str, frozenset[str]] = {
     Role.DISTRICT_COORDINATOR: _DISTRICT_OR_STREET,
     Role.SUPERVISOR: _DISTRICT_OR_STREET,
     Role.DISPATCHER: _DISTRICT_OR_STREET,
+    Role.MEDIATOR: frozenset({"community"}),  # community mediators (社区调解员) serve their community
 }
 
 
