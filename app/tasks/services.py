@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,21 @@ _TASK_AND_OPEN_SIBLINGS = (
 def forms() -> FormRegistry:
     registry: FormRegistry = current_app.extensions["gridcase.forms"]
     return registry
+
+
+# Forms completed per task at run time (an inspection campaign's checklist): form_key → a function of the task
+# and the form file's schema giving the task's schema. Domains register them at start-up.
+FormBuilder = Callable[[HumanTask, dict[str, Any]], dict[str, Any]]
+_form_builders: dict[str, FormBuilder] = {}
+
+
+def register_form_builder(form_key: str, builder: FormBuilder) -> None:
+    _form_builders[form_key] = builder
+
+
+def _built_schema(task: HumanTask) -> dict[str, Any] | None:
+    builder = _form_builders.get(task.form_key or "")
+    return builder(task, forms().load(task.form_key)) if builder is not None and task.form_key else None
 
 
 # -- who may do what --------------------------------------------------------------------------------
@@ -170,7 +186,8 @@ def task_form(task: HumanTask) -> TaskForm:
     if not task.form_key:
         return TaskForm({"type": "object", "properties": {}, "additionalProperties": False}, None)
     try:
-        return TaskForm(forms().load(task.form_key), forms().ui_schema(task.form_key))
+        schema = _built_schema(task) or forms().load(task.form_key)
+        return TaskForm(schema, forms().ui_schema(task.form_key))
     except FormNotFound as exc:
         raise NotFound(str(exc)) from exc
 
@@ -309,7 +326,13 @@ def complete(user: User, task_id: int, data: dict[str, Any]) -> instances.StepOu
     clean = data
     if task.form_key:
         try:
-            clean = forms().validate(task.form_key, data, case_id=task.case_id, refs=DatabaseFormReferences())
+            refs, built = DatabaseFormReferences(), _built_schema(task)
+            if built is None:
+                clean = forms().validate(task.form_key, data, case_id=task.case_id, refs=refs)
+            else:
+                clean = forms().validate_document(
+                    built, data, case_id=task.case_id, refs=refs, name=task.form_key
+                )
         except FormValidationError as exc:
             raise InvalidInput(str(exc), {e["field"] or "data": e["message"] for e in exc.errors}) from exc
         except FormNotFound as exc:

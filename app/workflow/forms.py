@@ -550,11 +550,29 @@ class FormRegistry:
         (``None`` when not given), so BPMN expressions may reference any form field.
         """
         schema = self._schema(name)
+        return self.validate_document(schema, data, case_id=case_id, refs=refs, name=name, cached=True)
+
+    def validate_document(
+        self,
+        schema: Mapping[str, Any],
+        data: Any,
+        *,
+        case_id: int | None,
+        refs: FormReferences,
+        name: str | None = None,
+        cached: bool = False,
+    ) -> dict[str, Any]:
+        """``validate`` against a schema built at run time (a form completed per task, e.g. an inspection's
+        checklist, see ``app.tasks.services.register_form_builder``). ``cached``: reuse the validator while
+        ``schema`` is the same object (only for schemas that live as long as the process)."""
         if isinstance(data, Mapping):
             data = {key: value for key, value in data.items() if value is not None}
+        validator = (
+            _validator_for(schema) if cached else _FormValidator(schema, format_checker=FormatChecker())
+        )
         token = _lookup.set(_Lookup(refs, case_id))
         try:
-            errors = _collect_errors(_validator_for(schema), data)
+            errors = _collect_errors(validator, data)
         finally:
             _lookup.reset(token)
         if errors:

@@ -1,0 +1,195 @@
+"""The capabilities ``bpmn/inspection_campaign.bpmn`` calls by name (``inspection.*``), and the checklist form
+builder. Each operator writes its audit event in the engine step's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from app.audit.services import record
+from app.clock import now
+from app.errors import InvalidInput
+from app.extensions import db
+from app.inspections import checklist as checklists
+from app.inspections.campaigns import rectify_due
+from app.inspections.models import Campaign, CampaignItem, CampaignStatus, ItemStatus
+from app.inspections.photos import check_photo_ids
+from app.inspections.places import blacklist
+from app.inspections.territory import territory_of
+from app.tasks.services import register_form_builder
+from app.workflow import operators
+from app.workflow.operators import OperatorCall
+
+for _form in checklists.INSPECTION_FORMS:
+    register_form_builder(_form, checklists.campaign_schema)
+
+
+def _campaign(call: OperatorCall, campaign_id: int) -> Campaign:
+    campaign = db.session.get(Campaign, campaign_id)
+    # instance_id is still None while the launch's first step runs.
+    if campaign is None or campaign.instance_id not in (None, call.instance_id):
+        raise LookupError(f"process instance {call.instance_id} has no inspection campaign {campaign_id}")
+    return campaign
+
+
+def _item(call: OperatorCall) -> tuple[CampaignItem, Campaign]:
+    item = db.session.get(CampaignItem, int(call.params["item_id"]))
+    if item is None:
+        raise LookupError(
+            f"process instance {call.instance_id} has no inspection item {call.params['item_id']}"
+        )
+    return item, _campaign(call, item.campaign_id)
+
+
+def _audit(action: str, item: CampaignItem, call: OperatorCall, **fields: Any) -> None:
+    record(
+        action,
+        entity_type="inspection_item",
+        entity_id=item.id,
+        actor=call.actor,
+        instance_id=call.instance_id,
+        **fields,
+    )
+
+
+def _titles(campaign: Campaign, keys: list[str]) -> list[str]:
+    titles = {entry["key"]: entry["title"] for entry in campaign.checklist}
+    return [titles.get(key, key) for key in keys]
+
+
+def _check_inspector(item: CampaignItem, actor: Any) -> None:
+    """Only the grid's workers inspect its places. A task without a case that its holder hands back is
+    offered to every grid worker (``app.tasks.services.unclaim``): another grid's may claim it, not do it."""
+    if actor is None or actor.username == item.inspector or territory_of(actor).covers(item.grid_code):
+        return
+    raise InvalidInput(
+        "not a grid worker of this place's grid",
+        {"inspector": f"{actor.username} does not work grid {item.grid_code}; hand the task back"},
+    )
+
+
+@operators.register(
+    "inspection.select_target",
+    "确定检查对象: the campaign's index-th target place and the grid worker it was given to at launch",
+)
+def select_target(call: OperatorCall) -> dict[str, Any]:
+    campaign = _campaign(call, int(call.params["campaign_id"]))
+    item = db.session.execute(
+        select(CampaignItem)
+        .where(CampaignItem.campaign_id == campaign.id)
+        .order_by(CampaignItem.id)
+        .offset(int(call.params["index"]))
+        .limit(1)
+    ).scalar_one()
+    place = item.place
+    return {
+        "item_id": item.id,
+        "place_id": place.id,
+        "place_code": place.code,
+        "place_name": place.name,
+        "place_type": place.place_type,
+        "address": place.address,
+        "responsible_person": place.responsible_person,
+        "grid_code": item.grid_code,
+        "inspector": item.inspector,
+    }
+
+
+@operators.register(
+    "inspection.record_inspection",
+    "记录检查结果: the checklist's results; any failed item fails the inspection (round: first | re)",
+)
+def record_inspection(call: OperatorCall) -> dict[str, Any]:
+    item, campaign = _item(call)
+    again = call.params.get("round") == "re"
+    _check_inspector(item, call.actor)
+    results = call.data.get("results")
+    if not isinstance(results, dict):
+        raise InvalidInput("checklist results missing", {"results": "required"})
+    photos = check_photo_ids(item, call.data.get("photos"))
+    failed = checklists.failed_keys(campaign.checklist, results)
+    timestamp = now()
+    who = call.actor.username if call.actor is not None else None
+    before = {"status": item.status}
+    if again:
+        item.reinspected_at, item.reinspected_by, item.refailed_items = timestamp, who, failed
+    else:
+        item.inspected_at, item.inspected_by, item.failed_items = timestamp, who, failed
+    if not failed:
+        item.status, item.closed_at = ItemStatus.PASSED, timestamp
+    _audit(
+        "inspection.reinspected" if again else "inspection.inspected",
+        item,
+        call,
+        before=before,
+        after={"status": item.status, "passed": not failed, "failed_items": failed},
+        data={"results": results, "photos": photos, "summary": call.data.get("summary")},
+    )
+    return {"item_id": item.id, "passed": not failed, "failed_items": failed, "status": item.status}
+
+
+@operators.register(
+    "inspection.issue_notice",
+    "下达整改通知书: a rectification deadline (the campaign's working days) for the failed items",
+)
+def issue_notice(call: OperatorCall) -> dict[str, Any]:
+    item, campaign = _item(call)
+    timestamp = now()
+    due = rectify_due(timestamp, campaign.rectify_days)
+    if call.actor is not None:
+        item.inspector = call.actor.username  # who inspected re-inspects
+    item.status, item.notice_issued_at, item.rectify_due_at = ItemStatus.RECTIFYING, timestamp, due
+    failed = list(item.failed_items or [])
+    _audit(
+        "inspection.notice_issued",
+        item,
+        call,
+        before={"status": ItemStatus.PENDING},
+        after={"status": item.status, "rectify_due_at": due.isoformat()},
+        data={"failed_items": failed, "failed_titles": _titles(campaign, failed), "place_id": item.place_id},
+    )
+    return {"due_at": due.isoformat(), "inspector": item.inspector, "failed_items": failed}
+
+
+@operators.register(
+    "inspection.blacklist_place",
+    "列入黑名单: the place failed its re-inspection after rectification",
+)
+def blacklist_place(call: OperatorCall) -> dict[str, Any]:
+    item, campaign = _item(call)
+    timestamp = now()
+    failed = list(item.refailed_items or [])
+    titles = "、".join(_titles(campaign, failed))
+    reason = (
+        f"「{campaign.title}」整改复查仍不合格:{titles} / failed the re-inspection of campaign "
+        f"{campaign.id} after rectification: {', '.join(failed)}"
+    )
+    blacklist(item.place, reason, timestamp, call.actor, campaign_id=campaign.id, item_id=item.id)
+    item.status, item.closed_at = ItemStatus.BLACKLISTED, timestamp
+    _audit(
+        "inspection.failed",
+        item,
+        call,
+        before={"status": ItemStatus.RECTIFYING},
+        after={"status": item.status},
+        data={"reason": reason},
+    )
+    return {"item_id": item.id, "passed": False, "failed_items": failed, "status": item.status}
+
+
+@operators.register("inspection.finish_campaign", "结束专项检查: every target place is done or failed")
+def finish_campaign(call: OperatorCall) -> dict[str, Any]:
+    campaign = _campaign(call, int(call.params["campaign_id"]))
+    timestamp = now()
+    campaign.status, campaign.completed_at = CampaignStatus.COMPLETED, timestamp
+    record(
+        "inspection.campaign_completed",
+        entity_type="inspection_campaign",
+        entity_id=campaign.id,
+        actor=call.actor,
+        instance_id=call.instance_id,
+        before={"status": CampaignStatus.RUNNING},
+        after={"status": campaign.status},
+    )
+    return {"status": campaign.status, "at": timestamp.isoformat()}
