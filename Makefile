@@ -6,9 +6,22 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup lint typecheck pytest migrate demo bench clean
+.PHONY: run test setup lint typecheck pytest migrate demo bench clean translations compile-translations
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed compile-translations
+
+# The web blueprints' gettext catalogues (.po in git, .mo compiled here, never committed).
+CATALOGUES := app/web/translations app/web/supervisor/translations app/web/designer/translations
+
+compile-translations: $(VENV)/.installed
+	@for d in $(CATALOGUES); do \
+	  if ls $$d/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then $(BIN)/pybabel -q compile -d $$d || exit 1; fi; \
+	done
+
+# Re-extract the foundation's msgids and merge them into its catalogue (then translate the new entries).
+translations: $(VENV)/.installed
+	$(BIN)/pybabel -q extract -F babel.cfg --ignore-dirs='supervisor designer' -k _l -o app/web/translations/messages.pot app/web
+	$(BIN)/pybabel -q update -N -d app/web/translations -i app/web/translations/messages.pot
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "gridcase needs Python 3.11"'
@@ -29,6 +42,7 @@ migrate: setup instance
 demo: migrate
 	$(FLASK) deploy
 	$(FLASK) categories import
+	$(FLASK) emergency plans import
 	$(FLASK) seed-demo
 
 run: demo

@@ -1,9 +1,11 @@
 """Extension objects, created unbound: nothing here connects to anything at import time."""
 
+from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -25,3 +27,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = Api()
 login_manager = LoginManager()
+babel = Babel()
+# Page forms carry a CSRF token; the REST API blueprints are exempt (bearer tokens, no cookie writes).
+csrf = CSRFProtect()

@@ -8,7 +8,7 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.auth.roles import DESIGNERS, Role
 from app.auth.services import api_user
@@ -17,6 +17,7 @@ from app.cases.services import is_case_visible
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.http import require_roles
+from app.processes import services
 from app.workflow import deploy, instances
 from app.workflow.models import ProcessDefinition, ProcessInstance
 
@@ -72,39 +73,13 @@ class MessageInput(Schema):
     business_key = fields.Str(validate=validate.Length(max=64))
 
 
-def _running_counts() -> dict[int, int]:
-    rows = db.session.execute(
-        select(ProcessInstance.definition_id, func.count())
-        .where(ProcessInstance.status == "running")
-        .group_by(ProcessInstance.definition_id)
-    ).all()
-    return {definition_id: count for definition_id, count in rows}
-
-
-def _with_counts(definitions: list[ProcessDefinition]) -> list[ProcessDefinition]:
-    counts = _running_counts()
-    for d in definitions:
-        d.running_instances = counts.get(d.id, 0)
-    return definitions
-
-
 @blp.route("/process-definitions")
 class Definitions(MethodView):
     @blp.response(200, DefinitionSchema(many=True))
     def get(self) -> list[ProcessDefinition]:
         """The newest version of every process."""
         api_user()
-        newest = (
-            select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-            .group_by(ProcessDefinition.key)
-            .subquery()
-        )
-        rows = db.session.execute(
-            select(ProcessDefinition)
-            .join(newest, (newest.c.key == ProcessDefinition.key) & (newest.c.v == ProcessDefinition.version))
-            .order_by(ProcessDefinition.key)
-        ).scalars()
-        return _with_counts(list(rows))
+        return services.with_running_counts(services.latest_definitions())
 
     @blp.response(201, DeployResultSchema(many=True))
     @blp.doc(
@@ -131,7 +106,10 @@ class Definitions(MethodView):
         rules = current_app.extensions["gridcase.deploy_rules"]()
         results = deploy.deploy_file(upload.filename, upload.read(), rules, actor=user)
         db.session.commit()
-        return [{"created": r.created, "definition": _with_counts([r.definition])[0]} for r in results]
+        return [
+            {"created": r.created, "definition": services.with_running_counts([r.definition])[0]}
+            for r in results
+        ]
 
 
 @blp.route("/process-definitions/<key>/versions")
@@ -139,16 +117,7 @@ class DefinitionVersions(MethodView):
     @blp.response(200, DefinitionSchema(many=True))
     def get(self, key: str) -> list[ProcessDefinition]:
         api_user()
-        rows = list(
-            db.session.execute(
-                select(ProcessDefinition)
-                .where(ProcessDefinition.key == key)
-                .order_by(ProcessDefinition.version.desc())
-            ).scalars()
-        )
-        if not rows:
-            raise NotFound(f"unknown process key '{key}'")
-        return _with_counts(rows)
+        return services.with_running_counts(services.definition_versions(key))
 
 
 @blp.route("/process-definitions/<key>/versions/<int:version>/xml")

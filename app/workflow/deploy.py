@@ -16,7 +16,7 @@ from app.clock import now
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.workflow import operators
-from app.workflow.engine import DeploymentError, ValidationRules, parse_documents
+from app.workflow.engine import DeploymentError, ParsedProcess, ValidationRules, parse_documents
 from app.workflow.models import ProcessDefinition
 
 FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,150}\.(bpmn|dmn)$")
@@ -44,24 +44,31 @@ def _other_documents(exclude_file: str) -> dict[str, bytes]:
     return {name: xml.encode("utf-8") for name, xml in rows if name != exclude_file}
 
 
-def deploy_file(
-    file_name: str, content: bytes, rules: ValidationRules, actor: Any = None
-) -> list[DeployResult]:
-    """Parse, validate and store ``content``. Same bytes as an existing version: that version, unchanged."""
+def validate_file(file_name: str, content: bytes, rules: ValidationRules) -> list[ParsedProcess]:
+    """Every check ``deploy_file`` makes, storing nothing: the processes ``content`` defines, or InvalidInput
+    naming the file, the element and the reason (the designer's validate button runs exactly this)."""
     if not FILE_NAME.match(file_name):
         raise InvalidInput("bad file name", {"file": f"{file_name!r}: expected name.bpmn or name.dmn"})
     if len(content) > MAX_FILE_BYTES:
         raise InvalidInput("file too large", {"file": f"{len(content)} bytes, the limit is {MAX_FILE_BYTES}"})
     try:
-        text = content.decode("utf-8")
+        content.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInput("file is not UTF-8 text", {"file": str(exc)}) from exc
-    content_hash = hashlib.sha256(content).hexdigest()
     documents = {**_other_documents(file_name), file_name: content}
     try:
-        parsed = parse_documents(file_name, documents, rules)
+        return parse_documents(file_name, documents, rules)
     except DeploymentError as exc:
         raise InvalidInput(str(exc), exc.as_dict()) from exc
+
+
+def deploy_file(
+    file_name: str, content: bytes, rules: ValidationRules, actor: Any = None
+) -> list[DeployResult]:
+    """Parse, validate and store ``content``. Same bytes as an existing version: that version, unchanged."""
+    parsed = validate_file(file_name, content, rules)
+    text = content.decode("utf-8")
+    content_hash = hashlib.sha256(content).hexdigest()
 
     if file_name.endswith(".dmn"):
         return [

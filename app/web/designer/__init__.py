@@ -1,5 +1,22 @@
-"""Designer pages: processes and versions, the bpmn-js modeler, the form editor and the version diff."""
+"""Designer pages: processes and versions, the bpmn-js modeler, the form editor and the version diff.
+
+Designers and admins only. Own static files at ``/design/static/`` (modeler.js, form_editor.js, designer.css),
+own message catalogue in ``translations/``.
+"""
 
 from flask import Blueprint
 
-bp = Blueprint("designer", __name__, url_prefix="/design", template_folder="templates")
+bp = Blueprint(
+    "designer",
+    __name__,
+    url_prefix="/design",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+from app.web.errors import register_page_errors  # noqa: E402
+
+register_page_errors(bp)  # HTML error pages; JSON for requests that accept only JSON (the editors' fetch)
+
+from app.web.designer import views as _views  # noqa: E402,F401  (registers the routes on bp)

@@ -1,0 +1,108 @@
+"""Process definitions as people look at them: newest versions, versions of a key, running-instance counts.
+
+Shared by the REST API (app/processes/api.py) and the designer pages (app/web/designer/), so both count the
+same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from app.errors import NotFound
+from app.extensions import db
+from app.workflow.models import ProcessDefinition, ProcessInstance
+
+
+def running_counts(definition_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """``{definition id: running instances}``; definitions with none are absent."""
+    query = (
+        select(ProcessInstance.definition_id, func.count())
+        .where(ProcessInstance.status == "running")
+        .group_by(ProcessInstance.definition_id)
+    )
+    if definition_ids is not None:
+        query = query.where(ProcessInstance.definition_id.in_(list(definition_ids)))
+    return {definition_id: count for definition_id, count in db.session.execute(query).all()}
+
+
+def with_running_counts(definitions: list[ProcessDefinition]) -> list[ProcessDefinition]:
+    """Set ``running_instances`` on each definition (a plain attribute for the schemas and templates)."""
+    counts = running_counts(d.id for d in definitions)
+    for definition in definitions:
+        definition.running_instances = counts.get(definition.id, 0)
+    return definitions
+
+
+def latest_definitions() -> list[ProcessDefinition]:
+    """The newest version of every process (BPMN and DMN), by key."""
+    newest = (
+        select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+        .group_by(ProcessDefinition.key)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(ProcessDefinition)
+        .join(newest, (newest.c.key == ProcessDefinition.key) & (newest.c.v == ProcessDefinition.version))
+        .order_by(ProcessDefinition.key)
+    ).scalars()
+    return list(rows)
+
+
+def definition_versions(key: str) -> list[ProcessDefinition]:
+    """Every version of process ``key``, newest first (NotFound for an unknown key)."""
+    rows = list(
+        db.session.execute(
+            select(ProcessDefinition)
+            .where(ProcessDefinition.key == key)
+            .order_by(ProcessDefinition.version.desc())
+        ).scalars()
+    )
+    if not rows:
+        raise NotFound(f"unknown process key '{key}'")
+    return rows
+
+
+@dataclass(frozen=True)
+class ProcessSummary:
+    """One process for the designer's list: its newest version and how much runs on all its versions."""
+
+    key: str
+    name: str
+    kind: str
+    file_name: str
+    latest_version: int
+    version_count: int
+    running_instances: int
+    deployed_at: datetime
+
+
+def process_summaries() -> list[ProcessSummary]:
+    """Every process key with its newest version, number of versions and running instances (all versions)."""
+    latest = latest_definitions()
+    version_counts = dict(
+        db.session.execute(select(ProcessDefinition.key, func.count()).group_by(ProcessDefinition.key)).all()
+    )
+    running_by_key = dict(
+        db.session.execute(
+            select(ProcessInstance.process_key, func.count())
+            .where(ProcessInstance.status == "running")
+            .group_by(ProcessInstance.process_key)
+        ).all()
+    )
+    return [
+        ProcessSummary(
+            key=d.key,
+            name=d.name,
+            kind=d.kind,
+            file_name=d.file_name,
+            latest_version=d.version,
+            version_count=version_counts.get(d.key, 0),
+            running_instances=running_by_key.get(d.key, 0),
+            deployed_at=d.deployed_at,
+        )
+        for d in latest
+    ]

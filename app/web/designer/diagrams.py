@@ -1,0 +1,122 @@
+"""Validating and deploying a diagram edited in the modeler: the same checks and the same service as the API.
+
+``deploy.validate_file`` is exactly what ``deploy.deploy_file`` runs before storing anything, so the
+validate button and the deploy button can never disagree. The edited XML is deployed under the file name of
+the process's newest version (a file may define several processes; all of them get their next version).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from flask import current_app
+from lxml import etree
+
+from app.errors import InvalidInput
+from app.workflow import deploy
+from app.workflow.models import ProcessDefinition
+
+
+@dataclass(frozen=True)
+class DiagramProblem:
+    """One reason a diagram cannot be deployed; ``element_id`` is the BPMN element to mark, if known."""
+
+    message: str
+    element_id: str | None = None
+    line: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class DiagramRejected(InvalidInput):
+    """The diagram fails deploy validation; ``problems`` are what the page lists and marks on the canvas."""
+
+    def __init__(self, problems: list[DiagramProblem]) -> None:
+        super().__init__(
+            problems[0].message if len(problems) == 1 else f"{len(problems)} problems in the diagram",
+            {"problems": [p.as_dict() for p in problems]},
+        )
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class DiagramDeployed:
+    key: str
+    version: int
+    created: bool  # False: the same bytes as an existing version, which is returned unchanged
+
+
+def _problem_from(exc: InvalidInput) -> DiagramProblem:
+    """``deploy`` errors carry ``{file, element_id, line, reason}`` (diagram problems) or ``{file: …}``."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    if "reason" in details:
+        line = details.get("line")
+        return DiagramProblem(
+            message=str(details["reason"]),
+            element_id=details.get("element_id") or None,
+            line=line if isinstance(line, int) else None,
+        )
+    reason = details.get("file")
+    return DiagramProblem(message=f"{exc.message}: {reason}" if reason else exc.message)
+
+
+_MISSING_PROCESS = re.compile(r"The process '([^']+)' was not found")
+
+
+def _locate(problem: DiagramProblem, content: bytes) -> DiagramProblem:
+    """The engine reports a call to an unknown process without the calling element: find the call activity
+    naming it, so the page can mark it."""
+    match = _MISSING_PROCESS.search(problem.message)
+    if problem.element_id or not match:
+        return problem
+    try:
+        root = etree.fromstring(content, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return problem
+    callers = root.xpath("//*[@calledElement=$name]/@id", name=match.group(1))
+    return replace(problem, element_id=str(callers[0])) if callers else problem
+
+
+def _encode(xml: str) -> bytes:
+    if not xml.strip():
+        raise DiagramRejected([DiagramProblem("the diagram is empty")])
+    return xml.encode("utf-8")
+
+
+def validate_diagram(definition: ProcessDefinition, xml: str) -> list[str]:
+    """Run deploy validation on ``xml`` edited from ``definition``; the process keys it defines.
+
+    Raises DiagramRejected. The edited file must still define ``definition.key``: renaming the process id in
+    the modeler would otherwise deploy a different process and leave this one as it was.
+    """
+    content = _encode(xml)
+    rules = current_app.extensions["gridcase.deploy_rules"]()
+    try:
+        parsed = deploy.validate_file(definition.file_name, content, rules)
+    except InvalidInput as exc:
+        raise DiagramRejected([_locate(_problem_from(exc), content)]) from exc
+    keys = [p.key for p in parsed]
+    if definition.key not in keys:
+        raise DiagramRejected(
+            [
+                DiagramProblem(
+                    f"the diagram no longer defines process '{definition.key}' "
+                    f"(it defines {', '.join(keys) or 'no executable process'}); keep the process id",
+                    element_id=keys[0] if keys else None,
+                )
+            ]
+        )
+    return keys
+
+
+def deploy_diagram(definition: ProcessDefinition, xml: str, actor: Any) -> DiagramDeployed:
+    """Validate, then deploy through ``deploy.deploy_file`` (versioned by content, audited as
+    ``process.deployed``). The caller commits."""
+    validate_diagram(definition, xml)
+    rules = current_app.extensions["gridcase.deploy_rules"]()
+    results = deploy.deploy_file(definition.file_name, _encode(xml), rules, actor=actor)
+    mine = next(r for r in results if r.definition.key == definition.key)
+    return DiagramDeployed(definition.key, mine.definition.version, mine.created)

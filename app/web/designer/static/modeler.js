@@ -1,0 +1,176 @@
+/* The bpmn-js modeler page: open a version's XML, validate it (problems marked on their elements) and deploy
+   it as the next version. The modeler instance is window.gridcaseModeler (the browser tests drive it). */
+(function () {
+  "use strict";
+
+  var helpers = window.gridcaseDesigner;
+  var root = document.getElementById("modeler");
+  var statusLine = document.getElementById("modeler-status");
+  var problemList = document.getElementById("modeler-problems");
+  var validateButton = document.getElementById("validate-button");
+  var deployButton = document.getElementById("deploy-button");
+  var msg = root.dataset;
+  var ERROR_MARKER = "gc-error";
+  var marked = [];
+
+  var modeler = new window.BpmnJS({ container: root, keyboard: { bindTo: document } });
+  window.gridcaseModeler = modeler;
+
+  /* SpiffWorkflow lets a reference name a process variable, not an element: a multi-instance task's
+     <loopDataInputRef>summoned</loopDataInputRef> is the list in task data "summoned". bpmn-js resolves
+     references by element id and drops the ones it cannot resolve, which would break the diagram on export.
+     Put each one back as a stand-in carrying the name, so the exported XML says what the imported XML said. */
+  function keepUnresolvedReferences(warnings) {
+    (warnings || []).forEach(function (warning) {
+      var match = /^unresolved reference <(.+)>$/.exec(warning.message || "");
+      if (!match || !warning.element || !warning.property) { return; }
+      var descriptor = warning.element.$descriptor.propertiesByName[warning.property];
+      if (!descriptor) { return; }
+      var standIn = { id: match[1] };
+      if (descriptor.isMany) {
+        warning.element.get(descriptor.name).push(standIn);
+      } else {
+        warning.element.set(descriptor.name, standIn);
+      }
+    });
+  }
+  modeler.on("import.done", function (event) { keepUnresolvedReferences(event.warnings); });
+
+  function setStatus(text, kind) {
+    statusLine.textContent = text;
+    statusLine.className = "status" + (kind ? " status-" + kind : "");
+  }
+
+  function setBusy(busy) {
+    validateButton.disabled = busy;
+    deployButton.disabled = busy;
+  }
+
+  function clearProblems() {
+    var canvas = modeler.get("canvas");
+    marked.forEach(function (id) { canvas.removeMarker(id, ERROR_MARKER); });
+    marked = [];
+    problemList.textContent = "";
+  }
+
+  /* List each problem; mark its element on the canvas when the diagram has it; a click selects it. */
+  function showProblems(problems) {
+    clearProblems();
+    var registry = modeler.get("elementRegistry");
+    var canvas = modeler.get("canvas");
+    problems.forEach(function (problem) {
+      var item = document.createElement("li");
+      item.className = "problem";
+      var where = [];
+      if (problem.element_id) {
+        var code = document.createElement("code");
+        code.textContent = problem.element_id;
+        item.appendChild(code);
+        item.appendChild(document.createTextNode(" "));
+        item.dataset.elementId = problem.element_id;
+        if (registry.get(problem.element_id)) {
+          canvas.addMarker(problem.element_id, ERROR_MARKER);
+          marked.push(problem.element_id);
+          item.classList.add("problem-on-canvas");
+          item.tabIndex = 0;
+          item.addEventListener("click", function () { selectElement(problem.element_id); });
+        }
+      }
+      if (problem.line) { where.push(msg.msgLine + " " + problem.line); }
+      item.appendChild(document.createTextNode(problem.message + (where.length ? " (" + where.join(", ") + ")" : "")));
+      problemList.appendChild(item);
+    });
+    if (marked.length) { focusElement(marked[0]); }
+  }
+
+  /* Bring an element into view at full size: a large diagram fitted to the screen shows it too small. */
+  function focusElement(id) {
+    var element = modeler.get("elementRegistry").get(id);
+    if (!element) { return; }
+    var canvas = modeler.get("canvas");
+    canvas.zoom(1);
+    canvas.scrollToElement(element, { top: 120, bottom: 120, left: 200, right: 200 });
+  }
+
+  function selectElement(id) {
+    var element = modeler.get("elementRegistry").get(id);
+    if (!element) { return; }
+    modeler.get("selection").select(element);
+    focusElement(id);
+  }
+
+  function currentXml() {
+    return modeler.saveXML({ format: true }).then(function (result) { return result.xml; });
+  }
+
+  function validate() {
+    setBusy(true);
+    setStatus(msg.msgValidating);
+    return currentXml()
+      .then(function (xml) { return helpers.postJSON(msg.validateUrl, { xml: xml }); })
+      .then(function (response) {
+        var body = response.body;
+        if (response.status !== 200) {
+          setStatus(msg.msgFailed + " " + (body.message || response.status), "error");
+        } else if (body.valid) {
+          clearProblems();
+          setStatus(msg.msgValid, "ok");
+        } else {
+          showProblems(body.problems || []);
+          setStatus(msg.msgInvalid, "error");
+        }
+        return body;
+      })
+      .catch(function (error) { setStatus(msg.msgFailed + " " + error, "error"); })
+      .finally(function () { setBusy(false); });
+  }
+
+  function deploy() {
+    setBusy(true);
+    setStatus(msg.msgDeploying);
+    return currentXml()
+      .then(function (xml) { return helpers.postJSON(msg.deployUrl, { xml: xml }); })
+      .then(function (response) {
+        var body = response.body;
+        if (response.status === 201 || response.status === 200) {
+          clearProblems();
+          var template = response.status === 201 ? msg.msgDeployed : msg.msgUnchanged;
+          setStatus(helpers.fill(template, { version: body.version }), "ok");
+          var link = document.createElement("a");
+          link.href = body.edit_url;
+          link.id = "deployed-version-link";
+          link.textContent = helpers.fill(msg.msgOpenVersion, { version: body.version });
+          statusLine.appendChild(document.createTextNode(" "));
+          statusLine.appendChild(link);
+          root.dataset.deployedVersion = body.version;
+        } else if (response.status === 422 && body.details && body.details.problems) {
+          showProblems(body.details.problems);
+          setStatus(msg.msgInvalid, "error");
+        } else {
+          setStatus(msg.msgFailed + " " + (body.message || response.status), "error");
+        }
+        return body;
+      })
+      .catch(function (error) { setStatus(msg.msgFailed + " " + error, "error"); })
+      .finally(function () { setBusy(false); });
+  }
+
+  validateButton.addEventListener("click", validate);
+  deployButton.addEventListener("click", deploy);
+  setBusy(true);
+  setStatus(msg.msgLoading);
+
+  fetch(msg.xmlUrl, { credentials: "same-origin" })
+    .then(function (response) {
+      if (!response.ok) { throw new Error("HTTP " + response.status); }
+      return response.text();
+    })
+    .then(function (xml) { return modeler.importXML(xml); })
+    .then(function () {
+      modeler.get("canvas").zoom("fit-viewport");
+      setStatus("");
+      root.dataset.ready = "true";
+      setBusy(false);
+    })
+    .catch(function (error) { setStatus(msg.msgLoadFailed + " " + error, "error"); });
+})();

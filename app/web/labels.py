@@ -1,0 +1,62 @@
+"""What people read for the codes the data uses: case statuses, severities, attachment kinds, categories."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+
+from app.categories.models import Category
+from app.clock import as_utc, now
+from app.extensions import db
+from app.web.blueprint import bp
+from app.web.i18n import current_language
+
+STATUS_LABELS = {
+    "reported": _l("Reported"),
+    "triage": _l("Awaiting acceptance"),
+    "dispatching": _l("Awaiting dispatch"),
+    "handling": _l("Being handled"),
+    "feedback": _l("Awaiting proof"),
+    "review": _l("Under review"),
+    "closed": _l("Closed"),
+    "rejected": _l("Not accepted"),
+    "duplicate": _l("Duplicate"),
+    "withdrawn": _l("Withdrawn"),
+}
+SEVERITY_LABELS = {"red": _l("Red"), "orange": _l("Orange"), "yellow": _l("Yellow"), "blue": _l("Blue")}
+ATTACHMENT_KIND_LABELS = {
+    "report": _l("Reported"),
+    "before": _l("Before handling"),
+    "after": _l("After handling"),
+    "other": _l("Other"),
+}
+
+
+def status_label(status: str | None) -> str:
+    return str(STATUS_LABELS.get(status or "", status or ""))
+
+
+def severity_label(severity: str | None) -> str:
+    return str(SEVERITY_LABELS.get(severity or "", severity or ""))
+
+
+def category_name(code: str | None) -> str:
+    """The category's name in the page language ("" for none)."""
+    if not code:
+        return ""
+    category = db.session.get(Category, code)
+    if category is None:
+        return code
+    if current_language() == "en" and category.name_en:
+        return category.name_en
+    return category.name
+
+
+def time_left(due_at: datetime | None) -> timedelta | None:
+    """Due time minus now (negative: overdue); None without a time limit."""
+    return None if due_at is None else as_utc(due_at) - now()
+
+
+bp.add_app_template_filter(status_label, "status_label")
+bp.add_app_template_filter(severity_label, "severity")

@@ -1,0 +1,222 @@
+"""Resident pages (under /r/): report a problem, the receipt with the case number, my reports, and tracking a
+case by its number.
+
+Privacy decision for tracking (``/r/track?key=``): the case must be one the user may see by the one rule,
+``visible_cases`` (for a resident: the cases they reported). An unknown number and someone else's case get the
+same "not found" page (404), so case numbers cannot be probed. A case that is shown shows progress only:
+status steps with their dates, time limit, escalation level, reasons given to the reporter, and the reporter's
+own photos; never a person's name, username or phone number (no reporter, no handler, no unit contacts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from app.auth.models import User
+from app.cases import services as cases
+from app.cases.models import Attachment, Case
+from app.cases.schemas import CaseReportSchema
+from app.categories.models import Category
+from app.errors import DomainError, NotFound
+from app.extensions import db
+from app.http import paginate
+from app.web.blueprint import bp
+from app.web.i18n import current_language
+from app.web.labels import category_name
+from app.web.nav import REPORT_ROLES
+from app.web.worker import thumbnail_url
+
+ICONS_WITH_FILES = frozenset(
+    {"E01", "E02", "E03", "E04", "E05", "E10", "E11", "E12", "P01", "P02", "P03", "P04", "P05", "P06"}
+)
+MY_REPORTS_PAGE_SIZE = 20
+FINAL_OUTCOMES = {
+    "rejected": _l("Not accepted"),
+    "duplicate": _l("Merged with an earlier report"),
+    "withdrawn": _l("Withdrawn"),
+}
+
+
+def _user() -> User:
+    user: User = current_user._get_current_object()
+    return user
+
+
+# -- report -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CategoryClass:
+    code: str
+    name: str
+    icon: str
+    subclasses: list[tuple[str, str]]
+
+
+def category_classes() -> list[CategoryClass]:
+    """Active category classes with their sub-classes, names in the page language."""
+    english = current_language() == "en"
+    rows = list(
+        db.session.execute(
+            select(Category).where(Category.active.is_(True)).order_by(Category.code)
+        ).scalars()
+    )
+
+    def name(category: Category) -> str:
+        return category.name_en if english and category.name_en else category.name
+
+    classes = []
+    for parent in (c for c in rows if c.parent_code is None):
+        subclasses = [(c.code, name(c)) for c in rows if c.parent_code == parent.code]
+        icon = parent.code if parent.code in ICONS_WITH_FILES else "other"
+        classes.append(CategoryClass(parent.code, name(parent), f"icons/categories/{icon}.svg", subclasses))
+    return classes
+
+
+def _report_form(values: dict[str, Any], errors: dict[str, Any], status: int = 200) -> ResponseReturnValue:
+    return (
+        render_template(
+            "resident/report.html",
+            classes=category_classes(),
+            values=values,
+            errors={k: (" ".join(v) if isinstance(v, list) else str(v)) for k, v in errors.items()},
+        ),
+        status,
+    )
+
+
+def _report_fields(form: dict[str, str]) -> dict[str, Any]:
+    raw = {
+        k: form.get(k, "").strip() for k in ("title", "description", "category_code", "lat", "lon", "address")
+    }
+    raw = {k: v for k, v in raw.items() if v}
+    if "title" not in raw:
+        # A resident need not invent a title: the category, else the start of the description.
+        named = category_name(raw.get("category_code"))
+        raw["title"] = named or raw.get("description", "")[:30]
+    return raw
+
+
+@bp.route("/r/report", methods=["GET", "POST"])
+@login_required
+def resident_report() -> ResponseReturnValue:
+    user = _user()
+    if user.role not in REPORT_ROLES:
+        abort(403, description=_("Your role cannot report problems here."))
+    if request.method == "GET":
+        return _report_form({}, {})
+    values = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    try:
+        fields = CaseReportSchema().load(_report_fields(request.form))
+    except ValidationError as exc:
+        return _report_form(values, dict(exc.messages), 422)  # type: ignore[arg-type]
+    if ("lat" in fields) != ("lon" in fields):
+        return _report_form(values, {"location": _("Pick the place on the map, or use your location.")}, 422)
+    photo = request.files.get("photo")
+    try:
+        case = cases.report_case(user, fields)
+        if photo is not None and photo.filename:
+            cases.add_attachment(user, case.key, photo.read(), photo.filename, "report")
+    except DomainError as exc:
+        db.session.rollback()  # all or nothing: no case without its photo
+        details = exc.details if isinstance(exc.details, dict) else {}
+        if "file" in details:
+            details = {"photo": details["file"], **{k: v for k, v in details.items() if k != "file"}}
+        return _report_form(values, details or {"form": exc.message}, exc.status)
+    db.session.commit()
+    return redirect(url_for("web.resident_receipt", key=case.key))
+
+
+@bp.route("/r/cases/<key>/receipt")
+@login_required
+def resident_receipt(key: str) -> ResponseReturnValue:
+    case = cases.get_case(_user(), key)
+    if case.reporter_id != _user().id:
+        raise NotFound(f"case {key} does not exist")
+    return render_template("resident/receipt.html", case=case, category_name=category_name)
+
+
+@bp.route("/r/")
+@login_required
+def resident_home() -> ResponseReturnValue:
+    user = _user()
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    query = (
+        cases.visible_cases(user)
+        .where(Case.reporter_id == user.id)
+        .order_by(Case.created_at.desc(), Case.id.desc())
+    )
+    result = paginate(query, page, MY_REPORTS_PAGE_SIZE)
+    return render_template("resident/home.html", result=result, category_name=category_name)
+
+
+# -- tracking -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    label: str
+    at: datetime | None
+    done: bool
+    current: bool = False
+    note: str = ""
+
+
+def progress_steps(case: Case) -> list[Step]:
+    """The case's way so far as steps with dates, without people."""
+    if case.status in FINAL_OUTCOMES:
+        note = (case.reject_reason or "") if case.status == "rejected" else ""
+        return [
+            Step(_("Reported"), case.created_at, True),
+            Step(str(FINAL_OUTCOMES[case.status]), case.updated_at, True, True, note),
+        ]
+    plan = [
+        (_("Reported"), case.created_at),
+        (_("Accepted"), case.filed_at),
+        (_("Dispatched"), case.dispatched_at),
+        (_("Handled"), case.handled_at),
+        (_("Closed"), case.closed_at if case.status == "closed" else None),
+    ]
+    last_done = max(index for index, (_label, at) in enumerate(plan) if at is not None or index == 0)
+    return [
+        Step(label, at, at is not None or index == 0, index == last_done)
+        for index, (label, at) in enumerate(plan)
+    ]
+
+
+def own_photos(user: User, case: Case) -> list[Attachment]:
+    """Only the photos this user took for the report: others' photos may show people or homes."""
+    return [a for a in cases.attachments(user, case.key) if a.uploaded_by_id == user.id]
+
+
+@bp.route("/r/track")
+@login_required
+def resident_track() -> ResponseReturnValue:
+    user = _user()
+    key = request.args.get("key", "").strip().upper()
+    if not key:
+        return render_template("resident/track.html", key="", case=None, not_found=False)
+    try:
+        case = cases.get_case(user, key)
+    except NotFound:
+        # The same answer for "no such case" and "not yours": case numbers are not a way to probe.
+        return render_template("resident/track.html", key=key, case=None, not_found=True), 404
+    return render_template(
+        "resident/track.html",
+        key=key,
+        case=case,
+        not_found=False,
+        steps=progress_steps(case),
+        photos=own_photos(user, case),
+        thumbnail_url=thumbnail_url,
+        category_name=category_name,
+    )

@@ -1,0 +1,293 @@
+"""Grid worker pages (phone first, under /m/): the task inbox, a task page with its case, map, photos and
+form, and the actions claim, hand back (release), upload a photo and complete. Every action calls the same
+services as the REST API (app.tasks.services, app.cases.services); the request edge commits."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.audit.services import record
+from app.auth.models import User
+from app.cases import services as cases
+from app.cases.models import Attachment, Case
+from app.errors import InvalidInput, NotFound
+from app.extensions import db
+from app.tasks import services as tasks
+from app.web.blueprint import bp
+from app.web.geo import grid_feature_of
+from app.web.labels import ATTACHMENT_KIND_LABELS, category_name, time_left
+from app.web.nav import TASK_ROLES
+from app.web.security import allow_inline_style_attributes
+from app.workflow.models import HumanTask, TaskStatus
+
+INBOX_PAGE_SIZE = 20
+INBOX_SCOPES = ("all", "mine", "claimable")
+# JSON Schema keywords json-editor must not see: it would try to fetch $schema/$id, and if/then is checked
+# by the server anyway (its messages come back next to the fields).
+_EDITOR_DROPPED_KEYWORDS = ("$schema", "$id", "if", "then", "else")
+
+
+def task_user() -> User:
+    """The signed-in user, if their role holds tasks (403 otherwise)."""
+    user: User = current_user._get_current_object()
+    if user.role not in TASK_ROLES:
+        abort(403, description=_("Your role has no task inbox."))
+    return user
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    task: HumanTask
+    case: Case | None
+    left: timedelta | None
+    mine: bool
+
+    @property
+    def overdue(self) -> bool:
+        return self.left is not None and self.left < timedelta(0)
+
+
+def _cases_by_id(ids: set[int]) -> dict[int, Case]:
+    if not ids:
+        return {}
+    return {c.id: c for c in db.session.execute(select(Case).where(Case.id.in_(ids))).scalars()}
+
+
+@bp.route("/m/")
+@login_required
+def worker_inbox() -> ResponseReturnValue:
+    user = task_user()
+    scope = request.args.get("scope", "all")
+    scope = scope if scope in INBOX_SCOPES else "all"
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    result = tasks.inbox(user, scope, page, INBOX_PAGE_SIZE)
+    by_id = _cases_by_id({t.case_id for t in result["items"] if t.case_id})
+    rows = [
+        InboxRow(
+            task=task,
+            case=by_id.get(task.case_id) if task.case_id else None,
+            left=time_left(task.due_at or (by_id[task.case_id].due_at if task.case_id in by_id else None)),
+            mine=task.status == TaskStatus.CLAIMED and task.assignee_id == user.id,
+        )
+        for task in result["items"]
+    ]
+    return render_template(
+        "worker/inbox.html",
+        rows=rows,
+        result=result,
+        scope=scope,
+        scopes=INBOX_SCOPES,
+        category_name=category_name,
+    )
+
+
+# -- the task page ----------------------------------------------------------------------------------
+
+
+def photo_fields(schema: dict[str, Any], ui_schema: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The form's photo fields (arrays of this case's attachment ids, ``x-attachments``): the page renders
+    them as camera inputs that upload first, then puts the ids into the form data."""
+    fields = []
+    required = set(schema.get("required", []))
+    for name, prop in schema.get("properties", {}).items():
+        spec = prop.get("x-attachments")
+        if prop.get("type") != "array" or not isinstance(spec, dict):
+            continue
+        options = ((ui_schema or {}).get(name) or {}).get("ui:options", {})
+        kinds = list(spec.get("kind") or ["other"])
+        fields.append(
+            {
+                "name": name,
+                "title": prop.get("title", name),
+                "description": prop.get("description", ""),
+                "kind": options.get("upload_kind") or kinds[0],
+                "kinds": kinds,
+                "required": name in required,
+                "max": prop.get("maxItems"),
+            }
+        )
+    return fields
+
+
+def editor_schema(schema: dict[str, Any], ui_schema: dict[str, Any] | None, skip: set[str]) -> dict[str, Any]:
+    """The task's schema as json-editor reads it: photo fields left out (rendered by the page), enum titles
+    and textareas from our annotations and the UI schema."""
+    result = copy.deepcopy({k: v for k, v in schema.items() if k not in _EDITOR_DROPPED_KEYWORDS})
+    properties = {name: prop for name, prop in result.get("properties", {}).items() if name not in skip}
+    order = (ui_schema or {}).get("ui:order") or list(properties)
+    for position, name in enumerate(order):
+        prop = properties.get(name)
+        if prop is None:
+            continue
+        prop["propertyOrder"] = position + 1
+        options = prop.setdefault("options", {})
+        if "x-enum-titles" in prop:
+            options["enum_titles"] = prop["x-enum-titles"]
+        widget = ((ui_schema or {}).get(name) or {}).get("ui:widget")
+        if widget == "textarea":
+            prop["format"] = "textarea"
+        elif widget == "radio" and "enum" in prop:
+            prop["format"] = "radio"
+        if prop.get("type") == "array":
+            options.setdefault("disable_array_reorder", True)
+    result["properties"] = properties
+    result["required"] = [name for name in result.get("required", []) if name not in skip]
+    result.pop("title", None)  # the page shows it as the heading
+    result.pop("description", None)
+    return result
+
+
+def _case_of(user: User, task: HumanTask) -> Case | None:
+    if task.case_id is None:
+        return None
+    case = db.session.get(Case, task.case_id)
+    if case is None:
+        return None
+    try:
+        return cases.get_case(user, case.key)
+    except NotFound:
+        return None  # a task named to you on a case outside your grids: the task, without the case
+
+
+def thumbnail_url(attachment: Attachment) -> str:
+    return f"/api/v1/attachments/{attachment.id}/content?thumbnail=1"
+
+
+@bp.route("/m/tasks/<int:task_id>")
+@login_required
+def worker_task(task_id: int) -> ResponseReturnValue:
+    user = task_user()
+    task = tasks.get_task(user, task_id)
+    case = _case_of(user, task)
+    form = tasks.task_form(task)
+    fields = photo_fields(form.schema, form.ui_schema)
+    names = {f["name"] for f in fields}
+    defaults = {k: v for k, v in tasks.task_data(task).items() if k in form.schema.get("properties", {})}
+    photos = cases.attachments(user, case.key) if case is not None else []
+    mine = task.status == TaskStatus.CLAIMED and task.assignee_id == user.id
+    # json-editor hides its accessible labels with style="position:absolute;…" attributes (theme "html").
+    allow_inline_style_attributes("json-editor: visually hidden labels are style attributes")
+    return render_template(
+        "worker/task.html",
+        task=task,
+        case=case,
+        mine=mine,
+        claimable=task.status == TaskStatus.READY and tasks.is_candidate(user, task),
+        left=time_left(task.due_at or (case.due_at if case else None)),
+        schema=editor_schema(form.schema, form.ui_schema, names),
+        form_title=form.schema.get("title", task.name),
+        form_description=form.schema.get("description", ""),
+        startval={k: v for k, v in defaults.items() if k not in names},
+        photo_fields=fields,
+        preselected={f["name"]: defaults.get(f["name"]) or [] for f in fields},
+        photos=photos,
+        thumbnail_url=thumbnail_url,
+        kind_labels=ATTACHMENT_KIND_LABELS,
+        category_name=category_name,
+        grid=grid_feature_of(case.grid_code) if case else None,
+    )
+
+
+# -- actions ----------------------------------------------------------------------------------------
+
+
+@bp.route("/m/tasks/<int:task_id>/claim", methods=["POST"])
+@login_required
+def worker_claim(task_id: int) -> ResponseReturnValue:
+    task = tasks.claim(task_user(), task_id)
+    db.session.commit()
+    flash(_("You took the task “%(name)s”.", name=task.name), "success")
+    return redirect(url_for("web.worker_task", task_id=task_id))
+
+
+@bp.route("/m/tasks/<int:task_id>/release", methods=["POST"])
+@login_required
+def worker_release(task_id: int) -> ResponseReturnValue:
+    task = tasks.unclaim(task_user(), task_id)
+    db.session.commit()
+    flash(_("You handed the task “%(name)s” back.", name=task.name), "success")
+    return redirect(url_for("web.worker_inbox"))
+
+
+@bp.route("/m/tasks/<int:task_id>/photos", methods=["POST"])
+@login_required
+def worker_photo(task_id: int) -> ResponseReturnValue:
+    """One photo (multipart ``file``, ``?kind=``) added to the task's case; answers its id and thumbnail."""
+    user = task_user()
+    task = tasks.get_task(user, task_id)
+    case = _case_of(user, task)
+    if case is None:
+        raise NotFound(f"task {task_id} has no case to attach photos to")
+    kind = cases.attachment_kind_valid(request.args.get("kind", "other"))
+    upload = request.files.get("file")
+    if upload is None:
+        raise InvalidInput("no file uploaded", {"file": _("Choose or take a photo.")})
+    attachment = cases.add_attachment(user, case.key, upload.read(), upload.filename, kind)
+    db.session.commit()
+    return jsonify(id=attachment.id, kind=attachment.kind, thumbnail=thumbnail_url(attachment)), 201
+
+
+def _location(raw: Any) -> dict[str, float] | None:
+    """The phone's position sent with a completion: ``{lat, lon, accuracy?}`` in range, else refused."""
+    if raw is None:
+        return None
+    problems: dict[str, str] = {}
+    values: dict[str, float] = {}
+    if not isinstance(raw, dict):
+        raise InvalidInput("bad location", {"location": "expected {lat, lon, accuracy}"})
+    for name, low, high, required in (
+        ("lat", -90, 90, True),
+        ("lon", -180, 180, True),
+        ("accuracy", 0, 1e6, False),
+    ):
+        value = raw.get(name)
+        if value is None and not required:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            problems[f"location.{name}"] = f"expected a number from {low} to {high}"
+        else:
+            values[name] = float(value)
+    if problems:
+        raise InvalidInput("bad location", problems)
+    return values
+
+
+@bp.route("/m/tasks/<int:task_id>/complete", methods=["POST"])
+@login_required
+def worker_complete(task_id: int) -> ResponseReturnValue:
+    """Complete with ``{"data": {...}, "location": {"lat", "lon", "accuracy"} | null}`` (JSON, X-CSRFToken).
+    422 names each field that fails, as the API does; the location is recorded with the completion."""
+    user = task_user()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+        raise InvalidInput("send the form as JSON", {"data": "expected an object"})
+    location = _location(body.get("location"))
+    task = tasks.get_task(user, task_id)
+    outcome = tasks.complete(user, task_id, body["data"])
+    record(
+        "task.location",
+        entity_type="task",
+        entity_id=task_id,
+        actor=user,
+        case_id=task.case_id,
+        instance_id=task.instance_id,
+        data={"location": location, "source": "browser geolocation" if location else "not shared"},
+    )
+    db.session.commit()
+    case = db.session.get(Case, task.case_id) if task.case_id else None
+    flash(_("Task “%(name)s” completed.", name=task.name), "success")
+    return jsonify(
+        task_id=task_id,
+        case_status=case.status if case else None,
+        instance_status=outcome.instance.status,
+        redirect=url_for("web.worker_inbox"),
+    )
