@@ -13,7 +13,8 @@ from app.config import Settings
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:
     settings = settings or Settings.from_env()
     clock = clock or SystemClock()
-    app = Flask(__name__, instance_path=str(settings.upload_folder.parent.resolve()))
+    # No app-wide static folder: the `web` blueprint serves /static/ from app/web/static/.
+    app = Flask(__name__, instance_path=str(settings.upload_folder.parent.resolve()), static_folder=None)
     app.config.update(settings.flask_config())
     app.extensions["gridcase.settings"] = settings
     app.extensions["gridcase.clock"] = clock
@@ -31,13 +32,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
 
 def init_extensions(app: Flask) -> None:
-    from app.extensions import api, db, login_manager, migrate
+    from app.extensions import api, babel, csrf, db, login_manager, migrate
+    from app.web.i18n import select_locale
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_folder()))
     api.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
 
 
 def _migrations_folder() -> Any:
@@ -64,6 +68,9 @@ def init_workflow(app: Flask, clock: Clock) -> None:
     from app.devices import operators as _sensor_operators  # noqa: F401  (registers sensor.* operators)
     from app.devices.case_opening import open_pending_cases
     from app.devices.maintenance import scheduled_sweep
+    from app.emergency import operators as _emergency_operators  # noqa: F401  (registers emergency.*)
+    from app.inspections import operators as _inspection_operators  # noqa: F401  (inspection.*, forms)
+    from app.mediation import operators as _mediation_operators  # noqa: F401  (registers mediation.*)
     from app.workflow import deploy, instances, sandbox, scheduler, timers
     from app.workflow.engine import SpecCache
     from app.workflow.forms import FormRegistry
@@ -99,10 +106,15 @@ def register_api(app: Flask) -> None:
     from app.categories.api import blp as categories_blp
     from app.devices.api import blp as devices_blp
     from app.devices.api import dead_letters_blp, incidents_blp
-    from app.extensions import api
+    from app.emergency.api import blp as emergencies_blp
+    from app.emergency.api import plans_blp as emergency_plans_blp
+    from app.extensions import api, csrf
     from app.grids.api import blp as grids_blp
     from app.http import authenticate_api_request
+    from app.inspections.api import blp as inspections_blp
     from app.kpi.api import blp as kpi_blp
+    from app.mediation.api import blp as disputes_blp
+    from app.mediation.api import mediators_blp
     from app.processes.api import blp as processes_blp
     from app.tasks.api import blp as tasks_blp
     from app.units.api import blp as units_blp
@@ -117,23 +129,30 @@ def register_api(app: Flask) -> None:
         categories_blp,
         kpi_blp,
         units_blp,
+        inspections_blp,
         devices_blp,
         dead_letters_blp,
         incidents_blp,
+        disputes_blp,
+        mediators_blp,
+        emergencies_blp,
+        emergency_plans_blp,
     )
     for blueprint in blueprints:
         if authenticate_api_request not in blueprint.before_request_funcs.get(None, []):
             blueprint.before_request(authenticate_api_request)
         api.register_blueprint(blueprint)
+        csrf.exempt(blueprint)  # bearer tokens; page sessions may only read the API
     register_ingest(app)
 
 
 def register_ingest(app: Flask) -> None:
     """Device ingestion authenticates devices by their own tokens, not users: no user check before it."""
-    from app.extensions import api
+    from app.extensions import api, csrf
     from connectors.http_ingest import blp as ingest_blp
 
     api.register_blueprint(ingest_blp)
+    csrf.exempt(ingest_blp)
 
 
 def register_pages(app: Flask) -> None:

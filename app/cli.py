@@ -11,9 +11,11 @@ from flask.cli import AppGroup
 
 from app.categories.cli import register_category_commands
 from app.devices.cli import register_device_commands
+from app.emergency.cli import register_emergency_commands
 from app.errors import DomainError
 from app.extensions import db
 from app.grids.cli import register_grid_commands
+from app.inspections.cli import register_inspection_commands
 from app.units.cli import register_unit_commands
 from connectors.cli import register_connector_commands
 
@@ -102,6 +104,8 @@ def register_commands(app: Flask) -> None:
     register_grid_commands(app)
     register_category_commands(app)
     register_unit_commands(app)
+    register_emergency_commands(app)
+    register_inspection_commands(app)
     from app.demo.cli import register_demo_commands  # the demo imports most of the app: load it late
 
     register_demo_commands(app)

@@ -13,6 +13,10 @@ from app.timelimits.holidays import UNKNOWN_YEAR_POLICIES, ChinaWorkdays, Unknow
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORKING_HOURS = "08:30-12:00,13:30-17:30"
+# The gettext catalogues of the web blueprints (compiled by `make setup`; .mo files are not committed).
+TRANSLATION_FOLDERS = tuple(
+    PROJECT_ROOT / "app" / "web" / sub / "translations" for sub in ("", "supervisor", "designer")
+)
 
 
 class ConfigError(ValueError):
@@ -80,6 +84,24 @@ class SensorSettings:
         )
 
 
+@dataclass(frozen=True)
+class MediationSettings:
+    """Dispute mediation (env ``MEDIATION_*``): the follow-up visit after an agreement opens this many days
+    after it and is due this many days later ("follow-ups done on time" counts against that)."""
+
+    follow_up_days: int = 7
+    follow_up_window_days: int = 3
+
+    @classmethod
+    def from_env(cls) -> MediationSettings:
+        return cls(
+            follow_up_days=_int("MEDIATION_FOLLOW_UP_DAYS", cls.follow_up_days, minimum=1),
+            follow_up_window_days=_int(
+                "MEDIATION_FOLLOW_UP_WINDOW_DAYS", cls.follow_up_window_days, minimum=1
+            ),
+        )
+
+
 MQTT_DEFAULT_TOPICS = ("zigbee2mqtt/#", "gridcase/devices/#")
 
 
@@ -123,6 +145,7 @@ class Settings:
     mqtt_share_group: str | None = None
     mqtt_session_expiry_seconds: int = 86400
     sensors: SensorSettings = field(default_factory=SensorSettings)
+    mediation: MediationSettings = field(default_factory=MediationSettings)
 
     @property
     def embedded(self) -> bool:
@@ -156,6 +179,7 @@ class Settings:
             "mqtt_share_group": os.environ.get("MQTT_SHARE_GROUP") or None,
             "mqtt_session_expiry_seconds": _int("MQTT_SESSION_EXPIRY_SECONDS", 86400, minimum=0),
             "sensors": SensorSettings.from_env(),
+            "mediation": MediationSettings.from_env(),
         }
         values.update(overrides)
         if not values["secret_key"]:
@@ -254,5 +278,11 @@ class Settings:
                 "info": {"description": "网格化管理案件系统 API. Authenticate with POST /api/v1/tokens."},
             },
             "JSON_AS_ASCII": False,
+            # Pages: zh_CN first, English by the switch (app/web/i18n.py); one catalogue per web blueprint.
+            "BABEL_DEFAULT_LOCALE": "zh_CN",
+            "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+            "BABEL_TRANSLATION_DIRECTORIES": ";".join(str(folder) for folder in TRANSLATION_FOLDERS),
+            # A CSRF token lives as long as the session: a form filled slowly on a phone is not refused.
+            "WTF_CSRF_TIME_LIMIT": None,
             **self.extra,
         }

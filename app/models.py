@@ -5,7 +5,10 @@ from app.auth.models import ApiToken, User
 from app.cases.models import Attachment, Case, Comment, KeyCounter
 from app.categories.models import Category
 from app.devices.models import Alarm, DeadLetter, Device, DeviceToken, Incident, ProcessedMessage
+from app.emergency.models import Emergency, EmergencyPlan, EmergencyResponder, EmergencyUpdate
 from app.grids.models import Grid, GridMember
+from app.inspections.models import Campaign, CampaignItem, InspectionPhoto, Place
+from app.mediation.models import Dispute, DisputeDocument, DisputeParty, MediationSession, MediationVolunteer
 from app.units.models import Unit, UnitGrid
 from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance
 
@@ -31,4 +34,17 @@ ALL_MODELS = (
     HumanTask,
     ProcessDefinition,
     ProcessInstance,
+    EmergencyPlan,
+    Emergency,
+    EmergencyResponder,
+    EmergencyUpdate,
+    Dispute,
+    DisputeParty,
+    MediationSession,
+    DisputeDocument,
+    MediationVolunteer,
+    Place,
+    Campaign,
+    CampaignItem,
+    InspectionPhoto,
 )

@@ -425,10 +425,10 @@ def _measure(
 
 
 def _live_stream(sensors: list[int], rng: random.Random) -> list[tuple[str, bytes]]:
-    """Each latency sensor's first leak, 9 telemetry messages around it, then the fire's detectors."""
+    """Each latency sensor's first leak after 49 telemetry messages (2 %, as in the mix), then the fire."""
     stream: list[tuple[str, bytes]] = []
     for sensor in sensors:
-        stream += [(f"{BASE}/{leak_name(rng.randrange(TELEMETRY_DEVICES))}", quiet(rng)) for _ in range(9)]
+        stream += [(f"{BASE}/{leak_name(rng.randrange(TELEMETRY_DEVICES))}", quiet(rng)) for _ in range(49)]
         stream.append((f"{BASE}/{leak_name(sensor)}", leaking(rng)))
     for n in range(FIRE_DETECTORS):
         stream.append((f"{BASE}/bench/smoke-{n}", json.dumps({"smoke": True, "smoke_density": 60}).encode()))

@@ -338,20 +338,19 @@ def _seen_keys(keys: list[str]) -> dict[str, datetime]:
 
 
 def _remember(keys: dict[str, tuple[datetime, str]]) -> None:
-    """Record the message keys in one statement; a key already there (a packet id the broker reused long
-    after) now stands for this message."""
+    """Record the message keys in one statement (one multi-row VALUES); a key already there (a packet id the
+    broker reused long after) now stands for this message."""
     if not keys:
         return
     rows = [{"dedup_key": k, "received_at": at, "outcome": outcome} for k, (at, outcome) in keys.items()]
     dialect = db.session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(ProcessedMessage)
-    db.session.execute(
+    statement = insert(ProcessedMessage).values(rows)
+    db.session.connection().execute(
         statement.on_conflict_do_update(
             index_elements=[ProcessedMessage.dedup_key],
             set_={"received_at": statement.excluded.received_at, "outcome": statement.excluded.outcome},
-        ),
-        rows,
+        )
     )
 
 

@@ -123,6 +123,12 @@ def test_every_endpoint_needs_a_valid_token(client, auth, users, deployed, clock
             "code": "510124",
             "username": "worker",
             "device_id": "probe-device",
+            "document_id": 1,  # a dispute document (refused before any lookup)
+            # inspection campaigns, places, items and photos: refused before any lookup too
+            "campaign_id": 1,
+            "place_id": 1,
+            "item_id": 1,
+            "photo_id": 1,
         },
     )
 

@@ -8,7 +8,7 @@ import math
 import zlib
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import and_, or_, select, text
 
 from app.config import SensorSettings
 from app.devices.models import Alarm, Device, Incident
@@ -75,10 +75,26 @@ def _serialize_correlation(group: str) -> None:
 
 
 def _correlated(group: str, device: Device, at: datetime, settings: SensorSettings) -> Incident | None:
+    """The latest recent incident of the group in the device's building or within the distance. The query
+    asks only for those (a box around the device), so a busy district's other incidents are not read."""
+    near = []
+    if device.building_code:
+        near.append(Incident.building_code == device.building_code)
+    if device.lat is not None and device.lon is not None:
+        dlat = math.degrees(settings.correlation_distance_m / EARTH_RADIUS_M)
+        dlon = dlat / max(math.cos(math.radians(device.lat)), 0.01)
+        near.append(
+            and_(
+                Incident.lat.between(device.lat - dlat, device.lat + dlat),
+                Incident.lon.between(device.lon - dlon, device.lon + dlon),
+            )
+        )
+    if not near:
+        return None
     since = at - timedelta(seconds=settings.correlation_window_seconds)
     candidates = db.session.execute(
         select(Incident)
-        .where(Incident.alarm_group == group, Incident.last_alarm_at >= since)
+        .where(Incident.alarm_group == group, Incident.last_alarm_at >= since, or_(*near))
         .order_by(Incident.last_alarm_at.desc(), Incident.id.desc())
     ).scalars()
     for incident in candidates:

@@ -13,7 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import Select, select
+from sqlalchemy import JSON, DateTime, Integer, Select, bindparam, cast, select, update
+from sqlalchemy import column as sql_column
+from sqlalchemy import values as sql_values
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import Actor, record
 from app.clock import now
@@ -377,14 +380,43 @@ class BatchObservations:
         )
 
     def write(self, device: Device | None = None) -> None:
-        """Apply what was gathered: for one device (before a state change of it), or for all."""
+        """Apply what was gathered, for one device (before a state change of it) or for all: one UPDATE
+        statement for all the devices (a VALUES list joined by id), and the same values set on the loaded
+        objects as already saved, so the session does not write them again."""
         targets = [device.id] if device is not None else list(self.pending)
+        rows = []
         for device_id in targets:
             entry = self.pending.pop(device_id, None)
             if entry is None:
                 continue
             target, seen, values = entry
-            if seen is not None:
-                target.last_seen_at = seen
-            if values:
-                target.last_values = {**(target.last_values or {}), **values}
+            merged = {**(target.last_values or {}), **values}
+            last_seen = seen or target.last_seen_at
+            rows.append((target.id, last_seen, merged))
+            set_committed_value(target, "last_seen_at", last_seen)
+            set_committed_value(target, "last_values", merged)
+        if not rows:
+            return
+        connection = db.session.connection()
+        if connection.dialect.name != "postgresql":  # SQLite has no VALUES list with column names
+            connection.execute(
+                update(Device)
+                .where(Device.id == bindparam("device_pk"))
+                .values(last_seen_at=bindparam("seen"), last_values=bindparam("vals", type_=JSON)),
+                [{"device_pk": i, "seen": s, "vals": v} for i, s, v in rows],
+            )
+            return
+        given = sql_values(
+            sql_column("id", Integer),
+            sql_column("seen", DateTime(timezone=True)),
+            sql_column("vals", JSON),
+            name="seen_devices",
+        ).data(rows)
+        connection.execute(
+            update(Device)
+            .where(Device.id == given.c.id)
+            .values(
+                last_seen_at=cast(given.c.seen, DateTime(timezone=True)),
+                last_values=cast(given.c.vals, JSON),
+            )
+        )

@@ -41,9 +41,14 @@ pytestmark = pytest.mark.usefixtures("signed_in")
 def _dispatch_at(client: Any, auth: Any, clock: Any, moment: datetime, **fields: Any) -> str:
     """Report, accept and dispatch to ``worker`` at ``moment``; ``hours``: the dispatcher's limit."""
     hours = fields.pop("hours", None)
+    triage: dict[str, Any] = {"triage_decision": "accept"}
+    if fields.get("severity") == "red":
+        # A red report starts the emergency process; a case made red at triage stays on case handling.
+        fields["severity"] = "orange"
+        triage["severity"] = "red"
     clock.set(moment)
     key = report(client, auth, **fields)["key"]
-    complete(client, auth, "dispatcher", key, "triage", {"triage_decision": "accept"})
+    complete(client, auth, "dispatcher", key, "triage", triage)
     data: dict[str, Any] = {"handler_user": "worker"}
     if hours is not None:
         data["time_limit_hours"] = hours

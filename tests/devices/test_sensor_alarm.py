@@ -20,7 +20,7 @@ from app.devices.models import Device
 from app.extensions import db
 from app.grids.models import Grid, GridMember
 from app.workflow import scheduler
-from app.workflow.models import HumanTask, TaskStatus
+from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance, TaskStatus
 from tests.devices.conftest import BUILDING_A, Send
 from tests.helpers import complete, ensure_catalogue
 
@@ -215,7 +215,7 @@ def test_a_clear_not_confirmed_continues_to_dispatch(
     _handle_and_verify(client, auth, key)
 
 
-def test_smoke_is_a_red_case_dispatched_at_once(
+def test_smoke_is_a_red_case_on_the_emergency_process(
     client: Any, auth: Any, send: Send, register: Callable[..., Any]
 ) -> None:
     register(
@@ -229,16 +229,13 @@ def test_smoke_is_a_red_case_dispatched_at_once(
     (key,) = send(SMOKE, {"smoke": True}).case_keys
     case = _case(key)
     assert case.severity == "red" and case.category_code == "E04"
-    assert _open_elements(key) == ["handle"] and _calls(key) == []
-    limit = db.session.execute(
-        select(AuditEvent).where(AuditEvent.case_id == case.id, AuditEvent.action == "case.time_limit_set")
+    instance = db.session.execute(
+        select(ProcessInstance).where(ProcessInstance.case_id == case.id)
     ).scalar_one()
-    # the category's 2 h, shortened for red: the shortest limit there is until the emergency process (#5)
-    assert (limit.after["severity"], limit.after["source"], limit.after["limit"]) == (
-        "red",
-        "category E04",
-        "2h",
-    )
+    definition = db.session.get(ProcessDefinition, instance.definition_id)
+    assert definition is not None and definition.key == "emergency_escalation"
+    # no plan library loaded in this test: the command centre assesses and names the responders
+    assert _open_elements(key) == ["assess"] and _calls(key) == []
 
 
 def test_offline_beyond_the_limit_opens_one_maintenance_case(

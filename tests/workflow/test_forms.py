@@ -19,6 +19,7 @@ from app.workflow.forms import (
     FormValidationError,
     validate_schema_document,
 )
+from tests.emergency.test_forms import VALID as EMERGENCY_VALID
 
 PROJECT = Path(__file__).resolve().parents[2]
 FORMS_DIR = PROJECT / "forms"
@@ -90,8 +91,34 @@ VALID: dict[str, dict[str, Any]] = {
     "call_contact.schema.json": {"contact_outcome": "answered_ok", "call_note": "儿子已到家查看"},
     "confirm_clear.schema.json": {"clear_decision": "cleared"},
     "verify.schema.json": {"verify_decision": "close"},
+    # dispute mediation (bpmn/dispute_mediation.bpmn; behaviour in tests/mediation)
+    "mediation_intake.schema.json": {"grade": "complex", "dispute_type": "noise", "intake_note": "夜间噪音"},
+    "mediation_session.schema.json": {
+        "session_at": "2026-11-02T16:00:00+08:00",
+        "session_mode": "offline",
+        "session_place": "社区解忧聊天室",
+        "attendees": [1, 2],
+        "session_record": "当事人2同意22点后降低音量",
+        "session_outcome": "agreement",
+    },
+    "mediation_agreement.schema.json": {"agreement_document": 5, "agreement_summary": "22点后不再施工"},
+    "mediation_follow_up.schema.json": {
+        "follow_up_method": "phone",
+        "agreement_kept": "kept",
+        "satisfaction": "satisfied",
+    },
+    "mediation_referral.schema.json": {"referral_to": "legal_aid", "referral_reason": "涉及赔偿,需法律援助"},
+    # inspection campaigns (bpmn/inspection_campaign.bpmn; the per-campaign checklist in tests/inspections)
+    "inspection_inspect.schema.json": {
+        "results": {"fire_extinguisher": {"result": "fail", "note": "灭火器已过期"}},
+        "photos": [1],
+        "summary": "限期三日整改",
+    },
+    "inspection_reinspect.schema.json": {"results": {"fire_extinguisher": {"result": "pass"}}},
 }
 FORM_NAMES = sorted(VALID)
+# The emergency forms have their samples and checks next to their process (tests/emergency/test_forms.py).
+ALL_FORM_NAMES = sorted({*VALID, *EMERGENCY_VALID})
 
 REQUIRED: list[tuple[str, str]] = [
     ("report.schema.json", "title"),
@@ -176,7 +203,7 @@ def without(name: str, *keys: str) -> dict[str, Any]:
 
 
 def test_forms_folder_holds_exactly_the_expected_forms(registry: FormRegistry) -> None:
-    assert registry.names() == FORM_NAMES
+    assert registry.names() == ALL_FORM_NAMES
 
 
 @pytest.mark.parametrize("path", sorted(FORMS_DIR.glob("*.json")), ids=lambda p: p.name)
@@ -278,7 +305,7 @@ def test_bpmn_forms_and_gateway_keys_exist(registry: FormRegistry) -> None:
         for el in ET.parse(path).getroot().iter("{http://spiffworkflow.org/bpmn/schema/1.0/core}property")
         if el.get("name") == "formJsonSchemaFilename"
     }
-    assert names == {n for n in FORM_NAMES if n != "report.schema.json"}
+    assert names == {n for n in ALL_FORM_NAMES if n != "report.schema.json"}
     assert all(registry.exists(n) for n in names)
     keys = {
         "triage.schema.json": {"triage_decision", "duplicate_of"},
