@@ -404,6 +404,11 @@ class EngineInstance:
         try:
             self._workflow.refresh_timers()
             self._workflow.do_engine_steps()
+            # Events thrown and caught by nothing in the diagram (a terminate end inside a multi-instance
+            # branch, say) wait in the workflow for an embedding application to collect. We have nothing to
+            # hand them to; kept, they grew the stored state with every such step and stopped the live
+            # workflow from being reused (app/workflow/reuse.py), so each step restored the whole state.
+            self._workflow.get_events()
         except SpiffWorkflowException as exc:
             element = getattr(getattr(exc, "task_spec", None), "bpmn_id", None)
             raise EngineError(_first_line(exc), element) from exc

@@ -6,13 +6,17 @@ timeline and in the API."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from app.clock import as_utc
+from app.extensions import db
 from app.workflow import scheduler
+from app.workflow.models import ProcessInstance
 from tests.emergency.conftest import (
     GAS_LEAK_UNITS,
     UNIT_HANDLERS,
@@ -79,6 +83,12 @@ def test_a_launched_plan_dispatches_every_responder_and_all_report_in(app, clien
     report_in(client, auth, key, "fire")
     middle = emergency(client, auth, key)
     assert middle["counts"] == {"pending": 1, "acknowledged": 3, "missed": 0}
+    # Each report-in ends its branch at a terminate end; nothing catches that event, and it must not pile up
+    # in the stored state (it grew it at every report-in and stopped the live workflow's reuse).
+    instance = db.session.execute(
+        select(ProcessInstance).where(ProcessInstance.case_id == case.id)
+    ).scalar_one()
+    assert json.loads(instance.state)["bpmn_events"] == []
     assert {r["unit"]: r["status"] for r in middle["responders"]}["police"] == "pending"
     assert middle["timings"]["first_ack_seconds"] == 180 and middle["timings"]["all_ack_seconds"] is None
 
