@@ -64,3 +64,21 @@ def require_roles(roles: Iterable[str]) -> User:
     if user.role not in allowed:
         raise Forbidden(f"a {user.role} may not do this", {"role": f"needs one of {sorted(allowed)}"})
     return user
+
+
+class RowRejectionSchema(Schema):
+    row = fields.Int()
+    code = fields.Str(allow_none=True)
+    field = fields.Str()
+    reason = fields.Str()
+
+
+class RowImportReportSchema(Schema):
+    """``app.imports.ImportReport`` of an all-or-nothing import."""
+
+    rows = fields.Int()
+    created = fields.Int()
+    updated = fields.Int()
+    unchanged = fields.Int()
+    rejected_rows = fields.Int()
+    rejected = fields.List(fields.Nested(RowRejectionSchema))

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from app.auth.services import api_user
 from app.errors import InvalidInput
 from app.extensions import db
-from app.http import page_schema, paginate
+from app.http import RowImportReportSchema, page_schema, paginate
 from app.inspections import campaigns, photos, places
 from app.inspections.models import Campaign, Place
 from app.inspections.schemas import (
@@ -24,7 +24,6 @@ from app.inspections.schemas import (
     ItemSchema,
     PhotoSchema,
     PlaceCreateSchema,
-    PlaceImportReportSchema,
     PlaceQueryArgs,
     PlaceSchema,
 )
@@ -65,7 +64,7 @@ class Places(MethodView):
 
 @blp.route("/places/import")
 class PlaceImport(MethodView):
-    @blp.response(200, PlaceImportReportSchema)
+    @blp.response(200, RowImportReportSchema)
     @blp.doc(**_UPLOAD_DOC)
     def post(self) -> dict[str, Any]:
         """Import places (supervisors, admins): a CSV or JSON file (multipart ``file``) or body. Every row or

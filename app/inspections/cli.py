@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.errors import DomainError
 from app.extensions import db
+from app.imports import ImportRejected, echo_rejections
 from app.inspections import places
 from app.inspections.models import PLACE_TYPES, Place
 
@@ -43,14 +44,9 @@ def register_inspection_commands(app: Flask) -> None:
             with click.progressbar(length=len(rows), label="checking places", file=sys.stderr) as bar:
                 report = places.import_places(None, rows, progress=bar.update)
             db.session.commit()
-        except places.PlaceImportRejected as exc:
+        except ImportRejected as exc:
             db.session.rollback()
-            for rejection in exc.report.rejected:
-                click.echo(
-                    f"rejected row {rejection.row} {rejection.code or '(no code)'} "
-                    f"[{rejection.field}]: {rejection.reason}",
-                    err=True,
-                )
+            echo_rejections(exc)
             _fail(exc.message)
         except DomainError as exc:
             db.session.rollback()

@@ -9,7 +9,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from app.errors import Forbidden, InvalidInput, NotFound
 from app.extensions import db
 from app.grids.scope import in_subtrees
 from app.grids.services import locate
+from app.imports import ImportRejected, ImportReport, RowRejection
 from app.inspections.models import PLACE_TYPES, Place
 from app.inspections.territory import territory_of
 
@@ -239,47 +240,6 @@ class PlaceRow:
     values: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class PlaceRejection:
-    row: int
-    code: str | None
-    field: str
-    reason: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "code": self.code, "field": self.field, "reason": self.reason}
-
-
-@dataclass
-class PlaceImportReport:
-    rows: int
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: list[PlaceRejection] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "rows": self.rows,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rejected_rows": len({r.row for r in self.rejected}),
-            "rejected": [r.as_dict() for r in self.rejected],
-        }
-
-
-class PlaceImportRejected(InvalidInput):
-    """At least one row failed a check; nothing was written. ``details`` is the whole report."""
-
-    def __init__(self, report: PlaceImportReport) -> None:
-        rejected_rows = len({r.row for r in report.rejected})
-        super().__init__(
-            f"{rejected_rows} of {report.rows} places rejected; nothing was imported", report.as_dict()
-        )
-        self.report = report
-
-
 def parse_places_file(raw: bytes, file_format: str) -> list[PlaceRow]:
     """Rows of a CSV file (header ``code,name,place_type,lat,lon,address,responsible_person`` and optionally
     ``responsible_phone``) or of a JSON file (a list of objects, or ``{"places": [...]}``)."""
@@ -310,14 +270,14 @@ def parse_places_file(raw: bytes, file_format: str) -> list[PlaceRow]:
 
 def import_places(
     user: User | None, rows: Sequence[PlaceRow], progress: Progress | None = None
-) -> PlaceImportReport:
+) -> ImportReport:
     """Check every row (fields, duplicate codes, a grid at the location), then create or update all of them,
-    or none (``PlaceImportRejected``, 422). An existing code updates that place; an identical row is
+    or none (``ImportRejected``, 422). An existing code updates that place; an identical row is
     unchanged, so importing a file twice is safe. ``user`` None: the command line. Joins the caller's
     transaction."""
     if user is not None:
         _require_editor(user)
-    report = PlaceImportReport(rows=len(rows))
+    report = ImportReport(rows=len(rows))
     seen: dict[str, int] = {}
     checked: list[tuple[dict[str, Any], str]] = []
     for row in rows:
@@ -336,11 +296,11 @@ def import_places(
                 problems.append(("lat", _outside(clean)))
             else:
                 checked.append((clean, grid_code))
-        report.rejected.extend(PlaceRejection(row.row, code, f, reason) for f, reason in problems)
+        report.rejected.extend(RowRejection(row.row, code, f, reason) for f, reason in problems)
         if progress is not None:
             progress(1)
     if report.rejected:
-        raise PlaceImportRejected(report)
+        raise ImportRejected(report, "places")
     existing = {
         p.code: p
         for p in db.session.execute(

@@ -54,15 +54,6 @@ class PlaceSchema(Schema):
     updated_at = fields.DateTime()
 
 
-class PlaceImportReportSchema(Schema):
-    rows = fields.Int()
-    created = fields.Int()
-    updated = fields.Int()
-    unchanged = fields.Int()
-    rejected_rows = fields.Int()
-    rejected = fields.List(fields.Dict())
-
-
 class CheckItemSchema(Schema):
     key = fields.Str()
     title = fields.Str()

@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from app.errors import DomainError
 from app.extensions import db
+from app.imports import ImportRejected, echo_rejections
 from app.units import services
 from app.units.models import UNIT_KINDS
 
@@ -42,14 +43,9 @@ def register_unit_commands(app: Flask) -> None:
             with click.progressbar(length=len(rows), label="checking units", file=sys.stderr) as bar:
                 report = services.import_units(rows, progress=bar.update)
             db.session.commit()
-        except services.UnitImportRejected as exc:
+        except ImportRejected as exc:
             db.session.rollback()
-            for rejection in exc.report.rejected:
-                click.echo(
-                    f"rejected row {rejection.row} {rejection.code or '(no code)'} "
-                    f"[{rejection.field}]: {rejection.reason}",
-                    err=True,
-                )
+            echo_rejections(exc)
             _fail(exc.message)
         except DomainError as exc:
             db.session.rollback()

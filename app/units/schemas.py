@@ -80,19 +80,3 @@ class UnitUpdateSchema(Schema):
 
 class GridListSchema(Schema):
     grids = fields.List(fields.Str(validate=_GRID_CODE), required=True)
-
-
-class UnitRejectionSchema(Schema):
-    row = fields.Int()
-    code = fields.Str(allow_none=True)
-    field = fields.Str()
-    reason = fields.Str()
-
-
-class UnitImportReportSchema(Schema):
-    rows = fields.Int()
-    created = fields.Int()
-    updated = fields.Int()
-    unchanged = fields.Int()
-    rejected_rows = fields.Int()
-    rejected = fields.List(fields.Nested(UnitRejectionSchema))

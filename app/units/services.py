@@ -8,7 +8,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, or_, select
@@ -20,6 +20,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.grids.codes import code_problem, path_codes
 from app.grids.models import Grid
+from app.imports import ImportRejected, ImportReport, RowRejection
 from app.units.models import UNIT_KINDS, Unit, UnitGrid
 
 # What users' unit_code and a dispatch's handler_unit accept (forms/dispatch.schema.json says the same).
@@ -239,47 +240,6 @@ IMPORT_FIELDS = ("code", "name", "kind", "phone", "grids")
 
 
 @dataclass(frozen=True)
-class UnitRejection:
-    row: int  # CSV: the line number (header = 1); JSON: the position in the list, from 0
-    code: str | None
-    field: str
-    reason: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "code": self.code, "field": self.field, "reason": self.reason}
-
-
-@dataclass
-class UnitImportReport:
-    rows: int
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: list[UnitRejection] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "rows": self.rows,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rejected_rows": len({r.row for r in self.rejected}),
-            "rejected": [r.as_dict() for r in self.rejected],
-        }
-
-
-class UnitImportRejected(InvalidInput):
-    """At least one row failed a check; nothing was written. ``details`` is the whole report."""
-
-    def __init__(self, report: UnitImportReport) -> None:
-        rejected_rows = len({r.row for r in report.rejected})
-        super().__init__(
-            f"{rejected_rows} of {report.rows} units rejected; nothing was imported", report.as_dict()
-        )
-        self.report = report
-
-
-@dataclass(frozen=True)
 class UnitRow:
     """One unit of an import file, as read (numbered like its rejections)."""
 
@@ -350,21 +310,21 @@ def _row_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
 
 def import_units(
     rows: Sequence[UnitRow], actor: Actor | None = None, progress: Progress | None = None
-) -> UnitImportReport:
-    """Check every row, then create or update all of them, or none (``UnitImportRejected``, 422).
+) -> ImportReport:
+    """Check every row, then create or update all of them, or none (``ImportRejected``, 422).
 
     A row whose unit exists already updates it (name, kind, phone, grids); an identical one is unchanged,
     so importing a file twice is safe. Joins the caller's transaction."""
-    report = UnitImportReport(rows=len(rows))
+    report = ImportReport(rows=len(rows))
     rejected = report.rejected
     seen: dict[str, int] = {}
     checked: list[tuple[UnitRow, list[str]]] = []
     for row in rows:
         problems = _row_problems(row.values)
         code = row.values.get("code") if isinstance(row.values.get("code"), str) else None
-        rejected.extend(UnitRejection(row.row, code, f, reason) for f, reason in problems)
+        rejected.extend(RowRejection(row.row, code, f, reason) for f, reason in problems)
         if code is not None and code in seen:
-            rejected.append(UnitRejection(row.row, code, "code", f"appears twice: also row {seen[code]}"))
+            rejected.append(RowRejection(row.row, code, "code", f"appears twice: also row {seen[code]}"))
         elif code is not None:
             seen[code] = row.row
         if not problems:
@@ -377,11 +337,11 @@ def import_units(
         unknown = [c for c in codes if c not in known]
         if unknown:
             rejected.append(
-                UnitRejection(row.row, row.values["code"], "grids", f"no grid with code {', '.join(unknown)}")
+                RowRejection(row.row, row.values["code"], "grids", f"no grid with code {', '.join(unknown)}")
             )
     if rejected:
         report.rejected = sorted(rejected, key=lambda r: r.row)
-        raise UnitImportRejected(report)
+        raise ImportRejected(report, "units")
     for row, codes in checked:
         _upsert(row.values, codes, report, actor)
     record(
@@ -394,9 +354,7 @@ def import_units(
     return report
 
 
-def _upsert(
-    values: dict[str, Any], grid_codes: list[str], report: UnitImportReport, actor: Actor | None
-) -> None:
+def _upsert(values: dict[str, Any], grid_codes: list[str], report: ImportReport, actor: Actor | None) -> None:
     code, phone = values["code"], values.get("phone") or None
     existing = db.session.execute(select(Unit).where(Unit.code == code)).scalar_one_or_none()
     if existing is None:
