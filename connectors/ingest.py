@@ -82,6 +82,12 @@ class Message:
     message_ref: str | None = None
     redelivery: bool = False
 
+    def key(self) -> str | None:
+        """The de-duplication key of this delivery; None when it has no reference (QoS 0)."""
+        if self.message_ref is None:
+            return None
+        return dedup_key(self.source, self.topic, self.payload, self.message_ref)
+
 
 def ingest(
     topic: str,
@@ -230,11 +236,7 @@ def _ingest_together(
 
 
 def _parse(message: Message, max_bytes: int) -> _Parsed:
-    key = (
-        dedup_key(message.source, message.topic, message.payload, message.message_ref)
-        if message.message_ref is not None
-        else None
-    )
+    key = message.key()
     try:
         return _Parsed(message, key, adapt(message.topic, message.payload, message.retained, max_bytes))
     except DeadLetterReason as reason:
@@ -376,11 +378,7 @@ def _store_dead_letter_alone(
     message: Message, reason: DeadLetterReason, device: Device | None
 ) -> IngestResult:
     _add_dead_letter(message, reason, device)
-    key = (
-        dedup_key(message.source, message.topic, message.payload, message.message_ref)
-        if message.message_ref is not None
-        else None
-    )
+    key = message.key()
     if key is not None:
         assert message.received_at is not None
         _remember({key: (message.received_at, Outcome.DEAD_LETTER)})
