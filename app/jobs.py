@@ -63,16 +63,22 @@ def _dispatch(session: Any) -> None:
         from rq import Queue
 
         connection = app.extensions["gridcase.redis"]
+        by_queue: dict[str, list[Any]] = {}
         for queue, func_path, args in jobs:
-            spec = QUEUES[queue]
-            Queue(queue, connection=connection).enqueue(
-                run_job,
-                func_path,
-                *args,
-                job_timeout=spec.timeout_seconds,
-                result_ttl=3600,
-                failure_ttl=7 * 86400,
+            by_queue.setdefault(queue, []).append(
+                Queue.prepare_data(
+                    run_job,
+                    (func_path, *args),
+                    timeout=QUEUES[queue].timeout_seconds,
+                    result_ttl=3600,
+                    failure_ttl=7 * 86400,
+                )
             )
+        # All of a transaction's jobs in one round trip (a listener's batch may open many cases).
+        with connection.pipeline() as pipeline:
+            for queue, datas in by_queue.items():
+                Queue(queue, connection=connection).enqueue_many(datas, pipeline=pipeline)
+            pipeline.execute()
     else:
         inline: SimpleQueue[tuple[str, tuple[Any, ...]]] = app.extensions["gridcase.inline_jobs"]
         for _, func_path, args in jobs:

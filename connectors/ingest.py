@@ -23,24 +23,30 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, or_, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.clock import as_utc, now
 from app.config import Settings
 from app.devices import case_opening, services
 from app.devices.alarms import Change, LatestAlarms, apply_reading
-from app.devices.incidents import link_alarm, touch
+from app.devices.incidents import touch
 from app.devices.models import DeadLetter, Device, ProcessedMessage
-from app.devices.types import GENERIC_KIND_DEVICE_TYPES
+from app.devices.types import DEVICE_TYPES, GENERIC_KIND_DEVICE_TYPES
 from app.extensions import db
 from connectors.adapters import DeadLetterReason, ParsedMessage, adapt
+from connectors.routine import (
+    DEVICE_FLAGS,
+    DeviceRow,
+    RoutineBatch,
+    is_routine,
+    read_active_alarms,
+    read_devices,
+    remember,
+)
 
 log = logging.getLogger(__name__)
 RACE_RETRIES = 3
-DEVICE_FLAGS = ("battery_low", "tamper")
 
 
 class Outcome:
@@ -168,11 +174,15 @@ def _settings() -> Settings:
 
 
 @dataclass
-class _Parsed:
+class _Item:
+    """A message on its way through a batch: parsed, then found a device for, or not."""
+
     message: Message
     key: str | None
     parsed: ParsedMessage | None = None
     reason: DeadLetterReason | None = None
+    duplicate: bool = False
+    device: DeviceRow | None = None
 
 
 def _ingest_together(
@@ -180,10 +190,28 @@ def _ingest_together(
 ) -> list[IngestResult]:
     sensors = _settings().sensors
     items = [_parse(m, sensors.max_payload_bytes) for m in messages]
-    seen = _seen_keys([i.key for i in items if i.key and i.message.redelivery])
-    window = timedelta(seconds=sensors.dedup_window_seconds)
-    devices = _devices([i.parsed for i in items if i.parsed is not None], device)
-    known = LatestAlarms.of({d.id for d in devices.values()})
+    _mark_duplicates(items, timedelta(seconds=sensors.dedup_window_seconds))
+    rows = _device_rows([i.parsed for i in items if i.parsed is not None and not i.duplicate], device)
+    for item in items:
+        if item.parsed is not None and not item.duplicate and item.reason is None:
+            try:
+                item.device = _device_for(item.parsed, rows)
+                _check_fits(item.device, item.parsed)
+            except DeadLetterReason as reason:
+                item.reason = reason
+    routine = RoutineBatch(read_active_alarms({i.device.id for i in items if i.device is not None}))
+    # A device with one message that is not routine takes the ORM path for all its messages of the batch.
+    full = {d.id for d in rows.values()} if device is not None else set()
+    for item in items:
+        if (
+            item.device is not None
+            and item.parsed is not None
+            and item.reason is None
+            and not is_routine(item.device, item.parsed, item.message.retained, routine.active)
+        ):
+            full.add(item.device.id)
+    loaded = _load_devices(full, device)
+    known = LatestAlarms.of(full)
     observations = services.BatchObservations()
     results: list[IngestResult] = []
     keys: dict[str, tuple[datetime, str]] = {}
@@ -191,39 +219,40 @@ def _ingest_together(
     for item in items:
         message, at = item.message, item.message.received_at
         assert at is not None
-        if (
-            item.key is not None
-            and message.redelivery
-            and (item.key in keys or (item.key in seen and seen[item.key] >= at - window))
-        ):
+        if item.duplicate:
             results.append(IngestResult(Outcome.DUPLICATE))
             continue
-        try:
-            if item.reason is not None:
-                raise item.reason
-            if item.parsed is None:
-                results.append(IngestResult(Outcome.IGNORED))
-                continue
-            target = _device_for(item.parsed, devices)
-            _check_fits(target, item.parsed)
-        except DeadLetterReason as reason:
+        if item.reason is not None:
             # Raised before this message wrote anything: the batch goes on.
             if not dead_letters:
-                raise
-            _add_dead_letter(message, reason, device)
+                raise item.reason
+            _add_dead_letter(message, item.reason, device)
             if item.key is not None:
                 keys[item.key] = (at, Outcome.DEAD_LETTER)
-            results.append(IngestResult(Outcome.DEAD_LETTER, reason_code=reason.code, reason=reason.reason))
+            results.append(
+                IngestResult(Outcome.DEAD_LETTER, reason_code=item.reason.code, reason=item.reason.reason)
+            )
             continue
-        changes, incidents = _apply(target, item.parsed, message.retained, at, known, observations)
+        if item.parsed is None or item.device is None:
+            results.append(IngestResult(Outcome.IGNORED))
+            continue
+        if item.device.id in full:
+            changes, incidents = _apply(
+                loaded[item.device.id], item.parsed, message.retained, at, known, observations
+            )
+        else:
+            changes, incidents = routine.apply(item.device, item.parsed, message.retained, at), []
         new_incidents += incidents
         if item.key is not None:
             keys[item.key] = (at, Outcome.PROCESSED)
         results.append(
-            IngestResult(Outcome.PROCESSED, target.device_id, tuple(changes), incident_ids=tuple(incidents))
+            IngestResult(
+                Outcome.PROCESSED, item.device.device_id, tuple(changes), incident_ids=tuple(incidents)
+            )
         )
     observations.write()
-    _remember(keys)
+    routine.write()
+    remember(db.session.connection(), keys)
     background = case_opening.opens_in_background()
     if background:
         case_opening.hand_on(new_incidents)
@@ -235,39 +264,52 @@ def _ingest_together(
     return [replace(r, case_keys=tuple(opened[i] for i in r.incident_ids if i in opened)) for r in results]
 
 
-def _parse(message: Message, max_bytes: int) -> _Parsed:
+def _parse(message: Message, max_bytes: int) -> _Item:
     key = message.key()
     try:
-        return _Parsed(message, key, adapt(message.topic, message.payload, message.retained, max_bytes))
+        return _Item(message, key, adapt(message.topic, message.payload, message.retained, max_bytes))
     except DeadLetterReason as reason:
-        return _Parsed(message, key, reason=reason)
+        return _Item(message, key, reason=reason)
 
 
-def _devices(parsed: list[ParsedMessage], known: Device | None) -> dict[tuple[bool, str], Device]:
-    """The devices the messages name, in one query, locked in id order (listeners sharing a subscription
-    take turns per device instead of overwriting each other's counts)."""
+def _mark_duplicates(items: list[_Item], window: timedelta) -> None:
+    """A redelivery whose key was processed (earlier in this batch, or within the window) is a duplicate."""
+    seen = _seen_keys([i.key for i in items if i.key and i.message.redelivery])
+    in_batch: set[str] = set()
+    for item in items:
+        if item.key is None:
+            continue
+        at = item.message.received_at
+        assert at is not None
+        if item.message.redelivery and (
+            item.key in in_batch or (item.key in seen and seen[item.key] >= at - window)
+        ):
+            item.duplicate = True
+        else:
+            in_batch.add(item.key)
+
+
+def _device_rows(parsed: list[ParsedMessage], known: Device | None) -> dict[tuple[bool, str], DeviceRow]:
     if known is not None:
-        return {(p.by_friendly_name, p.device_ref): known for p in parsed}
-    names = {p.device_ref for p in parsed if p.by_friendly_name}
-    ids = {p.device_ref for p in parsed if not p.by_friendly_name}
-    if not names and not ids:
+        row = DeviceRow.of(known)
+        return {(p.by_friendly_name, p.device_ref): row for p in parsed}
+    return read_devices(
+        {p.device_ref for p in parsed if p.by_friendly_name},
+        {p.device_ref for p in parsed if not p.by_friendly_name},
+    )
+
+
+def _load_devices(pks: set[int], known: Device | None) -> dict[int, Device]:
+    """The ORM objects of the devices that take the full path (their rows are locked already)."""
+    if known is not None:
+        return {known.id: known}
+    if not pks:
         return {}
-    rows = db.session.execute(
-        select(Device)
-        .where(or_(Device.friendly_name.in_(names), Device.device_id.in_(ids)))
-        .order_by(Device.id)
-        .with_for_update()
-    ).scalars()
-    found: dict[tuple[bool, str], Device] = {}
-    for row in rows:
-        if row.friendly_name in names:
-            found[(True, row.friendly_name)] = row
-        if row.device_id in ids:
-            found[(False, row.device_id)] = row
-    return found
+    rows = db.session.execute(select(Device).where(Device.id.in_(pks))).scalars()
+    return {row.id: row for row in rows}
 
 
-def _device_for(parsed: ParsedMessage, devices: dict[tuple[bool, str], Device]) -> Device:
+def _device_for(parsed: ParsedMessage, devices: dict[tuple[bool, str], DeviceRow]) -> DeviceRow:
     device = devices.get((parsed.by_friendly_name, parsed.device_ref))
     if device is None:
         kind = "friendly name" if parsed.by_friendly_name else "device id"
@@ -275,8 +317,8 @@ def _device_for(parsed: ParsedMessage, devices: dict[tuple[bool, str], Device]) 
     return device
 
 
-def _check_fits(device: Device, parsed: ParsedMessage) -> None:
-    family = services.family_of(device)
+def _check_fits(device: DeviceRow, parsed: ParsedMessage) -> None:
+    family = DEVICE_TYPES[device.device_type].family
     if family != parsed.family:
         raise DeadLetterReason(
             "device_mismatch",
@@ -318,10 +360,8 @@ def _apply(
         if change is None:
             continue
         changes.append(f"{reading.alarm_type}:{change.change}")
-        if change.change == Change.OPENED:
-            incident = link_alarm(change.alarm, device, at, sensors)
-            if incident is not None:
-                incidents.append(incident.id)
+        if change.change == Change.OPENED and change.incident is not None:
+            incidents.append(change.incident.id)
         elif change.change == Change.REOPENED and change.alarm.incident is not None:
             touch(change.alarm.incident, at)
     return changes, incidents
@@ -337,23 +377,6 @@ def _seen_keys(keys: list[str]) -> dict[str, datetime]:
         )
     ).all()
     return {key: as_utc(received_at) for key, received_at in rows}
-
-
-def _remember(keys: dict[str, tuple[datetime, str]]) -> None:
-    """Record the message keys in one statement (one multi-row VALUES); a key already there (a packet id the
-    broker reused long after) now stands for this message."""
-    if not keys:
-        return
-    rows = [{"dedup_key": k, "received_at": at, "outcome": outcome} for k, (at, outcome) in keys.items()]
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(ProcessedMessage).values(rows)
-    db.session.connection().execute(
-        statement.on_conflict_do_update(
-            index_elements=[ProcessedMessage.dedup_key],
-            set_={"received_at": statement.excluded.received_at, "outcome": statement.excluded.outcome},
-        )
-    )
 
 
 def _add_dead_letter(message: Message, reason: DeadLetterReason, device: Device | None) -> None:
@@ -381,7 +404,7 @@ def _store_dead_letter_alone(
     key = message.key()
     if key is not None:
         assert message.received_at is not None
-        _remember({key: (message.received_at, Outcome.DEAD_LETTER)})
+        remember(db.session.connection(), {key: (message.received_at, Outcome.DEAD_LETTER)})
     db.session.commit()
     return IngestResult(Outcome.DEAD_LETTER, reason_code=reason.code, reason=reason.reason)
 

@@ -16,7 +16,8 @@ from app.audit.services import record
 from app.clock import as_utc
 from app.config import SensorSettings
 from app.devices.case_hook import notify_alarm_cleared
-from app.devices.models import Alarm, Device
+from app.devices.incidents import link_alarm
+from app.devices.models import Alarm, Device, Incident
 from app.devices.types import ALARM_TYPES
 from app.extensions import db
 
@@ -33,6 +34,7 @@ class AlarmChange:
     alarm: Alarm
     change: str  # Change.*
     became_flapping: bool = False
+    incident: Incident | None = None  # a new incident the opened alarm started (its case is still to open)
 
 
 def active_key(device: Device, alarm_type: str) -> str:
@@ -187,12 +189,14 @@ def _open(
         values=dict(values),
     )
     became_flapping = _toggle(alarm, at, settings)
+    # Linked before it is added: the correlation query must not flush it alone, then update it.
+    incident = link_alarm(alarm, device, at, settings)
     db.session.add(alarm)
     db.session.flush()  # the unique active_key is checked here: a racing listener loses and retries
     _audit("alarm.opened", alarm, device, {"values": alarm.values})
     if became_flapping:
         _audit("alarm.flapping", alarm, device, {"toggles": alarm.recent_toggles})
-    return AlarmChange(alarm, Change.OPENED, became_flapping)
+    return AlarmChange(alarm, Change.OPENED, became_flapping, incident)
 
 
 def _reopen(alarm: Alarm, values: dict[str, Any], at: datetime, settings: SensorSettings) -> AlarmChange:

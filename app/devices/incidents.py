@@ -28,7 +28,8 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def link_alarm(alarm: Alarm, device: Device, at: datetime, settings: SensorSettings) -> Incident | None:
     """A newly opened alarm joins a recent incident nearby, or opens a new incident (returned: its case is
-    still to be opened, see ``app.devices.case_opening``). Alarm types without a category open none."""
+    still to be opened, see ``app.devices.case_opening``). Alarm types without a category open none. The
+    alarm is not in the session yet; the caller's flush writes the incident and the alarm together."""
     alarm_type = ALARM_TYPES[alarm.alarm_type]
     if alarm_type.category_code is None:
         return None
@@ -41,7 +42,7 @@ def link_alarm(alarm: Alarm, device: Device, at: datetime, settings: SensorSetti
         incident.last_alarm_at = at
         if _more_severe(alarm.severity, incident.severity):
             incident.severity = alarm.severity
-        alarm.incident_id = incident.id
+        alarm.incident = incident
         return None
     incident = Incident(
         alarm_type=alarm.alarm_type,
@@ -56,8 +57,6 @@ def link_alarm(alarm: Alarm, device: Device, at: datetime, settings: SensorSetti
         last_alarm_at=at,
     )
     db.session.add(incident)
-    db.session.flush()
-    alarm.incident_id = incident.id
     alarm.incident = incident
     return incident
 
@@ -69,9 +68,22 @@ def touch(incident: Incident, at: datetime) -> None:
 
 def _serialize_correlation(group: str) -> None:
     """Two listeners seeing two smoke detectors at once must not open two incidents: on PostgreSQL they
-    queue on a transaction lock per group (SQLite's BEGIN IMMEDIATE already lets one writer in at a time)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(group.encode())})
+    queue on a transaction lock per group (SQLite's BEGIN IMMEDIATE already lets one writer in at a time).
+    The lock lasts until the transaction ends, so it is taken once per transaction and group."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    transaction = db.session().get_transaction()
+    held: tuple[object, set[str]] | None = db.session.info.get(_LOCKS_HELD)
+    if held is None or held[0] is not transaction:
+        held = (transaction, set())
+        db.session.info[_LOCKS_HELD] = held
+    if group in held[1]:
+        return
+    db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(group.encode())})
+    held[1].add(group)
+
+
+_LOCKS_HELD = "gridcase.correlation_locks"
 
 
 def _correlated(group: str, device: Device, at: datetime, settings: SensorSettings) -> Incident | None:

@@ -13,9 +13,8 @@ from sqlalchemy import or_, select
 from app.cases.models import Case, CaseStatus
 from app.clock import as_utc, now
 from app.config import SensorSettings
-from app.devices.alarms import Change, apply_reading
+from app.devices.alarms import apply_reading
 from app.devices.case_opening import open_case_for_incident
-from app.devices.incidents import link_alarm
 from app.devices.models import Alarm, Device, Incident
 from app.devices.types import MAINTENANCE, DeviceStatus
 from app.extensions import db
@@ -49,9 +48,8 @@ def sweep(settings: SensorSettings, at: datetime | None = None) -> list[Case]:
         change = apply_reading(
             device, MAINTENANCE, True, {"status": device.status}, retained=False, at=at, settings=settings
         )
-        if change is not None and change.change == Change.OPENED:
-            incident = link_alarm(change.alarm, device, at, settings)
-            case = open_case_for_incident(incident.id) if incident is not None else None
+        if change is not None and change.incident is not None:
+            case = open_case_for_incident(change.incident.id)
             if case is not None:
                 opened.append(case)
     return opened

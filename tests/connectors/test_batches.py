@@ -19,13 +19,13 @@ from sqlalchemy import event, func, select
 from app.audit.models import AuditEvent
 from app.cases.models import Case
 from app.clock import FrozenClock
+from app.devices import alarms as alarms_module
 from app.devices.models import Alarm, DeadLetter, Device, Incident, ProcessedMessage
 from app.devices.services import register_device, validate_device_fields
 from app.extensions import db
 from app.worker import run_worker
 from app.workflow import deploy, scheduler
 from app.workflow.models import HumanTask, TaskStatus
-from connectors import ingest as ingest_module
 from connectors.ingest import Message, ingest, ingest_many
 from tests.conftest import REDIS_URL, redis_available
 
@@ -175,14 +175,14 @@ def test_a_message_that_breaks_costs_the_rest_of_its_batch_nothing(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     prepared(app)
-    real_link = ingest_module.link_alarm
+    real_link = alarms_module.link_alarm
 
     def link_but_not_leak_2(alarm: Alarm, device: Device, *args: Any) -> Any:
         if device.device_id == "leak-2":
             raise RuntimeError("correlation broke")
         return real_link(alarm, device, *args)
 
-    monkeypatch.setattr(ingest_module, "link_alarm", link_but_not_leak_2)
+    monkeypatch.setattr(alarms_module, "link_alarm", link_but_not_leak_2)
     clock = app.extensions["gridcase.clock"]
     messages = [
         Message(*z2m("3栋/1201/水浸", {"water_leak": True}), received_at=clock.now(), message_ref="m:1"),

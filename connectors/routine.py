@@ -1,0 +1,274 @@
+"""Routine sensor messages in bulk, as plain rows: telemetry and repeats of alarms already active.
+
+Nearly all of a listener's traffic changes nothing but a device's last-seen time and latest values, or the
+count of an alarm that is already on. For a batch of messages, ``RoutineBatch.read`` locks the devices and
+their active alarms (in id order, as the ORM path does) and reads them as rows; ``is_routine`` tells a
+message that changes nothing else. A device whose messages in the batch are all routine is applied here, in
+memory, and written by ``write()`` with one statement per table. A device with any other message in the
+batch (it goes offline, a flag flips, an alarm opens, reopens or clears) takes the ORM path
+(``app.devices.alarms``, with audit events and incidents) for all of its messages, so the two paths never
+write the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, bindparam, func, or_, select, text, update
+from sqlalchemy.engine import Connection
+
+from app.devices.models import Alarm, Device, ProcessedMessage
+from app.extensions import db
+from connectors.adapters import ParsedMessage
+
+DEVICE_FLAGS = ("battery_low", "tamper")
+
+
+@dataclass
+class DeviceRow:
+    """What ingestion needs of a device, without an ORM object."""
+
+    id: int
+    device_id: str
+    friendly_name: str
+    device_type: str
+    available: bool
+    battery_low: bool
+    tampered: bool
+    last_values: dict[str, Any]
+
+    @classmethod
+    def of(cls, device: Device) -> DeviceRow:
+        return cls(
+            device.id,
+            device.device_id,
+            device.friendly_name,
+            device.device_type,
+            device.available,
+            device.battery_low,
+            device.tampered,
+            dict(device.last_values or {}),
+        )
+
+
+@dataclass
+class ActiveAlarm:
+    id: int
+    values: dict[str, Any]
+
+
+@dataclass
+class _Repeats:
+    count: int = 0
+    seen: datetime | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def read_devices(names: set[str], ids: set[str]) -> dict[tuple[bool, str], DeviceRow]:
+    """The devices named by friendly name or device id, locked in id order, keyed (by_friendly_name, ref):
+    listeners sharing a subscription take turns per device instead of overwriting each other's counts."""
+    if not names and not ids:
+        return {}
+    rows = db.session.execute(
+        select(
+            Device.id,
+            Device.device_id,
+            Device.friendly_name,
+            Device.device_type,
+            Device.available,
+            Device.battery_low,
+            Device.tampered,
+            Device.last_values,
+        )
+        .where(or_(Device.friendly_name.in_(names), Device.device_id.in_(ids)))
+        .order_by(Device.id)
+        .with_for_update()
+    ).all()
+    found: dict[tuple[bool, str], DeviceRow] = {}
+    for row in rows:
+        pk, device_id, friendly_name, device_type, available, battery_low, tampered, values = row
+        device = DeviceRow(
+            pk, device_id, friendly_name, device_type, available, battery_low, tampered, dict(values or {})
+        )
+        if device.friendly_name in names:
+            found[(True, device.friendly_name)] = device
+        if device.device_id in ids:
+            found[(False, device.device_id)] = device
+    return found
+
+
+def read_active_alarms(device_pks: Iterable[int]) -> dict[tuple[int, str], ActiveAlarm]:
+    """The active alarms of these devices, locked in id order, keyed (device pk, alarm type)."""
+    pks = set(device_pks)
+    if not pks:
+        return {}
+    rows = db.session.execute(
+        select(Alarm.id, Alarm.device_id, Alarm.alarm_type, Alarm.values)
+        .where(Alarm.device_id.in_(pks), Alarm.active.is_(True))
+        .order_by(Alarm.id)
+        .with_for_update()
+    ).all()
+    return {(device_pk, kind): ActiveAlarm(pk, dict(values or {})) for pk, device_pk, kind, values in rows}
+
+
+def is_routine(
+    device: DeviceRow,
+    parsed: ParsedMessage,
+    retained: bool,
+    active: Mapping[tuple[int, str], ActiveAlarm],
+) -> bool:
+    """True when the message only refreshes the device and repeats alarms already on (the device's
+    status and the set of its active alarms stay as they are)."""
+    online = parsed.available
+    if online is None:
+        online = device.available if retained else True  # a device that speaks is online
+    if online != device.available:
+        return False
+    flags = {r.alarm_type: r.active for r in parsed.readings if r.alarm_type in DEVICE_FLAGS}
+    if flags.get("battery_low", device.battery_low) != device.battery_low:
+        return False
+    if flags.get("tamper", device.tampered) != device.tampered:
+        return False
+    for reading in parsed.readings:
+        on = (device.id, reading.alarm_type) in active
+        if reading.active and not retained and not on:
+            return False  # opens or reopens an alarm
+        if not reading.active and on:
+            return False  # clears one
+    return True
+
+
+@dataclass
+class RoutineBatch:
+    """Routine messages of a batch, gathered per device and per alarm, then written at once."""
+
+    active: dict[tuple[int, str], ActiveAlarm] = field(default_factory=dict)
+    seen: dict[int, tuple[DeviceRow, datetime | None]] = field(default_factory=dict)
+    repeats: dict[int, _Repeats] = field(default_factory=dict)
+
+    def apply(self, device: DeviceRow, parsed: ParsedMessage, retained: bool, at: datetime) -> list[str]:
+        """Apply a message ``is_routine`` accepted; returns its changes ("water_leak:repeated", …)."""
+        _, seen = self.seen.get(device.id, (device, None))
+        if parsed.available is None and not retained:
+            seen = at
+        if parsed.telemetry:
+            device.last_values.update(parsed.telemetry)
+        self.seen[device.id] = (device, seen)
+        changes = []
+        for reading in parsed.readings:
+            alarm = self.active.get((device.id, reading.alarm_type))
+            if alarm is None or not reading.active or retained:
+                continue
+            repeats = self.repeats.setdefault(alarm.id, _Repeats())
+            repeats.count += 1
+            repeats.seen = at
+            alarm.values.update(reading.values)
+            repeats.values = alarm.values
+            changes.append(f"{reading.alarm_type}:repeated")
+        return changes
+
+    def write(self) -> None:
+        connection = db.session.connection()
+        write_seen(connection, [(d.id, seen, d.last_values) for d, seen in self.seen.values()])
+        _write_repeats(connection, self.repeats)
+        self.seen.clear()
+        self.repeats.clear()
+
+
+# -- the statements: one per table and batch. PostgreSQL gets arrays (one constant statement, unnest on the
+# server); SQLite, embedded and single-writer, an executemany of one cached statement.
+
+_SEEN_PG = text(
+    "UPDATE device SET last_seen_at = coalesce(u.seen, device.last_seen_at),"
+    " last_values = CAST(u.vals AS json)"
+    " FROM unnest(CAST(:ids AS integer[]), CAST(:seens AS timestamptz[]), CAST(:vals AS text[]))"
+    " AS u(id, seen, vals) WHERE device.id = u.id"
+)
+_REPEATS_PG = text(
+    'UPDATE alarm SET count = alarm.count + u.n, last_seen_at = u.seen, "values" = CAST(u.vals AS json)'
+    " FROM unnest(CAST(:ids AS integer[]), CAST(:ns AS integer[]), CAST(:seens AS timestamptz[]),"
+    " CAST(:vals AS text[])) AS u(id, n, seen, vals) WHERE alarm.id = u.id"
+)
+_REMEMBER_PG = text(
+    "INSERT INTO processed_message (dedup_key, received_at, outcome)"
+    " SELECT * FROM unnest(CAST(:keys AS text[]), CAST(:ats AS timestamptz[]), CAST(:outcomes AS text[]))"
+    " ON CONFLICT (dedup_key) DO UPDATE SET received_at = excluded.received_at, outcome = excluded.outcome"
+)
+
+
+def write_seen(connection: Connection, rows: list[tuple[int, datetime | None, dict[str, Any]]]) -> None:
+    """Set each device's last-seen time (None: leave it) and latest values."""
+    if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        ids, seens, values = zip(*rows, strict=True)
+        connection.execute(
+            _SEEN_PG, {"ids": list(ids), "seens": list(seens), "vals": [json.dumps(v) for v in values]}
+        )
+        return
+    connection.execute(
+        update(Device)
+        .where(Device.id == bindparam("pk"))
+        .values(
+            last_seen_at=func.coalesce(bindparam("seen", type_=DateTime(timezone=True)), Device.last_seen_at),
+            last_values=bindparam("vals", type_=JSON),
+        ),
+        [{"pk": pk, "seen": seen, "vals": vals} for pk, seen, vals in rows],
+    )
+
+
+def _write_repeats(connection: Connection, repeats: dict[int, _Repeats]) -> None:
+    if not repeats:
+        return
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            _REPEATS_PG,
+            {
+                "ids": list(repeats),
+                "ns": [r.count for r in repeats.values()],
+                "seens": [r.seen for r in repeats.values()],
+                "vals": [json.dumps(r.values) for r in repeats.values()],
+            },
+        )
+        return
+    connection.execute(
+        update(Alarm)
+        .where(Alarm.id == bindparam("pk"))
+        .values(
+            count=Alarm.count + bindparam("n"),
+            last_seen_at=bindparam("seen", type_=DateTime(timezone=True)),
+            values=bindparam("vals", type_=JSON),
+        ),
+        [{"pk": pk, "n": r.count, "seen": r.seen, "vals": r.values} for pk, r in repeats.items()],
+    )
+
+
+def remember(connection: Connection, keys: Mapping[str, tuple[datetime, str]]) -> None:
+    """Record processed message keys (key → (received at, outcome)); a key already there (a packet id the
+    broker reused long after) now stands for this message."""
+    if not keys:
+        return
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            _REMEMBER_PG,
+            {
+                "keys": list(keys),
+                "ats": [at for at, _ in keys.values()],
+                "outcomes": [outcome for _, outcome in keys.values()],
+            },
+        )
+        return
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    statement = sqlite_insert(ProcessedMessage)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ProcessedMessage.dedup_key],
+            set_={"received_at": statement.excluded.received_at, "outcome": statement.excluded.outcome},
+        ),
+        [{"dedup_key": k, "received_at": at, "outcome": outcome} for k, (at, outcome) in keys.items()],
+    )
