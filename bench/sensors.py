@@ -353,21 +353,27 @@ def _measure(
 
     bare = BareSubscriber(url)
     bare.expected = total
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     bare.connect()
     if not bare.done.wait(600):
         sys.exit(f"the bare subscriber got {bare.received} of {total}")
     bare_rate = total / (time.perf_counter() - started)
+    bare_cpu = (time.process_time() - cpu) / total
     bare.disconnect()
 
     listener = MqttListener(app)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     listener.start(wait_seconds=30)
     if not listener.wait_handled(total, timeout=1800):
         sys.exit(f"the listener handled {listener.stats.handled} of {total}")
     listener_rate = total / (time.perf_counter() - started)
+    listener_cpu = (time.process_time() - cpu) / total
     print(f"(a) {total} messages ({transitions} transitions): bare {bare_rate:,.0f}/s, ", end="")
     print(f"listener {listener_rate:,.0f}/s, ratio {listener_rate / bare_rate:.2f} (target >= 0.5)")
+    print(
+        f"    CPU per message in this process: bare {bare_cpu * 1e6:.0f} us, "
+        f"listener {listener_cpu * 1e6:.0f} us"
+    )
 
     wait_for_cases(app)  # (a)'s case openings must not queue ahead of (b)'s
     # (b) live: alarm transitions among telemetry at half the listener's rate, then a fire.

@@ -31,7 +31,7 @@ from app.config import Settings
 from app.devices import case_opening, services
 from app.devices.alarms import Change, LatestAlarms, apply_reading
 from app.devices.incidents import touch
-from app.devices.models import DeadLetter, Device, ProcessedMessage
+from app.devices.models import DeadLetter, Device, Incident, ProcessedMessage
 from app.devices.types import DEVICE_TYPES, GENERIC_KIND_DEVICE_TYPES
 from app.extensions import db
 from connectors.adapters import DeadLetterReason, ParsedMessage, adapt
@@ -214,8 +214,8 @@ def _ingest_together(
     known = LatestAlarms.of(full)
     observations = services.BatchObservations()
     results: list[IngestResult] = []
+    opened: dict[int, list[Incident]] = {}  # result index → the incidents its message opened
     keys: dict[str, tuple[datetime, str]] = {}
-    new_incidents: list[int] = []
     for item in items:
         message, at = item.message, item.message.received_at
         assert at is not None
@@ -240,16 +240,19 @@ def _ingest_together(
             changes, incidents = _apply(
                 loaded[item.device.id], item.parsed, message.retained, at, known, observations
             )
+            if incidents:
+                opened[len(results)] = incidents
         else:
-            changes, incidents = routine.apply(item.device, item.parsed, message.retained, at), []
-        new_incidents += incidents
+            changes = routine.apply(item.device, item.parsed, message.retained, at)
         if item.key is not None:
             keys[item.key] = (at, Outcome.PROCESSED)
-        results.append(
-            IngestResult(
-                Outcome.PROCESSED, item.device.device_id, tuple(changes), incident_ids=tuple(incidents)
-            )
-        )
+        results.append(IngestResult(Outcome.PROCESSED, item.device.device_id, tuple(changes)))
+    db.session.flush()  # the batch's new alarms and incidents, a statement per table
+    new_incidents: list[int] = []
+    for index, incidents in opened.items():
+        ids = tuple(incident.id for incident in incidents)
+        results[index] = replace(results[index], incident_ids=ids)
+        new_incidents += ids
     observations.write()
     routine.write()
     remember(db.session.connection(), keys)
@@ -260,8 +263,8 @@ def _ingest_together(
     if background or not new_incidents:
         return results
     # Embedded mode: open the cases now, each in its own transaction, and say which.
-    opened = case_opening.open_cases_now(new_incidents)
-    return [replace(r, case_keys=tuple(opened[i] for i in r.incident_ids if i in opened)) for r in results]
+    cases = case_opening.open_cases_now(new_incidents)
+    return [replace(r, case_keys=tuple(cases[i] for i in r.incident_ids if i in cases)) for r in results]
 
 
 def _parse(message: Message, max_bytes: int) -> _Item:
@@ -338,14 +341,14 @@ def _apply(
     at: datetime,
     known: LatestAlarms,
     observations: services.BatchObservations,
-) -> tuple[list[str], list[int]]:
+) -> tuple[list[str], list[Incident]]:
     sensors = _settings().sensors
     flags = {r.alarm_type: r.active for r in parsed.readings if r.alarm_type in DEVICE_FLAGS}
     observations.observe(
         device, at=at, available=parsed.available, flags=flags, telemetry=parsed.telemetry, retained=retained
     )
     changes: list[str] = []
-    incidents: list[int] = []
+    incidents: list[Incident] = []
     for reading in parsed.readings:
         change = apply_reading(
             device,
@@ -361,7 +364,7 @@ def _apply(
             continue
         changes.append(f"{reading.alarm_type}:{change.change}")
         if change.change == Change.OPENED and change.incident is not None:
-            incidents.append(change.incident.id)
+            incidents.append(change.incident)
         elif change.change == Change.REOPENED and change.alarm.incident is not None:
             touch(change.alarm.incident, at)
     return changes, incidents

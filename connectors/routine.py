@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, bindparam, func, or_, select, text, update
+from sqlalchemy import JSON, DateTime, bindparam, or_, select, text, update
 from sqlalchemy.engine import Connection
 
 from app.devices.models import Alarm, Device, ProcessedMessage
+from app.devices.services import iso_or_none, write_seen
 from app.extensions import db
 from connectors.adapters import ParsedMessage
 
@@ -30,7 +31,8 @@ DEVICE_FLAGS = ("battery_low", "tamper")
 
 @dataclass
 class DeviceRow:
-    """What ingestion needs of a device, without an ORM object."""
+    """What ingestion needs of a device, without an ORM object. ``last_values`` is read on SQLite only:
+    PostgreSQL merges new values into the stored ones itself."""
 
     id: int
     device_id: str
@@ -39,7 +41,7 @@ class DeviceRow:
     available: bool
     battery_low: bool
     tampered: bool
-    last_values: dict[str, Any]
+    last_values: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, device: Device) -> DeviceRow:
@@ -58,14 +60,42 @@ class DeviceRow:
 @dataclass
 class ActiveAlarm:
     id: int
-    values: dict[str, Any]
+    values: dict[str, Any] | None = None  # read on SQLite only, as ``DeviceRow.last_values``
+
+
+@dataclass
+class _Seen:
+    """A device's routine messages of the batch: when it was last heard (None: only replays) and the
+    telemetry to merge into its latest values."""
+
+    device: DeviceRow
+    at: datetime | None = None
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class _Repeats:
+    alarm: ActiveAlarm
     count: int = 0
     seen: datetime | None = None
-    values: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)  # to merge into the alarm's values
+
+
+_DEVICES_PG = text(
+    "SELECT id, device_id, friendly_name, device_type, available, battery_low, tampered FROM device"
+    " WHERE friendly_name IN (SELECT json_array_elements_text(CAST(:names AS json)))"
+    " OR device_id IN (SELECT json_array_elements_text(CAST(:ids AS json)))"
+    " ORDER BY id FOR UPDATE"
+)
+_ACTIVE_ALARMS_PG = text(
+    "SELECT id, device_id, alarm_type FROM alarm"
+    " WHERE device_id IN (SELECT CAST(json_array_elements_text(CAST(:pks AS json)) AS integer)) AND active"
+    " ORDER BY id FOR UPDATE"
+)
+
+
+def _on_postgresql() -> bool:
+    return bool(db.session.get_bind().dialect.name == "postgresql")
 
 
 def read_devices(names: set[str], ids: set[str]) -> dict[tuple[bool, str], DeviceRow]:
@@ -73,27 +103,33 @@ def read_devices(names: set[str], ids: set[str]) -> dict[tuple[bool, str], Devic
     listeners sharing a subscription take turns per device instead of overwriting each other's counts."""
     if not names and not ids:
         return {}
-    rows = db.session.execute(
-        select(
-            Device.id,
-            Device.device_id,
-            Device.friendly_name,
-            Device.device_type,
-            Device.available,
-            Device.battery_low,
-            Device.tampered,
-            Device.last_values,
+    if _on_postgresql():
+        # One constant statement, the names as one JSON parameter: no IN list to render for each batch.
+        parameters = {"names": json.dumps(list(names)), "ids": json.dumps(list(ids))}
+        rows: Iterable[Any] = db.session.execute(_DEVICES_PG, parameters)
+        devices = [DeviceRow(*row) for row in rows]
+    else:
+        rows = db.session.execute(
+            select(
+                Device.id,
+                Device.device_id,
+                Device.friendly_name,
+                Device.device_type,
+                Device.available,
+                Device.battery_low,
+                Device.tampered,
+                Device.last_values,
+            )
+            .where(or_(Device.friendly_name.in_(names), Device.device_id.in_(ids)))
+            .order_by(Device.id)
+            .with_for_update()
         )
-        .where(or_(Device.friendly_name.in_(names), Device.device_id.in_(ids)))
-        .order_by(Device.id)
-        .with_for_update()
-    ).all()
+        devices = [
+            DeviceRow(pk, device_id, name, kind, available, battery_low, tampered, dict(values or {}))
+            for pk, device_id, name, kind, available, battery_low, tampered, values in rows
+        ]
     found: dict[tuple[bool, str], DeviceRow] = {}
-    for row in rows:
-        pk, device_id, friendly_name, device_type, available, battery_low, tampered, values = row
-        device = DeviceRow(
-            pk, device_id, friendly_name, device_type, available, battery_low, tampered, dict(values or {})
-        )
+    for device in devices:
         if device.friendly_name in names:
             found[(True, device.friendly_name)] = device
         if device.device_id in ids:
@@ -106,12 +142,15 @@ def read_active_alarms(device_pks: Iterable[int]) -> dict[tuple[int, str], Activ
     pks = set(device_pks)
     if not pks:
         return {}
+    if _on_postgresql():
+        rows: Iterable[Any] = db.session.execute(_ACTIVE_ALARMS_PG, {"pks": json.dumps(list(pks))})
+        return {(device_pk, kind): ActiveAlarm(pk) for pk, device_pk, kind in rows}
     rows = db.session.execute(
         select(Alarm.id, Alarm.device_id, Alarm.alarm_type, Alarm.values)
         .where(Alarm.device_id.in_(pks), Alarm.active.is_(True))
         .order_by(Alarm.id)
         .with_for_update()
-    ).all()
+    )
     return {(device_pk, kind): ActiveAlarm(pk, dict(values or {})) for pk, device_pk, kind, values in rows}
 
 
@@ -147,93 +186,76 @@ class RoutineBatch:
     """Routine messages of a batch, gathered per device and per alarm, then written at once."""
 
     active: dict[tuple[int, str], ActiveAlarm] = field(default_factory=dict)
-    seen: dict[int, tuple[DeviceRow, datetime | None]] = field(default_factory=dict)
+    seen: dict[int, _Seen] = field(default_factory=dict)
     repeats: dict[int, _Repeats] = field(default_factory=dict)
 
     def apply(self, device: DeviceRow, parsed: ParsedMessage, retained: bool, at: datetime) -> list[str]:
         """Apply a message ``is_routine`` accepted; returns its changes ("water_leak:repeated", …)."""
-        _, seen = self.seen.get(device.id, (device, None))
+        seen = self.seen.get(device.id)
+        if seen is None:
+            seen = self.seen[device.id] = _Seen(device)
         if parsed.available is None and not retained:
-            seen = at
-        if parsed.telemetry:
-            device.last_values.update(parsed.telemetry)
-        self.seen[device.id] = (device, seen)
+            seen.at = at
+        seen.values.update(parsed.telemetry)
         changes = []
         for reading in parsed.readings:
             alarm = self.active.get((device.id, reading.alarm_type))
             if alarm is None or not reading.active or retained:
                 continue
-            repeats = self.repeats.setdefault(alarm.id, _Repeats())
+            repeats = self.repeats.get(alarm.id)
+            if repeats is None:
+                repeats = self.repeats[alarm.id] = _Repeats(alarm)
             repeats.count += 1
             repeats.seen = at
-            alarm.values.update(reading.values)
-            repeats.values = alarm.values
+            repeats.values.update(reading.values)
             changes.append(f"{reading.alarm_type}:repeated")
         return changes
 
     def write(self) -> None:
         connection = db.session.connection()
-        write_seen(connection, [(d.id, seen, d.last_values) for d, seen in self.seen.values()])
-        _write_repeats(connection, self.repeats)
+        if connection.dialect.name == "postgresql":
+            write_seen(connection, [(s.device.id, s.at, s.values) for s in self.seen.values()])
+            _write_repeats_pg(connection, self.repeats)
+        else:
+            seen = self.seen.values()
+            write_seen(
+                connection, [(s.device.id, s.at, {**(s.device.last_values or {}), **s.values}) for s in seen]
+            )
+            _write_repeats_sqlite(connection, self.repeats)
         self.seen.clear()
         self.repeats.clear()
 
 
-# -- the statements: one per table and batch. PostgreSQL gets arrays (one constant statement, unnest on the
-# server); SQLite, embedded and single-writer, an executemany of one cached statement.
+# -- the statements: one per table and batch. PostgreSQL gets the rows as one JSON document (one constant
+# statement, one string parameter: psycopg would dump a Python list into an array element by element), and
+# merges new values into the stored ones itself; SQLite, embedded and single-writer, an executemany of one
+# cached statement with values merged here.
 
-_SEEN_PG = text(
-    "UPDATE device SET last_seen_at = coalesce(u.seen, device.last_seen_at),"
-    " last_values = CAST(u.vals AS json)"
-    " FROM unnest(CAST(:ids AS integer[]), CAST(:seens AS timestamptz[]), CAST(:vals AS text[]))"
-    " AS u(id, seen, vals) WHERE device.id = u.id"
-)
 _REPEATS_PG = text(
-    'UPDATE alarm SET count = alarm.count + u.n, last_seen_at = u.seen, "values" = CAST(u.vals AS json)'
-    " FROM unnest(CAST(:ids AS integer[]), CAST(:ns AS integer[]), CAST(:seens AS timestamptz[]),"
-    " CAST(:vals AS text[])) AS u(id, n, seen, vals) WHERE alarm.id = u.id"
+    'UPDATE alarm SET count = alarm.count + u.n, last_seen_at = u.seen, "values" = CAST('
+    "coalesce(CAST(alarm.\"values\" AS jsonb), CAST('{}' AS jsonb)) || u.vals AS json)"
+    " FROM json_to_recordset(CAST(:rows AS json)) AS u(id integer, n integer, seen timestamptz, vals jsonb)"
+    " WHERE alarm.id = u.id"
 )
 _REMEMBER_PG = text(
     "INSERT INTO processed_message (dedup_key, received_at, outcome)"
-    " SELECT * FROM unnest(CAST(:keys AS text[]), CAST(:ats AS timestamptz[]), CAST(:outcomes AS text[]))"
+    " SELECT k, at, outcome"
+    " FROM json_to_recordset(CAST(:rows AS json)) AS r(k text, at timestamptz, outcome text)"
     " ON CONFLICT (dedup_key) DO UPDATE SET received_at = excluded.received_at, outcome = excluded.outcome"
 )
 
 
-def write_seen(connection: Connection, rows: list[tuple[int, datetime | None, dict[str, Any]]]) -> None:
-    """Set each device's last-seen time (None: leave it) and latest values."""
-    if not rows:
-        return
-    if connection.dialect.name == "postgresql":
-        ids, seens, values = zip(*rows, strict=True)
-        connection.execute(
-            _SEEN_PG, {"ids": list(ids), "seens": list(seens), "vals": [json.dumps(v) for v in values]}
-        )
-        return
-    connection.execute(
-        update(Device)
-        .where(Device.id == bindparam("pk"))
-        .values(
-            last_seen_at=func.coalesce(bindparam("seen", type_=DateTime(timezone=True)), Device.last_seen_at),
-            last_values=bindparam("vals", type_=JSON),
-        ),
-        [{"pk": pk, "seen": seen, "vals": vals} for pk, seen, vals in rows],
-    )
-
-
-def _write_repeats(connection: Connection, repeats: dict[int, _Repeats]) -> None:
+def _write_repeats_pg(connection: Connection, repeats: dict[int, _Repeats]) -> None:
     if not repeats:
         return
-    if connection.dialect.name == "postgresql":
-        connection.execute(
-            _REPEATS_PG,
-            {
-                "ids": list(repeats),
-                "ns": [r.count for r in repeats.values()],
-                "seens": [r.seen for r in repeats.values()],
-                "vals": [json.dumps(r.values) for r in repeats.values()],
-            },
-        )
+    document = [
+        {"id": pk, "n": r.count, "seen": iso_or_none(r.seen), "vals": r.values} for pk, r in repeats.items()
+    ]
+    connection.execute(_REPEATS_PG, {"rows": json.dumps(document)})
+
+
+def _write_repeats_sqlite(connection: Connection, repeats: dict[int, _Repeats]) -> None:
+    if not repeats:
         return
     connection.execute(
         update(Alarm)
@@ -243,7 +265,10 @@ def _write_repeats(connection: Connection, repeats: dict[int, _Repeats]) -> None
             last_seen_at=bindparam("seen", type_=DateTime(timezone=True)),
             values=bindparam("vals", type_=JSON),
         ),
-        [{"pk": pk, "n": r.count, "seen": r.seen, "vals": r.values} for pk, r in repeats.items()],
+        [
+            {"pk": pk, "n": r.count, "seen": r.seen, "vals": {**(r.alarm.values or {}), **r.values}}
+            for pk, r in repeats.items()
+        ],
     )
 
 
@@ -253,14 +278,10 @@ def remember(connection: Connection, keys: Mapping[str, tuple[datetime, str]]) -
     if not keys:
         return
     if connection.dialect.name == "postgresql":
-        connection.execute(
-            _REMEMBER_PG,
-            {
-                "keys": list(keys),
-                "ats": [at for at, _ in keys.values()],
-                "outcomes": [outcome for _, outcome in keys.values()],
-            },
-        )
+        document = [
+            {"k": key, "at": at.isoformat(), "outcome": outcome} for key, (at, outcome) in keys.items()
+        ]
+        connection.execute(_REMEMBER_PG, {"rows": json.dumps(document)})
         return
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 

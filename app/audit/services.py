@@ -3,6 +3,7 @@ it commits, no commit of its own)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from sqlalchemy import event, insert
@@ -19,6 +20,15 @@ class Actor(Protocol):
 
 
 SYSTEM = "system"
+
+
+class AfterFlush:
+    """An entity id known only once the session has flushed (a row added in this transaction and not written
+    yet, e.g. a listener's new alarms, written together at the end of its batch): read when the events are
+    written, which is after a flush."""
+
+    def __init__(self, read: Callable[[], Any]) -> None:
+        self.read = read
 
 
 def record(
@@ -41,7 +51,7 @@ def record(
         "actor_label": actor.username if actor is not None else (actor_label or SYSTEM),
         "action": action,
         "entity_type": entity_type,
-        "entity_id": str(entity_id),
+        "entity_id": entity_id if isinstance(entity_id, AfterFlush) else str(entity_id),
         "case_id": case_id,
         "instance_id": instance_id,
         "before": before,
@@ -69,7 +79,12 @@ def record_case_event(action: str, case: _CaseLike, **fields: Any) -> None:
 def pending_events() -> list[AuditEvent]:
     """Events recorded in this transaction and not yet written (they are written on commit), as unsaved
     objects."""
-    return [AuditEvent(**row) for row in db.session.info.get(_PENDING, [])]
+    return [AuditEvent(**_resolved(row)) for row in db.session.info.get(_PENDING, [])]
+
+
+def _resolved(row: dict[str, Any]) -> dict[str, Any]:
+    entity_id = row["entity_id"]
+    return {**row, "entity_id": str(entity_id.read())} if isinstance(entity_id, AfterFlush) else row
 
 
 def _write_pending(session: Session) -> None:
@@ -82,7 +97,8 @@ def _write_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, [])
     if pending:
         # JSON columns given None store JSON null, as the ORM did for these explicitly-set attributes.
-        session.connection(bind_arguments={"mapper": AuditEvent}).execute(_INSERT, pending)
+        rows = [_resolved(row) for row in pending]
+        session.connection(bind_arguments={"mapper": AuditEvent}).execute(_INSERT, rows)
 
 
 def _drop_pending(session: Session) -> None:

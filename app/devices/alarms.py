@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.audit.services import record
+from app.audit.services import AfterFlush, record
 from app.clock import as_utc
 from app.config import SensorSettings
 from app.devices.case_hook import notify_alarm_cleared
@@ -189,10 +189,11 @@ def _open(
         values=dict(values),
     )
     became_flapping = _toggle(alarm, at, settings)
-    # Linked before it is added: the correlation query must not flush it alone, then update it.
+    # Linked before it is added: the correlation query must not flush it alone, then update it. Not flushed
+    # here: the caller's next flush writes the batch's new alarms (and incidents) in one statement each, and
+    # checks the unique active_key (a racing listener loses and redoes its batch).
     incident = link_alarm(alarm, device, at, settings)
     db.session.add(alarm)
-    db.session.flush()  # the unique active_key is checked here: a racing listener loses and retries
     _audit("alarm.opened", alarm, device, {"values": alarm.values})
     if became_flapping:
         _audit("alarm.flapping", alarm, device, {"toggles": alarm.recent_toggles})
@@ -233,7 +234,7 @@ def _audit(action: str, alarm: Alarm, device: Device, data: dict[str, Any]) -> N
     record(
         action,
         entity_type="alarm",
-        entity_id=alarm.id,
+        entity_id=alarm.id if alarm.id is not None else AfterFlush(lambda: alarm.id),
         actor_label=f"device:{device.device_id}"[:80],
         case_id=incident.case_id if incident is not None else None,
         data={"device": device.device_id, "alarm_type": alarm.alarm_type, **data},

@@ -3,11 +3,14 @@
 The case (source channel ``sensor``, category and severity from the alarm type) runs
 ``bpmn/sensor_alarm.bpmn``, which decides on the variables here: the kind (an alarm, or a device's
 maintenance episode), the alarm type and severity, the protected resident, the ordered emergency contacts
-and the time limit of each call.
+and the time limit of each call. A camera's snapshot becomes a photo of the case, or a link in its
+description and variables (``app.devices.snapshots``).
 """
 
 from __future__ import annotations
 
+import copy
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from flask import current_app
@@ -16,10 +19,12 @@ from sqlalchemy import select
 from app.audit.services import record_case_event
 from app.cases.models import Case, CaseStatus
 from app.cases.services import case_snapshot, next_case_key
-from app.clock import now
+from app.clock import as_utc, now
+from app.devices import snapshots
 from app.devices.models import Alarm, Device, Incident
 from app.devices.types import ALARM_TYPES, DEVICE_TYPES, MAINTENANCE
 from app.extensions import db
+from app.tasks.services import register_form_builder
 from app.workflow import instances
 from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
 
@@ -35,10 +40,12 @@ def open_incident_case(incident: Incident, alarm: Alarm, device: Device) -> Case
     alarm_type = ALARM_TYPES[alarm.alarm_type]
     timestamp = now()
     where = device.address or device.friendly_name
+    # Checked before the case is filed, so its description says what became of the snapshot.
+    snapshot = snapshots.check(alarm.values or {})
     case = Case(
         key=next_case_key(timestamp.year),
         title=f"{alarm_type.label}:{where}"[:120],
-        description=_description(alarm, device),
+        description=_description(alarm, device, snapshot),
         category_code=alarm_type.category_code,
         grid_code=device.grid_code,
         lat=device.lat,
@@ -53,7 +60,7 @@ def open_incident_case(incident: Incident, alarm: Alarm, device: Device) -> Case
     )
     db.session.add(case)
     db.session.flush()
-    actor_label = f"device:{device.device_id}"[:80]
+    actor_label = device_label(device)
     record_case_event(
         "case.reported",
         case,
@@ -61,16 +68,26 @@ def open_incident_case(incident: Incident, alarm: Alarm, device: Device) -> Case
         after=case_snapshot(case),
         data={"incident_id": incident.id, "alarm_id": alarm.id, "alarm_type": alarm.alarm_type},
     )
+    if snapshot is not None:
+        # Before the process starts, so the first task already shows the photo.
+        snapshots.attach(snapshot, case, actor_label, alarm.id)
     instances.start_instance(
         EMERGENCY_PROCESS_KEY if alarm.alarm_type in CRITICAL_ALARM_TYPES else SENSOR_PROCESS_KEY,
         business_key=case.key,
-        variables=_variables(case, incident, alarm, device),
+        variables=_variables(case, incident, alarm, device, snapshot),
         case_id=case.id,
     )
     return case
 
 
-def _variables(case: Case, incident: Incident, alarm: Alarm, device: Device) -> dict[str, Any]:
+def device_label(device: Device) -> str:
+    """The audit actor label of what a device does."""
+    return f"device:{device.device_id}"[:80]
+
+
+def _variables(
+    case: Case, incident: Incident, alarm: Alarm, device: Device, snapshot: snapshots.Snapshot | None
+) -> dict[str, Any]:
     settings = current_app.extensions["gridcase.settings"]
     return {
         "case_kind": "maintenance" if alarm.alarm_type == MAINTENANCE else "alarm",
@@ -92,6 +109,9 @@ def _variables(case: Case, incident: Incident, alarm: Alarm, device: Device) -> 
         "resident_phone": device.resident_phone,
         "resident_notes": device.resident_notes,
         "emergency_contacts": list(device.emergency_contacts or []),
+        # A camera's snapshot link, never fetched (see app.devices.snapshots); a base64 snapshot is a photo
+        # of the case instead, and its bytes are never a variable.
+        "snapshot_url": snapshot.url if snapshot is not None else None,
     }
 
 
@@ -99,14 +119,18 @@ def actor_name(device: Device) -> str:
     return f"device:{device.device_id}"[:64]
 
 
-def _description(alarm: Alarm, device: Device) -> str:
+def _description(alarm: Alarm, device: Device, snapshot: snapshots.Snapshot | None) -> str:
     device_type = DEVICE_TYPES.get(device.device_type)
     lines = [
         f"设备 {device.friendly_name}({device_type.label if device_type else device.device_type},"
         f"{device.device_id})报警:{ALARM_TYPES[alarm.alarm_type].label}。",
     ]
-    if alarm.values:
-        lines.append("读数:" + ", ".join(f"{k}={v}" for k, v in alarm.values.items()))
+    readings = {k: v for k, v in (alarm.values or {}).items() if k not in snapshots.SNAPSHOT_KEYS}
+    if readings:
+        lines.append("读数:" + ", ".join(f"{k}={v}" for k, v in readings.items()))
+    line = snapshot.description_line() if snapshot is not None else None
+    if line:
+        lines.append(line)
     if device.resident_name:
         notes = f"({device.resident_notes})" if device.resident_notes else ""
         lines.append(f"住户:{device.resident_name}{notes} {device.resident_phone or ''}".rstrip())
@@ -119,12 +143,17 @@ def _description(alarm: Alarm, device: Device) -> str:
 
 # The tasks of sensor_alarm.bpmn's phone round, during which a cleared alarm may auto-resolve the case.
 PHONE_ROUND_TASKS = ("call_resident", "call_contact")
+# The grid worker's form in sensor_alarm.bpmn: it shows when the device reported the alarm cleared.
+SENSOR_HANDLE_FORM = "sensor_handle.schema.json"
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 
 
 def notify_alarm_cleared(alarm: Alarm) -> None:
     """When the last active alarm of an incident clears while its case's phone round runs, deliver message
-    ``alarm_cleared`` (the dispatcher then confirms and the case auto-resolves). Later on the grid worker is
-    on the way and verifies on site, so the clear is only in the audit trail."""
+    ``alarm_cleared`` (the dispatcher then confirms and the case auto-resolves). Later, once a grid worker is
+    dispatched, the clear only informs: it goes on the case's timeline (``case.alarm_cleared``, 报警已解除
+    (设备)) and the worker's form shows it (``sensor_handle_form``); the worker still checks on site and the
+    case is not closed for it."""
     incident = alarm.incident
     if incident is None or incident.case_id is None:
         return
@@ -133,21 +162,70 @@ def notify_alarm_cleared(alarm: Alarm) -> None:
     ).first()
     if still_active is not None:
         return
-    instance_id = db.session.execute(
-        select(HumanTask.instance_id)
+    open_tasks = db.session.execute(
+        select(HumanTask.instance_id, HumanTask.element_id)
         .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
         .where(
             ProcessInstance.case_id == incident.case_id,
             ProcessInstance.status == "running",
-            HumanTask.element_id.in_(PHONE_ROUND_TASKS),
             HumanTask.status.in_(TaskStatus.OPEN),
         )
-        .limit(1)
-    ).scalar_one_or_none()
-    if instance_id is None:
+        .order_by(HumanTask.id)
+    ).all()
+    cleared_at = as_utc(alarm.cleared_at) if alarm.cleared_at is not None else now()
+    in_phone_round = [instance_id for instance_id, element in open_tasks if element in PHONE_ROUND_TASKS]
+    if in_phone_round:
+        instances.correlate_message(
+            "alarm_cleared",
+            {"alarm_id": alarm.id, "alarm_type": alarm.alarm_type, "cleared_at": cleared_at.isoformat()},
+            instance_id=in_phone_round[0],
+        )
         return
-    instances.correlate_message(
-        "alarm_cleared",
-        {"alarm_id": alarm.id, "alarm_type": alarm.alarm_type, "cleared_at": now().isoformat()},
-        instance_id=instance_id,
+    case = db.session.get(Case, incident.case_id)
+    if case is None or case.status in CaseStatus.FINAL:
+        return
+    record_case_event(
+        "case.alarm_cleared",
+        case,
+        actor_label=device_label(alarm.device),
+        data={
+            "label": "报警已解除(设备)",
+            "alarm_id": alarm.id,
+            "alarm_type": alarm.alarm_type,
+            "cleared_at": cleared_at.isoformat(),
+            "open_tasks": [element for _, element in open_tasks],
+        },
     )
+
+
+def incident_cleared_at(case_id: int | None) -> datetime | None:
+    """When the device(s) of the case's incident reported the last of its alarms cleared; None while one
+    is active (or it is not a sensor case)."""
+    if case_id is None:
+        return None
+    rows = db.session.execute(
+        select(Alarm.active, Alarm.cleared_at)
+        .join(Incident, Incident.id == Alarm.incident_id)
+        .where(Incident.case_id == case_id)
+    ).all()
+    cleared = [as_utc(at) for active, at in rows if not active and at is not None]
+    if not rows or len(cleared) < len(rows):
+        return None
+    return max(cleared)
+
+
+def sensor_handle_form(task: HumanTask, schema: dict[str, Any]) -> dict[str, Any]:
+    """The worker's form of a sensor case (``app.tasks.services.register_form_builder``): with the time
+    the alarm cleared as a read-only field and a line on top when it has, without that field otherwise."""
+    built = copy.deepcopy(schema)
+    cleared_at = incident_cleared_at(task.case_id)
+    if cleared_at is None:
+        built["properties"].pop("alarm_cleared_at", None)
+        return built
+    built["properties"]["alarm_cleared_at"]["default"] = cleared_at.isoformat()
+    local = cleared_at.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d %H:%M")
+    built["description"] = f"设备已于 {local} 报告报警解除,请仍到场核实。" + built.get("description", "")
+    return built
+
+
+register_form_builder(SENSOR_HANDLE_FORM, sensor_handle_form)

@@ -49,6 +49,7 @@ def sweep(settings: SensorSettings, at: datetime | None = None) -> list[Case]:
             device, MAINTENANCE, True, {"status": device.status}, retained=False, at=at, settings=settings
         )
         if change is not None and change.incident is not None:
+            db.session.flush()  # the new alarm and incident
             case = open_case_for_incident(change.incident.id)
             if case is not None:
                 opened.append(case)

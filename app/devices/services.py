@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,9 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import JSON, DateTime, Integer, Select, bindparam, cast, select, update
-from sqlalchemy import column as sql_column
-from sqlalchemy import values as sql_values
+from sqlalchemy import JSON, DateTime, Select, bindparam, func, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import Actor, record
@@ -381,8 +381,8 @@ class BatchObservations:
 
     def write(self, device: Device | None = None) -> None:
         """Apply what was gathered, for one device (before a state change of it) or for all: one UPDATE
-        statement for all the devices (a VALUES list joined by id), and the same values set on the loaded
-        objects as already saved, so the session does not write them again."""
+        statement for all the devices (``write_seen``), and the same values set on the loaded objects as
+        already saved, so the session does not write them again."""
         targets = [device.id] if device is not None else list(self.pending)
         rows = []
         for device_id in targets:
@@ -391,32 +391,42 @@ class BatchObservations:
                 continue
             target, seen, values = entry
             merged = {**(target.last_values or {}), **values}
-            last_seen = seen or target.last_seen_at
-            rows.append((target.id, last_seen, merged))
-            set_committed_value(target, "last_seen_at", last_seen)
+            rows.append((target.id, seen, merged))
+            set_committed_value(target, "last_seen_at", seen or target.last_seen_at)
             set_committed_value(target, "last_values", merged)
-        if not rows:
-            return
-        connection = db.session.connection()
-        if connection.dialect.name != "postgresql":  # SQLite has no VALUES list with column names
-            connection.execute(
-                update(Device)
-                .where(Device.id == bindparam("device_pk"))
-                .values(last_seen_at=bindparam("seen"), last_values=bindparam("vals", type_=JSON)),
-                [{"device_pk": i, "seen": s, "vals": v} for i, s, v in rows],
-            )
-            return
-        given = sql_values(
-            sql_column("id", Integer),
-            sql_column("seen", DateTime(timezone=True)),
-            sql_column("vals", JSON),
-            name="seen_devices",
-        ).data(rows)
-        connection.execute(
-            update(Device)
-            .where(Device.id == given.c.id)
-            .values(
-                last_seen_at=cast(given.c.seen, DateTime(timezone=True)),
-                last_values=cast(given.c.vals, JSON),
-            )
-        )
+        write_seen(db.session.connection(), rows)
+
+
+# One constant statement for any number of devices: on PostgreSQL the rows travel as one JSON document
+# (psycopg would dump a Python list into an array element by element) and the server merges the new values
+# into the stored ones; SQLite, embedded and single-writer, gets an executemany of one cached statement.
+_SEEN_PG = text(
+    "UPDATE device SET last_seen_at = coalesce(u.seen, device.last_seen_at), last_values = CAST("
+    "coalesce(CAST(device.last_values AS jsonb), CAST('{}' AS jsonb)) || u.vals AS json)"
+    " FROM json_to_recordset(CAST(:rows AS json)) AS u(id integer, seen timestamptz, vals jsonb)"
+    " WHERE device.id = u.id"
+)
+
+
+def iso_or_none(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def write_seen(connection: Connection, rows: list[tuple[int, datetime | None, dict[str, Any]]]) -> None:
+    """Set each device's last-seen time (None: leave it) and its latest values: on PostgreSQL the given
+    values are merged into the stored ones, on SQLite they replace them (the caller merged them)."""
+    if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        document = [{"id": pk, "seen": iso_or_none(seen), "vals": values} for pk, seen, values in rows]
+        connection.execute(_SEEN_PG, {"rows": json.dumps(document)})
+        return
+    connection.execute(
+        update(Device)
+        .where(Device.id == bindparam("pk"))
+        .values(
+            last_seen_at=func.coalesce(bindparam("seen", type_=DateTime(timezone=True)), Device.last_seen_at),
+            last_values=bindparam("vals", type_=JSON),
+        ),
+        [{"pk": pk, "seen": seen, "vals": vals} for pk, seen, vals in rows],
+    )

@@ -3,17 +3,20 @@
 "snapshot_url": "https://…/snap.jpg"}`` or with ``"snapshot_base64": "<JPEG, base64>"`` instead of a URL.
 
 Each detection is its own alarm type ``camera_<detection>``; ``active`` false (the scene is clear again)
-clears it, and a missing ``active`` means true. The snapshot travels with the reading as its URL, or as the
-SHA-256 and size of the decoded image (the bytes themselves are not kept in the alarm).
+clears it, and a missing ``active`` means true. The snapshot travels with the reading as its URL (a link we
+never fetch), or as the SHA-256 and size of the decoded image: the bytes themselves are never in the alarm,
+the device's latest values or the process variables. They are staged on disk by their hash
+(``app.devices.snapshots.stage``, this adapter's one side effect, and none outside an app) until the
+incident's case is opened, where they become a photo of the case if they pass the photo content check.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from typing import Any
 
+from app.devices import snapshots
 from connectors.adapters.base import Check, DeadLetterReason, Reading, boolean, number, one_of, text
 
 KIND = "ai_camera"
@@ -28,6 +31,7 @@ def _snapshot_url(name: str, value: Any) -> str:
 
 
 def _snapshot_base64(name: str, value: Any) -> bytes:
+    # No length of its own: the payload limit (SENSOR_MAX_PAYLOAD_BYTES) bounds it.
     encoded: str = text(10**9)(name, value)
     try:
         return base64.b64decode(encoded, validate=True)
@@ -58,5 +62,7 @@ def _snapshot(fields: dict[str, Any]) -> dict[str, Any]:
         return {"snapshot_url": fields["snapshot_url"]}
     if "snapshot_base64" in fields:
         image: bytes = fields["snapshot_base64"]
-        return {"snapshot_sha256": hashlib.sha256(image).hexdigest(), "snapshot_bytes": len(image)}
+        if image and fields.get("active", True):  # a clear's snapshot opens nothing: not worth keeping
+            snapshots.stage(image)
+        return snapshots.marker(image)
     return {}

@@ -1,11 +1,13 @@
 """bpmn/sensor_alarm.bpmn through ingest and the task API, time by the injected clock: the elderly water-leak
 phone round (resident, then the contacts in order, each with its time limit), dispatch to the grid worker,
-verify and close, auto-resolve on a confirmed clear, red alarms dispatched at once, and one maintenance
-case per offline episode."""
+verify and close, auto-resolve on a confirmed clear, red alarms dispatched at once, one maintenance case per
+offline episode, the handling step's warning and overdue timers, and a clear after dispatch shown to the
+worker (who still verifies on site)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
 from app.cases.models import Case
-from app.clock import FrozenClock, now
+from app.clock import FrozenClock, as_utc, now
 from app.devices import maintenance
 from app.devices.models import Device
 from app.extensions import db
@@ -23,6 +25,7 @@ from app.workflow import scheduler
 from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance, TaskStatus
 from tests.devices.conftest import BUILDING_A, Send
 from tests.helpers import complete, ensure_catalogue
+from tests.web.pages import sign_in
 
 LEAK = "zigbee2mqtt/锦绣花园/3栋/1201/厨房水浸"
 SMOKE = "zigbee2mqtt/锦绣花园/3栋/1201/烟感"
@@ -277,3 +280,215 @@ def test_the_scheduler_round_runs_the_maintenance_check(
     cases = db.session.execute(select(Case).where(Case.category_code == "P01")).scalars().all()
     assert len(cases) == 1
     assert _open_elements(cases[0].key) == ["handle"]
+
+
+# -- the handling time limit: 临期预警 and 处置超期 on the grid worker's step -------------------------------
+
+
+def _dispatched_leak(client: Any, auth: Any, send: Send) -> str:
+    key = _leak(send)
+    complete(client, auth, "dispatcher", key, "call_resident", {"resident_outcome": "needs_help"})
+    assert _open_elements(key) == ["handle"]
+    return key
+
+
+def _time_limit(key: str) -> tuple[datetime, datetime]:
+    """The latest warn_at and due_at ``case.set_time_limit`` computed for the case."""
+    case = _case(key)
+    event = db.session.execute(
+        select(AuditEvent)
+        .where(AuditEvent.case_id == case.id, AuditEvent.action == "case.time_limit_set")
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    ).scalar_one()
+    return datetime.fromisoformat(event.after["warn_at"]), datetime.fromisoformat(event.after["due_at"])
+
+
+def _set_and_tick(clock: FrozenClock, when: datetime) -> int:
+    clock.set(when)
+    fired = scheduler.tick()
+    db.session.expire_all()
+    return fired
+
+
+def test_the_handling_step_warns_at_warn_at_and_is_marked_overdue_at_due_at(
+    client: Any, auth: Any, send: Send, clock: FrozenClock, elderly_leak_sensor: Device
+) -> None:
+    key = _dispatched_leak(client, auth, send)
+    warn_at, due_at = _time_limit(key)
+    case = _case(key)
+    assert as_utc(case.due_at) == due_at and now() < warn_at < due_at
+    assert _open_task_due(key) == due_at
+
+    assert _set_and_tick(clock, warn_at - timedelta(seconds=1)) == 0
+    assert _case(key).warned_at is None
+    assert _set_and_tick(clock, warn_at) == 1  # 临期预警
+    case = _case(key)
+    assert case.warned_at is not None and case.overdue_at is None
+    assert _actions(key).count("case.due_warning") == 1
+    assert _open_elements(key) == ["handle"] and case.status == "handling"  # non-interrupting
+
+    assert _set_and_tick(clock, due_at - timedelta(seconds=1)) == 0
+    assert _set_and_tick(clock, due_at) == 1  # 处置超期
+    case = _case(key)
+    assert as_utc(case.overdue_at) == due_at
+    assert _actions(key).count("case.overdue") == 1
+    assert _open_elements(key) == ["handle"] and case.status == "handling"
+    assert _set_and_tick(clock, due_at + timedelta(days=3)) == 0  # each fires once
+    _handle_and_verify(client, auth, key)
+    assert _actions(key).count("case.due_warning") == 1 and _actions(key).count("case.overdue") == 1
+
+
+def test_handling_before_the_warning_fires_neither_timer(
+    client: Any, auth: Any, send: Send, clock: FrozenClock, elderly_leak_sensor: Device
+) -> None:
+    key = _dispatched_leak(client, auth, send)
+    warn_at, due_at = _time_limit(key)
+    clock.set(warn_at - timedelta(minutes=1))
+    complete(
+        client, auth, "worker", key, "handle", {"handle_result": "resolved", "handle_description": "已关阀"}
+    )
+    assert _open_elements(key) == ["verify"]
+    assert _set_and_tick(clock, due_at + timedelta(hours=1)) == 0  # the timers went with the handling task
+    complete(client, auth, "dispatcher", key, "verify", {"verify_decision": "close"})
+    case = _case(key)
+    assert case.status == "closed" and case.warned_at is None and case.overdue_at is None
+    assert "case.due_warning" not in _actions(key) and "case.overdue" not in _actions(key)
+
+
+def test_rework_starts_a_new_time_limit_with_its_own_timers(
+    client: Any, auth: Any, send: Send, clock: FrozenClock, elderly_leak_sensor: Device
+) -> None:
+    key = _dispatched_leak(client, auth, send)
+    first_warn, first_due = _time_limit(key)
+    assert _set_and_tick(clock, first_warn) == 1
+    complete(
+        client, auth, "worker", key, "handle", {"handle_result": "resolved", "handle_description": "已关阀"}
+    )
+    complete(
+        client,
+        auth,
+        "dispatcher",
+        key,
+        "verify",
+        {"verify_decision": "rework", "verify_comment": "住户反映仍在漏水"},
+    )
+    assert _open_elements(key) == ["handle"] and _case(key).rework_count == 1
+    warn_at, due_at = _time_limit(key)
+    assert warn_at > first_warn and due_at > first_due
+    case = _case(key)
+    assert case.warned_at is None and as_utc(case.due_at) == due_at  # a new limit, a new warning
+    assert _set_and_tick(clock, first_due) == 0  # the first round's timers are gone
+    assert _set_and_tick(clock, warn_at) == 1 and _case(key).warned_at is not None
+    assert _set_and_tick(clock, due_at) == 1 and _case(key).overdue_at is not None
+
+
+def _open_task_due(key: str) -> datetime | None:
+    (task,) = _open_tasks(key)
+    return as_utc(task.due_at) if task.due_at else None
+
+
+def _open_tasks(key: str) -> list[HumanTask]:
+    db.session.expire_all()
+    return list(
+        db.session.execute(
+            select(HumanTask)
+            .join(Case, Case.id == HumanTask.case_id)
+            .where(Case.key == key, HumanTask.status.in_(TaskStatus.OPEN))
+            .order_by(HumanTask.id)
+        ).scalars()
+    )
+
+
+# -- a clear after dispatch: on the timeline and on the worker's form, the case stays open ----------------
+
+
+def _handle_form(client: Any, auth: Any, key: str) -> dict[str, Any]:
+    (task,) = _open_tasks(key)
+    response = client.get(f"/api/v1/tasks/{task.id}", headers=auth("worker"))
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()  # type: ignore[no-any-return]
+
+
+def test_a_clear_after_dispatch_is_shown_to_the_worker_who_still_verifies_on_site(
+    app: Flask, client: Any, auth: Any, send: Send, clock: FrozenClock, elderly_leak_sensor: Device
+) -> None:
+    key = _dispatched_leak(client, auth, send)
+    before = _handle_form(client, auth, key)
+    assert before["form_key"] == "sensor_handle.schema.json"
+    assert "alarm_cleared_at" not in before["form_schema"]["properties"]
+
+    clock.advance(minutes=20)
+    cleared_at = now()
+    send(LEAK, {"water_leak": False})
+    assert _open_elements(key) == ["handle"] and _case(key).status == "handling"  # not auto-closed
+    (event,) = [e for e in _events(key) if e.action == "case.alarm_cleared"]
+    assert event.actor_label == "device:0x00158d0001a2b3c4"
+    assert event.data["label"] == "报警已解除(设备)" and event.data["open_tasks"] == ["handle"]
+    assert datetime.fromisoformat(event.data["cleared_at"]) == cleared_at
+    assert "message.correlated" not in _actions(key)  # the phone round's message is not for this step
+    timeline = client.get(f"/api/v1/cases/{key}/timeline?page_size=100", headers=auth("worker"))
+    assert "case.alarm_cleared" in [e["action"] for e in timeline.get_json()["items"]]
+
+    form = _handle_form(client, auth, key)["form_schema"]
+    field = form["properties"]["alarm_cleared_at"]
+    assert datetime.fromisoformat(field["default"]) == cleared_at and field["readOnly"] is True
+    assert form["description"].startswith("设备已于 2026-11-02 17:20 报告报警解除,请仍到场核实。")
+    # and the worker's phone page shows it, as a read-only field of the form
+    web = app.test_client()
+    sign_in(web, "worker")
+    (task,) = _open_tasks(key)
+    page = web.get(f"/m/tasks/{task.id}").get_data(as_text=True)
+    assert "设备已于 2026-11-02 17:20 报告报警解除" in page and "alarm_cleared_at" in page
+    # the worker's form accepts the shown value back, and the case goes on to verification as usual
+    complete(
+        client,
+        auth,
+        "worker",
+        key,
+        "handle",
+        {
+            "alarm_cleared_at": field["default"],
+            "handle_result": "resolved",
+            "handle_description": "到场核实,已无漏水",
+        },
+    )
+    complete(client, auth, "dispatcher", key, "verify", {"verify_decision": "close"})
+    assert _case(key).status == "closed"
+
+
+def test_an_alarm_back_after_the_clear_takes_the_clear_off_the_form(
+    client: Any, auth: Any, send: Send, clock: FrozenClock, elderly_leak_sensor: Device
+) -> None:
+    key = _dispatched_leak(client, auth, send)
+    send(LEAK, {"water_leak": False})
+    assert "alarm_cleared_at" in _handle_form(client, auth, key)["form_schema"]["properties"]
+    clock.advance(seconds=30)
+    send(LEAK, {"water_leak": True})  # leaking again: the same alarm reopens, the same case
+    form = _handle_form(client, auth, key)["form_schema"]
+    assert "alarm_cleared_at" not in form["properties"] and not form["description"].startswith("设备已于")
+
+
+def test_a_camera_alarm_clearing_after_dispatch_is_on_the_timeline(
+    client: Any, auth: Any, send: Send, register: Callable[..., Any]
+) -> None:
+    register("cam-2", "ai_camera", friendly_name="北门摄像头", building_code=BUILDING_A)
+    payload = {"kind": "ai_camera", "detection": "water_logging"}
+    key = _only_case_key(send("gridcase/devices/cam-2", payload))
+    assert _open_elements(key) == ["handle"]
+    send("gridcase/devices/cam-2", {**payload, "active": False})
+    assert "case.alarm_cleared" in _actions(key) and _open_elements(key) == ["handle"]
+
+
+def _only_case_key(result: Any) -> str:
+    (key,) = result.case_keys
+    return key  # type: ignore[no-any-return]
+
+
+def _events(key: str) -> list[AuditEvent]:
+    case = _case(key)
+    return list(
+        db.session.execute(
+            select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)
+        ).scalars()
+    )

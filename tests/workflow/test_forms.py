@@ -91,6 +91,12 @@ VALID: dict[str, dict[str, Any]] = {
     "call_contact.schema.json": {"contact_outcome": "answered_ok", "call_note": "儿子已到家查看"},
     "confirm_clear.schema.json": {"clear_decision": "cleared"},
     "verify.schema.json": {"verify_decision": "close"},
+    # the grid worker's step of bpmn/sensor_alarm.bpmn (behaviour in tests/devices/test_sensor_alarm.py)
+    "sensor_handle.schema.json": {
+        "alarm_cleared_at": "2026-11-02T09:20:00+00:00",
+        "handle_result": "resolved",
+        "handle_description": "到场核实,已无漏水",
+    },
     # dispute mediation (bpmn/dispute_mediation.bpmn; behaviour in tests/mediation)
     "mediation_intake.schema.json": {"grade": "complex", "dispute_type": "noise", "intake_note": "夜间噪音"},
     "mediation_session.schema.json": {
