@@ -2,55 +2,47 @@
 
 - A persistent session: a stable client id (``MQTT_CLIENT_ID``), clean start off and a session expiry
   (``MQTT_SESSION_EXPIRY_SECONDS``), so the broker keeps our subscriptions and unacknowledged messages
-  while we are away; subscriptions are renewed in ``on_connect`` anyway (QoS 1, optionally as the shared
+  while we are away; subscriptions are renewed on every connect anyway (QoS 1, optionally as the shared
   subscription ``$share/<MQTT_SHARE_GROUP>/<topic>`` so several listeners split the load).
-- Manual acknowledgement: the network thread only puts messages on a bounded queue (the broker never has
-  more in flight to us than the queue holds: MQTT 5 receive maximum). One worker thread takes whatever is
-  queued (up to ``batch_size``, without waiting for more), ingests it in one transaction (``ingest_many``)
-  and then acknowledges each message, in arrival order. A crash before the acks means the broker
-  redelivers (DUP flag set, same packet id), and ingestion recognizes what it already committed. Batching
-  costs no latency (a lone message is a batch of one) and under load turns hundreds of commits into one.
-- The network thread never touches the database; a database outage stops the worker (no ack) until the
+- Two processes, so reading packets and ingesting them run side by side instead of taking turns for one
+  interpreter: the network process (``connectors.mqtt_network``) holds the MQTT client and forwards what
+  arrives in batches; this process ingests and tells it what to acknowledge. The broker never has more in
+  flight to us than ``queue_size`` (MQTT 5 receive maximum).
+- Manual acknowledgement: one worker thread here takes whatever has arrived (up to ``batch_size``, without
+  waiting for more), ingests it in one transaction (``ingest_many``) and only then has it acknowledged, in
+  arrival order. A crash before the acks means the broker redelivers (DUP flag set, same packet id), and
+  ingestion recognizes what it already committed. Batching costs no latency (a lone message is a batch of
+  one) and under load turns thousands of commits into one.
+- The network side never touches the database; a database outage stops the worker (no ack) until the
   database is back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import queue
+import multiprocessing
 import threading
+from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
+from multiprocessing.connection import Connection
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import paho.mqtt.client as mqtt
 from flask import Flask
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from sqlalchemy.exc import OperationalError
 
 from app.clock import Clock
 from app.config import Settings
 from app.extensions import db
+from connectors.mqtt_network import Delivered, NetworkConfig, tune_garbage_collection
 
 log = logging.getLogger(__name__)
-QUEUE_SIZE = 500
-BATCH_SIZE = 250  # half the queue: the broker keeps sending the other half while a batch commits
+QUEUE_SIZE = 2000  # messages in flight to us (unacknowledged) at most
+BATCH_SIZE = 1000  # half of them: the broker keeps sending the other half while a batch commits
 PRUNE_EVERY = 5000  # messages between forgetting expired message keys
 RETRY_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class Delivery:
-    topic: str
-    payload: bytes
-    qos: int
-    retained: bool
-    dup: bool
-    mid: int
-    received_at: datetime
 
 
 @dataclass(frozen=True)
@@ -86,8 +78,8 @@ class Stats:
 
 
 class MqttListener:
-    """``start()`` connects and runs; ``stop()`` finishes the message in hand and leaves; ``crash()`` leaves
-    at once without acknowledging what is queued (what a killed process does; the tests use it)."""
+    """``start()`` connects and runs; ``stop()`` finishes the batch in hand and leaves; ``crash()`` leaves at
+    once without acknowledging what has arrived (what a killed process does; the tests use it)."""
 
     def __init__(
         self,
@@ -103,81 +95,73 @@ class MqttListener:
             raise ValueError("MQTT_URL is not set")
         self.address = BrokerAddress.parse(self.settings.mqtt_url)
         self.client_id = client_id or self.settings.mqtt_client_id
-        self.queue: queue.Queue[Delivery] = queue.Queue(maxsize=queue_size)
+        self.network_config = NetworkConfig(
+            host=self.address.host,
+            port=self.address.port,
+            tls=self.address.tls,
+            username=self.address.username,
+            password=self.address.password,
+            client_id=self.client_id,
+            filters=tuple(subscription_filters(self.settings)),
+            session_expiry_seconds=self.settings.mqtt_session_expiry_seconds,
+            receive_maximum=queue_size,
+        )
         self.batch_size = max(1, min(batch_size, queue_size))
         self.stats = Stats()
+        self._arrived: deque[Delivered] = deque()
         self._changed = threading.Condition()
         self._stopping = threading.Event()
-        self._connected = threading.Event()
         self._subscribed = threading.Event()
+        self._process: Any = None  # multiprocessing's SpawnProcess
+        self._from_network: Connection | None = None
+        self._to_network: Connection | None = None
         self._worker = threading.Thread(target=self._work, name="mqtt-ingest", daemon=True)
-        self.client = self._make_client(queue_size)
 
-    # -- network thread (paho): no database here --------------------------------------------------------
+    # -- the network process ----------------------------------------------------------------------------
 
-    def _make_client(self, queue_size: int) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
+    def _spawn_network(self) -> None:
+        from connectors import mqtt_network
+
+        context = multiprocessing.get_context(
+            "spawn"
+        )  # a fresh interpreter: no database connections inherited
+        from_network, network_out = context.Pipe(duplex=False)
+        network_control, to_network = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=mqtt_network.run,
+            args=(self.network_config, network_out, network_control),
+            name=f"mqtt-network {self.client_id}",
+            daemon=True,
         )
-        if self.address.username:
-            client.username_pw_set(self.address.username, self.address.password)
-        if self.address.tls:
-            client.tls_set()
-        client.on_connect = self._on_connect
-        client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
-        client.on_disconnect = self._on_disconnect
-        client.reconnect_delay_set(1, 30)
-        self._queue_size = queue_size
-        return client
+        self._process.start()
+        network_out.close()
+        network_control.close()
+        self._from_network, self._to_network = from_network, to_network
 
-    def _connect_properties(self) -> Properties:
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = self.settings.mqtt_session_expiry_seconds
-        properties.ReceiveMaximum = min(self._queue_size, 65535)
-        return properties
+    def _receive(self, timeout: float) -> bool:
+        """Take what the network process sent within ``timeout``; False if it is gone."""
+        assert self._from_network is not None
+        try:
+            while self._from_network.poll(timeout):
+                message = self._from_network.recv()
+                if message[0] == "messages":
+                    self._arrived.extend(message[1])
+                elif message[0] == "subscribed":
+                    self._subscribed.set()
+                timeout = 0
+        except (EOFError, OSError):
+            return False
+        return True
 
-    def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: Any, reason: Any, _props: Any) -> None:
-        if reason.is_failure:
-            log.error("MQTT connection refused: %s", reason)
-            return
-        filters = subscription_filters(self.settings)
-        log.info("MQTT connected (session present: %s); subscribing %s", flags.session_present, filters)
-        client.subscribe([(topic, mqtt.SubscribeOptions(qos=1)) for topic in filters])
-        self._connected.set()
-
-    def _on_subscribe(
-        self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: Any, _props: Any
-    ) -> None:
-        failures = [r for r in reasons if r.is_failure]
-        if failures:
-            log.error("MQTT subscription refused: %s", failures)
-            return
-        self._subscribed.set()
-
-    def _on_disconnect(
-        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
-    ) -> None:
-        self._connected.clear()
-        self._subscribed.clear()
-        if not self._stopping.is_set():
-            log.warning("MQTT disconnected (%s); paho reconnects", reason)
-
-    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        delivery = Delivery(
-            topic=message.topic,
-            payload=bytes(message.payload),
-            qos=message.qos,
-            retained=bool(message.retain),
-            dup=bool(message.dup),
-            mid=message.mid,
-            received_at=self.clock.now(),
-        )
-        # Blocks only if the broker ignores our receive maximum: back-pressure instead of dropping.
-        self.queue.put(delivery)
+    def acknowledge(self, deliveries: list[Delivered]) -> None:
+        """Have the network process acknowledge these (committed) messages, in this order."""
+        assert self._to_network is not None
+        try:
+            self._to_network.send(("ack", [(d[5], d[2]) for d in deliveries if d[2]]))
+        except OSError:
+            # The network process is gone, and the connection with it: the broker redelivers these and
+            # ingestion recognizes them as committed.
+            log.warning("%d committed messages could not be acknowledged", len(deliveries))
 
     # -- worker thread: ingest, then acknowledge -------------------------------------------------------
 
@@ -187,14 +171,21 @@ class MqttListener:
         with self.app.app_context():
             since_prune = 0
             while not self._stopping.is_set():
+                if not self._receive(0.1 if not self._arrived else 0):
+                    if self._stopping.is_set():
+                        break
+                    log.error("the MQTT network process stopped; starting it again")
+                    self._arrived.clear()  # not acknowledged: the broker sends them again
+                    self._stopping.wait(RETRY_SECONDS)
+                    self._spawn_network()
+                    continue
                 batch = self._next_batch()
                 if not batch:
                     continue
                 results = self._ingest_until_done(batch)
                 if results is None:
-                    return  # stopping while the database was away: not acknowledged, the broker keeps it
-                for delivery in batch:
-                    self.client.ack(delivery.mid, delivery.qos)
+                    break  # stopping while the database was away: not acknowledged, the broker keeps it
+                self.acknowledge(batch)
                 with self._changed:
                     self.stats.handled += len(batch)
                     for result in results:
@@ -207,33 +198,27 @@ class MqttListener:
                     prune_processed(self.clock.now() - window)
             db.session.remove()
 
-    def _next_batch(self) -> list[Delivery]:
-        """What is queued now, up to ``batch_size``; waits briefly only for the first message."""
-        try:
-            batch = [self.queue.get(timeout=0.1)]
-        except queue.Empty:
-            return []
-        while len(batch) < self.batch_size:
-            try:
-                batch.append(self.queue.get_nowait())
-            except queue.Empty:
-                break
+    def _next_batch(self) -> list[Delivered]:
+        arrived, batch = self._arrived, list[Delivered]()
+        while arrived and len(batch) < self.batch_size:
+            batch.append(arrived.popleft())
         return batch
 
-    def _ingest_until_done(self, batch: list[Delivery]) -> list[Any] | None:
+    def _ingest_until_done(self, batch: list[Delivered]) -> list[Any] | None:
         from connectors.ingest import Message, ingest_many
 
+        received_at = self.clock.now()
         messages = [
             Message(
-                topic=d.topic,
-                payload=d.payload,
-                retained=d.retained,
-                received_at=d.received_at,
+                topic=topic,
+                payload=payload,
+                retained=retained,
+                received_at=received_at,
                 source="mqtt",
-                message_ref=f"{self.client_id}:{d.mid}" if d.qos else None,
-                redelivery=d.dup,
+                message_ref=f"{self.client_id}:{mid}" if qos else None,
+                redelivery=dup,
             )
-            for d in batch
+            for topic, payload, qos, retained, dup, mid in batch
         ]
         while not self._stopping.is_set():
             try:
@@ -246,19 +231,18 @@ class MqttListener:
     # -- lifecycle ----------------------------------------------------------------------------------------
 
     def start(self, wait_seconds: float = 10.0) -> None:
+        self._spawn_network()
         self._worker.start()
-        self.client.connect_async(
-            self.address.host,
-            self.address.port,
-            keepalive=30,
-            clean_start=False,
-            properties=self._connect_properties(),
-        )
-        self.client.loop_start()
         if not self._subscribed.wait(wait_seconds):
+            self.crash()
             raise TimeoutError(
                 f"not subscribed to {self.address.host}:{self.address.port} in {wait_seconds}s"
             )
+
+    @property
+    def network_pid(self) -> int | None:
+        """The network process's pid (benchmarks add its CPU time to this process's)."""
+        return self._process.pid if self._process is not None else None
 
     def wait_handled(self, count: int, timeout: float = 10.0) -> bool:
         """Tests and benchmarks: wait until ``count`` messages were handled (ingested and acknowledged)."""
@@ -266,23 +250,38 @@ class MqttListener:
             return self._changed.wait_for(lambda: self.stats.handled >= count, timeout)
 
     def stop(self) -> None:
+        """Finish the batch in hand, have it acknowledged, disconnect."""
         self._stopping.set()
         self._worker.join(timeout=30)
-        self.client.disconnect()
-        self.client.loop_stop()
+        if self._to_network is not None:
+            with contextlib.suppress(OSError):  # already gone
+                self._to_network.send(("stop",))
+        self._end_network(timeout=10)
 
     def crash(self) -> None:
-        """Leave now: queued messages stay unacknowledged and the broker redelivers them next time."""
+        """Leave now: what has arrived stays unacknowledged and the broker redelivers it next time."""
         self._stopping.set()
-        self.client.disconnect()
-        self.client.loop_stop()
+        if self._process is not None:
+            self._process.kill()
         self._worker.join(timeout=30)
+        self._end_network(timeout=10)
+
+    def _end_network(self, timeout: float) -> None:
+        if self._process is not None:
+            self._process.join(timeout)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join()
+        for connection in (self._from_network, self._to_network):
+            if connection is not None:
+                connection.close()
 
     def request_stop(self) -> None:
-        """From a signal handler: ``run_forever`` stops after the message in hand."""
+        """From a signal handler: ``run_forever`` stops after the batch in hand."""
         self._stopping.set()
 
     def run_forever(self) -> None:
+        tune_garbage_collection()  # this process does nothing else
         self.start(wait_seconds=60)
         try:
             while not self._stopping.wait(60):

@@ -215,14 +215,17 @@ def incident_cleared_at(case_id: int | None) -> datetime | None:
 
 
 def sensor_handle_form(task: HumanTask, schema: dict[str, Any]) -> dict[str, Any]:
-    """The worker's form of a sensor case (``app.tasks.services.register_form_builder``): with the time
-    the alarm cleared as a read-only field and a line on top when it has, without that field otherwise."""
+    """The worker's form of a sensor case (``app.tasks.services.register_form_builder``). Once the alarm
+    has cleared, its description starts with when (what the phone page shows above the form) and the
+    read-only ``alarm_cleared_at`` has it as its default (for API clients); while it is active that field
+    is hidden (kept, so a form loaded before the alarm came back still submits)."""
     built = copy.deepcopy(schema)
+    field = built["properties"]["alarm_cleared_at"]
     cleared_at = incident_cleared_at(task.case_id)
     if cleared_at is None:
-        built["properties"].pop("alarm_cleared_at", None)
+        field["options"] = {"hidden": True}  # json-editor's way to leave a field out of the page
         return built
-    built["properties"]["alarm_cleared_at"]["default"] = cleared_at.isoformat()
+    field["default"] = cleared_at.isoformat()
     local = cleared_at.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d %H:%M")
     built["description"] = f"设备已于 {local} 报告报警解除,请仍到场核实。" + built.get("description", "")
     return built

@@ -129,18 +129,17 @@ def test_qos1_redelivery_after_a_listener_crash_loses_nothing_and_doubles_nothin
     mqtt_app: Flask, mosquitto_url: str, run_id: str
 ) -> None:
     topic, total, acked_before_crash, committed_unacked = f"zigbee2mqtt/{run_id}/leak", 60, 10, 5
-    first = MqttListener(mqtt_app)
-    real_ack = first.client.ack
+    first = MqttListener(mqtt_app, batch_size=1)
+    real_acknowledge = first.acknowledge
     acks: list[int] = []
 
-    def ack_only_the_first(mid: int, qos: int) -> Any:
+    def ack_only_the_first(deliveries: list[Any]) -> None:
         # The process "dies" between commit and ack for the messages after these.
-        if len(acks) < acked_before_crash:
-            acks.append(mid)
-            return real_ack(mid, qos)
-        return None
+        allowed = deliveries[: max(0, acked_before_crash - len(acks))]
+        acks.extend(d[5] for d in allowed)
+        real_acknowledge(allowed)
 
-    first.client.ack = ack_only_the_first  # type: ignore[method-assign]
+    first.acknowledge = ack_only_the_first  # type: ignore[method-assign]
     first.start()
     publish(mosquitto_url, [(topic, {"water_leak": True, "battery": n % 100}, False) for n in range(total)])
     assert first.wait_handled(acked_before_crash + committed_unacked, timeout=30)

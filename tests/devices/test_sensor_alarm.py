@@ -416,7 +416,8 @@ def test_a_clear_after_dispatch_is_shown_to_the_worker_who_still_verifies_on_sit
     key = _dispatched_leak(client, auth, send)
     before = _handle_form(client, auth, key)
     assert before["form_key"] == "sensor_handle.schema.json"
-    assert "alarm_cleared_at" not in before["form_schema"]["properties"]
+    assert before["form_schema"]["properties"]["alarm_cleared_at"]["options"] == {"hidden": True}
+    assert "default" not in before["form_schema"]["properties"]["alarm_cleared_at"]
 
     clock.advance(minutes=20)
     cleared_at = now()
@@ -433,6 +434,7 @@ def test_a_clear_after_dispatch_is_shown_to_the_worker_who_still_verifies_on_sit
     form = _handle_form(client, auth, key)["form_schema"]
     field = form["properties"]["alarm_cleared_at"]
     assert datetime.fromisoformat(field["default"]) == cleared_at and field["readOnly"] is True
+    assert "options" not in field
     assert form["description"].startswith("设备已于 2026-11-02 17:20 报告报警解除,请仍到场核实。")
     # and the worker's phone page shows it, as a read-only field of the form
     web = app.test_client()
@@ -462,11 +464,13 @@ def test_an_alarm_back_after_the_clear_takes_the_clear_off_the_form(
 ) -> None:
     key = _dispatched_leak(client, auth, send)
     send(LEAK, {"water_leak": False})
-    assert "alarm_cleared_at" in _handle_form(client, auth, key)["form_schema"]["properties"]
+    assert "default" in _handle_form(client, auth, key)["form_schema"]["properties"]["alarm_cleared_at"]
     clock.advance(seconds=30)
     send(LEAK, {"water_leak": True})  # leaking again: the same alarm reopens, the same case
     form = _handle_form(client, auth, key)["form_schema"]
-    assert "alarm_cleared_at" not in form["properties"] and not form["description"].startswith("设备已于")
+    assert "default" not in form["properties"]["alarm_cleared_at"]
+    assert form["properties"]["alarm_cleared_at"]["options"] == {"hidden": True}
+    assert not form["description"].startswith("设备已于")
 
 
 def test_a_camera_alarm_clearing_after_dispatch_is_on_the_timeline(
