@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.clock import as_utc, now
 from app.config import Settings
-from app.devices import case_opening, services
+from app.devices import case_opening, services, snapshots
 from app.devices.alarms import Change, LatestAlarms, apply_reading
 from app.devices.incidents import touch
 from app.devices.models import DeadLetter, Device, Incident, ProcessedMessage
@@ -363,6 +363,8 @@ def _apply(
         if change is None:
             continue
         changes.append(f"{reading.alarm_type}:{change.change}")
+        if reading.snapshot and change.change in (Change.OPENED, Change.REOPENED):
+            snapshots.stage(reading.snapshot)  # for the case; a repeat's snapshot is not kept
         if change.change == Change.OPENED and change.incident is not None:
             incidents.append(change.incident)
         elif change.change == Change.REOPENED and change.alarm.incident is not None:

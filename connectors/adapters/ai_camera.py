@@ -4,10 +4,11 @@
 
 Each detection is its own alarm type ``camera_<detection>``; ``active`` false (the scene is clear again)
 clears it, and a missing ``active`` means true. The snapshot travels with the reading as its URL (a link we
-never fetch), or as the SHA-256 and size of the decoded image: the bytes themselves are never in the alarm,
-the device's latest values or the process variables. They are staged on disk by their hash
-(``app.devices.snapshots.stage``, this adapter's one side effect, and none outside an app) until the
-incident's case is opened, where they become a photo of the case if they pass the photo content check.
+never fetch), or as the SHA-256 and size of the decoded image in the values and the bytes beside them
+(``Reading.snapshot``): the bytes are never in the alarm, the device's latest values or the process
+variables. Ingestion stages them (``app.devices.snapshots.stage``) when the reading opens or reopens an
+alarm, so the incident's case gets them as a photo if they pass the photo content check; a repeat's
+snapshot is not kept.
 """
 
 from __future__ import annotations
@@ -53,16 +54,11 @@ def readings(fields: dict[str, Any]) -> list[Reading]:
     values: dict[str, Any] = {"detection": fields["detection"]}
     if "confidence" in fields:
         values["confidence"] = fields["confidence"]
-    values.update(_snapshot(fields))
-    return [Reading(f"camera_{fields['detection']}", fields.get("active", True), values)]
-
-
-def _snapshot(fields: dict[str, Any]) -> dict[str, Any]:
+    image: bytes | None = fields.get("snapshot_base64") or None
     if "snapshot_url" in fields:
-        return {"snapshot_url": fields["snapshot_url"]}
-    if "snapshot_base64" in fields:
-        image: bytes = fields["snapshot_base64"]
-        if image and fields.get("active", True):  # a clear's snapshot opens nothing: not worth keeping
-            snapshots.stage(image)
-        return snapshots.marker(image)
-    return {}
+        values["snapshot_url"] = fields["snapshot_url"]
+    elif image is not None:
+        values.update(snapshots.marker(image))
+    active = fields.get("active", True)
+    # A clear's snapshot opens nothing: not worth keeping.
+    return [Reading(f"camera_{fields['detection']}", active, values, image if active else None)]

@@ -37,11 +37,14 @@ REASON_CODES = (
 
 @dataclass(frozen=True)
 class Reading:
-    """One alarm state seen in a message: ``active`` True raises (or repeats) the alarm, False clears it."""
+    """One alarm state seen in a message: ``active`` True raises (or repeats) the alarm, False clears it.
+    ``snapshot``: an image the device sent with it (AI cameras); ``values`` only say its hash and size, and
+    ingestion keeps the bytes for the case if the reading opens an alarm."""
 
     alarm_type: str
     active: bool
     values: Mapping[str, Any] = field(default_factory=dict)
+    snapshot: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -227,3 +227,11 @@ def test_on_postgresql_too_the_alarm_and_the_device_keep_the_marker_only(make_ap
         assert len(json.dumps(device.last_values)) < 1000
         db.session.remove()
         db.engine.dispose()
+
+
+def test_only_the_snapshot_that_opens_the_alarm_is_kept(app: Flask, send: Send, camera: Device) -> None:
+    first, repeat = _noisy_jpeg(64), jpeg()
+    _detect(send, snapshot_base64=_b64(first))
+    send(TOPIC, {"kind": "ai_camera", "detection": "garbage_overflow", "snapshot_base64": _b64(repeat)})
+    staged = {p.name.removesuffix(".bin") for p in (snapshots._folder()).rglob("*.bin")}
+    assert staged == {snapshots.marker(first)["snapshot_sha256"]}  # the repeat's image is not on disk
