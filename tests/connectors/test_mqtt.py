@@ -5,6 +5,9 @@ killed mid-stream and restarted with the same client id loses nothing and double
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import signal
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +23,7 @@ from app.config import ConfigError, Settings
 from app.devices.models import Alarm, DeadLetter, Incident
 from app.devices.services import register_device, validate_device_fields
 from app.extensions import db
+from connectors import mqtt_network
 from connectors.mqtt import BrokerAddress, MqttListener, subscription_filters
 
 BUILDING = "510124001001001001001"
@@ -181,3 +185,43 @@ def test_shared_subscription_and_settings_are_validated(tmp_path: Any) -> None:
     assert BrokerAddress.parse("mqtts://u:p%40ss@broker.example:8884") == BrokerAddress(
         "broker.example", 8884, True, "u", "p@ss"
     )
+
+
+def test_a_network_process_that_dies_is_started_again_and_nothing_is_lost(
+    mqtt_app: Flask, mosquitto_url: str, run_id: str
+) -> None:
+    topic = f"zigbee2mqtt/{run_id}/leak"
+    listener = MqttListener(mqtt_app)
+    listener.start()
+    try:
+        publish(mosquitto_url, [(topic, {"water_leak": True, "battery": 90}, False)] * 5)
+        assert listener.wait_handled(5, timeout=30), listener.stats
+        first_pid = listener.network_pid
+        assert first_pid is not None
+        os.kill(first_pid, signal.SIGKILL)  # not through the listener: as the OOM killer would
+        publish(mosquitto_url, [(topic, {"water_leak": True, "battery": 89}, False)] * 5)
+        assert listener.wait_handled(10, timeout=30), listener.stats
+        assert listener.network_pid not in (None, first_pid)
+    finally:
+        listener.stop()
+    alarm = db.session.execute(select(Alarm)).scalar_one()
+    db.session.refresh(alarm)
+    assert alarm.count == 10  # the broker kept the second five for the session; none counted twice
+
+
+def test_the_network_process_leaves_when_the_ingesting_process_is_gone(mqtt_app: Flask) -> None:
+    """It holds the MQTT session: left behind, it would take messages nobody ingests."""
+    listener = MqttListener(mqtt_app)
+    context = multiprocessing.get_context("spawn")
+    _, network_out = context.Pipe(duplex=False)
+    network_control, to_network = context.Pipe(duplex=False)
+    process = context.Process(
+        target=mqtt_network.run, args=(listener.network_config, network_out, network_control)
+    )
+    process.start()
+    network_out.close()
+    network_control.close()
+    to_network.close()  # what the ingesting process's death does to the pipe
+    process.join(timeout=20)
+    assert not process.is_alive()
+    assert process.exitcode == 0
