@@ -18,6 +18,7 @@ from flask import Flask
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
+from app.audit.models import AuditEvent
 from app.cases.models import Case
 from app.config import ConfigError, Settings
 from app.devices.models import Alarm, DeadLetter, Incident
@@ -225,3 +226,26 @@ def test_the_network_process_leaves_when_the_ingesting_process_is_gone(mqtt_app:
     process.join(timeout=20)
     assert not process.is_alive()
     assert process.exitcode == 0
+
+
+def test_a_flapping_sensor_over_mqtt_is_one_alarm_flagged_flapping_and_one_case(
+    mqtt_app: Flask, mosquitto_url: str, run_id: str
+) -> None:
+    topic = f"zigbee2mqtt/{run_id}/leak"
+    toggles = [(topic, {"water_leak": n % 2 == 0, "battery": 80}, False) for n in range(10)]
+    listener = MqttListener(mqtt_app)
+    listener.start()
+    try:
+        publish(mosquitto_url, toggles)
+        assert listener.wait_handled(len(toggles), timeout=30), listener.stats
+    finally:
+        listener.stop()
+    alarm = db.session.execute(select(Alarm)).scalar_one()
+    db.session.refresh(alarm)
+    assert (alarm.alarm_type, alarm.active, alarm.flapping) == ("water_leak", False, True)
+    assert (alarm.count, alarm.reopen_count, alarm.toggle_count) == (5, 4, 10)
+    assert count(Incident) == 1 and count(Case) == 1
+    flagged = db.session.execute(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "alarm.flapping")
+    ).scalar_one()
+    assert flagged == 1
