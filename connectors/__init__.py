@@ -2,9 +2,9 @@
 
 - ``adapters/``: payload adapters (zigbee2mqtt; the generic JSON format with one module per device kind),
   pure functions from (topic, payload bytes, retained) to normalized readings, or a dead-letter reason.
-- ``ingest.py``: ``ingest(...)`` for one message and ``ingest_many(messages)`` for the listener's batches, the one
-  entry into the app: one transaction per call (dedup, adapt, device state, alarms, incidents). Needs an app
-  context, never a request context.
+- ``ingest.py``: ``ingest(...)`` for one message and ``ingest_many(messages)`` for the listener's batches,
+  the one entry into the app: one transaction per call (dedup, adapt, device state, alarms, incidents).
+  Needs an app context, never a request context.
 - ``routine.py``: the bulk path for routine messages (telemetry, repeats of active alarms): plain rows and
   one statement per table and batch; everything else takes the ORM path of ``app.devices.alarms``.
 - ``mqtt.py``: the MQTT listener (``flask connectors mqtt``), ingesting batches and having them acknowledged
