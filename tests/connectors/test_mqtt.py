@@ -8,6 +8,7 @@ import json
 import multiprocessing
 import os
 import signal
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -249,3 +250,50 @@ def test_a_flapping_sensor_over_mqtt_is_one_alarm_flagged_flapping_and_one_case(
         select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "alarm.flapping")
     ).scalar_one()
     assert flagged == 1
+
+
+def test_two_listeners_on_a_shared_subscription_split_the_stream_and_count_it_once(
+    make_app: Any, mosquitto_url: str, run_id: str
+) -> None:
+    """``$share/<group>/…``: the broker gives each message to one of the listeners; both write the same
+    alarm rows (locked per device), so the counts add up exactly."""
+    settings = {
+        "mqtt_url": mosquitto_url,
+        "mqtt_topics": (f"zigbee2mqtt/{run_id}/#",),
+        "mqtt_share_group": f"g{run_id}",
+    }
+    app: Flask = make_app("postgresql", **settings)
+    with app.app_context():
+        from app.workflow import deploy
+
+        deploy.deploy_folder(
+            app.extensions["gridcase.settings"].bpmn_folder, app.extensions["gridcase.deploy_rules"]()
+        )
+        for n in range(4):
+            fields = {"device_id": f"{run_id}-leak-{n}", "friendly_name": f"{run_id}/leak-{n}"}
+            register_device(validate_device_fields({**fields, "device_type": "water_leak_sensor"}))
+        db.session.commit()
+        listeners = [MqttListener(app, client_id=f"gridcase-test-{run_id}-{n}") for n in range(2)]
+        for listener in listeners:
+            listener.start()
+        stream = [
+            (f"zigbee2mqtt/{run_id}/leak-{n % 4}", {"water_leak": True, "battery": 90 - n % 7}, False)
+            for n in range(400)
+        ]
+        try:
+            publish(mosquitto_url, stream)
+            deadline = time.monotonic() + 30
+            while sum(listener.stats.handled for listener in listeners) < len(stream):
+                assert time.monotonic() < deadline, [listener.stats for listener in listeners]
+                time.sleep(0.05)
+        finally:
+            for listener in listeners:
+                listener.stop()
+        assert all(listener.stats.handled > 0 for listener in listeners)  # both took a share
+        assert sum(listener.stats.handled for listener in listeners) == len(stream)
+        db.session.expire_all()
+        counts = sorted(a.count for a in db.session.execute(select(Alarm)).scalars())
+        assert counts == [100, 100, 100, 100]
+        assert count(Incident) == 4
+        db.session.remove()
+        db.engine.dispose()
