@@ -247,14 +247,22 @@ class MqttListener:
 
     # -- lifecycle ----------------------------------------------------------------------------------------
 
-    def start(self, wait_seconds: float = 10.0) -> None:
+    def start(self, wait_seconds: float | None = 10.0) -> None:
+        """Start both processes and wait until subscribed (``None``: do not wait; paho keeps trying to
+        reach the broker). A stop requested meanwhile ends the wait."""
         self._spawn_network()
         self._worker.start()
-        if not self._subscribed.wait(wait_seconds):
-            self.crash()
-            raise TimeoutError(
-                f"not subscribed to {self.address.host}:{self.address.port} in {wait_seconds}s"
-            )
+        if wait_seconds is None:
+            return
+        deadline = time.monotonic() + wait_seconds
+        while not self._subscribed.wait(0.1):
+            if self._stopping.is_set():
+                return
+            if time.monotonic() > deadline:
+                self.crash()
+                raise TimeoutError(
+                    f"not subscribed to {self.address.host}:{self.address.port} in {wait_seconds}s"
+                )
 
     @property
     def network_pid(self) -> int | None:
@@ -298,10 +306,16 @@ class MqttListener:
         self._stopping.set()
 
     def run_forever(self) -> None:
+        """The ``flask connectors mqtt`` command: run until ``request_stop`` (SIGTERM, Ctrl-C). A broker that
+        cannot be reached is retried (paho, up to 30 s apart) and said every minute."""
         tune_garbage_collection()  # this process does nothing else
-        self.start(wait_seconds=60)
+        self.start(wait_seconds=None)
         try:
             while not self._stopping.wait(60):
+                if not self._subscribed.is_set():
+                    log.warning(
+                        "MQTT listener: not subscribed yet to %s:%s", self.address.host, self.address.port
+                    )
                 log.info("MQTT listener: %s", self.stats)
         finally:
             self.stop()

@@ -7,6 +7,7 @@ from typing import Any
 from flask import request, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from app.auth.services import api_user
 from app.errors import InvalidInput
@@ -17,6 +18,8 @@ from app.mediation.schemas import (
     DisputeFileInput,
     DisputeKpiArgs,
     DisputeKpiSchema,
+    DisputePage,
+    DisputeQueryArgs,
     DisputeSchema,
     DocumentSchema,
     DocumentUploadArgs,
@@ -34,6 +37,16 @@ mediators_blp = Blueprint(
 
 @blp.route("")
 class Disputes(MethodView):
+    # Unknown keys are refused, not ignored (webargs' default for a query): a misspelt filter would
+    # otherwise quietly list everything.
+    @blp.arguments(DisputeQueryArgs, location="query", unknown=RAISE)
+    @blp.response(200, DisputePage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """List the disputes you see (those you could open), newest first, parties masked as in the
+        detail."""
+        page, page_size = args.pop("page"), args.pop("page_size")
+        return services.list_disputes(api_user(), services.DisputeFilters(**args), page, page_size)
+
     @blp.arguments(DisputeFileInput)
     @blp.response(201, DisputeSchema)
     def post(self, fields: dict[str, Any]) -> Any:

@@ -4,9 +4,10 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.http import MAX_PAGE_SIZE, page_schema
 from app.kpi.schemas import PeriodBound
 from app.mediation.kpi import LABELS
-from app.mediation.models import DISPUTE_TYPES, DOCUMENT_KINDS, PARTY_ROLES
+from app.mediation.models import DISPUTE_TYPES, DOCUMENT_KINDS, GRADES, PARTY_ROLES, DisputeStatus
 
 PHONE = validate.Regexp(
     r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$",
@@ -98,7 +99,9 @@ class DocumentSchema(Schema):
     created_at = fields.DateTime()
 
 
-class DisputeSchema(Schema):
+class DisputeSummarySchema(Schema):
+    """A dispute in the list: the detail without the description, sessions and documents."""
+
     key = fields.Str(metadata={"description": "the case key"})
     case_status = fields.Str()
     status = fields.Str(metadata={"description": "intake, mediating, agreed, failed, closed"})
@@ -106,7 +109,6 @@ class DisputeSchema(Schema):
     dispute_type = fields.Str()
     grade = fields.Str(allow_none=True)
     grid_code = fields.Str(allow_none=True)
-    description = fields.Str(allow_none=True)
     filed_by = fields.Str()
     mediator = fields.Str(allow_none=True)
     mediator_kind = fields.Str(allow_none=True)
@@ -125,8 +127,27 @@ class DisputeSchema(Schema):
     follow_up_done_at = fields.DateTime(allow_none=True)
     closed_at = fields.DateTime(allow_none=True)
     parties = fields.List(fields.Nested(PartySchema))
+
+
+class DisputeSchema(DisputeSummarySchema):
+    description = fields.Str(allow_none=True)
     sessions = fields.List(fields.Nested(SessionSchema))
     documents = fields.List(fields.Nested(DocumentSchema))
+
+
+DisputePage = page_schema(DisputeSummarySchema, "DisputePage")
+
+
+class DisputeQueryArgs(Schema):
+    status = fields.Str(validate=validate.OneOf(DisputeStatus.ALL))
+    grade = fields.Str(validate=validate.OneOf(GRADES))
+    mediator = fields.Str(
+        validate=validate.Length(min=1, max=80), metadata={"description": "the assigned mediator's username"}
+    )
+    grid = fields.Str(validate=GRID_CODE, metadata={"description": "only disputes in this grid's subtree"})
+    q = fields.Str(validate=validate.Length(min=1, max=40), metadata={"description": "part of the case key"})
+    page = fields.Int(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Int(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
 
 class DocumentUploadArgs(Schema):

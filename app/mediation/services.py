@@ -6,24 +6,28 @@ the parties' personal data stays in ``dispute_party`` and reaches only the peopl
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager, selectinload
 
 from app.audit.services import record, record_case_event
 from app.auth.models import User
 from app.auth.roles import Role
 from app.cases.models import Case, CaseStatus
-from app.cases.services import case_snapshot, get_case, is_case_visible, next_case_key
+from app.cases.services import case_snapshot, case_visible_to, get_case, is_case_visible, next_case_key
 from app.categories.services import get_category
 from app.clock import now
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from app.extensions import db
 from app.grids.codes import code_problem
 from app.grids.models import Grid
+from app.grids.scope import in_subtrees
 from app.grids.services import locate
+from app.http import paginate
 from app.mediation import documents
 from app.mediation.assignment import Candidate, candidates, community_of
 from app.mediation.models import (
@@ -53,6 +57,9 @@ FILERS = frozenset(
 )
 POOL_KEEPERS = frozenset({Role.SUPERVISOR, Role.COMMUNITY_STAFF, Role.ADMIN})
 MEDIATOR_READERS = frozenset({Role.COMMUNITY_STAFF, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
+# Who may list disputes: everyone whose work touches them (what each sees is still ``visible_cases``).
+# Department handlers and process designers have no part in mediation.
+DISPUTE_LISTERS = FILERS | {Role.MEDIATOR, Role.STREET_COORDINATOR, Role.DISTRICT_COORDINATOR}
 # 物业费 disputes are with the property company; every other kind is between neighbours.
 CATEGORY_OF_TYPE = {"property_fee": "E1202"}
 NEIGHBOUR_CATEGORY = "E1201"
@@ -208,11 +215,8 @@ def _party(party: DisputeParty, full: bool) -> dict[str, Any]:
     }
 
 
-def dispute_view(user: User, dispute: Dispute) -> dict[str, Any]:
-    """The dispute as ``user`` may see it: whole for the mediator, supervisors and the parties' grid staff;
-    for everyone else names, phones and addresses masked, and the filer's description and file names left
-    out (they may name people)."""
-    full = sees_personal_data(user, dispute)
+def _summary(dispute: Dispute, full: bool) -> dict[str, Any]:
+    """What the list and the detail both show: the parties masked unless ``full``."""
     case = dispute.case
     return {
         "key": case.key,
@@ -222,7 +226,6 @@ def dispute_view(user: User, dispute: Dispute) -> dict[str, Any]:
         "dispute_type": dispute.dispute_type,
         "grade": dispute.grade,
         "grid_code": case.grid_code,
-        "description": dispute.description if full else None,
         "filed_by": dispute.filed_by.username,
         "mediator": dispute.mediator.username if dispute.mediator else None,
         "mediator_kind": dispute.mediator_kind,
@@ -241,6 +244,17 @@ def dispute_view(user: User, dispute: Dispute) -> dict[str, Any]:
         "follow_up_done_at": dispute.follow_up_done_at,
         "closed_at": dispute.closed_at,
         "parties": [_party(p, full) for p in dispute.parties],
+    }
+
+
+def dispute_view(user: User, dispute: Dispute) -> dict[str, Any]:
+    """The dispute as ``user`` may see it: whole for the mediator, supervisors and the parties' grid staff;
+    for everyone else names, phones and addresses masked, and the filer's description and file names left
+    out (they may name people)."""
+    full = sees_personal_data(user, dispute)
+    return {
+        **_summary(dispute, full),
+        "description": dispute.description if full else None,
         "sessions": [
             {
                 "number": s.number,
@@ -266,6 +280,53 @@ def dispute_view(user: User, dispute: Dispute) -> dict[str, Any]:
             for d in dispute.documents
         ],
     }
+
+
+@dataclass(frozen=True)
+class DisputeFilters:
+    status: str | None = None
+    grade: str | None = None
+    mediator: str | None = None  # username
+    grid: str | None = None  # the case's grid lies in this grid's subtree
+    q: str | None = None  # part of the case key: the one field that names nobody
+
+
+def list_disputes(user: User, filters: DisputeFilters, page: int, page_size: int) -> dict[str, Any]:
+    """A page of the disputes ``user`` sees (``visible_cases``, as the detail), newest first, each masked
+    exactly as the detail masks it for ``user``."""
+    if user.role not in DISPUTE_LISTERS:
+        raise Forbidden(
+            f"a {user.role} may not list disputes", {"role": f"needs one of {sorted(DISPUTE_LISTERS)}"}
+        )
+    if filters.grid is not None:
+        _known_grid(filters.grid, "grid")
+    # The condition behind ``visible_cases``, the rule ``get_dispute`` applies: nothing listed that the
+    # detail would refuse, and the totals count only what is listed.
+    query = (
+        select(Dispute)
+        .join(Case, Case.id == Dispute.case_id)
+        .where(case_visible_to(user))
+        .options(
+            contains_eager(Dispute.case),
+            selectinload(Dispute.parties),
+            selectinload(Dispute.mediator),
+            selectinload(Dispute.filed_by),
+        )
+    )
+    if filters.status:
+        query = query.where(Dispute.status == filters.status)
+    if filters.grade:
+        query = query.where(Dispute.grade == filters.grade)
+    if filters.mediator:
+        # A well-formed name that matches no mediator is an empty page, not an error: no probing for users.
+        query = query.join(User, User.id == Dispute.mediator_id).where(User.username == filters.mediator)
+    if filters.grid:
+        query = query.where(in_subtrees(Case.grid_code, (filters.grid,)))
+    if filters.q:
+        query = query.where(Case.key.contains(filters.q, autoescape=True))
+    result = paginate(query.order_by(Dispute.filed_at.desc(), Dispute.id.desc()), page, page_size)
+    result["items"] = [_summary(d, sees_personal_data(user, d)) for d in result["items"]]
+    return result
 
 
 # -- documents --------------------------------------------------------------------------------------

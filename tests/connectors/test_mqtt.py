@@ -8,6 +8,7 @@ import json
 import multiprocessing
 import os
 import signal
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -297,3 +298,22 @@ def test_two_listeners_on_a_shared_subscription_split_the_stream_and_count_it_on
         assert count(Incident) == 4
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_listener_whose_broker_is_down_keeps_trying_and_stops_at_once(make_app: Any) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app: Flask = make_app("sqlite", mqtt_url=f"mqtt://127.0.0.1:{port}")
+    listener = MqttListener(app)
+    with pytest.raises(TimeoutError, match="not subscribed"):
+        listener.start(wait_seconds=0.5)
+    assert listener.network_pid is not None and not os.path.exists(f"/proc/{listener.network_pid}")
+
+    patient = MqttListener(app)
+    patient.start(wait_seconds=None)  # what `flask connectors mqtt` does: paho keeps trying
+    started = time.monotonic()
+    patient.request_stop()
+    patient.stop()
+    assert time.monotonic() - started < 5
+    assert patient.network_pid is not None and not os.path.exists(f"/proc/{patient.network_pid}")
