@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -191,6 +191,42 @@ def _ingest_together(
     sensors = _settings().sensors
     items = [_parse(m, sensors.max_payload_bytes) for m in messages]
     _mark_duplicates(items, timedelta(seconds=sensors.dedup_window_seconds))
+    rows = _find_devices(items, device)
+    batch = _Batch(RoutineBatch(read_active_alarms({row.id for row in rows.values()})))
+    # A device with one message that is not routine takes the ORM path for all its messages of the batch.
+    batch.full = {row.id for row in rows.values()} if device is not None else set()
+    for item in items:
+        if (
+            item.device is not None
+            and item.parsed is not None
+            and item.reason is None
+            and not is_routine(item.device, item.parsed, item.message.retained, batch.routine.active)
+        ):
+            batch.full.add(item.device.id)
+    batch.loaded = _load_devices(batch.full, device)
+    batch.known = LatestAlarms.of(batch.full)
+    for item in items:
+        _handle(batch, item, device, dead_letters)
+    return _finish(batch)
+
+
+@dataclass
+class _Batch:
+    """A batch on its way: how its devices are handled and what it has written so far."""
+
+    routine: RoutineBatch
+    full: set[int] = field(default_factory=set)  # devices on the ORM path
+    loaded: dict[int, Device] = field(default_factory=dict)  # their ORM objects
+    known: LatestAlarms = field(default_factory=LatestAlarms)  # their latest alarms
+    observations: services.BatchObservations = field(default_factory=services.BatchObservations)
+    results: list[IngestResult] = field(default_factory=list)
+    opened: dict[int, list[Incident]] = field(default_factory=dict)  # result index → incidents it opened
+    keys: dict[str, tuple[datetime, str]] = field(default_factory=dict)  # message key → (at, outcome)
+
+
+def _find_devices(items: list[_Item], device: Device | None) -> dict[tuple[bool, str], DeviceRow]:
+    """Read (and lock) the devices the messages name; a message for an unknown device, or one that does not
+    fit its device, gets its dead-letter reason here."""
     rows = _device_rows([i.parsed for i in items if i.parsed is not None and not i.duplicate], device)
     for item in items:
         if item.parsed is not None and not item.duplicate and item.reason is None:
@@ -199,63 +235,54 @@ def _ingest_together(
                 _check_fits(item.device, item.parsed)
             except DeadLetterReason as reason:
                 item.reason = reason
-    routine = RoutineBatch(read_active_alarms({i.device.id for i in items if i.device is not None}))
-    # A device with one message that is not routine takes the ORM path for all its messages of the batch.
-    full = {d.id for d in rows.values()} if device is not None else set()
-    for item in items:
-        if (
-            item.device is not None
-            and item.parsed is not None
-            and item.reason is None
-            and not is_routine(item.device, item.parsed, item.message.retained, routine.active)
-        ):
-            full.add(item.device.id)
-    loaded = _load_devices(full, device)
-    known = LatestAlarms.of(full)
-    observations = services.BatchObservations()
-    results: list[IngestResult] = []
-    opened: dict[int, list[Incident]] = {}  # result index → the incidents its message opened
-    keys: dict[str, tuple[datetime, str]] = {}
-    for item in items:
-        message, at = item.message, item.message.received_at
-        assert at is not None
-        if item.duplicate:
-            results.append(IngestResult(Outcome.DUPLICATE))
-            continue
-        if item.reason is not None:
-            # Raised before this message wrote anything: the batch goes on.
-            if not dead_letters:
-                raise item.reason
-            _add_dead_letter(message, item.reason, device)
-            if item.key is not None:
-                keys[item.key] = (at, Outcome.DEAD_LETTER)
-            results.append(
-                IngestResult(Outcome.DEAD_LETTER, reason_code=item.reason.code, reason=item.reason.reason)
-            )
-            continue
-        if item.parsed is None or item.device is None:
-            results.append(IngestResult(Outcome.IGNORED))
-            continue
-        if item.device.id in full:
-            changes, incidents = _apply(
-                loaded[item.device.id], item.parsed, message.retained, at, known, observations
-            )
-            if incidents:
-                opened[len(results)] = incidents
-        else:
-            changes = routine.apply(item.device, item.parsed, message.retained, at)
+    return rows
+
+
+def _handle(batch: _Batch, item: _Item, device: Device | None, dead_letters: bool) -> None:
+    message, at = item.message, item.message.received_at
+    assert at is not None
+    if item.duplicate:
+        batch.results.append(IngestResult(Outcome.DUPLICATE))
+        return
+    if item.reason is not None:
+        # Raised before this message wrote anything: the batch goes on.
+        if not dead_letters:
+            raise item.reason
+        _add_dead_letter(message, item.reason, device)
         if item.key is not None:
-            keys[item.key] = (at, Outcome.PROCESSED)
-        results.append(IngestResult(Outcome.PROCESSED, item.device.device_id, tuple(changes)))
+            batch.keys[item.key] = (at, Outcome.DEAD_LETTER)
+        reason = item.reason
+        batch.results.append(IngestResult(Outcome.DEAD_LETTER, reason_code=reason.code, reason=reason.reason))
+        return
+    if item.parsed is None or item.device is None:
+        batch.results.append(IngestResult(Outcome.IGNORED))
+        return
+    if item.device.id in batch.full:
+        target = batch.loaded[item.device.id]
+        changes, incidents = _apply(
+            target, item.parsed, message.retained, at, batch.known, batch.observations
+        )
+        if incidents:
+            batch.opened[len(batch.results)] = incidents
+    else:
+        changes = batch.routine.apply(item.device, item.parsed, message.retained, at)
+    if item.key is not None:
+        batch.keys[item.key] = (at, Outcome.PROCESSED)
+    batch.results.append(IngestResult(Outcome.PROCESSED, item.device.device_id, tuple(changes)))
+
+
+def _finish(batch: _Batch) -> list[IngestResult]:
+    """Write what the batch gathered, commit, and hand on (or, embedded, open) the new incidents' cases."""
+    results = batch.results
     db.session.flush()  # the batch's new alarms and incidents, a statement per table
     new_incidents: list[int] = []
-    for index, incidents in opened.items():
+    for index, incidents in batch.opened.items():
         ids = tuple(incident.id for incident in incidents)
         results[index] = replace(results[index], incident_ids=ids)
         new_incidents += ids
-    observations.write()
-    routine.write()
-    remember(db.session.connection(), keys)
+    batch.observations.write()
+    batch.routine.write()
+    remember(db.session.connection(), batch.keys)
     background = case_opening.opens_in_background()
     if background:
         case_opening.hand_on(new_incidents)
