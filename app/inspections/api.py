@@ -26,6 +26,7 @@ from app.inspections.schemas import (
     PlaceCreateSchema,
     PlaceQueryArgs,
     PlaceSchema,
+    UnblacklistSchema,
 )
 
 blp = Blueprint(
@@ -89,6 +90,18 @@ class PlaceItem(MethodView):
     @blp.response(200, PlaceSchema)
     def get(self, place_id: int) -> Place:
         return places.get_place(api_user(), place_id)
+
+
+@blp.route("/places/<int:place_id>/unblacklist")
+class PlaceUnblacklist(MethodView):
+    @blp.arguments(UnblacklistSchema)
+    @blp.response(200, PlaceSchema)
+    def post(self, body: dict[str, Any], place_id: int) -> Place:
+        """Take a place off the blacklist (supervisors, admins; a place of your territory) with a required
+        reason; audited. 409 if it is not blacklisted, 422 without a reason."""
+        place = places.unblacklist_place(api_user(), place_id, body["reason"])
+        db.session.commit()
+        return place
 
 
 def _with_counts(campaign: Campaign, counts: dict[str, int]) -> Campaign:

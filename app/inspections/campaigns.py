@@ -47,6 +47,7 @@ COUNT_NAMES = {
     ItemStatus.BLACKLISTED: "failed",
     ItemStatus.RECTIFYING: "rectifying",
     ItemStatus.PENDING: "pending",
+    ItemStatus.OVERDUE: "overdue",
 }
 
 

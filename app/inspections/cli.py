@@ -1,4 +1,4 @@
-"""``flask inspections import-places | places``."""
+"""``flask inspections import-places | places | unblacklist``."""
 
 from __future__ import annotations
 
@@ -74,5 +74,22 @@ def register_inspection_commands(app: Flask) -> None:
             if place.blacklisted:
                 click.echo(f"{'':16} 黑名单 blacklisted: {place.blacklist_reason}")
         click.echo(f"{len(found)} places", err=True)
+
+    @group.command("unblacklist")
+    @click.argument("code")
+    @click.option("--reason", required=True, help="why the place comes off the blacklist (audited)")
+    def unblacklist_command(code: str, reason: str) -> None:
+        """Take the place CODE off the blacklist (移出黑名单), with a reason."""
+        place = db.session.execute(select(Place).where(Place.code == code)).scalar_one_or_none()
+        if place is None:
+            _fail(f"no place with code {code!r}")
+            return
+        try:
+            places.unblacklist(None, place, reason)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            _fail(f"{exc.message}: {exc.details}")
+        click.echo(f"{place.code} is off the blacklist")
 
     app.cli.add_command(group)

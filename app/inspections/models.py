@@ -28,10 +28,13 @@ PLACE_TYPES: dict[str, tuple[str, str]] = {
 
 class ItemStatus:
     PENDING = "pending"  # 待检查: the first inspection is not done yet
+    # 逾期未检查: the first inspection was still not done at the campaign deadline; it stays offered, and
+    # inspecting it moves it on like a pending one (``inspection.mark_overdue``).
+    OVERDUE = "overdue"
     RECTIFYING = "rectifying"  # 整改中: failed once, a rectification notice runs, re-inspection follows
     PASSED = "passed"  # 已通过 (done): passed the inspection or the re-inspection
     BLACKLISTED = "blacklisted"  # 未通过 (failed): failed the re-inspection too, the place is blacklisted
-    ALL = (PENDING, RECTIFYING, PASSED, BLACKLISTED)
+    ALL = (PENDING, OVERDUE, RECTIFYING, PASSED, BLACKLISTED)
     FINAL = (PASSED, BLACKLISTED)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.audit.services import record
+from app.auth.models import User
 from app.clock import now
 from app.errors import InvalidInput
 from app.extensions import db
@@ -59,13 +60,13 @@ def _titles(campaign: Campaign, keys: list[str]) -> list[str]:
 
 
 def _check_inspector(item: CampaignItem, actor: Any) -> None:
-    """Only the grid's workers inspect its places. A task without a case that its holder hands back is
-    offered to every grid worker (``app.tasks.services.unclaim``): another grid's may claim it, not do it."""
-    if actor is None or actor.username == item.inspector or territory_of(actor).covers(item.grid_code):
+    """Only the workers of the place's grid (or of a grid above it) inspect it. Handed back, the task is
+    offered to those only (its ``gridCode``); this also refuses one reassigned to another grid's worker."""
+    if actor is None or actor.username == item.inspector or territory_of(actor).covers(item.place.grid_code):
         return
     raise InvalidInput(
         "not a grid worker of this place's grid",
-        {"inspector": f"{actor.username} does not work grid {item.grid_code}; hand the task back"},
+        {"inspector": f"{actor.username} does not work grid {item.place.grid_code}; hand the task back"},
     )
 
 
@@ -92,6 +93,8 @@ def select_target(call: OperatorCall) -> dict[str, Any]:
         "address": place.address,
         "responsible_person": place.responsible_person,
         "grid_code": item.grid_code,
+        # The user tasks' gridCode: handed back, an inspection is offered to this grid's staff only.
+        "place_grid_code": place.grid_code,
         "inspector": item.inspector,
     }
 
@@ -139,13 +142,14 @@ def issue_notice(call: OperatorCall) -> dict[str, Any]:
     due = rectify_due(timestamp, campaign.rectify_days)
     if call.actor is not None:
         item.inspector = call.actor.username  # who inspected re-inspects
+    before = {"status": item.status}  # pending, or overdue when inspected after the campaign deadline
     item.status, item.notice_issued_at, item.rectify_due_at = ItemStatus.RECTIFYING, timestamp, due
     failed = list(item.failed_items or [])
     _audit(
         "inspection.notice_issued",
         item,
         call,
-        before={"status": ItemStatus.PENDING},
+        before=before,
         after={"status": item.status, "rectify_due_at": due.isoformat()},
         data={"failed_items": failed, "failed_titles": _titles(campaign, failed), "place_id": item.place_id},
     )
@@ -193,3 +197,50 @@ def finish_campaign(call: OperatorCall) -> dict[str, Any]:
         after={"status": campaign.status},
     )
     return {"status": campaign.status, "at": timestamp.isoformat()}
+
+
+@operators.register(
+    "inspection.mark_overdue",
+    "专项检查逾期: at the campaign deadline, inspections not done become overdue; the launcher is told",
+)
+def mark_overdue(call: OperatorCall) -> dict[str, Any]:
+    """Mark the campaign's still pending inspections overdue (one audit event each, and one for the
+    campaign). The inspections stay offered: the campaign runs until every target is done. Rectifications
+    under way keep their own deadline and are not overdue. Returns who to tell (the launcher)."""
+    campaign = _campaign(call, int(call.params["campaign_id"]))
+    items = list(
+        db.session.execute(
+            select(CampaignItem)
+            .where(CampaignItem.campaign_id == campaign.id, CampaignItem.status == ItemStatus.PENDING)
+            .order_by(CampaignItem.id)
+        ).scalars()
+    )
+    for item in items:
+        item.status = ItemStatus.OVERDUE
+        _audit(
+            "inspection.overdue",
+            item,
+            call,
+            before={"status": ItemStatus.PENDING},
+            after={"status": item.status},
+            data={"deadline": campaign.deadline.isoformat(), "inspector": item.inspector},
+        )
+    launcher = db.session.get(User, campaign.launched_by_id)
+    record(
+        "inspection.campaign_overdue",
+        entity_type="inspection_campaign",
+        entity_id=campaign.id,
+        actor=call.actor,
+        instance_id=call.instance_id,
+        data={
+            "deadline": campaign.deadline.isoformat(),
+            "overdue": len(items),
+            "item_ids": [item.id for item in items],
+            "notified": launcher.username if launcher is not None else None,
+        },
+    )
+    return {
+        "overdue": len(items),
+        "launcher": launcher.username if launcher is not None else None,
+        "unit_code": campaign.unit_code,
+    }

@@ -1,5 +1,5 @@
 """The place registry: create, read (within the reader's territory), import a whole file (every row or none),
-and put a place on the blacklist. Each change writes its audit event; the caller commits."""
+put a place on the blacklist and take it off. Each change writes its audit event; the caller commits."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from app.audit.services import Actor, record
 from app.auth.models import User
 from app.auth.roles import Role
 from app.clock import now
-from app.errors import Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.extensions import db
 from app.grids.scope import in_subtrees
 from app.grids.services import locate
@@ -229,6 +229,54 @@ def blacklist(place: Place, reason: str, at: datetime, actor: Actor | None, **da
         },
         data=data or None,
     )
+
+
+REASON_LENGTH = 500
+
+
+def _unblacklist_reason(reason: Any) -> str:
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidInput(
+            "a reason is required", {"reason": "required: why the place comes off the blacklist"}
+        )
+    if len(reason.strip()) > REASON_LENGTH:
+        raise InvalidInput("reason too long", {"reason": f"at most {REASON_LENGTH} characters"})
+    return reason.strip()
+
+
+def unblacklist(user: User | None, place: Place, reason: Any) -> Place:
+    """Take ``place`` off the blacklist (移出黑名单) with ``reason``, audited with before and after.
+    ``user`` None: the command line. 422 without a reason, 409 if it is not blacklisted; nothing changes then.
+    """
+    if user is not None:
+        _require_editor(user)
+    clean = _unblacklist_reason(reason)
+    if not place.blacklisted:
+        raise Conflict(f"place {place.code} is not blacklisted", {"blacklisted": False})
+    before = {
+        "blacklisted": True,
+        "blacklist_reason": place.blacklist_reason,
+        "blacklisted_at": place.blacklisted_at.isoformat() if place.blacklisted_at else None,
+    }
+    timestamp = now()
+    place.blacklisted, place.blacklist_reason, place.blacklisted_at = False, None, None
+    place.updated_at = timestamp
+    record(
+        "place.unblacklisted",
+        entity_type="inspection_place",
+        entity_id=place.id,
+        actor=user,
+        before=before,
+        after={"blacklisted": False, "blacklist_reason": None, "blacklisted_at": None},
+        data={"reason": clean},
+    )
+    return place
+
+
+def unblacklist_place(user: User, place_id: int, reason: Any) -> Place:
+    """The API's way: only place editors, and only a place of their territory (else 404, as if missing)."""
+    _require_editor(user)
+    return unblacklist(user, get_place(user, place_id), reason)
 
 
 # -- import -----------------------------------------------------------------------------------------

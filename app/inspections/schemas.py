@@ -33,6 +33,14 @@ class PlaceCreateSchema(Schema):
     responsible_phone = fields.Raw(load_default=None)
 
 
+class UnblacklistSchema(Schema):
+    """Checked by ``app.inspections.places.unblacklist``: a missing reason is a 422 after the role check."""
+
+    reason = fields.Raw(
+        load_default=None, metadata={"description": "required: why the place comes off the blacklist (≤500)"}
+    )
+
+
 class PlaceSchema(Schema):
     id = fields.Int()
     code = fields.Str()
@@ -94,6 +102,7 @@ class CountsSchema(Schema):
     failed = fields.Int(metadata={"description": "未通过: failed the re-inspection, blacklisted"})
     rectifying = fields.Int(metadata={"description": "整改中: a rectification notice runs"})
     pending = fields.Int(metadata={"description": "待检查: not inspected yet"})
+    overdue = fields.Int(metadata={"description": "逾期未检查: still not inspected at the campaign deadline"})
 
 
 class GridCountsSchema(CountsSchema):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, or_, select, true
 
 from app.auth.models import User
 from app.auth.roles import REASSIGNERS
@@ -17,6 +17,7 @@ from app.cases.services import case_visible_to, is_case_visible
 from app.clock import now
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.extensions import db
+from app.grids.scope import in_subtrees, scope_of
 from app.http import paginate
 from app.workflow import instances
 from app.workflow.forms import FormNotFound, FormRegistry, FormValidationError
@@ -102,7 +103,8 @@ def offered_by_role_only(task: HumanTask) -> bool:
 
 def can_see(user: User, task: HumanTask) -> bool:
     """Your own tasks (held, completed, or offered to you by name or to your unit) always; a task offered
-    by role (or a supervisor's look at any task) only when you can see its case."""
+    by role (or a supervisor's look at any task) only when you can see its case, or for a task without a
+    case, when its grid (if it names one) is in your scope."""
     if task.assignee_id == user.id or task.completed_by_id == user.id:
         return True
     candidate = is_candidate(user, task)
@@ -110,7 +112,26 @@ def can_see(user: User, task: HumanTask) -> bool:
         return True
     if not (candidate or user.role in REASSIGNERS):
         return False
-    return task.case_id is None or is_case_visible(user, task.case_id)
+    if task.case_id is None:
+        return _caseless_in_scope(user, task.grid_code)
+    return is_case_visible(user, task.case_id)
+
+
+def _caseless_in_scope(user: User, grid_code: str | None) -> bool:
+    """A task without a case that names a grid (``gridCode``) is for the staff of its subtree and ancestors,
+    as a case in that grid would be; one naming no grid, for every holder of its roles."""
+    if grid_code is None:
+        return True
+    scope = scope_of(user)
+    return scope.everything or any(grid_code.startswith(root) for root in scope.grid_codes)
+
+
+def _caseless_in_scope_filter(user: User) -> ColumnElement[bool]:
+    """``_caseless_in_scope`` as a condition on ``HumanTask``."""
+    scope = scope_of(user)
+    if scope.everything:
+        return true()
+    return HumanTask.grid_code.is_(None) | in_subtrees(HumanTask.grid_code, scope.grid_codes)
 
 
 def _claimable_filter(user: User) -> Any:
@@ -129,7 +150,11 @@ def _claimable_filter(user: User) -> Any:
         ready
         & HumanTask.candidate_user.is_(None)
         & HumanTask.candidate_group.is_(None)
-        & or_(HumanTask.case_id.is_(None), case_visible_to(user, own_work=False)),
+        & or_(
+            HumanTask.case_id.is_(None) & _caseless_in_scope_filter(user),
+            # Not for a task without a case: the outer-joined NULL case would pass "unlocated" scopes.
+            HumanTask.case_id.is_not(None) & case_visible_to(user, own_work=False),
+        ),
     ]
     if user.unit_code:
         to_unit = HumanTask.candidate_group == user.unit_code

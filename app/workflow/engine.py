@@ -333,7 +333,7 @@ def _check_expressions(file_name: str, task_spec: Any) -> None:
     for pname, param in (getattr(task_spec, "operation_params", None) or {}).items():
         sources.append((f"parameter '{pname}'", param["value"]))
     properties = (getattr(task_spec, "extensions", None) or {}).get("properties", {})
-    for pname in ("candidateUser", "candidateGroup", "dueAt"):
+    for pname in ("candidateUser", "candidateGroup", "gridCode", "dueAt"):
         if properties.get(pname):
             sources.append((f"property '{pname}'", properties[pname]))
     for what, source in sources:

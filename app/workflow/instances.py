@@ -494,6 +494,7 @@ def _new_row(
         ),
         "candidate_user": _evaluate_property(engine, task, "candidateUser") or None,
         "candidate_group": _evaluate_property(engine, task, "candidateGroup") or None,
+        "grid_code": _evaluate_property(engine, task, "gridCode") or None,
         "assignee_id": None,
         "claimed_at": None,
         "status": TaskStatus.READY,

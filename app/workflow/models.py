@@ -97,6 +97,9 @@ class HumanTask(db.Model):  # type: ignore[name-defined]
     candidate_roles: Mapped[str] = mapped_column(String(200))
     candidate_user: Mapped[str | None] = mapped_column(String(64))
     candidate_group: Mapped[str | None] = mapped_column(String(64))
+    # For a task without a case: the grid it belongs to (the ``gridCode`` property). Offered by role, it goes
+    # only to the staff of that grid's subtree and its ancestors, the scope rule of case tasks.
+    grid_code: Mapped[str | None] = mapped_column(String(24))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     status: Mapped[str] = mapped_column(String(20), index=True)
     case_status: Mapped[str | None] = mapped_column(String(30))

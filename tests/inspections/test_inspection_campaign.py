@@ -65,7 +65,14 @@ def actions(instance_id: int) -> list[str]:
 
 def test_pass_closes_the_item_and_the_campaign(client: FlaskClient, auth: Auth, launch: Any) -> None:
     campaign = launch(place_types=["restaurant"], grid_codes=[EAST_GRID])
-    assert campaign["counts"] == {"total": 2, "done": 0, "failed": 0, "rectifying": 0, "pending": 2}
+    assert campaign["counts"] == {
+        "total": 2,
+        "done": 0,
+        "failed": 0,
+        "rectifying": 0,
+        "pending": 2,
+        "overdue": 0,
+    }
     instance_id = campaign["instance_id"]
     instance = db.session.get(ProcessInstance, instance_id)
     assert instance is not None and instance.case_id is None  # a campaign is not a case
@@ -93,7 +100,14 @@ def test_pass_closes_the_item_and_the_campaign(client: FlaskClient, auth: Auth, 
     assert result["instance_status"] == "completed"
     finished = detail(client, auth, campaign["id"])
     assert finished["status"] == "completed" and finished["completed_at"] is not None
-    assert finished["counts"] == {"total": 2, "done": 2, "failed": 0, "rectifying": 0, "pending": 0}
+    assert finished["counts"] == {
+        "total": 2,
+        "done": 2,
+        "failed": 0,
+        "rectifying": 0,
+        "pending": 0,
+        "overdue": 0,
+    }
     history = actions(instance_id)
     assert history.count("inspection.inspected") == 2 and "inspection.campaign_completed" in history
     assert "inspection.notice_issued" not in history
@@ -183,6 +197,7 @@ def test_second_failure_blacklists_the_place(
         "failed": 1,
         "rectifying": 0,
         "pending": 0,
+        "overdue": 0,
     }
     listed = client.get("/api/v1/inspections/places?blacklisted=true", headers=auth("supervisor")).get_json()
     assert [p["code"] for p in listed["items"]] == ["S1"] and listed["items"][0]["blacklist_reason"]
@@ -231,7 +246,14 @@ def test_progress_per_grid_and_by_scope(client: FlaskClient, auth: Auth, launch:
     submit(client, auth, "worker2", s1, {"results": results("gas_alarm")})
 
     rows = {g["grid_code"]: g for g in detail(client, auth, campaign["id"])["grids"]}
-    assert rows[EAST_GRID] | {} == {**rows[EAST_GRID], "total": 2, "done": 1, "pending": 1, "failed": 0}
+    assert rows[EAST_GRID] | {} == {
+        **rows[EAST_GRID],
+        "total": 2,
+        "done": 1,
+        "pending": 0,
+        "overdue": 1,  # ten days on, past the campaign's seven-day deadline
+        "failed": 0,
+    }
     assert (rows[WEST_GRID]["failed"], rows[WEST_GRID]["rectifying"], rows[WEST_GRID]["done"]) == (1, 1, 0)
     assert rows[EAST_GRID]["grid_name"] == "第2网格"
     assert {g["grid_code"] for g in detail(client, auth, campaign["id"], "community")["grids"]} == {
@@ -298,11 +320,19 @@ def test_inspectors_share_a_grid_by_load(
     ]
 
 
-def test_a_handed_back_inspection_is_done_in_its_grid(
+def _tasks(client: FlaskClient, auth: Auth, who: str, scope: str = "all") -> tuple[int, set[int]]:
+    response = client.get(f"/api/v1/tasks?scope={scope}&page_size=100", headers=auth(who))
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    return body["total"], {task["id"] for task in body["items"]}
+
+
+def test_a_handed_back_inspection_is_offered_in_its_grid_only(
     client: FlaskClient, auth: Auth, launch: Any, create_user: Any
 ) -> None:
-    """A task without a case that its holder hands back is offered by role to every grid worker (the task
-    inbox's rule); a worker of another grid may claim it but not complete it, a worker of the grid may."""
+    """Handed back, an inspection is offered by role to the grid workers of the place's grid (the task's
+    ``grid_code``, the scope rule of case tasks), not to another grid's: it is not in their inbox, they cannot
+    see or claim it. Reassigned to another grid's worker anyway, its completion is refused (422)."""
     from tests.cases.territory import assign
     from tests.helpers import fingerprint
 
@@ -311,14 +341,34 @@ def test_a_handed_back_inspection_is_done_in_its_grid(
     auth("worker3")
     campaign = launch(grid_codes=[EAST_GRID], place_types=["restaurant"])
     task_id = task_for(client, auth, "supervisor", campaign["instance_id"], "R1", "inspect")
-    holder = db.session.get(HumanTask, task_id).candidate_user  # type: ignore[union-attr]
+    task = db.session.get(HumanTask, task_id)
+    assert task is not None and task.grid_code == item_of(campaign["id"], "R1").place.grid_code
+    holder = task.candidate_user
     grid_mate = ({"worker", "worker3"} - {holder}).pop()
     assert client.post(f"/api/v1/tasks/{task_id}/unclaim", headers=auth(holder)).status_code == 200
-    assert client.post(f"/api/v1/tasks/{task_id}/claim", headers=auth("worker2")).status_code == 200
+
+    for who in (holder, grid_mate):
+        total, ids = _tasks(client, auth, who, "claimable")
+        assert task_id in ids and total == len(ids)
+    total, ids = _tasks(client, auth, "worker2", "claimable")
+    assert task_id not in ids and total == len(ids) == 0
+    assert _tasks(client, auth, "worker2")[0] == 0
+    before = fingerprint()
+    assert client.get(f"/api/v1/tasks/{task_id}", headers=auth("worker2")).status_code == 404
+    assert client.post(f"/api/v1/tasks/{task_id}/claim", headers=auth("worker2")).status_code == 404
+    assert fingerprint() == before
+
+    reassigned = client.post(
+        f"/api/v1/tasks/{task_id}/reassign", json={"username": "worker2"}, headers=auth("supervisor")
+    )
+    assert reassigned.status_code == 200, reassigned.get_json()
     before = fingerprint()
     refused = submit(client, auth, "worker2", task_id, {"results": results()}, expect=422)
     assert "inspector" in refused["details"]
     assert fingerprint() == before
-    assert client.post(f"/api/v1/tasks/{task_id}/unclaim", headers=auth("worker2")).status_code == 200
+    back = client.post(
+        f"/api/v1/tasks/{task_id}/reassign", json={"username": grid_mate}, headers=auth("supervisor")
+    )
+    assert back.status_code == 200, back.get_json()
     submit(client, auth, grid_mate, task_id, {"results": results()})
     assert item_of(campaign["id"], "R1").inspected_by == grid_mate

@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 
 from tests.helpers import Auth, fingerprint
 from tests.mediation.flow import PERSONAL, file_dispute, intake, parties, view
+from tests.mediation.territory import COMMUNITY_A, GRID_A2, GRID_B1, PEOPLE, STREET
 from tests.mediation.test_privacy import json_has_none_of
-from tests.mediation.territory import COMMUNITY_A, GRID_A1, GRID_A2, GRID_B1, PEOPLE, STREET
 
 pytestmark = pytest.mark.usefixtures("people", "deployed_mediation")
 
@@ -38,9 +38,7 @@ def disputes(client: FlaskClient, auth: Auth, clock: Any) -> dict[str, str]:
     return {"a": a, "b": b, "c": c}
 
 
-def listed(
-    client: FlaskClient, auth: Auth, who: str, query: str = "", expect: int = 200
-) -> dict[str, Any]:
+def listed(client: FlaskClient, auth: Auth, who: str, query: str = "", expect: int = 200) -> dict[str, Any]:
     response = client.get(f"/api/v1/disputes{query}", headers=auth(who))
     assert response.status_code == expect, (who, query, response.get_json())
     return response.get_json()  # type: ignore[no-any-return]
@@ -150,7 +148,10 @@ def test_every_item_is_masked_as_the_detail_masks_it_for_you(client, auth, dispu
     for who, key in (("resident", a), ("community", b), ("dispatcher", c), ("admin", a), ("street", b)):
         assert seen[(who, key)] is True, (who, key)
     masked = next(i for i in listed(client, auth, "resident")["items"] if i["key"] == a)
-    assert [(p["name"], p["phone"]) for p in masked["parties"]] == [("张*", "138****5678"), ("李**", "139****4321")]
+    assert [(p["name"], p["phone"]) for p in masked["parties"]] == [
+        ("张*", "138****5678"),
+        ("李**", "139****4321"),
+    ]
     assert not {"description", "sessions", "documents"} & set(masked)
 
 

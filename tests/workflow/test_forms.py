@@ -121,6 +121,7 @@ VALID: dict[str, dict[str, Any]] = {
         "summary": "限期三日整改",
     },
     "inspection_reinspect.schema.json": {"results": {"fire_extinguisher": {"result": "pass"}}},
+    "inspection_overdue.schema.json": {"note": "已电话催办相关网格员"},
 }
 FORM_NAMES = sorted(VALID)
 # The emergency forms have their samples and checks next to their process (tests/emergency/test_forms.py).
