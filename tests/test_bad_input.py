@@ -660,3 +660,28 @@ def test_message_to_an_unknown_business_key(client, auth):
     )
     assert "GC-2026-999999" in error["message"]
     assert fingerprint() == before
+
+
+# -- query strings ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/cases?colour=red",
+        "/api/v1/cases?per_page=5",
+        "/api/v1/tasks?colour=red",
+        "/api/v1/devices?colour=red",
+        "/api/v1/dead-letters?colour=red",
+        "/api/v1/incidents?colour=red",
+        "/api/v1/disputes?colour=red",
+        "/api/v1/inspections/places?colour=red",
+    ],
+)
+def test_an_unknown_query_key_is_refused_not_ignored(client, auth, url):
+    """An unfiltered list must never look like a filtered one."""
+    before = fingerprint()
+    body = _error(client.get(url, headers=auth("supervisor")), 422)
+    key = url.split("?")[1].split("=")[0]
+    assert body["details"] == {key: ["Unknown field."]}
+    assert fingerprint() == before

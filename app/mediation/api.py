@@ -7,7 +7,6 @@ from typing import Any
 from flask import request, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import RAISE
 
 from app.auth.services import api_user
 from app.errors import InvalidInput
@@ -39,7 +38,7 @@ mediators_blp = Blueprint(
 class Disputes(MethodView):
     # Unknown keys are refused, not ignored (webargs' default for a query): a misspelt filter would
     # otherwise quietly list everything.
-    @blp.arguments(DisputeQueryArgs, location="query", unknown=RAISE)
+    @blp.arguments(DisputeQueryArgs, location="query")
     @blp.response(200, DisputePage)
     def get(self, args: dict[str, Any]) -> Any:
         """List the disputes you see (those you could open), newest first, parties masked as in the
