@@ -383,10 +383,26 @@ def add_attachment(user: User, key: str, data: bytes, original_name: str | None,
     except photos.UploadRejected as exc:
         error = {413: PayloadTooLarge, 415: UnsupportedMediaType}.get(exc.status, InvalidInput)
         raise error(exc.reason, {exc.field: exc.reason}) from exc
-    storage_path = photos.store_blob(settings.upload_folder, data, info)
+    return store_photo(case, data, info, kind, original_name, actor=user)
+
+
+def store_photo(
+    case: Case,
+    data: bytes,
+    info: photos.ImageInfo,
+    kind: str,
+    original_name: str | None,
+    *,
+    actor: User | None = None,
+    actor_label: str | None = None,
+    audit_data: dict[str, Any] | None = None,
+) -> Attachment:
+    """Store a checked image (``photos.inspect_image``) as a photo of the case, audited as ``actor`` (a
+    user) or ``actor_label`` (a device), and queue its thumbnail: uploads and camera snapshots alike."""
+    storage_path = photos.store_blob(_settings().upload_folder, data, info)
     attachment = Attachment(
         case_id=case.id,
-        uploaded_by_id=user.id,
+        uploaded_by_id=actor.id if actor is not None else None,
         kind=kind,
         content_type=info.content_type,
         size=info.size,
@@ -406,7 +422,8 @@ def add_attachment(user: User, key: str, data: bytes, original_name: str | None,
         "attachment.added",
         entity_type="attachment",
         entity_id=attachment.id,
-        actor=user,
+        actor=actor,
+        actor_label=actor_label,
         case_id=case.id,
         after={
             "kind": kind,
@@ -416,6 +433,7 @@ def add_attachment(user: User, key: str, data: bytes, original_name: str | None,
             "taken_at": info.taken_at.isoformat() if info.taken_at else None,
             "gps": [info.gps_lat, info.gps_lon] if info.gps_lat is not None else None,
         },
+        data=audit_data,
     )
     enqueue("photos", "app.cases.jobs.make_thumbnail", attachment.id)
     return attachment

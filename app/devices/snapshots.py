@@ -30,12 +30,10 @@ from typing import Any
 
 from flask import current_app, has_app_context
 
-from app.audit.services import record, record_case_event
+from app.audit.services import record_case_event
 from app.cases import photos
 from app.cases.models import Attachment, Case
-from app.clock import now
-from app.extensions import db
-from app.jobs import enqueue
+from app.cases.services import store_photo
 
 log = logging.getLogger(__name__)
 
@@ -193,42 +191,14 @@ def attach(snapshot: Snapshot, case: Case, actor_label: str, alarm_id: int) -> A
 
 
 def _store(data: bytes, info: photos.ImageInfo, case: Case, actor_label: str, alarm_id: int) -> Attachment:
-    """As ``app.cases.services.add_attachment`` stores an upload, for a device instead of a user."""
-    settings = current_app.extensions["gridcase.settings"]
-    storage_path = photos.store_blob(settings.upload_folder, data, info)
-    attachment = Attachment(
-        case_id=case.id,
-        uploaded_by_id=None,
-        kind="report",
-        content_type=info.content_type,
-        size=info.size,
-        sha256=info.sha256,
-        storage_path=storage_path,
-        original_name=f"{actor_label.removeprefix('device:')}-snapshot.{info.extension}"[:200],
-        width=info.width,
-        height=info.height,
-        taken_at=info.taken_at,
-        gps_lat=info.gps_lat,
-        gps_lon=info.gps_lon,
-        created_at=now(),
-    )
-    db.session.add(attachment)
-    db.session.flush()
-    record(
-        "attachment.added",
-        entity_type="attachment",
-        entity_id=attachment.id,
+    """As an upload is stored, for a device instead of a user."""
+    name = f"{actor_label.removeprefix('device:')}-snapshot.{info.extension}"
+    return store_photo(
+        case,
+        data,
+        info,
+        "report",
+        name,
         actor_label=actor_label,
-        case_id=case.id,
-        after={
-            "kind": attachment.kind,
-            "sha256": info.sha256,
-            "content_type": info.content_type,
-            "size": info.size,
-            "taken_at": info.taken_at.isoformat() if info.taken_at else None,
-            "gps": [info.gps_lat, info.gps_lon] if info.gps_lat is not None else None,
-        },
-        data={"source": "camera_snapshot", "alarm_id": alarm_id},
+        audit_data={"source": "camera_snapshot", "alarm_id": alarm_id},
     )
-    enqueue("photos", "app.cases.jobs.make_thumbnail", attachment.id)
-    return attachment
