@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, bindparam, or_, select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from app.devices.models import Alarm, Device, ProcessedMessage
@@ -283,8 +284,6 @@ def remember(connection: Connection, keys: Mapping[str, tuple[datetime, str]]) -
         ]
         connection.execute(_REMEMBER_PG, {"rows": json.dumps(document)})
         return
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
     statement = sqlite_insert(ProcessedMessage)
     connection.execute(
         statement.on_conflict_do_update(

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import current_app, has_app_context
+from flask import current_app
 
 from app.audit.services import record_case_event
 from app.cases import photos
@@ -64,10 +64,8 @@ def marker(image: bytes) -> dict[str, Any]:
 
 
 def stage(image: bytes) -> bool:
-    """Keep the decoded snapshot until the case is opened; False outside an app (the pure adapter tests) or
-    when the disk refuses it (the case then opens without the photo and says so)."""
-    if not has_app_context():
-        return False
+    """Keep the decoded snapshot until the case is opened (ingestion calls this when a reading opens an
+    alarm); False when the disk refuses it (the case then opens without the photo and says so)."""
     target = _staged_path(hashlib.sha256(image).hexdigest())
     if target.exists():
         os.utime(target)  # sent again: its hour starts again
