@@ -2,8 +2,9 @@
 
 from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, User
-from app.cases.models import Attachment, Case, Comment, KeyCounter
+from app.cases.models import Attachment, Case, Comment
 from app.categories.models import Category
+from app.counters import KeyCounter
 from app.devices.models import Alarm, DeadLetter, Device, DeviceToken, Incident, ProcessedMessage
 from app.emergency.models import Emergency, EmergencyPlan, EmergencyResponder, EmergencyUpdate
 from app.grids.models import Grid, GridMember

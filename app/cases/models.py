@@ -8,7 +8,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.auth.models import User
 from app.extensions import db
 
-SEVERITIES = ("red", "orange", "yellow", "blue")  # 红 橙 黄 蓝: most urgent first
 ESCALATION_LEVELS = ("community", "street", "district")  # 社区 → 街道 → 区: "乡街吹哨,部门报到"
 SOURCE_CHANNELS = ("grid_worker", "resident", "hotline", "sensor", "camera", "web")
 
@@ -117,12 +116,3 @@ class Comment(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     author: Mapped[User] = relationship()
-
-
-class KeyCounter(db.Model):  # type: ignore[name-defined]
-    """Per-year sequence for case keys (GC-2026-000123), incremented under a row lock."""
-
-    __tablename__ = "key_counter"
-
-    name: Mapped[str] = mapped_column(String(20), primary_key=True)
-    value: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.cases.models import ATTACHMENT_KINDS, SEVERITIES, SOURCE_CHANNELS, CaseStatus
+from app.cases.models import ATTACHMENT_KINDS, SOURCE_CHANNELS, CaseStatus
+from app.timelimits.calendar import SEVERITIES
 
 
 class CaseReportSchema(Schema):

@@ -8,10 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, any_, exists, func, or_, select, true, union_all, update
+from sqlalchemy import ColumnElement, Select, any_, exists, func, or_, select, true, union_all
 from sqlalchemy import case as sql_case
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from app.audit.models import AuditEvent
@@ -20,15 +18,17 @@ from app.auth.models import User
 from app.auth.roles import REPORTERS, Role
 from app.cases import photos
 from app.cases.dispatch import unlocated_reason
-from app.cases.models import SEVERITIES, Attachment, Case, CaseStatus, Comment, KeyCounter
+from app.cases.models import Attachment, Case, CaseStatus, Comment
 from app.categories.models import Category
 from app.categories.services import get_category
 from app.clock import now
+from app.counters import increment
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from app.extensions import db
 from app.grids.scope import in_subtrees, scope_of
 from app.grids.services import locate
 from app.jobs import enqueue
+from app.timelimits.calendar import SEVERITIES
 from app.workflow import instances
 from app.workflow.models import HumanTask, ProcessInstance
 
@@ -46,16 +46,7 @@ def _settings() -> Any:
 
 def next_case_key(year: int) -> str:
     """GC-<year>-<6 digits>, from a per-year counter incremented atomically in this transaction."""
-    name = f"case-{year}"
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    db.session.execute(insert(KeyCounter).values(name=name, value=0).on_conflict_do_nothing())
-    value = db.session.execute(
-        update(KeyCounter)
-        .where(KeyCounter.name == name)
-        .values(value=KeyCounter.value + 1)
-        .returning(KeyCounter.value)
-    ).scalar_one()
+    value = increment(f"case-{year}")
     return f"GC-{year}-{value:06d}"
 
 

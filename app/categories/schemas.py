@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.cases.models import SEVERITIES
 from app.categories.models import CATEGORY_KINDS, RESPONSIBLE_LEVELS
+from app.timelimits.calendar import SEVERITIES
 from app.units.models import UNIT_KINDS
 
 CATEGORY_CODE = validate.Regexp(

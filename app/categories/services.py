@@ -19,12 +19,11 @@ from flask import current_app
 from sqlalchemy import Select, or_, select
 
 from app.audit.services import Actor, record
-from app.cases.models import SEVERITIES
 from app.categories.models import CATEGORY_KINDS, RESPONSIBLE_LEVELS, Category
 from app.clock import now
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
-from app.timelimits.calendar import CalendarError, TimeLimit
+from app.timelimits.calendar import SEVERITIES, CalendarError, TimeLimit
 from app.units.models import UNIT_KINDS
 from app.workflow.models import ProcessDefinition
 

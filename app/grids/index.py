@@ -18,12 +18,10 @@ from flask import current_app
 from shapely import STRtree
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import event, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
-from app.cases.models import KeyCounter
+from app.counters import current_value, increment
 from app.extensions import db
 from app.grids.codes import depth
 from app.grids.models import Grid
@@ -103,23 +101,12 @@ class _IndexCache:
 
 def tree_version() -> int:
     """The committed version of the grid tree (0 before any import). Every process reads the same one."""
-    value = db.session.execute(
-        select(KeyCounter.value).where(KeyCounter.name == VERSION_KEY)
-    ).scalar_one_or_none()
-    return value or 0
+    return current_value(VERSION_KEY)
 
 
 def bump_tree_version() -> int:
     """Count one more change of the tree, in the caller's transaction; caches rebuild once it commits."""
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    db.session.execute(insert(KeyCounter).values(name=VERSION_KEY, value=0).on_conflict_do_nothing())
-    version: int = db.session.execute(
-        update(KeyCounter)
-        .where(KeyCounter.name == VERSION_KEY)
-        .values(value=KeyCounter.value + 1)
-        .returning(KeyCounter.value)
-    ).scalar_one()
+    version = increment(VERSION_KEY)
     db.session.info[_CHANGED] = True
     return version
 

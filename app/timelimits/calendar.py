@@ -365,6 +365,9 @@ class Severity(StrEnum):
     BLUE = "blue"
 
 
+SEVERITIES: tuple[str, ...] = tuple(severity.value for severity in Severity)
+"""The severity values, 红 橙 黄 蓝, most urgent first: what inputs are validated against, lists sort by."""
+
 SEVERITY_FACTORS: Mapping[Severity, float] = MappingProxyType(
     {Severity.RED: 0.5, Severity.ORANGE: 0.75, Severity.YELLOW: 1.0, Severity.BLUE: 1.0}
 )

@@ -15,7 +15,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy import select
 
 from app.auth.models import User
-from app.cases.models import SEVERITIES, Case, CaseStatus
+from app.cases.models import Case, CaseStatus
 from app.cases.services import CaseFilters, list_cases
 from app.categories.models import Category
 from app.errors import InvalidInput
@@ -24,7 +24,7 @@ from app.grids.codes import code_problem
 from app.grids.models import Grid
 from app.grids.scope import in_subtrees, scope_of
 from app.http import MAX_PAGE_SIZE, paginate
-from app.timelimits.calendar import CHINA_STANDARD_TIME
+from app.timelimits.calendar import CHINA_STANDARD_TIME, SEVERITIES
 
 DEFAULT_PAGE_SIZE = 20
 # The grid filter offers the territory down to comprehensive grids (compounds and buildings are too many).

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.auth.models import User
-from app.cases.models import SEVERITIES, Case, CaseStatus
+from app.cases.models import Case, CaseStatus
 from app.cases.services import severity_rank, visible_cases
 from app.categories.models import Category
 from app.clock import as_utc, now
@@ -23,7 +23,7 @@ from app.grids.models import Grid
 from app.grids.scope import in_subtrees, scope_of
 from app.kpi import periods
 from app.kpi.services import KpiQuery, kpi_rows
-from app.timelimits.calendar import CHINA_STANDARD_TIME
+from app.timelimits.calendar import CHINA_STANDARD_TIME, SEVERITIES
 from app.web.supervisor.access import reads_kpis
 
 DEFAULT_REFRESH_SECONDS = 30
