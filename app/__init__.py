@@ -110,6 +110,7 @@ def register_api(app: Flask) -> None:
     from app.emergency.api import plans_blp as emergency_plans_blp
     from app.extensions import api, csrf
     from app.grids.api import blp as grids_blp
+    from app.grids.api import user_grids_blp
     from app.http import authenticate_api_request
     from app.inspections.api import blp as inspections_blp
     from app.kpi.api import blp as kpi_blp
@@ -121,6 +122,7 @@ def register_api(app: Flask) -> None:
 
     blueprints = (
         auth_blp,
+        user_grids_blp,
         cases_blp,
         attachments_blp,
         tasks_blp,

@@ -65,8 +65,10 @@ def register_commands(app: Flask) -> None:
     ) -> None:
         """Create a user with a hashed password."""
         from app.auth.services import create_user
+        from app.units.services import require_unit
 
         try:
+            require_unit(unit_code)
             user = create_user(username, password, role, display_name, unit_code)
             db.session.commit()
         except DomainError as exc:

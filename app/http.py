@@ -1,4 +1,4 @@
-"""Shared pieces of the HTTP edge: pagination and role checks."""
+"""Shared pieces of the HTTP edge: the requesting user, pagination and role checks."""
 
 from __future__ import annotations
 
@@ -6,17 +6,45 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask import request
+from flask_login import current_user
 from marshmallow import Schema, fields, validate
 from sqlalchemy import Select, func, select
 
 from app.auth.models import User
-from app.auth.services import api_user
-from app.errors import Forbidden
+from app.auth.services import user_from_token
+from app.errors import Forbidden, NotAuthenticated
 from app.extensions import db
 
 MAX_PAGE_SIZE = 100
 # API endpoints anyone may call: signing in. Every other endpoint of the API blueprints needs a user.
 PUBLIC_API_ENDPOINTS = frozenset({("auth.Tokens", "POST")})
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def api_user() -> User:
+    """The user of this API request: bearer token first, else the signed-in page session."""
+    # Cached on the request (not on g: g lives as long as the app context, which may span requests).
+    cached = request.environ.get("gridcase.user")
+    if cached is not None:
+        return cached
+    token = bearer_token()
+    user: User | None = None
+    if token is not None:
+        user = user_from_token(token)
+        if user is None:
+            raise NotAuthenticated("invalid or expired token")
+    elif current_user.is_authenticated and request.method in ("GET", "HEAD"):
+        # Page sessions may read the API; changes need a bearer token (no cookie-driven CSRF).
+        user = current_user._get_current_object()
+    if user is None:
+        raise NotAuthenticated("sign in: send 'Authorization: Bearer <token>' (POST /api/v1/tokens)")
+    request.environ["gridcase.user"] = user
+    return user
 
 
 def authenticate_api_request() -> None:

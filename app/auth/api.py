@@ -13,8 +13,8 @@ from app.auth import services
 from app.auth.models import User
 from app.auth.roles import ALL_ROLES, Role
 from app.extensions import db
-from app.grids import members
-from app.http import PageArgs, page_schema, paginate, require_roles
+from app.http import PageArgs, api_user, bearer_token, page_schema, paginate, require_roles
+from app.units.services import require_unit
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="认证 Authentication and users")
 
@@ -66,8 +66,8 @@ class CurrentToken(MethodView):
     @blp.response(204)
     def delete(self) -> None:
         """Sign out: revoke the token this request carries."""
-        services.api_user()
-        token = services.bearer_token()
+        api_user()
+        token = bearer_token()
         if token:
             services.revoke_token(token)
             db.session.commit()
@@ -77,7 +77,7 @@ class CurrentToken(MethodView):
 class Me(MethodView):
     @blp.response(200, UserSchema)
     def get(self) -> User:
-        return services.api_user()
+        return api_user()
 
 
 @blp.route("/users")
@@ -94,6 +94,7 @@ class Users(MethodView):
     def post(self, body: dict[str, Any]) -> User:
         """Admins create users."""
         admin = require_roles({Role.ADMIN})
+        require_unit(body.get("unit_code"))
         user = services.create_user(
             body["username"],
             body["password"],
@@ -104,50 +105,3 @@ class Users(MethodView):
         )
         db.session.commit()
         return user
-
-
-class AssignedGridSchema(Schema):
-    code = fields.Str()
-    name = fields.Str()
-    level = fields.Str()
-
-
-class UserGridsSchema(Schema):
-    username = fields.Str()
-    role = fields.Str()
-    grids = fields.List(fields.Nested(AssignedGridSchema))
-
-
-class UserGridsInput(Schema):
-    grids = fields.List(
-        fields.Str(validate=validate.Regexp(r"^\d{6,21}$", error="expected a grid code: 6 to 21 digits")),
-        required=True,
-        metadata={"description": "grid codes; replaces the current assignment ([] removes it)"},
-    )
-
-
-def _user_grids(user: User) -> dict[str, Any]:
-    return {"username": user.username, "role": user.role, "grids": members.user_grids(user)}
-
-
-@blp.route("/users/<username>/grids")
-class UserGrids(MethodView):
-    @blp.response(200, UserGridsSchema)
-    def get(self, username: str) -> dict[str, Any]:
-        """The grids a user is assigned to (admins; and every user for themselves)."""
-        me = services.api_user()
-        if me.username != username:
-            require_roles({Role.ADMIN})
-        return _user_grids(members.get_user(username))
-
-    @blp.arguments(UserGridsInput)
-    @blp.response(200, UserGridsSchema)
-    def put(self, body: dict[str, Any], username: str) -> dict[str, Any]:
-        """Replace the grids a user is assigned to (admins). Each role has its levels: grid workers and
-        leaders a comprehensive grid or below, community staff a community, street coordinators a street,
-        district coordinators, supervisors and dispatchers the district or a street."""
-        admin = require_roles({Role.ADMIN})
-        user = members.get_user(username)
-        members.set_user_grids(user, body["grids"], actor=admin)
-        db.session.commit()
-        return _user_grids(user)

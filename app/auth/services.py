@@ -1,4 +1,4 @@
-"""Passwords, bearer tokens and the current user."""
+"""Users, passwords and bearer tokens."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from flask import current_app, request
-from flask_login import current_user
+from flask import current_app
 from sqlalchemy import select
 
 from app.audit.services import record
@@ -16,7 +15,6 @@ from app.auth.roles import ALL_ROLES
 from app.clock import as_utc, now
 from app.errors import Conflict, InvalidInput, NotAuthenticated
 from app.extensions import db
-from app.units.services import unit_exists
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -34,17 +32,16 @@ def create_user(
     actor: User | None = None,
     password_hash: str | None = None,
 ) -> User:
-    """A new active user. ``unit_code``, when given, must name an existing unit (its members are the users
-    naming it). ``password_hash``: the hash of ``password`` computed once by a caller creating many users with
-    one password (the demo), since a hash costs ~0.1 s by design."""
+    """A new active user. ``unit_code`` is stored as given: units sit above users, so callers taking a unit
+    code from outside check it first (``app.units.services.require_unit``). ``password_hash``: the hash of
+    ``password`` computed once by a caller creating many users with one password (the demo), since a hash
+    costs ~0.1 s by design."""
     if role not in ALL_ROLES:
         raise InvalidInput("unknown role", {"role": f"{role!r}: expected one of {sorted(ALL_ROLES)}"})
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput("password too short", {"password": f"at least {MIN_PASSWORD_LENGTH} characters"})
     if not username or len(username) > 64 or not username.replace("_", "").replace("-", "").isalnum():
         raise InvalidInput("bad username", {"username": "1-64 letters, digits, '_' or '-'"})
-    if unit_code is not None and not unit_exists(unit_code):
-        raise InvalidInput("unknown unit", {"unit_code": f"no unit with code {unit_code!r}"})
     if db.session.execute(select(User.id).where(User.username == username)).first():
         raise Conflict(f"user {username!r} already exists", {"username": "taken"})
     user = User(
@@ -105,30 +102,3 @@ def user_from_token(token: str) -> User | None:
     if row is None or row.revoked or as_utc(row.expires_at) <= now() or not row.user.active:
         return None
     return row.user
-
-
-def bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
-def api_user() -> User:
-    """The user of this API request: bearer token first, else the signed-in page session."""
-    # Cached on the request (not on g: g lives as long as the app context, which may span requests).
-    cached = request.environ.get("gridcase.user")
-    if cached is not None:
-        return cached
-    token = bearer_token()
-    user: User | None = None
-    if token is not None:
-        user = user_from_token(token)
-        if user is None:
-            raise NotAuthenticated("invalid or expired token")
-    elif current_user.is_authenticated and request.method in ("GET", "HEAD"):
-        # Page sessions may read the API; changes need a bearer token (no cookie-driven CSRF).
-        user = current_user._get_current_object()
-    if user is None:
-        raise NotAuthenticated("sign in: send 'Authorization: Bearer <token>' (POST /api/v1/tokens)")
-    request.environ["gridcase.user"] = user
-    return user

@@ -8,7 +8,6 @@ from flask import request, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth.services import api_user
 from app.cases import services
 from app.cases.schemas import (
     AttachmentSchema,
@@ -23,7 +22,7 @@ from app.cases.schemas import (
 )
 from app.errors import InvalidInput
 from app.extensions import db
-from app.http import PageArgs, page_schema, paginate
+from app.http import PageArgs, api_user, page_schema, paginate
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="案件 Cases")
 CasePage = page_schema(CaseSchema, "CasePage")

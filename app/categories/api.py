@@ -8,7 +8,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.auth.roles import Role
-from app.auth.services import api_user
 from app.categories import services
 from app.categories.schemas import (
     CategoryInput,
@@ -18,7 +17,7 @@ from app.categories.schemas import (
     CategorySchema,
 )
 from app.extensions import db
-from app.http import page_schema, paginate, require_roles
+from app.http import api_user, page_schema, paginate, require_roles
 
 blp = Blueprint("categories", __name__, url_prefix="/api/v1/categories", description="案件类别 Categories")
 CategoryPage = page_schema(CategorySchema, "CategoryPage")

@@ -20,7 +20,7 @@ from app.grids.demo import DISTRICT_CODE, STREET_CODE, demo_territory
 from app.grids.members import set_user_grids
 from app.grids.models import Grid
 from app.grids.services import import_geojson
-from app.units.services import ensure_units, set_unit_grids
+from app.units.services import ensure_units, require_unit, set_unit_grids
 
 WORKERS = 20
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许邓冯韩曹曾彭肖蔡潘田董袁于余叶蒋杜苏魏程吕丁沈任姚卢傅钟姜崔谭廖范汪陆金石戴贾韦夏邱方侯邹熊孟秦白江阎薛尹段雷黎史龙陶贺顾毛郝龚邵万钱严覃武"  # noqa: E501
@@ -223,6 +223,7 @@ def ensure_people(cast: Cast, password: str, password_method: str) -> PeopleRepo
     hashed = generate_password_hash(password, method=password_method)  # once: hashing is slow by design
     for person in cast.users:
         if person.username not in existing:
+            require_unit(person.unit)
             create_user(
                 person.username, password, person.role, person.name, person.unit, password_hash=hashed
             )

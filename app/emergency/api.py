@@ -8,7 +8,6 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth.services import api_user
 from app.emergency import plans, services
 from app.emergency.schemas import (
     EmergencyQueryArgs,
@@ -24,7 +23,7 @@ from app.emergency.schemas import (
     UpdateSchema,
 )
 from app.extensions import db
-from app.http import page_schema, paginate, require_roles
+from app.http import api_user, page_schema, paginate, require_roles
 
 blp = Blueprint("emergencies", __name__, url_prefix="/api/v1/emergencies", description="应急处置 Emergencies")
 plans_blp = Blueprint(

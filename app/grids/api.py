@@ -9,8 +9,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from app.auth.models import User
 from app.auth.roles import Role
-from app.auth.services import api_user
 from app.errors import Forbidden, InvalidInput, NotFound, UnsupportedMediaType
 from app.extensions import db
 from app.grids import members, services
@@ -21,10 +21,16 @@ from app.grids.schemas import (
     ImportReportSchema,
     LocateArgs,
     LocationSchema,
+    UserGridsInput,
+    UserGridsSchema,
 )
-from app.http import page_schema, paginate, require_roles
+from app.http import api_user, page_schema, paginate, require_roles
 
 blp = Blueprint("grids", __name__, url_prefix="/api/v1/grids", description="网格 Grids")
+# The grids a user is assigned to, under the user's URL; tagged "auth" as they were before moving here.
+user_grids_blp = Blueprint(
+    "user_grids", __name__, url_prefix="/api/v1/users", description="用户网格 Users' grids"
+)
 GridPage = page_schema(GridSchema, "GridPage")
 _GEOJSON_BODY = {
     "schema": {"type": "object", "description": "a GeoJSON FeatureCollection"},
@@ -135,3 +141,30 @@ class GridMembers(MethodView):
             }
             for member, grid_code in members.grid_members(grid.code, subtree=args["subtree"])
         ]
+
+
+def _user_grids(user: User) -> dict[str, Any]:
+    return {"username": user.username, "role": user.role, "grids": members.user_grids(user)}
+
+
+@user_grids_blp.route("/<username>/grids", tags=["auth"])
+class UserGrids(MethodView):
+    @user_grids_blp.response(200, UserGridsSchema)
+    def get(self, username: str) -> dict[str, Any]:
+        """The grids a user is assigned to (admins; and every user for themselves)."""
+        me = api_user()
+        if me.username != username:
+            require_roles({Role.ADMIN})
+        return _user_grids(members.get_user(username))
+
+    @user_grids_blp.arguments(UserGridsInput)
+    @user_grids_blp.response(200, UserGridsSchema)
+    def put(self, body: dict[str, Any], username: str) -> dict[str, Any]:
+        """Replace the grids a user is assigned to (admins). Each role has its levels: grid workers and
+        leaders a comprehensive grid or below, community staff a community, street coordinators a street,
+        district coordinators, supervisors and dispatchers the district or a street."""
+        admin = require_roles({Role.ADMIN})
+        user = members.get_user(username)
+        members.set_user_grids(user, body["grids"], actor=admin)
+        db.session.commit()
+        return _user_grids(user)

@@ -57,3 +57,23 @@ class ImportReportSchema(Schema):
     rejected_features = fields.Int()
     rejected = fields.List(fields.Nested(RejectionSchema))
     version = fields.Int(allow_none=True)
+
+
+class AssignedGridSchema(Schema):
+    code = fields.Str()
+    name = fields.Str()
+    level = fields.Str()
+
+
+class UserGridsSchema(Schema):
+    username = fields.Str()
+    role = fields.Str()
+    grids = fields.List(fields.Nested(AssignedGridSchema))
+
+
+class UserGridsInput(Schema):
+    grids = fields.List(
+        fields.Str(validate=_CODE),
+        required=True,
+        metadata={"description": "grid codes; replaces the current assignment ([] removes it)"},
+    )

@@ -9,10 +9,9 @@ from flask import request, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth.services import api_user
 from app.errors import InvalidInput
 from app.extensions import db
-from app.http import RowImportReportSchema, page_schema, paginate
+from app.http import RowImportReportSchema, api_user, page_schema, paginate
 from app.inspections import campaigns, photos, places
 from app.inspections.models import Campaign, Place
 from app.inspections.schemas import (

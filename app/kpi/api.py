@@ -8,7 +8,7 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth.services import api_user
+from app.http import api_user
 from app.kpi import export, periods, services
 from app.kpi.schemas import KpiArgs, KpiReportSchema
 

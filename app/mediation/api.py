@@ -8,9 +8,9 @@ from flask import request, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth.services import api_user
 from app.errors import InvalidInput
 from app.extensions import db
+from app.http import api_user
 from app.mediation import services
 from app.mediation.kpi import DisputeKpiQuery, dispute_kpis
 from app.mediation.schemas import (

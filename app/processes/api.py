@@ -11,12 +11,11 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from app.auth.roles import DESIGNERS, Role
-from app.auth.services import api_user
 from app.cases.models import Case
 from app.cases.services import is_case_visible
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
-from app.http import require_roles
+from app.http import api_user, require_roles
 from app.processes import services
 from app.workflow import deploy, instances
 from app.workflow.models import ProcessDefinition, ProcessInstance

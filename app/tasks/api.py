@@ -7,10 +7,9 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth.services import api_user
 from app.cases.models import Case
 from app.extensions import db
-from app.http import page_schema
+from app.http import api_user, page_schema
 from app.tasks import services
 from app.tasks.schemas import (
     CompleteInput,

@@ -88,6 +88,12 @@ def unit_exists(code: str) -> bool:
     return db.session.execute(select(Unit.id).where(Unit.code == code)).first() is not None
 
 
+def require_unit(code: str | None) -> None:
+    """A user's ``unit_code``, if any, must name an existing unit: its members are the users naming it."""
+    if code is not None and not unit_exists(code):
+        raise InvalidInput("unknown unit", {"unit_code": f"no unit with code {code!r}"})
+
+
 def unit_members(unit: Unit) -> list[User]:
     """The people of a unit: users whose ``unit_code`` names it."""
     return list(
