@@ -16,6 +16,7 @@ from app.errors import DomainError
 from app.extensions import db
 from app.grids.cli import register_grid_commands
 from app.inspections.cli import register_inspection_commands
+from app.jobs import QUEUES
 from app.units.cli import register_unit_commands
 from connectors.cli import register_connector_commands
 
@@ -77,7 +78,7 @@ def register_commands(app: Flask) -> None:
         click.echo(f"created {user.username} ({user.role})")
 
     @app.cli.command("worker")
-    @click.option("--queues", default="engine,photos,notifications", show_default=True)
+    @click.option("--queues", default=",".join(QUEUES), show_default=True)
     @click.option("--burst", is_flag=True, help="exit when the queues are empty")
     def worker_command(queues: str, burst: bool) -> None:
         """Run an RQ worker (stack mode: needs REDIS_URL)."""

@@ -30,28 +30,33 @@ class QueueSpec:
     description: str
 
 
-QUEUES: dict[str, QueueSpec] = {
-    q.name: q
-    for q in (
-        QueueSpec("engine", 120, "advance workflow instances: due timers, messages"),
-        QueueSpec("photos", 60, "thumbnails and photo processing"),
-        QueueSpec("notifications", 30, "notices to people about their tasks"),
-    )
-}
+ENGINE_QUEUE = QueueSpec("engine", 120, "advance workflow instances: due timers, messages")
+PHOTOS_QUEUE = QueueSpec("photos", 60, "thumbnails and photo processing")
+QUEUES: dict[str, QueueSpec] = {q.name: q for q in (ENGINE_QUEUE, PHOTOS_QUEUE)}
+
+Job = Callable[..., Any]
 
 
-def _resolve(func_path: str) -> Callable[..., Any]:
+def job_path(func: Job) -> str:
+    """The import path a worker finds ``func`` by (what RQ stores). Only a module-level function has one."""
+    qualname = getattr(func, "__qualname__", "")
+    if not qualname or "." in qualname or "<" in qualname:
+        raise ValueError(f"a job must be a module-level function, not {func!r}")
+    return f"{func.__module__}.{qualname}"
+
+
+def _resolve(func_path: str) -> Job:
     module_name, _, attribute = func_path.rpartition(".")
-    func: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
+    func: Job = getattr(importlib.import_module(module_name), attribute)
     return func
 
 
-def enqueue(queue: str, func_path: str, *args: Any) -> None:
-    """Run ``func_path(*args)`` in the background once the current transaction has committed."""
-    if queue not in QUEUES:
-        raise ValueError(f"unknown queue {queue!r}")
-    pending: list[tuple[str, str, tuple[Any, ...]]] = db.session.info.setdefault("gridcase.pending_jobs", [])
-    pending.append((queue, func_path, args))
+def enqueue(queue: QueueSpec, func: Job, *args: Any) -> None:
+    """Run ``func(*args)`` in the background once the current transaction has committed."""
+    pending: list[tuple[QueueSpec, str, tuple[Any, ...]]] = db.session.info.setdefault(
+        "gridcase.pending_jobs", []
+    )
+    pending.append((queue, job_path(func), args))
 
 
 def _dispatch(session: Any) -> None:
@@ -65,11 +70,11 @@ def _dispatch(session: Any) -> None:
         connection = app.extensions["gridcase.redis"]
         by_queue: dict[str, list[Any]] = {}
         for queue, func_path, args in jobs:
-            by_queue.setdefault(queue, []).append(
+            by_queue.setdefault(queue.name, []).append(
                 Queue.prepare_data(
                     run_job,
                     (func_path, *args),
-                    timeout=QUEUES[queue].timeout_seconds,
+                    timeout=queue.timeout_seconds,
                     result_ttl=3600,
                     failure_ttl=7 * 86400,
                 )
@@ -135,7 +140,7 @@ def init_jobs(app: Any) -> None:
         _listening = True
 
 
-def enqueue_now(queue: str, func_path: str, *args: Any, job_id: str | None = None) -> bool:
+def enqueue_now(queue: QueueSpec, func: Job, *args: Any, job_id: str | None = None) -> bool:
     """Stack mode, outside a transaction (the scheduler): put a job on RQ now.
 
     With ``job_id``, a job still waiting or running under that id is not queued twice. Returns whether
@@ -144,7 +149,7 @@ def enqueue_now(queue: str, func_path: str, *args: Any, job_id: str | None = Non
     from rq import Queue
 
     connection = current_app.extensions["gridcase.redis"]
-    rq_queue = Queue(queue, connection=connection)
+    rq_queue = Queue(queue.name, connection=connection)
     if job_id is not None:
         existing = rq_queue.fetch_job(job_id)
         if existing is not None and existing.get_status(refresh=True) in (
@@ -154,13 +159,12 @@ def enqueue_now(queue: str, func_path: str, *args: Any, job_id: str | None = Non
             "scheduled",
         ):
             return False
-    spec = QUEUES[queue]
     rq_queue.enqueue(
         run_job,
-        func_path,
+        job_path(func),
         *args,
         job_id=job_id,
-        job_timeout=spec.timeout_seconds,
+        job_timeout=queue.timeout_seconds,
         result_ttl=600,
         failure_ttl=7 * 86400,
     )

@@ -18,6 +18,7 @@ from app.auth.models import User
 from app.auth.roles import REPORTERS, Role
 from app.cases import photos
 from app.cases.dispatch import unlocated_reason
+from app.cases.jobs import make_thumbnail
 from app.cases.models import Attachment, Case, CaseStatus, Comment
 from app.categories.models import Category
 from app.categories.services import get_category
@@ -27,7 +28,7 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLa
 from app.extensions import db
 from app.grids.scope import in_subtrees, scope_of
 from app.grids.services import locate
-from app.jobs import enqueue
+from app.jobs import PHOTOS_QUEUE, enqueue
 from app.timelimits.calendar import SEVERITIES
 from app.workflow import instances
 from app.workflow.models import HumanTask, ProcessInstance
@@ -426,7 +427,7 @@ def store_photo(
         },
         data=audit_data,
     )
-    enqueue("photos", "app.cases.jobs.make_thumbnail", attachment.id)
+    enqueue(PHOTOS_QUEUE, make_thumbnail, attachment.id)
     return attachment
 
 

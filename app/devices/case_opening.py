@@ -23,7 +23,7 @@ from app.devices import snapshots
 from app.devices.case_hook import notify_alarm_cleared, open_incident_case
 from app.devices.models import Alarm, Device, Incident
 from app.extensions import db
-from app.jobs import enqueue
+from app.jobs import ENGINE_QUEUE, enqueue
 
 log = logging.getLogger(__name__)
 PENDING_GRACE = timedelta(seconds=60)
@@ -74,9 +74,9 @@ def hand_on(incident_ids: Iterable[int]) -> None:
     for start in range(0, len(ids), HAND_ON_CHUNK):
         chunk = ids[start : start + HAND_ON_CHUNK]
         if len(chunk) == 1:
-            enqueue("engine", "app.devices.case_opening.open_case_job", chunk[0])
+            enqueue(ENGINE_QUEUE, open_case_job, chunk[0])
         else:
-            enqueue("engine", "app.devices.case_opening.open_cases_job", chunk)
+            enqueue(ENGINE_QUEUE, open_cases_job, chunk)
 
 
 def opens_in_background() -> bool:

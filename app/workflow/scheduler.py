@@ -12,7 +12,7 @@ from flask import Flask, current_app
 
 from app.errors import DomainError
 from app.extensions import db
-from app.jobs import enqueue_now, run_inline_jobs
+from app.jobs import ENGINE_QUEUE, enqueue_now, run_inline_jobs
 from app.workflow import instances
 from app.workflow.engine import EngineError
 
@@ -62,12 +62,7 @@ def tick(limit: int = 500) -> int:
     if current_app.extensions["gridcase.settings"].redis_url:
         queued = 0
         for instance_id in due:
-            queued += enqueue_now(
-                "engine",
-                "app.workflow.scheduler.fire_timers_job",
-                instance_id,
-                job_id=f"timers-{instance_id}",
-            )
+            queued += enqueue_now(ENGINE_QUEUE, fire_timers_job, instance_id, job_id=f"timers-{instance_id}")
         return queued + run_periodic()
     for instance_id in due:
         fire_timers_job(instance_id)
