@@ -14,6 +14,7 @@ from app.devices import services
 from app.devices.types import DEVICE_TYPES
 from app.errors import DomainError
 from app.extensions import db
+from app.imports import ImportRejected, echo_rejections
 
 
 def _fail(message: str) -> None:
@@ -67,18 +68,14 @@ def register_device_commands(app: Flask) -> None:
             with click.progressbar(length=rows, label="registering devices", file=sys.stderr) as bar:
                 report = services.import_csv(data, progress=bar.update)
             db.session.commit()
-        except services.CsvImportRejected as exc:
+        except ImportRejected as exc:
             db.session.rollback()
-            for rejection in exc.report.rejected:
-                click.echo(
-                    f"rejected line {rejection.line} {rejection.device_id or '-'}: {rejection.reason}",
-                    err=True,
-                )
-            _fail(exc.message)
+            echo_rejections(exc)
+            _fail(f"{exc.report.rejected_rows} of {exc.report.rows} rows rejected; nothing imported")
         except DomainError as exc:
             db.session.rollback()
             _fail(f"{exc.message}: {exc.details}")
-        click.echo(f"imported {len(report.created)} devices")
+        click.echo(f"imported {report.created} devices")
 
     @devices.command("token")
     @click.argument("device_id")

@@ -3,9 +3,7 @@ about the device itself (seen, online / offline, low battery, tampered)."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import secrets
 from collections.abc import Callable, Mapping
@@ -23,9 +21,10 @@ from app.clock import now
 from app.devices.models import Alarm, DeadLetter, Device, DeviceToken, Incident
 from app.devices.schemas import DeviceInput
 from app.devices.types import DEVICE_TYPES, device_status
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.extensions import db
 from app.grids.codes import LEVEL_LENGTHS
+from app.imports import ImportRejected, ImportReport, RowRejection, read_rows
 
 TOKEN_PREFIX = "gcd_"
 
@@ -152,77 +151,47 @@ CSV_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class RowRejection:
-    line: int  # line in the file, the header being line 1
-    device_id: str | None
-    reason: str
-
-
-@dataclass
-class CsvImportReport:
-    rows: int
-    created: list[str] = field(default_factory=list)
-    rejected: list[RowRejection] = field(default_factory=list)
-
-
-class CsvImportRejected(InvalidInput):
-    def __init__(self, report: CsvImportReport) -> None:
-        super().__init__(
-            f"{len(report.rejected)} of {report.rows} rows rejected; nothing imported",
-            {"rejected": [r.__dict__ for r in report.rejected]},
-        )
-        self.report = report
-
-
 def import_csv(
     data: bytes, actor: Actor | None = None, progress: Callable[[int], None] | None = None
-) -> CsvImportReport:
+) -> ImportReport:
     """Register every row of a CSV file (columns ``CSV_COLUMNS``, header first) or, if any row is rejected,
-    none: the report lists each rejected row with its reason. Tokens are issued per device later
-    (``flask devices token``), so an import prints no secrets."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput("the file is not UTF-8", {"file": str(exc)}) from exc
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in ("device_id", "device_type") if c not in (reader.fieldnames or [])]
-    unknown = [c for c in reader.fieldnames or [] if c not in CSV_COLUMNS]
-    if missing or unknown:
-        raise InvalidInput(
-            "bad CSV header",
-            {"header": f"missing {missing}, unknown {unknown}; columns: {list(CSV_COLUMNS)}"},
-        )
-    rows = list(reader)
-    report = CsvImportReport(rows=len(rows))
-    seen: dict[tuple[str, str], int] = {}
-    for index, row in enumerate(rows):
-        line = index + 2
-        device_id = (row.get("device_id") or "").strip() or None
+    none (``ImportRejected``): the report lists each rejected row with its reason. Tokens are issued per
+    device later (``flask devices token``), so an import prints no secrets."""
+    rows = read_rows(data, "csv", items="devices", required=("device_id", "device_type"), columns=CSV_COLUMNS)
+    report = ImportReport(rows=len(rows))
+    seen: dict[tuple[str, str], int] = {}  # (column, value) → the line that has it first
+    for row in rows:
+        device_id = row.values.get("device_id") or None
         try:
-            fields = validate_device_fields(_csv_fields(row))
-            names = {
-                "device_id": fields["device_id"],
-                "friendly_name": fields.get("friendly_name") or device_id,
-            }
+            fields = validate_device_fields(_csv_fields(row.values))
+            friendly_name = fields.get("friendly_name") or device_id
+            names = {"device_id": fields["device_id"], "friendly_name": friendly_name}
             for column, name in names.items():
                 if (column, name) in seen:
-                    raise Conflict(f"{column} {name!r} is also on line {seen[column, name]}")
-                seen[column, name] = line
+                    raise Conflict(f"{column} {name!r} is also on line {seen[column, name]}", {column: None})
+                seen[column, name] = row.row
             # Rows go in one by one so later rows see earlier ones; a rejection anywhere rolls all back.
-            device, _ = register_device(fields, actor, with_token=False)
-            report.created.append(device.device_id)
+            register_device(fields, actor, with_token=False)
+            report.created += 1
         except (InvalidInput, Conflict) as exc:
-            reason = exc.message if not exc.details else f"{exc.message}: {exc.details}"
-            report.rejected.append(RowRejection(line, device_id, reason))
+            report.rejected.extend(_rejections(row.row, device_id, exc))
         if progress is not None:
             progress(1)
     if report.rejected:
-        raise CsvImportRejected(report)
+        raise ImportRejected(report, "rows", position="line {}")
     return report
 
 
-def _csv_fields(row: Mapping[str, str | None]) -> dict[str, Any]:
+def _rejections(line: int, device_id: str | None, error: DomainError) -> list[RowRejection]:
+    """A rejected row's entries: one per field the error names, each with the error's message."""
+    details = error.details if isinstance(error.details, dict) and error.details else {"row": None}
+    return [
+        RowRejection(line, device_id, str(name), f"{error.message}: {problem}" if problem else error.message)
+        for name, problem in details.items()
+    ]
+
+
+def _csv_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for column in CSV_COLUMNS:
         value = (row.get(column) or "").strip()

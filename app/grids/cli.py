@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 from app.errors import DomainError
 from app.extensions import db
 from app.grids import services
+from app.imports import echo_rejections
 
 
 def _fail(message: str) -> None:
@@ -36,12 +37,7 @@ def register_grid_commands(app: Flask) -> None:
             db.session.commit()
         except services.GridImportRejected as exc:
             db.session.rollback()
-            for rejection in exc.report.rejected:
-                click.echo(
-                    f"rejected feature #{rejection.index} {rejection.code or '(no code)'} "
-                    f"[{rejection.kind}]: {rejection.reason}",
-                    err=True,
-                )
+            echo_rejections(exc)
             _fail(exc.message)
         except DomainError as exc:
             db.session.rollback()

@@ -23,6 +23,7 @@ from app.extensions import db
 from app.grids import index as grid_index
 from app.grids.codes import LENGTH_LEVELS, LEVELS, check_code, code_problem, parent_code, path_codes
 from app.grids.models import Grid
+from app.imports import ImportRejected, ImportReport, RowRejection
 
 # Float noise where siblings share a border, not an overlap: ~0.1 m² at Chengdu's latitude.
 OVERLAP_AREA_EPSILON = 1e-11  # square degrees
@@ -40,50 +41,49 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Rejection:
-    index: int  # position in the file's "features", from 0
-    code: str | None
-    kind: str  # invalid_feature | bad_code | invalid_geometry | duplicate_code | unknown_parent | ...
-    reason: str
+class Rejection(RowRejection):
+    """A rejected feature: ``row`` is its position in the file's "features" (from 0), ``field`` the kind of
+    problem (invalid_feature | bad_code | invalid_geometry | duplicate_code | unknown_parent | ...). The
+    report names them ``index`` and ``kind``."""
+
+    @property
+    def index(self) -> int:
+        return self.row
+
+    @property
+    def kind(self) -> str:
+        return self.field
 
     def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "code": self.code, "kind": self.kind, "reason": self.reason}
+        return {"index": self.row, "code": self.code, "kind": self.field, "reason": self.reason}
 
 
 @dataclass
-class ImportReport:
-    features: int
-    created: int = 0
-    unchanged: int = 0
+class GridImportReport(ImportReport):
+    """``rows`` counts the features."""
+
     created_by_level: dict[str, int] = field(default_factory=dict)
-    rejected: list[Rejection] = field(default_factory=list)
     version: int | None = None
 
     @property
-    def rejected_features(self) -> int:
-        return len({r.index for r in self.rejected})
+    def features(self) -> int:
+        return self.rows
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "features": self.features,
+            "features": self.rows,
             "created": self.created,
             "unchanged": self.unchanged,
             "created_by_level": self.created_by_level,
-            "rejected_features": self.rejected_features,
+            "rejected_features": self.rejected_rows,
             "rejected": [r.as_dict() for r in self.rejected],
             "version": self.version,
         }
 
 
-class GridImportRejected(InvalidInput):
-    """At least one feature failed a check; nothing was written. ``details`` is the whole report."""
-
-    def __init__(self, report: ImportReport) -> None:
-        super().__init__(
-            f"{report.rejected_features} of {report.features} features rejected; nothing was imported",
-            report.as_dict(),
-        )
-        self.report = report
+class GridImportRejected(ImportRejected):
+    def __init__(self, report: GridImportReport) -> None:
+        super().__init__(report, "features", position="feature #{}")
 
 
 # -- parsing ---------------------------------------------------------------------------------------------
@@ -383,7 +383,7 @@ class _Checker:
 
 def import_geojson(
     feature_collection: dict[str, Any], actor: Actor | None = None, progress: Progress | None = None
-) -> ImportReport:
+) -> GridImportReport:
     """Check every feature, then insert all of them (parents first) or none.
 
     Features already stored with the same name and geometry are skipped, so importing a file twice is safe.
@@ -399,9 +399,9 @@ def import_geojson(
     checker = _Checker(features, rejections)
     checker.run()
 
-    report = ImportReport(features=len(features))
+    report = GridImportReport(rows=len(features))
     if rejections:
-        report.rejected = sorted(rejections, key=lambda r: r.index)
+        report.rejected = sorted(rejections, key=lambda r: r.row)
         raise GridImportRejected(report)
 
     new = sorted((f for f in features if not f.unchanged), key=lambda f: (len(f.code or ""), f.code))

@@ -3,13 +3,9 @@ put a place on the blacklist and take it off. Each change writes its audit event
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +19,7 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.extensions import db
 from app.grids.scope import in_subtrees
 from app.grids.services import locate
-from app.imports import ImportRejected, ImportReport, RowRejection
+from app.imports import ImportRejected, ImportReport, ImportRow, RowRejection, read_rows
 from app.inspections.models import PLACE_TYPES, Place
 from app.inspections.territory import territory_of
 
@@ -282,42 +278,14 @@ def unblacklist_place(user: User, place_id: int, reason: Any) -> Place:
 # -- import -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PlaceRow:
-    row: int  # CSV: the line number (header = 1); JSON: the position in the list, from 0
-    values: dict[str, Any]
-
-
-def parse_places_file(raw: bytes, file_format: str) -> list[PlaceRow]:
+def parse_places_file(raw: bytes, file_format: str) -> list[ImportRow]:
     """Rows of a CSV file (header ``code,name,place_type,lat,lon,address,responsible_person`` and optionally
     ``responsible_phone``) or of a JSON file (a list of objects, or ``{"places": [...]}``)."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput("not a UTF-8 file", {"file": str(exc)}) from exc
-    if file_format == "csv":
-        reader = csv.DictReader(io.StringIO(text))
-        missing = [name for name in REQUIRED if name not in (reader.fieldnames or [])]
-        if missing:
-            raise InvalidInput("bad CSV header", {"file": f"missing column(s): {', '.join(missing)}"})
-        return [
-            PlaceRow(reader.line_num, {k: (v.strip() if isinstance(v, str) else v) for k, v in r.items()})
-            for r in reader
-        ]
-    if file_format == "json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput("not a JSON file", {"file": str(exc)}) from exc
-        items = data.get("places") if isinstance(data, dict) else data
-        if not isinstance(items, list):
-            raise InvalidInput("bad JSON", {"file": 'expected a list of places or {"places": [...]}'})
-        return [PlaceRow(i, item if isinstance(item, dict) else {"": item}) for i, item in enumerate(items)]
-    raise InvalidInput("unknown format", {"format": f"{file_format!r}: expected csv or json"})
+    return read_rows(raw, file_format, items="places", required=REQUIRED)
 
 
 def import_places(
-    user: User | None, rows: Sequence[PlaceRow], progress: Progress | None = None
+    user: User | None, rows: Sequence[ImportRow], progress: Progress | None = None
 ) -> ImportReport:
     """Check every row (fields, duplicate codes, a grid at the location), then create or update all of them,
     or none (``ImportRejected``, 422). An existing code updates that place; an identical row is

@@ -3,12 +3,8 @@ and import a whole file (all or nothing). Each change writes its audit event; th
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, or_, select
@@ -20,7 +16,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.grids.codes import code_problem, path_codes
 from app.grids.models import Grid
-from app.imports import ImportRejected, ImportReport, RowRejection
+from app.imports import ImportRejected, ImportReport, ImportRow, RowRejection, read_rows
 from app.units.models import UNIT_KINDS, Unit, UnitGrid
 
 # What users' unit_code and a dispatch's handler_unit accept (forms/dispatch.schema.json says the same).
@@ -245,14 +241,6 @@ def set_unit_grids(code: str, grid_codes: Sequence[str], actor: Actor | None = N
 IMPORT_FIELDS = ("code", "name", "kind", "phone", "grids")
 
 
-@dataclass(frozen=True)
-class UnitRow:
-    """One unit of an import file, as read (numbered like its rejections)."""
-
-    row: int
-    values: dict[str, Any]
-
-
 def _split_grids(value: Any) -> list[str] | None:
     if value is None or value == "":
         return []
@@ -263,32 +251,10 @@ def _split_grids(value: Any) -> list[str] | None:
     return None
 
 
-def parse_units_file(raw: bytes, file_format: str) -> list[UnitRow]:
+def parse_units_file(raw: bytes, file_format: str) -> list[ImportRow]:
     """Rows of a CSV file (header ``code,name,kind,phone,grids``; grids separated by spaces or ';') or of a
     JSON file (a list of objects, or ``{"units": [...]}``; grids a list or a string)."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput("not a UTF-8 file", {"file": str(exc)}) from exc
-    if file_format == "csv":
-        reader = csv.DictReader(io.StringIO(text))
-        missing = [name for name in ("code", "name", "kind") if name not in (reader.fieldnames or [])]
-        if missing:
-            raise InvalidInput("bad CSV header", {"file": f"missing column(s): {', '.join(missing)}"})
-        return [
-            UnitRow(reader.line_num, {k: (v.strip() if isinstance(v, str) else v) for k, v in r.items()})
-            for r in reader
-        ]
-    if file_format == "json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput("not a JSON file", {"file": str(exc)}) from exc
-        items = data.get("units") if isinstance(data, dict) else data
-        if not isinstance(items, list):
-            raise InvalidInput("bad JSON", {"file": 'expected a list of units or {"units": [...]}'})
-        return [UnitRow(i, item if isinstance(item, dict) else {"": item}) for i, item in enumerate(items)]
-    raise InvalidInput("unknown format", {"format": f"{file_format!r}: expected csv or json"})
+    return read_rows(raw, file_format, items="units", required=("code", "name", "kind"))
 
 
 def _row_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
@@ -315,7 +281,7 @@ def _row_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def import_units(
-    rows: Sequence[UnitRow], actor: Actor | None = None, progress: Progress | None = None
+    rows: Sequence[ImportRow], actor: Actor | None = None, progress: Progress | None = None
 ) -> ImportReport:
     """Check every row, then create or update all of them, or none (``ImportRejected``, 422).
 
@@ -324,7 +290,7 @@ def import_units(
     report = ImportReport(rows=len(rows))
     rejected = report.rejected
     seen: dict[str, int] = {}
-    checked: list[tuple[UnitRow, list[str]]] = []
+    checked: list[tuple[ImportRow, list[str]]] = []
     for row in rows:
         problems = _row_problems(row.values)
         code = row.values.get("code") if isinstance(row.values.get("code"), str) else None
