@@ -49,6 +49,14 @@ def submit(
     return response.get_json()
 
 
+def inspect_place(
+    client: FlaskClient, auth: Auth, who: str, instance_id: int, place_code: str, *failed: str
+) -> Any:
+    """``who`` submits the inspection of ``place_code``: every item passed but ``failed``."""
+    task_id = task_for(client, auth, who, instance_id, place_code, "inspect")
+    return submit(client, auth, who, task_id, {"results": results(*failed)})
+
+
 def detail(client: FlaskClient, auth: Auth, campaign_id: int, who: str = "handler") -> dict[str, Any]:
     response = client.get(f"/api/v1/inspections/campaigns/{campaign_id}", headers=auth(who))
     assert response.status_code == 200, response.get_json()
@@ -217,27 +225,9 @@ def test_progress_per_grid_and_by_scope(client: FlaskClient, auth: Auth, launch:
         (EAST_GRID, 2, 2),
         (WEST_GRID, 2, 2),
     }
-    submit(
-        client,
-        auth,
-        "worker",
-        task_for(client, auth, "worker", instance_id, "R1", "inspect"),
-        {"results": results()},
-    )
-    submit(
-        client,
-        auth,
-        "worker2",
-        task_for(client, auth, "worker2", instance_id, "S1", "inspect"),
-        {"results": results("gas_alarm")},
-    )
-    submit(
-        client,
-        auth,
-        "worker2",
-        task_for(client, auth, "worker2", instance_id, "G1", "inspect"),
-        {"results": results("gas_alarm")},
-    )
+    inspect_place(client, auth, "worker", instance_id, "R1")
+    inspect_place(client, auth, "worker2", instance_id, "S1", "gas_alarm")
+    inspect_place(client, auth, "worker2", instance_id, "G1", "gas_alarm")
     clock.advance(days=10)
     scheduler.tick()
     reinspections = {t.id for t in open_tasks(instance_id, "reinspect")}
