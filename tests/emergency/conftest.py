@@ -14,7 +14,7 @@ from app.extensions import db
 from app.workflow.models import HumanTask
 from tests.cases.territory import DISTRICT, add_unit
 from tests.factories import app_on_both_backends, staff_territory
-from tests.helpers import open_tasks
+from tests.helpers import complete_by_id, open_tasks
 
 # unit code (= its kind) → the handler who reports in for it
 UNIT_HANDLERS = {
@@ -51,10 +51,7 @@ def territory(users: dict[str, Any], create_user: Any, auth: Any, deployed: None
 def complete_task(
     client: FlaskClient, auth: Any, who: str, task: HumanTask, data: dict[str, Any], expect: int = 200
 ) -> Any:
-    response = client.post(f"/api/v1/tasks/{task.id}/complete", json={"data": data}, headers=auth(who))
-    assert response.status_code == expect, response.get_json()
-    db.session.expire_all()
-    return response.get_json()
+    return complete_by_id(client, auth, who, task.id, data, expect)
 
 
 def task_for(key: str, element_id: str, unit: str | None = None, user: str | None = None) -> HumanTask:

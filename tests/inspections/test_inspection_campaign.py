@@ -21,6 +21,7 @@ from app.inspections.models import Campaign, Place
 from app.workflow import scheduler
 from app.workflow.models import HumanTask, ProcessInstance
 from tests.cases.territory import COMMUNITY, EAST_GRID, WEST_GRID
+from tests.helpers import complete_by_id as submit
 from tests.helpers import jpeg
 from tests.inspections.conftest import CHECKLIST, item_of, open_tasks, results
 
@@ -38,15 +39,6 @@ def task_for(
         if response.status_code == 200 and response.get_json()["data"]["target"]["place_code"] == place_code:
             return task.id
     raise AssertionError(f"no open {element} task of {place_code} for {who}")
-
-
-def submit(
-    client: FlaskClient, auth: Auth, who: str, task_id: int, data: dict[str, Any], expect: int = 200
-) -> Any:
-    response = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": data}, headers=auth(who))
-    assert response.status_code == expect, response.get_json()
-    db.session.expire_all()
-    return response.get_json()
 
 
 def inspect_place(
