@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
@@ -24,6 +24,9 @@ from app import create_app
 from app.clock import FrozenClock
 from app.config import PROJECT_ROOT, Settings
 from app.extensions import db
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 POSTGRES_URL = os.environ.get(
     "GRIDCASE_TEST_POSTGRES_URL", "postgresql://gridcase:gridcase@127.0.0.1:5432/gridcase_test"
@@ -58,6 +61,19 @@ def redis_available() -> None:
         Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except Exception as exc:
         _service_missing("Redis", exc)
+
+
+@pytest.fixture
+def redis() -> Iterator[Redis]:
+    """The test Redis database (GRIDCASE_TEST_REDIS_URL), empty before and after the test."""
+    from redis import Redis
+
+    redis_available()
+    connection = Redis.from_url(REDIS_URL)
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+    connection.close()
 
 
 def _settings(database_url: str, tmp: Path, **overrides: Any) -> Settings:
@@ -160,12 +176,9 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def deployed(app: Flask) -> None:
-    from app.workflow import deploy
+    from tests.probes import deploy_bpmn_folder
 
-    deploy.deploy_folder(
-        app.extensions["gridcase.settings"].bpmn_folder, app.extensions["gridcase.deploy_rules"]()
-    )
-    db.session.commit()
+    deploy_bpmn_folder()
 
 
 @pytest.fixture

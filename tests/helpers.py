@@ -11,9 +11,13 @@ from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import func, select, text
 
+from app.audit.models import AuditEvent
+from app.cases.models import Case
+from app.clock import FrozenClock, as_utc
 from app.extensions import db
 from app.models import ALL_MODELS
-from app.workflow.models import HumanTask, TaskStatus
+from app.workflow import scheduler
+from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
 
 Auth = Callable[[str], dict[str, str]]
 
@@ -64,8 +68,6 @@ def report(client: FlaskClient, auth: Auth, who: str = "resident", **fields: Any
 
 
 def open_task(case_key: str, element_id: str) -> HumanTask:
-    from app.cases.models import Case
-
     task = db.session.execute(
         select(HumanTask)
         .join(Case, Case.id == HumanTask.case_id)
@@ -77,6 +79,57 @@ def open_task(case_key: str, element_id: str) -> HumanTask:
     return task
 
 
+# -- reading a case from the database (fresh: each expires what the session holds) -----------------------
+
+
+def case_row(key: str) -> Case:
+    db.session.expire_all()
+    return db.session.execute(select(Case).where(Case.key == key)).scalar_one()
+
+
+def open_tasks(key: str) -> list[HumanTask]:
+    """The case's open tasks, oldest first."""
+    db.session.expire_all()
+    return list(
+        db.session.execute(
+            select(HumanTask)
+            .join(Case, Case.id == HumanTask.case_id)
+            .where(Case.key == key, HumanTask.status.in_(TaskStatus.OPEN))
+            .order_by(HumanTask.id)
+        ).scalars()
+    )
+
+
+def open_ids(key: str) -> list[str]:
+    """The element ids of the case's open tasks, sorted."""
+    return sorted(t.element_id for t in open_tasks(key))
+
+
+def case_events(key: str, action: str | None = None) -> list[AuditEvent]:
+    """The case's audit events (only ``action``'s when given), oldest first."""
+    query = select(AuditEvent).where(AuditEvent.case_id == case_row(key).id)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    return list(db.session.execute(query.order_by(AuditEvent.id)).scalars())
+
+
+def instance(key: str) -> ProcessInstance:
+    """The case's process instance."""
+    db.session.expire_all()
+    return db.session.execute(
+        select(ProcessInstance).join(Case, Case.id == ProcessInstance.case_id).where(Case.key == key)
+    ).scalar_one()
+
+
+def fire_next_timer(clock: FrozenClock, key: str) -> None:
+    """Move the clock to the instance's next due timer and fire it, as the scheduler would."""
+    due = instance(key).next_timer_at
+    assert due is not None, "no timer is armed"
+    clock.set(as_utc(due))
+    assert scheduler.tick() == 1
+    db.session.expire_all()
+
+
 def complete(
     client: FlaskClient,
     auth: Auth,
@@ -86,11 +139,17 @@ def complete(
     data: dict[str, Any],
     expect: int = 200,
 ) -> dict[str, Any]:
-    task_id = open_task(case_key, element_id).id
+    return complete_by_id(client, auth, who, open_task(case_key, element_id).id, data, expect)
+
+
+def complete_by_id(
+    client: FlaskClient, auth: Auth, who: str, task_id: int, data: dict[str, Any], expect: int = 200
+) -> Any:
+    """``who`` completes the task ``task_id`` with the form ``data`` through the API; the answer."""
     response = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": data}, headers=auth(who))
     assert response.status_code == expect, response.get_json()
     db.session.expire_all()
-    return response.get_json()  # type: ignore[no-any-return]
+    return response.get_json()
 
 
 def upload_photo(
@@ -136,18 +195,25 @@ def walk_to(
     )
     if order.index(step) <= order.index("handle"):
         return
-    complete(
-        client,
-        auth,
-        handler,
-        case_key,
-        "handle",
-        {"handle_result": "resolved", "handle_description": "已清理"},
-    )
     if step == "photo_proof":
+        complete(client, auth, handler, case_key, "handle", resolved("已清理"))
         return
-    photo = upload_photo(client, auth, handler, case_key)
-    complete(client, auth, handler, case_key, "photo_proof", {"after_photos": [photo["id"]]})
+    handle_and_prove(client, auth, handler, case_key)
+
+
+def resolved(description: str) -> dict[str, str]:
+    """The handle form of a case handled on the spot."""
+    return {"handle_result": "resolved", "handle_description": description}
+
+
+def handle_and_prove(
+    client: FlaskClient, auth: Auth, who: str, case_key: str, description: str = "已清理"
+) -> None:
+    """``who`` completes handling as resolved (``description``) and the photo proof with one after photo:
+    the case goes on to review."""
+    complete(client, auth, who, case_key, "handle", resolved(description))
+    photo = upload_photo(client, auth, who, case_key)
+    complete(client, auth, who, case_key, "photo_proof", {"after_photos": [photo["id"]]})
 
 
 def fingerprint() -> dict[str, Any]:
@@ -173,28 +239,3 @@ def fingerprint() -> dict[str, Any]:
         "tasks": [tuple(r) for r in tasks],
         "cases": [tuple(r) for r in cases],
     }
-
-
-def one_task_bpmn(process_id: str, candidate_roles: str) -> bytes:
-    """A process with one user task (the review form) offered to ``candidate_roles``: a probe for tests."""
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
-                  id="{process_id}_definitions" targetNamespace="https://gridcase.example/bpmn">
-  <bpmn:process id="{process_id}" name="{process_id}" isExecutable="true">
-    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="look" />
-    <bpmn:userTask id="look" name="Look">
-      <bpmn:extensionElements>
-        <spiffworkflow:properties>
-          <spiffworkflow:property name="formJsonSchemaFilename" value="review.schema.json" />
-          <spiffworkflow:property name="candidateRoles" value="{candidate_roles}" />
-        </spiffworkflow:properties>
-      </bpmn:extensionElements>
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-    </bpmn:userTask>
-    <bpmn:sequenceFlow id="f2" sourceRef="look" targetRef="end" />
-    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-  </bpmn:process>
-</bpmn:definitions>
-""".encode()

@@ -19,7 +19,8 @@ from app.cases.models import Case
 from app.extensions import db
 from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
 from tests.conftest import PASSWORD, _settings
-from tests.helpers import complete, ensure_catalogue, jpeg, one_task_bpmn, open_task, report, upload_photo
+from tests.helpers import complete, ensure_catalogue, jpeg, open_task, report, upload_photo
+from tests.probes import one_task_bpmn, upload_diagram
 
 ACCEPT = {"data": {"triage_decision": "accept"}}
 # Public: signing in, and the API description (with the page that renders it).
@@ -73,15 +74,6 @@ def _audit(action: str, entity_id: Any) -> list[AuditEvent]:
 
 
 SMALL_BPMN = one_task_bpmn("roles_probe", "supervisor")
-
-
-def _deploy(client, auth, who: str, content: bytes, file_name: str = "roles_probe.bpmn"):
-    return client.post(
-        "/api/v1/process-definitions",
-        data={"file": (io.BytesIO(content), file_name)},
-        headers=auth(who),
-        content_type="multipart/form-data",
-    )
 
 
 # -- authentication on every endpoint -------------------------------------------------------------
@@ -452,16 +444,16 @@ def test_wrong_role_cannot_complete(client, auth, users, deployed):
 
 def test_deploy_needs_designer(client, auth, users):
     for who in ("worker", "dispatcher", "supervisor", "resident"):
-        response = _deploy(client, auth, who, SMALL_BPMN)
+        response = upload_diagram(client, auth, who, SMALL_BPMN, "roles_probe.bpmn")
         assert response.status_code == 403, who
-    response = _deploy(client, auth, "designer", SMALL_BPMN)
+    response = upload_diagram(client, auth, "designer", SMALL_BPMN, "roles_probe.bpmn")
     assert response.status_code == 201, response.get_json()
     [first] = response.get_json()
     assert first["created"] is True
     assert first["definition"]["key"] == "roles_probe"
     assert first["definition"]["version"] == 1
 
-    again = _deploy(client, auth, "designer", SMALL_BPMN)
+    again = upload_diagram(client, auth, "designer", SMALL_BPMN, "roles_probe.bpmn")
     assert again.status_code == 201
     [second] = again.get_json()
     assert second["created"] is False
@@ -469,7 +461,7 @@ def test_deploy_needs_designer(client, auth, users):
     assert second["definition"]["id"] == first["definition"]["id"]
     assert response.get_json()[0]["definition"]["content_hash"] == second["definition"]["content_hash"]
     assert len(_audit("process.deployed", first["definition"]["id"])) == 1
-    assert _deploy(client, auth, "admin", SMALL_BPMN).status_code == 201
+    assert upload_diagram(client, auth, "admin", SMALL_BPMN, "roles_probe.bpmn").status_code == 201
 
 
 def test_definitions_readable_by_any_signed_in_user(client, auth, users, deployed):

@@ -13,7 +13,9 @@ from PIL import Image
 
 from app.extensions import db
 from app.workflow.models import TaskStatus
-from tests.helpers import complete, fingerprint, jpeg, open_task, report, walk_to
+from tests.factories import create_case
+from tests.helpers import complete, fingerprint, jpeg, open_task, report
+from tests.probes import definitions, upload_diagram, user_task
 
 USERS = ("resident", "worker", "worker2", "dispatcher", "handler", "supervisor", "designer", "admin")
 
@@ -158,8 +160,7 @@ def test_complete_with_data_failing_the_form(client, auth, data, details):
 
 
 def test_dispatch_form_errors(client, auth):
-    key = report(client, auth)["key"]
-    walk_to(client, auth, key, "dispatch")
+    key = create_case(client, auth, "dispatch")
     task_id = open_task(key, "dispatch").id
     before = fingerprint()
     cases = [
@@ -251,8 +252,7 @@ def test_complete_a_task_claimed_by_someone_else(client, auth, create_user):
     assert error["details"] == {"status": TaskStatus.CLAIMED}
     assert fingerprint() == before
     # a supervisor sees every task, but still cannot complete a handler's claimed one
-    walk_to_key = report(client, auth)["key"]
-    walk_to(client, auth, walk_to_key, "handle")
+    walk_to_key = create_case(client, auth, "handle")
     handle_id = open_task(walk_to_key, "handle").id
     before = fingerprint()
     error = _error(
@@ -393,22 +393,11 @@ class TestSmallUploadLimit:
 
 # -- deploying diagrams ----------------------------------------------------------------------------------
 
-BPMN = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
-                  id="tiny_definitions" targetNamespace="https://gridcase.example/bpmn">
-  <bpmn:process id="tiny" name="Tiny" isExecutable="true">
+# one user task "ask", then a gateway whose condition may call the service task "notify"
+TINY_PROCESS = """  <bpmn:process id="tiny" name="Tiny" isExecutable="true">
     <bpmn:startEvent id="start"><bpmn:outgoing>f_start</bpmn:outgoing></bpmn:startEvent>
     <bpmn:sequenceFlow id="f_start" sourceRef="start" targetRef="ask" />
-    <bpmn:userTask id="ask" name="Ask">
-      <bpmn:extensionElements>
-        <spiffworkflow:properties>
-{properties}
-        </spiffworkflow:properties>
-      </bpmn:extensionElements>
-      <bpmn:incoming>f_start</bpmn:incoming>
-      <bpmn:outgoing>f_ask</bpmn:outgoing>
-    </bpmn:userTask>
+{ask}
     <bpmn:sequenceFlow id="f_ask" sourceRef="ask" targetRef="gw" />
     <bpmn:exclusiveGateway id="gw" default="f_done">
       <bpmn:incoming>f_ask</bpmn:incoming>
@@ -433,9 +422,7 @@ BPMN = """<?xml version="1.0" encoding="UTF-8"?>
       <bpmn:incoming>f_done</bpmn:incoming>
       <bpmn:incoming>f_notified</bpmn:incoming>
     </bpmn:endEvent>
-  </bpmn:process>
-</bpmn:definitions>
-"""
+  </bpmn:process>"""
 
 GOOD_PROPERTIES = {"formJsonSchemaFilename": "triage.schema.json", "candidateRoles": "dispatcher"}
 
@@ -446,19 +433,13 @@ def _diagram(
     operator: str = "case.warn_due",
 ) -> bytes:
     props = GOOD_PROPERTIES if properties is None else properties
-    lines = "\n".join(
-        f'          <spiffworkflow:property name="{k}" value="{v}" />' for k, v in props.items()
-    )
-    return BPMN.format(properties=lines, condition=condition, operator=operator).encode("utf-8")
+    ask = user_task("ask", "f_start", "f_ask", props, name="Ask")
+    process = TINY_PROCESS.format(ask=ask, condition=condition, operator=operator)
+    return definitions("tiny_definitions", process).encode("utf-8")
 
 
 def _deploy(client: Any, auth: Any, content: bytes, name: str = "tiny.bpmn") -> Any:
-    return client.post(
-        "/api/v1/process-definitions",
-        data={"file": (io.BytesIO(content), name)},
-        headers=auth("designer"),
-        content_type="multipart/form-data",
-    )
+    return upload_diagram(client, auth, "designer", content, name)
 
 
 def test_the_template_diagram_deploys(client, auth):
@@ -615,8 +596,7 @@ def test_message_no_process_starts_on(client, auth):
 
 
 def test_message_to_an_instance_not_waiting_for_it(client, auth):
-    key = report(client, auth)["key"]
-    walk_to(client, auth, key, "dispatch")
+    key = create_case(client, auth, "dispatch")
     before = fingerprint()
     error = _error(
         client.post(

@@ -8,7 +8,6 @@ the short way: community and street escalate without a summons, the district ref
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,11 +21,13 @@ from app.extensions import db
 from app.workflow import scheduler
 from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
 from tests.conftest import START
+from tests.factories import app_on_both_backends, create_case
 from tests.helpers import (
     after_working_hours,
     case,
     complete,
     fingerprint,
+    handle_and_prove,
     open_task,
     report,
     timeline_actions,
@@ -34,14 +35,7 @@ from tests.helpers import (
     walk_to,
 )
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
-    app = make_app(request.param)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+app = app_on_both_backends
 
 
 @pytest.fixture
@@ -285,8 +279,7 @@ def test_proposal_is_the_least_loaded_grid_worker(app, client, auth):
     assign("worker", EAST_GRID)
     assign("worker2", EAST_GRID)
     assign("dispatcher", DISTRICT)
-    busy = report(client, auth)["key"]
-    walk_to(client, auth, busy, "handle", handler="worker")  # worker now holds an open task
+    create_case(client, auth, "handle", handler="worker")  # worker now holds an open task
     key = report(client, auth)["key"]
     complete(client, auth, "dispatcher", key, "triage", {"triage_decision": "accept"})
     dispatch = open_task(key, "dispatch")
@@ -411,8 +404,7 @@ def test_duplicate_without_duplicate_of_is_refused(app, client, auth):
 
 
 def test_rework_loop_then_closed(app, client, auth):
-    key = report(client, auth)["key"]
-    walk_to(client, auth, key, "review")
+    key = create_case(client, auth, "review")
     first_handle = _tasks(key, "handle")[0]
     step = complete(
         client,
@@ -443,11 +435,7 @@ def test_rework_loop_then_closed(app, client, auth):
         actions[actions.index("case.rework") :],
     )
 
-    complete(
-        client, auth, "worker", key, "handle", {"handle_result": "resolved", "handle_description": "重新清理"}
-    )
-    photo = upload_photo(client, auth, "worker", key)
-    complete(client, auth, "worker", key, "photo_proof", {"after_photos": [photo["id"]]})
+    handle_and_prove(client, auth, "worker", key, "重新清理")
     assert case(client, auth, key)["status"] == "review"
     step = complete(client, auth, "supervisor", key, "review", {"review_decision": "approve"})
     assert step["case_status"] == "closed"
@@ -460,8 +448,7 @@ def test_rework_loop_then_closed(app, client, auth):
 
 
 def test_review_reject_without_comment_is_refused(app, client, auth):
-    key = report(client, auth)["key"]
-    walk_to(client, auth, key, "review")
+    key = create_case(client, auth, "review")
     before = fingerprint()
     body = complete(client, auth, "supervisor", key, "review", {"review_decision": "reject"}, expect=422)
     assert body["details"] == {"review_comment": "this field is required"}
@@ -471,8 +458,7 @@ def test_review_reject_without_comment_is_refused(app, client, auth):
 
 @pytest.mark.usefixtures("coordinators")
 def test_rework_rearms_the_time_limit(app, client, auth, clock):
-    key = report(client, auth)["key"]
-    walk_to(client, auth, key, "review", hours=10)
+    key = create_case(client, auth, "review", hours=10)
     first_due = _dt(case(client, auth, key)["due_at"])
     assert first_due == after_working_hours(START, 10)  # time_limit_hours are working hours
     assert _dt(_instance(key).next_timer_at) is None  # handling is done: its timers are gone
@@ -519,8 +505,7 @@ def test_rework_rearms_the_time_limit(app, client, auth, clock):
 
 
 def _dispatched_for_10_hours(client: Any, auth: Any) -> str:
-    key = report(client, auth)["key"]
-    walk_to(client, auth, key, "handle", hours=10)
+    key = create_case(client, auth, "handle", hours=10)
     return key
 
 
@@ -644,11 +629,7 @@ def test_rework_after_reassign_goes_to_the_new_handler(app, client, auth, clock)
     complete(
         client, auth, "supervisor", key, "supervise", {"action": "reassign", "new_handler_user": "worker2"}
     )
-    complete(
-        client, auth, "worker2", key, "handle", {"handle_result": "resolved", "handle_description": "已清理"}
-    )
-    photo = upload_photo(client, auth, "worker2", key)
-    complete(client, auth, "worker2", key, "photo_proof", {"after_photos": [photo["id"]]})
+    handle_and_prove(client, auth, "worker2", key)
     complete(
         client, auth, "supervisor", key, "review", {"review_decision": "reject", "review_comment": "未清干净"}
     )
@@ -718,11 +699,7 @@ def test_supervise_reassign_without_new_handler_is_refused(app, client, auth, cl
 def test_closing_while_supervision_is_open_cancels_it(app, client, auth, clock):
     key = _overdue(app, client, auth, clock)
     supervise_id = open_task(key, "supervise").id
-    complete(
-        client, auth, "worker", key, "handle", {"handle_result": "resolved", "handle_description": "已清理"}
-    )
-    photo = upload_photo(client, auth, "worker", key)
-    complete(client, auth, "worker", key, "photo_proof", {"after_photos": [photo["id"]]})
+    handle_and_prove(client, auth, "worker", key)
     assert {t.element_id for t in _open_tasks(key)} == {"review", "supervise"}
     assert case(client, auth, key)["status"] == "review"
     step = complete(client, auth, "supervisor", key, "review", {"review_decision": "approve"})

@@ -8,31 +8,32 @@ supervisor. Time only moves when a test says so; due timers fire through ``sched
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
-from sqlalchemy import select
 
 from app.cases.escalation import report_in_due
-from app.cases.models import Case
 from app.clock import as_utc
 from app.extensions import db
-from app.workflow import scheduler
-from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
-from tests.cases.territory import COMMUNITY, DISTRICT, EAST_GRID, STREET, add_unit, assign, build_territory
-from tests.helpers import case, complete, fingerprint, open_task, report, upload_photo, walk_to
+from app.workflow.models import TaskStatus
+from tests.cases.territory import add_unit
+from tests.factories import app_on_both_backends, create_case, staff_territory
+from tests.helpers import (
+    case,
+    case_row,
+    complete,
+    fingerprint,
+    fire_next_timer,
+    handle_and_prove,
+    instance,
+    open_ids,
+    open_task,
+    open_tasks,
+    upload_photo,
+)
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
-    app = make_app(request.param)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+app = app_on_both_backends
 
 
 @pytest.fixture
@@ -40,24 +41,9 @@ def territory(users: dict[str, Any], create_user: Any, auth: Any) -> None:
     """The small territory of tests/cases/territory.py (the reported cases lie in its east grid), with a
     coordinator at each level, unit members, and everybody assigned where they work and signed in (tokens
     made now do not move the fingerprints)."""
-    build_territory()
-    create_user("community_staff", "community")
-    create_user("street_coordinator", "street")
-    create_user("district_coordinator", "district")
-    create_user("department_handler", "gas1", unit_code="gas")
-    create_user("department_handler", "police1", unit_code="police")
+    staffed = staff_territory(create_user, handlers={"gas1": "gas", "police1": "police"})
     add_unit("closed", "property", name="已撤销的物业公司", active=False)
-    for username, grid in [
-        ("worker", EAST_GRID),
-        ("worker2", EAST_GRID),
-        ("community", COMMUNITY),
-        ("street", STREET),
-        ("district", DISTRICT),
-        ("dispatcher", DISTRICT),
-        ("supervisor", DISTRICT),
-    ]:
-        assign(username, grid)
-    for username in [*users, "community", "street", "district", "gas1", "police1"]:
+    for username in [*users, *staffed]:
         auth(username)
 
 
@@ -75,34 +61,6 @@ def _dt(value: str | datetime | None) -> datetime | None:
     return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
-def _instance(key: str) -> ProcessInstance:
-    db.session.expire_all()
-    return db.session.execute(
-        select(ProcessInstance).join(Case, Case.id == ProcessInstance.case_id).where(Case.key == key)
-    ).scalar_one()
-
-
-def _case_row(key: str) -> Case:
-    db.session.expire_all()
-    return db.session.execute(select(Case).where(Case.key == key)).scalar_one()
-
-
-def _open(key: str) -> list[HumanTask]:
-    db.session.expire_all()
-    return list(
-        db.session.execute(
-            select(HumanTask)
-            .join(Case, Case.id == HumanTask.case_id)
-            .where(Case.key == key, HumanTask.status.in_(TaskStatus.OPEN))
-            .order_by(HumanTask.id)
-        ).scalars()
-    )
-
-
-def _open_ids(key: str) -> list[str]:
-    return sorted(t.element_id for t in _open(key))
-
-
 def _timeline(client: Any, auth: Any, key: str) -> list[dict[str, Any]]:
     response = client.get(f"/api/v1/cases/{key}/timeline?page_size=100", headers=auth("supervisor"))
     assert response.status_code == 200, response.get_json()
@@ -113,27 +71,16 @@ def _events(client: Any, auth: Any, key: str, action: str) -> list[dict[str, Any
     return [e for e in _timeline(client, auth, key) if e["action"] == action]
 
 
-def _fire_next_timer(clock: Any, key: str) -> None:
-    """Move the clock to the instance's next due timer and fire it, as the scheduler would."""
-    due = _instance(key).next_timer_at
-    assert due is not None, "no timer is armed"
-    clock.set(as_utc(due))
-    assert scheduler.tick() == 1
-    db.session.expire_all()
-
-
 def _overdue(client: Any, auth: Any, clock: Any) -> str:
     """A case handled by ``worker`` whose limit passed: the warning, then the overdue timer fire."""
-    key = report(client, auth)["key"]
-    walk_to(client, auth, key, "handle", hours=10)
-    while "coordinate_community" not in _open_ids(key):
-        _fire_next_timer(clock, key)
+    key = create_case(client, auth, "handle", hours=10)
+    while "coordinate_community" not in open_ids(key):
+        fire_next_timer(clock, key)
     return key
 
 
 def _beyond_means(client: Any, auth: Any) -> str:
-    key = report(client, auth)["key"]
-    walk_to(client, auth, key, "handle", hours=10)
+    key = create_case(client, auth, "handle", hours=10)
     complete(
         client,
         auth,
@@ -154,7 +101,7 @@ def _coordinate(client: Any, auth: Any, who: str, key: str, element: str, **data
 
 
 def _report_in(client: Any, auth: Any, who: str, key: str, unit: str) -> dict[str, Any]:
-    task = next(t for t in _open(key) if t.element_id == "report_in" and t.candidate_group == unit)
+    task = next(t for t in open_tasks(key) if t.element_id == "report_in" and t.candidate_group == unit)
     response = client.post(
         f"/api/v1/tasks/{task.id}/complete",
         json={"data": {"responsible_person": "张工", "report_in_note": "30 分钟内到场"}},
@@ -171,7 +118,7 @@ def _report_in(client: Any, auth: Any, who: str, key: str, unit: str) -> dict[st
 def test_overdue_goes_to_the_community_coordinator(app, client, auth, clock):
     key = _overdue(client, auth, clock)
     escalated_at = clock.now()
-    assert _open_ids(key) == ["coordinate_community", "handle"]  # beside handling: no supervise any more
+    assert open_ids(key) == ["coordinate_community", "handle"]  # beside handling: no supervise any more
     coordinate = open_task(key, "coordinate_community")
     assert coordinate.roles == ["community_staff"]
     assert coordinate.status == TaskStatus.READY
@@ -194,7 +141,7 @@ def test_overdue_goes_to_the_community_coordinator(app, client, auth, clock):
 
 def test_beyond_means_goes_to_the_community_coordinator(app, client, auth):
     key = _beyond_means(client, auth)
-    assert _open_ids(key) == ["coordinate_community"]  # handling stops until the escalation ends
+    assert open_ids(key) == ["coordinate_community"]  # handling stops until the escalation ends
     shown = case(client, auth, key)
     assert shown["escalation_level"] == "community"
     assert shown["status"] == "handling"
@@ -202,12 +149,11 @@ def test_beyond_means_goes_to_the_community_coordinator(app, client, auth):
     assert escalated["actor"] == "worker"
     assert escalated["data"]["trigger"] == "beyond_means"
     assert escalated["data"]["reason"] == REASON
-    assert _instance(key).next_timer_at is None  # handling's timers ended with it
+    assert instance(key).next_timer_at is None  # handling's timers ended with it
 
 
 def test_beyond_means_needs_a_reason(app, client, auth):
-    key = report(client, auth)["key"]
-    walk_to(client, auth, key, "handle")
+    key = create_case(client, auth, "handle")
     before = fingerprint()
     body = complete(
         client,
@@ -239,14 +185,14 @@ def test_summoned_units_report_in_and_the_lead_unit_handles(app, client, auth, c
         summon_units=["gas", "water"],
         coordinate_note="燃气公司牵头,自来水公司配合",
     )
-    report_ins = [t for t in _open(key) if t.element_id == "report_in"]
+    report_ins = [t for t in open_tasks(key) if t.element_id == "report_in"]
     assert sorted(t.candidate_group for t in report_ins) == ["gas", "water"]
     due = report_in_due(clock.now(), "2wh")  # community level: 2 working hours
     for task in report_ins:
         assert task.roles == ["department_handler"]
         assert task.status == TaskStatus.READY
         assert _dt(task.due_at) == due
-    assert _dt(_instance(key).next_timer_at) == due
+    assert _dt(instance(key).next_timer_at) == due
     summoned = _events(client, auth, key, "case.units_summoned")[0]
     assert summoned["data"]["units"] == ["gas", "water"]
     assert summoned["data"]["lead_unit"] == "gas"
@@ -259,11 +205,11 @@ def test_summoned_units_report_in_and_the_lead_unit_handles(app, client, auth, c
     assert client.get("/api/v1/tasks?scope=claimable", headers=auth("police1")).get_json()["items"] == []
 
     _report_in(client, auth, "handler", key, "water")
-    assert [t.candidate_group for t in _open(key)] == ["gas"]
+    assert [t.candidate_group for t in open_tasks(key)] == ["gas"]
     _report_in(client, auth, "gas1", key, "gas")
 
     # back to handling, with the lead unit as handler: a re-dispatch
-    assert _open_ids(key) == ["handle"]
+    assert open_ids(key) == ["handle"]
     handle = open_task(key, "handle")
     assert handle.candidate_group == "gas" and handle.candidate_user is None
     assert handle.status == TaskStatus.READY
@@ -308,7 +254,7 @@ def test_overdue_report_in_hands_the_open_task_to_the_lead_unit(app, client, aut
         summon_units=["water"],
     )
     _report_in(client, auth, "handler", key, "water")
-    assert _open_ids(key) == ["handle"]
+    assert open_ids(key) == ["handle"]
     handle = open_task(key, "handle")
     assert handle.id == handle_id  # the same task, handed over
     assert (handle.candidate_user, handle.candidate_group, handle.assignee_id) == (None, "water", None)
@@ -316,7 +262,7 @@ def test_overdue_report_in_hands_the_open_task_to_the_lead_unit(app, client, aut
     moved = _events(client, auth, key, "task.reassigned")
     assert [e["entity_id"] for e in moved] == [str(handle_id)]
     assert moved[0]["after"]["candidate_group"] == "water"
-    assert _case_row(key).redispatch_count == 1
+    assert case_row(key).redispatch_count == 1
     # the old handler can no longer complete it
     refused = client.post(
         f"/api/v1/tasks/{handle_id}/complete",
@@ -338,10 +284,10 @@ def test_missed_report_in_climbs_street_then_district_then_supervisor(app, clien
         summon_units=["water", "gas"],
     )
     _report_in(client, auth, "handler", key, "water")
-    _fire_next_timer(clock, key)  # gas never reports in
+    fire_next_timer(clock, key)  # gas never reports in
 
     street_at = clock.now()
-    assert _open_ids(key) == ["coordinate_street", "handle"]
+    assert open_ids(key) == ["coordinate_street", "handle"]
     assert open_task(key, "coordinate_street").roles == ["street_coordinator"]
     missed = _events(client, auth, key, "case.report_in_missed")
     assert [(e["data"]["unit"], e["data"]["level"], e["actor"]) for e in missed] == [
@@ -365,10 +311,10 @@ def test_missed_report_in_climbs_street_then_district_then_supervisor(app, clien
         client, auth, "street", key, "coordinate_street", coordinate_decision="summon", summon_units=["gas"]
     )
     assert _dt(open_task(key, "report_in").due_at) == street_at + timedelta(hours=1)
-    _fire_next_timer(clock, key)
+    fire_next_timer(clock, key)
     assert clock.now() == street_at + timedelta(hours=1)
     district_at = clock.now()
-    assert _open_ids(key) == ["coordinate_district", "handle"]
+    assert open_ids(key) == ["coordinate_district", "handle"]
     assert open_task(key, "coordinate_district").roles == ["district_coordinator"]
     assert case(client, auth, key)["escalation_level"] == "district"
 
@@ -383,8 +329,8 @@ def test_missed_report_in_climbs_street_then_district_then_supervisor(app, clien
         summon_units=["gas"],
     )
     assert _dt(open_task(key, "report_in").due_at) == district_at + timedelta(minutes=30)
-    _fire_next_timer(clock, key)
-    assert _open_ids(key) == ["handle", "supervise"]
+    fire_next_timer(clock, key)
+    assert open_ids(key) == ["handle", "supervise"]
     assert open_task(key, "supervise").roles == ["supervisor"]
     assert case(client, auth, key)["escalation_level"] == "district"
     referred = _events(client, auth, key, "case.referred_to_supervisor")[0]
@@ -401,7 +347,7 @@ def test_missed_report_in_climbs_street_then_district_then_supervisor(app, clien
 
     # the supervision path is still there: the supervisor extends the limit
     complete(client, auth, "supervisor", key, "supervise", {"action": "extend", "extend_hours": 4})
-    assert _open_ids(key) == ["handle"]
+    assert open_ids(key) == ["handle"]
     assert case(client, auth, key)["postponed_count"] == 1
 
 
@@ -419,10 +365,10 @@ def test_community_returns_the_case_to_its_handler(app, client, auth):
         coordinate_decision="return",
         coordinate_note="已协调物业配合,请继续处置",
     )
-    assert _open_ids(key) == ["handle"]
+    assert open_ids(key) == ["handle"]
     handle = open_task(key, "handle")
     assert handle.candidate_user == "worker" and handle.status == TaskStatus.CLAIMED
-    row = _case_row(key)
+    row = case_row(key)
     assert row.redispatch_count == 0
     assert (row.handler_user, row.handler_unit) == ("worker", None)
     assert row.escalation_level == "community"
@@ -434,14 +380,14 @@ def test_community_returns_the_case_to_its_handler(app, client, auth):
         "note": "已协调物业配合,请继续处置",
     }
     assert resolved["actor"] == "community"
-    assert _instance(key).next_timer_at is not None  # a new handling round, with its timers
+    assert instance(key).next_timer_at is not None  # a new handling round, with its timers
 
 
 def test_street_returns_the_case_to_another_worker(app, client, auth, clock):
     key = _overdue(client, auth, clock)
     handle_id = open_task(key, "handle").id
     _coordinate(client, auth, "community", key, "coordinate_community", coordinate_decision="escalate")
-    assert _open_ids(key) == ["coordinate_street", "handle"]
+    assert open_ids(key) == ["coordinate_street", "handle"]
     _coordinate(
         client,
         auth,
@@ -451,7 +397,7 @@ def test_street_returns_the_case_to_another_worker(app, client, auth, clock):
         coordinate_decision="return",
         handover_user="worker2",
     )
-    assert _open_ids(key) == ["handle"]
+    assert open_ids(key) == ["handle"]
     handle = open_task(key, "handle")
     assert handle.id == handle_id
     assert (handle.candidate_user, handle.status) == ("worker2", TaskStatus.CLAIMED)
@@ -465,11 +411,7 @@ def test_street_returns_the_case_to_another_worker(app, client, auth, clock):
     assert redispatched["actor"] == "street"
     assert redispatched["after"]["handler_user"] == "worker2"
     # rework later goes to the current handler, not to the one first dispatched
-    complete(
-        client, auth, "worker2", key, "handle", {"handle_result": "resolved", "handle_description": "已清理"}
-    )
-    photo = upload_photo(client, auth, "worker2", key)
-    complete(client, auth, "worker2", key, "photo_proof", {"after_photos": [photo["id"]]})
+    handle_and_prove(client, auth, "worker2", key)
     complete(
         client, auth, "supervisor", key, "review", {"review_decision": "reject", "review_comment": "未清干净"}
     )
@@ -480,7 +422,7 @@ def test_district_returns_the_case_to_a_unit(app, client, auth):
     key = _beyond_means(client, auth)
     _coordinate(client, auth, "community", key, "coordinate_community", coordinate_decision="escalate")
     _coordinate(client, auth, "street", key, "coordinate_street", coordinate_decision="escalate")
-    assert _open_ids(key) == ["coordinate_district"]
+    assert open_ids(key) == ["coordinate_district"]
     _coordinate(
         client,
         auth,
@@ -490,14 +432,14 @@ def test_district_returns_the_case_to_a_unit(app, client, auth):
         coordinate_decision="return",
         handover_unit="police",
     )
-    assert _open_ids(key) == ["handle"]
+    assert open_ids(key) == ["handle"]
     handle = open_task(key, "handle")
     assert (handle.candidate_user, handle.candidate_group, handle.status) == (
         None,
         "police",
         TaskStatus.READY,
     )
-    row = _case_row(key)
+    row = case_row(key)
     assert (row.handler_user, row.handler_unit, row.redispatch_count) == (None, "police", 1)
     assert row.escalation_level == "district"
     assert [e["data"]["trigger"] for e in _events(client, auth, key, "case.escalated")] == [
@@ -519,7 +461,7 @@ def test_district_refers_a_beyond_means_case_to_the_supervisor(app, client, auth
         coordinate_note="需督办",
     )
     # handling goes on with the same handler, and the supervisor supervises beside it
-    assert _open_ids(key) == ["handle", "supervise"]
+    assert open_ids(key) == ["handle", "supervise"]
     assert open_task(key, "handle").candidate_user == "worker"
     referred = _events(client, auth, key, "case.referred_to_supervisor")[0]
     assert referred["data"] == {"level": "district", "reason": "district_decision", "note": "需督办"}

@@ -17,20 +17,11 @@ from app.extensions import db
 from app.worker import run_worker
 from app.workflow import scheduler
 from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
-from tests.conftest import REDIS_URL, redis_available
-from tests.helpers import jpeg, report, upload_photo, walk_to
+from tests.conftest import REDIS_URL
+from tests.factories import create_case
+from tests.helpers import jpeg, report, upload_photo
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    redis_available()
-    connection = Redis.from_url(REDIS_URL)
-    connection.flushdb()
-    yield connection
-    connection.flushdb()
-    connection.close()
 
 
 @pytest.fixture
@@ -105,8 +96,7 @@ def test_thumbnail_job_goes_through_redis(app, client, auth, users, deployed, re
 
 
 def test_due_timers_are_queued_once_and_fired_by_the_worker(app, client, auth, users, deployed, clock, redis):
-    key = report(client, auth)["key"]
-    walk_to(client, auth, key, "handle", hours=10)
+    key = create_case(client, auth, "handle", hours=10)
     instance_id = _instance_id(key)
     assert scheduler.tick() == 0  # nothing due yet
     assert _queue(redis, "engine").count == 0
@@ -152,8 +142,7 @@ def test_due_timers_are_queued_once_and_fired_by_the_worker(app, client, auth, u
 
 
 def test_losing_redis_loses_no_timer(app, client, auth, users, deployed, clock, redis):
-    key = report(client, auth)["key"]
-    walk_to(client, auth, key, "handle", hours=10)
+    key = create_case(client, auth, "handle", hours=10)
     instance_id = _instance_id(key)
     clock.advance(hours=48)  # past the 10 working hours (due Wednesday 10:30 CST)
     assert scheduler.tick() == 1

@@ -43,8 +43,10 @@ from app.units.services import create_unit
 from app.workflow import deploy, instances
 from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
 from tests.conftest import PASSWORD, START, _settings, _truncate_postgres
+from tests.factories import app_on_both_backends
 from tests.grids.shapes import DISTRICT_BOX, WEST_BOX, box_feature, collection
-from tests.helpers import complete, fingerprint, jpeg, one_task_bpmn, open_task, report, walk_to
+from tests.helpers import complete, fingerprint, jpeg, open_task, report, walk_to
+from tests.probes import one_task_bpmn
 
 DISTRICT, STREET, STREET_2 = "510124", "510124001", "510124002"
 STREET_2_BOX = (103.95, 30.70, 104.00, 30.75)
@@ -532,14 +534,7 @@ def _located_case(client: FlaskClient, auth: Callable[[str], dict[str, str]], co
     return str(created["key"])
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
-    """The conftest app on both backends: the flows below exercise the PostgreSQL-only query shapes."""
-    app = make_app(request.param)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+app = app_on_both_backends  # the flows below exercise the PostgreSQL-only query shapes
 
 
 @pytest.fixture

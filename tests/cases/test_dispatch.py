@@ -3,7 +3,6 @@ responsible unit, least loaded), the dispatcher's override, re-dispatches counte
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -29,16 +28,10 @@ from tests.cases.territory import (
     build_territory,
 )
 from tests.conftest import START
-from tests.helpers import case, complete, ensure_catalogue, fingerprint, open_task, report, walk_to
+from tests.factories import app_on_both_backends, create_case
+from tests.helpers import case, complete, ensure_catalogue, fingerprint, open_task, report
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
-    app = make_app(request.param)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+app = app_on_both_backends
 
 
 @pytest.fixture
@@ -133,8 +126,7 @@ def test_grid_category_proposes_the_least_loaded_worker_of_the_grid(app, client,
     assign("worker2", EAST_GRID)
     create_user("grid_worker", "westworker")
     assign("westworker", WEST_GRID)  # idle, but another grid's
-    busy = report(client, auth)["key"]
-    walk_to(client, auth, busy, "handle", handler="worker")  # worker holds an open handle task
+    create_case(client, auth, "handle", handler="worker")  # worker holds an open handle task
     key = report(client, auth)["key"]
     proposal = _accept(client, auth, key)["proposal"]
     assert proposal["handler_user"] == "worker2"
@@ -160,8 +152,7 @@ def test_the_nearest_level_of_the_path_wins(app, client, auth, create_user):
     create_user("grid_worker", "communityworker")
     assign("communityworker", COMMUNITY)  # idle, but assigned to the whole community
     assign("worker", EAST_GRID)
-    busy = report(client, auth)["key"]
-    walk_to(client, auth, busy, "handle", handler="worker")
+    create_case(client, auth, "handle", handler="worker")
     proposal = _accept(client, auth, report(client, auth)["key"])["proposal"]
     assert proposal["handler_user"] == "worker"
     assert [c["name"] for c in proposal["candidates"]] == ["worker"]
@@ -319,8 +310,7 @@ def _to_supervision(client: Any, auth: Any, clock: Any, create_user: Any, key: s
 
 def test_a_supervisor_reassign_is_a_counted_redispatch(app, client, auth, clock, create_user):
     assign("worker", EAST_GRID)
-    key = report(client, auth)["key"]
-    walk_to(client, auth, key, "handle", handler="worker")
+    key = create_case(client, auth, "handle", handler="worker")
     _to_supervision(client, auth, clock, create_user, key)
     complete(
         client, auth, "supervisor", key, "supervise", {"action": "reassign", "new_handler_user": "worker2"}
@@ -337,8 +327,7 @@ def test_a_supervisor_reassign_is_a_counted_redispatch(app, client, auth, clock,
 
 
 def test_a_task_api_reassign_of_the_handling_is_a_counted_redispatch(app, client, auth):
-    key = report(client, auth)["key"]
-    walk_to(client, auth, key, "handle", handler="worker")
+    key = create_case(client, auth, "handle", handler="worker")
     task_id = open_task(key, "handle").id
     response = client.post(
         f"/api/v1/tasks/{task_id}/reassign", json={"username": "worker2"}, headers=auth("supervisor")
@@ -353,8 +342,7 @@ def test_a_task_api_reassign_of_the_handling_is_a_counted_redispatch(app, client
 
 
 def test_reassigning_to_the_same_handler_is_not_counted(app, client, auth, clock, create_user):
-    key = report(client, auth)["key"]
-    walk_to(client, auth, key, "handle", handler="worker")
+    key = create_case(client, auth, "handle", handler="worker")
     _to_supervision(client, auth, clock, create_user, key)
     complete(
         client, auth, "supervisor", key, "supervise", {"action": "reassign", "new_handler_user": "worker"}

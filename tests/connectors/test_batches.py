@@ -6,7 +6,6 @@ with the scheduler's round as the safety net."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -27,7 +26,7 @@ from app.worker import run_worker
 from app.workflow import deploy, scheduler
 from app.workflow.models import HumanTask, TaskStatus
 from connectors.ingest import Message, ingest, ingest_many
-from tests.conftest import REDIS_URL, redis_available
+from tests.conftest import REDIS_URL
 
 BUILDING = "510124001001001001001"
 DEVICES = [
@@ -226,16 +225,6 @@ def test_a_device_heard_many_times_in_a_batch_is_written_once(app: Flask) -> Non
         tzinfo=None
     )
     assert device.last_values == {"water_leak": False, "battery": 41, "linkquality": 49}
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    redis_available()
-    connection = Redis.from_url(REDIS_URL)
-    connection.flushdb()
-    yield connection
-    connection.flushdb()
-    connection.close()
 
 
 @pytest.mark.redis

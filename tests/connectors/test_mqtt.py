@@ -28,29 +28,14 @@ from app.devices.services import register_device, validate_device_fields
 from app.extensions import db
 from connectors import mqtt_network
 from connectors.mqtt import BrokerAddress, MqttListener, subscription_filters
+from tests.connectors.conftest import broker_app
 
 BUILDING = "510124001001001001001"
 
 
 @pytest.fixture
-def run_id() -> str:
-    return uuid.uuid4().hex[:8]
-
-
-@pytest.fixture
 def mqtt_app(make_app: Any, mosquitto_url: str, run_id: str) -> Iterator[Flask]:
-    app: Flask = make_app(
-        "sqlite",
-        mqtt_url=mosquitto_url,
-        mqtt_topics=(f"zigbee2mqtt/{run_id}/#",),
-        mqtt_client_id=f"gridcase-test-{run_id}",
-    )
-    with app.app_context():
-        from app.workflow import deploy
-
-        deploy.deploy_folder(
-            app.extensions["gridcase.settings"].bpmn_folder, app.extensions["gridcase.deploy_rules"]()
-        )
+    with broker_app(make_app, mosquitto_url, run_id, f"gridcase-test-{run_id}") as app:
         for device_id, device_type, extra in (
             ("leak", "water_leak_sensor", {"resident_name": "王大爷", "resident_notes": "独居老人"}),
             ("smoke-1", "smoke_detector", {"building_code": BUILDING}),
@@ -70,7 +55,6 @@ def mqtt_app(make_app: Any, mosquitto_url: str, run_id: str) -> Iterator[Flask]:
             )
         db.session.commit()
         yield app
-        db.session.remove()
 
 
 def publish(url: str, messages: list[tuple[str, Any, bool]]) -> None:

@@ -5,7 +5,6 @@ entry named, and nothing is registered."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,33 +18,16 @@ from app.devices.models import Alarm, Device, Incident
 from app.extensions import db
 from connectors.mqtt import MqttListener
 from connectors.simulator import ScenarioError, load_scenario, parse_scenario
+from tests.connectors.conftest import broker_app
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILDING = "510124001001001001001"
 
 
 @pytest.fixture
-def run_id() -> str:
-    return uuid.uuid4().hex[:8]
-
-
-@pytest.fixture
 def sim_app(make_app: Any, mosquitto_url: str, run_id: str) -> Iterator[Flask]:
-    app: Flask = make_app(
-        "sqlite",
-        mqtt_url=mosquitto_url,
-        mqtt_topics=(f"zigbee2mqtt/{run_id}/#",),
-        mqtt_client_id=f"gridcase-sim-test-{run_id}",
-    )
-    with app.app_context():
-        from app.workflow import deploy
-
-        deploy.deploy_folder(
-            app.extensions["gridcase.settings"].bpmn_folder, app.extensions["gridcase.deploy_rules"]()
-        )
-        db.session.commit()
+    with broker_app(make_app, mosquitto_url, run_id, f"gridcase-sim-test-{run_id}") as app:
         yield app
-        db.session.remove()
 
 
 def scenario(run_id: str) -> dict[str, Any]:

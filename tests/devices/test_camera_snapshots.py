@@ -27,8 +27,8 @@ from app.extensions import db
 from app.jobs import run_inline_jobs
 from app.workflow.models import ProcessInstance
 from tests.devices.conftest import BUILDING_A, Send
-from tests.devices.test_sensor_alarm import _case, _open_elements, _signed_in  # noqa: F401  (autouse set-up)
-from tests.helpers import jpeg
+from tests.devices.test_sensor_alarm import _open_elements, _signed_in  # noqa: F401  (autouse set-up)
+from tests.helpers import case_row, jpeg
 
 CAMERA_ID = "cam-jxhy-north"
 TOPIC = f"gridcase/devices/{CAMERA_ID}"
@@ -61,7 +61,7 @@ def _b64(data: bytes) -> str:
 
 
 def _events(key: str, action: str) -> list[AuditEvent]:
-    case = _case(key)
+    case = case_row(key)
     return list(
         db.session.execute(
             select(AuditEvent).where(AuditEvent.case_id == case.id, AuditEvent.action == action)
@@ -84,7 +84,7 @@ def test_a_real_jpeg_snapshot_becomes_a_photo_of_the_case(
     image = jpeg(size=(320, 240))
     key = _detect(send, snapshot_base64=_b64(image))
     assert run_inline_jobs() >= 1  # embedded mode's job runner: the thumbnail
-    case = _case(key)
+    case = case_row(key)
     assert _open_elements(key) == ["handle"]  # no protected resident: dispatched at once
 
     response = client.get(f"/api/v1/cases/{key}/attachments", headers=auth("dispatcher"))
@@ -112,7 +112,7 @@ def test_a_fake_jpeg_is_refused_with_its_reason_and_the_case_opens(
 ) -> None:
     fake = b"\xff\xd8\xff\xe0 this is not really a JPEG" * 10
     key = _detect(send, snapshot_base64=_b64(fake))
-    case = _case(key)
+    case = case_row(key)
     assert case.status == "handling" and _open_elements(key) == ["handle"]
     assert db.session.execute(select(Attachment).where(Attachment.case_id == case.id)).first() is None
 
@@ -166,7 +166,7 @@ def test_a_large_snapshot_is_kept_as_a_marker_only(app: Flask, send: Send, camer
     device = db.session.get(Device, camera.id)
     assert device is not None
     instance = db.session.execute(
-        select(ProcessInstance).where(ProcessInstance.case_id == _case(key).id)
+        select(ProcessInstance).where(ProcessInstance.case_id == case_row(key).id)
     ).scalar_one()
     audit = db.session.execute(select(AuditEvent.data, AuditEvent.after, AuditEvent.before)).all()
     stored = {
@@ -174,7 +174,7 @@ def test_a_large_snapshot_is_kept_as_a_marker_only(app: Flask, send: Send, camer
         "device.last_values": device.last_values,
         "instance.state": instance.state,
         "audit": [list(row) for row in audit],
-        "description": _case(key).description,
+        "description": case_row(key).description,
     }
     for where, value in stored.items():
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

@@ -14,7 +14,6 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from app.audit.models import AuditEvent
 from app.cases.models import Case
 from app.clock import FrozenClock, as_utc, now
 from app.devices import maintenance
@@ -22,9 +21,9 @@ from app.devices.models import Device
 from app.extensions import db
 from app.grids.models import Grid, GridMember
 from app.workflow import scheduler
-from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance, TaskStatus
+from app.workflow.models import ProcessDefinition, ProcessInstance
 from tests.devices.conftest import BUILDING_A, Send
-from tests.helpers import complete, ensure_catalogue
+from tests.helpers import case_events, case_row, complete, ensure_catalogue, open_tasks, resolved
 from tests.web.pages import sign_in
 
 LEAK = "zigbee2mqtt/锦绣花园/3栋/1201/厨房水浸"
@@ -66,39 +65,17 @@ def _grid(code: str, level: str, parent_id: int | None) -> Grid:
     return grid
 
 
-def _case(key: str) -> Case:
-    db.session.expire_all()
-    return db.session.execute(select(Case).where(Case.key == key)).scalar_one()
-
-
 def _open_elements(key: str) -> list[str]:
-    db.session.expire_all()
-    rows = db.session.execute(
-        select(HumanTask.element_id)
-        .join(Case, Case.id == HumanTask.case_id)
-        .where(Case.key == key, HumanTask.status.in_(TaskStatus.OPEN))
-        .order_by(HumanTask.id)
-    ).scalars()
-    return list(rows)
+    return [t.element_id for t in open_tasks(key)]
 
 
 def _calls(key: str) -> list[tuple[str, str | None, str, bool]]:
-    case = _case(key)
-    events = db.session.execute(
-        select(AuditEvent)
-        .where(AuditEvent.case_id == case.id, AuditEvent.action == "case.contact_called")
-        .order_by(AuditEvent.id)
-    ).scalars()
+    events = case_events(key, "case.contact_called")
     return [(e.data["who"], e.data["name"], e.data["outcome"], e.data["timeout"]) for e in events]
 
 
 def _actions(key: str) -> list[str]:
-    case = _case(key)
-    return list(
-        db.session.execute(
-            select(AuditEvent.action).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)
-        ).scalars()
-    )
+    return [e.action for e in case_events(key)]
 
 
 def _leak(send: Send) -> str:
@@ -116,18 +93,11 @@ def _tick(clock: FrozenClock, **delta: float) -> int:
 
 def _handle_and_verify(client: Any, auth: Any, key: str) -> None:
     assert _open_elements(key) == ["handle"]
-    assert _case(key).status == "handling"
-    complete(
-        client,
-        auth,
-        "worker",
-        key,
-        "handle",
-        {"handle_result": "resolved", "handle_description": "已关闭水阀"},
-    )
+    assert case_row(key).status == "handling"
+    complete(client, auth, "worker", key, "handle", resolved("已关闭水阀"))
     assert _open_elements(key) == ["verify"]
     complete(client, auth, "dispatcher", key, "verify", {"verify_decision": "close"})
-    case = _case(key)
+    case = case_row(key)
     assert case.status == "closed" and case.closed_at is not None
 
 
@@ -135,9 +105,9 @@ def test_resident_answers_ok_closes_the_case(
     client: Any, auth: Any, send: Send, elderly_leak_sensor: Device
 ) -> None:
     key = _leak(send)
-    assert _open_elements(key) == ["call_resident"] and _case(key).status == "triage"
+    assert _open_elements(key) == ["call_resident"] and case_row(key).status == "triage"
     complete(client, auth, "dispatcher", key, "call_resident", {"resident_outcome": "answered_ok"})
-    assert _case(key).status == "closed"
+    assert case_row(key).status == "closed"
     assert _calls(key) == [("resident", "王大爷", "answered_ok", False)]
     assert "case.resolved_by_call" in _actions(key) and _open_elements(key) == []
 
@@ -193,7 +163,7 @@ def test_a_contact_confirming_all_is_fine_resolves(
     key = _leak(send)
     assert _tick(clock, minutes=5, seconds=1) == 1
     complete(client, auth, "dispatcher", key, "call_contact", {"contact_outcome": "answered_ok"})
-    assert _case(key).status == "closed" and _open_elements(key) == []
+    assert case_row(key).status == "closed" and _open_elements(key) == []
 
 
 def test_the_alarm_clearing_during_the_calls_auto_resolves_after_confirmation(
@@ -205,7 +175,7 @@ def test_the_alarm_clearing_during_the_calls_auto_resolves_after_confirmation(
     assert _open_elements(key) == ["confirm_clear"]
     assert _tick(clock, minutes=10) == 0  # the call timers went with the phone round
     complete(client, auth, "dispatcher", key, "confirm_clear", {"clear_decision": "cleared"})
-    assert _case(key).status == "closed"
+    assert case_row(key).status == "closed"
     assert "case.auto_resolved" in _actions(key) and "message.correlated" in _actions(key)
 
 
@@ -230,7 +200,7 @@ def test_smoke_is_a_red_case_on_the_emergency_process(
         resident_phone="13800000001",
     )
     (key,) = send(SMOKE, {"smoke": True}).case_keys
-    case = _case(key)
+    case = case_row(key)
     assert case.severity == "red" and case.category_code == "E04"
     instance = db.session.execute(
         select(ProcessInstance).where(ProcessInstance.case_id == case.id)
@@ -294,13 +264,7 @@ def _dispatched_leak(client: Any, auth: Any, send: Send) -> str:
 
 def _time_limit(key: str) -> tuple[datetime, datetime]:
     """The latest warn_at and due_at ``case.set_time_limit`` computed for the case."""
-    case = _case(key)
-    event = db.session.execute(
-        select(AuditEvent)
-        .where(AuditEvent.case_id == case.id, AuditEvent.action == "case.time_limit_set")
-        .order_by(AuditEvent.id.desc())
-        .limit(1)
-    ).scalar_one()
+    event = case_events(key, "case.time_limit_set")[-1]
     return datetime.fromisoformat(event.after["warn_at"]), datetime.fromisoformat(event.after["due_at"])
 
 
@@ -316,21 +280,21 @@ def test_the_handling_step_warns_at_warn_at_and_is_marked_overdue_at_due_at(
 ) -> None:
     key = _dispatched_leak(client, auth, send)
     warn_at, due_at = _time_limit(key)
-    case = _case(key)
+    case = case_row(key)
     assert as_utc(case.due_at) == due_at and now() < warn_at < due_at
     assert _open_task_due(key) == due_at
 
     assert _set_and_tick(clock, warn_at - timedelta(seconds=1)) == 0
-    assert _case(key).warned_at is None
+    assert case_row(key).warned_at is None
     assert _set_and_tick(clock, warn_at) == 1  # 临期预警
-    case = _case(key)
+    case = case_row(key)
     assert case.warned_at is not None and case.overdue_at is None
     assert _actions(key).count("case.due_warning") == 1
     assert _open_elements(key) == ["handle"] and case.status == "handling"  # non-interrupting
 
     assert _set_and_tick(clock, due_at - timedelta(seconds=1)) == 0
     assert _set_and_tick(clock, due_at) == 1  # 处置超期
-    case = _case(key)
+    case = case_row(key)
     assert as_utc(case.overdue_at) == due_at
     assert _actions(key).count("case.overdue") == 1
     assert _open_elements(key) == ["handle"] and case.status == "handling"
@@ -351,7 +315,7 @@ def test_handling_before_the_warning_fires_neither_timer(
     assert _open_elements(key) == ["verify"]
     assert _set_and_tick(clock, due_at + timedelta(hours=1)) == 0  # the timers went with the handling task
     complete(client, auth, "dispatcher", key, "verify", {"verify_decision": "close"})
-    case = _case(key)
+    case = case_row(key)
     assert case.status == "closed" and case.warned_at is None and case.overdue_at is None
     assert "case.due_warning" not in _actions(key) and "case.overdue" not in _actions(key)
 
@@ -373,38 +337,26 @@ def test_rework_starts_a_new_time_limit_with_its_own_timers(
         "verify",
         {"verify_decision": "rework", "verify_comment": "住户反映仍在漏水"},
     )
-    assert _open_elements(key) == ["handle"] and _case(key).rework_count == 1
+    assert _open_elements(key) == ["handle"] and case_row(key).rework_count == 1
     warn_at, due_at = _time_limit(key)
     assert warn_at > first_warn and due_at > first_due
-    case = _case(key)
+    case = case_row(key)
     assert case.warned_at is None and as_utc(case.due_at) == due_at  # a new limit, a new warning
     assert _set_and_tick(clock, first_due) == 0  # the first round's timers are gone
-    assert _set_and_tick(clock, warn_at) == 1 and _case(key).warned_at is not None
-    assert _set_and_tick(clock, due_at) == 1 and _case(key).overdue_at is not None
+    assert _set_and_tick(clock, warn_at) == 1 and case_row(key).warned_at is not None
+    assert _set_and_tick(clock, due_at) == 1 and case_row(key).overdue_at is not None
 
 
 def _open_task_due(key: str) -> datetime | None:
-    (task,) = _open_tasks(key)
+    (task,) = open_tasks(key)
     return as_utc(task.due_at) if task.due_at else None
-
-
-def _open_tasks(key: str) -> list[HumanTask]:
-    db.session.expire_all()
-    return list(
-        db.session.execute(
-            select(HumanTask)
-            .join(Case, Case.id == HumanTask.case_id)
-            .where(Case.key == key, HumanTask.status.in_(TaskStatus.OPEN))
-            .order_by(HumanTask.id)
-        ).scalars()
-    )
 
 
 # -- a clear after dispatch: on the timeline and on the worker's form, the case stays open ----------------
 
 
 def _handle_form(client: Any, auth: Any, key: str) -> dict[str, Any]:
-    (task,) = _open_tasks(key)
+    (task,) = open_tasks(key)
     response = client.get(f"/api/v1/tasks/{task.id}", headers=auth("worker"))
     assert response.status_code == 200, response.get_json()
     return response.get_json()  # type: ignore[no-any-return]
@@ -422,8 +374,8 @@ def test_a_clear_after_dispatch_is_shown_to_the_worker_who_still_verifies_on_sit
     clock.advance(minutes=20)
     cleared_at = now()
     send(LEAK, {"water_leak": False})
-    assert _open_elements(key) == ["handle"] and _case(key).status == "handling"  # not auto-closed
-    (event,) = [e for e in _events(key) if e.action == "case.alarm_cleared"]
+    assert _open_elements(key) == ["handle"] and case_row(key).status == "handling"  # not auto-closed
+    (event,) = [e for e in case_events(key) if e.action == "case.alarm_cleared"]
     assert event.actor_label == "device:0x00158d0001a2b3c4"
     assert event.data["label"] == "报警已解除(设备)" and event.data["open_tasks"] == ["handle"]
     assert datetime.fromisoformat(event.data["cleared_at"]) == cleared_at
@@ -439,24 +391,14 @@ def test_a_clear_after_dispatch_is_shown_to_the_worker_who_still_verifies_on_sit
     # and the worker's phone page shows it, as a read-only field of the form
     web = app.test_client()
     sign_in(web, "worker")
-    (task,) = _open_tasks(key)
+    (task,) = open_tasks(key)
     page = web.get(f"/m/tasks/{task.id}").get_data(as_text=True)
     assert "设备已于 2026-11-02 17:20 报告报警解除" in page and "alarm_cleared_at" in page
     # the worker's form accepts the shown value back, and the case goes on to verification as usual
-    complete(
-        client,
-        auth,
-        "worker",
-        key,
-        "handle",
-        {
-            "alarm_cleared_at": field["default"],
-            "handle_result": "resolved",
-            "handle_description": "到场核实,已无漏水",
-        },
-    )
+    cleared = {"alarm_cleared_at": field["default"], **resolved("到场核实,已无漏水")}
+    complete(client, auth, "worker", key, "handle", cleared)
     complete(client, auth, "dispatcher", key, "verify", {"verify_decision": "close"})
-    assert _case(key).status == "closed"
+    assert case_row(key).status == "closed"
 
 
 def test_an_alarm_back_after_the_clear_takes_the_clear_off_the_form(
@@ -487,12 +429,3 @@ def test_a_camera_alarm_clearing_after_dispatch_is_on_the_timeline(
 def _only_case_key(result: Any) -> str:
     (key,) = result.case_keys
     return key  # type: ignore[no-any-return]
-
-
-def _events(key: str) -> list[AuditEvent]:
-    case = _case(key)
-    return list(
-        db.session.execute(
-            select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)
-        ).scalars()
-    )

@@ -4,22 +4,17 @@ loaded, and helpers that walk an emergency through the API. Time moves only when
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
-from app.audit.models import AuditEvent
-from app.cases.models import Case
-from app.clock import FrozenClock, as_utc
 from app.emergency.plans import sync_plans
 from app.extensions import db
-from app.workflow import scheduler
-from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
-from tests.cases.territory import COMMUNITY, DISTRICT, EAST_GRID, STREET, add_unit, assign, build_territory
+from app.workflow.models import HumanTask
+from tests.cases.territory import DISTRICT, add_unit
+from tests.factories import app_on_both_backends, staff_territory
+from tests.helpers import complete_by_id, open_tasks
 
 # unit code (= its kind) → the handler who reports in for it
 UNIT_HANDLERS = {
@@ -35,91 +30,19 @@ UNIT_HANDLERS = {
 GAS_LEAK_UNITS = ["gas", "fire", "property", "police"]  # the gas_leak plan's responders, in order
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
-    app = make_app(request.param)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+app = app_on_both_backends
 
 
 @pytest.fixture
 def territory(users: dict[str, Any], create_user: Any, auth: Any, deployed: None) -> None:
     """Everybody assigned where they work and signed in now (tokens made later would move fingerprints)."""
-    build_territory()
-    create_user("community_staff", "community")
-    create_user("street_coordinator", "street")
-    create_user("district_coordinator", "district")
-    for unit, username in UNIT_HANDLERS.items():
-        create_user("department_handler", username, unit_code=unit)
+    staffed = staff_territory(create_user, handlers={user: unit for unit, user in UNIT_HANDLERS.items()})
+    for unit in [*UNIT_HANDLERS, "water"]:
         add_unit(unit, unit, DISTRICT)
-    add_unit("water", "water", DISTRICT)
-    for username, grid in [
-        ("worker", EAST_GRID),
-        ("worker2", EAST_GRID),
-        ("community", COMMUNITY),
-        ("street", STREET),
-        ("district", DISTRICT),
-        ("dispatcher", DISTRICT),
-        ("supervisor", DISTRICT),
-    ]:
-        assign(username, grid)
     sync_plans()
     db.session.commit()
-    for username in [*users, "community", "street", "district", *UNIT_HANDLERS.values()]:
+    for username in [*users, *staffed]:
         auth(username)
-
-
-# -- reading the database ----------------------------------------------------------------------------
-
-
-def case_row(key: str) -> Case:
-    db.session.expire_all()
-    return db.session.execute(select(Case).where(Case.key == key)).scalar_one()
-
-
-def open_tasks(key: str) -> list[HumanTask]:
-    db.session.expire_all()
-    return list(
-        db.session.execute(
-            select(HumanTask)
-            .join(Case, Case.id == HumanTask.case_id)
-            .where(Case.key == key, HumanTask.status.in_(TaskStatus.OPEN))
-            .order_by(HumanTask.id)
-        ).scalars()
-    )
-
-
-def open_ids(key: str) -> list[str]:
-    return sorted(t.element_id for t in open_tasks(key))
-
-
-def events(key: str, action: str) -> list[AuditEvent]:
-    case = case_row(key)
-    return list(
-        db.session.execute(
-            select(AuditEvent)
-            .where(AuditEvent.case_id == case.id, AuditEvent.action == action)
-            .order_by(AuditEvent.id)
-        ).scalars()
-    )
-
-
-def instance(key: str) -> ProcessInstance:
-    db.session.expire_all()
-    return db.session.execute(
-        select(ProcessInstance).join(Case, Case.id == ProcessInstance.case_id).where(Case.key == key)
-    ).scalar_one()
-
-
-def fire_next_timer(clock: FrozenClock, key: str) -> None:
-    """Move the clock to the instance's next due timer and fire it, as the scheduler would."""
-    due = instance(key).next_timer_at
-    assert due is not None, "no timer is armed"
-    clock.set(as_utc(due))
-    assert scheduler.tick() == 1
-    db.session.expire_all()
 
 
 # -- acting through the API ----------------------------------------------------------------------------
@@ -128,10 +51,7 @@ def fire_next_timer(clock: FrozenClock, key: str) -> None:
 def complete_task(
     client: FlaskClient, auth: Any, who: str, task: HumanTask, data: dict[str, Any], expect: int = 200
 ) -> Any:
-    response = client.post(f"/api/v1/tasks/{task.id}/complete", json={"data": data}, headers=auth(who))
-    assert response.status_code == expect, response.get_json()
-    db.session.expire_all()
-    return response.get_json()
+    return complete_by_id(client, auth, who, task.id, data, expect)
 
 
 def task_for(key: str, element_id: str, unit: str | None = None, user: str | None = None) -> HumanTask:

@@ -20,17 +20,21 @@ from app.workflow.models import ProcessInstance
 from tests.emergency.conftest import (
     GAS_LEAK_UNITS,
     UNIT_HANDLERS,
-    case_row,
     complete_task,
     emergency,
-    events,
-    fire_next_timer,
     launch,
-    open_ids,
     report_in,
     task_for,
 )
-from tests.helpers import fingerprint, timeline_actions, upload_photo
+from tests.helpers import (
+    case_events,
+    case_row,
+    fingerprint,
+    fire_next_timer,
+    open_ids,
+    timeline_actions,
+    upload_photo,
+)
 
 pytestmark = pytest.mark.usefixtures("territory")
 
@@ -139,10 +143,10 @@ def test_a_launched_plan_dispatches_every_responder_and_all_report_in(app, clien
     ):
         assert action in actions, action
     assert actions.count("emergency.responder_acknowledged") == 4
-    assert [e.data["seconds"] for e in events(key, "emergency.first_acknowledged")] == [180]
-    assert [e.data["seconds"] for e in events(key, "emergency.all_acknowledged")] == [540]
-    assert [e.data["seconds"] for e in events(key, "emergency.controlled")] == [1200]
-    assert events(key, "emergency.closed")[0].data["seconds"] == 1200
+    assert [e.data["seconds"] for e in case_events(key, "emergency.first_acknowledged")] == [180]
+    assert [e.data["seconds"] for e in case_events(key, "emergency.all_acknowledged")] == [540]
+    assert [e.data["seconds"] for e in case_events(key, "emergency.controlled")] == [1200]
+    assert case_events(key, "emergency.closed")[0].data["seconds"] == 1200
     assert case_row(key).closed_at is not None
 
 
@@ -175,12 +179,15 @@ def test_a_missed_report_in_climbs_twice_and_summons_each_levels_coordinator(app
     clock.advance(minutes=3)
     report_in(client, auth, key, "police")  # reporting in withdraws the street's open summons
     assert open_ids(key) == ["declare_control"]
-    missed = events(key, "emergency.report_in_missed")
+    missed = case_events(key, "emergency.report_in_missed")
     assert [(e.data["unit"], e.data["level"], e.data["summoned_role"]) for e in missed] == [
         ("police", "community", "community_staff"),
         ("police", "street", "street_coordinator"),
     ]
-    assert [e.after["escalation_level"] for e in events(key, "case.escalated")] == ["community", "street"]
+    assert [e.after["escalation_level"] for e in case_events(key, "case.escalated")] == [
+        "community",
+        "street",
+    ]
     assert emergency(client, auth, key)["counts"] == {"pending": 0, "acknowledged": 4, "missed": 0}
     _control_close_review(client, auth, key)
     assert emergency(client, auth, key)["timings"]["all_ack_seconds"] == 15 * 60 * 2 + 180
@@ -208,7 +215,7 @@ def test_a_unit_missing_every_level_goes_to_the_supervisor(app, client, auth, cl
     final = emergency(client, auth, key)
     assert final["counts"] == {"pending": 0, "acknowledged": 3, "missed": 1}
     assert final["timings"]["all_ack_seconds"] is None and final["timings"]["close_seconds"] is not None
-    assert [e.data["action"] for e in events(key, "emergency.supervised")] == ["stood_down"]
+    assert [e.data["action"] for e in case_events(key, "emergency.supervised")] == ["stood_down"]
 
 
 # -- bad input ------------------------------------------------------------------------------------------

@@ -16,17 +16,12 @@ from app.devices.services import register_device, validate_device_fields
 from app.extensions import db
 from connectors.ingest import ingest
 from tests.emergency.conftest import (
-    case_row,
     complete_task,
     emergency,
-    events,
-    fire_next_timer,
-    instance,
-    open_ids,
     report_in,
     task_for,
 )
-from tests.helpers import fingerprint, report
+from tests.helpers import case_events, case_row, fingerprint, fire_next_timer, instance, open_ids, report
 
 pytestmark = pytest.mark.usefixtures("territory")
 
@@ -70,7 +65,7 @@ def _alarm(name: str, payload: dict[str, Any]) -> str:
 def _calls(key: str) -> list[tuple[int, str, str, bool]]:
     return [
         (e.data["order"], e.data["name"], e.data["outcome"], e.data["timeout"])
-        for e in events(key, "emergency.contact_called")
+        for e in case_events(key, "emergency.contact_called")
     ]
 
 

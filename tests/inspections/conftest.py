@@ -3,12 +3,11 @@ on each grid, and the inspection process deployed; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -18,7 +17,6 @@ from app.inspections.models import CampaignItem, Place
 from app.inspections.places import create_place
 from app.workflow.models import HumanTask, TaskStatus
 from tests.cases.territory import (
-    COMMUNITY,
     DISTRICT,
     EAST_GRID,
     EAST_OPEN_POINT,
@@ -26,9 +24,8 @@ from tests.cases.territory import (
     WEST_GRID,
     WEST_POINT,
     add_unit,
-    assign,
-    build_territory,
 )
+from tests.factories import app_on_both_backends, staff_territory
 
 CHECKLIST = [
     {"key": "fire_extinguisher", "title": "灭火器在有效期内"},
@@ -43,31 +40,16 @@ PLACES = {
 }
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
-    app = make_app(request.param)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+app = app_on_both_backends
 
 
 @pytest.fixture
 def territory(users: dict[str, Any], create_user: Any, auth: Any) -> None:
     """worker: the east grid; worker2: the west grid; the water unit serves the district; community staff and
     supervisor assigned; the places registered; everybody signed in."""
-    build_territory()
-    create_user("community_staff", "community")
-    create_user("department_handler", "gas1", unit_code="gas")
+    placements = {"worker": EAST_GRID, "worker2": WEST_GRID, "supervisor": DISTRICT, "dispatcher": DISTRICT}
+    staffed = staff_territory(create_user, ("community",), {"gas1": "gas"}, placements)
     add_unit("water", "water", DISTRICT)
-    for username, grid in [
-        ("worker", EAST_GRID),
-        ("worker2", WEST_GRID),
-        ("community", COMMUNITY),
-        ("supervisor", DISTRICT),
-        ("dispatcher", DISTRICT),
-    ]:
-        assign(username, grid)
     admin = users["admin"]
     for code, (name, place_type, (lat, lon)) in PLACES.items():
         create_place(
@@ -83,7 +65,7 @@ def territory(users: dict[str, Any], create_user: Any, auth: Any) -> None:
             },
         )
     db.session.commit()
-    for username in [*users, "community", "gas1"]:
+    for username in [*users, *staffed]:
         auth(username)
 
 

@@ -19,7 +19,7 @@ from app.workflow import scheduler
 from app.workflow.models import HumanTask, ProcessInstance
 from tests.cases.territory import COMMUNITY, EAST_GRID, WEST_GRID
 from tests.inspections.conftest import item_of, open_tasks, results
-from tests.inspections.test_inspection_campaign import actions, detail, submit, task_for
+from tests.inspections.test_inspection_campaign import actions, detail, inspect_place, submit, task_for
 
 Auth = Callable[[str], dict[str, str]]
 
@@ -30,20 +30,8 @@ def _three_places(client: FlaskClient, auth: Auth, launch: Any) -> dict[str, Any
     """R1 and R2 (east grid) and S1 (west grid); R1 and S1 inspected and passed, R2 left open."""
     campaign = launch(grid_codes=[COMMUNITY], place_types=["restaurant", "shop"])
     instance_id = campaign["instance_id"]
-    submit(
-        client,
-        auth,
-        "worker",
-        task_for(client, auth, "worker", instance_id, "R1", "inspect"),
-        {"results": results()},
-    )
-    submit(
-        client,
-        auth,
-        "worker2",
-        task_for(client, auth, "worker2", instance_id, "S1", "inspect"),
-        {"results": results()},
-    )
+    inspect_place(client, auth, "worker", instance_id, "R1")
+    inspect_place(client, auth, "worker2", instance_id, "S1")
     return campaign
 
 
@@ -141,13 +129,7 @@ def test_nothing_fires_when_all_is_done_before_the_deadline(
 ) -> None:
     campaign = _three_places(client, auth, launch)
     instance_id = campaign["instance_id"]
-    submit(
-        client,
-        auth,
-        "worker",
-        task_for(client, auth, "worker", instance_id, "R2", "inspect"),
-        {"results": results()},
-    )
+    inspect_place(client, auth, "worker", instance_id, "R2")
     assert db.session.get(Campaign, campaign["id"]).status == "completed"  # type: ignore[union-attr]
     clock.set(datetime.fromisoformat(campaign["deadline"]) + timedelta(days=1))
     scheduler.tick()

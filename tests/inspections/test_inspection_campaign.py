@@ -21,6 +21,7 @@ from app.inspections.models import Campaign, Place
 from app.workflow import scheduler
 from app.workflow.models import HumanTask, ProcessInstance
 from tests.cases.territory import COMMUNITY, EAST_GRID, WEST_GRID
+from tests.helpers import complete_by_id as submit
 from tests.helpers import jpeg
 from tests.inspections.conftest import CHECKLIST, item_of, open_tasks, results
 
@@ -40,13 +41,12 @@ def task_for(
     raise AssertionError(f"no open {element} task of {place_code} for {who}")
 
 
-def submit(
-    client: FlaskClient, auth: Auth, who: str, task_id: int, data: dict[str, Any], expect: int = 200
+def inspect_place(
+    client: FlaskClient, auth: Auth, who: str, instance_id: int, place_code: str, *failed: str
 ) -> Any:
-    response = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": data}, headers=auth(who))
-    assert response.status_code == expect, response.get_json()
-    db.session.expire_all()
-    return response.get_json()
+    """``who`` submits the inspection of ``place_code``: every item passed but ``failed``."""
+    task_id = task_for(client, auth, who, instance_id, place_code, "inspect")
+    return submit(client, auth, who, task_id, {"results": results(*failed)})
 
 
 def detail(client: FlaskClient, auth: Auth, campaign_id: int, who: str = "handler") -> dict[str, Any]:
@@ -217,27 +217,9 @@ def test_progress_per_grid_and_by_scope(client: FlaskClient, auth: Auth, launch:
         (EAST_GRID, 2, 2),
         (WEST_GRID, 2, 2),
     }
-    submit(
-        client,
-        auth,
-        "worker",
-        task_for(client, auth, "worker", instance_id, "R1", "inspect"),
-        {"results": results()},
-    )
-    submit(
-        client,
-        auth,
-        "worker2",
-        task_for(client, auth, "worker2", instance_id, "S1", "inspect"),
-        {"results": results("gas_alarm")},
-    )
-    submit(
-        client,
-        auth,
-        "worker2",
-        task_for(client, auth, "worker2", instance_id, "G1", "inspect"),
-        {"results": results("gas_alarm")},
-    )
+    inspect_place(client, auth, "worker", instance_id, "R1")
+    inspect_place(client, auth, "worker2", instance_id, "S1", "gas_alarm")
+    inspect_place(client, auth, "worker2", instance_id, "G1", "gas_alarm")
     clock.advance(days=10)
     scheduler.tick()
     reinspections = {t.id for t in open_tasks(instance_id, "reinspect")}

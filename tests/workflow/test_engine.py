@@ -3,7 +3,6 @@ instances, message start events, sandboxed scripts, instance state for diagrams,
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,15 +16,13 @@ from app.extensions import db
 from app.workflow import deploy
 from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance, TaskStatus
 from tests.conftest import START
+from tests.factories import create_case
 from tests.helpers import after_working_hours, complete, report, upload_photo, walk_to
+from tests.probes import definitions, deploy_diagram, upload_diagram, user_task
 
 CASE_BPMN = PROJECT_ROOT / "bpmn" / "case_handling.bpmn"
 
-SENSOR_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
-                  id="sensor_definitions" targetNamespace="https://gridcase.example/bpmn">
-  <bpmn:message id="msg_sensor_alarm" name="sensor_alarm" />
+SENSOR_PROCESS = """  <bpmn:message id="msg_sensor_alarm" name="sensor_alarm" />
   <bpmn:process id="sensor_alarm_handling" name="传感器告警" isExecutable="true">
     <bpmn:startEvent id="alarm_received" name="告警">
       <bpmn:outgoing>flow_1</bpmn:outgoing>
@@ -42,38 +39,29 @@ SENSOR_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
       <bpmn:script>{script}</bpmn:script>
     </bpmn:scriptTask>
     <bpmn:sequenceFlow id="flow_2" sourceRef="summarize" targetRef="check_alarm" />
-    <bpmn:userTask id="check_alarm" name="核查告警">
-      <bpmn:extensionElements>
-        <spiffworkflow:properties>
-          <spiffworkflow:property name="formJsonSchemaFilename" value="review.schema.json" />
-          <spiffworkflow:property name="candidateRoles" value="supervisor" />
-        </spiffworkflow:properties>
-      </bpmn:extensionElements>
-      <bpmn:incoming>flow_2</bpmn:incoming>
-      <bpmn:outgoing>flow_3</bpmn:outgoing>
-    </bpmn:userTask>
+{check_alarm}
     <bpmn:sequenceFlow id="flow_3" sourceRef="check_alarm" targetRef="done" />
     <bpmn:endEvent id="done"><bpmn:incoming>flow_3</bpmn:incoming></bpmn:endEvent>
-  </bpmn:process>
-</bpmn:definitions>
-"""
+  </bpmn:process>"""
+CHECK_ALARM = user_task(
+    "check_alarm",
+    "flow_2",
+    "flow_3",
+    {"formJsonSchemaFilename": "review.schema.json", "candidateRoles": "supervisor"},
+    name="核查告警",
+)
 ALARM = {"sensor": "A", "level": 1}
 GOOD_SCRIPT = 'level = alarm["level"]\nsummary = f"{alarm[\'sensor\']}: level {level}"\nchecked_at = now()'
 
 
 def _sensor_bpmn(script: str = GOOD_SCRIPT) -> bytes:
     escaped = script.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return SENSOR_BPMN.replace("{script}", escaped).encode()
+    process = SENSOR_PROCESS.replace("{script}", escaped).replace("{check_alarm}", CHECK_ALARM)
+    return definitions("sensor_definitions", process).encode()
 
 
 def _rules(app):
     return app.extensions["gridcase.deploy_rules"]()
-
-
-def _deploy(app, file_name: str, content: bytes):
-    results = deploy.deploy_file(file_name, content, _rules(app))
-    db.session.commit()
-    return results
 
 
 def _instance(case_key: str) -> ProcessInstance:
@@ -102,13 +90,13 @@ def _renamed_case_bpmn() -> bytes:
 
 
 def test_same_content_is_the_same_version(app):
-    [first] = _deploy(app, "case_handling.bpmn", CASE_BPMN.read_bytes())
+    [first] = deploy_diagram("case_handling.bpmn", CASE_BPMN.read_bytes())
     assert first.created is True
     assert (first.definition.key, first.definition.version) == ("case_handling", 1)
     assert first.definition.name == "案件处置流程"
     assert "triage" in [t["element_id"] for t in first.definition.user_tasks]
 
-    [again] = _deploy(app, "case_handling.bpmn", CASE_BPMN.read_bytes())
+    [again] = deploy_diagram("case_handling.bpmn", CASE_BPMN.read_bytes())
     assert again.created is False
     assert again.definition.id == first.definition.id
     assert again.definition.version == 1
@@ -116,8 +104,8 @@ def test_same_content_is_the_same_version(app):
 
 
 def test_changed_content_is_a_new_version(app):
-    [v1] = _deploy(app, "case_handling.bpmn", CASE_BPMN.read_bytes())
-    [v2] = _deploy(app, "case_handling.bpmn", _renamed_case_bpmn())
+    [v1] = deploy_diagram("case_handling.bpmn", CASE_BPMN.read_bytes())
+    [v2] = deploy_diagram("case_handling.bpmn", _renamed_case_bpmn())
     assert v2.created is True
     assert v2.definition.version == 2
     assert v2.definition.name == "案件处置流程 第二版"
@@ -127,7 +115,7 @@ def test_changed_content_is_a_new_version(app):
     assert "第二版" not in deploy.definition_xml("case_handling", 1)
     assert "第二版" in deploy.definition_xml("case_handling", 2)
     # Deploying v1's bytes again finds v1; it does not make a third version.
-    [back] = _deploy(app, "case_handling.bpmn", CASE_BPMN.read_bytes())
+    [back] = deploy_diagram("case_handling.bpmn", CASE_BPMN.read_bytes())
     assert back.created is False
     assert back.definition.version == 1
 
@@ -137,7 +125,7 @@ def test_running_instance_stays_on_its_version(app, client, auth, users, deploye
     v1_id = _instance(old).definition_id
     complete(client, auth, "dispatcher", old, "triage", {"triage_decision": "accept"})
 
-    [v2] = _deploy(app, "case_handling.bpmn", _renamed_case_bpmn())
+    [v2] = deploy_diagram("case_handling.bpmn", _renamed_case_bpmn())
     assert v2.created and v2.definition.version == 2
 
     new = report(client, auth, title="新版本案件")["key"]
@@ -193,12 +181,7 @@ def test_xml_syntax_error_names_file_and_line(app):
 
 
 def test_xml_syntax_error_through_the_api(client, auth, users):
-    response = client.post(
-        "/api/v1/process-definitions",
-        data={"file": (io.BytesIO(b"<bpmn:definitions>\n<oops>\n"), "oops.bpmn")},
-        headers=auth("designer"),
-        content_type="multipart/form-data",
-    )
+    response = upload_diagram(client, auth, "designer", b"<bpmn:definitions>\n<oops>\n", "oops.bpmn")
     assert response.status_code == 422
     details = response.get_json()["details"]
     assert details["file"] == "oops.bpmn"
@@ -210,7 +193,7 @@ def test_xml_syntax_error_through_the_api(client, auth, users):
 
 
 def test_message_starts_a_process(app, client, auth, users):
-    [result] = _deploy(app, "sensor_alarm.bpmn", _sensor_bpmn())
+    [result] = deploy_diagram("sensor_alarm.bpmn", _sensor_bpmn())
     assert result.definition.start_messages == ["sensor_alarm"]
 
     payload = {"sensor": "WL-07", "level": 3}
@@ -249,21 +232,21 @@ def test_message_starts_a_process(app, client, auth, users):
 
 
 def test_unknown_start_message_is_404(app, client, auth, users):
-    _deploy(app, "sensor_alarm.bpmn", _sensor_bpmn())
+    deploy_diagram("sensor_alarm.bpmn", _sensor_bpmn())
     response = client.post("/api/v1/messages", json={"name": "no_such_message"}, headers=auth("dispatcher"))
     assert response.status_code == 404
     assert db.session.execute(select(func.count()).select_from(ProcessInstance)).scalar_one() == 0
 
 
 def test_a_message_starts_only_the_current_version(app, client, auth, users):
-    _deploy(app, "sensor_alarm.bpmn", _sensor_bpmn())
+    deploy_diagram("sensor_alarm.bpmn", _sensor_bpmn())
     # version 2 starts with a plain start event: the message no longer starts anything
     plain = _sensor_bpmn('level = 1\nsummary = "plain start"').decode()
     start = plain[plain.index('<bpmn:startEvent id="alarm_received"') : plain.index("</bpmn:startEvent>")]
     plain = plain.replace(
         start, '<bpmn:startEvent id="alarm_received" name="告警"><bpmn:outgoing>flow_1</bpmn:outgoing>'
     )
-    [second] = _deploy(app, "sensor_alarm.bpmn", plain.encode())
+    [second] = deploy_diagram("sensor_alarm.bpmn", plain.encode())
     assert second.definition.version == 2 and second.definition.start_messages == []
     response = client.post(
         "/api/v1/messages", json={"name": "sensor_alarm", "payload": ALARM}, headers=auth("dispatcher")
@@ -273,7 +256,7 @@ def test_a_message_starts_only_the_current_version(app, client, auth, users):
 
 
 def test_message_to_an_instance_not_waiting_for_it_is_409(app, client, auth, users, deployed):
-    _deploy(app, "sensor_alarm.bpmn", _sensor_bpmn())
+    deploy_diagram("sensor_alarm.bpmn", _sensor_bpmn())
     started = client.post(
         "/api/v1/messages", json={"name": "sensor_alarm", "payload": ALARM}, headers=auth("dispatcher")
     ).get_json()
@@ -287,8 +270,7 @@ def test_message_to_an_instance_not_waiting_for_it_is_409(app, client, auth, use
     assert response.get_json()["details"] == {"message": "sensor_alarm"}
 
     # A case past triage no longer waits for the withdrawal message.
-    key = report(client, auth)["key"]
-    walk_to(client, auth, key, "dispatch")
+    key = create_case(client, auth, "dispatch")
     instance = _instance(key)
     before = instance.state
     response = client.post(
@@ -321,12 +303,7 @@ def test_script_with_import_is_refused_at_deploy(app, client, auth, users):
     assert "summarize" in excinfo.value.message
     db.session.rollback()
 
-    response = client.post(
-        "/api/v1/process-definitions",
-        data={"file": (io.BytesIO(content), "sensor_alarm.bpmn")},
-        headers=auth("designer"),
-        content_type="multipart/form-data",
-    )
+    response = upload_diagram(client, auth, "designer", content, "sensor_alarm.bpmn")
     assert response.status_code == 422
     body = response.get_json()
     assert body["details"]["element_id"] == "summarize"
@@ -337,7 +314,7 @@ def test_script_with_import_is_refused_at_deploy(app, client, auth, users):
 def test_script_refused_at_runtime_parks_nothing(app, client, auth, users):
     """A script that compiles but calls a forbidden builtin fails its step: 422 naming the element, nothing
     stored."""
-    _deploy(app, "sensor_alarm.bpmn", _sensor_bpmn('level = open("/etc/passwd")'))
+    deploy_diagram("sensor_alarm.bpmn", _sensor_bpmn('level = open("/etc/passwd")'))
     response = client.post(
         "/api/v1/messages", json={"name": "sensor_alarm", "payload": ALARM}, headers=auth("dispatcher")
     )
@@ -351,8 +328,7 @@ def test_script_refused_at_runtime_parks_nothing(app, client, auth, users):
 
 
 def test_instance_state_for_the_diagram(client, auth, users, deployed):
-    key = report(client, auth)["key"]
-    walk_to(client, auth, key, "dispatch")
+    key = create_case(client, auth, "dispatch")
     instance = _instance(key)
     response = client.get(f"/api/v1/process-instances/{instance.id}", headers=auth("dispatcher"))
     assert response.status_code == 200

@@ -31,12 +31,9 @@ from app.workflow.forms import FormRegistry
 from app.workflow.live import LiveWorkflows, live_workflows
 from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
 from tests.conftest import PASSWORD, START, AppFactory
+from tests.probes import definitions, user_task
 
-PROBE = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
-                  id="probe_definitions" targetNamespace="https://gridcase.example/bpmn">
-  <bpmn:message id="msg_probe_go" name="probe_go" />
+PROBE = """  <bpmn:message id="msg_probe_go" name="probe_go" />
   <bpmn:process id="live_probe" name="live probe" isExecutable="true">
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="prepare" />
@@ -91,20 +88,19 @@ grid[1].append(len(summary))</bpmn:script>
 {final}
     <bpmn:sequenceFlow id="f13" sourceRef="final" targetRef="end" />
     <bpmn:endEvent id="end"><bpmn:incoming>f13</bpmn:incoming></bpmn:endEvent>
-  </bpmn:process>
-</bpmn:definitions>
-"""
+  </bpmn:process>"""
 
-USER_TASK = """    <bpmn:userTask id="{id}">
-      <bpmn:extensionElements>
-        <spiffworkflow:properties>
-          <spiffworkflow:property name="formJsonSchemaFilename" value="probe.schema.json" />
-          <spiffworkflow:property name="candidateRoles" value="supervisor" />
-          <spiffworkflow:property name="dueAt" value="due" />{extra}
-        </spiffworkflow:properties>
-      </bpmn:extensionElements>
-      <bpmn:incoming>{incoming}</bpmn:incoming><bpmn:outgoing>{outgoing}</bpmn:outgoing>
-    </bpmn:userTask>"""
+
+def _task(task_id: str, incoming: str, outgoing: str, **extra: str) -> str:
+    """A probe user task: the probe form, offered to supervisors, due at ``due``."""
+    properties = {
+        "formJsonSchemaFilename": "probe.schema.json",
+        "candidateRoles": "supervisor",
+        "dueAt": "due",
+        **extra,
+    }
+    return user_task(task_id, incoming, outgoing, properties)
+
 
 # A sub-process whose script changes nested data in place, with a non-interrupting timer due at ``due``
 # (both sides' timers are due at the same moment).
@@ -139,37 +135,34 @@ late_{side} = info["count"]</bpmn:script>
     <bpmn:sequenceFlow id="{side}_ft2" sourceRef="{side}_late" targetRef="{side}_late_end" />
     <bpmn:endEvent id="{side}_late_end"><bpmn:incoming>{side}_ft2</bpmn:incoming></bpmn:endEvent>"""
 
-BOSS = (
-    '\n          <spiffworkflow:property name="candidateUser" '
-    'value="&quot;boss&quot; if info[&quot;count&quot;] else None" />'
-)
+BOSS = "&quot;boss&quot; if info[&quot;count&quot;] else None"  # candidateUser: the boss once counted
 
 
 def probe_bpmn() -> bytes:
     """prepare → mark → first → after_first → (left ‖ right, each with a timer) → after_join → message
     probe_go → final."""
     parts = {
-        "first": USER_TASK.format(id="first", incoming="f3", outgoing="f4", extra=""),
-        "final": USER_TASK.format(id="final", incoming="f12", outgoing="f13", extra=""),
+        "first": _task("first", "f3", "f4"),
+        "final": _task("final", "f12", "f13"),
         "left": SIDE.format(
             side="left",
             incoming="f6",
             outgoing="f8",
             weight=1,
-            task=USER_TASK.format(id="left_task", incoming="left_f1", outgoing="left_f2", extra=""),
+            task=_task("left_task", "left_f1", "left_f2"),
         ),
         "right": SIDE.format(
             side="right",
             incoming="f7",
             outgoing="f9",
             weight=2,
-            task=USER_TASK.format(id="right_task", incoming="right_f1", outgoing="right_f2", extra=BOSS),
+            task=_task("right_task", "right_f1", "right_f2", candidateUser=BOSS),
         ),
     }
     text = PROBE
     for name, part in parts.items():
         text = text.replace("{" + name + "}", part)
-    return text.encode()
+    return definitions("probe_definitions", text).encode()
 
 
 PROBE_FORM = {
