@@ -317,3 +317,40 @@ def test_a_listener_whose_broker_is_down_keeps_trying_and_stops_at_once(make_app
     patient.stop()
     assert time.monotonic() - started < 5
     assert patient.network_pid is not None and not os.path.exists(f"/proc/{patient.network_pid}")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the death is the point
+@pytest.mark.parametrize("failure", [RuntimeError("boom"), SystemExit(3)], ids=["exception", "thread-death"])
+def test_an_ingesting_thread_that_fails_or_dies_is_started_again_and_nothing_is_doubled(
+    mqtt_app: Flask, mosquitto_url: str, run_id: str, monkeypatch: pytest.MonkeyPatch, failure: BaseException
+) -> None:
+    import connectors.ingest
+
+    real = connectors.ingest.ingest_many
+    failures: list[int] = []
+
+    def fail_once_after_commit(messages: Any) -> Any:
+        results = real(messages)  # committed: the failure comes after, as Redis's did
+        if not failures:
+            failures.append(len(messages))
+            raise failure
+        return results
+
+    monkeypatch.setattr(connectors.ingest, "ingest_many", fail_once_after_commit)
+    topic = f"zigbee2mqtt/{run_id}/leak"
+    listener = MqttListener(mqtt_app)
+    listener.start()
+    try:
+        publish(mosquitto_url, [(topic, {"water_leak": True, "battery": 90}, False)] * 8)
+        assert listener.wait_handled(8, timeout=30), listener.stats
+        deadline = time.monotonic() + 30
+        while listener.health.state != "ok":
+            assert time.monotonic() < deadline, listener.health.problems
+            time.sleep(0.1)
+    finally:
+        listener.stop()
+    assert "worker" in listener.health.seen
+    alarm = db.session.execute(select(Alarm)).scalar_one()
+    db.session.refresh(alarm)
+    assert alarm.count == 8  # the batch committed before the failure came again as duplicates
+    assert count(Incident) == 1 and count(Case) == 1
