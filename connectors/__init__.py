@@ -12,7 +12,7 @@
   watchdog over its ingesting thread, gaps in the stream recorded); ``mqtt_network.py``: its network
   process (paho, QoS 1, persistent session, manual acks, optional shared subscription);
   ``listener_health.py``: its health (file, ``flask connectors mqtt-health``, a warning a minute while
-  not ok).
+  not ok); ``gaps.py``: messages a device's zigbee2mqtt ``last_seen``/``elapsed`` show we never received.
 - ``mosquitto.conf``: the broker configuration to run with it (persistence, queues sized for an outage).
 - ``http_ingest.py``: ``POST /api/v1/ingest/<device_id>`` for devices authenticated by their own token.
 - ``simulator.py``, ``scenarios/``: ``flask connectors simulate``.

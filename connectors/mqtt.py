@@ -24,7 +24,8 @@
 - A gap it can see is recorded, not pretended away: when the broker no longer has our session on a
   reconnection (restarted without persistence, session expired), messages published while we were away
   may be lost: an audit event ``mqtt.messages_may_be_lost`` (entity ``mqtt_listener``, the client id) and
-  an error in the log.
+  an error in the log; and when a device's zigbee2mqtt ``last_seen``/``elapsed`` show that a message
+  between two we received never reached us (``connectors.gaps``): ``device.messages_missed``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from flask import Flask
 from app.clock import Clock
 from app.config import Settings
 from app.extensions import db
+from connectors.gaps import SequenceWatch
 from connectors.listener_health import ListenerHealth
 from connectors.mqtt_network import Delivered, NetworkConfig, tune_garbage_collection
 
@@ -137,7 +139,11 @@ class MqttListener:
         self.health.problem("broker", "not connected yet")
         self._had_session = False  # a session with the broker existed (its loss is a gap in the stream)
         self._disconnected_at: float | None = None
-        self._gaps: list[dict[str, Any]] = []  # seen, to record as audit events when the database is there
+        self._gaps: list[
+            tuple[str, dict[str, Any]]
+        ] = []  # (action, data) to record when the database is there
+        # Device sequences reveal gaps only if we see the whole stream, not a share of it.
+        self._sequences = None if self.settings.mqtt_share_group else SequenceWatch()
 
     def _new_worker(self) -> threading.Thread:
         return threading.Thread(target=self._work, name="mqtt-ingest", daemon=True)
@@ -204,7 +210,17 @@ class MqttListener:
         }
         log.error("MQTT: %s (%s)", gap["reason"], gap)
         self.health.count("gaps")
-        self._gaps.append(gap)
+        self._gaps.append(("mqtt.messages_may_be_lost", gap))
+
+    def _watch_sequences(self, batch: list[Delivered]) -> None:
+        if self._sequences is None:
+            return
+        for topic, payload, _qos, _retained, dup, _mid in batch:
+            gap = None if dup else self._sequences.observe(topic, payload)
+            if gap is not None:
+                log.warning("MQTT: messages of %s were missed: %s", gap["friendly_name"], gap)
+                self.health.count("device_gaps")
+                self._gaps.append(("device.messages_missed", gap))
 
     def _restart_network(self, why: str) -> None:
         """A fresh network process and MQTT connection: the broker sends again everything not acknowledged."""
@@ -268,6 +284,7 @@ class MqttListener:
                         break  # stopping while the database was away: not acknowledged, the broker keeps it
                     self.acknowledge(batch)
                     self._count(batch, results)
+                    self._watch_sequences(batch)
                     self.health.clear("worker")
                     since_prune += len(batch)
                 self._after_batch(since_prune >= PRUNE_EVERY)
@@ -317,15 +334,21 @@ class MqttListener:
             self._rollback_quietly()  # the next batch finds out and waits for the database
 
     def _record_gaps(self) -> None:
-        from app.audit.services import record
+        from sqlalchemy import select
 
-        for gap in self._gaps:
+        from app.audit.services import record
+        from app.devices.models import Device
+
+        for action, gap in self._gaps:
+            entity_type, entity_id = "mqtt_listener", self.client_id
+            if action == "device.messages_missed":
+                name = gap["friendly_name"]
+                device_id = db.session.execute(
+                    select(Device.device_id).where(Device.friendly_name == name)
+                ).scalar_one_or_none()
+                entity_type, entity_id = "device", device_id or name
             record(
-                "mqtt.messages_may_be_lost",
-                entity_type="mqtt_listener",
-                entity_id=self.client_id,
-                actor_label="MQTT listener",
-                data=gap,
+                action, entity_type=entity_type, entity_id=entity_id, actor_label="MQTT listener", data=gap
             )
         db.session.commit()
         self._gaps.clear()
