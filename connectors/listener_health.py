@@ -47,22 +47,30 @@ class ListenerHealth:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _last_log: float | None = None
     history: list[str] = field(default_factory=list)  # every state it went through, in order
-    seen: set[str] = field(default_factory=set)  # every problem it had
+    seen: set[str] = field(default_factory=set)  # every problem it had (not counting expected ones)
+    _expected: set[str] = field(default_factory=set)
 
-    def problem(self, name: str, detail: str) -> None:
+    def problem(self, name: str, detail: str, expected: bool = False) -> None:
+        """``expected``: starting or stopping, not a failure (logged at info, no warning a minute)."""
         with self._lock:
             if name not in self.problems:
                 self.since[name] = self.wall()
-                log.warning("MQTT listener: %s problem: %s", name, detail)
+                log.log(logging.INFO if expected else logging.WARNING, "MQTT listener: %s: %s", name, detail)
             self.problems[name] = detail
-            self.seen.add(name)
+            if expected:
+                self._expected.add(name)
+            else:
+                self._expected.discard(name)
+                self.seen.add(name)
             self._note_state()
 
     def clear(self, name: str) -> None:
         with self._lock:
             if self.problems.pop(name, None) is not None:
                 started = self.since.pop(name, self.wall())
-                log.warning("MQTT listener: %s works again after %.0f s", name, self.wall() - started)
+                level = logging.INFO if name in self._expected else logging.WARNING
+                log.log(level, "MQTT listener: %s works again after %.0f s", name, self.wall() - started)
+                self._expected.discard(name)
                 self._note_state()
 
     def count(self, name: str, by: int = 1) -> None:
@@ -101,7 +109,7 @@ class ListenerHealth:
             temporary.write_text(json.dumps(snapshot, ensure_ascii=False, sort_keys=True))
             os.replace(temporary, self.path)  # readers never see half a file
         at = self.monotonic()
-        if snapshot["state"] == "ok":
+        if snapshot["state"] == "ok" or set(snapshot["problems"]) <= self._expected:
             self._last_log = None
         elif self._last_log is None or at - self._last_log >= LOG_EVERY_SECONDS:
             self._last_log = at

@@ -136,7 +136,7 @@ class MqttListener:
         self._worker = self._new_worker()
         self._watchdog = threading.Thread(target=self._watch, name="mqtt-watchdog", daemon=True)
         self.health = ListenerHealth(path=health_file)
-        self.health.problem("broker", "not connected yet")
+        self.health.problem("broker", "not connected yet", expected=True)
         self._had_session = False  # a session with the broker existed (its loss is a gap in the stream)
         self._disconnected_at: float | None = None
         self._gaps: list[
@@ -469,7 +469,7 @@ class MqttListener:
     def _stopped(self) -> None:
         if self._watchdog.is_alive():
             self._watchdog.join(timeout=HEALTH_SECONDS + 5)
-        self.health.problem("worker", "stopped")
+        self.health.problem("worker", "stopped", expected=True)
         self.health.tick()
 
     def _end_network(self, timeout: float, kill: bool = False) -> None:

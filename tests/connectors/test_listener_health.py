@@ -57,6 +57,12 @@ def test_problems_make_the_state_and_the_file_and_a_warning_a_minute(
     assert health.history == ["degraded", "down", "degraded", "ok"]
     assert health.seen == {"redis", "database"}
 
+    caplog.clear()
+    health.problem("worker", "stopped", expected=True)  # starting or stopping: down, but no warning
+    assert health.tick()["state"] == "down"
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert health.seen == {"redis", "database"}
+
 
 def test_read_health_is_ready_only_when_fresh_and_ok(tmp_path: Path) -> None:
     clock = FakeTime()
