@@ -222,7 +222,11 @@ def init_jobs(app: Any) -> None:
     if app.extensions["gridcase.settings"].redis_url:
         from redis import Redis
 
-        app.extensions["gridcase.redis"] = Redis.from_url(app.extensions["gridcase.settings"].redis_url)
+        # A Redis that does not answer (a dropped network) costs a committing process 5 s, not the system's
+        # two-minute connect timeout; its jobs are then kept and sent again (``UnsentJobs``).
+        app.extensions["gridcase.redis"] = Redis.from_url(
+            app.extensions["gridcase.settings"].redis_url, socket_connect_timeout=5
+        )
     if not _listening:
         event.listen(Session, "after_commit", _dispatch)
         event.listen(Session, "after_rollback", _discard)
