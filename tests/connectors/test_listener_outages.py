@@ -25,7 +25,7 @@ from app.devices.services import register_device, validate_device_fields
 from app.extensions import db
 from app.worker import run_worker
 from connectors.mqtt import MqttListener
-from tests.conftest import POSTGRES_URL, redis_available
+from tests.conftest import redis_available
 from tests.connectors.brokers import Mosquitto, Redis
 from tests.connectors.test_mqtt import count, publish
 
@@ -84,12 +84,13 @@ def _health(path: Path) -> dict[str, Any]:
 
 
 class _Database:
-    """Refuses connections to the test database and kills those open (never the shared server itself)."""
+    """Refuses connections to the app's test database and kills those open (never the shared server)."""
 
-    def __init__(self) -> None:
-        self.name = POSTGRES_URL.rsplit("/", 1)[1]
-        admin_url = POSTGRES_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-        self.engine = create_engine(f"{admin_url}/postgres", isolation_level="AUTOCOMMIT")
+    def __init__(self, app: Flask) -> None:
+        with app.app_context():
+            url = db.engine.url
+        self.name = url.database
+        self.engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
 
     def go_away(self) -> None:
         with self.engine.connect() as connection:
@@ -115,7 +116,7 @@ def test_redis_mosquitto_and_database_outages_heal_without_an_operator(
         mqtt_client_id=f"gridcase-test-{run_id}",
     )
     health_file = tmp_path / "listener-health.json"
-    database = _Database()
+    database = _Database(app)
     sent: dict[int, int] = {}  # device → leak messages published (each one counts once on its alarm)
     published = 0
 
