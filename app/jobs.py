@@ -3,14 +3,21 @@
 Jobs take ids and re-read rows (a job may run after the data changed). In stack mode (REDIS_URL set)
 jobs go to RQ queues and ``flask worker`` runs them; in embedded mode they run in this process right
 after the current transaction commits, so a job never sees uncommitted data.
+
+Sending jobs never fails the transaction they belong to (it has committed): jobs Redis does not take are
+kept in this process and sent again (``UnsentJobs``), and the scheduler's round recovers from the database
+what a lost job would have done.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import threading
+import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 from typing import Any
 
@@ -65,29 +72,115 @@ def _dispatch(session: Any) -> None:
         return
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.extensions["gridcase.settings"].redis_url:
-        from rq import Queue
-
-        connection = app.extensions["gridcase.redis"]
-        by_queue: dict[str, list[Any]] = {}
-        for queue, func_path, args in jobs:
-            by_queue.setdefault(queue.name, []).append(
-                Queue.prepare_data(
-                    run_job,
-                    (func_path, *args),
-                    timeout=queue.timeout_seconds,
-                    result_ttl=3600,
-                    failure_ttl=7 * 86400,
-                )
-            )
-        # All of a transaction's jobs in one round trip (a listener's batch may open many cases).
-        with connection.pipeline() as pipeline:
-            for queue, datas in by_queue.items():
-                Queue(queue, connection=connection).enqueue_many(datas, pipeline=pipeline)
-            pipeline.execute()
+        _send_or_keep(app, jobs)
     else:
         inline: SimpleQueue[tuple[str, tuple[Any, ...]]] = app.extensions["gridcase.inline_jobs"]
         for _, func_path, args in jobs:
             inline.put((func_path, args))
+
+
+UNSENT_LIMIT = 100_000  # jobs kept while Redis is away; beyond that the oldest go (see ``_send_or_keep``)
+RESEND_SECONDS = 2.0  # while jobs wait for Redis, a commit tries again at most this often
+
+
+@dataclass
+class UnsentJobs:
+    """Jobs of committed transactions that Redis did not take, oldest first, to send again.
+
+    The transaction they belong to has committed: failing now would only make its caller believe it had not
+    (the listener would ingest a committed batch a second time). So they are kept here and sent again by
+    the next commit or by ``resend_unsent_jobs`` (the listener calls it while idle). In memory only: what
+    they would have done is recoverable from the database (the scheduler's round opens the case of any
+    incident still without one, and fires due timers), which is also what covers a process that dies
+    with jobs here, or more than ``UNSENT_LIMIT`` of them."""
+
+    jobs: deque[tuple[QueueSpec, str, tuple[Any, ...]]] = field(default_factory=deque)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    last_attempt: float = 0.0
+    dropped: int = 0
+    error: str | None = None  # why the last attempt failed
+
+
+def _unsent(app: Any) -> UnsentJobs:
+    unsent: UnsentJobs = app.extensions["gridcase.unsent_jobs"]
+    return unsent
+
+
+def _send_or_keep(app: Any, jobs: list[tuple[QueueSpec, str, tuple[Any, ...]]]) -> None:
+    unsent = _unsent(app)
+    with unsent.lock:
+        unsent.jobs.extend(jobs)
+        overflow = len(unsent.jobs) - UNSENT_LIMIT
+        for _ in range(max(0, overflow)):
+            unsent.jobs.popleft()
+        if overflow > 0:
+            unsent.dropped += overflow
+            log.error("%d jobs dropped while Redis is away; the scheduler's round recovers them", overflow)
+        if len(unsent.jobs) > len(jobs) and time.monotonic() - unsent.last_attempt < RESEND_SECONDS:
+            return  # Redis was away a moment ago: no connection attempt per commit
+        _flush(app, unsent)
+
+
+def _flush(app: Any, unsent: UnsentJobs) -> None:
+    """Send what is kept, in order, in one round trip (the caller holds the lock)."""
+    from redis.exceptions import RedisError
+    from rq import Queue
+
+    unsent.last_attempt = time.monotonic()
+    jobs = list(unsent.jobs)
+    if not jobs:
+        return
+    connection = app.extensions["gridcase.redis"]
+    by_queue: dict[str, list[Any]] = {}
+    for queue, func_path, args in jobs:
+        by_queue.setdefault(queue.name, []).append(
+            Queue.prepare_data(
+                run_job,
+                (func_path, *args),
+                timeout=queue.timeout_seconds,
+                result_ttl=3600,
+                failure_ttl=7 * 86400,
+            )
+        )
+    try:
+        # All of a transaction's jobs in one round trip (a listener's batch may open many cases).
+        with connection.pipeline() as pipeline:
+            for queue_name, datas in by_queue.items():
+                Queue(queue_name, connection=connection).enqueue_many(datas, pipeline=pipeline)
+            pipeline.execute()
+    except (RedisError, OSError) as exc:
+        if unsent.error is None:
+            log.error("Redis did not take %d jobs (%s); kept to send again", len(jobs), exc)
+        unsent.error = f"{exc.__class__.__name__}: {exc}"
+        return
+    except Exception:
+        # Not Redis being away but jobs that can never be sent (a bug): keeping them would block the rest.
+        log.exception("%d jobs could not be queued and are dropped: %s", len(jobs), jobs[:10])
+        unsent.dropped += len(jobs)
+        unsent.jobs.clear()
+        return
+    for _ in jobs:
+        unsent.jobs.popleft()
+    if unsent.error is not None:
+        log.warning("Redis is back: %d kept jobs sent", len(jobs))
+    unsent.error = None
+
+
+def resend_unsent_jobs() -> int:
+    """Send the jobs Redis did not take (at most every ``RESEND_SECONDS``); returns how many still wait."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    unsent = _unsent(app)
+    with unsent.lock:
+        if unsent.jobs and time.monotonic() - unsent.last_attempt >= RESEND_SECONDS:
+            _flush(app, unsent)
+        return len(unsent.jobs)
+
+
+def unsent_jobs() -> tuple[int, str | None]:
+    """How many jobs wait for Redis, and why the last attempt failed (health checks)."""
+    unsent = _unsent(current_app._get_current_object())  # type: ignore[attr-defined]
+    with unsent.lock:
+        return len(unsent.jobs), unsent.error
 
 
 def _discard(session: Any, *_: Any) -> None:
@@ -130,10 +223,15 @@ _listening = False
 def init_jobs(app: Any) -> None:
     global _listening
     app.extensions["gridcase.inline_jobs"] = SimpleQueue()
+    app.extensions["gridcase.unsent_jobs"] = UnsentJobs()
     if app.extensions["gridcase.settings"].redis_url:
         from redis import Redis
 
-        app.extensions["gridcase.redis"] = Redis.from_url(app.extensions["gridcase.settings"].redis_url)
+        # A Redis that does not answer (a dropped network) costs a committing process 5 s, not the system's
+        # two-minute connect timeout; its jobs are then kept and sent again (``UnsentJobs``).
+        app.extensions["gridcase.redis"] = Redis.from_url(
+            app.extensions["gridcase.settings"].redis_url, socket_connect_timeout=5
+        )
     if not _listening:
         event.listen(Session, "after_commit", _dispatch)
         event.listen(Session, "after_rollback", _discard)

@@ -8,8 +8,12 @@
 - ``routine.py``: the bulk path for routine messages (telemetry, repeats of active alarms): plain rows and
   one statement per table and batch; everything else takes the ORM path of ``app.devices.alarms``.
 - ``mqtt.py``: the MQTT listener (``flask connectors mqtt``), ingesting batches and having them acknowledged
-  after commit; ``mqtt_network.py``: its network process (paho, QoS 1, persistent session, manual acks,
-  optional shared subscription).
+  after commit, healing itself when the database, Redis or the broker goes away (retries with backoff, a
+  watchdog over its ingesting thread, gaps in the stream recorded); ``mqtt_network.py``: its network
+  process (paho, QoS 1, persistent session, manual acks, optional shared subscription);
+  ``listener_health.py``: its health (file, ``flask connectors mqtt-health``, a warning a minute while
+  not ok); ``gaps.py``: messages a device's zigbee2mqtt ``last_seen``/``elapsed`` show we never received.
+- ``mosquitto.conf``: the broker configuration to run with it (persistence, queues sized for an outage).
 - ``http_ingest.py``: ``POST /api/v1/ingest/<device_id>`` for devices authenticated by their own token.
 - ``simulator.py``, ``scenarios/``: ``flask connectors simulate``.
 - ``cli.py``: the ``flask connectors`` commands.

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from pathlib import Path
@@ -17,7 +18,14 @@ def register_connector_commands(app: Flask) -> None:
     connectors = AppGroup("connectors", help="Sensor connectors: the MQTT listener, the simulator.")
 
     @connectors.command("mqtt")
-    def mqtt_command() -> None:
+    @click.option(
+        "--health-file",
+        envvar="MQTT_HEALTH_FILE",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="write the listener's health here as JSON every 2 s (env MQTT_HEALTH_FILE)",
+    )
+    def mqtt_command(health_file: Path | None) -> None:
         """Listen to MQTT_TOPICS on MQTT_URL and ingest every message (QoS 1, acknowledged after commit)."""
         from connectors.mqtt import MqttListener, subscription_filters
 
@@ -25,7 +33,7 @@ def register_connector_commands(app: Flask) -> None:
         if not settings.mqtt_url:
             click.secho("error: MQTT_URL is not set", fg="red", err=True)
             sys.exit(2)
-        listener = MqttListener(current_app._get_current_object())  # type: ignore[attr-defined]
+        listener = MqttListener(current_app._get_current_object(), health_file=health_file)  # type: ignore[attr-defined]
 
         def _stop(*_: Any) -> None:
             listener.request_stop()
@@ -35,6 +43,24 @@ def register_connector_commands(app: Flask) -> None:
         filters = ", ".join(subscription_filters(settings))
         click.echo(f"listening on {settings.mqtt_url} as {listener.client_id}: {filters}", err=True)
         listener.run_forever()
+
+    @connectors.command("mqtt-health")
+    @click.option(
+        "--health-file",
+        envvar="MQTT_HEALTH_FILE",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="the file `flask connectors mqtt --health-file` writes (env MQTT_HEALTH_FILE)",
+    )
+    @click.option("--max-age", type=float, default=30.0, show_default=True, help="seconds before it is stale")
+    def mqtt_health_command(health_file: Path, max_age: float) -> None:
+        """Exit 0 if the MQTT listener is ingesting normally (its health file is fresh and ok), else 1;
+        prints the health file (for container health checks and the stack's readiness)."""
+        from connectors.listener_health import read_health
+
+        ready, snapshot = read_health(health_file, max_age)
+        click.echo(json.dumps(snapshot, ensure_ascii=False, sort_keys=True))
+        sys.exit(0 if ready else 1)
 
     @connectors.command("simulate")
     @click.argument("scenario_path", metavar="SCENARIO.json", type=click.Path(dir_okay=False, path_type=Path))

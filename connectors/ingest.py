@@ -24,7 +24,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from app.clock import as_utc, now
 from app.config import Settings
@@ -47,6 +47,8 @@ from connectors.routine import (
 
 log = logging.getLogger(__name__)
 RACE_RETRIES = 3
+# The database is away (down, restarting, our connection killed): the caller keeps the messages and retries.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 class Outcome:
@@ -109,7 +111,7 @@ def ingest(
 ) -> IngestResult:
     """Handle one message and commit. ``device``: already known (HTTP, authenticated by its token).
     ``dead_letters`` False (HTTP) raises ``DeadLetterReason`` instead of storing one, so the caller can
-    answer 4xx and store nothing. Raises ``OperationalError`` when the database is unreachable: the caller
+    answer 4xx and store nothing. Raises ``DATABASE_UNAVAILABLE`` when the database is unreachable: the caller
     keeps the message (no MQTT ack) and tries again."""
     message = Message(topic, payload, retained, received_at or now(), source, message_ref, redelivery)
     for attempt in range(RACE_RETRIES):
@@ -123,7 +125,7 @@ def ingest(
             db.session.rollback()
             if attempt == RACE_RETRIES - 1:
                 raise
-        except OperationalError:
+        except DATABASE_UNAVAILABLE:
             db.session.rollback()
             raise
         except Exception as exc:
@@ -140,14 +142,16 @@ def ingest_many(messages: Sequence[Message]) -> list[IngestResult]:
     """Handle messages in order, in ONE transaction (the listener's batches): each device and its active
     alarms are read once, a device seen many times is written once, the message keys go in one statement,
     and there is one commit. If anything goes wrong, the batch is rolled back and each message is ingested
-    alone, so one bad message costs the others nothing. ``OperationalError`` propagates (the caller retries).
+    alone, so one bad message costs the others nothing. ``DATABASE_UNAVAILABLE`` propagates (the caller
+    retries). Nothing after the commit raises (jobs Redis does not take are kept and sent later by
+    ``app.jobs``; embedded case openings log their failures), so a committed batch is never ingested twice.
     """
     if not messages:
         return []
     stamped = [m if m.received_at is not None else replace(m, received_at=now()) for m in messages]
     try:
         return _ingest_together(stamped, None, dead_letters=True)
-    except OperationalError:
+    except DATABASE_UNAVAILABLE:
         db.session.rollback()
         raise
     except Exception:

@@ -13,8 +13,19 @@
   arrival order. A crash before the acks means the broker redelivers (DUP flag set, same packet id), and
   ingestion recognizes what it already committed. Batching costs no latency (a lone message is a batch of
   one) and under load turns thousands of commits into one.
-- The network side never touches the database; a database outage stops the worker (no ack) until the
-  database is back.
+- It heals itself, with no operator: a database outage stops the worker (nothing acknowledged) and the
+  batch is retried with backoff (0.5 s doubling to 8 s) until the database is back; Redis being away
+  delays only the case openings (``app.jobs`` keeps the jobs and the worker sends them again); a broker
+  that goes away is reconnected by paho (the persistent session brings what was published meanwhile); a
+  network process that dies, an unforeseen error in the worker, even a worker thread that dies, restart
+  the MQTT connection (the broker resends what was not acknowledged; ingestion recognizes what it had
+  committed). A watchdog thread checks the worker and writes the health (``connectors.listener_health``:
+  the health file, a warning a minute while not ok).
+- A gap it can see is recorded, not pretended away: when the broker no longer has our session on a
+  reconnection (restarted without persistence, session expired), messages published while we were away
+  may be lost: an audit event ``mqtt.messages_may_be_lost`` (entity ``mqtt_listener``, the client id) and
+  an error in the log; and when a device's zigbee2mqtt ``last_seen``/``elapsed`` show that a message
+  between two we received never reached us (``connectors.gaps``): ``device.messages_missed``.
 """
 
 from __future__ import annotations
@@ -25,25 +36,29 @@ import multiprocessing
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from flask import Flask
-from sqlalchemy.exc import OperationalError
 
 from app.clock import Clock
 from app.config import Settings
 from app.extensions import db
+from connectors.gaps import SequenceWatch
+from connectors.listener_health import ListenerHealth
 from connectors.mqtt_network import Delivered, NetworkConfig, tune_garbage_collection
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 2000  # messages in flight to us (unacknowledged) at most
 BATCH_SIZE = 1000  # half of them: the broker keeps sending the other half while a batch commits
 PRUNE_EVERY = 5000  # messages between forgetting expired message keys
-RETRY_SECONDS = 2.0
+RETRY_SECONDS = 0.5  # the first wait after a failure; doubled on each failure in a row, up to:
+MAX_RETRY_SECONDS = 8.0
+HEALTH_SECONDS = 2.0  # how often the health file is written and the ingesting thread checked
 FILL_SECONDS = 0.005  # how long a small batch waits for more messages
 
 
@@ -89,6 +104,7 @@ class MqttListener:
         queue_size: int = QUEUE_SIZE,
         client_id: str | None = None,
         batch_size: int = BATCH_SIZE,
+        health_file: Path | None = None,
     ) -> None:
         self.app = app
         self.settings: Settings = app.extensions["gridcase.settings"]
@@ -117,7 +133,20 @@ class MqttListener:
         self._process: Any = None  # multiprocessing's SpawnProcess
         self._from_network: Connection | None = None
         self._to_network: Connection | None = None
-        self._worker = threading.Thread(target=self._work, name="mqtt-ingest", daemon=True)
+        self._worker = self._new_worker()
+        self._watchdog = threading.Thread(target=self._watch, name="mqtt-watchdog", daemon=True)
+        self.health = ListenerHealth(path=health_file)
+        self.health.problem("broker", "not connected yet", expected=True)
+        self._had_session = False  # a session with the broker existed (its loss is a gap in the stream)
+        self._disconnected_at: float | None = None
+        self._gaps: list[
+            tuple[str, dict[str, Any]]
+        ] = []  # (action, data) to record when the database is there
+        # Device sequences reveal gaps only if we see the whole stream, not a share of it.
+        self._sequences = None if self.settings.mqtt_share_group else SequenceWatch()
+
+    def _new_worker(self) -> threading.Thread:
+        return threading.Thread(target=self._work, name="mqtt-ingest", daemon=True)
 
     # -- the network process ----------------------------------------------------------------------------
 
@@ -148,12 +177,59 @@ class MqttListener:
                 message = self._from_network.recv()
                 if message[0] == "messages":
                     self._arrived.extend(message[1])
-                elif message[0] == "subscribed":
-                    self._subscribed.set()
+                else:
+                    self._connection_event(message)
                 timeout = 0
         except (EOFError, OSError):
             return False
         return True
+
+    def _connection_event(self, message: tuple[Any, ...]) -> None:
+        if message[0] == "subscribed":
+            self._subscribed.set()
+            self.health.clear("broker")
+        elif message[0] == "disconnected":
+            self._disconnected_at = self._disconnected_at or time.time()
+            self.health.problem("broker", f"disconnected ({message[1]}); reconnecting")
+        elif message[0] == "connected":
+            session_present = bool(message[1])
+            if self._had_session and not session_present:
+                self._note_gap()
+            self._had_session = self.network_config.session_expiry_seconds > 0
+            self._disconnected_at = None
+
+    def _note_gap(self) -> None:
+        """The broker no longer had our session (restarted without persistence, session expired): what was
+        published while we were away is lost, and the stream has a gap we must not pretend away."""
+        gap = {
+            "broker": f"{self.address.host}:{self.address.port}",
+            "client_id": self.client_id,
+            "disconnected_at": self._disconnected_at,
+            "reconnected_at": time.time(),
+            "reason": "broker had no session for us: messages published while disconnected may be lost",
+        }
+        log.error("MQTT: %s (%s)", gap["reason"], gap)
+        self.health.count("gaps")
+        self._gaps.append(("mqtt.messages_may_be_lost", gap))
+
+    def _watch_sequences(self, batch: list[Delivered]) -> None:
+        if self._sequences is None:
+            return
+        for topic, payload, _qos, _retained, dup, _mid in batch:
+            gap = None if dup else self._sequences.observe(topic, payload)
+            if gap is not None:
+                log.warning("MQTT: messages of %s were missed: %s", gap["friendly_name"], gap)
+                self.health.count("device_gaps")
+                self._gaps.append(("device.messages_missed", gap))
+
+    def _restart_network(self, why: str) -> None:
+        """A fresh network process and MQTT connection: the broker sends again everything not acknowledged."""
+        self._end_network(timeout=5, kill=True)
+        self._arrived.clear()  # not acknowledged: the broker sends them again
+        self._subscribed.clear()
+        self.health.problem("broker", why)
+        self.health.count("network_restarts")
+        self._spawn_network()
 
     def _gather(self) -> bool:
         """Wait for messages (a tenth of a second at most), then, while they make a small batch, up to
@@ -183,37 +259,107 @@ class MqttListener:
     # -- worker thread: ingest, then acknowledge -------------------------------------------------------
 
     def _work(self) -> None:
-        from connectors.ingest import prune_processed
-
         with self.app.app_context():
-            since_prune = 0
-            while not self._stopping.is_set():
+            try:
+                self._work_loop()
+            finally:
+                with contextlib.suppress(Exception):  # a session on a dead connection may fail to close
+                    db.session.remove()
+
+    def _work_loop(self) -> None:
+        since_prune = 0
+        while not self._stopping.is_set():
+            try:
                 if not self._gather():
                     if self._stopping.is_set():
                         break
                     log.error("the MQTT network process stopped; starting it again")
-                    self._arrived.clear()  # not acknowledged: the broker sends them again
                     self._stopping.wait(RETRY_SECONDS)
-                    self._spawn_network()
+                    self._restart_network("the MQTT network process stopped; starting it again")
                     continue
                 batch = self._next_batch()
-                if not batch:
-                    continue
-                results = self._ingest_until_done(batch)
-                if results is None:
-                    break  # stopping while the database was away: not acknowledged, the broker keeps it
-                self.acknowledge(batch)
-                with self._changed:
-                    self.stats.handled += len(batch)
-                    for result in results:
-                        self.stats.outcomes[result.outcome] = self.stats.outcomes.get(result.outcome, 0) + 1
-                    self._changed.notify_all()
-                since_prune += len(batch)
+                if batch:
+                    results = self._ingest_until_done(batch)
+                    if results is None:
+                        break  # stopping while the database was away: not acknowledged, the broker keeps it
+                    self.acknowledge(batch)
+                    self._count(batch, results)
+                    self._watch_sequences(batch)
+                    self.health.clear("worker")
+                    since_prune += len(batch)
+                self._after_batch(since_prune >= PRUNE_EVERY)
                 if since_prune >= PRUNE_EVERY:
                     since_prune = 0
-                    window = timedelta(seconds=self.settings.sensors.dedup_window_seconds)
-                    prune_processed(self.clock.now() - window)
-            db.session.remove()
+            except Exception as exc:
+                # Not the database being away (``_ingest_until_done`` waits for it): something unforeseen.
+                # What was not acknowledged stays with the broker; a fresh MQTT connection has it sent again
+                # (ingestion recognizes what it committed), and the thread goes on.
+                log.exception("the ingesting thread failed; resuming the MQTT session")
+                self.health.problem("worker", f"{exc.__class__.__name__}: {exc}"[:300])
+                self._rollback_quietly()
+                self._stopping.wait(RETRY_SECONDS)
+                if not self._stopping.is_set():
+                    self._restart_network("resuming after an ingesting failure")
+
+    def _count(self, batch: list[Delivered], results: list[Any]) -> None:
+        with self._changed:
+            self.stats.handled += len(batch)
+            for result in results:
+                self.stats.outcomes[result.outcome] = self.stats.outcomes.get(result.outcome, 0) + 1
+            self._changed.notify_all()
+
+    def _after_batch(self, prune: bool) -> None:
+        """What the worker does between batches: send again the jobs Redis did not take, record the gaps it
+        saw, now and then forget expired message keys. The database being away only postpones these."""
+        from app.jobs import resend_unsent_jobs, unsent_jobs
+        from connectors.ingest import DATABASE_UNAVAILABLE, prune_processed
+
+        if self.settings.redis_url:
+            waiting = resend_unsent_jobs()
+            if waiting:
+                self.health.problem(
+                    "redis", f"{waiting} jobs (case openings) wait for Redis: {unsent_jobs()[1]}"
+                )
+            else:
+                self.health.clear("redis")
+        if not self._gaps and not prune:
+            return
+        try:
+            if self._gaps:
+                self._record_gaps()
+            if prune:
+                window = timedelta(seconds=self.settings.sensors.dedup_window_seconds)
+                prune_processed(self.clock.now() - window)
+        except DATABASE_UNAVAILABLE:
+            self._rollback_quietly()  # the next batch finds out and waits for the database
+
+    def _record_gaps(self) -> None:
+        from sqlalchemy import select
+
+        from app.audit.services import record
+        from app.devices.models import Device
+
+        for action, gap in self._gaps:
+            entity_type, entity_id = "mqtt_listener", self.client_id
+            if action == "device.messages_missed":
+                name = gap["friendly_name"]
+                device_id = db.session.execute(
+                    select(Device.device_id).where(Device.friendly_name == name)
+                ).scalar_one_or_none()
+                entity_type, entity_id = "device", device_id or name
+            record(
+                action, entity_type=entity_type, entity_id=entity_id, actor_label="MQTT listener", data=gap
+            )
+        db.session.commit()
+        self._gaps.clear()
+
+    def _rollback_quietly(self) -> None:
+        try:
+            db.session.rollback()
+        except Exception:
+            log.warning("rollback failed; starting a fresh session", exc_info=True)
+            with contextlib.suppress(Exception):
+                db.session.remove()
 
     def _next_batch(self) -> list[Delivered]:
         arrived, batch = self._arrived, list[Delivered]()
@@ -222,7 +368,7 @@ class MqttListener:
         return batch
 
     def _ingest_until_done(self, batch: list[Delivered]) -> list[Any] | None:
-        from connectors.ingest import Message, ingest_many
+        from connectors.ingest import DATABASE_UNAVAILABLE, Message, ingest_many
 
         received_at = self.clock.now()
         messages = [
@@ -237,12 +383,25 @@ class MqttListener:
             )
             for topic, payload, qos, retained, dup, mid in batch
         ]
+        delay = RETRY_SECONDS
         while not self._stopping.is_set():
             try:
-                return ingest_many(messages)
-            except OperationalError:
-                log.exception("database unavailable; %d messages kept unacknowledged", len(batch))
-                self._stopping.wait(RETRY_SECONDS)
+                results = ingest_many(messages)
+            except DATABASE_UNAVAILABLE as exc:
+                # Not acknowledged: the broker keeps the batch (and so do we) until the database is back.
+                # A connection lost during the commit leaves unknown whether it committed: the retry treats
+                # the batch as a redelivery, so keys committed already are recognized and not counted twice.
+                messages = [replace(m, redelivery=True) if m.message_ref else m for m in messages]
+                if "database" not in self.health.problems:
+                    log.exception("database unavailable; %d messages kept unacknowledged", len(batch))
+                self._rollback_quietly()
+                detail = str(exc).splitlines()[0][:200] if str(exc) else exc.__class__.__name__
+                self.health.problem("database", f"{len(batch)} messages wait: {detail}")
+                self._stopping.wait(delay)
+                delay = min(delay * 2, MAX_RETRY_SECONDS)
+                continue
+            self.health.clear("database")
+            return results
         return None
 
     # -- lifecycle ----------------------------------------------------------------------------------------
@@ -252,6 +411,7 @@ class MqttListener:
         reach the broker). A stop requested meanwhile ends the wait."""
         self._spawn_network()
         self._worker.start()
+        self._watchdog.start()
         if wait_seconds is None:
             return
         deadline = time.monotonic() + wait_seconds
@@ -263,6 +423,19 @@ class MqttListener:
                 raise TimeoutError(
                     f"not subscribed to {self.address.host}:{self.address.port} in {wait_seconds}s"
                 )
+
+    def _watch(self) -> None:
+        """Every ``HEALTH_SECONDS``: an ingesting thread that died (an error nothing caught, even
+        ``SystemExit``) is started again with a fresh MQTT connection, and the health file is written."""
+        while not self._stopping.wait(HEALTH_SECONDS):
+            if not self._worker.is_alive() and not self._stopping.is_set():
+                log.error("the ingesting thread died; starting it again")
+                self.health.problem("worker", "the ingesting thread died; starting it again")
+                self.health.count("worker_restarts")
+                self._restart_network("resuming after the ingesting thread died")
+                self._worker = self._new_worker()
+                self._worker.start()
+            self.health.tick()
 
     @property
     def network_pid(self) -> int | None:
@@ -282,6 +455,7 @@ class MqttListener:
             with contextlib.suppress(OSError):  # already gone
                 self._to_network.send(("stop",))
         self._end_network(timeout=10)
+        self._stopped()
 
     def crash(self) -> None:
         """Leave now: what has arrived stays unacknowledged and the broker redelivers it next time."""
@@ -290,9 +464,18 @@ class MqttListener:
             self._process.kill()
         self._worker.join(timeout=30)
         self._end_network(timeout=10)
+        self._stopped()
 
-    def _end_network(self, timeout: float) -> None:
+    def _stopped(self) -> None:
+        if self._watchdog.is_alive():
+            self._watchdog.join(timeout=HEALTH_SECONDS + 5)
+        self.health.problem("worker", "stopped", expected=True)
+        self.health.tick()
+
+    def _end_network(self, timeout: float, kill: bool = False) -> None:
         if self._process is not None:
+            if kill:
+                self._process.kill()
             self._process.join(timeout)
             if self._process.is_alive():
                 self._process.kill()

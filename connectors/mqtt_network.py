@@ -5,8 +5,10 @@ so with both in one process each waits for the other; in two processes they run 
 holds the MQTT session (paho-mqtt 2.x, callback API version 2, MQTT 5, manual acknowledgement) and talks to
 the ingesting process (``connectors.mqtt.MqttListener``) through two pipes:
 
-- out: ``("subscribed",)`` after each (re)subscription, and ``("messages", [Delivered, ...])`` every few
-  milliseconds while messages arrive (the pipe carries batches, not single messages);
+- out: ``("connected", session_present)`` on each connection, ``("subscribed",)`` after each
+  (re)subscription, ``("disconnected", reason)`` when the connection is lost (paho reconnects), and
+  ``("messages", [Delivered, ...])`` every few milliseconds while messages arrive (the pipe carries batches,
+  not single messages);
 - control: ``("ack", [(mid, qos), ...])`` for messages the ingesting process has committed, and
   ``("stop",)``. If the ingesting process dies, the control pipe closes and this process leaves too, with
   nothing acknowledged that was not committed.
@@ -16,6 +18,7 @@ It imports only paho and the standard library: it is started with ``spawn``, a f
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import signal
@@ -133,6 +136,8 @@ class _Network:
         log.info(
             "connected (session present: %s); subscribing %s", flags.session_present, self.config.filters
         )
+        with contextlib.suppress(OSError):
+            self._send(("connected", bool(flags.session_present)))
         client.subscribe([(topic, mqtt.SubscribeOptions(qos=1)) for topic in self.config.filters])
 
     def _on_subscribe(
@@ -149,6 +154,8 @@ class _Network:
     ) -> None:
         if not self.stopping.is_set():
             log.warning("disconnected (%s); paho reconnects", reason)
+            with contextlib.suppress(OSError):  # the ingesting process is gone: the main thread leaves
+                self._send(("disconnected", str(reason)))
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         self.received.append(

@@ -239,10 +239,13 @@ MOSQUITTO = os.environ.get("GRIDCASE_TEST_MOSQUITTO") or shutil.which("mosquitto
 
 @pytest.fixture(scope="session")
 def mosquitto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Mosquitto broker of this test session on a free port of 127.0.0.1 (no persistence, anonymous)."""
+    """A Mosquitto broker of this test session on a free port of 127.0.0.1, with the shipped configuration
+    (``connectors/mosquitto.conf``: anonymous here, persistence in a temporary folder)."""
     import socket
     import subprocess
     import time
+
+    from tests.connectors.brokers import broker_config
 
     if not Path(MOSQUITTO).exists():
         _service_missing("Mosquitto", FileNotFoundError(MOSQUITTO))
@@ -251,7 +254,7 @@ def mosquitto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         port = probe.getsockname()[1]
     folder = tmp_path_factory.mktemp("mosquitto")
     config = folder / "mosquitto.conf"
-    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    config.write_text(broker_config(port, folder))
     process = subprocess.Popen(
         [MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=(folder / "log").open("wb")
     )

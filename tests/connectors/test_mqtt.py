@@ -301,3 +301,70 @@ def test_a_listener_whose_broker_is_down_keeps_trying_and_stops_at_once(make_app
     patient.stop()
     assert time.monotonic() - started < 5
     assert patient.network_pid is not None and not os.path.exists(f"/proc/{patient.network_pid}")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the death is the point
+@pytest.mark.parametrize("failure", [RuntimeError("boom"), SystemExit(3)], ids=["exception", "thread-death"])
+def test_an_ingesting_thread_that_fails_or_dies_is_started_again_and_nothing_is_doubled(
+    mqtt_app: Flask, mosquitto_url: str, run_id: str, monkeypatch: pytest.MonkeyPatch, failure: BaseException
+) -> None:
+    import connectors.ingest
+
+    real = connectors.ingest.ingest_many
+    failures: list[int] = []
+
+    def fail_once_after_commit(messages: Any) -> Any:
+        results = real(messages)  # committed: the failure comes after, as Redis's did
+        if not failures:
+            failures.append(len(messages))
+            raise failure
+        return results
+
+    monkeypatch.setattr(connectors.ingest, "ingest_many", fail_once_after_commit)
+    topic = f"zigbee2mqtt/{run_id}/leak"
+    listener = MqttListener(mqtt_app)
+    listener.start()
+    try:
+        publish(mosquitto_url, [(topic, {"water_leak": True, "battery": 90}, False)] * 8)
+        assert listener.wait_handled(8, timeout=30), listener.stats
+        deadline = time.monotonic() + 30
+        while listener.health.state != "ok":
+            assert time.monotonic() < deadline, listener.health.problems
+            time.sleep(0.1)
+    finally:
+        listener.stop()
+    assert "worker" in listener.health.seen
+    alarm = db.session.execute(select(Alarm)).scalar_one()
+    db.session.refresh(alarm)
+    assert alarm.count == 8  # the batch committed before the failure came again as duplicates
+    assert count(Incident) == 1 and count(Case) == 1
+
+
+def test_a_message_missed_between_two_received_is_recorded_on_its_device(
+    mqtt_app: Flask, mosquitto_url: str, run_id: str
+) -> None:
+    """zigbee2mqtt's last_seen and elapsed say a message came between two we received (connectors.gaps)."""
+    topic, t0 = f"zigbee2mqtt/{run_id}/leak", 1_796_000_000_000
+    stream = [
+        (topic, {"water_leak": False, "last_seen": t0 + seconds * 1000, "elapsed": elapsed * 1000}, False)
+        for seconds, elapsed in ((0, 60), (60, 60), (180, 60))  # the one of t0 + 120 s never came
+    ]
+    listener = MqttListener(mqtt_app)
+    listener.start()
+    try:
+        publish(mosquitto_url, stream)
+        assert listener.wait_handled(3, timeout=30), listener.stats
+        publish(mosquitto_url, [(topic, {"water_leak": False}, False)])  # a batch after: records the gap
+        assert listener.wait_handled(4, timeout=30), listener.stats
+        deadline = time.monotonic() + 10
+        while count(AuditEvent, AuditEvent.action == "device.messages_missed") == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        listener.stop()
+    event = db.session.execute(
+        select(AuditEvent).where(AuditEvent.action == "device.messages_missed")
+    ).scalar_one()
+    assert (event.entity_type, event.entity_id) == ("device", f"{run_id}-leak")
+    assert event.data["elapsed_ms"] == 60_000 and event.data["missed_message_at"].startswith("2026-")
+    assert listener.health.counters.get("device_gaps") == 1
