@@ -79,6 +79,14 @@ class DeviceSchema(Schema):
     last_seen_at = fields.DateTime(allow_none=True)
     last_values = fields.Dict()
     created_at = fields.DateTime()
+    dead_letter_count = fields.Method(
+        "_dead_letters", metadata={"description": "messages of this device that could not be used"}
+    )
+
+    def _dead_letters(self, device: Any) -> int:
+        from app.devices.services import dead_letter_count
+
+        return dead_letter_count(device.id)
 
 
 class RegisteredDeviceSchema(Schema):
@@ -115,6 +123,7 @@ class AlarmSchema(Schema):
 
 class DeadLetterQueryArgs(PageArgs):
     reason_code = fields.Str()
+    device = fields.Str(metadata={"description": "device id: the dead letters linked to this device"})
 
 
 class DeadLetterSchema(Schema):
@@ -126,10 +135,20 @@ class DeadLetterSchema(Schema):
     reason = fields.Str()
     retained = fields.Bool()
     payload_size = fields.Int()
+    device = fields.Method(
+        "_device", metadata={"description": "the device id its topic names, if registered"}
+    )
     payload_text = fields.Method(
         "_text", metadata={"description": "the payload as UTF-8 (bad bytes replaced)"}
     )
     payload_base64 = fields.Method("_base64", metadata={"description": "the stored payload bytes, base64"})
+
+    def _device(self, letter: Any) -> str | None:
+        from app.devices.models import Device
+        from app.extensions import db
+
+        device = db.session.get(Device, letter.device_id) if letter.device_id is not None else None
+        return device.device_id if device is not None else None
 
     def _text(self, letter: Any) -> str:
         return bytes(letter.payload).decode("utf-8", errors="replace")

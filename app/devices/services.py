@@ -67,7 +67,7 @@ def register_device(
         resident_phone=fields.get("resident_phone"),
         resident_notes=fields.get("resident_notes"),
         emergency_contacts=[dict(c) for c in fields.get("emergency_contacts") or []],
-        status=device_status(True, False, False),
+        status=device_status(True, False, False, seen=False),
         available=True,
         tampered=False,
         battery_low=False,
@@ -270,11 +270,22 @@ def device_alarms(device_id: str) -> Select[Any]:
     return select(Alarm).where(Alarm.device_id == device.id).order_by(Alarm.id.desc())
 
 
-def list_dead_letters(reason_code: str | None = None) -> Select[Any]:
+def list_dead_letters(reason_code: str | None = None, device: str | None = None) -> Select[Any]:
     query = select(DeadLetter)
     if reason_code:
         query = query.where(DeadLetter.reason_code == reason_code)
+    if device:
+        query = query.where(DeadLetter.device_id == get_device(device).id)
     return query.order_by(DeadLetter.id.desc())
+
+
+def dead_letter_count(device_pk: int) -> int:
+    """How many messages of the device were dead letters."""
+    return int(
+        db.session.execute(
+            select(func.count()).select_from(DeadLetter).where(DeadLetter.device_id == device_pk)
+        ).scalar_one()
+    )
 
 
 def list_incidents(status: str | None = None, device: str | None = None) -> Select[Any]:
@@ -328,7 +339,9 @@ def observe(
         device.last_values = {**(device.last_values or {}), **telemetry}
     if available is None and not retained:
         device.last_seen_at = at
-    device.status = device_status(device.available, device.tampered, device.battery_low)
+    device.status = device_status(
+        device.available, device.tampered, device.battery_low, seen=device.last_seen_at is not None
+    )
     if device.status != before:
         device.updated_at = at
         record(
@@ -373,8 +386,10 @@ class BatchObservations:
         device: Device, available: bool | None, flags: Mapping[str, bool], retained: bool
     ) -> bool:
         online = available if available is not None else (True if not retained else device.available)
+        first_report = device.last_seen_at is None and available is None and not retained
         return (
-            online != device.available
+            first_report
+            or online != device.available
             or flags.get("battery_low", device.battery_low) != device.battery_low
             or flags.get("tamper", device.tampered) != device.tampered
         )
