@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from app.cases.models import Case, CaseStatus
 from app.devices.models import Alarm, Device, Incident, ProcessedMessage
-from app.devices.services import iso_or_none, write_seen
+from app.devices.services import is_report, iso_or_none, write_seen
 from app.devices.types import MOMENTARY_ALARM_TYPES
 from app.extensions import db
 from connectors.adapters import ParsedMessage
@@ -183,7 +183,7 @@ def is_routine(
     status and the set of its active alarms stay as they are, and no repeat may start a new alarm)."""
     if parsed.network_event is not None:
         return False  # zigbee2mqtt's device join / leave: recorded on the device
-    if device.never_seen and parsed.available is None and not retained:
+    if device.never_seen and is_report(device.device_type, parsed.available, retained):
         return False  # its first report: never seen → online
     online = parsed.available
     if online is None:

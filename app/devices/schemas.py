@@ -8,7 +8,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from app.devices.types import DEVICE_TYPES, DeviceStatus
+from app.devices.types import COORDINATOR, COORDINATOR_NAME, DEVICE_TYPES, DeviceStatus
 from app.grids.codes import code_problem
 from app.http import PageArgs
 
@@ -43,12 +43,18 @@ class DeviceInput(Schema):
             return
         if any(c in value for c in "+#\x00") or value.startswith("/") or value.endswith("/") or "//" in value:
             raise ValidationError("no '+', '#' or empty topic levels (leading, trailing or double '/')")
-        if (
-            value.endswith(("/availability", "/set", "/get"))
-            or value == "bridge"
-            or value.startswith("bridge/")
-        ):
+        if value.endswith(("/availability", "/set", "/get")) or value.startswith("bridge/"):
             raise ValidationError("clashes with a zigbee2mqtt topic (bridge, …/availability, …/set, …/get)")
+
+    @validates_schema
+    def _coordinator_is_the_bridge(self, data: dict[str, Any], **_: Any) -> None:
+        """The coordinator is what zigbee2mqtt/bridge/state speaks for: it, and only it, is named "bridge"."""
+        coordinator = data.get("device_type") == COORDINATOR
+        if coordinator != (data.get("friendly_name") == COORDINATOR_NAME):
+            raise ValidationError(
+                f"the {COORDINATOR} device, and only it, has the friendly name {COORDINATOR_NAME!r}",
+                "friendly_name",
+            )
 
     @validates("building_code")
     def _building_code(self, value: str | None, **_: Any) -> None:

@@ -22,7 +22,7 @@ from app.audit.services import Actor, record
 from app.clock import now
 from app.devices.models import Alarm, DeadLetter, Device, DeviceToken, Incident
 from app.devices.schemas import DeviceInput
-from app.devices.types import DEVICE_TYPES, device_status
+from app.devices.types import COORDINATOR, DEVICE_TYPES, device_status
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.grids.codes import LEVEL_LENGTHS
@@ -337,7 +337,7 @@ def observe(
         device.tampered = flags.get("tamper", device.tampered)
     if telemetry:
         device.last_values = {**(device.last_values or {}), **telemetry}
-    if available is None and not retained:
+    if is_report(device.device_type, available, retained):
         device.last_seen_at = at
     device.status = device_status(
         device.available, device.tampered, device.battery_low, seen=device.last_seen_at is not None
@@ -352,6 +352,14 @@ def observe(
             before={"status": before},
             after={"status": device.status},
         )
+
+
+def is_report(device_type: str, available: bool | None, retained: bool) -> bool:
+    """The device itself speaks: a live state message, or the coordinator's bridge/state online (its only
+    message). An availability message is zigbee2mqtt's view of a device, not a report of it."""
+    if available is None:
+        return not retained
+    return available and device_type == COORDINATOR
 
 
 @dataclass
@@ -377,7 +385,7 @@ class BatchObservations:
             observe(device, at=at, available=available, flags=flags, telemetry=telemetry, retained=retained)
             return
         _, seen, values = self.pending.get(device.id, (device, None, {}))
-        if available is None and not retained:
+        if is_report(device.device_type, available, retained):
             seen = at
         self.pending[device.id] = (device, seen, {**values, **telemetry})
 
@@ -386,7 +394,7 @@ class BatchObservations:
         device: Device, available: bool | None, flags: Mapping[str, bool], retained: bool
     ) -> bool:
         online = available if available is not None else (True if not retained else device.available)
-        first_report = device.last_seen_at is None and available is None and not retained
+        first_report = device.last_seen_at is None and is_report(device.device_type, available, retained)
         return (
             first_report
             or online != device.available
