@@ -171,3 +171,12 @@ def test_never_seen_and_dead_letters_show_on_the_device(
         f"/api/v1/dead-letters?device={elderly_leak_sensor.device_id}", headers=auth("admin")
     ).get_json()
     assert letters["total"] == 1 and letters["items"][0]["device"] == elderly_leak_sensor.device_id
+
+
+def test_the_cli_lists_never_seen_devices_and_their_dead_letters(
+    app: Flask, send: Send, elderly_leak_sensor: Device
+) -> None:
+    send(LEAK, {"water_leak": "yes"})
+    result = app.test_cli_runner().invoke(args=["devices", "list", "--status", "never_seen"])
+    assert result.exit_code == 0, result.output
+    assert "never_seen(从未上报)" in result.output and "dead letters 1" in result.output
