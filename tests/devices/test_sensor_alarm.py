@@ -209,6 +209,31 @@ def test_the_alarm_clearing_during_the_calls_auto_resolves_after_confirmation(
     assert "case.auto_resolved" in _actions(key) and "message.correlated" in _actions(key)
 
 
+def test_a_wrong_confirmed_clear_does_not_bury_the_leak(
+    client: Any, auth: Any, send: Send, clock: FrozenClock, elderly_leak_sensor: Device
+) -> None:
+    key = _leak(send)
+    clock.advance(minutes=1)
+    send(LEAK, {"water_leak": False})
+    clock.advance(minutes=1)
+    assert send(LEAK, {"water_leak": True}).changes == ("water_leak:reopened",)  # wet again, unseen
+    complete(client, auth, "dispatcher", key, "confirm_clear", {"clear_decision": "cleared"})
+    assert _case(key).status == "closed"  # closed while the alarm is on
+    clock.advance(minutes=1)
+    first = send(LEAK, {"water_leak": True})
+    clock.advance(minutes=1)
+    second = send(LEAK, {"water_leak": True})
+    assert (first.changes, second.changes) == (("water_leak:opened",), ("water_leak:repeated",))
+    (new_key,) = first.case_keys
+    assert _case(new_key).status not in ("closed",) and "case.alarm_retriggered" in _actions(new_key)
+    why = db.session.execute(
+        select(AuditEvent.data).where(
+            AuditEvent.case_id == _case(new_key).id, AuditEvent.action == "case.alarm_retriggered"
+        )
+    ).scalar_one()
+    assert why["reason"] == "case_closed" and why["previous_case"] == key
+
+
 def test_a_clear_not_confirmed_continues_to_dispatch(
     client: Any, auth: Any, send: Send, clock: FrozenClock, elderly_leak_sensor: Device
 ) -> None:
