@@ -185,11 +185,12 @@ def case_closed(incident: Incident | None) -> bool:
 
 
 def _supersede(alarm: Alarm, reason: str, at: datetime) -> None:
-    """End an active alarm a new trigger replaces: not a clear (the device never said so), so its case
-    hears nothing; flushed so the new alarm may take its active key."""
+    """End an active alarm a new trigger replaces: not a clear (the device never said so), so it has no
+    ``cleared_at`` and its case hears nothing (an open case's form does not say "cleared"); its values say
+    when and why it ended. Flushed so the new alarm may take its active key."""
     alarm.active = False
     alarm.active_key = None
-    alarm.cleared_at = at
+    alarm.values = {**alarm.values, "ended": reason, "ended_at": at.isoformat()}
     _audit("alarm.superseded", alarm, alarm.device, {"reason": reason, "count": alarm.count})
     db.session.flush()
 
@@ -200,9 +201,10 @@ def _recent_toggles(alarm: Alarm, at: datetime, settings: SensorSettings) -> lis
 
 
 def _may_reopen(last: Alarm, at: datetime, settings: SensorSettings) -> bool:
-    assert last.cleared_at is not None
-    if case_closed(last.incident):
-        return False  # reopening would bring it back to a closed case: a new alarm opens a new case
+    if last.cleared_at is None or case_closed(last.incident):
+        # Ended by a new trigger (then never the latest), or its case is closed: reopening would bring the
+        # trigger back to a closed case; a new alarm opens a new case.
+        return False
     since_clear = at - as_utc(last.cleared_at)
     if since_clear <= timedelta(seconds=settings.reopen_window_seconds):
         return True

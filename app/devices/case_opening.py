@@ -50,8 +50,9 @@ def open_case_for_incident(incident_id: int) -> Case | None:
     record_retrigger(case, first)
     if incident.alarm_count > 1:
         describe_devices(case, incident)  # devices that joined before the case was opened
-    if not first.active:
-        # Everything cleared before the case was opened: the process hears it as it would have live.
+    if not first.active and first.cleared_at is not None:
+        # Everything cleared before the case was opened: the process hears it as it would have live (an
+        # alarm ended by a new trigger, with no cleared_at, was not cleared).
         notify_alarm_cleared(first)
     return case
 

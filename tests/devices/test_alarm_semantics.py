@@ -84,7 +84,8 @@ def test_sos_pressed_again_after_its_emergency_closed_opens_a_second_case(
     assert why["reason"] == "case_closed" and why["previous_case"] == first.case_keys[0]
     assert "前案已办结" in why["label"]
     old, new = db.session.execute(select(Alarm).order_by(Alarm.id)).scalars()
-    assert (old.active, new.active, new.values["retrigger"]) == (False, True, "case_closed")
+    assert (old.active, old.cleared_at, old.values["ended"]) == (False, None, "case_closed")
+    assert (new.active, new.values["retrigger"]) == (True, "case_closed")
     superseded = db.session.execute(select(AuditEvent).where(AuditEvent.action == "alarm.superseded")).all()
     assert len(superseded) == 1
 
