@@ -34,6 +34,9 @@ from app.extensions import db
 # Why an active alarm was ended by a new trigger (``Alarm.values["retrigger"]`` of the new one).
 AFTER_CLOSED_CASE = "case_closed"  # its case was closed while the alarm was still on
 AFTER_QUIET_TIME = "quiet_time"  # a momentary alarm not triggered for the quiet time
+# A stream of triggers (a camera seeing the same scene, a watch repeating ``sos`` in each report) goes on the
+# case's timeline once a minute at most; a press after a pause always does.
+REPEAT_NOTE_GAP = timedelta(seconds=60)
 
 
 class Change:
@@ -158,10 +161,11 @@ def _apply(
 
 
 def _repeat(alarm: Alarm, values: dict[str, Any], at: datetime) -> AlarmChange:
+    previous = as_utc(alarm.last_seen_at)
     alarm.count += 1
     alarm.last_seen_at = at
     alarm.values = {**alarm.values, **values}
-    if ALARM_TYPES[alarm.alarm_type].momentary:
+    if ALARM_TYPES[alarm.alarm_type].momentary and at - previous >= REPEAT_NOTE_GAP:
         note_repeat(alarm, at)  # a second press is news for whoever handles the case
     return AlarmChange(alarm, Change.REPEATED)
 

@@ -100,6 +100,8 @@ def test_a_smartwatch_sos_twice_within_the_quiet_time_is_one_case_and_later_a_ne
     second = send(WATCH, {"kind": "smartwatch", "sos": True})
     assert second.changes == ("sos:repeated",) and second.case_keys == ()
     assert _open_cases() == 1
+    clock.advance(seconds=10)  # the watch repeats sos in its next report: counted, not noted again
+    assert send(WATCH, {"kind": "smartwatch", "sos": True}).changes == ("sos:repeated",)
     (repeat,) = _events(first.case_keys[0], "case.alarm_repeated")
     assert repeat["count"] == 2 and repeat["label"] == "设备再次触发报警"
     clock.advance(minutes=16)  # past the quiet time (15 minutes) since the last press
