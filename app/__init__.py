@@ -68,6 +68,7 @@ def init_workflow(app: Flask, clock: Clock) -> None:
     from app.devices import operators as _sensor_operators  # noqa: F401  (registers sensor.* operators)
     from app.devices.case_opening import open_pending_cases
     from app.devices.maintenance import scheduled_sweep
+    from app.devices.silence import scheduled_silence
     from app.emergency import operators as _emergency_operators  # noqa: F401  (registers emergency.*)
     from app.inspections import operators as _inspection_operators  # noqa: F401  (inspection.*, forms)
     from app.mediation import operators as _mediation_operators  # noqa: F401  (registers mediation.*)
@@ -83,6 +84,7 @@ def init_workflow(app: Flask, clock: Clock) -> None:
 
     app.extensions["gridcase.deploy_rules"] = lambda: deploy.default_rules(forms.exists, set(ALL_ROLES))
     instances.on_step(mirror_case_status)
+    scheduler.register_periodic("devices.silence", scheduled_silence)  # before maintenance: it may follow
     scheduler.register_periodic("devices.maintenance", scheduled_sweep)
     scheduler.register_periodic("devices.pending_cases", open_pending_cases)
 

@@ -62,6 +62,9 @@ class SensorSettings:
     dedup_window_seconds: int = 3600  # how long a processed message key catches a QoS 1 redelivery
     call_limit_minutes: int = 5  # sensor_alarm.bpmn: each call to the resident or a contact, then the next
     maintenance_after_minutes: int = 60  # offline or battery-low this long opens one maintenance case
+    # Momentary alarms (SOS, fall, camera detections): a trigger this long after the previous one is a new
+    # alarm and a new case even while that one's case is open; sooner, it is a repeat on that case.
+    momentary_quiet_seconds: int = 900
 
     @classmethod
     def from_env(cls) -> SensorSettings:
@@ -80,6 +83,9 @@ class SensorSettings:
             call_limit_minutes=_int("SENSOR_CALL_LIMIT_MINUTES", cls.call_limit_minutes, minimum=1),
             maintenance_after_minutes=_int(
                 "SENSOR_MAINTENANCE_AFTER_MINUTES", cls.maintenance_after_minutes, minimum=1
+            ),
+            momentary_quiet_seconds=_int(
+                "SENSOR_MOMENTARY_QUIET_SECONDS", cls.momentary_quiet_seconds, minimum=1
             ),
         )
 

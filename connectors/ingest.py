@@ -28,13 +28,14 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from app.clock import as_utc, now
 from app.config import Settings
-from app.devices import case_opening, services, snapshots
+from app.devices import case_opening, coordinator, services, snapshots
 from app.devices.alarms import Change, LatestAlarms, apply_reading
+from app.devices.case_timeline import alarm_joined
 from app.devices.incidents import touch
 from app.devices.models import DeadLetter, Device, Incident, ProcessedMessage
 from app.devices.types import DEVICE_TYPES, GENERIC_KIND_DEVICE_TYPES
 from app.extensions import db
-from connectors.adapters import DeadLetterReason, ParsedMessage, adapt
+from connectors.adapters import DeadLetterReason, ParsedMessage, adapt, device_ref
 from connectors.routine import (
     DEVICE_FLAGS,
     DeviceRow,
@@ -231,8 +232,13 @@ class _Batch:
 def _find_devices(items: list[_Item], device: Device | None) -> dict[tuple[bool, str], DeviceRow]:
     """Read (and lock) the devices the messages name; a message for an unknown device, or one that does not
     fit its device, gets its dead-letter reason here."""
-    rows = _device_rows([i.parsed for i in items if i.parsed is not None and not i.duplicate], device)
+    named = [i.parsed for i in items if i.parsed is not None and not i.duplicate]
+    refused = {ref for i in items if i.reason is not None and (ref := device_ref(i.message.topic))}
+    rows = _device_rows(named, device, refused)
     for item in items:
+        if item.reason is not None and device is None:
+            ref = device_ref(item.message.topic)
+            item.device = rows.get(ref) if ref is not None else None  # its dead letter is linked to it
         if item.parsed is not None and not item.duplicate and item.reason is None:
             try:
                 item.device = _device_for(item.parsed, rows)
@@ -252,7 +258,7 @@ def _handle(batch: _Batch, item: _Item, device: Device | None, dead_letters: boo
         # Raised before this message wrote anything: the batch goes on.
         if not dead_letters:
             raise item.reason
-        _add_dead_letter(message, item.reason, device)
+        _add_dead_letter(message, item.reason, device, item.device.id if item.device is not None else None)
         if item.key is not None:
             batch.keys[item.key] = (at, Outcome.DEAD_LETTER)
         reason = item.reason
@@ -323,13 +329,16 @@ def _mark_duplicates(items: list[_Item], window: timedelta) -> None:
             in_batch.add(item.key)
 
 
-def _device_rows(parsed: list[ParsedMessage], known: Device | None) -> dict[tuple[bool, str], DeviceRow]:
+def _device_rows(
+    parsed: list[ParsedMessage], known: Device | None, refused: set[tuple[bool, str]]
+) -> dict[tuple[bool, str], DeviceRow]:
+    """The devices the messages name; ``refused``: refs named by the topics of dead letters."""
     if known is not None:
         row = DeviceRow.of(known)
         return {(p.by_friendly_name, p.device_ref): row for p in parsed}
+    refs = {(p.by_friendly_name, p.device_ref) for p in parsed} | refused
     return read_devices(
-        {p.device_ref for p in parsed if p.by_friendly_name},
-        {p.device_ref for p in parsed if not p.by_friendly_name},
+        {ref for by_name, ref in refs if by_name}, {ref for by_name, ref in refs if not by_name}
     )
 
 
@@ -375,11 +384,22 @@ def _apply(
 ) -> tuple[list[str], list[Incident]]:
     sensors = _settings().sensors
     flags = {r.alarm_type: r.active for r in parsed.readings if r.alarm_type in DEVICE_FLAGS}
+    was_available = device.available
     observations.observe(
         device, at=at, available=parsed.available, flags=flags, telemetry=parsed.telemetry, retained=retained
     )
     changes: list[str] = []
     incidents: list[Incident] = []
+    if parsed.network_event is not None:
+        coordinator.record_network_event(device, parsed.network_event, at)
+    if coordinator.is_coordinator(device) and parsed.available not in (None, was_available):
+        # On a change only: the retained state replayed at each reconnect is no news.
+        assert parsed.available is not None
+        change = coordinator.coordinator_changed(device, parsed.available, at, sensors)
+        if change is not None:
+            changes.append(f"{change.alarm.alarm_type}:{change.change}")
+            if change.incident is not None:
+                incidents.append(change.incident)
     for reading in parsed.readings:
         change = apply_reading(
             device,
@@ -398,6 +418,8 @@ def _apply(
             snapshots.stage(reading.snapshot)  # for the case; a repeat's snapshot is not kept
         if change.change == Change.OPENED and change.incident is not None:
             incidents.append(change.incident)
+        elif change.change == Change.OPENED and change.alarm.incident is not None:
+            alarm_joined(change.alarm, device)  # another detector of an incident whose case is open
         elif change.change == Change.REOPENED and change.alarm.incident is not None:
             touch(change.alarm.incident, at)
     return changes, incidents
@@ -415,7 +437,11 @@ def _seen_keys(keys: list[str]) -> dict[str, datetime]:
     return {key: as_utc(received_at) for key, received_at in rows}
 
 
-def _add_dead_letter(message: Message, reason: DeadLetterReason, device: Device | None) -> None:
+def _add_dead_letter(
+    message: Message, reason: DeadLetterReason, device: Device | None, device_pk: int | None = None
+) -> None:
+    """Keep the message with its reason, linked to its device when the device is known (``device``: given
+    by the caller; ``device_pk``: named by the topic)."""
     limit = _settings().sensors.max_payload_bytes
     db.session.add(
         DeadLetter(
@@ -427,7 +453,7 @@ def _add_dead_letter(message: Message, reason: DeadLetterReason, device: Device 
             payload=bytes(message.payload[:limit]),
             payload_size=len(message.payload),
             retained=message.retained,
-            device_id=device.id if device is not None else None,
+            device_id=device.id if device is not None else device_pk,
         )
     )
     log.info("dead letter %s on %r: %s", reason.code, message.topic, reason.reason)

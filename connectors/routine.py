@@ -5,7 +5,8 @@ count of an alarm that is already on. For a batch of messages, ``RoutineBatch.re
 their active alarms (in id order, as the ORM path does) and reads them as rows; ``is_routine`` tells a
 message that changes nothing else. A device whose messages in the batch are all routine is applied here, in
 memory, and written by ``write()`` with one statement per table. A device with any other message in the
-batch (it goes offline, a flag flips, an alarm opens, reopens or clears) takes the ORM path
+batch (it goes offline, a flag flips, it reports for the first time, an alarm opens, reopens or clears, a
+momentary alarm triggers again, an alarm whose case was closed triggers again) takes the ORM path
 (``app.devices.alarms``, with audit events and incidents) for all of its messages, so the two paths never
 write the same rows.
 """
@@ -22,8 +23,10 @@ from sqlalchemy import JSON, DateTime, bindparam, or_, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from app.devices.models import Alarm, Device, ProcessedMessage
-from app.devices.services import iso_or_none, write_seen
+from app.cases.models import Case, CaseStatus
+from app.devices.models import Alarm, Device, Incident, ProcessedMessage
+from app.devices.services import is_report, iso_or_none, write_seen
+from app.devices.types import MOMENTARY_ALARM_TYPES
 from app.extensions import db
 from connectors.adapters import ParsedMessage
 
@@ -42,6 +45,7 @@ class DeviceRow:
     available: bool
     battery_low: bool
     tampered: bool
+    never_seen: bool  # it has never reported: its first message changes its status
     last_values: dict[str, Any] | None = None
 
     @classmethod
@@ -54,6 +58,7 @@ class DeviceRow:
             device.available,
             device.battery_low,
             device.tampered,
+            device.last_seen_at is None,
             dict(device.last_values or {}),
         )
 
@@ -62,6 +67,7 @@ class DeviceRow:
 class ActiveAlarm:
     id: int
     values: dict[str, Any] | None = None  # read on SQLite only, as ``DeviceRow.last_values``
+    case_closed: bool = False  # its incident's case was closed while it was still on
 
 
 @dataclass
@@ -83,15 +89,20 @@ class _Repeats:
 
 
 _DEVICES_PG = text(
-    "SELECT id, device_id, friendly_name, device_type, available, battery_low, tampered FROM device"
+    "SELECT id, device_id, friendly_name, device_type, available, battery_low, tampered,"
+    " last_seen_at IS NULL FROM device"
     " WHERE friendly_name IN (SELECT json_array_elements_text(CAST(:names AS json)))"
     " OR device_id IN (SELECT json_array_elements_text(CAST(:ids AS json)))"
     " ORDER BY id FOR UPDATE"
 )
+_FINAL_STATUSES = ", ".join(f"'{status}'" for status in CaseStatus.FINAL)  # constants, not input
 _ACTIVE_ALARMS_PG = text(
-    "SELECT id, device_id, alarm_type FROM alarm"
-    " WHERE device_id IN (SELECT CAST(json_array_elements_text(CAST(:pks AS json)) AS integer)) AND active"
-    " ORDER BY id FOR UPDATE"
+    "SELECT alarm.id, alarm.device_id, alarm.alarm_type,"
+    f" coalesce(case_file.status IN ({_FINAL_STATUSES}), false) FROM alarm"
+    " LEFT JOIN incident ON incident.id = alarm.incident_id"
+    " LEFT JOIN case_file ON case_file.id = incident.case_id"
+    " WHERE alarm.device_id IN (SELECT CAST(json_array_elements_text(CAST(:pks AS json)) AS integer))"
+    " AND alarm.active ORDER BY alarm.id FOR UPDATE OF alarm"
 )
 
 
@@ -119,6 +130,7 @@ def read_devices(names: set[str], ids: set[str]) -> dict[tuple[bool, str], Devic
                 Device.available,
                 Device.battery_low,
                 Device.tampered,
+                Device.last_seen_at.is_(None),
                 Device.last_values,
             )
             .where(or_(Device.friendly_name.in_(names), Device.device_id.in_(ids)))
@@ -126,8 +138,8 @@ def read_devices(names: set[str], ids: set[str]) -> dict[tuple[bool, str], Devic
             .with_for_update()
         )
         devices = [
-            DeviceRow(pk, device_id, name, kind, available, battery_low, tampered, dict(values or {}))
-            for pk, device_id, name, kind, available, battery_low, tampered, values in rows
+            DeviceRow(pk, device_id, name, kind, available, battery_low, tampered, unseen, dict(values or {}))
+            for pk, device_id, name, kind, available, battery_low, tampered, unseen, values in rows
         ]
     found: dict[tuple[bool, str], DeviceRow] = {}
     for device in devices:
@@ -139,20 +151,26 @@ def read_devices(names: set[str], ids: set[str]) -> dict[tuple[bool, str], Devic
 
 
 def read_active_alarms(device_pks: Iterable[int]) -> dict[tuple[int, str], ActiveAlarm]:
-    """The active alarms of these devices, locked in id order, keyed (device pk, alarm type)."""
+    """The active alarms of these devices, locked in id order, keyed (device pk, alarm type), and whether
+    their case was closed while they were on."""
     pks = set(device_pks)
     if not pks:
         return {}
     if _on_postgresql():
         rows: Iterable[Any] = db.session.execute(_ACTIVE_ALARMS_PG, {"pks": json.dumps(list(pks))})
-        return {(device_pk, kind): ActiveAlarm(pk) for pk, device_pk, kind in rows}
+        return {(device_pk, kind): ActiveAlarm(pk, None, closed) for pk, device_pk, kind, closed in rows}
     rows = db.session.execute(
-        select(Alarm.id, Alarm.device_id, Alarm.alarm_type, Alarm.values)
+        select(Alarm.id, Alarm.device_id, Alarm.alarm_type, Alarm.values, Case.status)
+        .outerjoin(Incident, Incident.id == Alarm.incident_id)
+        .outerjoin(Case, Case.id == Incident.case_id)
         .where(Alarm.device_id.in_(pks), Alarm.active.is_(True))
         .order_by(Alarm.id)
-        .with_for_update()
+        .with_for_update(of=Alarm)
     )
-    return {(device_pk, kind): ActiveAlarm(pk, dict(values or {})) for pk, device_pk, kind, values in rows}
+    return {
+        (device_pk, kind): ActiveAlarm(pk, dict(values or {}), status in CaseStatus.FINAL)
+        for pk, device_pk, kind, values, status in rows
+    }
 
 
 def is_routine(
@@ -162,7 +180,11 @@ def is_routine(
     active: Mapping[tuple[int, str], ActiveAlarm],
 ) -> bool:
     """True when the message only refreshes the device and repeats alarms already on (the device's
-    status and the set of its active alarms stay as they are)."""
+    status and the set of its active alarms stay as they are, and no repeat may start a new alarm)."""
+    if parsed.network_event is not None:
+        return False  # zigbee2mqtt's device join / leave: recorded on the device
+    if device.never_seen and is_report(device.device_type, parsed.available, retained):
+        return False  # its first report: never seen → online
     online = parsed.available
     if online is None:
         online = device.available if retained else True  # a device that speaks is online
@@ -174,9 +196,17 @@ def is_routine(
     if flags.get("tamper", device.tampered) != device.tampered:
         return False
     for reading in parsed.readings:
-        on = (device.id, reading.alarm_type) in active
+        alarm = active.get((device.id, reading.alarm_type))
+        on = alarm is not None
         if reading.active and not retained and not on:
             return False  # opens or reopens an alarm
+        if (
+            reading.active
+            and not retained
+            and alarm is not None
+            and (alarm.case_closed or reading.alarm_type in MOMENTARY_ALARM_TYPES)
+        ):
+            return False  # may end the alarm and open a new one (app.devices.alarms)
         if not reading.active and on:
             return False  # clears one
     return True

@@ -2,7 +2,15 @@
 last-seen time; a clear ends it; a new trigger after a clear is a new alarm unless it comes within the re-open
 window, or the alarm is flapping (more than N toggles within the flapping window), in which case the old alarm
 reopens, so flapping is folded into one alarm and flagged. Retained messages are the broker replaying a state:
-they may clear an alarm but never open one (and so never an incident or a case)."""
+they may clear an alarm but never open one (and so never an incident or a case).
+
+Two things end an active alarm without a clear, so that a real trigger is never swallowed as a repeat:
+its case was closed while it was still on (a wrong confirmed clear, a case closed by hand: latched alarms
+such as a leak), or, for momentary alarm types (SOS presses, falls, camera detections: events, not states,
+and devices seldom send a clear), the quiet time passed since its last trigger. The next trigger then ends
+it (``alarm.superseded``) and opens a new alarm, incident and case, whose values say why (``retrigger``)
+for the new case's timeline. Within the quiet time, while the case is open, a momentary trigger is a repeat
+and goes on that case's timeline."""
 
 from __future__ import annotations
 
@@ -13,13 +21,22 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.audit.services import AfterFlush, record
+from app.cases.models import Case, CaseStatus
 from app.clock import as_utc
 from app.config import SensorSettings
 from app.devices.case_hook import notify_alarm_cleared
+from app.devices.case_timeline import note_repeat
 from app.devices.incidents import link_alarm
 from app.devices.models import Alarm, Device, Incident
 from app.devices.types import ALARM_TYPES
 from app.extensions import db
+
+# Why an active alarm was ended by a new trigger (``Alarm.values["retrigger"]`` of the new one).
+AFTER_CLOSED_CASE = "case_closed"  # its case was closed while the alarm was still on
+AFTER_QUIET_TIME = "quiet_time"  # a momentary alarm not triggered for the quiet time
+# A stream of triggers (a camera seeing the same scene, a watch repeating ``sos`` in each report) goes on the
+# case's timeline once a minute at most; a press after a pause always does.
+REPEAT_NOTE_GAP = timedelta(seconds=60)
 
 
 class Change:
@@ -127,10 +144,14 @@ def _apply(
     if retained:
         return None  # the broker's copy of a state: never opens, and not a new trigger of an open alarm
     if current is not None:
-        current.count += 1
-        current.last_seen_at = at
-        current.values = {**current.values, **values}
-        return AlarmChange(current, Change.REPEATED)
+        reason = _superseded_because(current, at, settings)
+        if reason is None:
+            return _repeat(current, values, at)
+        _supersede(current, reason, at)
+        retrigger = {"retrigger": reason, "previous_alarm_id": current.id}
+        return _open(
+            device, alarm_type, {**values, **retrigger}, at, settings, _recent_toggles(current, at, settings)
+        )
     last = _latest_cleared(device, alarm_type, known)
     if last is not None and _may_reopen(last, at, settings):
         return _reopen(last, values, at, settings)
@@ -139,13 +160,55 @@ def _apply(
     return _open(device, alarm_type, values, at, settings, carried)
 
 
+def _repeat(alarm: Alarm, values: dict[str, Any], at: datetime) -> AlarmChange:
+    previous = as_utc(alarm.last_seen_at)
+    alarm.count += 1
+    alarm.last_seen_at = at
+    alarm.values = {**alarm.values, **values}
+    if ALARM_TYPES[alarm.alarm_type].momentary and at - previous >= REPEAT_NOTE_GAP:
+        note_repeat(alarm, at)  # a second press is news for whoever handles the case
+    return AlarmChange(alarm, Change.REPEATED)
+
+
+def _superseded_because(alarm: Alarm, at: datetime, settings: SensorSettings) -> str | None:
+    """Why a new trigger of this active alarm must not count as a repeat; None when it does."""
+    if case_closed(alarm.incident):
+        return AFTER_CLOSED_CASE
+    quiet = timedelta(seconds=settings.momentary_quiet_seconds)
+    if ALARM_TYPES[alarm.alarm_type].momentary and at - as_utc(alarm.last_seen_at) > quiet:
+        return AFTER_QUIET_TIME
+    return None
+
+
+def case_closed(incident: Incident | None) -> bool:
+    """The incident's case exists and is closed (or rejected, withdrawn, a duplicate)."""
+    if incident is None or incident.case_id is None:
+        return False
+    status = db.session.execute(select(Case.status).where(Case.id == incident.case_id)).scalar_one_or_none()
+    return status in CaseStatus.FINAL
+
+
+def _supersede(alarm: Alarm, reason: str, at: datetime) -> None:
+    """End an active alarm a new trigger replaces: not a clear (the device never said so), so it has no
+    ``cleared_at`` and its case hears nothing (an open case's form does not say "cleared"); its values say
+    when and why it ended. Flushed so the new alarm may take its active key."""
+    alarm.active = False
+    alarm.active_key = None
+    alarm.values = {**alarm.values, "ended": reason, "ended_at": at.isoformat()}
+    _audit("alarm.superseded", alarm, alarm.device, {"reason": reason, "count": alarm.count})
+    db.session.flush()
+
+
 def _recent_toggles(alarm: Alarm, at: datetime, settings: SensorSettings) -> list[str]:
     since = at - timedelta(seconds=settings.flap_window_seconds)
     return [t for t in alarm.recent_toggles or [] if as_utc(datetime.fromisoformat(t)) > since]
 
 
 def _may_reopen(last: Alarm, at: datetime, settings: SensorSettings) -> bool:
-    assert last.cleared_at is not None
+    if last.cleared_at is None or case_closed(last.incident):
+        # Ended by a new trigger (then never the latest), or its case is closed: reopening would bring the
+        # trigger back to a closed case; a new alarm opens a new case.
+        return False
     since_clear = at - as_utc(last.cleared_at)
     if since_clear <= timedelta(seconds=settings.reopen_window_seconds):
         return True
@@ -211,6 +274,8 @@ def _reopen(alarm: Alarm, values: dict[str, Any], at: datetime, settings: Sensor
     became_flapping = _toggle(alarm, at, settings)
     db.session.flush()
     _audit("alarm.reopened", alarm, alarm.device, {"reopen_count": alarm.reopen_count})
+    if ALARM_TYPES[alarm.alarm_type].momentary:
+        note_repeat(alarm, at)
     if became_flapping:
         _audit("alarm.flapping", alarm, alarm.device, {"toggles": alarm.recent_toggles})
     return AlarmChange(alarm, Change.REOPENED, became_flapping)

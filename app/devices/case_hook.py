@@ -119,15 +119,29 @@ def actor_name(device: Device) -> str:
     return f"device:{device.device_id}"[:64]
 
 
+# Alarm values that are not readings: snapshots (a line of their own), why a new alarm followed a closed
+# case (its timeline says), the devices behind a coordinator (listed on their own lines).
+_NOT_READINGS = frozenset({*snapshots.SNAPSHOT_KEYS, "retrigger", "previous_alarm_id", "devices"})
+
+
+def _behind_coordinator(alarm: Alarm) -> list[str]:
+    """A coordinator's maintenance case names every device that went silent with it."""
+    devices = (alarm.values or {}).get("devices")
+    if not devices:
+        return []
+    return [f"受影响设备({len(devices)} 个):", *(f"- {name}" for name in devices)]
+
+
 def _description(alarm: Alarm, device: Device, snapshot: snapshots.Snapshot | None) -> str:
     device_type = DEVICE_TYPES.get(device.device_type)
     lines = [
         f"设备 {device.friendly_name}({device_type.label if device_type else device.device_type},"
         f"{device.device_id})报警:{ALARM_TYPES[alarm.alarm_type].label}。",
     ]
-    readings = {k: v for k, v in (alarm.values or {}).items() if k not in snapshots.SNAPSHOT_KEYS}
+    readings = {k: v for k, v in (alarm.values or {}).items() if k not in _NOT_READINGS}
     if readings:
         lines.append("读数:" + ", ".join(f"{k}={v}" for k, v in readings.items()))
+    lines += _behind_coordinator(alarm)
     line = snapshot.description_line() if snapshot is not None else None
     if line:
         lines.append(line)

@@ -21,6 +21,7 @@ from app.cases.models import Case
 from app.clock import now
 from app.devices import snapshots
 from app.devices.case_hook import notify_alarm_cleared, open_incident_case
+from app.devices.case_timeline import describe_devices, record_retrigger
 from app.devices.models import Alarm, Device, Incident
 from app.extensions import db
 from app.jobs import ENGINE_QUEUE, enqueue
@@ -46,8 +47,12 @@ def open_case_for_incident(incident_id: int) -> Case | None:
     case = open_incident_case(incident, first, device)
     incident.case_id = case.id
     db.session.flush()
-    if not first.active:
-        # Everything cleared before the case was opened: the process hears it as it would have live.
+    record_retrigger(case, first)
+    if incident.alarm_count > 1:
+        describe_devices(case, incident)  # devices that joined before the case was opened
+    if not first.active and first.cleared_at is not None:
+        # Everything cleared before the case was opened: the process hears it as it would have live (an
+        # alarm ended by a new trigger, with no cleared_at, was not cleared).
         notify_alarm_cleared(first)
     return case
 

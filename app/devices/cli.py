@@ -11,7 +11,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from app.devices import services
-from app.devices.types import DEVICE_TYPES
+from app.devices.types import DEVICE_TYPES, DeviceStatus
 from app.errors import DomainError
 from app.extensions import db
 from app.imports import ImportRejected, echo_rejections
@@ -89,4 +89,26 @@ def register_device_commands(app: Flask) -> None:
             _fail(exc.message)
         click.echo(token)
 
+    @devices.command("list")
+    @click.option("--status", type=click.Choice(DeviceStatus.ALL), default=None)
+    @click.option("--type", "device_type", type=click.Choice(sorted(DEVICE_TYPES)), default=None)
+    def list_command(status: str | None, device_type: str | None) -> None:
+        """Devices: status (never_seen 从未上报, online, offline, …), last report, dead letters."""
+        for device in db.session.execute(services.list_devices(status, device_type)).scalars():
+            seen = device.last_seen_at.isoformat(timespec="seconds") if device.last_seen_at else "-"
+            label = STATUS_LABELS.get(device.status, device.status)
+            click.echo(
+                f"{device.device_id}\t{device.device_type}\t{device.status}({label})\t{seen}"
+                f"\tdead letters {services.dead_letter_count(device.id)}\t{device.friendly_name}"
+            )
+
     app.cli.add_command(devices)
+
+
+STATUS_LABELS = {
+    DeviceStatus.ONLINE: "在线",
+    DeviceStatus.OFFLINE: "离线",
+    DeviceStatus.LOW_BATTERY: "电量低",
+    DeviceStatus.TAMPERED: "被拆",
+    DeviceStatus.NEVER_SEEN: "从未上报",
+}

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, text
 
+from app.cases.models import Case, CaseStatus
 from app.config import SensorSettings
 from app.devices.models import Alarm, Device, Incident
 from app.devices.types import ALARM_TYPES
@@ -87,8 +88,9 @@ _LOCKS_HELD = "gridcase.correlation_locks"
 
 
 def _correlated(group: str, device: Device, at: datetime, settings: SensorSettings) -> Incident | None:
-    """The latest recent incident of the group in the device's building or within the distance. The query
-    asks only for those (a box around the device), so a busy district's other incidents are not read."""
+    """The latest recent incident of the group in the device's building or within the distance, whose case
+    is not closed (a new alarm after that is news, not part of a finished case). The query asks only for
+    those (a box around the device), so a busy district's other incidents are not read."""
     near = []
     if device.building_code:
         near.append(Incident.building_code == device.building_code)
@@ -106,7 +108,9 @@ def _correlated(group: str, device: Device, at: datetime, settings: SensorSettin
     since = at - timedelta(seconds=settings.correlation_window_seconds)
     candidates = db.session.execute(
         select(Incident)
+        .outerjoin(Case, Case.id == Incident.case_id)
         .where(Incident.alarm_group == group, Incident.last_alarm_at >= since, or_(*near))
+        .where(or_(Incident.case_id.is_(None), Case.status.not_in(CaseStatus.FINAL)))
         .order_by(Incident.last_alarm_at.desc(), Incident.id.desc())
     ).scalars()
     for incident in candidates:

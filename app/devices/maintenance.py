@@ -15,6 +15,7 @@ from app.clock import as_utc, now
 from app.config import SensorSettings
 from app.devices.alarms import apply_reading
 from app.devices.case_opening import open_case_for_incident
+from app.devices.coordinator import BEHIND_COORDINATOR, coordinator_down
 from app.devices.models import Alarm, Device, Incident
 from app.devices.types import MAINTENANCE, DeviceStatus
 from app.extensions import db
@@ -37,8 +38,12 @@ def sweep(settings: SensorSettings, at: datetime | None = None) -> list[Case]:
             ),
         )
     )
+    # A dead coordinator's episode names every zigbee device behind it: they get no case of their own.
+    behind_dead_coordinator = coordinator_down()
     for device in db.session.execute(candidates.order_by(Device.id)).scalars():
         episode = _active_episode(device)
+        if behind_dead_coordinator and device.device_type in BEHIND_COORDINATOR and episode is None:
+            continue
         if device.status not in NEEDS_MAINTENANCE:
             if episode is not None:
                 apply_reading(device, MAINTENANCE, False, {}, retained=False, at=at, settings=settings)

@@ -31,7 +31,8 @@ class Device(db.Model):  # type: ignore[name-defined]
     resident_notes: Mapped[str | None] = mapped_column(String(500))  # e.g. 独居老人, 行动不便
     # Called in this order: [{"name", "phone", "relation"}, ...]
     emergency_contacts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # online | offline | low_battery | tampered
+    # online | offline | low_battery | tampered | never_seen (registered, never reported)
+    status: Mapped[str] = mapped_column(String(16), index=True)
     available: Mapped[bool] = mapped_column(Boolean, default=True)
     tampered: Mapped[bool] = mapped_column(Boolean, default=False)
     battery_low: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -119,7 +120,8 @@ class DeadLetter(db.Model):  # type: ignore[name-defined]
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     payload_size: Mapped[int] = mapped_column(Integer)
     retained: Mapped[bool] = mapped_column(Boolean, default=False)
-    device_id: Mapped[int | None] = mapped_column(ForeignKey("device.id"))
+    # The device its topic names, when registered (counted on the device).
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("device.id"), index=True)
 
 
 class ProcessedMessage(db.Model):  # type: ignore[name-defined]

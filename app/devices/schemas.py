@@ -8,7 +8,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from app.devices.types import DEVICE_TYPES, DeviceStatus
+from app.devices.types import COORDINATOR, COORDINATOR_NAME, DEVICE_TYPES, DeviceStatus
 from app.grids.codes import code_problem
 from app.http import PageArgs
 
@@ -43,12 +43,18 @@ class DeviceInput(Schema):
             return
         if any(c in value for c in "+#\x00") or value.startswith("/") or value.endswith("/") or "//" in value:
             raise ValidationError("no '+', '#' or empty topic levels (leading, trailing or double '/')")
-        if (
-            value.endswith(("/availability", "/set", "/get"))
-            or value == "bridge"
-            or value.startswith("bridge/")
-        ):
+        if value.endswith(("/availability", "/set", "/get")) or value.startswith("bridge/"):
             raise ValidationError("clashes with a zigbee2mqtt topic (bridge, …/availability, …/set, …/get)")
+
+    @validates_schema
+    def _coordinator_is_the_bridge(self, data: dict[str, Any], **_: Any) -> None:
+        """The coordinator is what zigbee2mqtt/bridge/state speaks for: it, and only it, is named "bridge"."""
+        coordinator = data.get("device_type") == COORDINATOR
+        if coordinator != (data.get("friendly_name") == COORDINATOR_NAME):
+            raise ValidationError(
+                f"the {COORDINATOR} device, and only it, has the friendly name {COORDINATOR_NAME!r}",
+                "friendly_name",
+            )
 
     @validates("building_code")
     def _building_code(self, value: str | None, **_: Any) -> None:
@@ -79,6 +85,14 @@ class DeviceSchema(Schema):
     last_seen_at = fields.DateTime(allow_none=True)
     last_values = fields.Dict()
     created_at = fields.DateTime()
+    dead_letter_count = fields.Method(
+        "_dead_letters", metadata={"description": "messages of this device that could not be used"}
+    )
+
+    def _dead_letters(self, device: Any) -> int:
+        from app.devices.services import dead_letter_count
+
+        return dead_letter_count(device.id)
 
 
 class RegisteredDeviceSchema(Schema):
@@ -115,6 +129,7 @@ class AlarmSchema(Schema):
 
 class DeadLetterQueryArgs(PageArgs):
     reason_code = fields.Str()
+    device = fields.Str(metadata={"description": "device id: the dead letters linked to this device"})
 
 
 class DeadLetterSchema(Schema):
@@ -126,10 +141,20 @@ class DeadLetterSchema(Schema):
     reason = fields.Str()
     retained = fields.Bool()
     payload_size = fields.Int()
+    device = fields.Method(
+        "_device", metadata={"description": "the device id its topic names, if registered"}
+    )
     payload_text = fields.Method(
         "_text", metadata={"description": "the payload as UTF-8 (bad bytes replaced)"}
     )
     payload_base64 = fields.Method("_base64", metadata={"description": "the stored payload bytes, base64"})
+
+    def _device(self, letter: Any) -> str | None:
+        from app.devices.models import Device
+        from app.extensions import db
+
+        device = db.session.get(Device, letter.device_id) if letter.device_id is not None else None
+        return device.device_id if device is not None else None
 
     def _text(self, letter: Any) -> str:
         return bytes(letter.payload).decode("utf-8", errors="replace")

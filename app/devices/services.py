@@ -20,7 +20,7 @@ from app.audit.services import Actor, record
 from app.clock import now
 from app.devices.models import Alarm, DeadLetter, Device, DeviceToken, Incident
 from app.devices.schemas import DeviceInput
-from app.devices.types import DEVICE_TYPES, device_status
+from app.devices.types import COORDINATOR, DEVICE_TYPES, device_status
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.extensions import db
 from app.grids.codes import LEVEL_LENGTHS
@@ -66,7 +66,7 @@ def register_device(
         resident_phone=fields.get("resident_phone"),
         resident_notes=fields.get("resident_notes"),
         emergency_contacts=[dict(c) for c in fields.get("emergency_contacts") or []],
-        status=device_status(True, False, False),
+        status=device_status(True, False, False, seen=False),
         available=True,
         tampered=False,
         battery_low=False,
@@ -239,11 +239,22 @@ def device_alarms(device_id: str) -> Select[Any]:
     return select(Alarm).where(Alarm.device_id == device.id).order_by(Alarm.id.desc())
 
 
-def list_dead_letters(reason_code: str | None = None) -> Select[Any]:
+def list_dead_letters(reason_code: str | None = None, device: str | None = None) -> Select[Any]:
     query = select(DeadLetter)
     if reason_code:
         query = query.where(DeadLetter.reason_code == reason_code)
+    if device:
+        query = query.where(DeadLetter.device_id == get_device(device).id)
     return query.order_by(DeadLetter.id.desc())
+
+
+def dead_letter_count(device_pk: int) -> int:
+    """How many messages of the device were dead letters."""
+    return int(
+        db.session.execute(
+            select(func.count()).select_from(DeadLetter).where(DeadLetter.device_id == device_pk)
+        ).scalar_one()
+    )
 
 
 def list_incidents(status: str | None = None, device: str | None = None) -> Select[Any]:
@@ -295,9 +306,11 @@ def observe(
         device.tampered = flags.get("tamper", device.tampered)
     if telemetry:
         device.last_values = {**(device.last_values or {}), **telemetry}
-    if available is None and not retained:
+    if is_report(device.device_type, available, retained):
         device.last_seen_at = at
-    device.status = device_status(device.available, device.tampered, device.battery_low)
+    device.status = device_status(
+        device.available, device.tampered, device.battery_low, seen=device.last_seen_at is not None
+    )
     if device.status != before:
         device.updated_at = at
         record(
@@ -308,6 +321,14 @@ def observe(
             before={"status": before},
             after={"status": device.status},
         )
+
+
+def is_report(device_type: str, available: bool | None, retained: bool) -> bool:
+    """The device itself speaks: a live state message, or the coordinator's bridge/state online (its only
+    message). An availability message is zigbee2mqtt's view of a device, not a report of it."""
+    if available is None:
+        return not retained
+    return available and device_type == COORDINATOR
 
 
 @dataclass
@@ -333,7 +354,7 @@ class BatchObservations:
             observe(device, at=at, available=available, flags=flags, telemetry=telemetry, retained=retained)
             return
         _, seen, values = self.pending.get(device.id, (device, None, {}))
-        if available is None and not retained:
+        if is_report(device.device_type, available, retained):
             seen = at
         self.pending[device.id] = (device, seen, {**values, **telemetry})
 
@@ -342,8 +363,10 @@ class BatchObservations:
         device: Device, available: bool | None, flags: Mapping[str, bool], retained: bool
     ) -> bool:
         online = available if available is not None else (True if not retained else device.available)
+        first_report = device.last_seen_at is None and is_report(device.device_type, available, retained)
         return (
-            online != device.available
+            first_report
+            or online != device.available
             or flags.get("battery_low", device.battery_low) != device.battery_low
             or flags.get("tamper", device.tampered) != device.tampered
         )

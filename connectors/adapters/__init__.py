@@ -14,7 +14,16 @@ from connectors.adapters.base import REASON_CODES, DeadLetterReason, ParsedMessa
 
 FAMILIES = (zigbee2mqtt, generic)
 
-__all__ = ["FAMILIES", "REASON_CODES", "DeadLetterReason", "ParsedMessage", "Reading", "adapt", "topic_for"]
+__all__ = [
+    "FAMILIES",
+    "REASON_CODES",
+    "DeadLetterReason",
+    "ParsedMessage",
+    "Reading",
+    "adapt",
+    "device_ref",
+    "topic_for",
+]
 
 
 def adapt(topic: str, payload: bytes, retained: bool, max_bytes: int) -> ParsedMessage | None:
@@ -22,6 +31,17 @@ def adapt(topic: str, payload: bytes, retained: bool, max_bytes: int) -> ParsedM
         if family.matches(topic):
             return family.parse(topic, payload, retained, max_bytes)
     raise DeadLetterReason("unknown_topic", f"no adapter reads topic {topic!r}")
+
+
+def device_ref(topic: str) -> tuple[bool, str] | None:
+    """The device a topic names, (by friendly name, ref), whatever its payload: a dead letter of a
+    registered device is linked to it. None for topics that name no device."""
+    if topic.startswith(zigbee2mqtt.BASE_TOPIC + "/"):
+        name = topic[len(zigbee2mqtt.BASE_TOPIC) + 1 :].removesuffix("/availability")
+        return None if not name or name.split("/")[0] == "bridge" else (True, name)
+    if generic.matches(topic):
+        return False, topic[len(generic.BASE_TOPIC) + 1 :]
+    return None
 
 
 def topic_for(family: str, device_id: str, friendly_name: str) -> str:

@@ -56,6 +56,7 @@ class ParsedMessage:
     telemetry: Mapping[str, Any] = field(default_factory=dict)  # everything else worth keeping
     available: bool | None = None  # availability messages: online / offline
     kind: str | None = None  # generic payloads: hydrant | elevator | smartwatch | ai_camera
+    network_event: str | None = None  # zigbee2mqtt bridge/event: device_joined | device_leave | …
 
 
 def decode_json_object(payload: bytes, max_bytes: int) -> dict[str, Any]:
@@ -137,9 +138,16 @@ def anything(_name: str, value: Any) -> Any:
     return value
 
 
-def check_fields(data: Mapping[str, Any], schema: Mapping[str, Check], where: str) -> dict[str, Any]:
-    """Every field known (else ``unknown_field``) and valid; ``null`` means "not reported"."""
+def check_fields(
+    data: Mapping[str, Any], schema: Mapping[str, Check], where: str, tolerant: bool = False
+) -> dict[str, Any]:
+    """Every field valid; ``null`` means "not reported". A field the schema does not know is an
+    ``unknown_field``, or, ``tolerant``, kept as it came (a value we do not use: never a dead letter)."""
     unknown = sorted(set(data) - set(schema))
-    if unknown:
+    if unknown and not tolerant:
         raise DeadLetterReason("unknown_field", f"{where} has unknown field(s): {', '.join(unknown)}")
-    return {name: schema[name](name, value) for name, value in data.items() if value is not None}
+    return {
+        name: schema[name](name, value) if name in schema else value
+        for name, value in data.items()
+        if value is not None
+    }

@@ -1,25 +1,33 @@
 """zigbee2mqtt: state topic ``zigbee2mqtt/<friendly_name>`` and ``…/availability`` (friendly names may contain
-'/'). Bridge topics and ``…/set`` / ``…/get`` commands are not device messages and are ignored.
+'/'); the bridge's ``bridge/state`` and ``bridge/event``. Other bridge topics and ``…/set`` / ``…/get``
+commands are not device messages and are ignored.
 
 Alarm fields (see ../shared/DOMAIN.md): ``water_leak``, ``smoke`` (+ ``smoke_density``), ``gas``,
 ``carbon_monoxide``, ``tamper``, ``battery_low``, ``sos``, ``vibration`` map one to one; ``contact`` is
 inverted (true means closed, so ``contact: false`` raises ``contact_open``); ``action: "emergency"`` raises
 ``sos`` and ``action: "tilt"`` raises ``tilt`` (``action: ""`` is zigbee2mqtt resetting the event field, not a
 clear); ``fall_status`` fall_warning / fall_alarm raise ``fall``, normal clears it; ``liquid_state`` high
-raises ``tank_high``, low / normal clear it. Anything else must be a known telemetry field.
+raises ``tank_high``, low / normal clear it. Only these fields are type-checked: every other field
+(``battery``, ``voltage``, ``linkquality``, ``last_seen``, ``elapsed``, ``trigger_count``,
+``device_temperature``, ``power_outage_count``, whatever a model or a zigbee2mqtt version adds) is kept as
+the device's latest values as it came, and never makes a message a dead letter.
+
+The bridge: ``bridge/state`` (``online`` / ``offline``, plain or ``{"state": …}``) is the availability of
+the coordinator, registered as the device of type ``zigbee_coordinator`` with the friendly name ``bridge``;
+``bridge/event`` ``device_joined`` / ``device_announce`` / ``device_interview`` / ``device_leave`` is
+recorded on the device it names (a device that left the network is offline).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from app.devices.types import ZIGBEE2MQTT
+from app.devices.types import COORDINATOR_NAME, ZIGBEE2MQTT
 from connectors.adapters.base import (
     Check,
     DeadLetterReason,
     ParsedMessage,
     Reading,
-    anything,
     boolean,
     check_fields,
     decode_json_object,
@@ -35,6 +43,7 @@ FAMILY = ZIGBEE2MQTT
 ALARM_FLAGS = ("water_leak", "smoke", "gas", "carbon_monoxide", "tamper", "battery_low", "sos", "vibration")
 ACTION_ALARMS = {"emergency": "sos", "tilt": "tilt"}
 
+# The fields we use, checked; any other field is kept unchecked.
 STATE_FIELDS: dict[str, Check] = {
     **dict.fromkeys(ALARM_FLAGS, boolean),
     "contact": boolean,
@@ -43,24 +52,12 @@ STATE_FIELDS: dict[str, Check] = {
     "liquid_state": one_of("low", "normal", "high"),
     "smoke_density": number(0, 10_000),
     "gas_density": number(0, 100_000),
-    # telemetry and diagnostics zigbee2mqtt adds to most devices
-    "battery": number(0, 100),
-    "voltage": number(0, 10_000),
-    "linkquality": number(0, 255, integer=True),
-    "temperature": number(-60, 150),
-    "device_temperature": number(-60, 150),
-    "humidity": number(0, 100),
-    "power_outage_count": number(0, 1e9, integer=True),
-    "battery_state": text(16),
-    "sensitivity": text(16),
-    "test": boolean,
-    "silence": boolean,
-    "selftest": anything,
-    "last_seen": anything,  # ISO string or epoch milliseconds, by zigbee2mqtt setting
-    "update": anything,  # {"state": "idle", ...}
-    "update_available": boolean,
 }
 AVAILABILITY_FIELDS: dict[str, Check] = {"state": one_of("online", "offline")}
+# bridge/event types about one device; a leave takes it off the network (offline).
+NETWORK_EVENTS = ("device_joined", "device_announce", "device_interview", "device_leave")
+BRIDGE_EVENT_FIELDS: dict[str, Check] = {"type": text(64)}
+EVENT_DATA_FIELDS: dict[str, Check] = {"friendly_name": text(200), "ieee_address": text(64)}
 
 
 def matches(topic: str) -> bool:
@@ -70,14 +67,38 @@ def matches(topic: str) -> bool:
 def parse(topic: str, payload: bytes, retained: bool, max_bytes: int) -> ParsedMessage | None:
     rest = topic[len(BASE_TOPIC) + 1 :]
     segments = rest.split("/")
-    if segments[0] == "bridge" or "set" in segments[-2:] or "get" in segments[-2:]:
+    if segments[0] == "bridge":
+        return _bridge(segments[1:], payload, max_bytes)
+    if "set" in segments[-2:] or "get" in segments[-2:]:
         return None
     if rest.endswith("/availability"):
         name = rest.removesuffix("/availability")
         return ParsedMessage(FAMILY, _name(name, topic), True, available=_availability(payload, max_bytes))
     data = decode_json_object(payload, max_bytes)
-    fields = check_fields(data, STATE_FIELDS, "zigbee2mqtt state")
+    fields = check_fields(data, STATE_FIELDS, "zigbee2mqtt state", tolerant=True)
     return ParsedMessage(FAMILY, _name(rest, topic), True, _readings(fields), _telemetry(fields))
+
+
+def _bridge(path: list[str], payload: bytes, max_bytes: int) -> ParsedMessage | None:
+    if path == ["state"]:
+        return ParsedMessage(FAMILY, COORDINATOR_NAME, True, available=_availability(payload, max_bytes))
+    if path != ["event"]:
+        return None  # bridge/devices, bridge/info, bridge/logging, bridge/response/…: not ours
+    data = check_fields(decode_json_object(payload, max_bytes), BRIDGE_EVENT_FIELDS, "bridge event", True)
+    event = data.get("type")
+    if event not in NETWORK_EVENTS:
+        return None  # e.g. device_renamed, device_options_changed
+    about = data.get("data")
+    if not isinstance(about, dict):
+        raise DeadLetterReason("wrong_type", f"bridge event {event} needs data: an object naming the device")
+    named = check_fields(about, EVENT_DATA_FIELDS, f"bridge event {event} data", tolerant=True)
+    # A device that left may be named by its IEEE address only: our device id.
+    by_name = "friendly_name" in named
+    ref = named.get("friendly_name") or named.get("ieee_address")
+    if not ref:
+        raise DeadLetterReason("wrong_type", f"bridge event {event} names no device")
+    available = False if event == "device_leave" else None
+    return ParsedMessage(FAMILY, ref, by_name, available=available, network_event=event)
 
 
 def _name(name: str, topic: str) -> str:

@@ -167,7 +167,8 @@ def test_a_batch_writes_exactly_what_one_message_at_a_time_writes(make_app: Any,
     assert written["incidents"] == [("water_leak", 1, True), ("smoke", 3, True)]
     leak = written["alarms"][0]
     assert leak[:6] == ("leak-1", "water_leak", True, 4, 1, 3)
-    assert written["audit"].count("device.status_changed") == 1  # leak-2's battery, once
+    # each device's first report (never seen → online), and leak-2's battery, once
+    assert written["audit"].count("device.status_changed") == len(DEVICES) + 1
 
 
 def test_a_message_that_breaks_costs_the_rest_of_its_batch_nothing(
@@ -201,6 +202,7 @@ def test_a_message_that_breaks_costs_the_rest_of_its_batch_nothing(
 def test_a_device_heard_many_times_in_a_batch_is_written_once(app: Flask) -> None:
     prepared(app)
     clock = app.extensions["gridcase.clock"]
+    ingest(*z2m("3栋/1201/水浸", {"water_leak": False}))  # its first report: never seen → online
     messages = [
         Message(
             *z2m("3栋/1201/水浸", {"water_leak": False, "battery": 90 - n, "linkquality": n}),

@@ -12,6 +12,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -368,3 +369,47 @@ def test_a_message_missed_between_two_received_is_recorded_on_its_device(
     assert (event.entity_type, event.entity_id) == ("device", f"{run_id}-leak")
     assert event.data["elapsed_ms"] == 60_000 and event.data["missed_message_at"].startswith("2026-")
     assert listener.health.counters.get("device_gaps") == 1
+
+
+RECORDED = Path(__file__).parent / "data" / "zigbee2mqtt"
+
+
+def test_over_mqtt_todays_zigbee2mqtt_payloads_alarm_and_a_second_sos_is_a_second_case(
+    mqtt_app: Flask, mosquitto_url: str, run_id: str
+) -> None:
+    t = f"zigbee2mqtt/{run_id}"
+
+    def recorded(name: str) -> dict[str, Any]:
+        payload: dict[str, Any] = json.loads((RECORDED / name).read_text(encoding="utf-8"))["payload"]
+        return payload
+
+    sos = recorded("tuya_TS0215A_sos_button.json")
+    listener = MqttListener(mqtt_app)
+    listener.start()
+    try:
+        publish(
+            mosquitto_url,
+            [
+                (f"{t}/leak", recorded("aqara_SJCGQ11LM_water_leak.json"), False),
+                (f"{t}/smoke-1", recorded("aqara_JTYJ-GD-01LM_BW_smoke.json"), False),
+                (f"{t}/sos", sos, False),
+            ],
+        )
+        assert listener.wait_handled(3, timeout=30), listener.stats
+    finally:
+        listener.stop()
+    (first,) = db.session.execute(
+        select(Case).join(Incident, Incident.case_id == Case.id).where(Incident.alarm_type == "sos")
+    ).scalars()
+    first.status = "closed"  # the emergency was handled and closed (SQLite: one writer, so between runs)
+    db.session.commit()
+    listener = MqttListener(mqtt_app)
+    listener.start()
+    try:
+        publish(mosquitto_url, [(f"{t}/sos", sos, False)])
+        assert listener.wait_handled(1, timeout=30), listener.stats
+    finally:
+        listener.stop()
+    assert count(DeadLetter) == 0
+    assert count(Alarm, Alarm.alarm_type.in_(("water_leak", "smoke"))) == 2
+    assert count(Incident, Incident.alarm_type == "sos", Incident.case_id.is_not(None)) == 2

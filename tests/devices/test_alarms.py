@@ -199,9 +199,12 @@ def test_device_status_follows_availability_battery_and_tamper(
         db.session.refresh(elderly_leak_sensor)
         return elderly_leak_sensor.status
 
+    assert status() == "never_seen"  # registered, never reported (从未上报): not "online"
     send(LEAK + "/availability", {"state": "offline"}, retained=True)
     assert status() == "offline"
     send(LEAK + "/availability", b"online")
+    assert status() == "never_seen"  # zigbee2mqtt sees it on the network; it has still sent nothing
+    send(LEAK, {"water_leak": False, "battery": 90})
     assert status() == "online"
     send(LEAK, {"battery_low": True, "battery": 3})
     assert status() == "low_battery"
@@ -210,7 +213,7 @@ def test_device_status_follows_availability_battery_and_tamper(
     send(LEAK, {"tamper": False, "battery_low": False})
     assert status() == "online"
     changes = db.session.execute(select(AuditEvent).where(AuditEvent.action == "device.status_changed")).all()
-    assert len(changes) == 5
+    assert len(changes) == 6
 
 
 def test_a_qos1_redelivery_is_recognized_and_changes_nothing(
@@ -252,8 +255,7 @@ def test_unknown_and_mismatched_devices_are_dead_letters(send: Send, register: C
         (b'{"water_leak": tr', "malformed_json"),
         (b"\x89PNG\r\n\x1a\n\x00", "binary"),
         (b'{"water_leak": 1}', "wrong_type"),
-        (b'{"battery": 1000}', "out_of_range"),
-        (b'{"smell": "smoky"}', "unknown_field"),
+        (b'{"fall_status": "fallen"}', "out_of_range"),
         (b"{" + b" " * 300_000 + b"}", "oversized"),
     ],
 )
@@ -266,6 +268,10 @@ def test_bad_payloads_are_kept_as_dead_letters_and_change_nothing_else(
     assert (letter.topic, letter.reason_code, letter.payload_size) == (LEAK, code, len(payload))
     assert letter.payload == payload[: 256 * 1024]
     assert alarms() == [] and count(Case) == 0
+    # the topic names a registered device: the dead letter is linked to it and counted on it
+    assert letter.device_id == elderly_leak_sensor.id
+    db.session.refresh(elderly_leak_sensor)
+    assert elderly_leak_sensor.status == "never_seen"  # a message it could not use is no report
 
 
 @pytest.mark.postgres

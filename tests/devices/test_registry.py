@@ -40,14 +40,14 @@ def test_dispatcher_registers_a_device_and_sees_its_token_once(
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     token = body["token"]
-    assert token.startswith("gcd_") and body["device"]["status"] == "online"
+    assert token.startswith("gcd_") and body["device"]["status"] == "never_seen"
     assert body["device"]["emergency_contacts"][0]["name"] == "王小明"
     assert body["device"]["building_code"] == BODY["building_code"]
     stored = db.session.execute(select(DeviceToken)).scalar_one()
     assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
     got = client.get(f"/api/v1/devices/{BODY['device_id']}", headers=auth("supervisor")).get_json()
     assert "token" not in got and got["resident_notes"] == "独居老人"
-    listed = client.get("/api/v1/devices?status=online", headers=auth("admin")).get_json()
+    listed = client.get("/api/v1/devices?status=never_seen", headers=auth("admin")).get_json()
     assert listed["total"] == 1 and listed["items"][0]["friendly_name"] == BODY["friendly_name"]
     renewed = client.post(f"/api/v1/devices/{BODY['device_id']}/token", headers=auth("admin"))
     assert renewed.status_code == 201 and renewed.get_json()["token"] != token

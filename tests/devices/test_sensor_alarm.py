@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from app.audit.models import AuditEvent
 from app.cases.models import Case
 from app.clock import FrozenClock, as_utc, now
 from app.devices import maintenance
@@ -179,6 +180,31 @@ def test_the_alarm_clearing_during_the_calls_auto_resolves_after_confirmation(
     assert "case.auto_resolved" in _actions(key) and "message.correlated" in _actions(key)
 
 
+def test_a_wrong_confirmed_clear_does_not_bury_the_leak(
+    client: Any, auth: Any, send: Send, clock: FrozenClock, elderly_leak_sensor: Device
+) -> None:
+    key = _leak(send)
+    clock.advance(minutes=1)
+    send(LEAK, {"water_leak": False})
+    clock.advance(minutes=1)
+    assert send(LEAK, {"water_leak": True}).changes == ("water_leak:reopened",)  # wet again, unseen
+    complete(client, auth, "dispatcher", key, "confirm_clear", {"clear_decision": "cleared"})
+    assert case_row(key).status == "closed"  # closed while the alarm is on
+    clock.advance(minutes=1)
+    first = send(LEAK, {"water_leak": True})
+    clock.advance(minutes=1)
+    second = send(LEAK, {"water_leak": True})
+    assert (first.changes, second.changes) == (("water_leak:opened",), ("water_leak:repeated",))
+    (new_key,) = first.case_keys
+    assert case_row(new_key).status not in ("closed",) and "case.alarm_retriggered" in _actions(new_key)
+    why = db.session.execute(
+        select(AuditEvent.data).where(
+            AuditEvent.case_id == case_row(new_key).id, AuditEvent.action == "case.alarm_retriggered"
+        )
+    ).scalar_one()
+    assert why["reason"] == "case_closed" and why["previous_case"] == key
+
+
 def test_a_clear_not_confirmed_continues_to_dispatch(
     client: Any, auth: Any, send: Send, clock: FrozenClock, elderly_leak_sensor: Device
 ) -> None:
@@ -298,7 +324,9 @@ def test_the_handling_step_warns_at_warn_at_and_is_marked_overdue_at_due_at(
     assert as_utc(case.overdue_at) == due_at
     assert _actions(key).count("case.overdue") == 1
     assert _open_elements(key) == ["handle"] and case.status == "handling"
-    assert _set_and_tick(clock, due_at + timedelta(days=3)) == 0  # each fires once
+    # each fires once; the one piece of work three days on is the silent leak sensor going offline
+    assert _set_and_tick(clock, due_at + timedelta(days=3)) == 1
+    assert _actions(key).count("case.overdue") == 1
     _handle_and_verify(client, auth, key)
     assert _actions(key).count("case.due_warning") == 1 and _actions(key).count("case.overdue") == 1
 
