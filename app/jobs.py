@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from app import runtime
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,10 @@ def _dispatch(session: Any) -> None:
     if not jobs:
         return
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if app.extensions["gridcase.settings"].redis_url:
+    if runtime.settings(app).redis_url:
         from rq import Queue
 
-        connection = app.extensions["gridcase.redis"]
+        connection = runtime.redis(app)
         by_queue: dict[str, list[Any]] = {}
         for queue, func_path, args in jobs:
             by_queue.setdefault(queue, []).append(
@@ -80,7 +81,7 @@ def _dispatch(session: Any) -> None:
                 Queue(queue, connection=connection).enqueue_many(datas, pipeline=pipeline)
             pipeline.execute()
     else:
-        inline: SimpleQueue[tuple[str, tuple[Any, ...]]] = app.extensions["gridcase.inline_jobs"]
+        inline = runtime.inline_jobs(app)
         for _, func_path, args in jobs:
             inline.put((func_path, args))
 
@@ -105,7 +106,7 @@ def run_job(func_path: str, *args: Any) -> Any:
 
 def run_inline_jobs() -> int:
     """Embedded mode: run the jobs queued by committed transactions, in this thread. Returns how many."""
-    inline: SimpleQueue[tuple[str, tuple[Any, ...]]] = current_app.extensions["gridcase.inline_jobs"]
+    inline = runtime.inline_jobs()
     ran = 0
     while True:
         try:
@@ -124,11 +125,13 @@ _listening = False
 
 def init_jobs(app: Any) -> None:
     global _listening
-    app.extensions["gridcase.inline_jobs"] = SimpleQueue()
-    if app.extensions["gridcase.settings"].redis_url:
+    redis_url = runtime.settings(app).redis_url
+    if redis_url:
         from redis import Redis
 
-        app.extensions["gridcase.redis"] = Redis.from_url(app.extensions["gridcase.settings"].redis_url)
+        runtime.install_jobs(app, SimpleQueue(), Redis.from_url(redis_url))
+    else:
+        runtime.install_jobs(app, SimpleQueue(), None)
     if not _listening:
         event.listen(Session, "after_commit", _dispatch)
         event.listen(Session, "after_rollback", _discard)
@@ -143,7 +146,7 @@ def enqueue_now(queue: str, func_path: str, *args: Any, job_id: str | None = Non
     """
     from rq import Queue
 
-    connection = current_app.extensions["gridcase.redis"]
+    connection = runtime.redis()
     rq_queue = Queue(queue, connection=connection)
     if job_id is not None:
         existing = rq_queue.fetch_job(job_id)

@@ -22,12 +22,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from app import runtime
 from app.clock import as_utc, now
-from app.config import Settings
 from app.devices import case_opening, services, snapshots
 from app.devices.alarms import Change, LatestAlarms, apply_reading
 from app.devices.incidents import touch
@@ -168,11 +167,6 @@ def ingest_many(messages: Sequence[Message]) -> list[IngestResult]:
         ]
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["gridcase.settings"]
-    return settings
-
-
 @dataclass
 class _Item:
     """A message on its way through a batch: parsed, then found a device for, or not."""
@@ -188,7 +182,7 @@ class _Item:
 def _ingest_together(
     messages: Sequence[Message], device: Device | None, dead_letters: bool
 ) -> list[IngestResult]:
-    sensors = _settings().sensors
+    sensors = runtime.settings().sensors
     items = [_parse(m, sensors.max_payload_bytes) for m in messages]
     _mark_duplicates(items, timedelta(seconds=sensors.dedup_window_seconds))
     rows = _find_devices(items, device)
@@ -369,7 +363,7 @@ def _apply(
     known: LatestAlarms,
     observations: services.BatchObservations,
 ) -> tuple[list[str], list[Incident]]:
-    sensors = _settings().sensors
+    sensors = runtime.settings().sensors
     flags = {r.alarm_type: r.active for r in parsed.readings if r.alarm_type in DEVICE_FLAGS}
     observations.observe(
         device, at=at, available=parsed.available, flags=flags, telemetry=parsed.telemetry, retained=retained
@@ -412,7 +406,7 @@ def _seen_keys(keys: list[str]) -> dict[str, datetime]:
 
 
 def _add_dead_letter(message: Message, reason: DeadLetterReason, device: Device | None) -> None:
-    limit = _settings().sensors.max_payload_bytes
+    limit = runtime.settings().sensors.max_payload_bytes
     db.session.add(
         DeadLetter(
             received_at=message.received_at,

@@ -34,6 +34,7 @@ from urllib.parse import unquote, urlsplit
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
+from app import runtime
 from app.clock import Clock
 from app.config import Settings
 from app.extensions import db
@@ -91,8 +92,8 @@ class MqttListener:
         batch_size: int = BATCH_SIZE,
     ) -> None:
         self.app = app
-        self.settings: Settings = app.extensions["gridcase.settings"]
-        self.clock: Clock = app.extensions["gridcase.clock"]
+        self.settings: Settings = runtime.settings(app)
+        self.clock: Clock = runtime.clock(app)
         if not self.settings.mqtt_url:
             raise ValueError("MQTT_URL is not set")
         self.address = BrokerAddress.parse(self.settings.mqtt_url)

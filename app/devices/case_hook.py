@@ -13,9 +13,9 @@ import copy
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
+from app import runtime
 from app.audit.services import record_case_event
 from app.cases.models import Case, CaseStatus
 from app.cases.services import case_snapshot, next_case_key
@@ -26,7 +26,7 @@ from app.devices.types import ALARM_TYPES, DEVICE_TYPES, MAINTENANCE
 from app.extensions import db
 from app.tasks.services import register_form_builder
 from app.workflow import instances
-from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
+from app.workflow.models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus
 
 SENSOR_PROCESS_KEY = "sensor_alarm"
 # Critical alarms run the emergency process (bpmn/emergency_escalation.bpmn) on the same variables.
@@ -88,7 +88,7 @@ def device_label(device: Device) -> str:
 def _variables(
     case: Case, incident: Incident, alarm: Alarm, device: Device, snapshot: snapshots.Snapshot | None
 ) -> dict[str, Any]:
-    settings = current_app.extensions["gridcase.settings"]
+    settings = runtime.settings()
     return {
         "case_kind": "maintenance" if alarm.alarm_type == MAINTENANCE else "alarm",
         "case_id": case.id,
@@ -167,7 +167,7 @@ def notify_alarm_cleared(alarm: Alarm) -> None:
         .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
         .where(
             ProcessInstance.case_id == incident.case_id,
-            ProcessInstance.status == "running",
+            ProcessInstance.status == InstanceStatus.RUNNING,
             HumanTask.status.in_(TaskStatus.OPEN),
         )
         .order_by(HumanTask.id)
