@@ -10,7 +10,7 @@ description and variables (``app.devices.snapshots``).
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +25,7 @@ from app.devices.models import Alarm, Device, Incident
 from app.devices.types import ALARM_TYPES, DEVICE_TYPES, MAINTENANCE
 from app.extensions import db
 from app.tasks.services import register_form_builder
+from app.timelimits.calendar import CHINA_STANDARD_TIME
 from app.workflow import instances
 from app.workflow.models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus
 
@@ -145,7 +146,6 @@ def _description(alarm: Alarm, device: Device, snapshot: snapshots.Snapshot | No
 PHONE_ROUND_TASKS = ("call_resident", "call_contact")
 # The grid worker's form in sensor_alarm.bpmn: it shows when the device reported the alarm cleared.
 SENSOR_HANDLE_FORM = "sensor_handle.schema.json"
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 
 
 def notify_alarm_cleared(alarm: Alarm) -> None:
