@@ -75,7 +75,7 @@ def register_connector_commands(app: Flask) -> None:
             err=True,
         )
 
-        def progress(message: simulator.Message, n: int, total: int, result: Any) -> None:
+        def progress(message: simulator.SimMessage, n: int, total: int, result: Any) -> None:
             opened = f"  → 立案 case {', '.join(result.case_keys)}" if result and result.case_keys else ""
             if quiet and not opened:
                 return
