@@ -27,6 +27,13 @@ def _now(my_task: Any) -> datetime:
     return clock().astimezone(UTC) + _RESOLUTION
 
 
+def _fired(my_task: Any, due: datetime, now: datetime) -> bool:
+    """SpiffWorkflow's rule: a timer fires once its due time is before now, and stays fired."""
+    if due < now:
+        my_task._set_internal_data(event_fired=True)
+    return bool(my_task._get_internal_data("event_fired", False))
+
+
 class TimeDateEventDefinition(spiff.TimeDateEventDefinition):
     """A timer at a date/time (``timeDate``)."""
 
@@ -35,13 +42,11 @@ class TimeDateEventDefinition(spiff.TimeDateEventDefinition):
         if event_value is None:
             event_value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
             my_task._set_internal_data(event_value=event_value)
-        if spiff.TimerEventDefinition.parse_time_or_duration(event_value) < _now(my_task):
-            my_task._set_internal_data(event_fired=True)
-        return bool(my_task._get_internal_data("event_fired", False))
+        return _fired(my_task, spiff.TimerEventDefinition.parse_time_or_duration(event_value), _now(my_task))
 
 
 class DurationTimerEventDefinition(spiff.DurationTimerEventDefinition):
-    """A timer a duration after it is reached (``timeDuration``)."""
+    """A timer a duration after it is reached (``timeDuration``): the due time is fixed when first asked."""
 
     def has_fired(self, my_task: Any) -> bool:
         event_value = my_task._get_internal_data("event_value")
@@ -51,9 +56,7 @@ class DurationTimerEventDefinition(spiff.DurationTimerEventDefinition):
             parsed = spiff.TimerEventDefinition.parse_iso_duration(expression)
             event_value = (now + spiff.TimerEventDefinition.get_timedelta_from_start(parsed, now)).isoformat()
             my_task._set_internal_data(event_value=event_value)
-        if spiff.TimerEventDefinition.get_datetime(event_value) < now:
-            my_task._set_internal_data(event_fired=True)
-        return bool(my_task._get_internal_data("event_fired", False))
+        return _fired(my_task, spiff.TimerEventDefinition.get_datetime(event_value), now)
 
 
 class CycleTimerEventDefinition(spiff.CycleTimerEventDefinition):
