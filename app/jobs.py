@@ -126,12 +126,12 @@ _listening = False
 def init_jobs(app: Any) -> None:
     global _listening
     redis_url = runtime.settings(app).redis_url
+    connection = None
     if redis_url:
         from redis import Redis
 
-        runtime.install_jobs(app, SimpleQueue(), Redis.from_url(redis_url))
-    else:
-        runtime.install_jobs(app, SimpleQueue(), None)
+        connection = Redis.from_url(redis_url)
+    runtime.install_jobs(app, SimpleQueue(), connection)
     if not _listening:
         event.listen(Session, "after_commit", _dispatch)
         event.listen(Session, "after_rollback", _discard)

@@ -27,6 +27,15 @@ def _now(my_task: Any) -> datetime:
     return clock().astimezone(UTC) + _RESOLUTION
 
 
+def _event_value(my_task: Any, make: Callable[[], Any]) -> Any:
+    """The timer's value (its due time), made on first use and kept in the task, as SpiffWorkflow keeps it."""
+    value = my_task._get_internal_data("event_value")
+    if value is None:
+        value = make()
+        my_task._set_internal_data(event_value=value)
+    return value
+
+
 def _fired(my_task: Any, due: datetime, now: datetime) -> bool:
     """SpiffWorkflow's rule: a timer fires once its due time is before now, and stays fired."""
     if due < now:
@@ -34,29 +43,29 @@ def _fired(my_task: Any, due: datetime, now: datetime) -> bool:
     return bool(my_task._get_internal_data("event_fired", False))
 
 
+def _evaluate(my_task: Any, expression: str) -> Any:
+    return my_task.workflow.script_engine.evaluate(my_task, expression)
+
+
 class TimeDateEventDefinition(spiff.TimeDateEventDefinition):
     """A timer at a date/time (``timeDate``)."""
 
     def has_fired(self, my_task: Any) -> bool:
-        event_value = my_task._get_internal_data("event_value")
-        if event_value is None:
-            event_value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
-            my_task._set_internal_data(event_value=event_value)
-        return _fired(my_task, spiff.TimerEventDefinition.parse_time_or_duration(event_value), _now(my_task))
+        value = _event_value(my_task, lambda: _evaluate(my_task, self.expression))
+        return _fired(my_task, spiff.TimerEventDefinition.parse_time_or_duration(value), _now(my_task))
 
 
 class DurationTimerEventDefinition(spiff.DurationTimerEventDefinition):
     """A timer a duration after it is reached (``timeDuration``): the due time is fixed when first asked."""
 
     def has_fired(self, my_task: Any) -> bool:
-        event_value = my_task._get_internal_data("event_value")
         now = _now(my_task)
-        if event_value is None:
-            expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
-            parsed = spiff.TimerEventDefinition.parse_iso_duration(expression)
-            event_value = (now + spiff.TimerEventDefinition.get_timedelta_from_start(parsed, now)).isoformat()
-            my_task._set_internal_data(event_value=event_value)
-        return _fired(my_task, spiff.TimerEventDefinition.get_datetime(event_value), now)
+
+        def due() -> str:
+            parsed = spiff.TimerEventDefinition.parse_iso_duration(_evaluate(my_task, self.expression))
+            return (now + spiff.TimerEventDefinition.get_timedelta_from_start(parsed, now)).isoformat()
+
+        return _fired(my_task, spiff.TimerEventDefinition.get_datetime(_event_value(my_task, due)), now)
 
 
 class CycleTimerEventDefinition(spiff.CycleTimerEventDefinition):
@@ -66,8 +75,7 @@ class CycleTimerEventDefinition(spiff.CycleTimerEventDefinition):
         event_value = my_task._get_internal_data("event_value")
         now = _now(my_task)
         if event_value is None:
-            expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
-            cycles, start, duration = _recurring_interval(expression, now)
+            cycles, start, duration = _recurring_interval(_evaluate(my_task, self.expression), now)
             event_value = {"cycles": cycles, "next": start.isoformat(), "duration": duration.total_seconds()}
         # As SpiffWorkflow: True when the next occurrence has passed (the parent adds a child for it);
         # ``event_fired`` once every cycle is done.
