@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask
 
+from app import runtime
 from app.clock import Clock, SystemClock
 from app.config import Settings
 
@@ -16,13 +17,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     # No app-wide static folder: the `web` blueprint serves /static/ from app/web/static/.
     app = Flask(__name__, instance_path=str(settings.upload_folder.parent.resolve()), static_folder=None)
     app.config.update(settings.flask_config())
-    app.extensions["gridcase.settings"] = settings
-    app.extensions["gridcase.clock"] = clock
-    app.extensions["gridcase.calendar"] = settings.working_calendar()  # time limits count working time
+    runtime.install_core(app, settings, clock)  # settings, clock and the working calendar time limits count
 
     init_extensions(app)
     init_database(app)
-    init_workflow(app, clock)
+    init_workflow(app)
     init_jobs_for(app)
     register_errors(app)
     register_api(app)
@@ -60,7 +59,7 @@ def init_database(app: Flask) -> None:
         configure_engine()
 
 
-def init_workflow(app: Flask, clock: Clock) -> None:
+def init_workflow(app: Flask) -> None:
     from app.auth.roles import ALL_ROLES
     from app.cases import escalation as _escalation_operators  # noqa: F401  (registers case.escalate, …)
     from app.cases import operators as _case_operators  # noqa: F401  (registers case.* operators)
@@ -72,17 +71,15 @@ def init_workflow(app: Flask, clock: Clock) -> None:
     from app.emergency import operators as _emergency_operators  # noqa: F401  (registers emergency.*)
     from app.inspections import operators as _inspection_operators  # noqa: F401  (inspection.*, forms)
     from app.mediation import operators as _mediation_operators  # noqa: F401  (registers mediation.*)
-    from app.workflow import deploy, instances, sandbox, scheduler, timers
+    from app.workflow import deploy, instances, scheduler
     from app.workflow.engine import SpecCache
     from app.workflow.forms import FormRegistry
 
-    app.extensions["gridcase.spec_cache"] = SpecCache()
-    timers.use_clock(clock.now)
-    sandbox.set_clock(clock.now)
-    forms = FormRegistry(app.extensions["gridcase.settings"].forms_folder)
-    app.extensions["gridcase.forms"] = forms
-
-    app.extensions["gridcase.deploy_rules"] = lambda: deploy.default_rules(forms.exists, set(ALL_ROLES))
+    # No clock here: workflow timers and script now() ask runtime.clock() (app/workflow/engine.py).
+    forms = FormRegistry(runtime.settings(app).forms_folder)
+    runtime.install_workflow(
+        app, SpecCache(), forms, lambda: deploy.default_rules(forms.exists, set(ALL_ROLES))
+    )
     instances.on_step(mirror_case_status)
     scheduler.register_periodic("devices.silence", scheduled_silence)  # before maintenance: it may follow
     scheduler.register_periodic("devices.maintenance", scheduled_sweep)

@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from app import runtime
 from app.categories.cli import register_category_commands
 from app.devices.cli import register_device_commands
 from app.emergency.cli import register_emergency_commands
@@ -33,8 +34,8 @@ def register_commands(app: Flask) -> None:
         """Deploy BPMN/DMN files or folders (default: bpmn/). Unchanged files keep their version."""
         from app.workflow import deploy
 
-        rules = current_app.extensions["gridcase.deploy_rules"]()
-        targets = list(paths) or [current_app.extensions["gridcase.settings"].bpmn_folder]
+        rules = runtime.deploy_rules()
+        targets = list(paths) or [runtime.settings().bpmn_folder]
         results = []
         try:
             for target in targets:
@@ -84,7 +85,7 @@ def register_commands(app: Flask) -> None:
         """Run an RQ worker (stack mode: needs REDIS_URL)."""
         from app.worker import run_worker
 
-        if not current_app.extensions["gridcase.settings"].redis_url:
+        if not runtime.settings().redis_url:
             _fail("REDIS_URL is not set: embedded mode runs jobs in-process, no worker needed")
         run_worker(current_app._get_current_object(), queues.split(","), burst=burst)  # type: ignore[attr-defined]
 
@@ -98,7 +99,7 @@ def register_commands(app: Flask) -> None:
         if once:
             click.echo(f"{tick()} instances with due timers handled")
             return
-        settings = current_app.extensions["gridcase.settings"]
+        settings = runtime.settings()
         run_scheduler_forever(
             current_app._get_current_object(),  # type: ignore[attr-defined]
             interval or settings.scheduler_interval_seconds,

@@ -7,6 +7,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from app import runtime
+
 
 class Clock(Protocol):
     def now(self) -> datetime:
@@ -50,7 +52,4 @@ def as_utc(value: datetime) -> datetime:
 
 def now() -> datetime:
     """The current app's clock (inside an app context)."""
-    from flask import current_app
-
-    clock: Clock = current_app.extensions["gridcase.clock"]
-    return clock.now()
+    return runtime.clock().now()

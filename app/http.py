@@ -90,7 +90,9 @@ def require_roles(roles: Iterable[str]) -> User:
     user = api_user()
     allowed = set(roles)
     if user.role not in allowed:
-        raise Forbidden(f"a {user.role} may not do this", {"role": f"needs one of {sorted(allowed)}"})
+        # Roles by their value ("admin"), not their repr ("<Role.ADMIN: 'admin'>").
+        needed = ", ".join(sorted(str(role) for role in allowed))
+        raise Forbidden(f"a {user.role} may not do this", {"role": f"needs one of {needed}"})
     return user
 
 

@@ -25,6 +25,7 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from app import runtime
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -71,10 +72,10 @@ def _dispatch(session: Any) -> None:
     if not jobs:
         return
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if app.extensions["gridcase.settings"].redis_url:
+    if runtime.settings(app).redis_url:
         _send_or_keep(app, jobs)
     else:
-        inline: SimpleQueue[tuple[str, tuple[Any, ...]]] = app.extensions["gridcase.inline_jobs"]
+        inline = runtime.inline_jobs(app)
         for _, func_path, args in jobs:
             inline.put((func_path, args))
 
@@ -101,13 +102,8 @@ class UnsentJobs:
     error: str | None = None  # why the last attempt failed
 
 
-def _unsent(app: Any) -> UnsentJobs:
-    unsent: UnsentJobs = app.extensions["gridcase.unsent_jobs"]
-    return unsent
-
-
 def _send_or_keep(app: Any, jobs: list[tuple[QueueSpec, str, tuple[Any, ...]]]) -> None:
-    unsent = _unsent(app)
+    unsent = runtime.unsent_jobs(app)
     with unsent.lock:
         unsent.jobs.extend(jobs)
         overflow = len(unsent.jobs) - UNSENT_LIMIT
@@ -130,7 +126,7 @@ def _flush(app: Any, unsent: UnsentJobs) -> None:
     jobs = list(unsent.jobs)
     if not jobs:
         return
-    connection = app.extensions["gridcase.redis"]
+    connection = runtime.redis(app)
     by_queue: dict[str, list[Any]] = {}
     for queue, func_path, args in jobs:
         by_queue.setdefault(queue.name, []).append(
@@ -169,7 +165,7 @@ def _flush(app: Any, unsent: UnsentJobs) -> None:
 def resend_unsent_jobs() -> int:
     """Send the jobs Redis did not take (at most every ``RESEND_SECONDS``); returns how many still wait."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    unsent = _unsent(app)
+    unsent = runtime.unsent_jobs(app)
     with unsent.lock:
         if unsent.jobs and time.monotonic() - unsent.last_attempt >= RESEND_SECONDS:
             _flush(app, unsent)
@@ -178,7 +174,7 @@ def resend_unsent_jobs() -> int:
 
 def unsent_jobs() -> tuple[int, str | None]:
     """How many jobs wait for Redis, and why the last attempt failed (health checks)."""
-    unsent = _unsent(current_app._get_current_object())  # type: ignore[attr-defined]
+    unsent = runtime.unsent_jobs()
     with unsent.lock:
         return len(unsent.jobs), unsent.error
 
@@ -203,7 +199,7 @@ def run_job(func_path: str, *args: Any) -> Any:
 
 def run_inline_jobs() -> int:
     """Embedded mode: run the jobs queued by committed transactions, in this thread. Returns how many."""
-    inline: SimpleQueue[tuple[str, tuple[Any, ...]]] = current_app.extensions["gridcase.inline_jobs"]
+    inline = runtime.inline_jobs()
     ran = 0
     while True:
         try:
@@ -222,16 +218,15 @@ _listening = False
 
 def init_jobs(app: Any) -> None:
     global _listening
-    app.extensions["gridcase.inline_jobs"] = SimpleQueue()
-    app.extensions["gridcase.unsent_jobs"] = UnsentJobs()
-    if app.extensions["gridcase.settings"].redis_url:
+    redis_url = runtime.settings(app).redis_url
+    connection = None
+    if redis_url:
         from redis import Redis
 
         # A Redis that does not answer (a dropped network) costs a committing process 5 s, not the system's
         # two-minute connect timeout; its jobs are then kept and sent again (``UnsentJobs``).
-        app.extensions["gridcase.redis"] = Redis.from_url(
-            app.extensions["gridcase.settings"].redis_url, socket_connect_timeout=5
-        )
+        connection = Redis.from_url(redis_url, socket_connect_timeout=5)
+    runtime.install_jobs(app, SimpleQueue(), UnsentJobs(), connection)
     if not _listening:
         event.listen(Session, "after_commit", _dispatch)
         event.listen(Session, "after_rollback", _discard)
@@ -246,7 +241,7 @@ def enqueue_now(queue: QueueSpec, func: Job, *args: Any, job_id: str | None = No
     """
     from rq import Queue
 
-    connection = current_app.extensions["gridcase.redis"]
+    connection = runtime.redis()
     rq_queue = Queue(queue.name, connection=connection)
     if job_id is not None:
         existing = rq_queue.fetch_job(job_id)

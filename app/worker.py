@@ -6,6 +6,7 @@ from flask import Flask
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
+from app import runtime
 from app.extensions import db
 from app.jobs import QUEUES
 
@@ -29,7 +30,7 @@ def run_worker(app: Flask, queue_names: list[str], burst: bool = False) -> bool:
     unknown = [name for name in queue_names if name not in QUEUES]
     if unknown:
         raise SystemExit(f"unknown queue(s): {unknown}; known: {sorted(QUEUES)}")
-    connection = app.extensions["gridcase.redis"]
+    connection = runtime.redis(app)
     queues = [Queue(name, connection=connection) for name in queue_names]
     worker = AppWorker(queues, connection=connection)
     with app.app_context():

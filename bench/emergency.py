@@ -42,7 +42,7 @@ class Figures:
 def _app(database_url: str, folder: Path) -> Any:
     from sqlalchemy import text
 
-    from app import create_app
+    from app import create_app, runtime
     from app.clock import FrozenClock
     from app.config import Settings
     from app.extensions import db
@@ -60,7 +60,7 @@ def _app(database_url: str, folder: Path) -> Any:
             db.session.execute(text("CREATE SCHEMA public"))
             db.session.commit()
         upgrade()
-        deploy.deploy_folder(settings.bpmn_folder, app.extensions["gridcase.deploy_rules"]())
+        deploy.deploy_folder(settings.bpmn_folder, runtime.deploy_rules(app))
         db.session.commit()
     return app
 

@@ -86,7 +86,7 @@ def engine_alone(cases: int) -> float:
 def service_layer(database_url: str, cases: int) -> float:
     from sqlalchemy import select, text
 
-    from app import create_app
+    from app import create_app, runtime
     from app.auth.models import User
     from app.auth.services import create_user
     from app.cases import services as case_services
@@ -111,7 +111,7 @@ def service_layer(database_url: str, cases: int) -> float:
             db.session.execute(text("CREATE SCHEMA public"))
             db.session.commit()
         upgrade()
-        deploy.deploy_folder(settings.bpmn_folder, app.extensions["gridcase.deploy_rules"]())
+        deploy.deploy_folder(settings.bpmn_folder, runtime.deploy_rules(app))
         for username, role in [
             ("resident", "resident"),
             ("dispatcher", "dispatcher"),

@@ -258,7 +258,7 @@ def case_created_at(app: Any) -> dict[str, tuple[int, datetime]]:
 def make_app(database_url: str, broker_url: str, redis_url: str | None, folder: Path) -> Any:
     from sqlalchemy import text
 
-    from app import create_app
+    from app import create_app, runtime
     from app.config import Settings
     from app.extensions import db
     from app.workflow import deploy
@@ -280,7 +280,7 @@ def make_app(database_url: str, broker_url: str, redis_url: str | None, folder: 
         db.session.execute(text("CREATE SCHEMA public"))
         db.session.commit()
         upgrade()
-        deploy.deploy_folder(settings.bpmn_folder, app.extensions["gridcase.deploy_rules"]())
+        deploy.deploy_folder(settings.bpmn_folder, runtime.deploy_rules(app))
         db.session.commit()
     return app
 

@@ -13,6 +13,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from app import runtime
+
 
 def register_connector_commands(app: Flask) -> None:
     connectors = AppGroup("connectors", help="Sensor connectors: the MQTT listener, the simulator.")
@@ -29,7 +31,7 @@ def register_connector_commands(app: Flask) -> None:
         """Listen to MQTT_TOPICS on MQTT_URL and ingest every message (QoS 1, acknowledged after commit)."""
         from connectors.mqtt import MqttListener, subscription_filters
 
-        settings = current_app.extensions["gridcase.settings"]
+        settings = runtime.settings()
         if not settings.mqtt_url:
             click.secho("error: MQTT_URL is not set", fg="red", err=True)
             sys.exit(2)
@@ -82,7 +84,7 @@ def register_connector_commands(app: Flask) -> None:
         false SOS, a fire); registers its devices first when they are missing."""
         from connectors import simulator
 
-        settings = current_app.extensions["gridcase.settings"]
+        settings = runtime.settings()
         broker = broker or settings.mqtt_url
         if not embedded and not broker:
             _fail("give --broker mqtt://host:port, set MQTT_URL, or use --embedded")
@@ -99,7 +101,7 @@ def register_connector_commands(app: Flask) -> None:
             err=True,
         )
 
-        def progress(message: simulator.Message, n: int, total: int, result: Any) -> None:
+        def progress(message: simulator.SimMessage, n: int, total: int, result: Any) -> None:
             opened = f"  → 立案 case {', '.join(result.case_keys)}" if result and result.case_keys else ""
             if quiet and not opened:
                 return

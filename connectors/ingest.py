@@ -22,12 +22,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
+from app import runtime
 from app.clock import as_utc, now
-from app.config import Settings
 from app.devices import case_opening, coordinator, services, snapshots
 from app.devices.alarms import Change, LatestAlarms, apply_reading
 from app.devices.case_timeline import alarm_joined
@@ -173,11 +172,6 @@ def ingest_many(messages: Sequence[Message]) -> list[IngestResult]:
         ]
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["gridcase.settings"]
-    return settings
-
-
 @dataclass
 class _Item:
     """A message on its way through a batch: parsed, then found a device for, or not."""
@@ -193,7 +187,7 @@ class _Item:
 def _ingest_together(
     messages: Sequence[Message], device: Device | None, dead_letters: bool
 ) -> list[IngestResult]:
-    sensors = _settings().sensors
+    sensors = runtime.settings().sensors
     items = [_parse(m, sensors.max_payload_bytes) for m in messages]
     _mark_duplicates(items, timedelta(seconds=sensors.dedup_window_seconds))
     rows = _find_devices(items, device)
@@ -382,7 +376,7 @@ def _apply(
     known: LatestAlarms,
     observations: services.BatchObservations,
 ) -> tuple[list[str], list[Incident]]:
-    sensors = _settings().sensors
+    sensors = runtime.settings().sensors
     flags = {r.alarm_type: r.active for r in parsed.readings if r.alarm_type in DEVICE_FLAGS}
     was_available = device.available
     observations.observe(
@@ -442,7 +436,7 @@ def _add_dead_letter(
 ) -> None:
     """Keep the message with its reason, linked to its device when the device is known (``device``: given
     by the caller; ``device_pk``: named by the topic)."""
-    limit = _settings().sensors.max_payload_bytes
+    limit = runtime.settings().sensors.max_payload_bytes
     db.session.add(
         DeadLetter(
             received_at=message.received_at,

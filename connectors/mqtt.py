@@ -45,6 +45,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Flask
 
+from app import runtime
 from app.clock import Clock
 from app.config import Settings
 from app.extensions import db
@@ -107,8 +108,8 @@ class MqttListener:
         health_file: Path | None = None,
     ) -> None:
         self.app = app
-        self.settings: Settings = app.extensions["gridcase.settings"]
-        self.clock: Clock = app.extensions["gridcase.clock"]
+        self.settings: Settings = runtime.settings(app)
+        self.clock: Clock = runtime.clock(app)
         if not self.settings.mqtt_url:
             raise ValueError("MQTT_URL is not set")
         self.address = BrokerAddress.parse(self.settings.mqtt_url)

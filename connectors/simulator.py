@@ -124,7 +124,9 @@ class SimDevice:
 
 
 @dataclass(frozen=True)
-class Message:
+class SimMessage:
+    """One message the simulator publishes (to MQTT or straight to ingestion), at its scenario time."""
+
     at: float  # scenario seconds
     topic: str
     payload: bytes
@@ -139,7 +141,7 @@ class Scenario:
     timeline: list[dict[str, Any]]
     expect: dict[str, int] = field(default_factory=dict)
 
-    def messages(self, seed: int = 0) -> list[Message]:
+    def messages(self, seed: int = 0) -> list[SimMessage]:
         """Every message of the run, in publishing order (the same for one seed)."""
         drafts = [
             Draft(0.0, d, "availability", {"state": "online"}, f"{d.key} online")
@@ -301,23 +303,23 @@ def _expand(scenario: Scenario, index: int, entry: dict[str, Any]) -> Iterator[D
         yield Draft(at0, device, "raw", entry["payload"], f"{device.key} publish", bool(entry.get("retain")))
 
 
-def _render(drafts: list[Draft], rng: random.Random) -> list[Message]:
+def _render(drafts: list[Draft], rng: random.Random) -> list[SimMessage]:
     """Full payloads in time order: zigbee2mqtt reports a device's whole state each time, so telemetry
     after an alarm still says the alarm is on, until a clear."""
     state: dict[str, dict[str, Any]] = {}
     battery: dict[str, int] = {}
     last: dict[str, bytes] = {}
-    out: list[Message] = []
+    out: list[SimMessage] = []
     for draft in drafts:
         key, topic = draft.device.key, draft.device.state_topic
         if draft.kind == "availability":
-            out.append(Message(draft.at, f"{topic}/availability", _encode(draft.patch), True, draft.label))
+            out.append(SimMessage(draft.at, f"{topic}/availability", _encode(draft.patch), True, draft.label))
             continue
         if draft.kind == "raw":
-            out.append(Message(draft.at, topic, _encode(draft.patch), draft.retain, draft.label))
+            out.append(SimMessage(draft.at, topic, _encode(draft.patch), draft.retain, draft.label))
             continue
         if draft.kind == "duplicate" and key in last:
-            out.append(Message(draft.at, topic, last[key], False, draft.label))
+            out.append(SimMessage(draft.at, topic, last[key], False, draft.label))
             continue
         current = state.setdefault(key, dict(QUIET_STATE.get(draft.device.device_type, {})))
         if draft.kind == "state":
@@ -332,7 +334,7 @@ def _render(drafts: list[Draft], rng: random.Random) -> list[Message]:
             payload.update(draft.patch)
         raw = _encode(payload)
         last[key] = raw
-        out.append(Message(draft.at, topic, raw, False, draft.label))
+        out.append(SimMessage(draft.at, topic, raw, False, draft.label))
     return out
 
 
@@ -379,10 +381,10 @@ class RunReport:
     case_keys: list[str] = field(default_factory=list)  # embedded mode: cases opened
 
 
-Progress = Callable[[Message, int, int, Any], None]  # message, n, total, ingest result (embedded) or None
+Progress = Callable[[SimMessage, int, int, Any], None]  # message, n, total, ingest result (embedded) or None
 
 
-def _pace(messages: list[Message], speed: float) -> Iterator[tuple[int, Message]]:
+def _pace(messages: list[SimMessage], speed: float) -> Iterator[tuple[int, SimMessage]]:
     """Yield each message when its scenario time comes (``speed`` times faster; 0: no waiting)."""
     started = time.monotonic()
     for n, message in enumerate(messages, start=1):
@@ -393,7 +395,7 @@ def _pace(messages: list[Message], speed: float) -> Iterator[tuple[int, Message]
         yield n, message
 
 
-def run_embedded(messages: list[Message], speed: float, progress: Progress | None = None) -> RunReport:
+def run_embedded(messages: list[SimMessage], speed: float, progress: Progress | None = None) -> RunReport:
     """Feed each message to ``ingest`` in this process (needs an app context), as the listener would."""
     from connectors.ingest import ingest
 
@@ -409,7 +411,7 @@ def run_embedded(messages: list[Message], speed: float, progress: Progress | Non
 
 
 def run_broker(
-    messages: list[Message],
+    messages: list[SimMessage],
     broker_url: str,
     speed: float,
     progress: Progress | None = None,

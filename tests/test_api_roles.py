@@ -499,6 +499,14 @@ def test_messages_need_dispatcher_or_above(client, auth, users, deployed):
 # -- users -----------------------------------------------------------------------------------------
 
 
+def test_forbidden_names_the_roles_by_their_value(client, auth, users):
+    response = client.get("/api/v1/users", headers=auth("worker"))
+    assert response.status_code == 403
+    body = response.get_json()
+    assert body["message"] == "a grid_worker may not do this"
+    assert body["details"] == {"role": "needs one of admin, supervisor"}
+
+
 def test_user_administration(client, auth, users):
     new_user = {"username": "worker9", "password": "long-enough-1", "role": "grid_worker"}
     for who in ("worker", "resident", "dispatcher", "designer"):

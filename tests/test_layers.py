@@ -2,6 +2,7 @@
 
 Read from the source (ast), lazy imports inside functions included: a package may import its own modules
 and any package of a lower layer, never one of its own layer or above. A new package must be placed here.
+Imports under ``if TYPE_CHECKING:`` are left out: they name types for mypy and are never executed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("timelimits",),  # calendar arithmetic, pure Python (config reads its working hours and holidays)
     ("config",),
     ("extensions",),
+    ("runtime",),  # the app's settings, clock and registries, typed: it imports what it holds only for types
     ("errors", "clock", "db_setup"),
     ("audit",),
     ("auth",),  # users, roles, tokens: everything above knows who acts
@@ -66,7 +68,16 @@ def _package(module: str) -> str | None:
 def _imported_modules(path: Path, module: str) -> set[str]:
     is_package = path.name == "__init__.py"
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    type_only = {
+        id(child)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+        for child in ast.walk(node)
+    }
+    for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):

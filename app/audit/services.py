@@ -76,12 +76,6 @@ def record_case_event(action: str, case: _CaseLike, **fields: Any) -> None:
     record(action, entity_type="case", entity_id=case.key, case_id=case.id, **fields)
 
 
-def pending_events() -> list[AuditEvent]:
-    """Events recorded in this transaction and not yet written (they are written on commit), as unsaved
-    objects."""
-    return [AuditEvent(**_resolved(row)) for row in db.session.info.get(_PENDING, [])]
-
-
 def _resolved(row: dict[str, Any]) -> dict[str, Any]:
     entity_id = row["entity_id"]
     return {**row, "entity_id": str(entity_id.read())} if isinstance(entity_id, AfterFlush) else row

@@ -6,9 +6,9 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import select
 
+from app import runtime
 from app.audit.services import record
 from app.auth.models import ApiToken, User
 from app.auth.roles import ALL_ROLES
@@ -55,7 +55,7 @@ def create_user(
     if password_hash is not None:
         user.password_hash = password_hash
     else:
-        user.set_password(password, current_app.extensions["gridcase.settings"].password_hash_method)
+        user.set_password(password, runtime.settings().password_hash_method)
     db.session.add(user)
     db.session.flush()
     record(
@@ -78,7 +78,7 @@ def authenticate(username: str, password: str) -> User:
 def issue_token(user: User) -> tuple[str, ApiToken]:
     """A new bearer token; the caller shows it once, we keep only its hash."""
     token = "gc_" + secrets.token_urlsafe(32)
-    ttl = timedelta(hours=current_app.extensions["gridcase.settings"].token_ttl_hours)
+    ttl = timedelta(hours=runtime.settings().token_ttl_hours)
     row = ApiToken(user_id=user.id, token_hash=_token_hash(token), created_at=now(), expires_at=now() + ttl)
     db.session.add(row)
     db.session.flush()

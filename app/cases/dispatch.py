@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import and_, func, or_, select
 
+from app import runtime
 from app.audit.services import record_case_event
 from app.auth.models import User
 from app.auth.roles import Role
@@ -330,13 +330,13 @@ class Limits:
 
 
 def calendar() -> WorkingCalendar:
-    working: WorkingCalendar = current_app.extensions["gridcase.calendar"]
+    working = runtime.working_calendar()
     return working
 
 
 def compute_limits(case: Case, hours: float | None, start: datetime, category: Category | None) -> Limits:
     """The handling deadline from ``start`` (and the closing due time from filing); see the module doc."""
-    settings = current_app.extensions["gridcase.settings"]
+    settings = runtime.settings()
     fraction = settings.warning_fraction
     factors: Any = SEVERITY_FACTORS
     if hours:

@@ -16,9 +16,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
+from app import runtime
 from app.audit.services import record_case_event
 from app.auth.models import User
 from app.cases.models import ESCALATION_LEVELS, Case
@@ -62,7 +62,7 @@ def _level(value: Any) -> str:
 
 
 def _calendar() -> WorkingCalendar:
-    calendar: WorkingCalendar = current_app.extensions["gridcase.calendar"]  # the configured working hours
+    calendar = runtime.working_calendar()  # the configured working hours
     return calendar
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app
-
+from app import runtime
 from app.cases import photos
 from app.cases.models import Attachment
 from app.extensions import db
@@ -13,7 +12,7 @@ def make_thumbnail(attachment_id: int) -> str | None:
     attachment = db.session.get(Attachment, attachment_id)
     if attachment is None:
         return None
-    folder = current_app.extensions["gridcase.settings"].upload_folder
+    folder = runtime.settings().upload_folder
     relative = f"thumbs/{attachment.sha256[:2]}/{attachment.sha256}.jpg"
     photos.make_thumbnail(folder / attachment.storage_path, folder / relative)
     attachment.thumbnail_path = relative

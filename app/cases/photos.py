@@ -26,13 +26,11 @@ from typing import Any, BinaryIO
 
 from PIL import ExifTags, Image, ImageOps
 
+from app.timelimits.calendar import CHINA_STANDARD_TIME
+
 #: Largest accepted image, in pixels (width * height).  A 40 MP RGB image already needs
 #: ~120 MB of RAM once decoded; anything above that from a phone is suspicious.
 MAX_PIXELS = 40_000_000
-
-#: EXIF times without an offset tag are taken to be China Standard Time: the cameras
-#: and phones feeding this system are set to local time in mainland China.
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 
 _FIELD = "file"
 _MB = 1024 * 1024
@@ -327,6 +325,8 @@ def _parse_exif_datetime(raw: object, raw_offset: object) -> datetime | None:
         naive = datetime(year, month, day, hour, minute, second)
     except ValueError:  # e.g. "0000:00:00 00:00:00" from cameras without a clock
         return None
+    # Without an offset tag: China Standard Time, the local time the cameras and phones feeding this system
+    # are set to.
     return naive.replace(tzinfo=_parse_offset(raw_offset) or CHINA_STANDARD_TIME).astimezone(UTC)
 
 

@@ -7,11 +7,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import ColumnElement, Select, any_, exists, func, or_, select, true, union_all
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import aliased
 
+from app import runtime
 from app.audit.models import AuditEvent
 from app.audit.services import record, record_case_event
 from app.auth.models import User
@@ -36,10 +36,6 @@ from app.workflow.models import HumanTask, ProcessInstance
 CASE_PROCESS_KEY = "case_handling"
 # A red report is an emergency: it starts bpmn/emergency_escalation.bpmn, whatever its category's process.
 EMERGENCY_PROCESS_KEY = "emergency_escalation"
-
-
-def _settings() -> Any:
-    return current_app.extensions["gridcase.settings"]
 
 
 # -- keys -------------------------------------------------------------------------------------------
@@ -369,7 +365,7 @@ def add_attachment(user: User, key: str, data: bytes, original_name: str | None,
     case = get_case(user, key)
     if case.status in CaseStatus.FINAL:
         raise Conflict(f"case {key} is {case.status}; no more photos", {"status": case.status})
-    settings = _settings()
+    settings = runtime.settings()
     try:
         info = photos.inspect_image(data, settings.max_upload_bytes)
     except photos.UploadRejected as exc:
@@ -391,7 +387,7 @@ def store_photo(
 ) -> Attachment:
     """Store a checked image (``photos.inspect_image``) as a photo of the case, audited as ``actor`` (a
     user) or ``actor_label`` (a device), and queue its thumbnail: uploads and camera snapshots alike."""
-    storage_path = photos.store_blob(_settings().upload_folder, data, info)
+    storage_path = photos.store_blob(runtime.settings().upload_folder, data, info)
     attachment = Attachment(
         case_id=case.id,
         uploaded_by_id=actor.id if actor is not None else None,
@@ -446,7 +442,7 @@ def get_attachment(user: User, attachment_id: int) -> Attachment:
 def attachment_file(user: User, attachment_id: int, thumbnail: bool = False) -> tuple[Path, str]:
     """Where the photo (or its thumbnail, when made) is on disk, and its content type."""
     attachment = get_attachment(user, attachment_id)
-    folder = _settings().upload_folder
+    folder = runtime.settings().upload_folder
     if thumbnail and attachment.thumbnail_path:
         return folder / attachment.thumbnail_path, "image/jpeg"
     return folder / attachment.storage_path, attachment.content_type

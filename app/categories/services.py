@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import Select, or_, select
 
+from app import runtime
 from app.audit.services import Actor, record
 from app.categories.models import CATEGORY_KINDS, RESPONSIBLE_LEVELS, Category
 from app.clock import now
@@ -76,7 +76,7 @@ def known_process_keys() -> set[str]:
     """Deployed process keys, and the executable process ids of the diagrams in the bpmn folder (so the
     catalogue can load before the first deployment)."""
     keys = set(db.session.execute(select(ProcessDefinition.key).distinct()).scalars())
-    folder: Path = current_app.extensions["gridcase.settings"].bpmn_folder
+    folder = runtime.settings().bpmn_folder
     for path in sorted(folder.glob("*.bpmn")):
         try:
             root = ElementTree.parse(path).getroot()

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, select
 
+from app import runtime
 from app.audit.models import AuditEvent
 from app.audit.services import record
 from app.categories.models import Category
@@ -53,8 +53,8 @@ class DemoReport:
 def _ensure_deployed() -> None:
     if not db.session.execute(select(func.count()).select_from(ProcessDefinition)).scalar_one():
         deploy.deploy_folder(
-            current_app.extensions["gridcase.settings"].bpmn_folder,
-            current_app.extensions["gridcase.deploy_rules"](),
+            runtime.settings().bpmn_folder,
+            runtime.deploy_rules(),
         )
 
 
@@ -90,7 +90,7 @@ def seed_demo(
         territory, report.grids = ensure_territory(TERRITORY_SEED)
         cast = cast_for(territory, seed)
         report.cast = cast
-        method = current_app.extensions["gridcase.settings"].password_hash_method
+        method = runtime.settings().password_hash_method
         people = ensure_people(cast, password, method)
         report.users, report.units = people.users, people.units
         report.categories = len(sync_catalogue().created)

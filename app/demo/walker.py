@@ -18,6 +18,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select
 
+from app import runtime
 from app.auth.models import User
 from app.cases import services as cases
 from app.cases.models import Case
@@ -31,8 +32,8 @@ from app.grids.codes import path_codes
 from app.grids.models import Grid, GridMember
 from app.tasks import services as tasks
 from app.units.services import units_serving
-from app.workflow import instances, sandbox, timers
-from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
+from app.workflow import instances
+from app.workflow.models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus
 
 # -- the clock -------------------------------------------------------------------------------------
 
@@ -42,16 +43,11 @@ def app_clock(clock: Clock) -> Iterator[None]:
     """Make ``clock`` the app's clock (services, SpiffWorkflow timers, sandbox ``now()``); put the previous
     one back afterwards, whatever happens."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    previous: Clock = app.extensions["gridcase.clock"]
-    app.extensions["gridcase.clock"] = clock
-    timers.use_clock(clock.now)
-    previous_sandbox = sandbox.set_clock(clock.now)
+    previous = runtime.swap_clock(app, clock)
     try:
         yield
     finally:
-        app.extensions["gridcase.clock"] = previous
-        timers.use_clock(previous.now)
-        sandbox.set_clock(previous_sandbox)
+        runtime.swap_clock(app, previous)
 
 
 # -- what a step does ------------------------------------------------------------------------------
@@ -416,7 +412,7 @@ def walk_case(plan: CasePlan, context: Context, clock: FrozenClock) -> Case:
 
 
 def _next_timer(instance: ProcessInstance) -> datetime | None:
-    if instance.status != "running" or instance.next_timer_at is None:
+    if instance.status != InstanceStatus.RUNNING or instance.next_timer_at is None:
         return None
     return as_utc(instance.next_timer_at)
 

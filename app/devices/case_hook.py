@@ -10,12 +10,12 @@ description and variables (``app.devices.snapshots``).
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
+from app import runtime
 from app.audit.services import record_case_event
 from app.cases.models import Case, CaseStatus
 from app.cases.services import case_snapshot, next_case_key
@@ -25,8 +25,9 @@ from app.devices.models import Alarm, Device, Incident
 from app.devices.types import ALARM_TYPES, DEVICE_TYPES, MAINTENANCE
 from app.extensions import db
 from app.tasks.services import register_form_builder
+from app.timelimits.calendar import CHINA_STANDARD_TIME
 from app.workflow import instances
-from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
+from app.workflow.models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus
 
 SENSOR_PROCESS_KEY = "sensor_alarm"
 # Critical alarms run the emergency process (bpmn/emergency_escalation.bpmn) on the same variables.
@@ -88,7 +89,7 @@ def device_label(device: Device) -> str:
 def _variables(
     case: Case, incident: Incident, alarm: Alarm, device: Device, snapshot: snapshots.Snapshot | None
 ) -> dict[str, Any]:
-    settings = current_app.extensions["gridcase.settings"]
+    settings = runtime.settings()
     return {
         "case_kind": "maintenance" if alarm.alarm_type == MAINTENANCE else "alarm",
         "case_id": case.id,
@@ -159,7 +160,6 @@ def _description(alarm: Alarm, device: Device, snapshot: snapshots.Snapshot | No
 PHONE_ROUND_TASKS = ("call_resident", "call_contact")
 # The grid worker's form in sensor_alarm.bpmn: it shows when the device reported the alarm cleared.
 SENSOR_HANDLE_FORM = "sensor_handle.schema.json"
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 
 
 def notify_alarm_cleared(alarm: Alarm) -> None:
@@ -181,7 +181,7 @@ def notify_alarm_cleared(alarm: Alarm) -> None:
         .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
         .where(
             ProcessInstance.case_id == incident.case_id,
-            ProcessInstance.status == "running",
+            ProcessInstance.status == InstanceStatus.RUNNING,
             HumanTask.status.in_(TaskStatus.OPEN),
         )
         .order_by(HumanTask.id)

@@ -14,9 +14,9 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import select
 
+from app import runtime
 from app.cases.models import Case
 from app.clock import now
 from app.devices import snapshots
@@ -85,7 +85,7 @@ def hand_on(incident_ids: Iterable[int]) -> None:
 
 
 def opens_in_background() -> bool:
-    return bool(current_app.extensions["gridcase.settings"].redis_url)
+    return bool(runtime.settings().redis_url)
 
 
 def open_cases_now(incident_ids: Iterable[int]) -> dict[int, str]:

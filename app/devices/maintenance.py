@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import or_, select
 
+from app import runtime
 from app.cases.models import Case, CaseStatus
 from app.clock import as_utc, now
 from app.config import SensorSettings
@@ -87,4 +87,4 @@ def _open_case(device: Device) -> bool:
 
 def scheduled_sweep() -> int:
     """The scheduler's periodic round (registered in ``create_app``): how many maintenance cases opened."""
-    return len(sweep(current_app.extensions["gridcase.settings"].sensors))
+    return len(sweep(runtime.settings().sensors))

@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
-
+from app import runtime
 from app.audit.services import record_case_event
 from app.cases import photos
 from app.cases.models import Attachment, Case
@@ -50,7 +49,7 @@ _last_prune = 0.0
 
 
 def _folder() -> Path:
-    folder: Path = current_app.extensions["gridcase.settings"].upload_folder
+    folder = runtime.settings().upload_folder
     return folder / STAGING_DIR
 
 
@@ -151,7 +150,7 @@ def check(values: Mapping[str, Any]) -> Snapshot | None:
     data = _take(sha256)
     if data is None:
         return Snapshot(sha256=sha256, refused="快照文件不存在或已损坏 (staged snapshot missing)")
-    max_bytes = current_app.extensions["gridcase.settings"].max_upload_bytes
+    max_bytes = runtime.settings().max_upload_bytes
     try:
         info = photos.inspect_image(data, max_bytes)
     except photos.UploadRejected as exc:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import select
 
+from app import runtime
 from app.audit.services import record
 from app.auth.models import User
 from app.auth.roles import Role
@@ -27,7 +27,7 @@ def add_photo(user: User, item_id: int, data: bytes, original_name: str | None) 
         raise Forbidden(f"a {user.role} does not inspect places", {"role": user.role})
     if item.status in ItemStatus.FINAL:
         raise Conflict(f"inspection item {item_id} is {item.status}; no more photos", {"status": item.status})
-    settings = current_app.extensions["gridcase.settings"]
+    settings = runtime.settings()
     try:
         info = image_files.inspect_image(data, settings.max_upload_bytes)
     except image_files.UploadRejected as exc:
@@ -75,7 +75,7 @@ def photo_file(user: User, photo_id: int) -> tuple[Path, str]:
         get_item(user, photo.item_id)
     except NotFound:
         raise NotFound(f"photo {photo_id} does not exist") from None
-    return current_app.extensions["gridcase.settings"].upload_folder / photo.storage_path, photo.content_type
+    return runtime.settings().upload_folder / photo.storage_path, photo.content_type
 
 
 def check_photo_ids(item: CampaignItem, ids: object) -> list[int]:

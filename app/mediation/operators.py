@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
+from app import runtime
 from app.audit.services import record_case_event
 from app.auth.models import User
 from app.auth.roles import Role
@@ -241,10 +241,6 @@ def record_session(call: OperatorCall) -> dict[str, Any]:
     return {"number": dispute.session_count, "outcome": outcome}
 
 
-def _settings() -> Any:
-    return current_app.extensions["gridcase.settings"].mediation
-
-
 @operators.register(
     "mediation.record_agreement", "登记调解协议: the signed agreement; schedules the follow-up"
 )
@@ -257,7 +253,7 @@ def record_agreement(call: OperatorCall) -> dict[str, Any]:
             "not a signed agreement of this dispute",
             {"agreement_document": f"{document_id!r} is not an agreement document uploaded for this dispute"},
         )
-    settings = _settings()
+    settings = runtime.settings().mediation
     timestamp = now()
     dispute.follow_up_at = timestamp + timedelta(days=settings.follow_up_days)
     dispute.follow_up_due_at = dispute.follow_up_at + timedelta(days=settings.follow_up_window_days)

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, selectinload
 
+from app import runtime
 from app.audit.services import record, record_case_event
 from app.auth.models import User
 from app.auth.roles import Role
@@ -333,7 +333,7 @@ def list_disputes(user: User, filters: DisputeFilters, page: int, page_size: int
 
 
 def _upload_folder() -> Path:
-    folder: Path = current_app.extensions["gridcase.settings"].upload_folder
+    folder = runtime.settings().upload_folder
     return folder
 
 
@@ -360,7 +360,7 @@ def add_document(user: User, key: str, data: bytes, original_name: str | None, k
     if dispute.status == DisputeStatus.CLOSED:
         raise Conflict(f"dispute {key} is closed; no more documents", {"status": dispute.status})
     _may_add(user, dispute, kind)
-    settings = current_app.extensions["gridcase.settings"]
+    settings = runtime.settings()
     try:
         info = documents.inspect_document(data, settings.max_upload_bytes)
     except documents.DocumentRejected as exc:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from app import runtime
 from app.auth.roles import DESIGNERS, Role
 from app.cases.models import Case
 from app.cases.services import is_case_visible
@@ -18,7 +19,7 @@ from app.extensions import db
 from app.http import api_user, require_roles
 from app.processes import services
 from app.workflow import deploy, instances
-from app.workflow.models import ProcessDefinition, ProcessInstance
+from app.workflow.models import InstanceStatus, ProcessDefinition, ProcessInstance
 
 blp = Blueprint(
     "processes", __name__, url_prefix="/api/v1", description="流程 Process definitions and instances"
@@ -102,7 +103,7 @@ class Definitions(MethodView):
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             raise InvalidInput("no file uploaded", {"file": "send the diagram as multipart field 'file'"})
-        rules = current_app.extensions["gridcase.deploy_rules"]()
+        rules = runtime.deploy_rules()
         results = deploy.deploy_file(upload.filename, upload.read(), rules, actor=user)
         db.session.commit()
         return [
@@ -174,7 +175,7 @@ class Messages(MethodView):
                     select(ProcessInstance.id)
                     .where(
                         ProcessInstance.business_key == body["business_key"],
-                        ProcessInstance.status == "running",
+                        ProcessInstance.status == InstanceStatus.RUNNING,
                     )
                     .order_by(ProcessInstance.id.desc())
                 )

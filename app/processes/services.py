@@ -14,14 +14,14 @@ from sqlalchemy import func, select
 
 from app.errors import NotFound
 from app.extensions import db
-from app.workflow.models import ProcessDefinition, ProcessInstance
+from app.workflow.models import InstanceStatus, ProcessDefinition, ProcessInstance
 
 
 def running_counts(definition_ids: Iterable[int] | None = None) -> dict[int, int]:
     """``{definition id: running instances}``; definitions with none are absent."""
     query = (
         select(ProcessInstance.definition_id, func.count())
-        .where(ProcessInstance.status == "running")
+        .where(ProcessInstance.status == InstanceStatus.RUNNING)
         .group_by(ProcessInstance.definition_id)
     )
     if definition_ids is not None:
@@ -89,7 +89,7 @@ def process_summaries() -> list[ProcessSummary]:
     running_by_key = dict(
         db.session.execute(
             select(ProcessInstance.process_key, func.count())
-            .where(ProcessInstance.status == "running")
+            .where(ProcessInstance.status == InstanceStatus.RUNNING)
             .group_by(ProcessInstance.process_key)
         ).all()
     )

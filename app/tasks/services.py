@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import ColumnElement, Select, bindparam, or_, select, true
 
+from app import runtime
 from app.auth.models import User
 from app.auth.roles import REASSIGNERS
 from app.cases.dispatch import record_redispatch
@@ -65,7 +65,7 @@ _TASK_AND_OPEN_SIBLINGS = (
 
 
 def forms() -> FormRegistry:
-    registry: FormRegistry = current_app.extensions["gridcase.forms"]
+    registry = runtime.forms()
     return registry
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import undefer
 
-from app.audit.services import record
+from app.audit.services import Actor, record
 from app.clock import now
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
@@ -63,7 +63,7 @@ def validate_file(file_name: str, content: bytes, rules: ValidationRules) -> lis
 
 
 def deploy_file(
-    file_name: str, content: bytes, rules: ValidationRules, actor: Any = None
+    file_name: str, content: bytes, rules: ValidationRules, actor: Actor | None = None
 ) -> list[DeployResult]:
     """Parse, validate and store ``content``. Same bytes as an existing version: that version, unchanged."""
     parsed = validate_file(file_name, content, rules)
@@ -112,7 +112,7 @@ def _store(
     spec_document: dict[str, Any],
     user_tasks: list[dict[str, Any]],
     start_messages: list[str],
-    actor: Any,
+    actor: Actor | None,
 ) -> DeployResult:
     existing = db.session.execute(
         select(ProcessDefinition).where(
@@ -150,7 +150,7 @@ def _store(
     return DeployResult(definition, created=True)
 
 
-def deploy_folder(folder: Path, rules: ValidationRules, actor: Any = None) -> list[DeployResult]:
+def deploy_folder(folder: Path, rules: ValidationRules, actor: Actor | None = None) -> list[DeployResult]:
     """Deploy every .dmn then every .bpmn in ``folder`` (DMN first: diagrams may call decisions)."""
     files = sorted(folder.glob("*.dmn")) + sorted(folder.glob("*.bpmn"))
     results: list[DeployResult] = []

@@ -17,6 +17,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
@@ -30,9 +31,10 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from app import runtime
 from app.workflow import operators, reuse
 from app.workflow.sandbox import RestrictedEnvironment, SandboxError, check_source
-from app.workflow.timers import parse_timer_value
+from app.workflow.timers import CLOCK_TIMERS, parse_timer_value
 
 
 class DeploymentError(ValueError):
@@ -87,7 +89,13 @@ class _ScriptEngine(PythonScriptEngine):
             raise EngineError(f"{kwargs.get('operation_name')}: {exc}", task.task_spec.bpmn_id) from exc
 
 
-SCRIPT_ENGINE = _ScriptEngine(environment=_OperatorEnvironment())
+def _app_now() -> datetime:
+    """The current app's clock, asked at each call: timers and scripts' ``now()`` follow the app's clock
+    (a test's or the demo walker's) without any process-wide setting."""
+    return runtime.clock().now()
+
+
+SCRIPT_ENGINE = _ScriptEngine(environment=_OperatorEnvironment(clock=_app_now))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -114,6 +122,8 @@ class _StateConverter(BpmnWorkflowConverter):
 
 _restoring = threading.local()
 _SPEC_REGISTRY = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+for _timer_class, _typename in CLOCK_TIMERS.items():  # stored specs restore to the clock-reading timers
+    TimerConditionalEventDefinitionConverter(_timer_class, _SPEC_REGISTRY, _typename)
 _STATE_REGISTRY = BpmnWorkflowSerializer.configure({**SPIFF_CONFIG, BpmnWorkflow: _StateConverter})
 _STATE_SERIALIZER = BpmnWorkflowSerializer(_STATE_REGISTRY)
 
@@ -129,7 +139,7 @@ class LoadedSpec:
 class SpecCache:
     """Deployed specs, restored once and shared by every instance of a version (they are immutable).
 
-    One cache per app (``app.extensions["gridcase.spec_cache"]``): a definition id is unique only within one
+    One cache per app (``runtime.spec_cache()``): a definition id is unique only within one
     database, and two apps in one process (tests, tools) may use two databases whose ids overlap.
     """
 

@@ -2,7 +2,7 @@
 
 Each user task of a BPMN process names its form (``formJsonSchemaFilename``), a draft 2020-12
 JSON Schema with ``type: object`` and ``additionalProperties: false``. Besides the standard
-keywords, two custom keywords check data against the database through ``FormReferences``:
+keywords, three custom keywords check data against the database through ``FormReferences``:
 
 - ``"x-user-role": ["grid_worker", ...]`` on a string: an active user having one of the roles;
 - ``"x-attachments": {"kind": ["after", ...]}`` on an array of ids: attachments of this case

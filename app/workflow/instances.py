@@ -15,19 +15,19 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import undefer
 
-from app.audit.services import record
+from app import runtime
+from app.audit.services import Actor, record
 from app.clock import as_utc, now
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.extensions import db
 from app.workflow import operators, rows
 from app.workflow.deploy import latest_definition
-from app.workflow.engine import EngineError, EngineInstance, LoadedSpec, ReadyUserTask, SpecCache
+from app.workflow.engine import EngineError, EngineInstance, LoadedSpec, ReadyUserTask
 from app.workflow.live import live_workflows
-from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance, TaskStatus
+from app.workflow.models import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskStatus
 
 
 @dataclass
@@ -39,7 +39,7 @@ class StepOutcome:
     cancelled_tasks: list[HumanTask] = field(default_factory=list)
     open_tasks: list[HumanTask] = field(default_factory=list)
     completed: bool = False
-    actor: Any = None
+    actor: Actor | None = None
 
 
 StepListener = Callable[[StepOutcome], None]
@@ -57,7 +57,7 @@ def on_step(listener: StepListener) -> StepListener:
 
 
 def _loaded_spec(definition_id: int) -> LoadedSpec:
-    cache: SpecCache = current_app.extensions["gridcase.spec_cache"]  # per app: ids are per database
+    cache = runtime.spec_cache()  # per app: ids are per database
     cache_key = f"definition:{definition_id}"
     cached = cache.get(cache_key)  # checked first: avoids loading the large JSON column
     if cached is not None:
@@ -133,7 +133,7 @@ def _read_engine(instance: ProcessInstance) -> EngineInstance:
 
 
 @contextmanager
-def _engine_step(instance: ProcessInstance, actor: Any) -> Iterator[None]:
+def _engine_step(instance: ProcessInstance, actor: Actor | None) -> Iterator[None]:
     """Run engine work for ``instance`` on behalf of ``actor``; an engine failure becomes a 422."""
     with operators.running_instance(instance.id, actor):
         try:
@@ -150,7 +150,7 @@ def _step_failed(exc: EngineError) -> InvalidInput:
     return InvalidInput(f"the process could not continue{where}: {exc}", details)
 
 
-def audit_task(action: str, task: HumanTask, actor: Any = None, **fields: Any) -> None:
+def audit_task(action: str, task: HumanTask, actor: Actor | None = None, **fields: Any) -> None:
     """Record an audit event about a human task (``fields``: before, after, data)."""
     record(
         action,
@@ -167,7 +167,11 @@ def audit_task(action: str, task: HumanTask, actor: Any = None, **fields: Any) -
 
 
 def _new_instance(
-    definition: ProcessDefinition, business_key: str | None, case_id: int | None, actor: Any, **started: Any
+    definition: ProcessDefinition,
+    business_key: str | None,
+    case_id: int | None,
+    actor: Actor | None,
+    **started: Any,
 ) -> ProcessInstance:
     timestamp = now()
     instance = ProcessInstance(
@@ -175,7 +179,7 @@ def _new_instance(
         process_key=definition.key,
         business_key=business_key,
         case_id=case_id,
-        status="running",
+        status=InstanceStatus.RUNNING,
         state="",
         started_at=timestamp,
         updated_at=timestamp,
@@ -205,7 +209,7 @@ def start_instance(
     business_key: str | None,
     variables: dict[str, Any],
     case_id: int | None = None,
-    actor: Any = None,
+    actor: Actor | None = None,
 ) -> StepOutcome:
     definition = latest_definition(process_key)
     instance = _new_instance(definition, business_key, case_id, actor)
@@ -218,7 +222,7 @@ def start_instance(
 def complete_task(
     task: HumanTask,
     data: dict[str, Any],
-    actor: Any,
+    actor: Actor,
     instance: ProcessInstance,
     open_tasks: list[HumanTask] | None = None,
 ) -> StepOutcome:
@@ -253,11 +257,11 @@ def complete_task(
 
 
 def correlate_message(
-    name: str, payload: dict[str, Any], *, instance_id: int, actor: Any = None
+    name: str, payload: dict[str, Any], *, instance_id: int, actor: Actor | None = None
 ) -> StepOutcome:
     """Deliver message ``name`` to one waiting instance; 409 when it is not waiting for it."""
     instance = lock_instance(instance_id)
-    if instance.status != "running":
+    if instance.status != InstanceStatus.RUNNING:
         raise Conflict(f"process instance {instance_id} is {instance.status}", {"status": instance.status})
     engine = _engine(instance)
     with _engine_step(instance, actor):
@@ -279,7 +283,7 @@ def correlate_message(
 
 
 def start_by_message(
-    name: str, payload: dict[str, Any], *, business_key: str | None, actor: Any = None
+    name: str, payload: dict[str, Any], *, business_key: str | None, actor: Actor | None = None
 ) -> StepOutcome:
     """Start the newest process whose start event catches message ``name``."""
     newest: dict[str, ProcessDefinition] = {}
@@ -310,7 +314,7 @@ def fire_due_timers(instance_id: int) -> StepOutcome | None:
     instance = lock_instance(instance_id)
     current = now()
     if (
-        instance.status != "running"
+        instance.status != InstanceStatus.RUNNING
         or instance.next_timer_at is None
         or as_utc(instance.next_timer_at) > current
     ):
@@ -333,7 +337,7 @@ def fire_due_timers(instance_id: int) -> StepOutcome | None:
 def due_instance_ids(limit: int = 500) -> list[int]:
     rows = db.session.execute(
         select(ProcessInstance.id)
-        .where(ProcessInstance.status == "running", ProcessInstance.next_timer_at <= now())
+        .where(ProcessInstance.status == InstanceStatus.RUNNING, ProcessInstance.next_timer_at <= now())
         .order_by(ProcessInstance.next_timer_at)
         .limit(limit)
     ).scalars()
@@ -343,7 +347,7 @@ def due_instance_ids(limit: int = 500) -> list[int]:
 def mark_failed(instance_id: int, reason: str) -> None:
     """Park an instance whose engine step fails outside a request (timer, message job)."""
     instance = lock_instance(instance_id)
-    instance.status = "error"
+    instance.status = InstanceStatus.ERROR
     instance.error = reason
     instance.updated_at = now()
     record(
@@ -368,7 +372,7 @@ def instance_state(instance: ProcessInstance) -> dict[str, Any]:
 def _persist(
     instance: ProcessInstance,
     engine: EngineInstance,
-    actor: Any,
+    actor: Actor | None,
     open_tasks: list[HumanTask] | None = None,
     completed: HumanTask | None = None,
 ) -> StepOutcome:
@@ -381,8 +385,8 @@ def _persist(
     }
     outcome = StepOutcome(instance=instance, actor=actor)
     _sync_tasks(instance, engine, outcome, timestamp, open_tasks, completed)
-    if engine.completed and instance.status != "completed":
-        changes.update(status="completed", completed_at=timestamp, next_timer_at=None)
+    if engine.completed and instance.status != InstanceStatus.COMPLETED:
+        changes.update(status=InstanceStatus.COMPLETED, completed_at=timestamp, next_timer_at=None)
         outcome.completed = True
         record(
             "instance.completed",
@@ -511,7 +515,7 @@ def _assign_named_candidates(
     engine: EngineInstance,
     pairs: list[tuple[dict[str, Any], ReadyUserTask]],
     timestamp: datetime,
-    actor: Any,
+    actor: Actor | None,
     completed: HumanTask | None,
 ) -> None:
     """Tasks for a named person are theirs without a claim step; ``assigneeFrom`` names whoever completed

@@ -36,6 +36,12 @@ class ProcessDefinition(db.Model):  # type: ignore[name-defined]
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
 
+class InstanceStatus:
+    RUNNING = "running"  # waits on people, messages or timers
+    COMPLETED = "completed"
+    ERROR = "error"  # an engine step failed outside a request (timer, message job): parked
+
+
 class ProcessInstance(db.Model):  # type: ignore[name-defined]
     __tablename__ = "process_instance"
     __table_args__ = (Index("ix_process_instance_status_next_timer_at", "status", "next_timer_at"),)
@@ -45,7 +51,7 @@ class ProcessInstance(db.Model):  # type: ignore[name-defined]
     process_key: Mapped[str] = mapped_column(String(100))
     business_key: Mapped[str | None] = mapped_column(String(64), index=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"), index=True)
-    status: Mapped[str] = mapped_column(String(20))  # running | completed | error
+    status: Mapped[str] = mapped_column(String(20))  # InstanceStatus
     state: Mapped[str] = mapped_column(Text, deferred=True)
     next_timer_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)

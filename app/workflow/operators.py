@@ -13,6 +13,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from app.audit.services import Actor
+
 
 @dataclass(frozen=True)
 class OperatorCall:
@@ -21,7 +23,7 @@ class OperatorCall:
     instance_id: int
     data: dict[str, Any]
     params: dict[str, Any]
-    actor: Any = None  # the person whose action made the engine step (None: a timer or the system)
+    actor: Actor | None = None  # the person whose action made the engine step (None: a timer or the system)
 
 
 OperatorFunc = Callable[[OperatorCall], Any]
@@ -61,7 +63,7 @@ def catalogue() -> list[Operator]:
 
 
 @contextmanager
-def running_instance(instance_id: int, actor: Any = None) -> Iterator[None]:
+def running_instance(instance_id: int, actor: Actor | None = None) -> Iterator[None]:
     """Mark which process instance (and whose action) the engine steps inside this block belong to."""
     token = _current_instance.set((instance_id, actor))
     try:

@@ -27,8 +27,8 @@ Helpers (``HELPERS``; 时间一律用 ISO 8601 字符串，保持任务数据可
 ====================================  ========  ===================================================
 Helper                                Returns   Meaning
 ====================================  ========  ===================================================
-``now()``                             str       current UTC time (当前 UTC 时间), from the clock set
-                                                with :func:`set_clock`
+``now()``                             str       current UTC time (当前 UTC 时间), from the
+                                                environment's clock (in the engine: the app's clock)
 ``parse_datetime(s)``                 str       ``s`` normalised to UTC; naive input is taken as UTC
                                                 (规范化为 UTC，无时区按 UTC 处理)
 ``add_hours(iso, hours)``             str       ``iso`` + ``hours`` (may be negative / fractional)
@@ -82,8 +82,7 @@ __all__ = [
     "is_before",
     "now",
     "parse_datetime",
-    "reset_clock",
-    "set_clock",
+    "system_clock",
 ]
 
 # Filename given to compiled code: SpiffWorkflow's PythonScriptEngine looks for '<string>' frames in a
@@ -192,28 +191,9 @@ def check_source(source: str, mode: Literal["exec", "eval"] = "exec") -> None:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _system_clock() -> datetime:
+def system_clock() -> datetime:
+    """The wall clock, timezone-aware: what an environment reads when it is given no clock."""
     return datetime.now(UTC)
-
-
-_clock: Callable[[], datetime] = _system_clock
-
-
-def set_clock(clock: Callable[[], datetime] | None) -> Callable[[], datetime]:
-    """Make ``now()`` use ``clock`` (returns an aware datetime); ``None`` restores the system clock.
-
-    Returns the previous clock so callers (tests) can put it back. ``set_clock(app_clock.now)`` plugs
-    in an ``app.clock.Clock``.
-    """
-    global _clock
-    previous = _clock
-    _clock = clock if clock is not None else _system_clock
-    return previous
-
-
-def reset_clock() -> None:
-    """Go back to the system clock (``datetime.now(UTC)``)."""
-    set_clock(None)
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -242,8 +222,17 @@ def _iso(value: datetime) -> str:
 
 
 def now() -> str:
-    """Current UTC time as an ISO 8601 string (当前时间)."""
-    return _iso(_clock())
+    """Current UTC time as an ISO 8601 string (当前时间), by the system clock; an environment's ``now()``
+    reads that environment's clock instead (:func:`_now_by`)."""
+    return _iso(system_clock())
+
+
+def _now_by(clock: Callable[[], datetime]) -> Callable[[], str]:
+    def now() -> str:
+        """Current UTC time as an ISO 8601 string (当前时间), by the environment's clock."""
+        return _iso(clock())
+
+    return now
 
 
 def parse_datetime(s: str) -> str:
@@ -369,11 +358,18 @@ class RestrictedEnvironment(TaskDataEnvironment):
     """TaskDataEnvironment that compiles and runs designer code with RestrictedPython.
 
     ``environment_globals`` are added to :data:`HELPERS` (subclasses use this for extra functions);
-    they must be as harmless as the helpers, the sandbox does not wrap them.
+    they must be as harmless as the helpers, the sandbox does not wrap them. ``clock`` (an aware-datetime
+    callable, asked at every call) is what scripts' ``now()`` reads; the engine passes one asking the app's
+    clock, so no process-wide setting is needed.
     """
 
-    def __init__(self, environment_globals: Mapping[str, Any] | None = None) -> None:
-        super().__init__({**HELPERS, **(environment_globals or {})})
+    def __init__(
+        self,
+        environment_globals: Mapping[str, Any] | None = None,
+        clock: Callable[[], datetime] = system_clock,
+    ) -> None:
+        super().__init__({**HELPERS, "now": _now_by(clock), **(environment_globals or {})})
+        self.clock = clock
 
     def evaluate(
         self, expression: str, context: dict[str, Any], external_context: Mapping[str, Any] | None = None

@@ -8,8 +8,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 
+from app import runtime
 from app.errors import DomainError
 from app.extensions import db
 from app.jobs import ENGINE_QUEUE, enqueue_now, run_inline_jobs
@@ -59,7 +60,7 @@ def tick(limit: int = 500) -> int:
     checks. Returns how many timers and how much periodic work."""
     due = instances.due_instance_ids(limit)
     db.session.rollback()  # end the read transaction before doing work
-    if current_app.extensions["gridcase.settings"].redis_url:
+    if runtime.settings().redis_url:
         queued = 0
         for instance_id in due:
             queued += enqueue_now(ENGINE_QUEUE, fire_timers_job, instance_id, job_id=f"timers-{instance_id}")
@@ -94,7 +95,7 @@ class EmbeddedRunner(threading.Thread):
 
 
 def start_embedded_runner(app: Flask) -> EmbeddedRunner:
-    runner = EmbeddedRunner(app, app.extensions["gridcase.settings"].scheduler_interval_seconds)
+    runner = EmbeddedRunner(app, runtime.settings(app).scheduler_interval_seconds)
     runner.start()
     return runner
 

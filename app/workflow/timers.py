@@ -1,20 +1,19 @@
-"""Make SpiffWorkflow's timer events read our clock instead of the wall clock.
+"""SpiffWorkflow's timer events, reading the workflow's clock instead of the wall clock.
 
-SpiffWorkflow computes and checks timer due times with ``datetime.now(timezone.utc)`` inside
-``SpiffWorkflow.bpmn.specs.event_definitions.timer``. Subclassing the three timer definitions would
-mean overriding the parser for every event kind and the serializer registry; swapping the module's
-``datetime`` name for a subclass whose ``now()`` asks our clock is one small, contained change.
+SpiffWorkflow computes and checks timer due times with ``datetime.now(timezone.utc)`` inside its three timer
+definitions. The subclasses here do the same with the clock of the workflow's script environment
+(``RestrictedEnvironment.clock``; in the engine it asks the app's clock). They keep SpiffWorkflow's class
+names, and the engine registers them under SpiffWorkflow's typenames (:data:`CLOCK_TIMERS`), so every stored
+spec restores to them and stored specs stay as they were.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
-
-_now: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
-
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff
 
 # SpiffWorkflow fires a timer once ``due < now``; the app calls a timer due once ``due <= now`` (the scheduler
 # picks instances by ``next_timer_at <= now``, and a limit that ends at 17:00 has ended at 17:00). Showing
@@ -23,19 +22,96 @@ _now: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 _RESOLUTION = timedelta(microseconds=1)
 
 
-class _ClockDatetime(datetime):
-    @classmethod
-    def now(cls, tz: tzinfo | None = None) -> _ClockDatetime:
-        current = _now() + _RESOLUTION
-        value = current.astimezone(tz) if tz is not None else current.astimezone(UTC).replace(tzinfo=None)
-        return cls.fromisoformat(value.isoformat())
+def _now(my_task: Any) -> datetime:
+    clock: Callable[[], datetime] = my_task.workflow.script_engine.environment.clock
+    return clock().astimezone(UTC) + _RESOLUTION
 
 
-def use_clock(now: Callable[[], datetime]) -> None:
-    """Route every timer computation in SpiffWorkflow through ``now`` (an aware-datetime callable)."""
-    global _now
-    _now = now
-    _spiff_timer.datetime = _ClockDatetime
+def _event_value(my_task: Any, make: Callable[[], Any]) -> Any:
+    """The timer's value (its due time), made on first use and kept in the task, as SpiffWorkflow keeps it."""
+    value = my_task._get_internal_data("event_value")
+    if value is None:
+        value = make()
+        my_task._set_internal_data(event_value=value)
+    return value
+
+
+def _fired(my_task: Any, due: datetime, now: datetime) -> bool:
+    """SpiffWorkflow's rule: a timer fires once its due time is before now, and stays fired."""
+    if due < now:
+        my_task._set_internal_data(event_fired=True)
+    return bool(my_task._get_internal_data("event_fired", False))
+
+
+def _evaluate(my_task: Any, expression: str) -> Any:
+    return my_task.workflow.script_engine.evaluate(my_task, expression)
+
+
+class TimeDateEventDefinition(spiff.TimeDateEventDefinition):
+    """A timer at a date/time (``timeDate``)."""
+
+    def has_fired(self, my_task: Any) -> bool:
+        value = _event_value(my_task, lambda: _evaluate(my_task, self.expression))
+        return _fired(my_task, spiff.TimerEventDefinition.parse_time_or_duration(value), _now(my_task))
+
+
+class DurationTimerEventDefinition(spiff.DurationTimerEventDefinition):
+    """A timer a duration after it is reached (``timeDuration``): the due time is fixed when first asked."""
+
+    def has_fired(self, my_task: Any) -> bool:
+        now = _now(my_task)
+
+        def due() -> str:
+            parsed = spiff.TimerEventDefinition.parse_iso_duration(_evaluate(my_task, self.expression))
+            return (now + spiff.TimerEventDefinition.get_timedelta_from_start(parsed, now)).isoformat()
+
+        return _fired(my_task, spiff.TimerEventDefinition.get_datetime(_event_value(my_task, due)), now)
+
+
+class CycleTimerEventDefinition(spiff.CycleTimerEventDefinition):
+    """A repeating timer (``timeCycle``)."""
+
+    def cycle_complete(self, my_task: Any) -> bool:
+        event_value = my_task._get_internal_data("event_value")
+        now = _now(my_task)
+        if event_value is None:
+            cycles, start, duration = _recurring_interval(_evaluate(my_task, self.expression), now)
+            event_value = {"cycles": cycles, "next": start.isoformat(), "duration": duration.total_seconds()}
+        # As SpiffWorkflow: True when the next occurrence has passed (the parent adds a child for it);
+        # ``event_fired`` once every cycle is done.
+        ready = False
+        if event_value["cycles"] != 0:
+            next_event = datetime.fromisoformat(event_value["next"])
+            if next_event < now:
+                event_value["next"] = (next_event + timedelta(seconds=event_value["duration"])).isoformat()
+                event_value["cycles"] -= 1
+                ready = True
+        else:
+            my_task.internal_data.pop("event_value", None)
+            my_task.internal_data["event_fired"] = True
+        my_task._set_internal_data(event_value=event_value)
+        return ready
+
+
+def _recurring_interval(expression: str, now: datetime) -> tuple[int, datetime, timedelta]:
+    """SpiffWorkflow's ``parse_iso_recurring_interval``, with ``now`` for an interval given only by its
+    duration (the one form that reads the clock)."""
+    components = expression.upper().replace("--", "/").strip("R").split("/")
+    if len(components) == 2 and components[1].startswith("P"):
+        cycles = int(components[0]) if components[0] else -1
+        parsed = spiff.TimerEventDefinition.parse_iso_duration(components[1])
+        duration = spiff.TimerEventDefinition.get_timedelta_from_start(parsed, now)
+        return cycles, now + duration, duration
+    cycles, start, duration = spiff.TimerEventDefinition.parse_iso_recurring_interval(expression)
+    return cycles, start, duration
+
+
+# Ours -> the SpiffWorkflow typename it stands for in stored specs.
+CLOCK_TIMERS: dict[type[spiff.TimerEventDefinition], str] = {
+    TimeDateEventDefinition: "TimeDateEventDefinition",
+    DurationTimerEventDefinition: "DurationTimerEventDefinition",
+    CycleTimerEventDefinition: "CycleTimerEventDefinition",
+}
 
 
 def parse_timer_value(value: str) -> datetime:

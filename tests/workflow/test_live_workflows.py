@@ -25,7 +25,7 @@ from app.clock import FrozenClock
 from app.errors import InvalidInput
 from app.extensions import db
 from app.tasks import services as tasks
-from app.workflow import deploy, instances, sandbox, scheduler, timers
+from app.workflow import deploy, instances, scheduler
 from app.workflow.engine import EngineInstance, LoadedSpec, SpecCache, ValidationRules, parse_documents
 from app.workflow.forms import FormRegistry
 from app.workflow.live import LiveWorkflows, live_workflows
@@ -212,16 +212,16 @@ def canonical(state: str) -> tuple[str, dict[str, str]]:
 
 
 @pytest.fixture
-def probe(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[LoadedSpec, FrozenClock]]:
-    """The probe process, parsed, with the engine's clocks on a frozen clock."""
+def probe() -> Iterator[tuple[LoadedSpec, FrozenClock]]:
+    """The probe process, parsed, with the engine's clocks on a frozen clock: timers and scripts' ``now()``
+    ask the current app's clock, so a bare app holding only the clock is enough."""
     clock = FrozenClock(START)
-    monkeypatch.setattr(timers, "_now", clock.now)
-    timers.use_clock(clock.now)
-    previous = sandbox.set_clock(clock.now)
+    app = Flask("probe")
+    app.extensions["gridcase.clock"] = clock
     rules = ValidationRules(operator_names=set(), form_exists=lambda _: True, known_roles={"supervisor"})
     [parsed] = parse_documents("live_probe.bpmn", {"live_probe.bpmn": probe_bpmn()}, rules)
-    yield SpecCache().load("probe", parsed.spec_document), clock
-    sandbox.set_clock(previous)
+    with app.app_context():
+        yield SpecCache().load("probe", parsed.spec_document), clock
 
 
 def _ready(engine: EngineInstance, element_id: str) -> str:

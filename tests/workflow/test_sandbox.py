@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -28,7 +27,6 @@ from app.workflow.sandbox import (
     is_before,
     now,
     parse_datetime,
-    set_clock,
 )
 
 FIXED = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -40,12 +38,9 @@ def env() -> RestrictedEnvironment:
 
 
 @pytest.fixture
-def fixed_clock() -> Iterator[datetime]:
-    previous = set_clock(lambda: FIXED)
-    try:
-        yield FIXED
-    finally:
-        set_clock(previous)
+def fixed_env() -> RestrictedEnvironment:
+    """An environment whose clock stands at ``FIXED`` (the engine gives its environment the app's clock)."""
+    return RestrictedEnvironment(clock=lambda: FIXED)
 
 
 def _data() -> dict[str, Any]:
@@ -205,7 +200,7 @@ def test_execute_supports_loops_unpacking_functions_and_star_args(env: Restricte
     assert data["ranked"] == [8, 5, 3]
 
 
-def test_context_stays_clean_and_json_serializable(env: RestrictedEnvironment, fixed_clock: datetime) -> None:
+def test_context_stays_clean_and_json_serializable(fixed_env: RestrictedEnvironment) -> None:
     data = _data()
     script = (
         "def helper(v):\n"
@@ -216,7 +211,7 @@ def test_context_stays_clean_and_json_serializable(env: RestrictedEnvironment, f
         "fn = len\n"
         "squared = square(3)\n"
     )
-    env.execute(script, data, {"external_fn": lambda: 1, "external_value": 5})
+    fixed_env.execute(script, data, {"external_fn": lambda: 1, "external_value": 5})
     assert set(data) == set(_data()) | {"due", "bumped", "squared"}
     assert data["due"] == "2026-11-03T09:00:00+00:00"
     assert (data["bumped"], data["squared"]) == (2, 9)
@@ -291,37 +286,25 @@ def test_check_source(env: RestrictedEnvironment) -> None:
 # Helpers and clock
 
 
-def test_now_uses_injected_clock(fixed_clock: datetime) -> None:
-    assert now() == "2026-11-02T09:00:00+00:00"
+def test_now_uses_the_environment_clock(fixed_env: RestrictedEnvironment) -> None:
+    assert fixed_env.evaluate("now()", {}) == "2026-11-02T09:00:00+00:00"
 
 
-def test_set_clock_returns_previous_and_none_restores_system_clock() -> None:
+def test_now_is_in_utc_and_without_a_clock_is_the_system_clock() -> None:
     def other() -> datetime:
         return datetime(2030, 1, 1, 8, tzinfo=timezone(timedelta(hours=8)))
 
-    previous = set_clock(other)
-    try:
-        assert now() == "2030-01-01T00:00:00+00:00"  # converted to UTC
-        assert set_clock(None) is other
+    assert RestrictedEnvironment(clock=other).evaluate("now()", {}) == "2030-01-01T00:00:00+00:00"
+    for current in (RestrictedEnvironment().evaluate("now()", {}), now()):
         before = datetime.now(UTC)
-        current = datetime.fromisoformat(now())
-        assert before - timedelta(seconds=5) <= current <= datetime.now(UTC) + timedelta(seconds=5)
-    finally:
-        set_clock(previous)
+        assert (
+            before - timedelta(seconds=5) <= datetime.fromisoformat(current) <= before + timedelta(seconds=5)
+        )
 
 
-def test_reset_clock() -> None:
-    previous = set_clock(lambda: FIXED)
-    try:
-        sandbox.reset_clock()
-        assert now() != "2026-11-02T09:00:00+00:00"
-    finally:
-        set_clock(previous)
-
-
-def test_helpers_from_designer_code(env: RestrictedEnvironment, fixed_clock: datetime) -> None:
+def test_helpers_from_designer_code(fixed_env: RestrictedEnvironment) -> None:
     data = {"reported_at": "2026-11-02T08:30:00Z"}
-    env.execute(
+    fixed_env.execute(
         "due = add_hours(now(), 2)\n"
         "warn = add_minutes(due, -30)\n"
         "age = hours_between(reported_at, now())\n"
@@ -335,7 +318,7 @@ def test_helpers_from_designer_code(env: RestrictedEnvironment, fixed_clock: dat
         "age": 0.5,
         "late": True,
     }
-    assert env.evaluate("is_before(now(), time_limit['due_at'])", _data()) is True
+    assert fixed_env.evaluate("is_before(now(), time_limit['due_at'])", _data()) is True
 
 
 def test_parse_datetime_normalises_to_utc() -> None:

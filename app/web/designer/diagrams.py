@@ -11,9 +11,9 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from flask import current_app
 from lxml import etree
 
+from app import runtime
 from app.errors import InvalidInput
 from app.workflow import deploy
 from app.workflow.models import ProcessDefinition
@@ -93,7 +93,7 @@ def validate_diagram(definition: ProcessDefinition, xml: str) -> list[str]:
     the modeler would otherwise deploy a different process and leave this one as it was.
     """
     content = _encode(xml)
-    rules = current_app.extensions["gridcase.deploy_rules"]()
+    rules = runtime.deploy_rules()
     try:
         parsed = deploy.validate_file(definition.file_name, content, rules)
     except InvalidInput as exc:
@@ -116,7 +116,7 @@ def deploy_diagram(definition: ProcessDefinition, xml: str, actor: Any) -> Diagr
     """Validate, then deploy through ``deploy.deploy_file`` (versioned by content, audited as
     ``process.deployed``). The caller commits."""
     validate_diagram(definition, xml)
-    rules = current_app.extensions["gridcase.deploy_rules"]()
+    rules = runtime.deploy_rules()
     results = deploy.deploy_file(definition.file_name, _encode(xml), rules, actor=actor)
     mine = next(r for r in results if r.definition.key == definition.key)
     return DiagramDeployed(definition.key, mine.definition.version, mine.created)

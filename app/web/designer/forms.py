@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from app import runtime
 from app.audit.services import record
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
@@ -94,7 +94,7 @@ class FormRejected(InvalidInput):
 
 
 def _registry() -> FormRegistry:
-    registry: FormRegistry = current_app.extensions["gridcase.forms"]
+    registry = runtime.forms()
     return registry
 
 
