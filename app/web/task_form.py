@@ -78,7 +78,9 @@ class FormView:
                 .where(User.role.in_(key), User.active.is_(True))
                 .order_by(User.display_name, User.username)
             ).all()
-            self._users[key] = [{"value": u, "label": f"{name} · {u}" if name else u} for u, name in rows]
+            self._users[key] = [
+                {"value": u, "label": f"{name} · {u}" if name and name != u else u} for u, name in rows
+            ]
         return self._users[key]
 
     def _unit_choices(self) -> list[dict[str, str]]:
@@ -273,5 +275,6 @@ def client_messages(english: bool) -> dict[str, str]:
         "remove": ("Remove", "删除"),
         "choose": ("— choose —", "— 请选择 —"),
         "entry_key": ("Item key", "项目编号"),
+        "add_photo": ("Take or choose photos", "拍照或选择照片"),
     }
     return {key: en if english else zh for key, (en, zh) in pairs.items()}

@@ -205,3 +205,35 @@ def test_inbox_in_english(client, seeded):
     client.get("/lang/en")
     page = client.get("/m/").get_data(as_text=True)
     assert "Tasks" in page and "left" in page and "Yellow" in page
+
+
+def test_refused_completion_lists_pointers_with_messages_in_the_users_language(client, seeded):
+    sign_in(client, "worker")
+    path = f"/m/tasks/{seeded['task_id']}/complete"
+    data = {"handle_result": "beyond_means", "handle_description": " ", "before_photos": [999999]}
+    before = fingerprint()
+    refused = _json_post(client, path, {"data": data}, csrf_token(client))
+    assert refused.status_code == 422
+    body = refused.get_json()
+    assert body["message"] == "请修改标出的内容。"
+    assert body["errors"] == [
+        {"field": "before_photos.0", "pointer": "/before_photos/0", "message": "该照片不属于本案件"},
+        {"field": "beyond_means_reason", "pointer": "/beyond_means_reason", "message": "此项必填"},
+        {"field": "handle_description", "pointer": "/handle_description", "message": "至少 2 个字"},
+        {"field": "handle_description", "pointer": "/handle_description", "message": "不能只填空白"},
+    ]
+    assert body["details"]["beyond_means_reason"] == "此项必填"
+    client.get("/lang/en")
+    english = _json_post(client, path, {"data": data}, csrf_token(client)).get_json()
+    assert [e["message"] for e in english["errors"]][1:] == [
+        "this field is required",
+        "must be at least 2 characters long",
+        "must not be blank",
+    ]
+    assert fingerprint() == before
+    # the API answers as it always has: English, by dotted field
+    api = seeded["api"].post(
+        f"/api/v1/tasks/{seeded['task_id']}/complete", json={"data": data}, headers=seeded["auth"]("worker")
+    )
+    assert api.status_code == 422
+    assert api.get_json()["details"]["beyond_means_reason"] == "this field is required"

@@ -244,6 +244,10 @@
       input.setAttribute("capture", "environment");
       input.multiple = true;
       input.disabled = !data.photoUrl;
+      // the browser's own "Choose files" speaks the browser's language: a button of ours speaks the page's
+      input.className = "file-input";
+      var camera = make("label", "button small camera-button", text.add_photo);
+      camera.htmlFor = id;
       input.addEventListener("change", function () {
         var files = Array.prototype.slice.call(input.files);
         status.textContent = data.msgUploading || "";
@@ -265,6 +269,7 @@
       });
       node.appendChild(picked);
       node.appendChild(input);
+      if (data.photoUrl) { node.appendChild(camera); }
       node.appendChild(status);
       return {
         node: node,
@@ -525,8 +530,20 @@
     element.querySelector(".form-body").appendChild(top.node);
 
     function refresh() { refreshers.forEach(function (update) { update(); }); }
+    function editing(event) {
+      // a field being corrected loses its mark
+      var node = event.target.closest && event.target.closest(".form-field.has-error");
+      if (!node) { return; }
+      node.classList.remove("has-error");
+      var line = node.querySelector(":scope > .field-error");
+      line.textContent = "";
+      line.hidden = true;
+    }
+
     element.addEventListener("change", refresh);
     element.addEventListener("input", refresh);
+    element.addEventListener("input", editing);
+    element.addEventListener("change", editing);
     refresh();
 
     return { value: top.get, check: check, showErrors: showErrors, clearErrors: clearErrors };

@@ -51,6 +51,11 @@
     });
   }
 
+  // once every marked field is corrected, the summary line goes too
+  root.addEventListener("input", function () {
+    if (!root.querySelector(".has-error")) { formError.hidden = true; }
+  });
+
   function ready() {
     button.disabled = false;
     button.textContent = button.dataset.label;
