@@ -16,9 +16,9 @@ schema object). Every error names its field twice, as a dotted ``field`` and as 
 ``message`` in English (what the API has always answered) and ``messages`` in zh-CN and English (what
 the pages show, by the user's language).
 
-``pattern`` follows ECMA-262 as JSON Schema requires: ``\\d`` is ASCII ``[0-9]`` only (so
-full-width digits typed with a Chinese IME are rejected) and ``$`` does not match before a
-trailing newline.
+``pattern`` follows ECMA-262 as JSON Schema requires (the ``regress`` engine): ``\\d`` is ASCII
+``[0-9]`` only (so full-width digits typed with a Chinese IME are rejected), ``$`` does not match
+before a trailing newline, and the page's checks (the browser's RegExp) agree with the server.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 from jsonschema.exceptions import best_match
+from regress import Regex, RegressError
 
 __all__ = [
     "FormNotFound",
@@ -106,43 +107,16 @@ class FormReferences(Protocol):
 
 
 @lru_cache(maxsize=256)
-def _compile_ecma(pattern: str) -> re.Pattern[str]:
-    """Compile a JSON Schema (ECMA-262) regex so Python matches it the same way.
-
-    ``\\d`` / ``\\D`` become ASCII classes and an unescaped ``$`` outside a character class
-    becomes ``\\Z`` (Python's ``$`` also matches before a final newline).
-    """
-    out: list[str] = []
-    in_class = False
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\" and i + 1 < len(pattern):
-            escaped = pattern[i + 1]
-            if escaped == "d":
-                out.append("0-9" if in_class else "[0-9]")
-            elif escaped == "D" and not in_class:
-                out.append("[^0-9]")
-            else:
-                out.append(char + escaped)
-            i += 2
-            continue
-        if in_class:
-            if char == "]":
-                in_class = False
-        elif char == "[":
-            in_class = True
-        elif char == "$":
-            out.append(r"\Z")
-            i += 1
-            continue
-        out.append(char)
-        i += 1
-    return re.compile("".join(out))
+def _compile_ecma(pattern: str) -> Regex:
+    """A JSON Schema ``pattern`` compiled as ECMA-262 (regress, the Rust engine of that dialect), so the
+    server matches exactly as the browser's RegExp does in the task page's checks: ``\\d`` is ASCII only,
+    ``$`` does not match before a trailing newline, ``\\w``/``\\s``/``\\b`` as in JavaScript. Raises
+    RegressError for a pattern that is not valid ECMA-262."""
+    return Regex(pattern)
 
 
 def _pattern_keyword(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
-    if validator.is_type(instance, "string") and not _compile_ecma(pattern).search(instance):
+    if validator.is_type(instance, "string") and _compile_ecma(pattern).find(instance) is None:
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
@@ -276,10 +250,12 @@ def _unknown_properties(error: Any) -> list[str]:
     """The keys an ``additionalProperties: false`` error rejects."""
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     declared = schema.get("properties", {})
-    patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+    patterns = [_compile_ecma(p) for p in schema.get("patternProperties", {})]
     instance = error.instance if isinstance(error.instance, Mapping) else {}
     return [
-        str(key) for key in instance if key not in declared and not any(p.search(str(key)) for p in patterns)
+        str(key)
+        for key in instance
+        if key not in declared and not any(p.find(str(key)) is not None for p in patterns)
     ]
 
 
@@ -520,12 +496,23 @@ def _check_required_declared(
             _check_required_declared(value, declared, f"{pointer}/{key}", problems)
 
 
+# The meta-schema's "regex" format means ECMA-262 too (jsonschema would ask Python's re).
+_META_FORMATS = FormatChecker(formats=[name for name in FormatChecker.checkers if name != "regex"])
+
+
+@_META_FORMATS.checks("regex", raises=RegressError)
+def _is_ecma_regex(instance: object) -> bool:
+    if isinstance(instance, str):
+        _compile_ecma(instance)
+    return True
+
+
 def validate_schema_document(doc: Any) -> list[str]:
     """Problems with a form schema file (empty list when usable): 2020-12 validity and form rules."""
     if not isinstance(doc, Mapping):
         return ["a form schema must be a JSON object"]
     problems: list[str] = []
-    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=FormatChecker())
+    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=_META_FORMATS)
     for error in sorted(meta.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path]):
         where = "/" + "/".join(str(p) for p in error.absolute_path) if error.absolute_path else "(root)"
         problems.append(f"{where}: {error.message}")
@@ -542,7 +529,7 @@ def validate_schema_document(doc: Any) -> list[str]:
     for pattern_pointer, pattern in _patterns(doc, ""):
         try:
             _compile_ecma(pattern)
-        except re.error as exc:
+        except RegressError as exc:
             problems.append(f"{pattern_pointer}: invalid regular expression {pattern!r}: {exc}")
     _check_custom_keywords(doc, "", problems)
     _check_required_declared(doc, properties, "", problems)

@@ -870,3 +870,25 @@ def test_x_error_messages_take_both_languages_or_a_string() -> None:
     assert validate_schema_document(both) == []
     half = minimal_form(properties={"a": {"type": "string", "x-error-messages": {"pattern": {"en": "a"}}}})
     assert any("x-error-messages" in problem for problem in validate_schema_document(half))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        (r"^\w+$", "中文", False),  # ECMA \w is ASCII (Python's would match)
+        (r"^\s$", "\u0085", False),  # NEL is no ECMA whitespace (Python's \s matches it)
+        (r"^(?<year>\d{4})$", "2024", True),  # ECMA named groups (Python spells them (?P<…>))
+        (r"^\d+$", "１２", False),  # full-width digits from a Chinese IME
+        (r"^a$", "a\n", False),  # $ is the end, not before a final newline
+    ],
+)
+def test_pattern_is_matched_as_ecma_262_like_the_browser(
+    registry: FormRegistry, refs: FakeRefs, pattern: str, value: str, matches: bool
+) -> None:
+    form = minimal_form(properties={"a": {"type": "string", "pattern": pattern}})
+    assert validate_schema_document(form) == []
+    if matches:
+        assert registry.validate_document(form, {"a": value}, case_id=None, refs=refs)["a"] == value
+    else:
+        with pytest.raises(FormValidationError):
+            registry.validate_document(form, {"a": value}, case_id=None, refs=refs)
