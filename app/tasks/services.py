@@ -359,10 +359,19 @@ def complete(user: User, task_id: int, data: dict[str, Any]) -> instances.StepOu
                     built, data, case_id=task.case_id, refs=refs, name=task.form_key
                 )
         except FormValidationError as exc:
-            raise InvalidInput(str(exc), {e["field"] or "data": e["message"] for e in exc.errors}) from exc
+            raise FormDataInvalid(str(exc), exc.field_errors) from exc
         except FormNotFound as exc:
             raise InvalidInput(str(exc), {"form": task.form_key}) from exc
     return instances.complete_task(task, clean, user, instance, open_tasks)
+
+
+class FormDataInvalid(InvalidInput):
+    """Form data refused: ``details`` maps each field to its English message (what the API answers);
+    ``field_errors`` keeps the JSON pointers and the zh-CN messages for the pages."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(message, {e["field"] or "data": e["message"] for e in errors})
+        self.field_errors = errors
 
 
 def task_data(task: HumanTask) -> dict[str, Any]:

@@ -4,7 +4,6 @@ services as the REST API (app.tasks.services, app.cases.services); the request e
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,21 +18,19 @@ from app.audit.services import record
 from app.auth.models import User
 from app.cases import services as cases
 from app.cases.models import Attachment, Case
-from app.errors import InvalidInput, NotFound
+from app.errors import InvalidInput, NotFound, error_body
 from app.extensions import db
 from app.tasks import services as tasks
 from app.web.blueprint import bp
 from app.web.geo import grid_feature_of
+from app.web.i18n import current_language
 from app.web.labels import ATTACHMENT_KIND_LABELS, category_name, time_left
 from app.web.nav import TASK_ROLES
-from app.web.security import allow_inline_style_attributes
+from app.web.task_form import FormView, client_messages
 from app.workflow.models import HumanTask, TaskStatus
 
 INBOX_PAGE_SIZE = 20
 INBOX_SCOPES = ("all", "mine", "claimable")
-# JSON Schema keywords json-editor must not see: it would try to fetch $schema/$id, and if/then is checked
-# by the server anyway (its messages come back next to the fields).
-_EDITOR_DROPPED_KEYWORDS = ("$schema", "$id", "if", "then", "else")
 
 
 def task_user() -> User:
@@ -93,59 +90,6 @@ def worker_inbox() -> ResponseReturnValue:
 # -- the task page ----------------------------------------------------------------------------------
 
 
-def photo_fields(schema: dict[str, Any], ui_schema: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The form's photo fields (arrays of this case's attachment ids, ``x-attachments``): the page renders
-    them as camera inputs that upload first, then puts the ids into the form data."""
-    fields = []
-    required = set(schema.get("required", []))
-    for name, prop in schema.get("properties", {}).items():
-        spec = prop.get("x-attachments")
-        if prop.get("type") != "array" or not isinstance(spec, dict):
-            continue
-        options = ((ui_schema or {}).get(name) or {}).get("ui:options", {})
-        kinds = list(spec.get("kind") or ["other"])
-        fields.append(
-            {
-                "name": name,
-                "title": prop.get("title", name),
-                "description": prop.get("description", ""),
-                "kind": options.get("upload_kind") or kinds[0],
-                "kinds": kinds,
-                "required": name in required,
-                "max": prop.get("maxItems"),
-            }
-        )
-    return fields
-
-
-def editor_schema(schema: dict[str, Any], ui_schema: dict[str, Any] | None, skip: set[str]) -> dict[str, Any]:
-    """The task's schema as json-editor reads it: photo fields left out (rendered by the page), enum titles
-    and textareas from our annotations and the UI schema."""
-    result = copy.deepcopy({k: v for k, v in schema.items() if k not in _EDITOR_DROPPED_KEYWORDS})
-    properties = {name: prop for name, prop in result.get("properties", {}).items() if name not in skip}
-    order = (ui_schema or {}).get("ui:order") or list(properties)
-    for position, name in enumerate(order):
-        prop = properties.get(name)
-        if prop is None:
-            continue
-        prop["propertyOrder"] = position + 1
-        options = prop.setdefault("options", {})
-        if "x-enum-titles" in prop:
-            options["enum_titles"] = prop["x-enum-titles"]
-        widget = ((ui_schema or {}).get(name) or {}).get("ui:widget")
-        if widget == "textarea":
-            prop["format"] = "textarea"
-        elif widget == "radio" and "enum" in prop:
-            prop["format"] = "radio"
-        if prop.get("type") == "array":
-            options.setdefault("disable_array_reorder", True)
-    result["properties"] = properties
-    result["required"] = [name for name in result.get("required", []) if name not in skip]
-    result.pop("title", None)  # the page shows it as the heading
-    result.pop("description", None)
-    return result
-
-
 def _case_of(user: User, task: HumanTask) -> Case | None:
     if task.case_id is None:
         return None
@@ -169,13 +113,9 @@ def worker_task(task_id: int) -> ResponseReturnValue:
     task = tasks.get_task(user, task_id)
     case = _case_of(user, task)
     form = tasks.task_form(task)
-    fields = photo_fields(form.schema, form.ui_schema)
-    names = {f["name"] for f in fields}
-    defaults = {k: v for k, v in tasks.task_data(task).items() if k in form.schema.get("properties", {})}
+    declared = form.schema.get("properties", {})
     photos = cases.attachments(user, case.key) if case is not None else []
     mine = task.status == TaskStatus.CLAIMED and task.assignee_id == user.id
-    # json-editor hides its accessible labels with style="position:absolute;…" attributes (theme "html").
-    allow_inline_style_attributes("json-editor: visually hidden labels are style attributes")
     return render_template(
         "worker/task.html",
         task=task,
@@ -183,18 +123,43 @@ def worker_task(task_id: int) -> ResponseReturnValue:
         mine=mine,
         claimable=task.status == TaskStatus.READY and tasks.is_candidate(user, task),
         left=time_left(task.due_at or (case.due_at if case else None)),
-        schema=editor_schema(form.schema, form.ui_schema, names),
-        form_title=form.schema.get("title", task.name),
-        form_description=form.schema.get("description", ""),
-        startval={k: v for k, v in defaults.items() if k not in names},
-        photo_fields=fields,
-        preselected={f["name"]: defaults.get(f["name"]) or [] for f in fields},
+        form_page=task_form_page(
+            form.schema,
+            form.ui_schema,
+            {k: v for k, v in tasks.task_data(task).items() if k in declared and v is not None},
+            photos,
+        ),
         photos=photos,
         thumbnail_url=thumbnail_url,
         kind_labels=ATTACHMENT_KIND_LABELS,
         category_name=category_name,
         grid=grid_feature_of(case.grid_code) if case else None,
     )
+
+
+def task_form_page(
+    schema: dict[str, Any], ui_schema: dict[str, Any] | None, values: dict[str, Any], photos: list[Attachment]
+) -> dict[str, Any]:
+    """What ``_task_form.html`` draws: the form's fields in the user's language, its start values, this
+    case's photos to pick from, and the page's check messages."""
+    view = FormView(schema, ui_schema, current_language())
+    model = {"widget": "object", "name": "", "label": "", "messages": {}, **view.describe()}
+    return {
+        "title": view.title(),
+        "description": view.description(),
+        "model": model,
+        "values": values,
+        "texts": client_messages(current_language() == "en"),
+        "photos": [
+            {
+                "id": photo.id,
+                "kind": photo.kind,
+                "label": str(ATTACHMENT_KIND_LABELS.get(photo.kind, photo.kind)),
+                "thumbnail": thumbnail_url(photo),
+            }
+            for photo in photos
+        ],
+    }
 
 
 # -- actions ----------------------------------------------------------------------------------------
@@ -272,7 +237,10 @@ def worker_complete(task_id: int) -> ResponseReturnValue:
         raise InvalidInput("send the form as JSON", {"data": "expected an object"})
     location = _location(body.get("location"))
     task = tasks.get_task(user, task_id)
-    outcome = tasks.complete(user, task_id, body["data"])
+    try:
+        outcome = tasks.complete(user, task_id, body["data"])
+    except tasks.FormDataInvalid as exc:
+        return form_errors_response(exc)
     record(
         "task.location",
         entity_type="task",
@@ -291,3 +259,21 @@ def worker_complete(task_id: int) -> ResponseReturnValue:
         instance_status=outcome.instance.status,
         redirect=url_for("web.worker_inbox"),
     )
+
+
+def form_errors_response(exc: tasks.FormDataInvalid) -> ResponseReturnValue:
+    """422 of a refused form for the pages: ``errors`` lists each field's JSON pointer and message in the
+    user's language (``details`` too, by dotted field, as the API's 422 has them)."""
+    db.session.rollback()
+    language = "en" if current_language() == "en" else "zh-CN"
+    errors = [
+        {"field": e["field"], "pointer": e["pointer"], "message": e["messages"][language]}
+        for e in exc.field_errors
+    ]
+    body = error_body(
+        exc.error,
+        _("Please correct the marked fields."),
+        {e["field"] or "data": e["message"] for e in errors},
+    )
+    body["errors"] = errors
+    return jsonify(body), exc.status

@@ -10,12 +10,15 @@ keywords, three custom keywords check data against the database through ``FormRe
 - ``"x-unit-code": true`` on a string: the code of an active unit (``app.units``).
 
 Annotations only read by the UI or by this module: ``x-enum-titles`` (labels for ``enum``, same
-order) and ``x-error-messages`` (``{"<keyword>": "<English message>"}`` replacing the default
-message of that keyword's errors in the same schema object).
+order, in the form's default language zh-CN) and ``x-error-messages`` (``{"<keyword>": {"zh-CN": …,
+"en": …}}``, or a plain English string, replacing the default message of that keyword's errors in the same
+schema object). Every error names its field twice, as a dotted ``field`` and as a JSON ``pointer``, with
+``message`` in English (what the API has always answered) and ``messages`` in zh-CN and English (what
+the pages show, by the user's language).
 
-``pattern`` follows ECMA-262 as JSON Schema requires: ``\\d`` is ASCII ``[0-9]`` only (so
-full-width digits typed with a Chinese IME are rejected) and ``$`` does not match before a
-trailing newline.
+``pattern`` follows ECMA-262 as JSON Schema requires (the ``regress`` engine): ``\\d`` is ASCII
+``[0-9]`` only (so full-width digits typed with a Chinese IME are rejected), ``$`` does not match
+before a trailing newline, and the page's checks (the browser's RegExp) agree with the server.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any, Protocol
 
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 from jsonschema.exceptions import best_match
+from regress import Regex, RegressError
 
 __all__ = [
     "FormNotFound",
@@ -40,6 +44,7 @@ __all__ = [
     "FormRegistry",
     "FormSchemaError",
     "FormValidationError",
+    "Message",
     "validate_schema_document",
 ]
 
@@ -69,13 +74,16 @@ class FormSchemaError(Exception):
 
 
 class FormValidationError(Exception):
-    """Submitted data does not satisfy the form; ``errors`` holds ``{"field", "message"}`` dicts."""
+    """Submitted data does not satisfy the form. ``errors`` holds ``{"field", "message"}`` dicts (English,
+    what the API answers); ``field_errors`` the same errors with ``pointer`` and ``messages``
+    (``{"zh-CN", "en"}``) for the pages."""
 
-    def __init__(self, errors: list[dict[str, str]], form: str | None = None) -> None:
-        fields = list(dict.fromkeys(e["field"] or "(form)" for e in errors))
+    def __init__(self, field_errors: list[dict[str, Any]], form: str | None = None) -> None:
+        fields = list(dict.fromkeys(e["field"] or "(form)" for e in field_errors))
         noun = "field" if len(fields) == 1 else "fields"
         super().__init__(f"{len(fields)} {noun} failed validation: {', '.join(fields)}")
-        self.errors = errors
+        self.field_errors = field_errors
+        self.errors = [{"field": e["field"], "message": e["message"]} for e in field_errors]
         self.form = form
 
 
@@ -99,43 +107,16 @@ class FormReferences(Protocol):
 
 
 @lru_cache(maxsize=256)
-def _compile_ecma(pattern: str) -> re.Pattern[str]:
-    """Compile a JSON Schema (ECMA-262) regex so Python matches it the same way.
-
-    ``\\d`` / ``\\D`` become ASCII classes and an unescaped ``$`` outside a character class
-    becomes ``\\Z`` (Python's ``$`` also matches before a final newline).
-    """
-    out: list[str] = []
-    in_class = False
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\" and i + 1 < len(pattern):
-            escaped = pattern[i + 1]
-            if escaped == "d":
-                out.append("0-9" if in_class else "[0-9]")
-            elif escaped == "D" and not in_class:
-                out.append("[^0-9]")
-            else:
-                out.append(char + escaped)
-            i += 2
-            continue
-        if in_class:
-            if char == "]":
-                in_class = False
-        elif char == "[":
-            in_class = True
-        elif char == "$":
-            out.append(r"\Z")
-            i += 1
-            continue
-        out.append(char)
-        i += 1
-    return re.compile("".join(out))
+def _compile_ecma(pattern: str) -> Regex:
+    """A JSON Schema ``pattern`` compiled as ECMA-262 (regress, the Rust engine of that dialect), so the
+    server matches exactly as the browser's RegExp does in the task page's checks: ``\\d`` is ASCII only,
+    ``$`` does not match before a trailing newline, ``\\w``/``\\s``/``\\b`` as in JavaScript. Raises
+    RegressError for a pattern that is not valid ECMA-262."""
+    return Regex(pattern)
 
 
 def _pattern_keyword(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
-    if validator.is_type(instance, "string") and not _compile_ecma(pattern).search(instance):
+    if validator.is_type(instance, "string") and _compile_ecma(pattern).find(instance) is None:
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
@@ -220,14 +201,30 @@ def _validator_for(schema: Mapping[str, Any]) -> Any:
 
 
 @dataclass(frozen=True)
+class Message:
+    """One error message in the form's two languages."""
+
+    en: str
+    zh: str
+
+    def prefixed(self, en: str, zh: str) -> Message:
+        return Message(en + self.en, zh + self.zh)
+
+
+@dataclass(frozen=True)
 class _Problem:
     path: tuple[str | int, ...]
-    message: str
+    message: Message
     weak: bool
 
     @property
     def field(self) -> str:
         return ".".join(str(part) for part in self.path)
+
+    @property
+    def pointer(self) -> str:
+        """RFC 6901: ``/a/0/b``, with ``~`` and ``/`` in names escaped."""
+        return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in self.path)
 
     def sort_key(self) -> tuple[Any, ...]:
         parts = tuple((0, part, "") if isinstance(part, int) else (1, 0, part) for part in self.path)
@@ -253,57 +250,107 @@ def _unknown_properties(error: Any) -> list[str]:
     """The keys an ``additionalProperties: false`` error rejects."""
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     declared = schema.get("properties", {})
-    patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+    patterns = [_compile_ecma(p) for p in schema.get("patternProperties", {})]
     instance = error.instance if isinstance(error.instance, Mapping) else {}
     return [
-        str(key) for key in instance if key not in declared and not any(p.search(str(key)) for p in patterns)
+        str(key)
+        for key in instance
+        if key not in declared and not any(p.find(str(key)) is not None for p in patterns)
     ]
 
 
-def _friendly_message(error: Any) -> str:
-    """An English message that does not echo (possibly long) submitted values."""
-    schema = error.schema if isinstance(error.schema, Mapping) else {}
+def _custom_message(schema: Mapping[str, Any], keyword: str) -> Message | None:
+    """The form's own ``x-error-messages`` for ``keyword``: a plain string is English only."""
     custom = schema.get("x-error-messages")
-    if isinstance(custom, Mapping) and isinstance(custom.get(error.validator), str):
-        return str(custom[error.validator])
+    value = custom.get(keyword) if isinstance(custom, Mapping) else None
+    if isinstance(value, str):
+        return Message(value, value)
+    if isinstance(value, Mapping) and isinstance(value.get("en"), str):
+        return Message(str(value["en"]), str(value.get("zh-CN") or value["en"]))
+    return None
+
+
+_TYPE_NAMES_ZH = {
+    "string": "文本",
+    "integer": "整数",
+    "number": "数字",
+    "boolean": "是/否",
+    "array": "列表",
+    "object": "对象",
+    "null": "空值",
+}
+# (English, zh-CN) of the keywords whose message only needs the keyword's value.
+_SIMPLE_MESSAGES = {
+    "minLength": ("must be at least {} characters long", "至少 {} 个字"),
+    "maxLength": ("must be at most {} characters long", "最多 {} 个字"),
+    "minimum": ("must be at least {}", "不能小于 {}"),
+    "maximum": ("must be at most {}", "不能大于 {}"),
+    "exclusiveMinimum": ("must be greater than {}", "必须大于 {}"),
+    "exclusiveMaximum": ("must be less than {}", "必须小于 {}"),
+    "maxItems": ("must have at most {} items", "最多 {} 项"),
+    "pattern": ("does not match the expected format {}", "格式不正确({})"),
+    "format": ("is not a valid {}", "不是有效的 {}"),
+    "multipleOf": ("must be a multiple of {}", "必须是 {} 的倍数"),
+    "minProperties": ("must have at least {} entries", "至少填写 {} 项"),
+}
+
+
+def _friendly_message(error: Any) -> Message:
+    """A message in English and zh-CN that does not echo (possibly long) submitted values."""
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
     keyword, value = error.validator, error.validator_value
+    custom = _custom_message(schema, keyword)
+    if custom is not None:
+        return custom
     if keyword == "required":
-        return "this field is required"
+        return Message("this field is required", "此项必填")
     if keyword == "dependentRequired":
         missing = _missing_property(error)
-        return f"required when {missing[1]} is given" if missing else str(error.message)
+        if missing:
+            return Message(f"required when {missing[1]} is given", f"填写 {missing[1]} 时此项必填")
+        return Message(str(error.message), str(error.message))
     if keyword == "type":
-        names = value if isinstance(value, list) else [value]
-        return f"must be of type {' or '.join(str(n) for n in names)}"
+        names = [str(n) for n in (value if isinstance(value, list) else [value])]
+        zh = "或".join(_TYPE_NAMES_ZH.get(n, n) for n in names)
+        return Message(f"must be of type {' or '.join(names)}", f"应为{zh}")
     if keyword == "enum":
-        return "must be one of: " + ", ".join(str(v) for v in value)
+        allowed = ", ".join(str(v) for v in value)
+        return Message("must be one of: " + allowed, "请从给定选项中选择")
     if keyword == "const":
-        return f"must be {json.dumps(value, ensure_ascii=False)}"
-    simple = {
-        "minLength": "must be at least {} characters long",
-        "maxLength": "must be at most {} characters long",
-        "minimum": "must be at least {}",
-        "maximum": "must be at most {}",
-        "exclusiveMinimum": "must be greater than {}",
-        "exclusiveMaximum": "must be less than {}",
-        "maxItems": "must have at most {} items",
-        "pattern": "does not match the expected format {}",
-        "format": "is not a valid {}",
-        "multipleOf": "must be a multiple of {}",
-    }
-    if keyword in simple:
-        return simple[keyword].format(value)
+        shown = json.dumps(value, ensure_ascii=False)
+        return Message(f"must be {shown}", f"必须为 {shown}")
+    if keyword in _SIMPLE_MESSAGES:
+        en, zh = _SIMPLE_MESSAGES[keyword]
+        return Message(en.format(value), zh.format(value))
     if keyword == "minItems":
-        return "must not be empty" if value == 1 else f"must have at least {value} items"
+        if value == 1:
+            return Message("must not be empty", "至少选择一项")
+        return Message(f"must have at least {value} items", f"至少 {value} 项")
     if keyword == "uniqueItems":
-        return "must not contain the same item twice"
+        return Message("must not contain the same item twice", "不能重复")
     if keyword in {"oneOf", "anyOf"}:
         if not error.context:
-            return "matches more than one of the allowed alternatives"
-        return "matches none of the allowed alternatives: " + _friendly_message(best_match(error.context))
+            return Message("matches more than one of the allowed alternatives", "只能选择其中一种填写方式")
+        inner = _friendly_message(best_match(error.context))
+        return inner.prefixed("matches none of the allowed alternatives: ", "不符合任何一种填写方式:")
     if keyword == "not":
-        return "is not allowed"
-    return str(error.message)
+        return Message("is not allowed", "不允许这样填写")
+    return Message(str(error.message), _custom_keyword_zh(keyword, str(error.message)))
+
+
+def _custom_keyword_zh(keyword: str, english: str) -> str:
+    """zh-CN of our keywords' messages (they name the value, so they are built at check time)."""
+    if keyword == "x-user-role":
+        return "没有该用户,或其不是所需角色"
+    if keyword == "x-unit-code":
+        return "没有该编码的在用单位"
+    if keyword == "x-attachments":
+        if "existing case" in english:
+            return "只有已有案件才能附照片"
+        if "does not belong" in english:
+            return "该照片不属于本案件"
+        return "照片类型不符"
+    return english
 
 
 def _problems(error: Any) -> list[_Problem]:
@@ -312,7 +359,7 @@ def _problems(error: Any) -> list[_Problem]:
     if error.validator == "additionalProperties" and error.validator_value is False:
         unknown = _unknown_properties(error)
         if unknown:
-            return [_Problem((*path, key), "unknown field", False) for key in unknown]
+            return [_Problem((*path, key), Message("unknown field", "未知字段"), False) for key in unknown]
     if error.validator in {"required", "dependentRequired"}:
         missing = _missing_property(error)
         if missing is not None:
@@ -320,7 +367,7 @@ def _problems(error: Any) -> list[_Problem]:
     return [_Problem(path, _friendly_message(error), weak)]
 
 
-def _collect_errors(validator: Any, data: Any) -> list[dict[str, str]]:
+def _collect_errors(validator: Any, data: Any) -> list[dict[str, Any]]:
     """All errors, sorted by field path; within a field, a field's own errors before combinators.
 
     Where a value has the wrong type, the other errors about that same value are left out: they
@@ -333,13 +380,20 @@ def _collect_errors(validator: Any, data: Any) -> list[dict[str, str]]:
         if error.validator == "type" or tuple(error.absolute_path) not in wrong_type:
             problems.extend(_problems(error))
     problems.sort(key=_Problem.sort_key)
-    result: list[dict[str, str]] = []
+    result: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for problem in problems:
-        key = (problem.field, problem.message)
+        key = (problem.field, problem.message.en)
         if key not in seen:
             seen.add(key)
-            result.append({"field": problem.field, "message": problem.message})
+            result.append(
+                {
+                    "field": problem.field,
+                    "pointer": problem.pointer,
+                    "message": problem.message.en,
+                    "messages": {"zh-CN": problem.message.zh, "en": problem.message.en},
+                }
+            )
     return result
 
 
@@ -381,6 +435,18 @@ def _is_string_list(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, str) and v for v in value)
 
 
+def _error_messages_valid(messages: Any) -> bool:
+    if not isinstance(messages, Mapping):
+        return False
+    for value in messages.values():
+        if isinstance(value, Mapping):
+            if set(value) != {"zh-CN", "en"} or not all(isinstance(v, str) and v for v in value.values()):
+                return False
+        elif not isinstance(value, str):
+            return False
+    return True
+
+
 def _check_custom_keywords(schema: Any, pointer: str, problems: list[str]) -> None:
     if not isinstance(schema, Mapping):
         return
@@ -399,10 +465,10 @@ def _check_custom_keywords(schema: Any, pointer: str, problems: list[str]) -> No
             problems.append(f"{where}: x-enum-titles must be a non-empty list of strings")
         elif not isinstance(schema.get("enum"), list) or len(schema["enum"]) != len(titles):
             problems.append(f"{where}: x-enum-titles must have one title per enum value")
-    if "x-error-messages" in schema:
-        messages = schema["x-error-messages"]
-        if not isinstance(messages, Mapping) or not all(isinstance(v, str) for v in messages.values()):
-            problems.append(f"{where}: x-error-messages must map keywords to message strings")
+    if "x-error-messages" in schema and not _error_messages_valid(schema["x-error-messages"]):
+        problems.append(
+            f'{where}: x-error-messages must map keywords to a message string or {{"zh-CN": …, "en": …}}'
+        )
     for sub_pointer, sub in _subschemas(schema, pointer):
         _check_custom_keywords(sub, sub_pointer, problems)
 
@@ -430,12 +496,23 @@ def _check_required_declared(
             _check_required_declared(value, declared, f"{pointer}/{key}", problems)
 
 
+# The meta-schema's "regex" format means ECMA-262 too (jsonschema would ask Python's re).
+_META_FORMATS = FormatChecker(formats=[name for name in FormatChecker.checkers if name != "regex"])
+
+
+@_META_FORMATS.checks("regex", raises=RegressError)
+def _is_ecma_regex(instance: object) -> bool:
+    if isinstance(instance, str):
+        _compile_ecma(instance)
+    return True
+
+
 def validate_schema_document(doc: Any) -> list[str]:
     """Problems with a form schema file (empty list when usable): 2020-12 validity and form rules."""
     if not isinstance(doc, Mapping):
         return ["a form schema must be a JSON object"]
     problems: list[str] = []
-    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=FormatChecker())
+    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=_META_FORMATS)
     for error in sorted(meta.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path]):
         where = "/" + "/".join(str(p) for p in error.absolute_path) if error.absolute_path else "(root)"
         problems.append(f"{where}: {error.message}")
@@ -452,7 +529,7 @@ def validate_schema_document(doc: Any) -> list[str]:
     for pattern_pointer, pattern in _patterns(doc, ""):
         try:
             _compile_ecma(pattern)
-        except re.error as exc:
+        except RegressError as exc:
             problems.append(f"{pattern_pointer}: invalid regular expression {pattern!r}: {exc}")
     _check_custom_keywords(doc, "", problems)
     _check_required_declared(doc, properties, "", problems)

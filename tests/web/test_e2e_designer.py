@@ -166,9 +166,9 @@ def test_form_editor_previews_while_typing_and_saves(
     page.wait_for_selector("#form-status.status-ok")
 
     source = page.input_value("#schema-source")
-    page.fill("#schema-source", source.replace("受理备注 (Note)", "受理说明 (Note)"))
+    page.fill("#schema-source", source.replace("受理备注", "受理说明"))
     page.wait_for_function(
-        "() => document.querySelector('#form-preview').innerText.includes('受理说明 (Note)')"
+        "() => document.querySelector('#form-preview').innerText.includes('受理说明')"
     )
     # a schema the registry would refuse: the check says so, the preview stays
     page.fill(
@@ -177,14 +177,14 @@ def test_form_editor_previews_while_typing_and_saves(
     page.wait_for_selector("#form-status.status-error")
     assert "additionalProperties" in page.inner_text("#form-problems")
 
-    page.fill("#schema-source", source.replace("受理备注 (Note)", "受理说明 (Note)"))
+    page.fill("#schema-source", source.replace("受理备注", "受理说明"))
     page.wait_for_selector("#form-status.status-ok")
     screenshot(page, "designer_form_editor")
     opened = page.get_attribute("#form-editor", "data-base-hash")
     page.click("#save-form-button")
     page.wait_for_function("h => document.querySelector('#form-editor').dataset.baseHash !== h", arg=opened)
     saved = (forms_folder / "triage.schema.json").read_text(encoding="utf-8")
-    assert "受理说明 (Note)" in saved and "受理备注 (Note)" not in saved
+    assert "受理说明" in saved and "受理备注" not in saved
     with live_server.app.app_context():
         assert (
             db.session.execute(

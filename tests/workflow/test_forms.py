@@ -820,3 +820,75 @@ def test_minimal_form_is_valid() -> None:
 def test_validate_schema_document_problems(doc: Any, fragment: str) -> None:
     problems = validate_schema_document(doc)
     assert any(fragment in p for p in problems), problems
+
+
+# --- pointers and messages in both languages ------------------------------------------------------
+
+
+def field_errors_of(registry: FormRegistry, refs: FakeRefs, name: str, data: Any) -> list[dict[str, Any]]:
+    with pytest.raises(FormValidationError) as caught:
+        submit(registry, refs, name, data, CASE_ID)
+    return caught.value.field_errors
+
+
+def test_errors_carry_the_json_pointer_and_zh_cn_messages(registry: FormRegistry, refs: FakeRefs) -> None:
+    errors = field_errors_of(registry, refs, TRIAGE, {"triage_decision": "duplicate", "duplicate_of": "GC-1"})
+    assert errors == [
+        {
+            "field": "duplicate_of",
+            "pointer": "/duplicate_of",
+            "message": "must be a case number like GC-2024-000123",
+            "messages": {
+                "zh-CN": "须为案件编号,如 GC-2024-000123",
+                "en": "must be a case number like GC-2024-000123",
+            },
+        }
+    ]
+    missing = field_errors_of(registry, refs, HANDLE, {"handle_result": "beyond_means"})
+    assert [(e["pointer"], e["messages"]["zh-CN"]) for e in missing] == [
+        ("/beyond_means_reason", "此项必填"),
+        ("/handle_description", "此项必填"),
+    ]
+
+
+def test_nested_pointers_and_type_messages(registry: FormRegistry, refs: FakeRefs) -> None:
+    errors = field_errors_of(
+        registry, refs, "coordinate.schema.json", {"coordinate_decision": "summon", "summon_units": ["A/B"]}
+    )
+    assert [(e["pointer"], e["messages"]["zh-CN"]) for e in errors] == [
+        ("/summon_units/0", "单位编码为 2-40 位小写字母、数字、“_”或“-”"),
+        ("/summon_units/0", "没有该编码的在用单位"),  # our keyword x-unit-code, in zh-CN too
+    ]
+    wrong = field_errors_of(registry, refs, HANDLE, {"handle_result": 3, "handle_description": "ok"})
+    assert [(e["pointer"], e["messages"]["zh-CN"]) for e in wrong] == [("/handle_result", "应为文本")]
+
+
+def test_x_error_messages_take_both_languages_or_a_string() -> None:
+    both = minimal_form(
+        properties={"a": {"type": "string", "x-error-messages": {"pattern": {"zh-CN": "甲", "en": "a"}}}}
+    )
+    assert validate_schema_document(both) == []
+    half = minimal_form(properties={"a": {"type": "string", "x-error-messages": {"pattern": {"en": "a"}}}})
+    assert any("x-error-messages" in problem for problem in validate_schema_document(half))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        (r"^\w+$", "中文", False),  # ECMA \w is ASCII (Python's would match)
+        (r"^\s$", "\u0085", False),  # NEL is no ECMA whitespace (Python's \s matches it)
+        (r"^(?<year>\d{4})$", "2024", True),  # ECMA named groups (Python spells them (?P<…>))
+        (r"^\d+$", "１２", False),  # full-width digits from a Chinese IME
+        (r"^a$", "a\n", False),  # $ is the end, not before a final newline
+    ],
+)
+def test_pattern_is_matched_as_ecma_262_like_the_browser(
+    registry: FormRegistry, refs: FakeRefs, pattern: str, value: str, matches: bool
+) -> None:
+    form = minimal_form(properties={"a": {"type": "string", "pattern": pattern}})
+    assert validate_schema_document(form) == []
+    if matches:
+        assert registry.validate_document(form, {"a": value}, case_id=None, refs=refs)["a"] == value
+    else:
+        with pytest.raises(FormValidationError):
+            registry.validate_document(form, {"a": value}, case_id=None, refs=refs)
