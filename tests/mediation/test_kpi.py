@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from app.cases.lifecycle import next_case_key
 from app.cases.models import Case
-from app.cases.services import next_case_key
 from app.extensions import db
 from app.mediation.models import Dispute
 from app.timelimits.calendar import CHINA_STANDARD_TIME
