@@ -1,6 +1,7 @@
 """Factories for what tests build again and again: apps on both databases, cases walked through the real
 API, and the staffed territory of tests/cases/territory.py. They go through the services and the API as
-users would (no rows written by hand), so a factory-made case has its instance, tasks and audit trail."""
+users would (no rows written by hand), so a factory-made case has its instance, tasks and audit trail.
+The one exception is ``historic_case``: KPI tests need a history with exact past times no walk produces."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app.cases.models import Case
 from app.extensions import db
 from tests.cases.territory import COMMUNITY, DISTRICT, EAST_GRID, STREET, assign, build_territory
 from tests.helpers import Auth, complete, report, walk_to
@@ -107,3 +109,15 @@ def staff_territory(
     for username, grid in [*workers, *((c, COORDINATORS[c][1]) for c in coordinators), *others]:
         assign(username, grid)
     return [*coordinators, *(handlers or {})]
+
+
+# -- historic rows -------------------------------------------------------------------------------------
+
+
+def historic_case(**columns: Any) -> Case:
+    """A case row as a finished history leaves it (given every column, times included), added to the
+    session: the hand-computed KPI fixtures need exact past times that no walk through the services would
+    give. Everything else opens cases through ``app.cases.lifecycle`` (the API, the services)."""
+    case = Case(**columns)
+    db.session.add(case)
+    return case

@@ -32,6 +32,7 @@ from app.auth.models import User
 from app.auth.services import create_user
 from app.cases import jobs as case_jobs
 from app.cases import services as case_services
+from app.cases.lifecycle import record_dispatch
 from app.cases.models import Attachment, Case
 from app.cases.services import visible_cases
 from app.clock import FrozenClock, now
@@ -172,7 +173,7 @@ def _report(world: World, position: str) -> CaseRefs:
         case.grid_code = expected_code
     assert case.grid_code == expected_code
     if position == "A":
-        case.handler_unit = "water"  # as a dispatch to the unit leaves it
+        record_dispatch(case, None, "water", now())  # as a dispatch to the unit leaves it
     db.session.commit()
 
     photo = world.client.post(

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from app import runtime
-from app.audit.services import record_case_event
+from app.audit.services import Actor, record_case_event
 from app.auth.models import User
 from app.auth.roles import Role
 from app.cases.models import Case
@@ -240,58 +240,10 @@ def check_handler(handler_user: str | None, handler_unit: str | None) -> None:
             raise InvalidInput("unknown unit", {"handler_unit": f"no active unit {handler_unit!r}"})
 
 
-def record_dispatch(
-    case: Case, handler_user: str | None, handler_unit: str | None, proposal: Any, actor: Any, note: Any
-) -> None:
-    """The first dispatch: when it differs from a proposal that named someone, the override is recorded."""
-    case.handler_user, case.handler_unit = handler_user, handler_unit
-    if not isinstance(proposal, dict):
-        return
-    proposed = {"handler_user": proposal.get("handler_user"), "handler_unit": proposal.get("handler_unit")}
-    chosen = {"handler_user": handler_user, "handler_unit": handler_unit}
-    if not any(proposed.values()) or proposed == chosen:
-        return
-    record_case_event(
-        "case.dispatch_overridden",
-        case,
-        actor=actor,
-        before=proposed,
-        after=chosen,
-        data={"reason": proposal.get("reason"), "note": note},
-    )
-
-
-def record_redispatch(
-    case: Case, actor: Any, handler_user: str | None, handler_unit: str | None, via: str
-) -> bool:
-    """A change of handler after the first dispatch: counted (against dispatch accuracy) and audited.
-
-    Returns False (nothing recorded) when the handler stays the same. Call it for every re-dispatch:
-    a supervisor's reassign, an escalation handing the case to a unit, …
-    """
-    before = {"handler_user": case.handler_user, "handler_unit": case.handler_unit}
-    after = {"handler_user": handler_user, "handler_unit": handler_unit}
-    if before == after:
-        return False
-    case.handler_user, case.handler_unit = handler_user, handler_unit
-    if case.dispatched_at is None:
-        return False  # not dispatched yet: this is the first dispatch, not a re-dispatch
-    case.redispatch_count += 1
-    record_case_event(
-        "case.redispatched",
-        case,
-        actor=actor,
-        before=before,
-        after={**after, "redispatch_count": case.redispatch_count},
-        data={"via": via},
-    )
-    return True
-
-
 # -- filing (立案) ------------------------------------------------------------------------------------
 
 
-def file_case(case: Case, data: dict[str, Any], actor: Any, at: datetime) -> None:
+def file_case(case: Case, data: dict[str, Any], actor: Actor | None, at: datetime) -> None:
     """Triage accepted the case: note when, and take the category or severity the dispatcher corrected."""
     if case.filed_at is None:
         case.filed_at = at

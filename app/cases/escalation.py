@@ -21,26 +21,20 @@ from sqlalchemy import select
 from app import runtime
 from app.audit.services import record_case_event
 from app.auth.models import User
+from app.cases import lifecycle
 from app.cases.models import ESCALATION_LEVELS, Case
+from app.cases.operators import _case
 from app.clock import now
 from app.extensions import db
 from app.timelimits.calendar import TimeLimit, WorkingCalendar
 from app.units.models import Unit
 from app.workflow import operators
 from app.workflow.instances import audit_task
-from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
+from app.workflow.models import HumanTask, TaskStatus
 from app.workflow.operators import OperatorCall
 
 TRIGGERS = ("overdue", "beyond_means")
 HANDLING_ELEMENTS = ("handle", "photo_proof")
-
-
-def _case(call: OperatorCall) -> Case:
-    instance = db.session.get(ProcessInstance, call.instance_id)
-    case = db.session.get(Case, instance.case_id) if instance is not None and instance.case_id else None
-    if case is None:
-        raise LookupError(f"process instance {call.instance_id} has no case")
-    return case
 
 
 def _audit(call: OperatorCall, case: Case, action: str, **fields: Any) -> None:
@@ -88,17 +82,9 @@ def escalate(call: OperatorCall) -> dict[str, Any]:
     if trigger not in TRIGGERS:
         raise ValueError(f"unknown escalation trigger {trigger!r}; expected one of {', '.join(TRIGGERS)}")
     timestamp = now()
-    before = case.escalation_level
-    case.escalation_level, case.escalated_at, case.updated_at = level, timestamp, timestamp
     reason = call.data.get("beyond_means_reason") if trigger == "beyond_means" else None
-    _audit(
-        call,
-        case,
-        "case.escalated",
-        before={"escalation_level": before},
-        after={"escalation_level": level, "escalated_at": timestamp.isoformat()},
-        data={"trigger": trigger, "reason": reason},
-    )
+    data = {"trigger": trigger, "reason": reason}
+    lifecycle.escalate(case, level, timestamp, call.actor, call.instance_id, data)
     return {"level": level, "trigger": trigger, "at": timestamp.isoformat()}
 
 
@@ -230,16 +216,14 @@ def hand_over(call: OperatorCall) -> dict[str, Any]:
     before = {"handler_user": case.handler_user, "handler_unit": case.handler_unit}
     after = {"handler_user": username, "handler_unit": unit} if (username or unit) else before
     if after != before:
-        case.handler_user, case.handler_unit = after["handler_user"], after["handler_unit"]
-        case.redispatch_count += 1
         _move_open_tasks(call, user, unit)
-        _audit(
-            call,
+        lifecycle.record_redispatch(
             case,
-            "case.redispatched",
-            before=before,
-            after={**after, "redispatch_count": case.redispatch_count},
-            data={"reason": f"escalation:{outcome}", "level": case.escalation_level},
+            call.actor,
+            after["handler_user"],
+            after["handler_unit"],
+            {"reason": f"escalation:{outcome}", "level": case.escalation_level},
+            call.instance_id,
         )
     case.updated_at = now()
     _audit(

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from app.audit.services import record_case_event
 from app.auth.models import User
-from app.cases import dispatch
-from app.cases.models import Case, CaseStatus
+from app.cases import dispatch, lifecycle
+from app.cases.models import Case
 from app.categories.services import get_category
 from app.clock import as_utc, now
 from app.extensions import db
@@ -28,35 +28,10 @@ def _case(call: OperatorCall) -> Case:
     return case
 
 
-def _set_status(case: Case, status: str, actor: Any, **data: Any) -> None:
-    before = case.status
-    case.status = status
-    case.updated_at = now()
-    record_case_event(
-        "case.status_changed",
-        case,
-        actor=actor,
-        before={"status": before},
-        after={"status": status},
-        data=data or None,
-    )
-
-
 @operators.register("case.finish", "结束案件: set the final status (closed, rejected, withdrawn)")
 def finish(call: OperatorCall) -> dict[str, Any]:
-    case = _case(call)
     status = call.params["status"]
-    if status not in (CaseStatus.CLOSED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN):
-        raise ValueError(f"case.finish cannot set status {status!r}")
-    timestamp = now()
-    if status == CaseStatus.CLOSED:
-        case.closed_at = timestamp
-    if status == CaseStatus.REJECTED:
-        case.reject_reason = call.data.get("reject_reason")
-        case.closed_at = timestamp
-    if status == CaseStatus.WITHDRAWN:
-        case.closed_at = timestamp
-    _set_status(case, status, call.actor, reason=call.data.get("reject_reason"))
+    timestamp = lifecycle.close_case(_case(call), status, call.actor, call.data.get("reject_reason"))
     return {"status": status, "at": timestamp.isoformat()}
 
 
@@ -67,17 +42,7 @@ def mark_duplicate(call: OperatorCall) -> dict[str, Any]:
     original = db.session.execute(select(Case).where(Case.key == original_key)).scalar_one_or_none()
     if original is None:
         raise ValueError(f"duplicate_of: no case {original_key!r}")
-    if original.id == case.id:
-        raise ValueError("duplicate_of: a case cannot duplicate itself")
-    case.duplicate_of_id = original.id
-    case.closed_at = now()
-    _set_status(case, CaseStatus.DUPLICATE, call.actor, duplicate_of=original.key)
-    record_case_event(
-        "case.linked",
-        original,
-        actor=call.actor,
-        data={"duplicate": case.key},
-    )
+    lifecycle.close_as_duplicate(case, original, call.actor)
     return {"duplicate_of": original.key}
 
 
@@ -104,15 +69,15 @@ def set_time_limit(call: OperatorCall) -> dict[str, Any]:
         # the handle task goes back to whoever handled it last (assigneeFrom in the diagram).
         handler_user, handler_unit = call.data.get("handler_user"), call.data.get("handler_unit")
         dispatch.check_handler(handler_user, handler_unit)
-        dispatch.record_dispatch(
+        lifecycle.record_dispatch(
             case,
             handler_user,
             handler_unit,
+            start,
             call.data.get("proposal"),
             call.actor,
             call.data.get("dispatch_note"),
         )
-        case.dispatched_at = start
     category = get_category(case.category_code, active_only=False)
     limits = dispatch.compute_limits(case, hours, start, category)
     handle = limits.handle
@@ -202,7 +167,7 @@ def apply_supervision(call: OperatorCall) -> dict[str, Any]:
     if action == "reassign":
         username = call.params["new_handler_user"]
         user = db.session.execute(select(User).where(User.username == username)).scalar_one()
-        dispatch.record_redispatch(case, call.actor, user.username, None, via="supervision")
+        lifecycle.record_redispatch(case, call.actor, user.username, None, {"via": "supervision"})
         for task in _open_handling_tasks(call.instance_id):
             before = {"assignee_id": task.assignee_id, "candidate_user": task.candidate_user}
             task.candidate_user, task.candidate_group = user.username, None
@@ -214,7 +179,6 @@ def apply_supervision(call: OperatorCall) -> dict[str, Any]:
                 before=before,
                 after={"assignee_id": user.id, "candidate_user": user.username},
             )
-        case.handler_user, case.handler_unit = user.username, None
         result["handler_user"] = user.username
     elif action == "extend":
         hours = int(call.params["extend_hours"])

@@ -15,15 +15,14 @@ from app import runtime
 from app.audit.models import AuditEvent
 from app.audit.services import record, record_case_event
 from app.auth.models import User
-from app.auth.roles import REPORTERS, Role
-from app.cases import photos
+from app.auth.roles import REPORTERS
+from app.cases import lifecycle, photos
 from app.cases.dispatch import unlocated_reason
 from app.cases.jobs import make_thumbnail
 from app.cases.models import Attachment, Case, CaseStatus, Comment
 from app.categories.models import Category
 from app.categories.services import get_category
 from app.clock import now
-from app.counters import increment
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from app.extensions import db
 from app.grids.scope import in_subtrees, scope_of
@@ -34,17 +33,8 @@ from app.workflow import instances
 from app.workflow.models import HumanTask, ProcessInstance
 
 CASE_PROCESS_KEY = "case_handling"
-# A red report is an emergency: it starts bpmn/emergency_escalation.bpmn, whatever its category's process.
-EMERGENCY_PROCESS_KEY = "emergency_escalation"
 
 
-# -- keys -------------------------------------------------------------------------------------------
-
-
-def next_case_key(year: int) -> str:
-    """GC-<year>-<6 digits>, from a per-year counter incremented atomically in this transaction."""
-    value = increment(f"case-{year}")
-    return f"GC-{year}-{value:06d}"
 
 
 # -- visibility -------------------------------------------------------------------------------------
@@ -199,16 +189,8 @@ def report_case(user: User, fields: dict[str, Any]) -> Case:
         raise Forbidden(f"a {user.role} cannot report cases")
     category = _reported_category(fields.get("category_code"))
     grid_code = _grid_of(fields.get("lat"), fields.get("lon"))
-    timestamp = now()
-    channel = fields.get("source_channel") or (
-        "resident"
-        if user.role == Role.RESIDENT
-        else "grid_worker"
-        if user.role == Role.GRID_WORKER
-        else "web"
-    )
-    case = Case(
-        key=next_case_key(timestamp.year),
+    channel = fields.get("source_channel") or lifecycle.reporter_channel(user)
+    case = lifecycle.open_case(
         title=fields["title"],
         description=fields.get("description") or "",
         category_code=category.code if category else None,
@@ -217,19 +199,8 @@ def report_case(user: User, fields: dict[str, Any]) -> Case:
         lon=fields.get("lon"),
         address=fields.get("address"),
         source_channel=channel,
-        reporter_id=user.id,
         severity=fields.get("severity") or (category.default_severity if category else "blue"),
-        status=CaseStatus.REPORTED,
-        created_at=timestamp,
-        updated_at=timestamp,
-    )
-    db.session.add(case)
-    db.session.flush()
-    record_case_event(
-        "case.reported",
-        case,
-        actor=user,
-        after=case_snapshot(case),
+        reporter=user,
     )
     unlocated = unlocated_reason(case)
     if unlocated is not None:
@@ -239,16 +210,15 @@ def report_case(user: User, fields: dict[str, Any]) -> Case:
             actor=user,
             data={"reason": unlocated, "lat": case.lat, "lon": case.lon},
         )
-    instances.start_instance(
-        EMERGENCY_PROCESS_KEY
+    # A red report is an emergency: it starts bpmn/emergency_escalation.bpmn, whatever its category's process.
+    lifecycle.start_process(
+        case,
+        lifecycle.EMERGENCY_PROCESS_KEY
         if case.severity == "red"
         else category.process_key
         if category
         else CASE_PROCESS_KEY,
-        business_key=case.key,
-        variables={
-            "case_id": case.id,
-            "case_key": case.key,
+        {
             "title": case.title,
             "category_code": case.category_code,
             "severity": case.severity,
@@ -257,8 +227,7 @@ def report_case(user: User, fields: dict[str, Any]) -> Case:
             "source_channel": case.source_channel,
             "reporter": user.username,
         },
-        case_id=case.id,
-        actor=user,
+        user,
     )
     return case
 
@@ -279,20 +248,6 @@ def _grid_of(lat: float | None, lon: float | None) -> str | None:
         return None
     found = locate(lat, lon)
     return found.code if found is not None else None
-
-
-def case_snapshot(case: Case) -> dict[str, Any]:
-    return {
-        "key": case.key,
-        "title": case.title,
-        "status": case.status,
-        "severity": case.severity,
-        "category_code": case.category_code,
-        "lat": case.lat,
-        "lon": case.lon,
-        "address": case.address,
-        "source_channel": case.source_channel,
-    }
 
 
 def case_instance(case: Case) -> ProcessInstance:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from app.audit.services import record_case_event
+from app.cases import lifecycle
 from app.cases.models import Case, CaseStatus
-from app.clock import now
 from app.extensions import db
 from app.workflow.instances import StepOutcome
 
@@ -29,19 +28,4 @@ def mirror_case_status(outcome: StepOutcome) -> None:
     open_statuses = [t.case_status for t in outcome.open_tasks if t.case_status in _ORDER]
     if not open_statuses:
         return
-    status = max(open_statuses, key=_ORDER.index)
-    if status == case.status:
-        return
-    timestamp = now()
-    if status == CaseStatus.REVIEW and case.status == CaseStatus.FEEDBACK:
-        case.handled_at = timestamp
-    before = case.status
-    case.status = status
-    case.updated_at = timestamp
-    record_case_event(
-        "case.status_changed",
-        case,
-        actor=outcome.actor,
-        before={"status": before},
-        after={"status": status},
-    )
+    lifecycle.change_status(case, max(open_statuses, key=_ORDER.index), outcome.actor)

@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from app import runtime
 from app.audit.services import record_case_event
+from app.cases import lifecycle
 from app.cases.models import Case, CaseStatus
-from app.cases.services import case_snapshot, next_case_key
 from app.clock import as_utc, now
 from app.devices import snapshots
 from app.devices.models import Alarm, Device, Incident
@@ -31,7 +31,6 @@ from app.workflow.models import HumanTask, InstanceStatus, ProcessInstance, Task
 
 SENSOR_PROCESS_KEY = "sensor_alarm"
 # Critical alarms run the emergency process (bpmn/emergency_escalation.bpmn) on the same variables.
-EMERGENCY_PROCESS_KEY = "emergency_escalation"
 CRITICAL_ALARM_TYPES = frozenset({"smoke", "gas", "carbon_monoxide", "sos", "fall"})
 SOURCE_CHANNEL = "sensor"
 
@@ -39,12 +38,11 @@ SOURCE_CHANNEL = "sensor"
 def open_incident_case(incident: Incident, alarm: Alarm, device: Device) -> Case:
     """File the case of a new incident and start its process, in the caller's transaction."""
     alarm_type = ALARM_TYPES[alarm.alarm_type]
-    timestamp = now()
     where = device.address or device.friendly_name
     # Checked before the case is filed, so its description says what became of the snapshot.
     snapshot = snapshots.check(alarm.values or {})
-    case = Case(
-        key=next_case_key(timestamp.year),
+    actor_label = device_label(device)
+    case = lifecycle.open_case(
         title=f"{alarm_type.label}:{where}"[:120],
         description=_description(alarm, device, snapshot),
         category_code=alarm_type.category_code,
@@ -53,30 +51,17 @@ def open_incident_case(incident: Incident, alarm: Alarm, device: Device) -> Case
         lon=device.lon,
         address=device.address,
         source_channel=SOURCE_CHANNEL,
-        reporter_id=None,
         severity=alarm.severity,
-        status=CaseStatus.REPORTED,
-        created_at=timestamp,
-        updated_at=timestamp,
-    )
-    db.session.add(case)
-    db.session.flush()
-    actor_label = device_label(device)
-    record_case_event(
-        "case.reported",
-        case,
         actor_label=actor_label,
-        after=case_snapshot(case),
-        data={"incident_id": incident.id, "alarm_id": alarm.id, "alarm_type": alarm.alarm_type},
+        audit_data={"incident_id": incident.id, "alarm_id": alarm.id, "alarm_type": alarm.alarm_type},
     )
     if snapshot is not None:
         # Before the process starts, so the first task already shows the photo.
         snapshots.attach(snapshot, case, actor_label, alarm.id)
-    instances.start_instance(
-        EMERGENCY_PROCESS_KEY if alarm.alarm_type in CRITICAL_ALARM_TYPES else SENSOR_PROCESS_KEY,
-        business_key=case.key,
-        variables=_variables(case, incident, alarm, device, snapshot),
-        case_id=case.id,
+    lifecycle.start_process(
+        case,
+        lifecycle.EMERGENCY_PROCESS_KEY if alarm.alarm_type in CRITICAL_ALARM_TYPES else SENSOR_PROCESS_KEY,
+        _variables(case, incident, alarm, device, snapshot),
     )
     return case
 
@@ -92,8 +77,6 @@ def _variables(
     settings = runtime.settings()
     return {
         "case_kind": "maintenance" if alarm.alarm_type == MAINTENANCE else "alarm",
-        "case_id": case.id,
-        "case_key": case.key,
         "title": case.title,
         "category_code": case.category_code,
         "severity": case.severity,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.audit.services import record_case_event
+from app.cases import lifecycle
 from app.cases.models import ESCALATION_LEVELS, Case
 from app.cases.operators import _case, finish
 from app.clock import now
@@ -173,8 +174,7 @@ def fan_out(call: OperatorCall) -> list[dict[str, Any]]:
     timestamp = now()
     rows = team.add_responders(emergency, resolved, timestamp)
     if rows and case.dispatched_at is None:
-        case.dispatched_at = timestamp
-        case.handler_unit, case.handler_user = rows[0].unit_code, rows[0].username
+        lifecycle.record_dispatch(case, rows[0].username, rows[0].unit_code, timestamp)
     case.updated_at = timestamp
     entries = [team.entry(row) for row in rows]
     _audit(
@@ -271,16 +271,8 @@ def report_in_missed(call: OperatorCall) -> dict[str, Any]:
         case.escalation_level is None
         or ESCALATION_LEVELS.index(level) > ESCALATION_LEVELS.index(case.escalation_level)
     ):
-        before = case.escalation_level
-        case.escalation_level, case.escalated_at, case.updated_at = level, timestamp, timestamp
-        _audit(
-            call,
-            case,
-            "case.escalated",
-            before={"escalation_level": before},
-            after={"escalation_level": level, "escalated_at": timestamp.isoformat()},
-            data={"trigger": "report_in_missed", "unit": row.unit_code, "user": row.username},
-        )
+        data = {"trigger": "report_in_missed", "unit": row.unit_code, "user": row.username}
+        lifecycle.escalate(case, level, timestamp, call.actor, call.instance_id, data)
     _audit(
         call,
         case,

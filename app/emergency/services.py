@@ -12,8 +12,9 @@ from sqlalchemy.orm import selectinload
 from app.audit.services import record_case_event
 from app.auth.models import User
 from app.auth.roles import Role
-from app.cases.models import Attachment, Case, CaseStatus
-from app.cases.services import case_snapshot, get_case, next_case_key, visible_cases
+from app.cases import lifecycle
+from app.cases.models import Attachment, Case
+from app.cases.services import get_case, visible_cases
 from app.clock import now
 from app.emergency import responders as team
 from app.emergency.models import Emergency, EmergencyStatus, EmergencyUpdate
@@ -21,9 +22,7 @@ from app.emergency.plans import find_plan
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.extensions import db
 from app.grids.services import locate
-from app.workflow import instances
 
-EMERGENCY_PROCESS_KEY = "emergency_escalation"
 # The command centre launches plans (supervisors and dispatchers), and admins.
 LAUNCHERS = frozenset({Role.SUPERVISOR, Role.DISPATCHER, Role.ADMIN})
 # Besides the responders themselves, who may post on-scene updates.
@@ -61,9 +60,7 @@ def launch_plan(user: User, fields: dict[str, Any]) -> Emergency:
         raise InvalidInput(
             "no responder available", {"plan_code": f"plan {code!r} has no available responder: {reasons}"}
         )
-    timestamp = now()
-    case = Case(
-        key=next_case_key(timestamp.year),
+    case = lifecycle.open_case(
         title=fields.get("title") or plan.name,
         description=fields.get("description") or plan.description,
         category_code=None,
@@ -72,23 +69,14 @@ def launch_plan(user: User, fields: dict[str, Any]) -> Emergency:
         lon=lon,
         address=fields.get("address"),
         source_channel="web",
-        reporter_id=user.id,
         severity="red",
-        status=CaseStatus.REPORTED,
-        created_at=timestamp,
-        updated_at=timestamp,
+        reporter=user,
+        audit_data={"plan_code": plan.code},
     )
-    db.session.add(case)
-    db.session.flush()
-    record_case_event(
-        "case.reported", case, actor=user, after=case_snapshot(case), data={"plan_code": plan.code}
-    )
-    instances.start_instance(
-        EMERGENCY_PROCESS_KEY,
-        business_key=case.key,
-        variables={
-            "case_id": case.id,
-            "case_key": case.key,
+    lifecycle.start_process(
+        case,
+        lifecycle.EMERGENCY_PROCESS_KEY,
+        {
             "title": case.title,
             "category_code": None,
             "severity": case.severity,
@@ -97,8 +85,7 @@ def launch_plan(user: User, fields: dict[str, Any]) -> Emergency:
             "reporter": user.username,
             "plan_code": plan.code,
         },
-        case_id=case.id,
-        actor=user,
+        user,
     )
     return emergency_of_case(case)
 

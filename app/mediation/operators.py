@@ -17,7 +17,8 @@ from app import runtime
 from app.audit.services import record_case_event
 from app.auth.models import User
 from app.auth.roles import Role
-from app.cases.models import Case, CaseStatus
+from app.cases import lifecycle
+from app.cases.models import CaseStatus
 from app.clock import as_utc, now
 from app.errors import InvalidInput
 from app.extensions import db
@@ -57,20 +58,6 @@ def _dispute(call: OperatorCall) -> Dispute:
 
 def _audit(call: OperatorCall, dispute: Dispute, action: str, **fields: Any) -> None:
     record_case_event(action, dispute.case, actor=call.actor, instance_id=call.instance_id, **fields)
-
-
-def _set_case_status(call: OperatorCall, case: Case, status: str) -> None:
-    if case.status == status:
-        return
-    before = case.status
-    case.status, case.updated_at = status, now()
-    record_case_event(
-        "case.status_changed",
-        case,
-        actor=call.actor,
-        before={"status": before},
-        after={"status": status},
-    )
 
 
 def _one_of(value: Any, allowed: dict[str, Any], field: str) -> str:
@@ -135,9 +122,10 @@ def assign(call: OperatorCall) -> dict[str, Any]:
     dispute.grade, dispute.dispute_type, dispute.status = grade, dispute_type, DisputeStatus.MEDIATING
     dispute.mediator_id, dispute.mediator_kind, dispute.assigned_at = mediator.id, kind, timestamp
     case.title, case.category_code = case_title(dispute_type), category_of(dispute_type)
-    case.severity, case.handler_user = SEVERITY_OF_GRADE[grade], mediator.username
+    case.severity = SEVERITY_OF_GRADE[grade]
     case.filed_at = case.filed_at or timestamp
-    case.dispatched_at, case.updated_at = timestamp, timestamp
+    lifecycle.record_dispatch(case, mediator.username, None, timestamp)
+    case.updated_at = timestamp
     _audit(
         call,
         dispute,
@@ -257,7 +245,7 @@ def record_agreement(call: OperatorCall) -> dict[str, Any]:
     timestamp = now()
     dispute.follow_up_at = timestamp + timedelta(days=settings.follow_up_days)
     dispute.follow_up_due_at = dispute.follow_up_at + timedelta(days=settings.follow_up_window_days)
-    _set_case_status(call, dispute.case, CaseStatus.FEEDBACK)
+    lifecycle.change_status(dispute.case, CaseStatus.FEEDBACK, call.actor)
     _audit(
         call,
         dispute,

@@ -17,8 +17,9 @@ from app import runtime
 from app.audit.services import record, record_case_event
 from app.auth.models import User
 from app.auth.roles import Role
-from app.cases.models import Case, CaseStatus
-from app.cases.services import case_snapshot, case_visible_to, get_case, is_case_visible, next_case_key
+from app.cases import lifecycle
+from app.cases.models import Case
+from app.cases.services import case_visible_to, get_case, is_case_visible
 from app.categories.services import get_category
 from app.clock import now
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
@@ -40,7 +41,6 @@ from app.mediation.models import (
 )
 from app.mediation.privacy import sees_personal_data
 from app.mediation.redaction import cut_address, mask_name, mask_phone
-from app.workflow import instances
 
 PROCESS_KEY = "dispute_mediation"
 # A resident files for themselves; grid staff, community staff and the command centre on someone's behalf.
@@ -110,10 +110,8 @@ def file_dispute(user: User, fields: dict[str, Any]) -> Dispute:
         for i, p in enumerate(parties)
     ]
     grid_code = _case_grid(fields)
-    timestamp = now()
     dispute_type = fields["dispute_type"]
-    case = Case(
-        key=next_case_key(timestamp.year),
+    case = lifecycle.open_case(
         title=case_title(dispute_type),
         description="",
         category_code=category_of(dispute_type),
@@ -121,19 +119,10 @@ def file_dispute(user: User, fields: dict[str, Any]) -> Dispute:
         lat=fields.get("lat"),
         lon=fields.get("lon"),
         address=cut_address(fields.get("address")),
-        source_channel="resident"
-        if user.role == Role.RESIDENT
-        else "grid_worker"
-        if user.role == Role.GRID_WORKER
-        else "web",
-        reporter_id=user.id,
+        source_channel=lifecycle.reporter_channel(user),
         severity="yellow",
-        status=CaseStatus.REPORTED,
-        created_at=timestamp,
-        updated_at=timestamp,
+        reporter=user,
     )
-    db.session.add(case)
-    db.session.flush()
     dispute = Dispute(
         case_id=case.id,
         dispute_type=dispute_type,
@@ -141,7 +130,7 @@ def file_dispute(user: User, fields: dict[str, Any]) -> Dispute:
         status=DisputeStatus.INTAKE,
         filed_by_id=user.id,
         session_count=0,
-        filed_at=timestamp,
+        filed_at=case.created_at,
     )
     db.session.add(dispute)
     db.session.flush()
@@ -158,7 +147,6 @@ def file_dispute(user: User, fields: dict[str, Any]) -> Dispute:
         for position, (party, party_grid) in enumerate(zip(parties, party_grids, strict=True), start=1)
     )
     db.session.flush()
-    record_case_event("case.reported", case, actor=user, after=case_snapshot(case))
     # Counts and roles only: the parties themselves never enter the audit trail.
     record_case_event(
         "dispute.filed",
@@ -171,20 +159,17 @@ def file_dispute(user: User, fields: dict[str, Any]) -> Dispute:
             "grid_code": grid_code,
         },
     )
-    instances.start_instance(
+    lifecycle.start_process(
+        case,
         PROCESS_KEY,
-        business_key=case.key,
-        variables={
-            "case_id": case.id,
-            "case_key": case.key,
+        {
             "dispute_type": dispute_type,
             "grid_code": grid_code,
             "community_code": community_of(grid_code),
             "party_count": len(parties),
             "reporter": user.username,
         },
-        case_id=case.id,
-        actor=user,
+        user,
     )
     return dispute
 

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, or_, select, true
 from app import runtime
 from app.auth.models import User
 from app.auth.roles import REASSIGNERS
-from app.cases.dispatch import record_redispatch
+from app.cases.lifecycle import record_redispatch
 from app.cases.models import Attachment, Case
 from app.cases.services import case_visible_to, is_case_visible
 from app.clock import now
@@ -331,7 +331,7 @@ def reassign(user: User, task_id: int, username: str) -> HumanTask:
         # Handing the handling over is a re-dispatch: the handler changes, dispatch accuracy counts it.
         case = db.session.get(Case, task.case_id)
         if case is not None:
-            record_redispatch(case, user, target.username, None, via="task reassign")
+            record_redispatch(case, user, target.username, None, {"via": "task reassign"})
     return task
 
 

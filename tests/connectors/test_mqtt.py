@@ -22,7 +22,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
-from app.cases.models import Case
+from app.cases.lifecycle import close_case
+from app.cases.models import Case, CaseStatus
 from app.config import ConfigError, Settings
 from app.devices.models import Alarm, DeadLetter, Incident
 from app.devices.services import register_device, validate_device_fields
@@ -401,7 +402,8 @@ def test_over_mqtt_todays_zigbee2mqtt_payloads_alarm_and_a_second_sos_is_a_secon
     (first,) = db.session.execute(
         select(Case).join(Incident, Incident.case_id == Case.id).where(Incident.alarm_type == "sos")
     ).scalars()
-    first.status = "closed"  # the emergency was handled and closed (SQLite: one writer, so between runs)
+    # The emergency was handled and closed (SQLite: one writer, so between runs).
+    close_case(first, CaseStatus.CLOSED, None)
     db.session.commit()
     listener = MqttListener(mqtt_app)
     listener.start()

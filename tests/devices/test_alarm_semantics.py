@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
+from app.cases.lifecycle import close_case
 from app.cases.models import Case, CaseStatus
 from app.clock import FrozenClock
 from app.devices.models import Alarm, Device
@@ -46,7 +47,7 @@ def _case(key: str) -> Case:
 
 def _close(key: str) -> None:
     """The case is closed (by hand, or on a confirmed clear) while the device's alarm may still be on."""
-    _case(key).status = CaseStatus.CLOSED
+    close_case(_case(key), CaseStatus.CLOSED, None)
     db.session.commit()
 
 

@@ -15,11 +15,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.auth.services import create_user
-from app.cases.models import Case
 from app.extensions import db
 from app.grids.models import Grid, GridMember
 from app.units.models import Unit
 from tests.conftest import PASSWORD, AppFactory
+from tests.factories import historic_case
 from tests.helpers import fingerprint
 
 DISTRICT, STREET = "510124", "510124001"
@@ -140,12 +140,12 @@ def _seed() -> None:
     for row in _CASES:
         (n, grid, worker, unit, status, created, filed, dispatched, redispatch, due, handled, close_due,
          closed, postponed, rework) = row  # fmt: skip
-        db.session.add(
-            Case(key=f"GC-2026-{n:06d}", title=f"案件{n}", source_channel="web", severity="blue",
-                 status=status, grid_code=grid, handler_user=worker, handler_unit=unit, created_at=created,
-                 updated_at=created, filed_at=filed, dispatched_at=dispatched, redispatch_count=redispatch,
-                 due_at=due, handled_at=handled, close_due_at=close_due, closed_at=closed,
-                 postponed_count=postponed, rework_count=rework)
+        historic_case(
+            key=f"GC-2026-{n:06d}", title=f"案件{n}", source_channel="web", severity="blue",
+            status=status, grid_code=grid, handler_user=worker, handler_unit=unit, created_at=created,
+            updated_at=created, filed_at=filed, dispatched_at=dispatched, redispatch_count=redispatch,
+            due_at=due, handled_at=handled, close_due_at=close_due, closed_at=closed,
+            postponed_count=postponed, rework_count=rework,
         )  # fmt: skip
     db.session.commit()
 

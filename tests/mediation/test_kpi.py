@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from app.cases.models import Case
-from app.cases.services import next_case_key
+from app.cases.lifecycle import next_case_key
 from app.extensions import db
 from app.mediation.models import Dispute
 from app.timelimits.calendar import CHINA_STANDARD_TIME
+from tests.factories import historic_case
 from tests.helpers import fingerprint
 from tests.mediation.territory import COMMUNITY_A, GRID_A1, GRID_A2, GRID_B1
 
@@ -32,7 +32,7 @@ def _dispute(
     due: datetime | None = None,
     done: datetime | None = None,
 ) -> None:
-    case = Case(
+    case = historic_case(
         key=next_case_key(2026),
         title="矛盾纠纷:噪音",
         description="",
@@ -44,7 +44,6 @@ def _dispute(
         updated_at=filed,
         reporter_id=resident_id,
     )
-    db.session.add(case)
     db.session.flush()
     db.session.add(
         Dispute(
