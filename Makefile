@@ -56,7 +56,8 @@ typecheck: setup
 	$(BIN)/mypy
 
 # The suite in parallel (pytest-xdist), each worker on its own databases and Redis db (tests/conftest.py);
-# PYTEST_WORKERS=0 runs it in one process. 3 was the fastest of 2, 3 and 4 on the 2-CPU machine (README).
+# PYTEST_WORKERS=0 runs it in one process. 3 on 2 CPUs: one more than the CPUs, so a worker waiting on
+# PostgreSQL, Chromium or its broker leaves both CPUs busy (not yet timed against 4 on a quiet machine).
 PYTEST_WORKERS ?= 3
 pytest: setup
 	$(BIN)/python -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS)
