@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from app import create_app
 from app.clock import FrozenClock
@@ -28,13 +30,80 @@ from app.extensions import db
 if TYPE_CHECKING:
     from redis import Redis
 
-POSTGRES_URL = os.environ.get(
+BASE_POSTGRES_URL = os.environ.get(
     "GRIDCASE_TEST_POSTGRES_URL", "postgresql://gridcase:gridcase@127.0.0.1:5432/gridcase_test"
 )
-REDIS_URL = os.environ.get("GRIDCASE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+BASE_REDIS_URL = os.environ.get("GRIDCASE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("GRIDCASE_REQUIRE_SERVICES") == "1"
 PASSWORD = "test-password-1"
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
+
+
+# -- Parallel runs (pytest-xdist) -------------------------------------------------------------------------
+# `pytest -n N` starts workers gw0…gw{N-1}; xdist sets PYTEST_XDIST_WORKER before this module is imported,
+# so the URLs below are already the worker's own. A plain run (no worker) uses the base URLs unchanged.
+#   PostgreSQL: database <base name>_gw<i> on the same server (created on first use; the role is superuser).
+#   Redis: db (base - 1 - i) mod 16, counting down, so a worker never shares the base db of a plain run
+#   started at the same time, and the default base 15 gives 14, 13, … (never db 0, a local stack's db).
+#   GRIDCASE_TEST_REDIS_WORKER_DBS="9,10,11" names the workers' dbs instead (a machine shared by several
+#   people, each with their own base db).
+
+
+def xdist_worker() -> str | None:
+    """This process's xdist worker id ("gw0", "gw1", …), or None outside a parallel run."""
+    return os.environ.get("PYTEST_XDIST_WORKER")
+
+
+def worker_postgres_url(base_url: str, worker: str | None) -> str:
+    if worker is None:
+        return base_url
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}_{worker}"))
+
+
+def worker_redis_url(base_url: str, worker: str | None, worker_dbs: str = "") -> str:
+    if worker is None:
+        return base_url
+    index = int(worker.removeprefix("gw"))
+    parts = urlsplit(base_url)
+    base_db = int(parts.path.strip("/") or 0)
+    if worker_dbs:
+        named = [int(n) for n in worker_dbs.split(",")]
+        if index >= len(named):
+            raise RuntimeError(f"GRIDCASE_TEST_REDIS_WORKER_DBS names {len(named)} dbs: none for {worker}")
+        db_number = named[index]
+    else:
+        db_number = (base_db - 1 - index) % 16
+    if db_number == base_db:
+        raise RuntimeError(f"Redis worker {worker} would share the base db {base_db} of plain runs")
+    return urlunsplit(parts._replace(path=f"/{db_number}"))
+
+
+def ensure_postgres_database(url: str, base_url: str) -> None:
+    """Creates the worker's database if missing, connected to the base database (which must exist)."""
+    if url == base_url:
+        return
+    name = urlsplit(url).path.lstrip("/")
+    engine = create_engine(
+        base_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    exists = text("SELECT 1 FROM pg_database WHERE datname = :name")
+    try:
+        with engine.connect() as connection:
+            if connection.execute(exists, {"name": name}).first() is None:
+                try:  # template0: nobody is ever connected to it, so it can always be copied
+                    connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0'))
+                except DBAPIError:  # another run made it in the meantime: fine, else a real error
+                    if connection.execute(exists, {"name": name}).first() is None:
+                        raise
+    finally:
+        engine.dispose()
+
+
+POSTGRES_URL = worker_postgres_url(BASE_POSTGRES_URL, xdist_worker())
+REDIS_URL = worker_redis_url(
+    BASE_REDIS_URL, xdist_worker(), os.environ.get("GRIDCASE_TEST_REDIS_WORKER_DBS", "")
+)
 
 
 def _service_missing(what: str, error: Exception) -> None:
@@ -46,6 +115,7 @@ def _service_missing(what: str, error: Exception) -> None:
 
 def postgres_available() -> None:
     try:
+        ensure_postgres_database(POSTGRES_URL, BASE_POSTGRES_URL)
         engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -237,37 +307,54 @@ def auth(client: FlaskClient) -> Callable[[str], dict[str, str]]:
 MOSQUITTO = os.environ.get("GRIDCASE_TEST_MOSQUITTO") or shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
-@pytest.fixture(scope="session")
-def mosquitto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Mosquitto broker of this test session on a free port of 127.0.0.1, with the shipped configuration
-    (``connectors/mosquitto.conf``: anonymous here, persistence in a temporary folder)."""
+def _free_port() -> int:
     import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def _start_mosquitto(folder: Path, attempts: int = 5) -> tuple[Any, int]:
+    """Starts a broker on a free port. The port is free when probed but another process (a parallel worker's
+    broker) may take it before Mosquitto binds; Mosquitto then exits, and we try a new port. "running" in
+    its log means it bound the port itself, so the tests never talk to someone else's broker."""
     import subprocess
     import time
 
     from tests.connectors.brokers import broker_config
 
+    for _ in range(attempts):
+        port = _free_port()
+        config = folder / "mosquitto.conf"
+        config.write_text(broker_config(port, folder))
+        log = folder / f"log-{port}"
+        with log.open("wb") as log_file:
+            process = subprocess.Popen(
+                [MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=log_file
+            )
+        deadline = time.monotonic() + 10
+        while process.poll() is None and time.monotonic() < deadline:
+            if b" running" in log.read_bytes():
+                return process, port
+            time.sleep(0.05)
+        if process.poll() is None:  # neither running nor exited in 10 s: give up on this port
+            process.kill()
+            process.wait(timeout=10)
+    raise OSError(f"Mosquitto did not start in {attempts} attempts; see {folder}")
+
+
+@pytest.fixture(scope="session")
+def mosquitto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Mosquitto broker of this test session (of this xdist worker) on a free port of 127.0.0.1, with
+    the shipped configuration (``connectors/mosquitto.conf``: anonymous, persistence in a temporary folder)."""
     if not Path(MOSQUITTO).exists():
         _service_missing("Mosquitto", FileNotFoundError(MOSQUITTO))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    folder = tmp_path_factory.mktemp("mosquitto")
-    config = folder / "mosquitto.conf"
-    config.write_text(broker_config(port, folder))
-    process = subprocess.Popen(
-        [MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=(folder / "log").open("wb")
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError as exc:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                _service_missing("Mosquitto", exc)
-            time.sleep(0.05)
+    try:
+        process, port = _start_mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    except OSError as exc:
+        _service_missing("Mosquitto", exc)
     yield f"mqtt://127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=10)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -44,8 +45,11 @@ def compiled_catalogues() -> None:
                 continue
             with po_path.open("rb") as po_file:
                 catalog = read_po(po_file)
-            with mo_path.open("wb") as mo_file:
+            # Written aside, then renamed: parallel workers may compile the same file while others read it.
+            partial = mo_path.with_name(f"{mo_path.name}.{os.getpid()}")
+            with partial.open("wb") as mo_file:
                 write_mo(mo_file, catalog)
+            partial.replace(mo_path)
 
 
 @dataclass
