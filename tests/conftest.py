@@ -348,7 +348,8 @@ def _start_mosquitto(folder: Path, attempts: int = 5) -> tuple[Any, int]:
 @pytest.fixture(scope="session")
 def mosquitto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Mosquitto broker of this test session (of this xdist worker) on a free port of 127.0.0.1, with
-    the shipped configuration (``connectors/mosquitto.conf``: anonymous, persistence in a temporary folder)."""
+    the shipped configuration (``connectors/mosquitto.conf``: anonymous, persistence in a temporary folder).
+    """
     if not Path(MOSQUITTO).exists():
         _service_missing("Mosquitto", FileNotFoundError(MOSQUITTO))
     try:
