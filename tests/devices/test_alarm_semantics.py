@@ -5,7 +5,7 @@ reported is "never seen"; dead letters are linked to and counted on their device
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,19 +20,15 @@ from app.clock import FrozenClock
 from app.devices.models import Alarm, Device
 from app.extensions import db
 from tests.devices.conftest import BUILDING_A, Send
+from tests.factories import app_on_both_backends
+from tests.helpers import case_row
 
 SOS = "zigbee2mqtt/锦绣花园/3栋/1201/紧急按钮"
 LEAK = "zigbee2mqtt/锦绣花园/3栋/1201/厨房水浸"
 WATCH = "gridcase/devices/watch-1"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
-    app: Flask = make_app(request.param)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+app = app_on_both_backends
 
 
 @pytest.fixture(autouse=True)
@@ -40,19 +36,14 @@ def _deployed(deployed: None) -> None:
     """Incidents open cases, which start their processes."""
 
 
-def _case(key: str) -> Case:
-    db.session.expire_all()
-    return db.session.execute(select(Case).where(Case.key == key)).scalar_one()
-
-
 def _close(key: str) -> None:
     """The case is closed (by hand, or on a confirmed clear) while the device's alarm may still be on."""
-    close_case(_case(key), CaseStatus.CLOSED, None)
+    close_case(case_row(key), CaseStatus.CLOSED, None)
     db.session.commit()
 
 
 def _events(key: str, action: str) -> list[dict[str, Any]]:
-    case = _case(key)
+    case = case_row(key)
     rows = db.session.execute(
         select(AuditEvent.data).where(AuditEvent.case_id == case.id, AuditEvent.action == action)
     ).scalars()
@@ -146,12 +137,12 @@ def test_a_fire_case_names_the_building_and_every_detector(
         )
     first = send("zigbee2mqtt/3栋/1F/烟感", {"smoke": True})
     (key,) = first.case_keys
-    assert "1 个" not in _case(key).title
+    assert "1 个" not in case_row(key).title
     for floor in (2, 3):
         clock.advance(seconds=40)
         joined = send(f"zigbee2mqtt/3栋/{floor}F/烟感", {"smoke": True})
         assert joined.changes == ("smoke:opened",) and joined.case_keys == ()
-    case = _case(key)
+    case = case_row(key)
     assert case.title.endswith("(3 个设备报警)") and BUILDING_A in case.title
     for floor in (1, 2, 3):
         assert f"3栋/{floor}F/烟感" in case.description

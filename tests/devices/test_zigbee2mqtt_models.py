@@ -6,12 +6,11 @@ past its kind's interval goes offline without zigbee2mqtt's availability feature
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
@@ -21,17 +20,12 @@ from app.devices.models import Alarm, DeadLetter, Device, Incident
 from app.extensions import db
 from app.workflow import scheduler
 from tests.devices.conftest import Send
+from tests.factories import app_on_both_backends
 
 MODELS = sorted((Path(__file__).parents[1] / "connectors" / "data" / "zigbee2mqtt").glob("*.json"))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
-    app: Flask = make_app(request.param)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+app = app_on_both_backends
 
 
 @pytest.fixture(autouse=True)
