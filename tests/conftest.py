@@ -328,7 +328,8 @@ def _start_mosquitto(folder: Path, attempts: int = 5) -> tuple[Any, int]:
     for _ in range(attempts):
         port = _free_port()
         config = folder / "mosquitto.conf"
-        config.write_text(broker_config(port, folder))
+        # "running" is logged at the information level, which the shipped configuration leaves out.
+        config.write_text(broker_config(port, folder) + "log_type information\n")
         log = folder / f"log-{port}"
         with log.open("wb") as log_file:
             process = subprocess.Popen(
