@@ -6,6 +6,7 @@ task API, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,12 +16,13 @@ from sqlalchemy import func, select
 from app.cases.lifecycle import close_case
 from app.cases.models import Case, CaseStatus
 from app.cases.services import case_instance
-from app.clock import FrozenClock, now
+from app.clock import FrozenClock, as_utc, now
 from app.config import ConfigError, SensorSettings, Settings
 from app.devices.case_timeline import REOPEN_LABEL
 from app.devices.models import Device
 from app.extensions import db
 from app.grids.models import GridMember
+from app.kpi.services import KpiQuery, kpi_rows
 from app.workflow.models import InstanceStatus, ProcessInstance
 from tests.devices.conftest import BUILDING_A, Send
 from tests.devices.test_sensor_alarm import _grid
@@ -82,6 +84,7 @@ def _wrongly_confirmed_clear(client: Any, auth: Any, send: Send, clock: FrozenCl
 
 def test_reopen_mode_reopens_the_wrongly_closed_case_with_a_new_task(
     app: Flask,
+    users: dict[str, Any],
     client: Any, auth: Any, send: Send, clock: FrozenClock, elderly_leak_sensor: Device
 ) -> None:
     key = _wrongly_confirmed_clear(client, auth, send, clock)
@@ -113,9 +116,15 @@ def test_reopen_mode_reopens_the_wrongly_closed_case_with_a_new_task(
     entry = body.split('data-action="case.reopened"')[1].split("</li>")[0]
     assert "重新打开案件" in entry and "已结案 → " in entry and REOPEN_LABEL in entry
     # The reopened case runs to its end again: one closing counted, at the second one.
+    clock.advance(minutes=5)
     complete(client, auth, "dispatcher", key, "call_resident", {"resident_outcome": "answered_ok"})
     case = case_row(key)
     assert case.status == CaseStatus.CLOSED and case.closed_at is not None and _cases() == 1
+    # KPIs: one case received and closed, at its second closing (the first one's closed_at is gone).
+    day = KpiQuery("overall", now() - timedelta(days=1), now() + timedelta(days=1))
+    (row,) = kpi_rows(users["admin"], day)
+    assert (row["received"], row["closed"]) == (1, 1)
+    assert as_utc(case.closed_at) == now()
 
 
 @pytest.mark.parametrize("mode", ["open"])
