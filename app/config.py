@@ -49,6 +49,19 @@ def _float(name: str, default: float, low: float, high: float) -> float:
     return value
 
 
+def _word(name: str, default: str) -> str:
+    raw = os.environ.get(name)
+    return default if raw is None or raw.strip() == "" else raw.strip()
+
+
+# SENSOR_AFTER_CLOSED_CASE: the next trigger of a latched alarm whose case was closed while it was still on
+# opens a new case (``open``: the closed case's KPIs and time limits stay final) or reopens that case
+# (``reopen``: one case per incident).
+AFTER_CLOSED_OPEN = "open"
+AFTER_CLOSED_REOPEN = "reopen"
+AFTER_CLOSED_CASE_CHOICES = (AFTER_CLOSED_OPEN, AFTER_CLOSED_REOPEN)
+
+
 @dataclass(frozen=True)
 class SensorSettings:
     """How sensor messages become alarms, incidents and cases (env ``SENSOR_*``; see README, Sensors)."""
@@ -65,6 +78,7 @@ class SensorSettings:
     # Momentary alarms (SOS, fall, camera detections): a trigger this long after the previous one is a new
     # alarm and a new case even while that one's case is open; sooner, it is a repeat on that case.
     momentary_quiet_seconds: int = 900
+    after_closed_case: str = AFTER_CLOSED_OPEN  # AFTER_CLOSED_CASE_CHOICES
 
     @classmethod
     def from_env(cls) -> SensorSettings:
@@ -87,7 +101,15 @@ class SensorSettings:
             momentary_quiet_seconds=_int(
                 "SENSOR_MOMENTARY_QUIET_SECONDS", cls.momentary_quiet_seconds, minimum=1
             ),
+            after_closed_case=_word("SENSOR_AFTER_CLOSED_CASE", cls.after_closed_case),
         )
+
+    def __post_init__(self) -> None:
+        if self.after_closed_case not in AFTER_CLOSED_CASE_CHOICES:
+            raise ConfigError(
+                f"SENSOR_AFTER_CLOSED_CASE must be one of {', '.join(AFTER_CLOSED_CASE_CHOICES)},"
+                f" got {self.after_closed_case!r}"
+            )
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,39 @@ def close_case(case: Case, status: str, actor: Actor | None, reject_reason: str 
     return timestamp
 
 
+def reopen_case(
+    case: Case,
+    reason: str,
+    *,
+    actor: Actor | None = None,
+    actor_label: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Reopen a closed, rejected or withdrawn case (``SENSOR_AFTER_CLOSED_CASE=reopen``: its device alarmed
+    again while the alarm it was closed on was still on): status back to ``reported``, as a new case starts,
+    ``closed_at`` cleared (it counts as closed once, when it closes again), ``case.reopened`` with why. Its
+    other history stays (received, filed, first dispatch, closing limit). The caller starts its process."""
+    if case.status not in CLOSING_STATUSES:
+        raise ValueError(f"case {case.key} is {case.status}: a closed, rejected or withdrawn case reopens")
+    timestamp = now()
+    before = {
+        "status": case.status,
+        "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+        "reject_reason": case.reject_reason,
+    }
+    case.status, case.updated_at = CaseStatus.REPORTED, timestamp
+    case.closed_at = case.reject_reason = None
+    record_case_event(
+        "case.reopened",
+        case,
+        actor=actor,
+        actor_label=actor_label,
+        before=before,
+        after={"status": case.status, "closed_at": None},
+        data={"reason": reason, **(data or {})},
+    )
+
+
 def close_as_duplicate(case: Case, original: Case, actor: Actor | None) -> None:
     """End the case as a duplicate of ``original``, whose timeline notes the link."""
     if original.id == case.id:

@@ -8,9 +8,10 @@ Two things end an active alarm without a clear, so that a real trigger is never 
 its case was closed while it was still on (a wrong confirmed clear, a case closed by hand: latched alarms
 such as a leak), or, for momentary alarm types (SOS presses, falls, camera detections: events, not states,
 and devices seldom send a clear), the quiet time passed since its last trigger. The next trigger then ends
-it (``alarm.superseded``) and opens a new alarm, incident and case, whose values say why (``retrigger``)
-for the new case's timeline. Within the quiet time, while the case is open, a momentary trigger is a repeat
-and goes on that case's timeline."""
+it (``alarm.superseded``) and opens a new alarm and incident, whose values say why (``retrigger``) for the
+timeline of its case: a new one, or with ``SENSOR_AFTER_CLOSED_CASE=reopen`` the closed one reopened (a
+latched, non-critical alarm whose case was closed; ``app.devices.case_opening``). Within the quiet time,
+while the case is open, a momentary trigger is a repeat and goes on that case's timeline."""
 
 from __future__ import annotations
 

@@ -66,6 +66,19 @@ def open_incident_case(incident: Incident, alarm: Alarm, device: Device) -> Case
     return case
 
 
+def reopen_incident_case(case: Case, incident: Incident, alarm: Alarm, device: Device, reason: str) -> None:
+    """``SENSOR_AFTER_CLOSED_CASE=reopen``: the case closed while the alarm was on takes the new incident,
+    reopens (``case.reopened`` with ``reason``) and runs the sensor process again, so the dispatcher has
+    its task again; the case page shows the newest run."""
+    lifecycle.reopen_case(
+        case,
+        reason,
+        actor_label=device_label(device),
+        data={"incident_id": incident.id, "alarm_id": alarm.id, "alarm_type": alarm.alarm_type},
+    )
+    lifecycle.start_process(case, SENSOR_PROCESS_KEY, _variables(case, incident, alarm, device, None))
+
+
 def device_label(device: Device) -> str:
     """The audit actor label of what a device does."""
     return f"device:{device.device_id}"[:80]

@@ -6,6 +6,8 @@ incident on (its row is committed) and acknowledges. In stack mode an RQ worker 
 its commit, in a transaction of its own. Either way ``open_case_for_incident`` is idempotent (it locks the
 incident row and does nothing if the case exists), and the scheduler's round opens the case of any incident
 still without one after ``PENDING_GRACE`` (a job lost with Redis, a crash between commit and hand-on).
+With ``SENSOR_AFTER_CLOSED_CASE=reopen``, an incident whose alarm follows one whose case was closed while it
+was still on reopens that case instead (``_case_to_reopen``).
 """
 
 from __future__ import annotations
@@ -17,12 +19,21 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app import runtime
+from app.cases import lifecycle
 from app.cases.models import Case
 from app.clock import now
+from app.config import AFTER_CLOSED_REOPEN
 from app.devices import snapshots
-from app.devices.case_hook import notify_alarm_cleared, open_incident_case
-from app.devices.case_timeline import describe_devices, record_retrigger
+from app.devices.alarms import AFTER_CLOSED_CASE
+from app.devices.case_hook import (
+    CRITICAL_ALARM_TYPES,
+    notify_alarm_cleared,
+    open_incident_case,
+    reopen_incident_case,
+)
+from app.devices.case_timeline import REOPEN_LABEL, describe_devices, record_retrigger
 from app.devices.models import Alarm, Device, Incident
+from app.devices.types import ALARM_TYPES
 from app.extensions import db
 from app.jobs import ENGINE_QUEUE, enqueue
 
@@ -44,10 +55,16 @@ def open_case_for_incident(incident_id: int) -> Case | None:
     ).scalar_one()
     device = db.session.get(Device, first.device_id)
     assert device is not None
-    case = open_incident_case(incident, first, device)
+    closed = _case_to_reopen(first)
+    if closed is not None:
+        reopen_incident_case(closed, incident, first, device, REOPEN_LABEL)
+        case = closed
+    else:
+        case = open_incident_case(incident, first, device)
     incident.case_id = case.id
     db.session.flush()
-    record_retrigger(case, first)
+    if closed is None:
+        record_retrigger(case, first)
     if incident.alarm_count > 1:
         describe_devices(case, incident)  # devices that joined before the case was opened
     if not first.active and first.cleared_at is not None:
@@ -55,6 +72,27 @@ def open_case_for_incident(incident_id: int) -> Case | None:
         # alarm ended by a new trigger, with no cleared_at, was not cleared).
         notify_alarm_cleared(first)
     return case
+
+
+def _case_to_reopen(alarm: Alarm) -> Case | None:
+    """With ``SENSOR_AFTER_CLOSED_CASE=reopen``, the case to reopen for an alarm that followed one whose case
+    was closed while it was still on. Never for a momentary alarm (a new press is a new event) nor a
+    critical one (its emergency, with plan, responders and review, is over: a new fire is a new
+    emergency), nor a case marked as a duplicate; None: open a new case. Locked, so two incidents cannot
+    both reopen it."""
+    values = alarm.values or {}
+    if (
+        runtime.settings().sensors.after_closed_case != AFTER_CLOSED_REOPEN
+        or values.get("retrigger") != AFTER_CLOSED_CASE
+        or ALARM_TYPES[alarm.alarm_type].momentary
+        or alarm.alarm_type in CRITICAL_ALARM_TYPES
+    ):
+        return None
+    previous = db.session.get(Alarm, values.get("previous_alarm_id"))
+    if previous is None or previous.incident is None or previous.incident.case_id is None:
+        return None
+    case = db.session.get(Case, previous.incident.case_id, with_for_update=True, populate_existing=True)
+    return case if case is not None and case.status in lifecycle.CLOSING_STATUSES else None
 
 
 def open_case_job(incident_id: int) -> str | None:

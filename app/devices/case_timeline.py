@@ -1,7 +1,8 @@
 """What an incident's case hears after it was opened, on its timeline: a second press of a momentary alarm
-(``case.alarm_repeated``), why a new case follows a closed one (``case.alarm_retriggered``), and another
-device joining the incident (``case.alarm_joined``: the title and description then name the building and
-every device of the incident, as a fire sets off detector after detector)."""
+(``case.alarm_repeated``), why a new case follows a closed one (``case.alarm_retriggered``; a reopened one
+says why in ``case.reopened``), and another device joining the incident (``case.alarm_joined``: the title
+and description then name the building and every device of the incident, as a fire sets off detector after
+detector)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ RETRIGGER_LABELS = {
     "case_closed": "前案已办结但报警未解除,设备再次报警,另立新案",
     "quiet_time": "距上次触发已超过静默期,设备再次报警,另立新案",
 }
+# Why a case closed while its alarm was on reopened (SENSOR_AFTER_CLOSED_CASE=reopen): ``case.reopened``.
+REOPEN_LABEL = "前案已办结但报警未解除,设备再次报警,重新打开原案"
 DEVICES_HEADING = "联动报警设备"  # the block of the description rewritten as devices join
 
 

@@ -40,6 +40,7 @@ ACTIONS: dict[str, Any] = {
     "case.supervised": _l("Supervision decision"),
     "case.rework": _l("Sent back for rework"),
     "case.linked": _l("A duplicate was linked"),
+    "case.reopened": _l("Case reopened"),
     "case.commented": _l("Commented"),
     "case.escalated": _l("Escalated"),
     "case.units_summoned": _l("Units summoned"),

@@ -39,6 +39,7 @@ ACTION_KINDS: dict[str, str] = {
     "case.supervised": STEP,
     "case.rework": STEP,
     "case.linked": STEP,
+    "case.reopened": STEP,
     "case.commented": STEP,
     "attachment.added": STEP,
     "case.time_limit_set": LIMIT,
@@ -117,7 +118,7 @@ def _facts(event: AuditEvent) -> dict[str, Any]:
     if event.entity_type == "human_task":
         facts.update(task=data.get("name"), element_id=data.get("element_id"))
     action = event.action
-    if action == "case.status_changed":
+    if action in ("case.status_changed", "case.reopened"):
         facts.update(
             status_from=before.get("status"), status_to=after.get("status"), reason=data.get("reason")
         )
