@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from app.clock import now
 from app.devices.models import Device
 from app.devices.services import register_device, validate_device_fields
 from app.extensions import db
+from app.grids.models import Grid
 from connectors.ingest import IngestResult, ingest
 
 BUILDING_A = "510124001001001001001"
@@ -64,3 +66,26 @@ def send(app: Flask) -> Send:
         return ingest(topic, raw, retained, **options)
 
     return feed
+
+
+def sensor_grid(code: str, level: str, parent_id: int | None) -> Grid:
+    """A grid of ``level`` around the test sensors (a square of 0.1°), flushed."""
+    lon0, lat0, lon1, lat1 = 103.9, 30.7, 104.0, 30.8  # around the sensors
+    grid = Grid(
+        code=code,
+        name=code,
+        level=level,
+        parent_id=parent_id,
+        geometry={
+            "type": "Polygon",
+            "coordinates": [[[lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1]]],
+        },
+        min_lon=lon0,
+        min_lat=lat0,
+        max_lon=lon1,
+        max_lat=lat1,
+        created_at=now(),
+    )
+    db.session.add(grid)
+    db.session.flush()
+    return grid

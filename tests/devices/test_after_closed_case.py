@@ -24,11 +24,9 @@ from app.extensions import db
 from app.grids.models import GridMember
 from app.kpi.services import KpiQuery, kpi_rows
 from app.workflow.models import InstanceStatus, ProcessInstance
-from tests.devices.conftest import BUILDING_A, Send
-from tests.devices.test_sensor_alarm import _grid
+from tests.devices.conftest import BUILDING_A, Send, sensor_grid
 from tests.helpers import case_events, case_row, complete, ensure_catalogue, open_tasks
-from tests.web.pages import sign_in
-from tests.web.test_pages_supervisor import PageClient
+from tests.web.pages import PageClient, sign_in
 
 LEAK = "zigbee2mqtt/锦绣花园/3栋/1201/厨房水浸"
 SOS = "zigbee2mqtt/锦绣花园/3栋/1201/紧急按钮"
@@ -53,8 +51,8 @@ def app(make_app: Any, request: pytest.FixtureRequest, mode: str) -> Iterator[Fl
 def _signed_in(deployed: None, users: dict[str, Any], auth: Any) -> None:
     """The dispatcher covers the district; ``worker`` is the building's worker."""
     ensure_catalogue()
-    district = _grid(BUILDING_A[:6], "district", None)
-    building = _grid(BUILDING_A, "building", district.id)
+    district = sensor_grid(BUILDING_A[:6], "district", None)
+    building = sensor_grid(BUILDING_A, "building", district.id)
     db.session.add(GridMember(user_id=users["dispatcher"].id, grid_id=district.id, created_at=now()))
     db.session.add(GridMember(user_id=users["worker"].id, grid_id=building.id, created_at=now()))
     db.session.commit()

@@ -20,10 +20,10 @@ from app.clock import FrozenClock, as_utc, now
 from app.devices import maintenance
 from app.devices.models import Device
 from app.extensions import db
-from app.grids.models import Grid, GridMember
+from app.grids.models import GridMember
 from app.workflow import scheduler
 from app.workflow.models import ProcessDefinition, ProcessInstance
-from tests.devices.conftest import BUILDING_A, Send
+from tests.devices.conftest import BUILDING_A, Send, sensor_grid
 from tests.helpers import case_events, case_row, complete, ensure_catalogue, open_tasks, resolved
 from tests.web.pages import sign_in
 
@@ -35,35 +35,13 @@ SMOKE = "zigbee2mqtt/锦绣花园/3栋/1201/烟感"
 def _signed_in(deployed: None, users: dict[str, Any], auth: Any) -> None:
     """The dispatcher covers the district (the whole command centre); ``worker`` is the building's worker."""
     ensure_catalogue()  # E04's limits apply to the red cases, P01 is the maintenance category
-    district = _grid(BUILDING_A[:6], "district", None)
-    building = _grid(BUILDING_A, "building", district.id)
+    district = sensor_grid(BUILDING_A[:6], "district", None)
+    building = sensor_grid(BUILDING_A, "building", district.id)
     db.session.add(GridMember(user_id=users["dispatcher"].id, grid_id=district.id, created_at=now()))
     db.session.add(GridMember(user_id=users["worker"].id, grid_id=building.id, created_at=now()))
     db.session.commit()
     for username in users:
         auth(username)
-
-
-def _grid(code: str, level: str, parent_id: int | None) -> Grid:
-    lon0, lat0, lon1, lat1 = 103.9, 30.7, 104.0, 30.8  # around the sensors
-    grid = Grid(
-        code=code,
-        name=code,
-        level=level,
-        parent_id=parent_id,
-        geometry={
-            "type": "Polygon",
-            "coordinates": [[[lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1]]],
-        },
-        min_lon=lon0,
-        min_lat=lat0,
-        max_lon=lon1,
-        max_lat=lat1,
-        created_at=now(),
-    )
-    db.session.add(grid)
-    db.session.flush()
-    return grid
 
 
 def _open_elements(key: str) -> list[str]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
+from flask import g
 from flask.testing import FlaskClient
 
 from tests.conftest import PASSWORD
@@ -30,3 +32,16 @@ def post_form(client: FlaskClient, path: str, data: dict[str, object], page: str
     """POST a page form with the session's CSRF token (read from ``page``, default ``path``)."""
     token = csrf_token(client, page or path)
     return client.post(path, data={**data, "csrf_token": token})
+
+
+class PageClient(FlaskClient):
+    """A test client whose requests do not inherit the previous request's signed-in user or CSRF token.
+
+    The fixtures keep one app context open for the whole test, so every request shares its ``g``, where
+    Flask-Login caches the user (``g._login_user``) and Flask-WTF the token (``g.csrf_token``); in production
+    each request has its own app context. Several users' clients in one test need them cleared."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        for name in ("_login_user", "csrf_token"):
+            g.pop(name, None)
+        return super().open(*args, **kwargs)

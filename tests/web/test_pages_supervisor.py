@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from flask import Flask, g
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
@@ -32,22 +32,9 @@ from tests.cases.territory import (
     build_territory,
 )
 from tests.helpers import complete, fingerprint, report, upload_photo, walk_to
-from tests.web.pages import sign_in
+from tests.web.pages import PageClient, sign_in
 
 JSON = {"Accept": "application/json"}
-
-
-class PageClient(FlaskClient):
-    """A test client whose requests do not inherit the previous request's signed-in user or CSRF token.
-
-    The fixtures keep one app context open for the whole test, so every request shares its ``g``, where
-    Flask-Login caches the user (``g._login_user``) and Flask-WTF the token (``g.csrf_token``); in production
-    each request has its own app context. Several users' clients in one test need them cleared."""
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        for name in ("_login_user", "csrf_token"):
-            g.pop(name, None)
-        return super().open(*args, **kwargs)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
