@@ -361,6 +361,7 @@ def test_item_endpoints(world: World, who: str, position: str, endpoint_name: st
         elif endpoint_name == "case get":
             assert response.get_json()["key"] == case.key
         return
+    world.headers(who)  # signed in before the fingerprint: a first sign-in writes a token and its audit
     before = fingerprint() if endpoint.mutates else None
     response = _call(world, who, endpoint, _refs(case))
     absent = _call(world, who, endpoint, GHOST)
@@ -453,6 +454,7 @@ def test_the_reporter_sees_every_case_they_reported(world: World, position: str)
 
 def test_a_dispatcher_out_of_scope_cannot_triage(world: World) -> None:
     case = world.cases["D"]
+    world.headers("dispatcher")  # signed in before the fingerprint: a first sign-in writes a token
     before = fingerprint()
     for action in ("claim", "complete"):
         response = world.client.post(
