@@ -9,6 +9,7 @@ from flask import Flask
 from app import runtime
 from app.clock import Clock, SystemClock
 from app.config import Settings
+from app.inputs import BoundedIntConverter
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:
@@ -17,6 +18,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     # No app-wide static folder: the `web` blueprint serves /static/ from app/web/static/.
     app = Flask(__name__, instance_path=str(settings.upload_folder.parent.resolve()), static_folder=None)
     app.config.update(settings.flask_config())
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route: path ids within INTEGER
     runtime.install_core(app, settings, clock)  # settings, clock and the working calendar time limits count
 
     init_extensions(app)

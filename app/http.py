@@ -14,6 +14,7 @@ from app.auth.models import User
 from app.auth.services import user_from_token
 from app.errors import Forbidden, NotAuthenticated
 from app.extensions import db
+from app.inputs import BoundedInt
 
 MAX_PAGE_SIZE = 100
 # API endpoints anyone may call: signing in. Every other endpoint of the API blueprints needs a user.
@@ -56,8 +57,8 @@ def authenticate_api_request() -> None:
 
 
 class PageArgs(Schema):
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Int(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+    page = BoundedInt(load_default=1, validate=validate.Range(min=1))
+    page_size = BoundedInt(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
 
 def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
@@ -65,10 +66,10 @@ def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
     return Schema.from_dict(
         {
             "items": fields.List(fields.Nested(item_schema)),
-            "page": fields.Int(),
-            "page_size": fields.Int(),
-            "total": fields.Int(),
-            "pages": fields.Int(),
+            "page": BoundedInt(),
+            "page_size": BoundedInt(),
+            "total": BoundedInt(),
+            "pages": BoundedInt(),
         },
         name=name,
     )
@@ -97,7 +98,7 @@ def require_roles(roles: Iterable[str]) -> User:
 
 
 class RowRejectionSchema(Schema):
-    row = fields.Int()
+    row = BoundedInt()
     code = fields.Str(allow_none=True)
     field = fields.Str()
     reason = fields.Str()
@@ -106,9 +107,9 @@ class RowRejectionSchema(Schema):
 class RowImportReportSchema(Schema):
     """``app.imports.ImportReport`` of an all-or-nothing import."""
 
-    rows = fields.Int()
-    created = fields.Int()
-    updated = fields.Int()
-    unchanged = fields.Int()
-    rejected_rows = fields.Int()
+    rows = BoundedInt()
+    created = BoundedInt()
+    updated = BoundedInt()
+    unchanged = BoundedInt()
+    rejected_rows = BoundedInt()
     rejected = fields.List(fields.Nested(RowRejectionSchema))

@@ -19,7 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("config",),
     ("extensions",),
     ("runtime",),  # the app's settings, clock and registries, typed: it imports what it holds only for types
-    ("errors", "clock", "db_setup"),
+    ("errors", "clock", "db_setup", "inputs"),  # inputs: rules every edge shares (bounded ints, …)
     ("audit",),
     ("auth",),  # users, roles, tokens: everything above knows who acts
     ("http", "imports", "jobs", "counters"),  # the HTTP edge's helpers, file imports, jobs, named counters

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, validate, validates_schema
 
 from app.cases.models import ATTACHMENT_KINDS, SOURCE_CHANNELS, CaseStatus
+from app.inputs import BoundedInt, both_or_neither
 from app.timelimits.calendar import SEVERITIES
 
 
@@ -24,6 +27,10 @@ class CaseReportSchema(Schema):
     address = fields.Str(validate=validate.Length(max=300))
     source_channel = fields.Str(validate=validate.OneOf(SOURCE_CHANNELS))
 
+    @validates_schema
+    def _whole_position(self, data: dict[str, Any], **_: Any) -> None:
+        both_or_neither(data)
+
 
 class CaseSchema(Schema):
     key = fields.Str()
@@ -44,9 +51,9 @@ class CaseSchema(Schema):
     handler_unit = fields.Str(allow_none=True)
     duplicate_of = fields.Function(lambda c: c.duplicate_of.key if c.duplicate_of else None)
     reject_reason = fields.Str(allow_none=True)
-    rework_count = fields.Int()
-    redispatch_count = fields.Int()
-    postponed_count = fields.Int()
+    rework_count = BoundedInt()
+    redispatch_count = BoundedInt()
+    postponed_count = BoundedInt()
     due_at = fields.DateTime(allow_none=True)
     close_due_at = fields.DateTime(allow_none=True)
     warned_at = fields.DateTime(allow_none=True)
@@ -78,12 +85,12 @@ class CaseQueryArgs(Schema):
     created_from = fields.AwareDateTime(default_timezone=None)
     created_to = fields.AwareDateTime(default_timezone=None)
     overdue = fields.Bool()
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Int(load_default=20, validate=validate.Range(min=1, max=100))
+    page = BoundedInt(load_default=1, validate=validate.Range(min=1))
+    page_size = BoundedInt(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class AuditEventSchema(Schema):
-    id = fields.Int()
+    id = BoundedInt()
     occurred_at = fields.DateTime()
     actor = fields.Str(attribute="actor_label")
     action = fields.Str()
@@ -99,7 +106,7 @@ class CommentInput(Schema):
 
 
 class CommentSchema(Schema):
-    id = fields.Int()
+    id = BoundedInt()
     author = fields.Function(lambda c: c.author.username)
     body = fields.Str()
     created_at = fields.DateTime()
@@ -110,14 +117,14 @@ class AttachmentUploadArgs(Schema):
 
 
 class AttachmentSchema(Schema):
-    id = fields.Int()
+    id = BoundedInt()
     kind = fields.Str()
     content_type = fields.Str()
-    size = fields.Int()
+    size = BoundedInt()
     sha256 = fields.Str()
     original_name = fields.Str(allow_none=True)
-    width = fields.Int()
-    height = fields.Int()
+    width = BoundedInt()
+    height = BoundedInt()
     taken_at = fields.DateTime(allow_none=True)
     gps_lat = fields.Float(allow_none=True)
     gps_lon = fields.Float(allow_none=True)

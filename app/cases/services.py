@@ -27,6 +27,7 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLa
 from app.extensions import db
 from app.grids.scope import in_subtrees, scope_of
 from app.grids.services import locate
+from app.inputs import contains_text
 from app.jobs import PHOTOS_QUEUE, enqueue
 from app.timelimits.calendar import SEVERITIES
 from app.workflow import instances
@@ -154,9 +155,12 @@ def list_cases(user: User, filters: CaseFilters) -> Select[Any]:
     if filters.source_channel:
         query = query.where(Case.source_channel == filters.source_channel)
     if filters.q:
-        pattern = f"%{filters.q}%"
         query = query.where(
-            or_(Case.title.ilike(pattern), Case.key == filters.q, Case.address.ilike(pattern))
+            or_(
+                contains_text(Case.title, filters.q),
+                Case.key == filters.q,
+                contains_text(Case.address, filters.q),
+            )
         )
     if filters.created_from:
         query = query.where(Case.created_at >= filters.created_from)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.categories.models import CATEGORY_KINDS, RESPONSIBLE_LEVELS
+from app.inputs import BoundedInt
 from app.timelimits.calendar import SEVERITIES
 from app.units.models import UNIT_KINDS
 
@@ -19,8 +20,8 @@ class CategoryQueryArgs(Schema):
     )
     q = fields.Str(validate=validate.Length(min=1, max=80), metadata={"description": "code or name contains"})
     include_inactive = fields.Bool(load_default=False)
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Int(load_default=20, validate=validate.Range(min=1, max=100))
+    page = BoundedInt(load_default=1, validate=validate.Range(min=1))
+    page_size = BoundedInt(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class CategorySchema(Schema):

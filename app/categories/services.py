@@ -23,6 +23,7 @@ from app.categories.models import CATEGORY_KINDS, RESPONSIBLE_LEVELS, Category
 from app.clock import now
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
+from app.inputs import contains_text
 from app.timelimits.calendar import SEVERITIES, CalendarError, TimeLimit
 from app.units.models import UNIT_KINDS
 from app.workflow.models import ProcessDefinition
@@ -346,9 +347,12 @@ def list_categories(
             Category.parent_code.is_(None) if parent == "" else Category.parent_code == parent
         )
     if q:
-        pattern = f"%{q}%"
         query = query.where(
-            or_(Category.code.ilike(pattern), Category.name.ilike(pattern), Category.name_en.ilike(pattern))
+            or_(
+                contains_text(Category.code, q),
+                contains_text(Category.name, q),
+                contains_text(Category.name_en, q),
+            )
         )
     if not include_inactive:
         query = query.where(Category.active.is_(True))

@@ -11,6 +11,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 from app.devices.types import COORDINATOR, COORDINATOR_NAME, DEVICE_TYPES, DeviceStatus
 from app.grids.codes import code_problem
 from app.http import PageArgs
+from app.inputs import both_or_neither
 
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
@@ -64,8 +65,7 @@ class DeviceInput(Schema):
 
     @validates_schema
     def _both_coordinates(self, data: dict[str, Any], **_: Any) -> None:
-        if (data.get("lat") is None) != (data.get("lon") is None):
-            raise ValidationError("give both lat and lon, or neither", "lat")
+        both_or_neither(data)
 
 
 class DeviceSchema(Schema):

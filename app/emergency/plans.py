@@ -20,6 +20,7 @@ from app.emergency.limits import limit_problem
 from app.emergency.models import EmergencyPlan
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
+from app.inputs import contains_text
 from app.units.models import UNIT_KINDS, Unit
 
 PLANS_PATH = Path(__file__).with_name("plans.json")
@@ -208,8 +209,7 @@ def list_plans(active: bool | None = True, q: str | None = None) -> Select[Any]:
     if active is not None:
         query = query.where(EmergencyPlan.active.is_(active))
     if q:
-        pattern = f"%{q}%"
-        query = query.where(EmergencyPlan.name.ilike(pattern) | EmergencyPlan.code.ilike(pattern))
+        query = query.where(contains_text(EmergencyPlan.name, q) | contains_text(EmergencyPlan.code, q))
     return query
 
 

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, validate, validates_schema
 
 from app.emergency.models import EmergencyStatus
 from app.emergency.plans import PLAN_CODE_PATTERN
+from app.inputs import BoundedInt, both_or_neither
 
 _PLAN_CODE = validate.Regexp(PLAN_CODE_PATTERN, error="expected a plan code such as gas_leak")
 
@@ -28,8 +31,8 @@ class PlanImportInput(Schema):
 class PlanQueryArgs(Schema):
     active = fields.Bool(load_default=True)
     q = fields.Str(validate=validate.Length(min=1, max=80))
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Int(load_default=20, validate=validate.Range(min=1, max=100))
+    page = BoundedInt(load_default=1, validate=validate.Range(min=1))
+    page_size = BoundedInt(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class PlanSchema(Schema):
@@ -42,15 +45,15 @@ class PlanSchema(Schema):
     checklist = fields.List(fields.Str())
     contact_call_limit = fields.Str(allow_none=True)
     active = fields.Bool()
-    version = fields.Int()
+    version = BoundedInt()
     updated_at = fields.DateTime()
 
 
 class PlanImportReportSchema(Schema):
-    total = fields.Int()
+    total = BoundedInt()
     created = fields.List(fields.Str())
     updated = fields.List(fields.Str())
-    unchanged = fields.Int()
+    unchanged = BoundedInt()
 
 
 class LaunchInput(Schema):
@@ -61,16 +64,20 @@ class LaunchInput(Schema):
     lon = fields.Float(validate=validate.Range(min=-180, max=180))
     address = fields.Str(validate=validate.Length(max=300))
 
+    @validates_schema
+    def _whole_position(self, data: dict[str, Any], **_: Any) -> None:
+        both_or_neither(data)
+
 
 class UpdateInput(Schema):
     note = fields.Str(required=True, validate=validate.Length(min=1, max=2000))
-    attachment_ids = fields.List(fields.Int(), load_default=list, validate=validate.Length(max=20))
+    attachment_ids = fields.List(BoundedInt(), load_default=list, validate=validate.Length(max=20))
 
 
 class EmergencyQueryArgs(Schema):
     status = fields.Str(validate=validate.OneOf(EmergencyStatus.ALL))
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Int(load_default=20, validate=validate.Range(min=1, max=100))
+    page = BoundedInt(load_default=1, validate=validate.Range(min=1))
+    page_size = BoundedInt(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class TimingsSchema(Schema):
@@ -78,14 +85,14 @@ class TimingsSchema(Schema):
     all_ack_at = fields.DateTime(allow_none=True)
     controlled_at = fields.DateTime(allow_none=True)
     closed_at = fields.DateTime(allow_none=True)
-    first_ack_seconds = fields.Int(allow_none=True, metadata={"description": "首次报到用时 from the report"})
-    all_ack_seconds = fields.Int(allow_none=True, metadata={"description": "全部报到用时"})
-    control_seconds = fields.Int(allow_none=True, metadata={"description": "控制用时"})
-    close_seconds = fields.Int(allow_none=True, metadata={"description": "结束用时"})
+    first_ack_seconds = BoundedInt(allow_none=True, metadata={"description": "首次报到用时 from the report"})
+    all_ack_seconds = BoundedInt(allow_none=True, metadata={"description": "全部报到用时"})
+    control_seconds = BoundedInt(allow_none=True, metadata={"description": "控制用时"})
+    close_seconds = BoundedInt(allow_none=True, metadata={"description": "结束用时"})
 
 
 class ResponderSchema(Schema):
-    position = fields.Int(metadata={"description": "0 leads"})
+    position = BoundedInt(metadata={"description": "0 leads"})
     unit = fields.Str(allow_none=True)
     user = fields.Str(allow_none=True)
     label = fields.Str()
@@ -94,21 +101,21 @@ class ResponderSchema(Schema):
     level = fields.Str(
         allow_none=True, metadata={"description": "escalated to: community, street, district, supervisor"}
     )
-    misses = fields.Int()
+    misses = BoundedInt()
     dispatched_at = fields.DateTime()
     report_in_due = fields.DateTime()
     acknowledged_at = fields.DateTime(allow_none=True)
     acknowledged_by = fields.Str(allow_none=True)
     responsible_person = fields.Str(allow_none=True)
-    eta_minutes = fields.Int(allow_none=True)
+    eta_minutes = BoundedInt(allow_none=True)
 
 
 class UpdateSchema(Schema):
-    id = fields.Int()
+    id = BoundedInt()
     author = fields.Str(allow_none=True)
     unit = fields.Str(allow_none=True)
     note = fields.Str()
-    attachment_ids = fields.List(fields.Int())
+    attachment_ids = fields.List(BoundedInt())
     created_at = fields.DateTime()
 
 
@@ -133,7 +140,7 @@ class EmergencySchema(Schema):
     checklist = fields.List(fields.Str())
     started_at = fields.DateTime()
     timings = fields.Nested(TimingsSchema)
-    counts = fields.Dict(keys=fields.Str(), values=fields.Int())
+    counts = fields.Dict(keys=fields.Str(), values=BoundedInt())
     responders = fields.List(fields.Nested(ResponderSchema))
     updates = fields.List(fields.Nested(UpdateSchema))
     review = fields.Nested(ReviewSchema)
@@ -145,7 +152,7 @@ class EmergencySummarySchema(Schema):
     trigger = fields.Str()
     status = fields.Str()
     started_at = fields.DateTime()
-    first_ack_seconds = fields.Int(allow_none=True)
-    all_ack_seconds = fields.Int(allow_none=True)
-    control_seconds = fields.Int(allow_none=True)
-    close_seconds = fields.Int(allow_none=True)
+    first_ack_seconds = BoundedInt(allow_none=True)
+    all_ack_seconds = BoundedInt(allow_none=True)
+    control_seconds = BoundedInt(allow_none=True)
+    close_seconds = BoundedInt(allow_none=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.grids.codes import LEVELS, MAX_CODE_LENGTH, path_codes
+from app.inputs import BoundedInt
 
 _CODE = validate.Regexp(rf"^\d{{6,{MAX_CODE_LENGTH}}}$", error="expected a grid code: 6 to 21 digits")
 
@@ -10,8 +11,8 @@ _CODE = validate.Regexp(rf"^\d{{6,{MAX_CODE_LENGTH}}}$", error="expected a grid 
 class GridQueryArgs(Schema):
     parent = fields.Str(validate=_CODE, metadata={"description": "direct children of this grid"})
     level = fields.Str(validate=validate.OneOf(LEVELS))
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Int(load_default=20, validate=validate.Range(min=1, max=100))
+    page = BoundedInt(load_default=1, validate=validate.Range(min=1))
+    page_size = BoundedInt(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class GridSchema(Schema):
@@ -43,20 +44,20 @@ class LocationSchema(Schema):
 
 
 class RejectionSchema(Schema):
-    index = fields.Int(metadata={"description": "position in the file's features, from 0"})
+    index = BoundedInt(metadata={"description": "position in the file's features, from 0"})
     code = fields.Str(allow_none=True)
     kind = fields.Str()
     reason = fields.Str()
 
 
 class ImportReportSchema(Schema):
-    features = fields.Int()
-    created = fields.Int()
-    unchanged = fields.Int()
-    created_by_level = fields.Dict(keys=fields.Str(), values=fields.Int())
-    rejected_features = fields.Int()
+    features = BoundedInt()
+    created = BoundedInt()
+    unchanged = BoundedInt()
+    created_by_level = fields.Dict(keys=fields.Str(), values=BoundedInt())
+    rejected_features = BoundedInt()
     rejected = fields.List(fields.Nested(RejectionSchema))
-    version = fields.Int(allow_none=True)
+    version = BoundedInt(allow_none=True)
 
 
 class AssignedGridSchema(Schema):

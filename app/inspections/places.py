@@ -20,6 +20,7 @@ from app.extensions import db
 from app.grids.scope import in_subtrees
 from app.grids.services import locate
 from app.imports import ImportRejected, ImportReport, ImportRow, RowRejection, read_rows
+from app.inputs import contains_text
 from app.inspections.models import PLACE_TYPES, Place
 from app.inspections.territory import territory_of
 
@@ -153,8 +154,9 @@ def list_places(
     if blacklisted is not None:
         query = query.where(Place.blacklisted.is_(blacklisted))
     if q:
-        pattern = f"%{q}%"
-        query = query.where(or_(Place.name.ilike(pattern), Place.address.ilike(pattern), Place.code == q))
+        query = query.where(
+            or_(contains_text(Place.name, q), contains_text(Place.address, q), Place.code == q)
+        )
     return query
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.grids.codes import MAX_CODE_LENGTH
+from app.inputs import BoundedInt
 from app.inspections.models import PLACE_TYPES, CampaignStatus, ItemStatus
 
 _GRID_CODE = validate.Regexp(rf"^\d{{6,{MAX_CODE_LENGTH}}}$", error="expected a grid code: 6 to 21 digits")
@@ -16,8 +17,8 @@ class PlaceQueryArgs(Schema):
     grid = fields.Str(validate=_GRID_CODE, metadata={"description": "places in this grid's subtree"})
     blacklisted = fields.Bool()
     q = fields.Str(validate=validate.Length(min=1, max=80), metadata={"description": "in name or address"})
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Int(load_default=20, validate=validate.Range(min=1, max=100))
+    page = BoundedInt(load_default=1, validate=validate.Range(min=1))
+    page_size = BoundedInt(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class PlaceCreateSchema(Schema):
@@ -42,7 +43,7 @@ class UnblacklistSchema(Schema):
 
 
 class PlaceSchema(Schema):
-    id = fields.Int()
+    id = BoundedInt()
     code = fields.Str()
     name = fields.Str()
     place_type = fields.Str()
@@ -82,7 +83,7 @@ class CampaignLaunchSchema(Schema):
     )
     place_types = fields.List(fields.Str(), load_default=list, metadata={"description": "target place types"})
     deadline = fields.AwareDateTime(required=True, metadata={"description": "when every inspection is due"})
-    rectify_days = fields.Int(
+    rectify_days = BoundedInt(
         load_default=5,
         validate=validate.Range(min=1, max=60),
         metadata={"description": "working days a rectification notice gives (整改期限)"},
@@ -92,17 +93,17 @@ class CampaignLaunchSchema(Schema):
 class CampaignQueryArgs(Schema):
     status = fields.Str(validate=validate.OneOf([CampaignStatus.RUNNING, CampaignStatus.COMPLETED]))
     unit_code = fields.Str()
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Int(load_default=20, validate=validate.Range(min=1, max=100))
+    page = BoundedInt(load_default=1, validate=validate.Range(min=1))
+    page_size = BoundedInt(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class CountsSchema(Schema):
-    total = fields.Int()
-    done = fields.Int(metadata={"description": "已通过: passed, at once or after rectification"})
-    failed = fields.Int(metadata={"description": "未通过: failed the re-inspection, blacklisted"})
-    rectifying = fields.Int(metadata={"description": "整改中: a rectification notice runs"})
-    pending = fields.Int(metadata={"description": "待检查: not inspected yet"})
-    overdue = fields.Int(metadata={"description": "逾期未检查: still not inspected at the campaign deadline"})
+    total = BoundedInt()
+    done = BoundedInt(metadata={"description": "已通过: passed, at once or after rectification"})
+    failed = BoundedInt(metadata={"description": "未通过: failed the re-inspection, blacklisted"})
+    rectifying = BoundedInt(metadata={"description": "整改中: a rectification notice runs"})
+    pending = BoundedInt(metadata={"description": "待检查: not inspected yet"})
+    overdue = BoundedInt(metadata={"description": "逾期未检查: still not inspected at the campaign deadline"})
 
 
 class GridCountsSchema(CountsSchema):
@@ -111,7 +112,7 @@ class GridCountsSchema(CountsSchema):
 
 
 class CampaignSchema(Schema):
-    id = fields.Int()
+    id = BoundedInt()
     title = fields.Str()
     description = fields.Str()
     unit_code = fields.Str()
@@ -119,9 +120,9 @@ class CampaignSchema(Schema):
     target_grid_codes = fields.List(fields.Str())
     target_place_types = fields.List(fields.Str())
     deadline = fields.DateTime()
-    rectify_days = fields.Int()
+    rectify_days = BoundedInt()
     status = fields.Str()
-    instance_id = fields.Int(allow_none=True)
+    instance_id = BoundedInt(allow_none=True)
     created_at = fields.DateTime()
     completed_at = fields.DateTime(allow_none=True)
     counts = fields.Nested(CountsSchema, metadata={"description": "over the items you may see"})
@@ -134,13 +135,13 @@ class CampaignDetailSchema(CampaignSchema):
 class ItemQueryArgs(Schema):
     status = fields.Str(validate=validate.OneOf(list(ItemStatus.ALL)))
     grid = fields.Str(validate=_GRID_CODE)
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Int(load_default=20, validate=validate.Range(min=1, max=100))
+    page = BoundedInt(load_default=1, validate=validate.Range(min=1))
+    page_size = BoundedInt(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class ItemSchema(Schema):
-    id = fields.Int()
-    campaign_id = fields.Int()
+    id = BoundedInt()
+    campaign_id = BoundedInt()
     place = fields.Nested(PlaceSchema)
     grid_code = fields.Str()
     status = fields.Str()
@@ -157,12 +158,12 @@ class ItemSchema(Schema):
 
 
 class PhotoSchema(Schema):
-    id = fields.Int()
-    item_id = fields.Int()
+    id = BoundedInt()
+    item_id = BoundedInt()
     content_type = fields.Str()
-    size = fields.Int()
+    size = BoundedInt()
     sha256 = fields.Str()
-    width = fields.Int()
-    height = fields.Int()
+    width = BoundedInt()
+    height = BoundedInt()
     taken_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()

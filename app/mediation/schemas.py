@@ -5,6 +5,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.http import MAX_PAGE_SIZE, page_schema
+from app.inputs import BoundedInt, both_or_neither
 from app.kpi.schemas import PeriodBound
 from app.mediation.kpi import LABELS
 from app.mediation.models import DISPUTE_TYPES, DOCUMENT_KINDS, GRADES, PARTY_ROLES, DisputeStatus
@@ -66,12 +67,11 @@ class DisputeFileInput(Schema):
 
     @validates_schema
     def _both_coordinates(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if ("lat" in data) != ("lon" in data):
-            raise ValidationError("give both lat and lon, or neither", "lon" if "lat" in data else "lat")
+        both_or_neither(data)
 
 
 class PartySchema(Schema):
-    position = fields.Int(metadata={"description": "当事人编号 (session records refer to it)"})
+    position = BoundedInt(metadata={"description": "当事人编号 (session records refer to it)"})
     role = fields.Str()
     grid_code = fields.Str(allow_none=True)
     name = fields.Str(metadata={"description": "masked (张*) unless you may see personal data"})
@@ -80,21 +80,21 @@ class PartySchema(Schema):
 
 
 class SessionSchema(Schema):
-    number = fields.Int()
+    number = BoundedInt()
     held_at = fields.DateTime()
     mode = fields.Str()
     place = fields.Str(allow_none=True)
-    attendees = fields.List(fields.Int(), metadata={"description": "party positions"})
+    attendees = fields.List(BoundedInt(), metadata={"description": "party positions"})
     other_attendees = fields.Str(allow_none=True)
     record = fields.Str()
     outcome = fields.Str()
 
 
 class DocumentSchema(Schema):
-    id = fields.Int()
+    id = BoundedInt()
     kind = fields.Str()
     content_type = fields.Str()
-    size = fields.Int()
+    size = BoundedInt()
     original_name = fields.Str(allow_none=True)
     created_at = fields.DateTime()
 
@@ -112,7 +112,7 @@ class DisputeSummarySchema(Schema):
     filed_by = fields.Str()
     mediator = fields.Str(allow_none=True)
     mediator_kind = fields.Str(allow_none=True)
-    session_count = fields.Int()
+    session_count = BoundedInt()
     outcome = fields.Str(allow_none=True)
     referral_to = fields.Str(allow_none=True)
     referral_reason = fields.Str(allow_none=True)
@@ -146,8 +146,8 @@ class DisputeQueryArgs(Schema):
     )
     grid = fields.Str(validate=GRID_CODE, metadata={"description": "only disputes in this grid's subtree"})
     q = fields.Str(validate=validate.Length(min=1, max=40), metadata={"description": "part of the case key"})
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Int(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+    page = BoundedInt(load_default=1, validate=validate.Range(min=1))
+    page_size = BoundedInt(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
 
 class DocumentUploadArgs(Schema):
@@ -176,7 +176,7 @@ def _kpi_fields() -> dict[str, fields.Field]:
         if key.endswith("_rate") or key.startswith("mean_"):
             out[key] = fields.Float(allow_none=True, metadata=described)
         else:
-            out[key] = fields.Int(metadata=described)
+            out[key] = BoundedInt(metadata=described)
     return out
 
 
@@ -187,7 +187,7 @@ class MediatorSchema(Schema):
     username = fields.Str()
     display_name = fields.Str()
     kind = fields.Str(metadata={"description": "community 社区调解员 | volunteer 志愿调解员"})
-    open_mediations = fields.Int(metadata={"description": "在办调解数"})
+    open_mediations = BoundedInt(metadata={"description": "在办调解数"})
 
 
 class MediatorArgs(Schema):

@@ -2,19 +2,21 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.inputs import BoundedInt
+
 
 class TaskSchema(Schema):
-    id = fields.Int()
+    id = BoundedInt()
     name = fields.Str()
     element_id = fields.Str()
     case_key = fields.Function(lambda t: t.case_key if hasattr(t, "case_key") else None)
-    instance_id = fields.Int()
+    instance_id = BoundedInt()
     form_key = fields.Str(allow_none=True)
     lane = fields.Str(allow_none=True)
     candidate_roles = fields.List(fields.Str(), attribute="roles")
     candidate_user = fields.Str(allow_none=True)
     candidate_group = fields.Str(allow_none=True)
-    assignee_id = fields.Int(allow_none=True)
+    assignee_id = BoundedInt(allow_none=True)
     status = fields.Str()
     created_at = fields.DateTime()
     claimed_at = fields.DateTime(allow_none=True)
@@ -31,8 +33,8 @@ class TaskDetailSchema(TaskSchema):
 
 class InboxArgs(Schema):
     scope = fields.Str(load_default="all", validate=validate.OneOf(["mine", "claimable", "all"]))
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Int(load_default=20, validate=validate.Range(min=1, max=100))
+    page = BoundedInt(load_default=1, validate=validate.Range(min=1))
+    page_size = BoundedInt(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class CompleteInput(Schema):

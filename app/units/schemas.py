@@ -3,6 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.grids.codes import MAX_CODE_LENGTH
+from app.inputs import BoundedInt
 from app.units.models import UNIT_KINDS, Unit
 from app.units.services import MAX_NAME_LENGTH, MAX_PHONE_LENGTH, UNIT_CODE_PATTERN, unit_members
 
@@ -23,8 +24,8 @@ class UnitQueryArgs(Schema):
     )
     q = fields.Str(validate=validate.Length(min=1, max=80), metadata={"description": "in code or name"})
     active = fields.Bool()
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Int(load_default=20, validate=validate.Range(min=1, max=100))
+    page = BoundedInt(load_default=1, validate=validate.Range(min=1))
+    page_size = BoundedInt(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class ServedGridSchema(Schema):

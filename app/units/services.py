@@ -17,6 +17,7 @@ from app.extensions import db
 from app.grids.codes import code_problem, path_codes
 from app.grids.models import Grid
 from app.imports import ImportRejected, ImportReport, ImportRow, RowRejection, read_rows
+from app.inputs import contains_text
 from app.units.models import UNIT_KINDS, Unit, UnitGrid
 
 # What users' unit_code and a dispatch's handler_unit accept (forms/dispatch.schema.json says the same).
@@ -42,8 +43,7 @@ def list_units(
     if active is not None:
         query = query.where(Unit.active.is_(active))
     if q:
-        pattern = f"%{q}%"
-        query = query.where(or_(Unit.code.ilike(pattern), Unit.name.ilike(pattern)))
+        query = query.where(or_(contains_text(Unit.code, q), contains_text(Unit.name, q)))
     if grid is not None:
         serving = (
             select(UnitGrid.unit_id)

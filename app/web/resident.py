@@ -29,6 +29,7 @@ from app.categories.models import Category
 from app.errors import DomainError, NotFound
 from app.extensions import db
 from app.http import paginate
+from app.inputs import INT_MAX
 from app.web.blueprint import bp
 from app.web.i18n import current_language
 from app.web.labels import category_name
@@ -149,7 +150,7 @@ def resident_receipt(key: str) -> ResponseReturnValue:
 @login_required
 def resident_home() -> ResponseReturnValue:
     user = _user()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), INT_MAX)  # past the end: an empty page
     query = (
         cases.visible_cases(user)
         .where(Case.reporter_id == user.id)

@@ -20,6 +20,7 @@ from app.cases import services as cases
 from app.cases.models import Attachment, Case
 from app.errors import InvalidInput, NotFound, error_body
 from app.extensions import db
+from app.inputs import INT_MAX
 from app.tasks import services as tasks
 from app.web.blueprint import bp
 from app.web.geo import grid_feature_of
@@ -65,7 +66,7 @@ def worker_inbox() -> ResponseReturnValue:
     user = task_user()
     scope = request.args.get("scope", "all")
     scope = scope if scope in INBOX_SCOPES else "all"
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), INT_MAX)  # past the end: an empty page
     result = tasks.inbox(user, scope, page, INBOX_PAGE_SIZE)
     by_id = _cases_by_id({t.case_id for t in result["items"] if t.case_id})
     rows = [

@@ -24,6 +24,7 @@ from app.grids.codes import code_problem
 from app.grids.models import Grid
 from app.grids.scope import in_subtrees, scope_of
 from app.http import MAX_PAGE_SIZE, paginate
+from app.inputs import BoundedInt
 from app.timelimits.calendar import CHINA_STANDARD_TIME, SEVERITIES
 
 DEFAULT_PAGE_SIZE = 20
@@ -44,8 +45,8 @@ class CaseListArgs(Schema):
     date_from = fields.Date(data_key="from")
     date_to = fields.Date(data_key="to")
     q = fields.Str(validate=validate.Length(max=100))
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Int(load_default=DEFAULT_PAGE_SIZE, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+    page = BoundedInt(load_default=1, validate=validate.Range(min=1))
+    page_size = BoundedInt(load_default=DEFAULT_PAGE_SIZE, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
     @validates_schema
     def _range(self, data: dict[str, Any], **_: Any) -> None:
