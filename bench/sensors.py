@@ -288,8 +288,11 @@ def make_app(database_url: str, broker_url: str, redis_url: str | None, folder: 
 def register(app: Any, leak_sensors: int) -> None:
     from app.devices.services import register_device, validate_device_fields
     from app.extensions import db
+    from app.grids.demo import demo_territory
+    from app.grids.services import import_geojson
 
     with app.app_context():
+        import_geojson(demo_territory())  # the smoke detectors name FIRE_BUILDING, which must exist
         rows = [
             {
                 "device_id": f"bench-leak-{n}",

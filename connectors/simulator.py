@@ -354,6 +354,7 @@ def register_devices(scenario: Scenario) -> list[str]:
 
     from app.devices.models import Device
     from app.devices.services import register_device
+    from app.errors import InvalidInput
     from app.extensions import db
 
     created: list[str] = []
@@ -368,7 +369,10 @@ def register_devices(scenario: Scenario) -> list[str]:
                     f"the scenario says {device.device_type}"
                 )
             continue
-        register_device(device.fields, with_token=False)
+        try:
+            register_device(device.fields, with_token=False)
+        except InvalidInput as exc:
+            raise ScenarioError(f"device {device.key!r}: {exc.message} {exc.details}") from exc
         created.append(device.key)
     db.session.commit()
     return created

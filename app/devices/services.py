@@ -103,11 +103,25 @@ def _place(lat: float | None, lon: float | None, building_code: str | None) -> t
     """The deepest grid at the location, and the building (given, or the grid when it is a building)."""
     from app.grids.services import locate
 
+    if building_code is not None:
+        _check_building_exists(building_code)
     found = locate(lat, lon) if lat is not None and lon is not None else None
     grid_code = found.code if found is not None else None
     if building_code is None and grid_code is not None and len(grid_code) == LEVEL_LENGTHS["building"]:
         building_code = grid_code
     return grid_code or building_code, building_code
+
+
+def _check_building_exists(code: str) -> None:
+    """A device names a building of the territory: an unknown code would file its cases nowhere."""
+    from app.grids.models import Grid
+
+    level = db.session.execute(select(Grid.level).where(Grid.code == code)).scalar_one_or_none()
+    if level is None:
+        raise InvalidInput(f"no building {code!r}", {"building_code": f"no building with code {code}"})
+    if level != "building":
+        problem = f"{code} is a {level}, not a building"
+        raise InvalidInput(f"{code!r} is a {level}", {"building_code": problem})
 
 
 def issue_token(device: Device, actor: Actor | None = None) -> str:

@@ -27,6 +27,7 @@ from app.workflow import deploy, scheduler
 from app.workflow.models import HumanTask, TaskStatus
 from connectors.ingest import Message, ingest, ingest_many
 from tests.conftest import REDIS_URL
+from tests.devices.conftest import known_building
 
 BUILDING = "510124001001001001001"
 DEVICES = [
@@ -129,6 +130,7 @@ def prepared(app: Flask) -> None:
     deploy.deploy_folder(
         app.extensions["gridcase.settings"].bpmn_folder, app.extensions["gridcase.deploy_rules"]()
     )
+    known_building(BUILDING)
     for fields in DEVICES:
         register_device(validate_device_fields(fields), with_token=False)
     db.session.commit()

@@ -31,6 +31,7 @@ from app.extensions import db
 from connectors import mqtt_network
 from connectors.mqtt import BrokerAddress, MqttListener, subscription_filters
 from tests.connectors.conftest import broker_app
+from tests.devices.conftest import known_building
 
 BUILDING = "510124001001001001001"
 
@@ -38,6 +39,7 @@ BUILDING = "510124001001001001001"
 @pytest.fixture
 def mqtt_app(make_app: Any, mosquitto_url: str, run_id: str) -> Iterator[Flask]:
     with broker_app(make_app, mosquitto_url, run_id, f"gridcase-test-{run_id}") as app:
+        known_building(BUILDING)
         for device_id, device_type, extra in (
             ("leak", "water_leak_sensor", {"resident_name": "王大爷", "resident_notes": "独居老人"}),
             ("smoke-1", "smoke_detector", {"building_code": BUILDING}),

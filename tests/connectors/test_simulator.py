@@ -19,6 +19,7 @@ from app.extensions import db
 from connectors.mqtt import MqttListener
 from connectors.simulator import ScenarioError, load_scenario, parse_scenario
 from tests.connectors.conftest import broker_app
+from tests.devices.conftest import known_building
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILDING = "510124001001001001001"
@@ -27,6 +28,9 @@ BUILDING = "510124001001001001001"
 @pytest.fixture
 def sim_app(make_app: Any, mosquitto_url: str, run_id: str) -> Iterator[Flask]:
     with broker_app(make_app, mosquitto_url, run_id, f"gridcase-sim-test-{run_id}") as app:
+        for building in (BUILDING, "510124001001001001002", "510124001001001001003"):  # the demo's buildings
+            known_building(building)
+        db.session.commit()
         yield app
 
 
@@ -193,6 +197,7 @@ def test_incidents_are_listed_with_their_case_and_filtered_by_status_and_device(
     from connectors import simulator
 
     sim = parse_scenario(scenario(run_id))
+    known_building(BUILDING)
     simulator.register_devices(sim)
     report = simulator.run_embedded(sim.messages(), speed=0)
     page = client.get("/api/v1/incidents?page_size=2", headers=auth("supervisor")).get_json()
@@ -210,6 +215,18 @@ def test_incidents_are_listed_with_their_case_and_filtered_by_status_and_device(
     assert [i["alarm_type"] for i in by_device["items"]] == ["smoke"]
     assert client.get("/api/v1/incidents?status=open", headers=auth("admin")).status_code == 422
     assert client.get("/api/v1/incidents", headers=auth("worker")).status_code == 403
+
+
+def test_a_device_naming_an_unknown_building_is_a_scenario_error_and_registers_nothing(
+    app: Flask, run_id: str
+) -> None:
+    from connectors import simulator
+
+    sim = parse_scenario(scenario(run_id))
+    with pytest.raises(ScenarioError, match=f"device '{run_id}-smoke-1': no building '{BUILDING}'"):
+        simulator.register_devices(sim)
+    db.session.rollback()
+    assert count(Device) == 0
 
 
 def test_broken_json_and_unreadable_files_are_clear_errors(tmp_path: Path) -> None:

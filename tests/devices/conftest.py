@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from app.clock import now
 from app.devices.models import Device
@@ -25,6 +26,8 @@ def register(app: Flask) -> Callable[..., tuple[Device, str | None]]:
     def factory(
         device_id: str, device_type: str = "water_leak_sensor", **fields: Any
     ) -> tuple[Device, str | None]:
+        if fields.get("building_code"):
+            known_building(fields["building_code"])
         device, token = register_device(
             validate_device_fields({"device_id": device_id, "device_type": device_type, **fields})
         )
@@ -76,6 +79,33 @@ def sensor_grid(code: str, level: str, parent_id: int | None) -> Grid:
         name=code,
         level=level,
         parent_id=parent_id,
+        geometry={
+            "type": "Polygon",
+            "coordinates": [[[lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1]]],
+        },
+        min_lon=lon0,
+        min_lat=lat0,
+        max_lon=lon1,
+        max_lat=lat1,
+        created_at=now(),
+    )
+    db.session.add(grid)
+    db.session.flush()
+    return grid
+
+
+def known_building(code: str) -> Grid:
+    """The building ``code`` of the territory (a device may only name an existing one), created when missing.
+    Its square lies far from the test sensors, so locating them by lat/lon never finds it."""
+    existing = db.session.execute(select(Grid).where(Grid.code == code)).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    lon0, lat0, lon1, lat1 = 100.0, 20.0, 100.001, 20.001
+    grid = Grid(
+        code=code,
+        name=code,
+        level="building",
+        parent_id=None,
         geometry={
             "type": "Polygon",
             "coordinates": [[[lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1]]],

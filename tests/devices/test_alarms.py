@@ -15,7 +15,7 @@ from app.cases.models import Case
 from app.clock import FrozenClock
 from app.devices.models import Alarm, DeadLetter, Device, Incident
 from app.extensions import db
-from tests.devices.conftest import BUILDING_A, BUILDING_B, Send
+from tests.devices.conftest import BUILDING_A, BUILDING_B, Send, known_building
 
 LEAK = "zigbee2mqtt/锦绣花园/3栋/1201/厨房水浸"
 
@@ -285,6 +285,7 @@ def test_on_postgresql_a_fire_is_one_case_and_a_redelivery_is_recognized(make_ap
         deploy.deploy_folder(
             app.extensions["gridcase.settings"].bpmn_folder, app.extensions["gridcase.deploy_rules"]()
         )
+        known_building(BUILDING_A)
         for n in (1, 2, 3):
             register_device(
                 validate_device_fields(

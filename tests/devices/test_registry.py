@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from app.devices.models import Device, DeviceToken
 from app.extensions import db
+from tests.devices.conftest import known_building
 from tests.helpers import fingerprint
 
 BODY = {
@@ -31,6 +32,12 @@ BODY = {
         {"name": "李阿姨", "phone": "13900000003", "relation": "邻居"},
     ],
 }
+
+
+@pytest.fixture(autouse=True)
+def building(app: Flask) -> None:
+    known_building(BODY["building_code"])  # type: ignore[arg-type]
+    db.session.commit()
 
 
 def test_dispatcher_registers_a_device_and_sees_its_token_once(
@@ -83,7 +90,10 @@ def test_roles(
         ({"friendly_name": "kitchen/availability"}, "friendly_name"),
         ({"friendly_name": "/leading"}, "friendly_name"),
         ({"lat": 91}, "lat"),
-        ({"lon": None}, "lat"),
+        ({"lon": None}, "lon"),
+        ({"lat": None}, "lat"),
+        ({"building_code": "510124001001001001999"}, "building_code"),
+        ({"building_code": "510124001001001001"}, "building_code"),
         ({"building_code": "5101"}, "building_code"),
         ({"emergency_contacts": [{"name": "x"}]}, "emergency_contacts"),
         ({"emergency_contacts": [{"name": "x", "phone": "call me"}]}, "emergency_contacts"),
@@ -137,6 +147,13 @@ def test_cli_register_prints_the_token(app: Flask) -> None:
     assert [c["relation"] for c in device.emergency_contacts] == ["儿子", "邻居"]
     bad = app.test_cli_runner().invoke(args=["devices", "register", "x y", "--type", "smartwatch"])
     assert bad.exit_code == 2 and "device_id" in bad.output
+    before = fingerprint()
+    unknown = "510124001001001001999"
+    nowhere = app.test_cli_runner().invoke(
+        args=["devices", "register", "leak-9", "--type", "water_leak_sensor", "--building", unknown]
+    )
+    assert nowhere.exit_code != 0 and "building_code" in nowhere.output
+    assert fingerprint() == before
 
 
 CSV_HEADER = "device_id,friendly_name,device_type,lat,lon,address,building_code,resident_name,contacts\n"
@@ -150,6 +167,7 @@ def test_csv_import_is_all_or_nothing_with_a_rejection_report(app: Flask, tmp_pa
         "smoke-2,,smoke_detector,91,103.9,,,,",  # latitude out of range
         "leak-1,other,water_leak_sensor,,,,,,",  # device id twice in the file
         "cam-1,,camera,,,,,,",  # unknown type
+        "leak-9,,water_leak_sensor,,,,510124001001001001999,,",  # no such building
     ]
     bad_file = tmp_path / "bad.csv"
     bad_file.write_text(CSV_HEADER + "\n".join(rows) + "\n", encoding="utf-8")
@@ -158,7 +176,8 @@ def test_csv_import_is_all_or_nothing_with_a_rejection_report(app: Flask, tmp_pa
     assert result.exit_code == 2
     assert "rejected line 4 smoke-2" in result.output and "lat" in result.output
     assert "rejected line 5 leak-1" in result.output and "rejected line 6 cam-1" in result.output
-    assert "3 of 5 rows rejected; nothing imported" in result.output
+    assert "rejected line 7 leak-9" in result.output and "no building with code" in result.output
+    assert "4 of 6 rows rejected; nothing imported" in result.output
     assert fingerprint() == before
 
     good_file = tmp_path / "good.csv"
