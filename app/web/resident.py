@@ -116,12 +116,13 @@ def resident_report() -> ResponseReturnValue:
     if request.method == "GET":
         return _report_form({}, {})
     values = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    raw = _report_fields(request.form)
+    if ("lat" in raw) != ("lon" in raw):  # said in the page's words before the schema says it in the API's
+        return _report_form(values, {"location": _("Pick the place on the map, or use your location.")}, 422)
     try:
-        fields = CaseReportSchema().load(_report_fields(request.form))
+        fields = CaseReportSchema().load(raw)
     except ValidationError as exc:
         return _report_form(values, dict(exc.messages), 422)  # type: ignore[arg-type]
-    if ("lat" in fields) != ("lon" in fields):
-        return _report_form(values, {"location": _("Pick the place on the map, or use your location.")}, 422)
     photo = request.files.get("photo")
     try:
         case = cases.report_case(user, fields)
