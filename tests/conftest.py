@@ -360,3 +360,16 @@ def mosquitto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield f"mqtt://127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[Any]:
+    """A private Redis on a free port that a test may stop and start (the shared one must never stop)."""
+    from tests.connectors.brokers import Redis
+
+    redis_available()  # the binary comes with the service CI installs
+    (tmp_path / "redis").mkdir()
+    server = Redis(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()

@@ -239,3 +239,9 @@ def fingerprint() -> dict[str, Any]:
         "tasks": [tuple(r) for r in tasks],
         "cases": [tuple(r) for r in cases],
     }
+
+
+def count(model: Any, *where: Any) -> int:
+    """Rows of ``model`` matching ``where``, read afresh."""
+    db.session.expire_all()
+    return int(db.session.execute(select(func.count()).select_from(model).where(*where)).scalar_one())

@@ -4,7 +4,6 @@ never fails because of them (the MQTT listener once ingested such a batch twice,
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,20 +20,10 @@ from app.extensions import db
 from app.jobs import ENGINE_QUEUE, enqueue, resend_unsent_jobs, unsent_jobs
 from app.worker import run_worker
 from connectors.ingest import Message, ingest_many
-from tests.conftest import redis_available
 from tests.connectors.brokers import Redis
 
 pytestmark = [pytest.mark.redis]
 
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[Redis]:
-    redis_available()
-    (tmp_path / "redis").mkdir()
-    server = Redis(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -8,14 +8,21 @@ defaults instead.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import shutil
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from app.config import PROJECT_ROOT
+from connectors.mqtt import BrokerAddress
 
 SHIPPED_CONFIG = PROJECT_ROOT / "connectors" / "mosquitto.conf"
 MOSQUITTO = os.environ.get("GRIDCASE_TEST_MOSQUITTO") or shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -120,3 +127,18 @@ class Redis(_Server):
             "--daemonize",
             "no",
         ]
+
+
+def publish(url: str, messages: list[tuple[str, Any, bool]]) -> None:
+    """Publish (topic, payload, retain) at QoS 1 and wait until the broker has each one."""
+    address = BrokerAddress.parse(url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"publisher-{uuid.uuid4().hex[:6]}")
+    client.connect(address.host, address.port)
+    client.loop_start()
+    try:
+        for topic, payload, retain in messages:
+            raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+            client.publish(topic, raw, qos=1, retain=retain).wait_for_publish(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()

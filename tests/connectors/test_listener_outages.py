@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,16 +24,11 @@ from app.devices.services import register_device, validate_device_fields
 from app.extensions import db
 from app.worker import run_worker
 from connectors.mqtt import MqttListener
-from tests.conftest import redis_available
-from tests.connectors.brokers import Mosquitto, Redis
-from tests.connectors.test_mqtt import count, publish
+from tests.connectors.brokers import Mosquitto, Redis, publish
+from tests.helpers import count
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
-
-@pytest.fixture
-def run_id() -> str:
-    return uuid.uuid4().hex[:8]
 
 
 @pytest.fixture
@@ -45,15 +39,6 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     yield server
     server.stop()
 
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[Redis]:
-    redis_available()  # the binary comes with the service CI installs
-    (tmp_path / "redis").mkdir()
-    server = Redis(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 def _deploy_and_register(app: Flask, run_id: str, devices: int) -> None:

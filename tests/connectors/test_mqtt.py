@@ -10,15 +10,12 @@ import os
 import signal
 import socket
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
 from flask import Flask
-from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
@@ -30,8 +27,10 @@ from app.devices.services import register_device, validate_device_fields
 from app.extensions import db
 from connectors import mqtt_network
 from connectors.mqtt import BrokerAddress, MqttListener, subscription_filters
+from tests.connectors.brokers import publish
 from tests.connectors.conftest import broker_app
 from tests.devices.conftest import known_building
+from tests.helpers import count
 
 BUILDING = "510124001001001001001"
 
@@ -60,25 +59,6 @@ def mqtt_app(make_app: Any, mosquitto_url: str, run_id: str) -> Iterator[Flask]:
         db.session.commit()
         yield app
 
-
-def publish(url: str, messages: list[tuple[str, Any, bool]]) -> None:
-    """Publish (topic, payload, retain) at QoS 1 and wait until the broker has each one."""
-    address = BrokerAddress.parse(url)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"publisher-{uuid.uuid4().hex[:6]}")
-    client.connect(address.host, address.port)
-    client.loop_start()
-    try:
-        for topic, payload, retain in messages:
-            raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-            client.publish(topic, raw, qos=1, retain=retain).wait_for_publish(5)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
-def count(model: Any, *where: Any) -> int:
-    db.session.expire_all()
-    return int(db.session.execute(select(func.count()).select_from(model).where(*where)).scalar_one())
 
 
 def test_a_replayed_stream_gives_exactly_the_expected_alarms_and_cases(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.cases.models import Case
 from app.devices.models import Alarm, Device, Incident
@@ -20,6 +20,7 @@ from connectors.mqtt import MqttListener
 from connectors.simulator import ScenarioError, load_scenario, parse_scenario
 from tests.connectors.conftest import broker_app
 from tests.devices.conftest import known_building
+from tests.helpers import count
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILDING = "510124001001001001001"
@@ -71,10 +72,6 @@ def write(tmp_path: Path, data: Any) -> Path:
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return path
 
-
-def count(model: Any, *where: Any) -> int:
-    db.session.expire_all()
-    return int(db.session.execute(select(func.count()).select_from(model).where(*where)).scalar_one())
 
 
 def assert_expected(run_id: str) -> None:

@@ -73,25 +73,7 @@ def send(app: Flask) -> Send:
 
 def sensor_grid(code: str, level: str, parent_id: int | None) -> Grid:
     """A grid of ``level`` around the test sensors (a square of 0.1°), flushed."""
-    lon0, lat0, lon1, lat1 = 103.9, 30.7, 104.0, 30.8  # around the sensors
-    grid = Grid(
-        code=code,
-        name=code,
-        level=level,
-        parent_id=parent_id,
-        geometry={
-            "type": "Polygon",
-            "coordinates": [[[lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1]]],
-        },
-        min_lon=lon0,
-        min_lat=lat0,
-        max_lon=lon1,
-        max_lat=lat1,
-        created_at=now(),
-    )
-    db.session.add(grid)
-    db.session.flush()
-    return grid
+    return _square_grid(code, level, parent_id, (103.9, 30.7, 104.0, 30.8))
 
 
 def known_building(code: str) -> Grid:
@@ -100,12 +82,20 @@ def known_building(code: str) -> Grid:
     existing = db.session.execute(select(Grid).where(Grid.code == code)).scalar_one_or_none()
     if existing is not None:
         return existing
-    lon0, lat0, lon1, lat1 = 100.0, 20.0, 100.001, 20.001
+    return _square_grid(code, "building", None, (100.0, 20.0, 100.001, 20.001))
+
+
+Box = tuple[float, float, float, float]  # lon0, lat0, lon1, lat1
+
+
+def _square_grid(code: str, level: str, parent_id: int | None, box: Box) -> Grid:
+    """A grid whose area is the rectangle ``box`` (lon0, lat0, lon1, lat1), flushed."""
+    lon0, lat0, lon1, lat1 = box
     grid = Grid(
         code=code,
         name=code,
-        level="building",
-        parent_id=None,
+        level=level,
+        parent_id=parent_id,
         geometry={
             "type": "Polygon",
             "coordinates": [[[lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1]]],
