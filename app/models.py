@@ -11,7 +11,7 @@ from app.grids.models import Grid, GridMember
 from app.inspections.models import Campaign, CampaignItem, InspectionPhoto, Place
 from app.mediation.models import Dispute, DisputeDocument, DisputeParty, MediationSession, MediationVolunteer
 from app.units.models import Unit, UnitGrid
-from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance
+from app.workflow.models import EngineIncident, HumanTask, ProcessDefinition, ProcessInstance
 
 ALL_MODELS = (
     AuditEvent,
@@ -35,6 +35,7 @@ ALL_MODELS = (
     HumanTask,
     ProcessDefinition,
     ProcessInstance,
+    EngineIncident,
     EmergencyPlan,
     Emergency,
     EmergencyResponder,

@@ -39,7 +39,9 @@ class ProcessDefinition(db.Model):  # type: ignore[name-defined]
 class InstanceStatus:
     RUNNING = "running"  # waits on people, messages or timers
     COMPLETED = "completed"
-    ERROR = "error"  # an engine step failed outside a request (timer, message job): parked
+    ERROR = "error"  # has an open incident (``EngineIncident``): parked until an operator repairs it
+    SUSPENDED = "suspended"  # stopped by an operator: no task completion, timer or message until resumed
+    TERMINATED = "terminated"  # ended by an operator, with a reason
 
 
 class ProcessInstance(db.Model):  # type: ignore[name-defined]
@@ -125,3 +127,44 @@ class HumanTask(db.Model):  # type: ignore[name-defined]
     @staticmethod
     def join_roles(roles: list[str]) -> str:
         return "," + ",".join(roles) + ","
+
+
+class IncidentKind:
+    """Where the failure happened: which path of the engine met it."""
+
+    STEP = "step"  # a person's step (task completion, report, start) went on into a failing element
+    TIMER = "timer"
+    MESSAGE = "message"
+    JOB = "job"  # a queued job failed after its retries
+    GUARD = "guard"  # a script went over its time or step budget, or left a value that cannot be stored
+    STUCK = "stuck"  # not completed, nothing ready and nothing waiting
+
+
+class EngineIncident(db.Model):  # type: ignore[name-defined]
+    """A failure of the engine on one instance, kept until an operator repairs it (retry, skip, move,
+    migrate, terminate). While one is open the instance is parked (``InstanceStatus.ERROR``).
+
+    ``reason`` holds the designer's internals (the exception, the element): shown to admins and designers on
+    the operations page, never to the person whose step ran into it.
+    """
+
+    __tablename__ = "engine_incident"
+    __table_args__ = (Index("ix_engine_incident_instance_id_resolved_at", "instance_id", "resolved_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # IncidentKind
+    element_id: Mapped[str | None] = mapped_column(String(100))
+    element_name: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    # Whose step ran into it (None for timers, messages without a person, jobs).
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # retried | skipped | moved | migrated | terminated | resolved (what repaired it)
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    instance: Mapped[ProcessInstance] = relationship()

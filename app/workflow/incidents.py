@@ -1,0 +1,95 @@
+"""Incidents: the one place that parks an instance on an engine failure and un-parks it on repair.
+
+Opening an incident happens in the transaction the caller gives it (the caller decides whether that is the
+person's own committed step or a fresh transaction after a rollback); it records ``incident.opened`` there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from app.audit.services import Actor, record
+from app.clock import now
+from app.extensions import db
+from app.workflow.models import EngineIncident, InstanceStatus, ProcessInstance
+
+
+def open_incident(
+    instance: ProcessInstance,
+    *,
+    kind: str,
+    reason: str,
+    element_id: str | None = None,
+    element_name: str | None = None,
+    actor: Actor | None = None,
+    details: dict[str, Any] | None = None,
+) -> EngineIncident:
+    """Park ``instance`` (locked by the caller) with a new open incident at ``element_id``."""
+    timestamp = now()
+    incident = EngineIncident(
+        instance_id=instance.id,
+        case_id=instance.case_id,
+        kind=kind,
+        element_id=element_id,
+        element_name=element_name,
+        reason=reason,
+        actor_id=actor.id if actor is not None else None,
+        opened_at=timestamp,
+        details=details,
+    )
+    db.session.add(incident)
+    db.session.flush()
+    before = instance.status
+    instance.status = InstanceStatus.ERROR
+    instance.error = reason
+    instance.updated_at = timestamp
+    record(
+        "incident.opened",
+        entity_type="process_instance",
+        entity_id=instance.id,
+        actor=actor,
+        case_id=instance.case_id,
+        instance_id=instance.id,
+        before={"status": before},
+        after={"status": instance.status},
+        data={"incident_id": incident.id, "kind": kind, "element_id": element_id, "reason": reason},
+    )
+    return incident
+
+
+def open_incident_of(instance_id: int) -> EngineIncident | None:
+    """The instance's open incident, if any (at most one is open: a parked instance runs nothing)."""
+    return db.session.execute(
+        select(EngineIncident)
+        .where(EngineIncident.instance_id == instance_id, EngineIncident.resolved_at.is_(None))
+        .order_by(EngineIncident.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def resolve_incident(
+    incident: EngineIncident, instance: ProcessInstance, *, resolution: str, actor: Actor | None
+) -> None:
+    """Close ``incident`` as repaired by ``resolution``; the instance runs again unless it was terminated."""
+    timestamp = now()
+    incident.resolved_at = timestamp
+    incident.resolved_by_id = actor.id if actor is not None else None
+    incident.resolution = resolution
+    before = instance.status
+    if instance.status == InstanceStatus.ERROR:
+        instance.status = InstanceStatus.RUNNING
+        instance.error = None
+    instance.updated_at = timestamp
+    record(
+        "incident.resolved",
+        entity_type="process_instance",
+        entity_id=instance.id,
+        actor=actor,
+        case_id=instance.case_id,
+        instance_id=instance.id,
+        before={"status": before},
+        after={"status": instance.status},
+        data={"incident_id": incident.id, "resolution": resolution},
+    )
