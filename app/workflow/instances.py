@@ -23,7 +23,7 @@ from app.audit.services import Actor, record
 from app.clock import as_utc, now
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.extensions import db
-from app.workflow import operators, rows
+from app.workflow import incidents, operators, rows
 from app.workflow.deploy import latest_definition
 from app.workflow.engine import EngineError, EngineInstance, LoadedSpec, ReadyUserTask
 from app.workflow.live import live_workflows
@@ -344,20 +344,10 @@ def due_instance_ids(limit: int = 500) -> list[int]:
     return list(rows)
 
 
-def mark_failed(instance_id: int, reason: str) -> None:
-    """Park an instance whose engine step fails outside a request (timer, message job)."""
-    instance = lock_instance(instance_id)
-    instance.status = InstanceStatus.ERROR
-    instance.error = reason
-    instance.updated_at = now()
-    record(
-        "instance.failed",
-        entity_type="process_instance",
-        entity_id=instance.id,
-        case_id=instance.case_id,
-        instance_id=instance.id,
-        data={"reason": reason},
-    )
+def mark_failed(instance_id: int, kind: str, reason: str, element_id: str | None = None) -> None:
+    """Park an instance whose engine step failed outside a request (timer, message job) with an incident,
+    in a fresh transaction after the failed one was rolled back."""
+    incidents.open_incident(lock_instance(instance_id), kind=kind, reason=reason, element_id=element_id)
 
 
 def instance_state(instance: ProcessInstance) -> dict[str, Any]:

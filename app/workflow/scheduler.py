@@ -16,6 +16,7 @@ from app.extensions import db
 from app.jobs import ENGINE_QUEUE, enqueue_now, run_inline_jobs
 from app.workflow import instances
 from app.workflow.engine import EngineError
+from app.workflow.models import IncidentKind
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,8 @@ def fire_timers_job(instance_id: int) -> bool:
         return outcome is not None
     except (EngineError, DomainError) as exc:
         db.session.rollback()
-        instances.mark_failed(instance_id, str(exc))
+        element_id = exc.element_id if isinstance(exc, EngineError) else None
+        instances.mark_failed(instance_id, IncidentKind.TIMER, str(exc), element_id)
         db.session.commit()
         log.warning("instance %s failed on a timer: %s", instance_id, exc)
         return False

@@ -66,6 +66,8 @@ ACTIONS: dict[str, Any] = {
     "instance.started": _l("Process started"),
     "instance.completed": _l("Process finished"),
     "instance.failed": _l("Process failed"),
+    "incident.opened": _l("Process stopped: waiting for a repair"),
+    "incident.resolved": _l("Process repaired"),
     "timer.fired": _l("Timer fired"),
     "message.correlated": _l("Message received"),
 }
