@@ -119,6 +119,7 @@ def register_api(app: Flask) -> None:
     from app.mediation.api import blp as disputes_blp
     from app.mediation.api import mediators_blp
     from app.processes.api import blp as processes_blp
+    from app.processes.operations_api import blp as process_operations_blp
     from app.tasks.api import blp as tasks_blp
     from app.units.api import blp as units_blp
 
@@ -129,6 +130,7 @@ def register_api(app: Flask) -> None:
         attachments_blp,
         tasks_blp,
         processes_blp,
+        process_operations_blp,
         grids_blp,
         categories_blp,
         kpi_blp,

@@ -351,3 +351,7 @@ def active_elements(instance: ProcessInstance) -> list[dict[str, str]]:
         {"element_id": e.element_id, "name": e.name, "state": e.state}
         for e in _engine(instance).active_elements()
     ]
+
+
+def completed_element_ids(instance: ProcessInstance) -> list[str]:
+    return _engine(instance).completed_element_ids()

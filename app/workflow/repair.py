@@ -63,6 +63,15 @@ class RepairableEngine(EngineInstance):
             for task in self._active_tasks()
         ]
 
+    def completed_element_ids(self) -> list[str]:
+        """The elements completed so far, in the order of the task tree (a loop's element repeats)."""
+        return [
+            task.task_spec.bpmn_id
+            for wf in self._workflows()
+            for task in wf.get_tasks(state=TaskState.COMPLETED)
+            if getattr(task.task_spec, "bpmn_id", None) is not None
+        ]
+
     def failed_element_ids(self) -> list[str]:
         return [t.task_spec.bpmn_id for t in self._active_tasks() if t.state == TaskState.ERROR]
 
