@@ -45,7 +45,7 @@ KINDS = (
 )
 ELEMENT_ID = validate.Regexp(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,99}$", error="不是合法的元素 id")
 MAX_VALUE_JSON = 65_536
-AWARE_ERRORS = {
+AWARE_ERRORS: dict[str, str | list[Any] | dict[Any, Any]] = {
     "invalid": "不是合法的时间（ISO 8601）",
     "invalid_awareness": "时间须带时区，如 2026-11-02T09:00:00+08:00",
 }
