@@ -199,13 +199,14 @@ def move_token(
     from_element_id: str | None = None,
 ) -> ProcessInstance:
     """Cancel the token at ``from_element_id`` and start it before ``to_element_id``. ``from_element_id``
-    defaults to the open incident's element, else to the one element the instance stands at."""
+    defaults to the open incident's element, else to the one ready or failed task of the instance."""
     instance = _locked(instance_id, (InstanceStatus.RUNNING, InstanceStatus.ERROR), "移动令牌")
     incident = incidents.open_incident_of(instance.id) if instance.status == InstanceStatus.ERROR else None
     engine = _engine(instance)
     source = from_element_id or (incident.element_id if incident is not None else None)
     if not source:
-        active = sorted({e.element_id for e in engine.active_elements()})
+        # Waiting timers and running sub-processes stand beside the work: the token is a ready or failed task.
+        active = sorted({e.element_id for e in engine.active_elements() if e.state in ("READY", "ERROR")})
         if len(active) != 1:
             raise InvalidInput(
                 "流程实例停在多个元素上，请指定从哪个元素移出",

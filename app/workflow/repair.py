@@ -41,14 +41,11 @@ class RepairableEngine(EngineInstance):
     def restore(cls, loaded: LoadedSpec, state: str) -> RepairableEngine:
         return cls(EngineInstance.restore(loaded, state)._workflow)
 
-    def _workflows(self) -> list[Any]:
-        return [self._workflow, *self._workflow.subprocesses.values()]
-
     def _active_tasks(self) -> list[Any]:
+        # The top workflow's iterator descends into sub-processes itself.
         return [
             task
-            for wf in self._workflows()
-            for task in wf.get_tasks(state=_ACTIVE)
+            for task in self._workflow.get_tasks(state=_ACTIVE)
             if getattr(task.task_spec, "bpmn_id", None) is not None
         ]
 
@@ -67,8 +64,7 @@ class RepairableEngine(EngineInstance):
         """The elements completed so far, in the order of the task tree (a loop's element repeats)."""
         return [
             task.task_spec.bpmn_id
-            for wf in self._workflows()
-            for task in wf.get_tasks(state=TaskState.COMPLETED)
+            for task in self._workflow.get_tasks(state=TaskState.COMPLETED)
             if getattr(task.task_spec, "bpmn_id", None) is not None
         ]
 
@@ -78,13 +74,23 @@ class RepairableEngine(EngineInstance):
     # -- variables -----------------------------------------------------------------------------------
 
     def variables(self) -> dict[str, Any]:
-        """What the next step reads: the data of the tasks the workflow stands at (the workflow's own data
-        once it has finished). Engine-internal keys (leading ``_``) are left out."""
-        tasks = self._active_tasks()
+        """What the next step reads: the data of the tasks the workflow stands at (once it has ended, the
+        data of the task that completed last), over the workflow's own data. Engine-internal keys (leading
+        ``_``) are left out."""
+        tasks = self._active_tasks() or self._last_finished()
         merged: dict[str, Any] = {}
-        for data in [t.data for t in tasks] if tasks else [self._workflow.data]:
+        for data in [self._workflow.data, *(t.data for t in tasks)]:
             merged.update({k: v for k, v in data.items() if isinstance(k, str) and not k.startswith("_")})
         return merged
+
+    def _last_finished(self) -> list[Any]:
+        """The task that completed last (an ended workflow's variables are its data)."""
+        finished = [
+            task
+            for task in self._workflow.get_tasks(state=TaskState.COMPLETED)
+            if getattr(task.task_spec, "bpmn_id", None) is not None
+        ]
+        return [max(finished, key=lambda task: task.last_state_change)] if finished else []
 
     def set_variable(self, name: str, value: Any) -> None:
         """Set ``name`` in the data of every task the workflow stands at, so the next step reads it."""
@@ -141,7 +147,7 @@ class RepairableEngine(EngineInstance):
                     f"元素 '{to_element_id}' 不在 '{from_element_id}' 所在的流程（或子流程）中",
                     "to_element_id",
                 )
-            if source.workflow.get_subprocess(source) is not None:
+            if source.id in self._workflow.subprocesses:
                 raise RepairRefused(
                     f"元素 '{from_element_id}' 是正在运行的子流程：请移动子流程内的令牌", "from_element_id"
                 )

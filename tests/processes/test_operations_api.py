@@ -218,6 +218,26 @@ def test_move_the_token_of_a_case_back_to_triage(client, auth, users, probes):
     assert moved.data["reason"] == "退回受理" and moved.data["from_element_id"] == "dispatch"
 
 
+def test_move_the_token_inside_the_handling_sub_process(client, auth, users, probes):
+    key = create_case(client, auth, "handle")
+    instance_id = instance(key).id
+    timers_before = instance(key).next_timer_at
+    body = _post(client, auth, "admin", instance_id, "move", {**REASON, "to_element_id": "photo_proof"}, 200)
+    assert open_ids(key) == ["photo_proof"]
+    assert case_row(key).status == CaseStatus.FEEDBACK
+    active = {e["element_id"] for e in body["active_elements"]}
+    assert {"photo_proof", "timer_warn", "timer_overdue"} <= active and "handle" not in active
+    assert instance(key).next_timer_at == timers_before  # the sub-process's timers still run
+
+    auth("admin")
+    before = fingerprint()
+    response = client.post(
+        f"{API}/{instance_id}/move", json={**REASON, "to_element_id": "dispatch"}, headers=auth("admin")
+    )
+    assert response.status_code == 422 and "to_element_id" in response.get_json()["details"]
+    assert fingerprint() == before
+
+
 def test_skip_through_the_api(client, auth, users, probes):
     instance_id = start_probe()
     fail_at_compute(instance_id)

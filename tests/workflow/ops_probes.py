@@ -13,8 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
+from app.clock import now
 from app.extensions import db
-from app.workflow import incidents, instances
+from app.workflow import incidents, instances, operators, rows
 from app.workflow.engine import EngineError
 from app.workflow.models import HumanTask, IncidentKind, ProcessInstance, TaskStatus
 from tests.probes import definitions, deploy_diagram, user_task
@@ -91,26 +94,50 @@ def start_probe(process_key: str = PROCESS_KEY, case_id: int | None = None, **va
 
 def fail_at_compute(instance_id: int, actor: Any = None) -> None:
     """``look`` completed and the run failing at ``compute``: stored as the incidents contract says."""
+    fail_step(instance_id, "look", {"review_decision": "approve"}, actor)
+
+
+def fail_step(instance_id: int, element_id: str, data: dict[str, Any], actor: Any = None) -> str:
+    """Complete the open task at ``element_id`` with ``data`` that makes a following element fail, and leave
+    the instance as the incidents contract says (the work before the failure kept, the failing task in
+    ERROR, an open incident at it); the failing element's id."""
     instance = instances.lock_instance(instance_id)
-    task = db.session.query(HumanTask).filter_by(instance_id=instance_id, element_id="look").one()
+    task = db.session.execute(
+        select(HumanTask).where(
+            HumanTask.instance_id == instance_id,
+            HumanTask.element_id == element_id,
+            HumanTask.status.in_(TaskStatus.OPEN),
+        )
+    ).scalar_one()
+    rows.update(
+        [task],
+        {
+            "status": TaskStatus.COMPLETED,
+            "completed_at": now(),
+            "completed_by_id": actor.id if actor is not None else None,
+            "submitted_data": data,
+        },
+    )
     engine = instances._engine(instance)
-    task.status = TaskStatus.COMPLETED
     try:
-        engine.complete_user_task(task.spiff_task_id, {"review_decision": "approve"})
+        with operators.running_instance(instance_id, actor):
+            engine.complete_user_task(task.spiff_task_id, data)
     except EngineError as exc:
         failure = exc
     else:
-        raise AssertionError("compute did not fail")
+        raise AssertionError(f"nothing failed after {element_id}")
     instances._persist(instance, engine, actor)
     incidents.open_incident(
         instance,
         kind=IncidentKind.STEP,
         reason=str(failure),
         element_id=failure.element_id,
-        element_name="计算",
+        element_name={"compute": "计算"}.get(failure.element_id or ""),
         actor=actor,
     )
     db.session.commit()
+    assert failure.element_id is not None
+    return failure.element_id
 
 
 def instance_row(instance_id: int) -> ProcessInstance:
