@@ -205,6 +205,21 @@ def test_suspend_refuses_completion_through_the_api_until_resumed(client, auth, 
     assert open_ids(key) == ["handle"]
 
 
+def test_a_suspended_instance_takes_no_message(client, auth, users, probes):
+    key = create_case(client, auth)  # at triage: the reporter may still withdraw (message report_withdrawn)
+    instance_id = instance(key).id
+    _post(client, auth, "admin", instance_id, "suspend", REASON, 200)
+    message = {"name": "report_withdrawn", "instance_id": instance_id, "payload": {}}
+    auth("dispatcher")
+    before = fingerprint()
+    response = client.post("/api/v1/messages", json=message, headers=auth("dispatcher"))
+    assert response.status_code == 409 and response.get_json()["details"]["status"] == "suspended"
+    assert fingerprint() == before
+    _post(client, auth, "admin", instance_id, "resume", REASON, 200)
+    assert client.post("/api/v1/messages", json=message, headers=auth("dispatcher")).status_code == 200
+    assert case_row(key).status == CaseStatus.WITHDRAWN
+
+
 def test_move_the_token_of_a_case_back_to_triage(client, auth, users, probes):
     key = create_case(client, auth, "dispatch")
     assert case_row(key).status == CaseStatus.DISPATCHING

@@ -130,3 +130,10 @@ def test_admin_repairs_an_errored_case_instance(
     for label in ("修改变量", "重试", "挂起", "恢复运行", "终止"):
         assert label in history
     screenshot(page, "ops_terminated")
+
+    # The case's own timeline tells what the operator did and why.
+    with page.expect_navigation():
+        page.click("#instance-case")
+    timeline = page.inner_text("#case-timeline")
+    assert "运维人员重试了流程" in timeline and "时限已补，重试" in timeline
+    assert "运维人员终止了流程" in timeline and "重复上报，终止流程" in timeline
