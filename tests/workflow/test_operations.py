@@ -259,3 +259,18 @@ def test_a_variable_name_must_be_plain(probes, users):
             operations.edit_variable(instance_id, users["admin"], "试试", name, 1)
         assert "name" in refused.value.details
         db.session.rollback()
+
+
+def test_a_terminated_instance_fires_no_timer(app, clock, probes, users):
+    instance_id = start_probe(TIMER_PROCESS_KEY, factor=1)
+    task = db.session.execute(select(HumanTask).where(HumanTask.instance_id == instance_id)).scalar_one()
+    instance = instances.lock_instance(instance_id)
+    instances.complete_task(task, {"review_decision": "approve"}, users["supervisor"], instance)
+    db.session.commit()
+    assert instance_row(instance_id).next_timer_at is not None
+    _commit(operations.terminate(instance_id, users["admin"], "不再需要"))
+    assert instance_row(instance_id).next_timer_at is None
+    clock.set(START + timedelta(hours=2))
+    assert scheduler.tick() == 0
+    assert "check" not in _tasks(instance_id)
+    assert operations.active_elements(instance_row(instance_id)) == []
