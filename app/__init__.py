@@ -65,7 +65,7 @@ def init_workflow(app: Flask) -> None:
     from app.auth.roles import ALL_ROLES
     from app.cases import escalation as _escalation_operators  # noqa: F401  (registers case.escalate, …)
     from app.cases import operators as _case_operators  # noqa: F401  (registers case.* operators)
-    from app.cases.status import mirror_case_status
+    from app.cases.status import close_case_of_terminated_instance, mirror_case_status
     from app.devices import operators as _sensor_operators  # noqa: F401  (registers sensor.* operators)
     from app.devices.case_opening import open_pending_cases
     from app.devices.maintenance import scheduled_sweep
@@ -73,7 +73,7 @@ def init_workflow(app: Flask) -> None:
     from app.emergency import operators as _emergency_operators  # noqa: F401  (registers emergency.*)
     from app.inspections import operators as _inspection_operators  # noqa: F401  (inspection.*, forms)
     from app.mediation import operators as _mediation_operators  # noqa: F401  (registers mediation.*)
-    from app.workflow import deploy, instances, scheduler
+    from app.workflow import deploy, instances, operations, scheduler
     from app.workflow.engine import SpecCache
     from app.workflow.forms import FormRegistry
 
@@ -83,6 +83,7 @@ def init_workflow(app: Flask) -> None:
         app, SpecCache(), forms, lambda: deploy.default_rules(forms.exists, set(ALL_ROLES))
     )
     instances.on_step(mirror_case_status)
+    operations.on_terminated(close_case_of_terminated_instance)
     scheduler.register_periodic("devices.silence", scheduled_silence)  # before maintenance: it may follow
     scheduler.register_periodic("devices.maintenance", scheduled_sweep)
     scheduler.register_periodic("devices.pending_cases", open_pending_cases)
@@ -118,6 +119,7 @@ def register_api(app: Flask) -> None:
     from app.mediation.api import blp as disputes_blp
     from app.mediation.api import mediators_blp
     from app.processes.api import blp as processes_blp
+    from app.processes.operations_api import blp as process_operations_blp
     from app.tasks.api import blp as tasks_blp
     from app.units.api import blp as units_blp
 
@@ -128,6 +130,7 @@ def register_api(app: Flask) -> None:
         attachments_blp,
         tasks_blp,
         processes_blp,
+        process_operations_blp,
         grids_blp,
         categories_blp,
         kpi_blp,

@@ -129,6 +129,15 @@ def close_case(case: Case, status: str, actor: Actor | None, reject_reason: str 
     return timestamp
 
 
+def close_terminated(case: Case, reason: str, actor: Actor | None) -> datetime:
+    """End the case as closed because an operator terminated its process (``reason``: theirs); the status
+    change records that it was a termination, so KPIs and the timeline can tell it from a review."""
+    timestamp = now()
+    case.closed_at = timestamp
+    _set_status(case, CaseStatus.CLOSED, actor, timestamp, {"reason": reason, "terminated": True})
+    return timestamp
+
+
 def reopen_case(
     case: Case,
     reason: str,

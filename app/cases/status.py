@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from app.audit.services import Actor
 from app.cases import lifecycle
 from app.cases.models import Case, CaseStatus
 from app.extensions import db
 from app.workflow.instances import StepOutcome
+from app.workflow.models import ProcessInstance
 
 # A case shows the furthest main-path step that is open (tasks without a caseStatus, like
 # supervision, run beside the main path and do not change it).
@@ -29,3 +31,14 @@ def mirror_case_status(outcome: StepOutcome) -> None:
     if not open_statuses:
         return
     lifecycle.change_status(case, max(open_statuses, key=_ORDER.index), outcome.actor)
+
+
+def close_case_of_terminated_instance(instance: ProcessInstance, reason: str, actor: Actor | None) -> None:
+    """An operator terminated the case's process: nothing will move the case any more, so it is closed
+    (结案) with the operator's reason, unless it had already ended."""
+    if instance.case_id is None:
+        return
+    case = db.session.get(Case, instance.case_id)
+    if case is None or case.status in CaseStatus.FINAL:
+        return
+    lifecycle.close_terminated(case, reason, actor)

@@ -2,7 +2,8 @@
 
 - ``app.web.views``: sign-in, shared layout, language and security, grid worker (phone) and resident pages;
 - ``app.web.supervisor``: case list, case page with timeline and diagram, the one-screen dashboard;
-- ``app.web.designer``: processes, versions, the bpmn-js modeler, form editor and version diff.
+- ``app.web.designer``: processes, versions, the bpmn-js modeler, form editor and version diff;
+- ``app.web.operations``: running instances, incidents and their repairs (admins, designers).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from flask import Flask
 
 def register_web(app: Flask) -> None:
     from app.web.designer import bp as designer_bp
+    from app.web.operations import bp as operations_bp
     from app.web.supervisor import bp as supervisor_bp
     from app.web.views import bp
 
     app.register_blueprint(bp)
     app.register_blueprint(supervisor_bp)
     app.register_blueprint(designer_bp)
+    app.register_blueprint(operations_bp)

@@ -48,6 +48,7 @@ NAV_LINKS: tuple[NavLink, ...] = (
     NavLink("/supervise/dashboard", _l("Dashboard"), SUPERVISION_ROLES),
     NavLink("/supervise/cases", _l("Cases"), SUPERVISION_ROLES),
     NavLink("/design/processes", _l("Processes"), DESIGN_ROLES),
+    NavLink("/operate/instances", _l("Instances"), DESIGN_ROLES),
     NavLink("/api/v1/docs", _l("API"), frozenset({R.ADMIN, R.DESIGNER})),
 )
 

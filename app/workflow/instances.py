@@ -230,6 +230,11 @@ def complete_task(
     (``lock_instance``). An unclaimed task is claimed by ``actor`` in the same step."""
     if task.status not in TaskStatus.OPEN:
         raise Conflict(f"task {task.id} is already {task.status}", {"status": task.status})
+    if instance.status != InstanceStatus.RUNNING:  # suspended, parked on an incident, terminated
+        raise Conflict(
+            f"流程实例 {instance.id} 当前状态为 {instance.status}，任务暂不能办理",
+            {"status": instance.status},
+        )
     # Recorded before the engine step so the timeline reads in the order things happened: the person
     # completes the task, then the process reacts.
     before = {"status": task.status, "assignee_id": task.assignee_id}

@@ -68,6 +68,13 @@ ACTIONS: dict[str, Any] = {
     "instance.failed": _l("Process failed"),
     "incident.opened": _l("Process stopped: waiting for a repair"),
     "incident.resolved": _l("Process repaired"),
+    "instance.retried": _l("Operator retried the process"),
+    "instance.skipped": _l("Operator skipped a process step"),
+    "instance.moved": _l("Operator moved the process to another step"),
+    "instance.suspended": _l("Operator suspended the process"),
+    "instance.resumed": _l("Operator resumed the process"),
+    "instance.terminated": _l("Operator terminated the process"),
+    "instance.variable_edited": _l("Operator corrected process data"),
     "timer.fired": _l("Timer fired"),
     "message.correlated": _l("Message received"),
 }

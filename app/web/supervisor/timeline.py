@@ -43,6 +43,19 @@ ACTION_KINDS: dict[str, str] = {
     "case.commented": STEP,
     "attachment.added": STEP,
     "case.time_limit_set": LIMIT,
+    # An operator's repair of the case's process (app/workflow/operations.py): with its reason.
+    **dict.fromkeys(
+        (
+            "instance.retried",
+            "instance.skipped",
+            "instance.moved",
+            "instance.suspended",
+            "instance.resumed",
+            "instance.terminated",
+            "instance.variable_edited",
+        ),
+        STEP,
+    ),
     "case.due_warning": WARNING,
     "case.overdue": WARNING,
     "case.escalated": ESCALATION,
@@ -158,6 +171,8 @@ def _facts(event: AuditEvent) -> dict[str, Any]:
         facts.update(photo_kind=after.get("kind"))
     elif action == "case.commented":
         facts.update(comment=data.get("body"))
+    elif action.startswith("instance.") and "reason" in data:
+        facts.update(reason=data.get("reason"))
     return {name: value for name, value in facts.items() if value not in (None, "", [])}
 
 

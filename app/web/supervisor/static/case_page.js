@@ -35,6 +35,10 @@
           var reached = new Set(state.completed.concat(state.active));
           state.completed.forEach(function (id) { if (registry.get(id)) { canvas.addMarker(id, "gc-completed"); } });
           state.active.forEach(function (id) { if (registry.get(id)) { canvas.addMarker(id, "gc-active"); } });
+          // The operations page's diagram also names the element of an open incident.
+          var incident = state.incident || [];
+          incident.forEach(function (id) { if (registry.get(id)) { canvas.addMarker(id, "gc-incident"); } });
+          container.dataset.incident = incident.join(" ");
           markFlows(registry, canvas, completed, reached);
           canvas.zoom("fit-viewport");
           container.dataset.state = "ready";
