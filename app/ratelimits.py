@@ -22,6 +22,7 @@ from app import runtime
 from app.http import api_user
 
 RETRY_AFTER = "gridcase.retry_after"
+LIMITER = "gridcase.limiter"
 
 
 def _by_address() -> str:
@@ -81,6 +82,7 @@ def init_rate_limits(app: Flask) -> Limiter:
         on_breach=_on_breach,
     )
     limiter.init_app(app)
+    app.extensions[LIMITER] = limiter  # the decorated views hold it weakly: the app keeps it alive
     app.after_request(_add_retry_after)
     for endpoint, (setting, methods, key_func, scope) in LIMITED.items():
 

@@ -158,8 +158,7 @@ def _settings(database_url: str, tmp: Path, **overrides: Any) -> Settings:
         upload_folder=tmp / "uploads",
         bpmn_folder=PROJECT_ROOT / "bpmn",
         forms_folder=PROJECT_ROOT / "forms",
-        password_hash_method="pbkdf2:sha256:1000",
-        **overrides,
+        **{"password_hash_method": "pbkdf2:sha256:1000", **overrides},
     )
 
 

@@ -23,6 +23,7 @@ from app.cases.schemas import (
 from app.errors import InvalidInput
 from app.extensions import db
 from app.http import PageArgs, api_user, page_schema, paginate
+from app.idempotency import HEADER_PARAMETER, idempotent
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="案件 Cases")
 CasePage = page_schema(CaseSchema, "CasePage")
@@ -39,8 +40,10 @@ class Cases(MethodView):
         query = services.list_cases(api_user(), services.CaseFilters(**args))
         return paginate(query, page, page_size)
 
+    @idempotent(api_user)
     @blp.arguments(CaseReportSchema)
     @blp.response(201, CaseSchema)
+    @blp.doc(parameters=[HEADER_PARAMETER])
     def post(self, fields: dict[str, Any]) -> Any:
         """Report a case (上报). Starts the case_handling process."""
         case = services.report_case(api_user(), fields)
@@ -96,9 +99,11 @@ class CaseAttachments(MethodView):
     def get(self, key: str) -> Any:
         return services.attachments(api_user(), key)
 
+    @idempotent(api_user)
     @blp.arguments(AttachmentUploadArgs, location="query")
     @blp.response(201, AttachmentSchema)
     @blp.doc(
+        parameters=[HEADER_PARAMETER],
         requestBody={
             "content": {
                 "multipart/form-data": {
