@@ -116,3 +116,20 @@ def test_reading_is_not_limited(
     headers = auth("resident")
     for _ in range(10):
         assert client.get("/api/v1/cases", headers=headers).status_code == 200
+
+
+@pytest.mark.redis
+def test_in_stack_mode_web_workers_count_together_in_redis(make_app: Any, redis: Any) -> None:
+    """Two apps on one Redis stand for two gunicorn workers: the sign-in limit is shared."""
+    from tests.conftest import REDIS_URL
+
+    security = SecuritySettings(rate_limit_sign_in="2 per second")
+    first = make_app("sqlite", redis_url=REDIS_URL, security=security)
+    second = make_app("sqlite", redis_url=REDIS_URL, security=security)
+    body = {"username": "nobody", "password": "wrong-password-1"}
+    with first.app_context():
+        assert first.test_client().post("/api/v1/tokens", json=body).status_code == 401
+    with second.app_context():
+        assert second.test_client().post("/api/v1/tokens", json=body).status_code == 401
+        assert second.test_client().post("/api/v1/tokens", json=body).status_code == 429
+    assert any(b"gridcase-limits" in key for key in redis.keys("*"))
