@@ -19,6 +19,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from app import runtime
+from app.errors import NotAuthenticated
 from app.http import api_user
 
 RETRY_AFTER = "gridcase.retry_after"
@@ -34,7 +35,7 @@ def _by_user() -> str:
     if request.headers.get("Authorization"):
         try:
             return f"user:{api_user().id}"
-        except Exception:  # an invalid token: the endpoint refuses it with 401 itself
+        except NotAuthenticated:  # an invalid token: the endpoint refuses it with 401 itself
             return f"address:{_by_address()}"
     if current_user.is_authenticated:
         return f"user:{current_user.id}"
