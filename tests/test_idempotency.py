@@ -148,3 +148,4 @@ def test_the_resident_page_makes_one_case_from_a_form_sent_twice(app: Any, users
     assert count(Case) == 1
     key = first.headers["Location"].split("/r/cases/")[1].split("/")[0]
     assert select(Case.key).where(Case.key == key) is not None
+
