@@ -29,7 +29,23 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     register_api(app)
     register_pages(app)
     register_cli(app)
+    init_security(app)
     return app
+
+
+def init_security(app: Flask) -> None:
+    """Rate limits (they wrap the registered views, so after every blueprint) and the proxies trusted for
+    the client's address and scheme (TRUSTED_PROXIES: how many sit in front; none by default)."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from app.ratelimits import init_rate_limits
+
+    init_rate_limits(app)
+    proxies = runtime.settings(app).security.trusted_proxies
+    if proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
+        )
 
 
 def init_extensions(app: Flask) -> None:

@@ -132,6 +132,89 @@ class MediationSettings:
 
 
 MQTT_DEFAULT_TOPICS = ("zigbee2mqtt/#", "gridcase/devices/#")
+SECRET_KEY_FILE = "secret_key"  # in the instance folder: embedded mode's generated key, kept across restarts
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if raw.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    """Rate limits, cookies, proxies, sign-in lockout and idempotency keys (see README, Security).
+
+    Rate limits are Flask-Limiter strings ("10 per minute", "100 per hour;1000 per day"): sign-in counts per
+    client address (web and API together), reporting per user, registration (creating users) per address."""
+
+    rate_limits_enabled: bool = True
+    rate_limit_sign_in: str = "10 per minute"
+    rate_limit_report: str = "20 per minute;200 per day"
+    rate_limit_registration: str = "20 per hour"
+    # Served over TLS: the session cookie is sent only over HTTPS, and HSTS (seconds; 0 = no header).
+    session_cookie_secure: bool = False
+    hsts_seconds: int = 0
+    # How many reverse proxies in front set X-Forwarded-For/-Proto/-Host (0: trust no such header).
+    trusted_proxies: int = 0
+    lockout_failures: int = 10  # this many wrong passwords for one account within the window…
+    lockout_minutes: int = 15  # …lock it for this long (the window is the same length)
+    idempotency_hours: int = 24  # how long an Idempotency-Key's first answer is kept
+
+    @classmethod
+    def from_env(cls) -> SecuritySettings:
+        return cls(
+            rate_limits_enabled=_bool("RATE_LIMITS_ENABLED", cls.rate_limits_enabled),
+            rate_limit_sign_in=_word("RATE_LIMIT_SIGN_IN", cls.rate_limit_sign_in),
+            rate_limit_report=_word("RATE_LIMIT_REPORT", cls.rate_limit_report),
+            rate_limit_registration=_word("RATE_LIMIT_REGISTRATION", cls.rate_limit_registration),
+            session_cookie_secure=_bool("SESSION_COOKIE_SECURE", cls.session_cookie_secure),
+            hsts_seconds=_int("HSTS_SECONDS", cls.hsts_seconds),
+            trusted_proxies=_int("TRUSTED_PROXIES", cls.trusted_proxies),
+            lockout_failures=_int("LOCKOUT_FAILURES", cls.lockout_failures, minimum=1),
+            lockout_minutes=_int("LOCKOUT_MINUTES", cls.lockout_minutes, minimum=1),
+            idempotency_hours=_int("IDEMPOTENCY_HOURS", cls.idempotency_hours, minimum=1),
+        )
+
+    def __post_init__(self) -> None:
+        from limits import parse_many
+
+        for name in ("rate_limit_sign_in", "rate_limit_report", "rate_limit_registration"):
+            value = getattr(self, name)
+            try:
+                parse_many(value)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"{name.upper()} must be a rate limit like '10 per minute', got {value!r}"
+                ) from exc
+
+
+def embedded_secret_key(instance: Path) -> str:
+    """Embedded mode without SECRET_KEY: one generated key kept in the instance folder, so sessions survive
+    a restart and every process of this folder signs with the same key."""
+    path = instance / SECRET_KEY_FILE
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        # Written whole under a private name, then linked in: a racing process either links first (and we
+        # read its key) or finds no file; nobody reads half a key.
+        draft = instance / f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        draft.write_text(secrets.token_hex(32), encoding="ascii")
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < 32:
+        raise ConfigError(f"{path}: the kept SECRET_KEY is damaged (delete the file to make a new one)")
+    return key
 
 
 def _topics(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -175,6 +258,7 @@ class Settings:
     mqtt_session_expiry_seconds: int = 86400
     sensors: SensorSettings = field(default_factory=SensorSettings)
     mediation: MediationSettings = field(default_factory=MediationSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
     @property
     def embedded(self) -> bool:
@@ -209,11 +293,19 @@ class Settings:
             "mqtt_session_expiry_seconds": _int("MQTT_SESSION_EXPIRY_SECONDS", 86400, minimum=0),
             "sensors": SensorSettings.from_env(),
             "mediation": MediationSettings.from_env(),
+            "security": SecuritySettings.from_env(),
         }
         values.update(overrides)
         if not values["secret_key"]:
-            # A random key per process is safe (sessions just do not survive a restart); production sets one.
-            values["secret_key"] = secrets.token_hex(32)
+            if values["redis_url"]:
+                # Several processes (gunicorn workers, RQ workers) must sign sessions with one key: a key per
+                # process sends users back to the sign-in page on every other request.
+                raise ConfigError(
+                    "SECRET_KEY must be set in stack mode (REDIS_URL is set): every web process must sign "
+                    "sessions with the same key. Generate one with: "
+                    "python -c 'import secrets; print(secrets.token_hex(32))'"
+                )
+            values["secret_key"] = embedded_secret_key(instance)
         settings = cls(**values)
         settings.validate()
         return settings
@@ -289,6 +381,14 @@ class Settings:
             "SQLALCHEMY_DATABASE_URI": url,
             "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
             "SECRET_KEY": self.secret_key,
+            # The session cookie: never readable by scripts, not sent on cross-site sub-requests or posts,
+            # and only over HTTPS when served over TLS (SESSION_COOKIE_SECURE).
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.security.session_cookie_secure,
+            "REMEMBER_COOKIE_HTTPONLY": True,
+            "REMEMBER_COOKIE_SAMESITE": "Lax",
+            "REMEMBER_COOKIE_SECURE": self.security.session_cookie_secure,
             "MAX_CONTENT_LENGTH": self.max_upload_bytes + 64 * 1024,
             "API_TITLE": "gridcase API",
             "API_VERSION": "v1",

@@ -8,6 +8,7 @@ from app.counters import KeyCounter
 from app.devices.models import Alarm, DeadLetter, Device, DeviceToken, Incident, ProcessedMessage
 from app.emergency.models import Emergency, EmergencyPlan, EmergencyResponder, EmergencyUpdate
 from app.grids.models import Grid, GridMember
+from app.idempotency import IdempotencyKey
 from app.inspections.models import Campaign, CampaignItem, InspectionPhoto, Place
 from app.mediation.models import Dispute, DisputeDocument, DisputeParty, MediationSession, MediationVolunteer
 from app.units.models import Unit, UnitGrid
@@ -16,6 +17,7 @@ from app.workflow.models import EngineIncident, HumanTask, ProcessDefinition, Pr
 ALL_MODELS = (
     AuditEvent,
     ApiToken,
+    IdempotencyKey,
     User,
     Attachment,
     Case,

@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app import create_app
 from app.clock import FrozenClock
-from app.config import PROJECT_ROOT, Settings
+from app.config import PROJECT_ROOT, SecuritySettings, Settings
 from app.extensions import db
 
 if TYPE_CHECKING:
@@ -147,6 +147,9 @@ def redis() -> Iterator[Redis]:
 
 
 def _settings(database_url: str, tmp: Path, **overrides: Any) -> Settings:
+    # Rate limits off: the suite signs in thousands of times from one address; tests of the limits turn
+    # them on (tests/test_rate_limits.py).
+    overrides.setdefault("security", SecuritySettings(rate_limits_enabled=False))
     return Settings.from_env(
         database_url=database_url,
         redis_url=overrides.pop("redis_url", None),
@@ -155,8 +158,7 @@ def _settings(database_url: str, tmp: Path, **overrides: Any) -> Settings:
         upload_folder=tmp / "uploads",
         bpmn_folder=PROJECT_ROOT / "bpmn",
         forms_folder=PROJECT_ROOT / "forms",
-        password_hash_method="pbkdf2:sha256:1000",
-        **overrides,
+        **{"password_hash_method": "pbkdf2:sha256:1000", **overrides},
     )
 
 

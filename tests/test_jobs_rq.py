@@ -3,10 +3,12 @@ Redis only carries the work."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask
+from PIL import Image
 from redis import Redis
 from rq import Queue
 from sqlalchemy import func, select
@@ -74,7 +76,11 @@ def test_thumbnail_job_goes_through_redis(app, client, auth, users, deployed, re
     assert db.session.get(Attachment, photo["id"]).thumbnail_path is None
     before = client.get(f"/api/v1/attachments/{photo['id']}/content?thumbnail=1", headers=auth("resident"))
     assert before.status_code == 200
-    assert before.data == content  # no thumbnail yet: the photo itself
+    # No thumbnail yet: the photo itself, as a resident gets it (the stored image without its metadata).
+    photo_itself = client.get(f"/api/v1/attachments/{photo['id']}/content", headers=auth("resident"))
+    assert before.data == photo_itself.data
+    with Image.open(io.BytesIO(before.data)) as shown:
+        assert shown.size == (640, 400)
 
     run_worker(app, ["photos"], burst=True)
 
@@ -92,7 +98,7 @@ def test_thumbnail_job_goes_through_redis(app, client, auth, users, deployed, re
     assert response.data == thumbnail.read_bytes()
     assert response.data != content
     original = client.get(f"/api/v1/attachments/{photo['id']}/content", headers=auth("resident"))
-    assert original.data == content
+    assert original.data == photo_itself.data
 
 
 def test_due_timers_are_queued_once_and_fired_by_the_worker(app, client, auth, users, deployed, clock, redis):

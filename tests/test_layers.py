@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("audit",),
     ("auth",),  # users, roles, tokens: everything above knows who acts
     ("http", "imports", "jobs", "counters"),  # the HTTP edge's helpers, file imports, jobs, named counters
+    ("ratelimits", "idempotency"),  # the HTTP edge's guards: rate limits, Idempotency-Key replays
     ("grids", "workflow"),  # the territory; the process engine (the only importer of SpiffWorkflow)
     ("units",),  # units serve grids
     ("categories",),  # a category names the unit kind and the process that handle it

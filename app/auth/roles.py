@@ -39,3 +39,5 @@ REPORTERS = frozenset({Role.RESIDENT, Role.GRID_WORKER, Role.DISPATCHER, Role.SU
 # Who may hand a task to someone else.
 REASSIGNERS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 DESIGNERS = frozenset({Role.DESIGNER, Role.ADMIN})
+# Staff: everyone who works cases. They see a photo's evidence (EXIF place, time, camera); residents do not.
+STAFF_ROLES = ALL_ROLES - {Role.RESIDENT.value}

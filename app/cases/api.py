@@ -23,6 +23,7 @@ from app.cases.schemas import (
 from app.errors import InvalidInput
 from app.extensions import db
 from app.http import PageArgs, api_user, page_schema, paginate
+from app.idempotency import HEADER_PARAMETER, idempotent
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="案件 Cases")
 CasePage = page_schema(CaseSchema, "CasePage")
@@ -39,8 +40,10 @@ class Cases(MethodView):
         query = services.list_cases(api_user(), services.CaseFilters(**args))
         return paginate(query, page, page_size)
 
+    @idempotent(api_user)
     @blp.arguments(CaseReportSchema)
     @blp.response(201, CaseSchema)
+    @blp.doc(parameters=[HEADER_PARAMETER])
     def post(self, fields: dict[str, Any]) -> Any:
         """Report a case (上报). Starts the case_handling process."""
         case = services.report_case(api_user(), fields)
@@ -94,11 +97,14 @@ class CaseComments(MethodView):
 class CaseAttachments(MethodView):
     @blp.response(200, AttachmentSchema(many=True))
     def get(self, key: str) -> Any:
-        return services.attachments(api_user(), key)
+        user = api_user()
+        return [services.attachment_for(user, a) for a in services.attachments(user, key)]
 
+    @idempotent(api_user)
     @blp.arguments(AttachmentUploadArgs, location="query")
     @blp.response(201, AttachmentSchema)
     @blp.doc(
+        parameters=[HEADER_PARAMETER],
         requestBody={
             "content": {
                 "multipart/form-data": {
@@ -115,9 +121,10 @@ class CaseAttachments(MethodView):
         upload = request.files.get("file")
         if upload is None:
             raise InvalidInput("no file uploaded", {"file": "send the photo as multipart field 'file'"})
-        attachment = services.add_attachment(api_user(), key, upload.read(), upload.filename, args["kind"])
+        user = api_user()
+        attachment = services.add_attachment(user, key, upload.read(), upload.filename, args["kind"])
         db.session.commit()
-        return attachment
+        return services.attachment_for(user, attachment)
 
 
 attachments_blp = Blueprint(
@@ -129,15 +136,22 @@ attachments_blp = Blueprint(
 class AttachmentItem(MethodView):
     @attachments_blp.response(200, AttachmentSchema)
     def get(self, attachment_id: int) -> Any:
-        return services.get_attachment(api_user(), attachment_id)
+        user = api_user()
+        return services.attachment_for(user, services.get_attachment(user, attachment_id))
 
 
 @attachments_blp.route("/<int:attachment_id>/content")
 class AttachmentContent(MethodView):
     @attachments_blp.response(200)
     def get(self, attachment_id: int) -> Any:
-        """The photo itself (``?thumbnail=1`` for the small version when it exists)."""
+        """The photo itself (``?thumbnail=1`` for the small version when it exists). Staff get the original
+        with its EXIF evidence; residents a copy without metadata (no place, time or camera)."""
         path, content_type = services.attachment_file(
             api_user(), attachment_id, thumbnail=request.args.get("thumbnail") == "1"
         )
-        return send_file(path, mimetype=content_type, max_age=86400, download_name=path.name)
+        response = send_file(path, mimetype=content_type, max_age=86400, download_name=path.name)
+        # Staff and residents get different bytes at one URL: no shared cache may keep either.
+        response.cache_control.public = False
+        response.cache_control.private = True
+        response.vary.update(("Authorization", "Cookie"))
+        return response

@@ -19,7 +19,7 @@ import re
 import uuid
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -145,6 +145,43 @@ def inspect_image(data: bytes, max_bytes: int) -> ImageInfo:
         gps_lat=gps[0] if gps else None,
         gps_lon=gps[1] if gps else None,
     )
+
+
+def reencode(data: bytes, info: ImageInfo) -> tuple[bytes, ImageInfo]:
+    """The image decoded and encoded again, keeping its pixels, EXIF (the evidence staff see: time, place,
+    camera) and colour profile, and nothing else: bytes after the image's end (an appended ZIP or
+    ``<script>``), comments, XMP and extra frames are gone. ``data`` must have passed :func:`inspect_image`.
+    JPEGs keep their quantisation tables and subsampling, so the re-encoding loses next to nothing."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # hostile EXIF: see inspect_image
+        with Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS) as im:
+            keep: dict[str, Any] = {
+                "exif": im.info.get("exif") or b"",
+                "icc_profile": im.info.get("icc_profile") or None,
+            }
+            out = io.BytesIO()
+            if info.extension == "jpg":
+                im.save(out, "JPEG", quality="keep", subsampling="keep", comment=b"", **keep)
+            elif info.extension == "png":
+                im.save(out, "PNG", optimize=False, **keep)
+            else:
+                im.save(out, "WEBP", quality=90, method=4, **keep)
+    clean = out.getvalue()
+    return clean, replace(info, size=len(clean), sha256=hashlib.sha256(clean).hexdigest())
+
+
+def public_copy(source: Path, target: Path) -> None:
+    """Write ``source`` without its metadata to ``target`` (same format): no EXIF (place, time, camera),
+    no XMP, no colour profile; the EXIF orientation is applied to the pixels so the photo stays upright.
+    What residents and other non-staff download (see ``app.cases.services.attachment_file``)."""
+    with Image.open(source) as opened:
+        fmt = "JPEG" if opened.format in ("JPEG", "MPO") else opened.format or "JPEG"
+        im = ImageOps.exif_transpose(opened)
+        if fmt == "JPEG":
+            im = _to_rgb(im)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = {"JPEG": {"quality": 90}, "WEBP": {"quality": 90}}.get(fmt, {})
+    _atomic_write(target, lambda fh: im.save(fh, format=fmt, **options))
 
 
 def store_blob(folder: Path, data: bytes, info: ImageInfo) -> str:

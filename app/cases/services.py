@@ -15,7 +15,7 @@ from app import runtime
 from app.audit.models import AuditEvent
 from app.audit.services import record, record_case_event
 from app.auth.models import User
-from app.auth.roles import REPORTERS
+from app.auth.roles import REPORTERS, STAFF_ROLES
 from app.cases import lifecycle, photos
 from app.cases.dispatch import unlocated_reason
 from app.cases.jobs import make_thumbnail
@@ -345,7 +345,9 @@ def store_photo(
     audit_data: dict[str, Any] | None = None,
 ) -> Attachment:
     """Store a checked image (``photos.inspect_image``) as a photo of the case, audited as ``actor`` (a
-    user) or ``actor_label`` (a device), and queue its thumbnail: uploads and camera snapshots alike."""
+    user) or ``actor_label`` (a device), and queue its thumbnail: uploads and camera snapshots alike. The
+    stored bytes are the image re-encoded (``photos.reencode``): nothing appended to an upload is kept."""
+    data, info = photos.reencode(data, info)
     storage_path = photos.store_blob(runtime.settings().upload_folder, data, info)
     attachment = Attachment(
         case_id=case.id,
@@ -398,13 +400,43 @@ def get_attachment(user: User, attachment_id: int) -> Attachment:
     return attachment
 
 
+def sees_photo_metadata(user: User) -> bool:
+    """Staff keep a photo's evidence (EXIF place, time and camera); residents get the picture only."""
+    return user.role in STAFF_ROLES
+
+
+class _WithoutPlace:
+    """An attachment as non-staff see it: everything but the place the photo was taken (EXIF GPS)."""
+
+    gps_lat = None
+    gps_lon = None
+
+    def __init__(self, attachment: Attachment) -> None:
+        self._attachment = attachment
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._attachment, name)
+
+
+def attachment_for(user: User, attachment: Attachment) -> Any:
+    """What ``user`` may read of ``attachment`` (dumped by the API's AttachmentSchema)."""
+    return attachment if sees_photo_metadata(user) else _WithoutPlace(attachment)
+
+
 def attachment_file(user: User, attachment_id: int, thumbnail: bool = False) -> tuple[Path, str]:
-    """Where the photo (or its thumbnail, when made) is on disk, and its content type."""
+    """Where the photo (or its thumbnail, when made) is on disk, and its content type. Staff get the stored
+    original; anyone else a copy without metadata, made on first download and kept next to it."""
     attachment = get_attachment(user, attachment_id)
     folder = runtime.settings().upload_folder
     if thumbnail and attachment.thumbnail_path:
         return folder / attachment.thumbnail_path, "image/jpeg"
-    return folder / attachment.storage_path, attachment.content_type
+    original = folder / attachment.storage_path
+    if sees_photo_metadata(user):
+        return original, attachment.content_type
+    public = original.with_name(f"{original.stem}.public{original.suffix}")
+    if not public.exists():
+        photos.public_copy(original, public)
+    return public, attachment.content_type
 
 
 def attachments(user: User, key: str) -> list[Attachment]:

@@ -33,6 +33,7 @@ def add_photo(user: User, item_id: int, data: bytes, original_name: str | None) 
     except image_files.UploadRejected as exc:
         error = {413: PayloadTooLarge, 415: UnsupportedMediaType}.get(exc.status, InvalidInput)
         raise error(exc.reason, {exc.field: exc.reason}) from exc
+    data, info = image_files.reencode(data, info)  # nothing appended to the upload is kept
     photo = InspectionPhoto(
         item_id=item.id,
         uploaded_by_id=user.id,

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from app.cases.models import Case
 from app.extensions import db
 from app.http import api_user, page_schema
+from app.idempotency import HEADER_PARAMETER, idempotent
 from app.tasks import services
 from app.tasks.schemas import (
     CompleteInput,
@@ -89,8 +90,10 @@ class TaskReassign(MethodView):
 
 @blp.route("/<int:task_id>/complete")
 class TaskComplete(MethodView):
+    @idempotent(api_user)
     @blp.arguments(CompleteInput)
     @blp.response(200, StepResultSchema)
+    @blp.doc(parameters=[HEADER_PARAMETER])
     def post(self, body: dict[str, Any], task_id: int) -> dict[str, Any]:
         """Submit the form. 422 names each field that fails; 409 when someone else already completed it."""
         user = api_user()

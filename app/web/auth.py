@@ -11,8 +11,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth.models import User
 from app.auth.roles import ROLE_LABELS, Role
-from app.auth.services import authenticate
-from app.errors import NotAuthenticated
+from app.auth.signin import sign_in
 from app.extensions import db, login_manager
 from app.web.blueprint import bp
 from app.web.i18n import current_language
@@ -21,7 +20,9 @@ from app.web.nav import home_of, nav_links
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+    user = db.session.get(User, int(user_id))
+    # A deactivated user's session ends at their next request, like their tokens.
+    return user if user is not None and user.active else None
 
 
 def role_label(role: str) -> str:
@@ -54,10 +55,15 @@ def _same_site(target: str) -> bool:
 def login() -> ResponseReturnValue:
     error = None
     if request.method == "POST":
-        try:
-            user = authenticate(request.form.get("username", ""), request.form.get("password", ""))
-        except NotAuthenticated:
-            error = _("Wrong username or password")
+        user = sign_in(
+            request.form.get("username", "")[:64],
+            request.form.get("password", "")[:200],
+            channel="page",
+            address=request.remote_addr,
+        )
+        db.session.commit()  # the sign-in, or the failure count and its audit
+        if user is None:
+            error = _("Wrong username or password. Repeated failures lock the account for a while.")
         else:
             login_user(user)
             target = request.args.get("next") or ""

@@ -35,6 +35,7 @@ def page_error_title(status: int) -> str:
         413: _("File too large"),
         415: _("Unsupported file"),
         422: _("Please check your input"),
+        429: _("Too many requests"),
     }.get(status, _("Something went wrong"))
 
 

@@ -9,6 +9,7 @@ own photos; never a person's name, username or phone number (no reporter, no han
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ from app.categories.models import Category
 from app.errors import DomainError, NotFound
 from app.extensions import db
 from app.http import paginate
+from app.idempotency import FORM_FIELD, form_key, idempotent
 from app.inputs import INT_MAX
 from app.web.blueprint import bp
 from app.web.i18n import current_language
@@ -89,6 +91,8 @@ def _report_form(values: dict[str, Any], errors: dict[str, Any], status: int = 2
             "resident/report.html",
             classes=category_classes(),
             values=values,
+            # One key per filled form: sending it twice (a double tap, a retry) makes one case.
+            idempotency_key=values.get(FORM_FIELD) or uuid.uuid4().hex,
             errors={k: (" ".join(v) if isinstance(v, list) else str(v)) for k, v in errors.items()},
         ),
         status,
@@ -109,6 +113,7 @@ def _report_fields(form: dict[str, str]) -> dict[str, Any]:
 
 @bp.route("/r/report", methods=["GET", "POST"])
 @login_required
+@idempotent(_user, form_key)
 def resident_report() -> ResponseReturnValue:
     user = _user()
     if user.role not in REPORT_ROLES:

@@ -19,6 +19,7 @@ import re
 
 from flask import Response, current_app, g, request
 
+from app import runtime
 from app.web.blueprint import bp
 
 BASE_POLICY: dict[str, list[str]] = {
@@ -73,4 +74,7 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     # The phone pages use the camera (file input) and the location; nothing else may.
     response.headers["Permissions-Policy"] = "geolocation=(self), camera=(self), microphone=()"
+    hsts_seconds = runtime.settings().security.hsts_seconds
+    if hsts_seconds and request.is_secure:  # browsers ignore HSTS over plain HTTP; say it over TLS only
+        response.headers["Strict-Transport-Security"] = f"max-age={hsts_seconds}; includeSubDomains"
     return response
