@@ -4,6 +4,10 @@ Every operation here runs inside the caller's transaction, holding the instance 
 (``SELECT ... FOR UPDATE``), so there is one writer per instance. State and human tasks are written with
 SQLAlchemy Core as the step goes (``rows``), audit events just before commit; the caller commits once. The
 workflow object a committed step leaves is kept for the next step on the instance (``live``).
+
+An engine failure does not undo what led to it: the step is stored as SpiffWorkflow left it (the failing
+task in ERROR) and the instance is parked with an incident in the same transaction (``_persist``); a parked
+instance takes no task completion and no timer until ``retry_incident`` (or an operation) repairs it.
 """
 
 from __future__ import annotations
@@ -241,7 +245,9 @@ def start_instance(
     definition = latest_definition(process_key)
     instance = _new_instance(definition, business_key, case_id, actor)
     engine = EngineInstance.start(_loaded_spec(definition.id), {**variables, "instance_id": instance.id})
-    failure = _run_engine(instance, actor, engine.run)
+    # What starts a process (a report, a launch, a filing) is stored whatever the process then does: even an
+    # operator's refusal is an incident here, never a lost report.
+    failure = _run_engine(instance, actor, engine.run, persons_step=False)
     return _persist(instance, engine, actor, failure=failure)
 
 

@@ -129,3 +129,31 @@ STUCK_PROBE = _process(
       <bpmn:script>reached = True</bpmn:script>
     </bpmn:scriptTask>""",
 )
+
+# After "decide", two branches in one engine run: the left offers "left_task" to a person, the right calls
+# the test operator ``probe.half_write`` (it writes an audit event, then fails).
+PARALLEL_PROBE = _process(
+    "parallel_probe",
+    f"""    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="decide" />
+{_ask("decide", "f1", "f2", "决定")}
+    <bpmn:sequenceFlow id="f2" sourceRef="decide" targetRef="fork" />
+    <bpmn:parallelGateway id="fork">
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f_left</bpmn:outgoing><bpmn:outgoing>f_right</bpmn:outgoing>
+    </bpmn:parallelGateway>
+    <bpmn:sequenceFlow id="f_left" sourceRef="fork" targetRef="left_task" />
+{_ask("left_task", "f_left", "f_left_end", "左支任务")}
+    <bpmn:sequenceFlow id="f_left_end" sourceRef="left_task" targetRef="left_end" />
+    <bpmn:endEvent id="left_end"><bpmn:incoming>f_left_end</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f_right" sourceRef="fork" targetRef="half_write" />
+    <bpmn:serviceTask id="half_write" name="写一半">
+      <bpmn:extensionElements>
+        <spiffworkflow:serviceTaskOperator id="probe.half_write" resultVariable="written">
+          <spiffworkflow:parameters />
+        </spiffworkflow:serviceTaskOperator>
+      </bpmn:extensionElements>
+      <bpmn:incoming>f_right</bpmn:incoming><bpmn:outgoing>f_right_end</bpmn:outgoing>
+    </bpmn:serviceTask>
+    <bpmn:sequenceFlow id="f_right_end" sourceRef="half_write" targetRef="right_end" />
+    <bpmn:endEvent id="right_end"><bpmn:incoming>f_right_end</bpmn:incoming></bpmn:endEvent>""",
+)

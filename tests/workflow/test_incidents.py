@@ -13,14 +13,21 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
+from app.audit.services import record
 from app.extensions import db
-from app.workflow import instances, scheduler
+from app.workflow import instances, operators, scheduler
 from app.workflow.models import EngineIncident, HumanTask, ProcessInstance, TaskStatus
 from app.workflow.notices import CONTINUES_AFTER_REPAIR, WAITS_FOR_REPAIR
 from tests.factories import app_on_both_backends
 from tests.helpers import complete_by_id
 from tests.probes import deploy_diagram
-from tests.workflow.incident_diagrams import GATEWAY_PROBE, MESSAGE_PROBE, STUCK_PROBE, TIMER_PROBE
+from tests.workflow.incident_diagrams import (
+    GATEWAY_PROBE,
+    MESSAGE_PROBE,
+    PARALLEL_PROBE,
+    STUCK_PROBE,
+    TIMER_PROBE,
+)
 
 app = app_on_both_backends
 
@@ -190,6 +197,49 @@ def test_a_retry_that_fails_again_opens_a_new_incident(app, client, auth, users)
     with pytest.raises(instances.Conflict):
         instances.retry_incident(first.id, users["admin"])  # resolved already
     db.session.rollback()
+
+
+# -- what a failed run leaves: the other branch's work, none of the failed operator's writes -------------
+
+
+@operators.register("probe.half_write", "test probe: writes an audit event, then fails unless allowed")
+def _half_write(call: operators.OperatorCall) -> dict[str, bool]:
+    record("probe.half_written", entity_type="process_instance", entity_id=call.instance_id)
+    db.session.flush()
+    if not call.data.get("allowed"):
+        raise RuntimeError("half way through")
+    return {"ok": True}
+
+
+def test_a_failed_branch_keeps_the_other_branchs_task_and_none_of_its_operators_writes(
+    app, client, auth, users
+):
+    instance_id = _start("parallel_probe", PARALLEL_PROBE, users["admin"]).id
+
+    body = complete_by_id(client, auth, "supervisor", _open_task(instance_id, "decide").id, APPROVE)
+
+    assert body["instance_status"] == "error"
+    [incident] = _incidents(instance_id)
+    assert (incident.element_id, incident.element_name) == ("half_write", "写一半")
+    assert "half way through" in incident.reason
+    half_written = select(AuditEvent).where(AuditEvent.action == "probe.half_written")
+    assert db.session.execute(half_written).first() is None  # the operator's savepoint was rolled back
+    # The left branch's task is ready in the stored state and has its row: rows and state agree.
+    assert [t["element_id"] for t in body["next_tasks"]] == ["left_task"]
+    assert _open_elements(instance_id) == ["left_task"]
+    assert instances.instance_state(_reload(instance_id))["active_element_ids"] == ["half_write", "left_task"]
+    left = _open_task(instance_id, "left_task")
+    refused = client.post(
+        f"/api/v1/tasks/{left.id}/complete", json={"data": APPROVE}, headers=auth("supervisor")
+    )
+    assert refused.status_code == 409
+
+    _repair(instance_id, allowed=True)
+    instances.retry_incident(incident.id, users["admin"])
+    db.session.commit()
+    assert len(db.session.execute(half_written).all()) == 1
+    assert _open_elements(instance_id) == ["left_task"]
+    assert complete_by_id(client, auth, "supervisor", left.id, APPROVE)["instance_status"] == "completed"
 
 
 # -- a parked instance takes no task completion ----------------------------------------------------
