@@ -164,3 +164,41 @@ def test_parked_instances_are_counted_as_awaiting_repair_not_dropped(client, see
     listed = seeded["api"].get("/api/v1/process-definitions", headers=seeded["auth"]("designer")).get_json()
     [case_handling] = [d for d in listed if d["key"] == "case_handling"]
     assert (case_handling["running_instances"], case_handling["awaiting_repair_instances"]) == (0, 1)
+
+
+BROKEN_WITHDRAWAL = CASE_BPMN.replace('value="&quot;withdrawn&quot;"', 'value="withdrawn_status"', 1)
+
+
+def test_a_withdrawal_into_a_broken_process_is_kept_with_a_message_incident(seeded):
+    api, auth = seeded["api"], seeded["auth"]
+    deploy_diagram("case_handling.bpmn", BROKEN_WITHDRAWAL.encode())
+    key = api.post(
+        "/api/v1/cases", json={"title": "已解决", "category_code": "E0102"}, headers=auth("resident")
+    )
+    key = key.get_json()["key"]
+
+    response = api.post(
+        f"/api/v1/cases/{key}/withdraw", json={"reason": "已自行解决"}, headers=auth("resident")
+    )
+
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["notice"]["message"] == CONTINUES_AFTER_REPAIR["zh-CN"]
+    assert "withdrawn_status" not in response.get_data(as_text=True)
+    case = db.session.execute(select(Case).where(Case.key == key)).scalar_one()
+    instance = db.session.execute(
+        select(ProcessInstance).where(ProcessInstance.case_id == case.id)
+    ).scalar_one()
+    incident = _incident(instance.id)
+    assert (incident.kind, incident.element_id, incident.element_name) == (
+        "message",
+        "finish_withdrawn",
+        "记录撤销",
+    )
+    assert instance.status == "error"
+    # The message was taken (triage is cancelled by its boundary event); what follows waits for a repair.
+    assert (
+        db.session.execute(
+            select(HumanTask.status).where(HumanTask.case_id == case.id, HumanTask.element_id == "triage")
+        ).scalar_one()
+        == TaskStatus.CANCELLED
+    )
