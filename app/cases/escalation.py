@@ -25,6 +25,7 @@ from app.cases import lifecycle
 from app.cases.models import ESCALATION_LEVELS, Case
 from app.cases.operators import _case
 from app.clock import now
+from app.errors import InvalidInput
 from app.extensions import db
 from app.timelimits.calendar import TimeLimit, WorkingCalendar
 from app.units.models import Unit
@@ -203,15 +204,20 @@ def hand_over(call: OperatorCall) -> dict[str, Any]:
     case = _case(call)
     username = call.params.get("user") or None
     unit = call.params.get("unit") or None
-    if username and unit:
-        raise ValueError("hand over to a user or to a unit, not both")
+    if username and unit:  # the coordinator's own input: a refusal they can fix
+        raise InvalidInput(
+            "hand over to a user or to a unit, not both", {"handover_unit": "a user or a unit"}
+        )
     user = None
     if username:
         user = db.session.execute(
             select(User).where(User.username == username, User.active.is_(True))
         ).scalar_one_or_none()
         if user is None:
-            raise ValueError(f"handover_user: no active user {username!r}")
+            raise InvalidInput(
+                f"handover_user: no active user {username!r}",
+                {"handover_user": f"no active user {username!r}"},
+            )
     outcome = str(call.params.get("outcome") or "returned")
     before = {"handler_user": case.handler_user, "handler_unit": case.handler_unit}
     after = {"handler_user": username, "handler_unit": unit} if (username or unit) else before

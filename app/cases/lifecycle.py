@@ -14,6 +14,7 @@ from app.auth.roles import Role
 from app.cases.models import Case, CaseStatus
 from app.clock import now
 from app.counters import increment
+from app.errors import InvalidInput
 from app.extensions import db
 from app.workflow import instances
 
@@ -174,7 +175,9 @@ def reopen_case(
 def close_as_duplicate(case: Case, original: Case, actor: Actor | None) -> None:
     """End the case as a duplicate of ``original``, whose timeline notes the link."""
     if original.id == case.id:
-        raise ValueError("duplicate_of: a case cannot duplicate itself")
+        raise InvalidInput(
+            "duplicate_of: a case cannot duplicate itself", {"duplicate_of": "a case cannot duplicate itself"}
+        )
     timestamp = now()
     case.duplicate_of_id, case.closed_at = original.id, timestamp
     _set_status(case, CaseStatus.DUPLICATE, actor, timestamp, {"duplicate_of": original.key})

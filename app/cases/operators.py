@@ -12,6 +12,7 @@ from app.cases import dispatch, lifecycle
 from app.cases.models import Case
 from app.categories.services import get_category
 from app.clock import as_utc, now
+from app.errors import InvalidInput
 from app.extensions import db
 from app.timelimits.holidays import uncovered_years
 from app.workflow import operators
@@ -41,7 +42,10 @@ def mark_duplicate(call: OperatorCall) -> dict[str, Any]:
     original_key = call.params["duplicate_of"]
     original = db.session.execute(select(Case).where(Case.key == original_key)).scalar_one_or_none()
     if original is None:
-        raise ValueError(f"duplicate_of: no case {original_key!r}")
+        # The dispatcher's own input: a refusal they can fix (422), not a failure of the process.
+        raise InvalidInput(
+            f"duplicate_of: no case {original_key!r}", {"duplicate_of": f"no case {original_key!r}"}
+        )
     lifecycle.close_as_duplicate(case, original, call.actor)
     return {"duplicate_of": original.key}
 

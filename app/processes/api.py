@@ -38,6 +38,7 @@ class DefinitionSchema(Schema):
     user_tasks = fields.List(fields.Dict())
     start_messages = fields.List(fields.Str())
     running_instances = fields.Int()
+    awaiting_repair_instances = fields.Int()  # parked by an open incident, waiting for an operator
 
 
 class DeployResultSchema(Schema):

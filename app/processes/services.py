@@ -17,11 +17,13 @@ from app.extensions import db
 from app.workflow.models import InstanceStatus, ProcessDefinition, ProcessInstance
 
 
-def running_counts(definition_ids: Iterable[int] | None = None) -> dict[int, int]:
-    """``{definition id: running instances}``; definitions with none are absent."""
+def running_counts(
+    definition_ids: Iterable[int] | None = None, status: str = InstanceStatus.RUNNING
+) -> dict[int, int]:
+    """``{definition id: instances in status}`` (running by default); definitions with none are absent."""
     query = (
         select(ProcessInstance.definition_id, func.count())
-        .where(ProcessInstance.status == InstanceStatus.RUNNING)
+        .where(ProcessInstance.status == status)
         .group_by(ProcessInstance.definition_id)
     )
     if definition_ids is not None:
@@ -30,10 +32,15 @@ def running_counts(definition_ids: Iterable[int] | None = None) -> dict[int, int
 
 
 def with_running_counts(definitions: list[ProcessDefinition]) -> list[ProcessDefinition]:
-    """Set ``running_instances`` on each definition (a plain attribute for the schemas and templates)."""
-    counts = running_counts(d.id for d in definitions)
+    """Set ``running_instances`` and ``awaiting_repair_instances`` (parked by an open incident: not running,
+    not finished either, so counted apart rather than dropped) on each definition, as plain attributes for
+    the schemas and templates."""
+    ids = [d.id for d in definitions]
+    counts = running_counts(ids)
+    parked = running_counts(ids, InstanceStatus.ERROR)
     for definition in definitions:
         definition.running_instances = counts.get(definition.id, 0)
+        definition.awaiting_repair_instances = parked.get(definition.id, 0)
     return definitions
 
 
@@ -77,6 +84,7 @@ class ProcessSummary:
     latest_version: int
     version_count: int
     running_instances: int
+    awaiting_repair_instances: int  # parked by an open incident (待修复)
     deployed_at: datetime
 
 
@@ -86,13 +94,14 @@ def process_summaries() -> list[ProcessSummary]:
     version_counts = dict(
         db.session.execute(select(ProcessDefinition.key, func.count()).group_by(ProcessDefinition.key)).all()
     )
-    running_by_key = dict(
-        db.session.execute(
-            select(ProcessInstance.process_key, func.count())
-            .where(ProcessInstance.status == InstanceStatus.RUNNING)
-            .group_by(ProcessInstance.process_key)
-        ).all()
+    by_key_and_status = select(ProcessInstance.process_key, ProcessInstance.status, func.count()).group_by(
+        ProcessInstance.process_key, ProcessInstance.status
     )
+    counts = db.session.execute(
+        by_key_and_status.where(ProcessInstance.status.in_([InstanceStatus.RUNNING, InstanceStatus.ERROR]))
+    ).all()
+    running_by_key = {key: n for key, status, n in counts if status == InstanceStatus.RUNNING}
+    parked_by_key = {key: n for key, status, n in counts if status == InstanceStatus.ERROR}
     return [
         ProcessSummary(
             key=d.key,
@@ -102,6 +111,7 @@ def process_summaries() -> list[ProcessSummary]:
             latest_version=d.version,
             version_count=version_counts.get(d.key, 0),
             running_instances=running_by_key.get(d.key, 0),
+            awaiting_repair_instances=parked_by_key.get(d.key, 0),
             deployed_at=d.deployed_at,
         )
         for d in latest

@@ -47,8 +47,19 @@ class ReassignInput(Schema):
     username = fields.Str(required=True, validate=validate.Length(min=1, max=64))
 
 
+class NoticeSchema(Schema):
+    """Added to a 2xx answer whose step was kept but stopped the process (an incident): no internals."""
+
+    code = fields.Str(metadata={"example": "incident_opened"})
+    message = fields.Str(metadata={"description": "zh-CN, or English with the language switch's cookie"})
+
+
 class StepResultSchema(Schema):
     task = fields.Nested(TaskSchema)
     case_status = fields.Str(allow_none=True)
     instance_status = fields.Str()
     next_tasks = fields.List(fields.Nested(TaskSchema))
+    # Set by app/web/incident_notice.py on every API answer whose request opened an incident.
+    notice = fields.Nested(
+        NoticeSchema, metadata={"description": "present when the process stopped after the step"}
+    )

@@ -19,9 +19,9 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.extensions import db
 from app.grids.scope import in_subtrees, scope_of
 from app.http import paginate
-from app.workflow import instances
+from app.workflow import instances, notices
 from app.workflow.forms import FormNotFound, FormRegistry, FormValidationError
-from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
+from app.workflow.models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus
 
 SEVERITY_ORDER = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
 
@@ -372,6 +372,17 @@ class FormDataInvalid(InvalidInput):
     def __init__(self, message: str, errors: list[dict[str, Any]]) -> None:
         super().__init__(message, {e["field"] or "data": e["message"] for e in errors})
         self.field_errors = errors
+
+
+def why_parked(task: HumanTask) -> str | None:
+    """Why the open ``task`` cannot be completed now (its process waits for a repair, is suspended or was
+    terminated), in the person's words; None when it can."""
+    if task.status not in TaskStatus.OPEN:
+        return None
+    status = db.session.execute(
+        select(ProcessInstance.status).where(ProcessInstance.id == task.instance_id)
+    ).scalar_one()
+    return None if status == InstanceStatus.RUNNING else notices.why_parked(status)
 
 
 def task_data(task: HumanTask) -> dict[str, Any]:

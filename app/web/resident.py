@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -34,6 +34,7 @@ from app.idempotency import FORM_FIELD, form_key, idempotent
 from app.inputs import INT_MAX
 from app.web.blueprint import bp
 from app.web.i18n import current_language
+from app.web.incident_notice import step_notice
 from app.web.labels import category_name
 from app.web.nav import REPORT_ROLES
 from app.web.worker import thumbnail_url
@@ -139,7 +140,10 @@ def resident_report() -> ResponseReturnValue:
         if "file" in details:
             details = {"photo": details["file"], **{k: v for k, v in details.items() if k != "file"}}
         return _report_form(values, details or {"form": exc.message}, exc.status)
+    notice = step_notice()
     db.session.commit()
+    if notice is not None:  # the report is kept; its process waits for a repair
+        flash(notice, "warning")
     return redirect(url_for("web.resident_receipt", key=case.key))
 
 

@@ -4,7 +4,17 @@ them here registers their routes on ``bp``."""
 
 from __future__ import annotations
 
-from app.web import auth, form_preview, geo, i18n, resident, security, vendor, worker  # noqa: F401  (registers routes)
+from app.web import (  # noqa: F401  (registers routes)
+    auth,
+    form_preview,
+    geo,
+    i18n,
+    incident_notice,
+    resident,
+    security,
+    vendor,
+    worker,
+)
 from app.web.blueprint import bp
 from app.web.errors import register_page_errors
 

@@ -25,6 +25,7 @@ from app.tasks import services as tasks
 from app.web.blueprint import bp
 from app.web.geo import grid_feature_of
 from app.web.i18n import current_language
+from app.web.incident_notice import step_notice
 from app.web.labels import ATTACHMENT_KIND_LABELS, category_name, time_left
 from app.web.nav import TASK_ROLES
 from app.web.task_form import FormView, client_messages
@@ -135,6 +136,7 @@ def worker_task(task_id: int) -> ResponseReturnValue:
         kind_labels=ATTACHMENT_KIND_LABELS,
         category_name=category_name,
         grid=grid_feature_of(case.grid_code) if case else None,
+        parked=tasks.why_parked(task),
     )
 
 
@@ -251,9 +253,13 @@ def worker_complete(task_id: int) -> ResponseReturnValue:
         instance_id=task.instance_id,
         data={"location": location, "source": "browser geolocation" if location else "not shared"},
     )
+    notice = step_notice()
     db.session.commit()
     case = db.session.get(Case, task.case_id) if task.case_id else None
-    flash(_("Task “%(name)s” completed.", name=task.name), "success")
+    if notice is None:
+        flash(_("Task “%(name)s” completed.", name=task.name), "success")
+    else:  # completed and kept; the process stopped after it and waits for a repair
+        flash(notice, "warning")
     return jsonify(
         task_id=task_id,
         case_status=case.status if case else None,

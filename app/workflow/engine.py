@@ -358,6 +358,14 @@ def _check_expressions(file_name: str, task_spec: Any) -> None:
 
 
 @dataclass(frozen=True)
+class FailedElement:
+    """The element a failed step stopped at: its id and its name (the id when it has none)."""
+
+    element_id: str | None
+    name: str | None
+
+
+@dataclass(frozen=True)
 class ReadyUserTask:
     task_id: str
     element_id: str
@@ -449,6 +457,68 @@ class EngineInstance:
         self.run()
         return True
 
+    # -- failures (incidents) ----------------------------------------------------------------------
+
+    def mark_failed(self, element_id: str | None) -> FailedElement:
+        """After a failed step: the failing task in ``TaskState.ERROR``, and which element it is.
+
+        SpiffWorkflow marks a task that raised while running (a script, a gateway, a service task); a task
+        that failed while it was being looked at (a timer's expression, checked while it waits) it leaves as
+        it was: that one is marked here (``_fail``)."""
+        self._reusable = False
+        failed = self._tasks_in(TaskState.ERROR)
+        if not failed and element_id is not None:
+            active = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+            failed = [t for t in self._tasks_in(active) if t.task_spec.bpmn_id == element_id][:1]
+            for task in failed:
+                _fail(task)
+        if not failed:
+            return FailedElement(element_id, None)
+        return _failed_element(next((t for t in failed if t.task_spec.bpmn_id == element_id), failed[0]))
+
+    def mark_task_failed(self, task_id: str) -> FailedElement:
+        """Mark one ready task failed (a person's task whose candidate or due time cannot be evaluated)."""
+        self._reusable = False
+        task = self._workflow.get_task_from_id(UUID(task_id))
+        _fail(task)
+        return _failed_element(task)
+
+    def retry_failed(self) -> int:
+        """Put every task in ERROR back and run on: one SpiffWorkflow failed while running is READY again (a
+        person's task runs again with the data it has); one marked here goes back to the state it was in
+        (a timer waits again, a person's task is offered again). Returns how many."""
+        self._reusable = False
+        failed = self._tasks_in(TaskState.ERROR)
+        rerun = []
+        for task in failed:
+            previous = task.internal_data.pop("failed_in_state", None)
+            task._set_state(TaskState.READY if previous is None else previous)
+            if previous is None and task.task_spec.manual:
+                rerun.append(task)
+        for task in rerun:
+            try:
+                task.run()
+            except SpiffWorkflowException as exc:
+                raise EngineError(_first_line(exc), task.task_spec.bpmn_id) from exc
+        self.run()
+        return len(failed)
+
+    @property
+    def stuck(self) -> bool:
+        """Not completed, yet nothing to do and nothing to wait for: no task ready (a person's or the
+        engine's), none waiting (a timer, a message, a join), none running outside a sub-process."""
+        if self._workflow.completed:
+            return False
+        alive = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+        containers = self._workflow.subprocesses  # a sub-process's task is STARTED while its tasks run
+        return not any(t.state != TaskState.STARTED or t.id not in containers for t in self._tasks_in(alive))
+
+    def _tasks_in(self, states: int) -> list[Any]:
+        """Every task in ``states``, sub-processes included, from the flat task maps: SpiffWorkflow's tree
+        iterator stops at a depth of 1000 and would miss the tasks of a long loop."""
+        workflows = [self._workflow, *self._workflow.subprocesses.values()]
+        return [task for wf in workflows for task in wf.tasks.values() if task.state & states]
+
     # -- reading ---------------------------------------------------------------------------------
 
     def _ready_task(self, task_id: str) -> Any:
@@ -537,6 +607,17 @@ class EngineInstance:
                 elif task.state == TaskState.COMPLETED:
                     done.add(element_id)
         return sorted(active), sorted(done - active)
+
+
+def _fail(task: Any) -> None:
+    """Mark ``task`` failed, remembering the state it was in for a retry."""
+    task._set_internal_data(failed_in_state=task.state)
+    task._set_state(TaskState.ERROR)
+
+
+def _failed_element(task: Any) -> FailedElement:
+    spec = task.task_spec
+    return FailedElement(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id)
 
 
 def _copy_json(value: Any) -> Any:

@@ -2,6 +2,8 @@
 
 Opening an incident happens in the transaction the caller gives it (the caller decides whether that is the
 person's own committed step or a fresh transaction after a rollback); it records ``incident.opened`` there.
+The session notes the incidents opened in it (``opened_in_session``), so the HTTP edge can tell the person
+whose request ran into one that their input was kept and the case continues after a repair.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from app.audit.services import Actor, record
 from app.clock import now
 from app.extensions import db
 from app.workflow.models import EngineIncident, InstanceStatus, ProcessInstance
+
+_OPENED = "gridcase.incidents_opened"
 
 
 def open_incident(
@@ -56,7 +60,17 @@ def open_incident(
         after={"status": instance.status},
         data={"incident_id": incident.id, "kind": kind, "element_id": element_id, "reason": reason},
     )
+    db.session.info.setdefault(_OPENED, []).append(incident.id)
     return incident
+
+
+def opened_in_session() -> list[int]:
+    """The ids of the incidents opened in this session since ``forget_opened`` (a request's start)."""
+    return list(db.session.info.get(_OPENED, ()))
+
+
+def forget_opened() -> None:
+    db.session.info.pop(_OPENED, None)
 
 
 def open_incident_of(instance_id: int) -> EngineIncident | None:

@@ -4,12 +4,15 @@ Every operation here runs inside the caller's transaction, holding the instance 
 (``SELECT ... FOR UPDATE``), so there is one writer per instance. State and human tasks are written with
 SQLAlchemy Core as the step goes (``rows``), audit events just before commit; the caller commits once. The
 workflow object a committed step leaves is kept for the next step on the instance (``live``).
+
+An engine failure does not undo what led to it: the step is stored as SpiffWorkflow left it (the failing
+task in ERROR) and the instance is parked with an incident in the same transaction (``_persist``); a parked
+instance takes no task completion and no timer until ``retry_incident`` (or an operation) repairs it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -23,11 +26,19 @@ from app.audit.services import Actor, record
 from app.clock import as_utc, now
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.extensions import db
-from app.workflow import incidents, operators, rows
+from app.workflow import incidents, notices, operators, rows
 from app.workflow.deploy import latest_definition
-from app.workflow.engine import EngineError, EngineInstance, LoadedSpec, ReadyUserTask
+from app.workflow.engine import EngineError, EngineInstance, FailedElement, LoadedSpec, ReadyUserTask
 from app.workflow.live import live_workflows
-from app.workflow.models import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskStatus
+from app.workflow.models import (
+    EngineIncident,
+    HumanTask,
+    IncidentKind,
+    InstanceStatus,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskStatus,
+)
 
 
 @dataclass
@@ -40,6 +51,7 @@ class StepOutcome:
     open_tasks: list[HumanTask] = field(default_factory=list)
     completed: bool = False
     actor: Actor | None = None
+    incident: EngineIncident | None = None  # opened by this step: the instance is parked
 
 
 StepListener = Callable[[StepOutcome], None]
@@ -51,6 +63,14 @@ def on_step(listener: StepListener) -> StepListener:
     if listener not in _listeners:
         _listeners.append(listener)
     return listener
+
+
+class InstanceParked(Conflict):
+    """A task of a parked instance (an open incident, suspended or terminated) cannot be completed."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(notices.why_parked(status), {"instance_status": status})
+        self.instance_status = status
 
 
 # -- loading and locking ----------------------------------------------------------------------------
@@ -132,21 +152,32 @@ def _read_engine(instance: ProcessInstance) -> EngineInstance:
     return EngineInstance.restore(_loaded_spec(instance.definition_id), instance.state)
 
 
-@contextmanager
-def _engine_step(instance: ProcessInstance, actor: Actor | None) -> Iterator[None]:
-    """Run engine work for ``instance`` on behalf of ``actor``; an engine failure becomes a 422."""
+def _run_engine(
+    instance: ProcessInstance, actor: Actor | None, work: Callable[[], Any], *, persons_step: bool = True
+) -> EngineError | None:
+    """Run ``work`` (engine calls) for ``instance`` on behalf of ``actor``; the engine failure it met, if any.
+
+    A failure is not the person's: ``_persist`` keeps what the step did and parks the instance with an
+    incident. Only an operator's refusal of a person's input (a ``DomainError``: an unknown handler, a time
+    limit that cannot be computed) stays the person's to fix: a 4xx, and nothing of the step is kept.
+    Without a person (a timer, a job, an operator's retry) a refusal is an incident like any failure.
+    """
     with operators.running_instance(instance.id, actor):
         try:
-            yield
+            work()
         except EngineError as exc:
-            raise _step_failed(exc) from exc
+            if persons_step and actor is not None and isinstance(exc.__cause__, DomainError):
+                raise _refused(exc) from exc
+            return exc
+    return None
 
 
-def _step_failed(exc: EngineError) -> InvalidInput:
+def _refused(exc: EngineError) -> InvalidInput:
+    """A 422 naming the element and the fields the operator's refusal gives."""
     where = f" at '{exc.element_id}'" if exc.element_id else ""
     details: dict[str, Any] = {"element_id": exc.element_id}
     if isinstance(exc.__cause__, DomainError) and isinstance(exc.__cause__.details, dict):
-        details.update(exc.__cause__.details)  # an operator's refusal names its fields: keep them
+        details.update(exc.__cause__.details)
     return InvalidInput(f"the process could not continue{where}: {exc}", details)
 
 
@@ -214,9 +245,10 @@ def start_instance(
     definition = latest_definition(process_key)
     instance = _new_instance(definition, business_key, case_id, actor)
     engine = EngineInstance.start(_loaded_spec(definition.id), {**variables, "instance_id": instance.id})
-    with _engine_step(instance, actor):
-        engine.run()
-    return _persist(instance, engine, actor)
+    # What starts a process (a report, a launch, a filing) is stored whatever the process then does: even an
+    # operator's refusal is an incident here, never a lost report.
+    failure = _run_engine(instance, actor, engine.run, persons_step=False)
+    return _persist(instance, engine, actor, failure=failure)
 
 
 def complete_task(
@@ -230,11 +262,8 @@ def complete_task(
     (``lock_instance``). An unclaimed task is claimed by ``actor`` in the same step."""
     if task.status not in TaskStatus.OPEN:
         raise Conflict(f"task {task.id} is already {task.status}", {"status": task.status})
-    if instance.status != InstanceStatus.RUNNING:  # suspended, parked on an incident, terminated
-        raise Conflict(
-            f"流程实例 {instance.id} 当前状态为 {instance.status}，任务暂不能办理",
-            {"status": instance.status},
-        )
+    if instance.status != InstanceStatus.RUNNING:
+        raise InstanceParked(instance.status)
     # Recorded before the engine step so the timeline reads in the order things happened: the person
     # completes the task, then the process reacts.
     before = {"status": task.status, "assignee_id": task.assignee_id}
@@ -256,9 +285,8 @@ def complete_task(
         data={"element_id": task.element_id, "name": task.name, "form_data": data},
     )
     engine = _engine(instance)
-    with _engine_step(instance, actor):
-        engine.complete_user_task(task.spiff_task_id, data)
-    return _persist(instance, engine, actor, open_tasks, completed=task)
+    failure = _run_engine(instance, actor, lambda: engine.complete_user_task(task.spiff_task_id, data))
+    return _persist(instance, engine, actor, open_tasks, completed=task, failure=failure)
 
 
 def correlate_message(
@@ -269,9 +297,9 @@ def correlate_message(
     if instance.status != InstanceStatus.RUNNING:
         raise Conflict(f"process instance {instance_id} is {instance.status}", {"status": instance.status})
     engine = _engine(instance)
-    with _engine_step(instance, actor):
-        delivered = engine.receive_message(name, payload)
-    if not delivered:
+    delivered: list[bool] = []
+    failure = _run_engine(instance, actor, lambda: delivered.append(engine.receive_message(name, payload)))
+    if failure is None and not delivered[0]:  # a failure means it was caught: the run after it failed
         raise Conflict(
             f"process instance {instance_id} is not waiting for message '{name}'", {"message": name}
         )
@@ -284,7 +312,7 @@ def correlate_message(
         instance_id=instance.id,
         data={"message": name, "payload": payload},
     )
-    return _persist(instance, engine, actor)
+    return _persist(instance, engine, actor, failure=failure, kind=IncidentKind.MESSAGE)
 
 
 def start_by_message(
@@ -307,11 +335,14 @@ def start_by_message(
     definition = listening[0]
     instance = _new_instance(definition, business_key, None, actor, message=name)
     engine = EngineInstance.start(_loaded_spec(definition.id), {"instance_id": instance.id})
-    with _engine_step(instance, actor):
+
+    def start() -> None:
         engine.run()
         if not engine.receive_message(name, payload):
             raise EngineError(f"the start event did not catch message '{name}'")
-    return _persist(instance, engine, actor)
+
+    failure = _run_engine(instance, actor, start)
+    return _persist(instance, engine, actor, failure=failure, kind=IncidentKind.MESSAGE)
 
 
 def fire_due_timers(instance_id: int) -> StepOutcome | None:
@@ -326,8 +357,7 @@ def fire_due_timers(instance_id: int) -> StepOutcome | None:
         return None
     engine = _engine(instance)
     due = as_utc(instance.next_timer_at)
-    with operators.running_instance(instance.id):
-        engine.run()
+    failure = _run_engine(instance, None, engine.run)
     record(
         "timer.fired",
         entity_type="process_instance",
@@ -336,7 +366,7 @@ def fire_due_timers(instance_id: int) -> StepOutcome | None:
         instance_id=instance.id,
         data={"due_at": due.isoformat(), "fired_at": current.isoformat()},
     )
-    return _persist(instance, engine, None)
+    return _persist(instance, engine, None, failure=failure, kind=IncidentKind.TIMER)
 
 
 def due_instance_ids(limit: int = 500) -> list[int]:
@@ -350,9 +380,29 @@ def due_instance_ids(limit: int = 500) -> list[int]:
 
 
 def mark_failed(instance_id: int, kind: str, reason: str, element_id: str | None = None) -> None:
-    """Park an instance whose engine step failed outside a request (timer, message job) with an incident,
-    in a fresh transaction after the failed one was rolled back."""
+    """Park an instance whose step failed in a way the step itself could not record (its transaction had to
+    be rolled back) with an incident, in a fresh transaction; its state stays the last one stored."""
     incidents.open_incident(lock_instance(instance_id), kind=kind, reason=reason, element_id=element_id)
+
+
+def retry_incident(incident_id: int, actor: Actor | None) -> StepOutcome:
+    """Retry the failed element of an open incident, after its cause was repaired: the task in ERROR back
+    where it failed and the engine run on. The incident is resolved as ``retried``; a failure again opens a
+    new incident (same kind) at the element it meets. In the caller's transaction."""
+    found = db.session.get(EngineIncident, incident_id)
+    if found is None:
+        raise NotFound(f"incident {incident_id} does not exist")
+    instance = lock_instance(found.instance_id)
+    incident = db.session.get(EngineIncident, incident_id, populate_existing=True)  # read under the lock
+    assert incident is not None
+    if incident.resolved_at is not None:
+        raise Conflict(f"incident {incident_id} is resolved already", {"resolution": incident.resolution})
+    if instance.status != InstanceStatus.ERROR:
+        raise Conflict(f"process instance {instance.id} is {instance.status}", {"status": instance.status})
+    incidents.resolve_incident(incident, instance, resolution="retried", actor=actor)
+    engine = _engine(instance)
+    failure = _run_engine(instance, actor, engine.retry_failed, persons_step=False)
+    return _persist(instance, engine, actor, failure=failure, kind=incident.kind)
 
 
 def instance_state(instance: ProcessInstance) -> dict[str, Any]:
@@ -370,16 +420,28 @@ def _persist(
     actor: Actor | None,
     open_tasks: list[HumanTask] | None = None,
     completed: HumanTask | None = None,
+    failure: EngineError | None = None,
+    kind: str = IncidentKind.STEP,
 ) -> StepOutcome:
+    """Store what the step left: state, task rows, completion; after a ``failure`` (or when the instance is
+    left stuck) the instance is parked with an incident in the same transaction.
+
+    At a failure the state stored is what SpiffWorkflow left (the work before the failing element kept,
+    that element's task in ``TaskState.ERROR``) and the task rows match it, so a retry goes on from there.
+    """
     timestamp = now()
+    failed = engine.mark_failed(failure.element_id) if failure is not None else None
+    outcome = StepOutcome(instance=instance, actor=actor)
+    # Before dumping: a new task whose properties cannot be evaluated is marked failed in the state.
+    unassignable = _sync_tasks(instance, engine, outcome, timestamp, open_tasks, completed)
+    if failure is None and unassignable is not None:
+        failure, failed = unassignable
     state = engine.dump()
     changes: dict[str, Any] = {
         "state": state,
         "next_timer_at": engine.next_timer_at(),
         "updated_at": timestamp,
     }
-    outcome = StepOutcome(instance=instance, actor=actor)
-    _sync_tasks(instance, engine, outcome, timestamp, open_tasks, completed)
     if engine.completed and instance.status != InstanceStatus.COMPLETED:
         changes.update(status=InstanceStatus.COMPLETED, completed_at=timestamp, next_timer_at=None)
         outcome.completed = True
@@ -392,7 +454,24 @@ def _persist(
             instance_id=instance.id,
         )
     rows.update([instance], changes)
-    if not outcome.completed:  # a finished workflow takes no more steps: nothing to keep
+    if failure is not None and failed is not None:
+        outcome.incident = incidents.open_incident(
+            instance,
+            kind=kind,
+            reason=str(failure),
+            element_id=failed.element_id,
+            element_name=failed.name,
+            actor=actor,
+            details={"error": type(failure.__cause__ or failure).__name__},
+        )
+    elif not outcome.completed and engine.stuck:
+        outcome.incident = incidents.open_incident(
+            instance,
+            kind=IncidentKind.STUCK,
+            reason="not completed, yet no task is ready and nothing is awaited (timer, message, join)",
+            actor=actor,
+        )
+    elif not outcome.completed:  # a finished workflow takes no more steps: nothing to keep
         live_workflows().stage(db.session(), instance.id, instance.definition_id, state, engine)
     # No flush here: what the ORM still holds (case columns set by operators, then by the listeners) goes
     # out in one UPDATE at the next query or at commit, instead of two.
@@ -408,11 +487,13 @@ def _sync_tasks(
     timestamp: datetime,
     known_open: list[HumanTask] | None,
     completed: HumanTask | None,
-) -> None:
+) -> tuple[EngineError, FailedElement] | None:
     """Make the human_task rows match the engine's ready user tasks: new ones in, gone ones cancelled.
 
     ``known_open``: the instance's open rows, when the caller read them after taking the lock (saves a
-    query). Rows are written with one statement each way (see ``rows``), then audited.
+    query). Rows are written with one statement each way (see ``rows``), then audited. A new task whose
+    properties (candidate, due time, …) fail to evaluate gets no row: it is marked failed in the engine,
+    and the first such failure is returned for the incident.
     """
     if known_open is None:
         known_open = list(
@@ -424,10 +505,22 @@ def _sync_tasks(
         )
     open_rows = {row.spiff_task_id: row for row in known_open if row.status in TaskStatus.OPEN}
     ready = {t.task_id: t for t in engine.ready_user_tasks()}
+    new_tasks: list[ReadyUserTask] = []
+    values: list[dict[str, Any]] = []
+    unassignable: tuple[EngineError, FailedElement] | None = None
+    for spiff_id, task in ready.items():
+        if spiff_id in open_rows:
+            continue
+        try:
+            values.append(_new_row(instance, engine, task, timestamp))
+            new_tasks.append(task)
+        except EngineError as exc:
+            failed = engine.mark_task_failed(spiff_id)
+            unassignable = unassignable or (exc, failed)
+    if unassignable is not None:
+        ready = {t.task_id: t for t in engine.ready_user_tasks()}
     outcome.cancelled_tasks.extend(row for spiff_id, row in open_rows.items() if spiff_id not in ready)
     rows.update(outcome.cancelled_tasks, {"status": TaskStatus.CANCELLED, "completed_at": timestamp})
-    new_tasks = [t for spiff_id, t in ready.items() if spiff_id not in open_rows]
-    values = [_new_row(instance, engine, t, timestamp) for t in new_tasks]
     if values:
         pairs = list(zip(values, new_tasks, strict=True))
         _assign_named_candidates(instance, engine, pairs, timestamp, outcome.actor, completed)
@@ -459,16 +552,14 @@ def _sync_tasks(
                 "due_at": row.due_at.isoformat() if row.due_at else None,
             },
         )
+    return unassignable
 
 
 def _evaluate_property(engine: EngineInstance, task: ReadyUserTask, name: str) -> Any:
     expression = task.properties.get(name)
     if not expression:
         return None
-    try:
-        return engine.evaluate(task.task_id, expression)
-    except EngineError as exc:
-        raise _step_failed(exc) from exc
+    return engine.evaluate(task.task_id, expression)
 
 
 # Columns a new task row leaves NULL (submitted_data is JSON: given None it would store JSON null).

@@ -102,8 +102,9 @@ def _run_and_persist(
     incident: EngineIncident | None,
     resolution: str,
 ) -> EngineIncident | None:
-    """Run the repaired engine; resolve ``incident`` as ``resolution``; persist (tasks in step). A run that
-    fails again keeps what it did and opens a new incident at the failing element; returned."""
+    """Run the repaired engine; resolve ``incident`` as ``resolution``;
+    persist (tasks in step). A run that fails again keeps what it did and ``instances._persist`` opens a new
+    incident (same kind) at the failing element; returned."""
     failure: EngineError | None = None
     with operators.running_instance(instance.id, actor):
         try:
@@ -112,44 +113,34 @@ def _run_and_persist(
             failure = exc
     if incident is not None:
         incidents.resolve_incident(incident, instance, resolution=resolution, actor=actor)
-    instances._persist(instance, engine, actor)
-    if failure is None:
-        return None
-    names = {e.element_id: e.name for e in engine.active_elements()}
-    return incidents.open_incident(
-        instance,
-        kind=incident.kind if incident is not None else IncidentKind.STEP,
-        reason=str(failure),
-        element_id=failure.element_id,
-        element_name=names.get(failure.element_id or ""),
-        actor=actor,
-        details={"after": resolution},
-    )
+    kind = incident.kind if incident is not None else IncidentKind.STEP
+    return instances._persist(instance, engine, actor, failure=failure, kind=kind).incident
 
 
 # -- operations -------------------------------------------------------------------------------------
 
 
 def retry(instance_id: int, actor: Actor | None, reason: str | None = None) -> ProcessInstance:
-    """Retry the open incident: its failed task (``TaskState.ERROR``) set back to READY and the engine run.
-    Resolved as ``retried``; a new incident when it fails again."""
+    """Retry the open incident (``instances.retry_incident``: the failed task back where it failed, the
+    engine run on), audited with the operator's reason. Resolved as ``retried``; a new incident when it
+    fails again."""
     instance = _locked(instance_id, (InstanceStatus.ERROR,), "重试")
     incident = _open_incident(instance, "重试")
     engine = _engine(instance)
     before = _snapshot(instance, engine)
-    reset = engine.reset_failed()
-    new_incident = _run_and_persist(instance, engine, actor, incident, "retried")
+    reset = engine.failed_element_ids()
+    outcome = instances.retry_incident(incident.id, actor)
     _audit(
         "instance.retried",
         instance,
         actor,
         before,
-        _snapshot(instance, engine),
+        _snapshot(instance, _engine(instance)),
         {
             "reason": reason,
             "incident_id": incident.id,
             "reset_element_ids": reset,
-            "new_incident_id": new_incident.id if new_incident else None,
+            "new_incident_id": outcome.incident.id if outcome.incident else None,
         },
     )
     return instance

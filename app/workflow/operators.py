@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.audit.services import Actor
+from app.extensions import db
 
 
 @dataclass(frozen=True)
@@ -80,4 +81,7 @@ def invoke(name: str, data: dict[str, Any], params: dict[str, Any]) -> Any:
     if current is None:
         raise RuntimeError(f"operator {name!r} called outside a process instance step")
     instance_id, actor = current
-    return operator.func(OperatorCall(instance_id=instance_id, data=data, params=params, actor=actor))
+    # In a savepoint: an operator that fails half way leaves none of its writes behind (the step that
+    # called it may still be kept, as an incident), and a database error leaves the transaction usable.
+    with db.session.begin_nested():
+        return operator.func(OperatorCall(instance_id=instance_id, data=data, params=params, actor=actor))

@@ -103,16 +103,6 @@ class RepairableEngine(EngineInstance):
 
     # -- retry and skip ------------------------------------------------------------------------------
 
-    def reset_failed(self) -> list[str]:
-        """Set every task that failed (``TaskState.ERROR``) back to READY; their element ids. The next
-        ``run`` runs them again (an instance whose failure left no such task simply runs again)."""
-        failed = [t for t in self._active_tasks() if t.state == TaskState.ERROR]
-        if failed:
-            self._reusable = False
-        for task in failed:
-            task._set_state(TaskState.READY)
-        return [t.task_spec.bpmn_id for t in failed]
-
     def skip(self, element_id: str) -> None:
         """Complete the task at ``element_id`` (failed, or waiting to run) without running it: its script,
         service call or timer is not executed; the workflow goes on along its one outgoing flow."""

@@ -46,7 +46,10 @@ def fire_timers_job(instance_id: int) -> bool:
     """Job: run one instance's due timers in its own transaction. A failing step parks the instance."""
     try:
         outcome = instances.fire_due_timers(instance_id)
+        parked = outcome.incident.reason if outcome is not None and outcome.incident is not None else None
         db.session.commit()
+        if parked is not None:  # the step is stored with its incident: an operator repairs it
+            log.warning("instance %s parked by a timer: %s", instance_id, parked)
         return outcome is not None
     except (EngineError, DomainError) as exc:
         db.session.rollback()

@@ -14,7 +14,7 @@ from app.config import PROJECT_ROOT
 from app.errors import InvalidInput
 from app.extensions import db
 from app.workflow import deploy
-from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance, TaskStatus
+from app.workflow.models import EngineIncident, HumanTask, ProcessDefinition, ProcessInstance, TaskStatus
 from tests.conftest import START
 from tests.factories import create_case
 from tests.helpers import after_working_hours, complete, report, upload_photo, walk_to
@@ -311,17 +311,24 @@ def test_script_with_import_is_refused_at_deploy(app, client, auth, users):
     assert db.session.execute(select(func.count()).select_from(ProcessDefinition)).scalar_one() == 0
 
 
-def test_script_refused_at_runtime_parks_nothing(app, client, auth, users):
-    """A script that compiles but calls a forbidden builtin fails its step: 422 naming the element, nothing
-    stored."""
+def test_script_refused_at_runtime_parks_the_instance_with_an_incident(app, client, auth, users):
+    """A script that compiles but calls a forbidden builtin fails its step: the started instance is kept,
+    parked with an incident naming the element; the caller gets 200 with the notice, not the reason."""
     deploy_diagram("sensor_alarm.bpmn", _sensor_bpmn('level = open("/etc/passwd")'))
     response = client.post(
         "/api/v1/messages", json={"name": "sensor_alarm", "payload": ALARM}, headers=auth("dispatcher")
     )
-    assert response.status_code == 422
-    assert response.get_json()["details"]["element_id"] == "summarize"
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "error"
+    assert body["notice"]["code"] == "incident_opened"
+    assert "open" not in body["notice"]["message"]
     db.session.rollback()
-    assert db.session.execute(select(func.count()).select_from(ProcessInstance)).scalar_one() == 0
+    instance = db.session.execute(select(ProcessInstance)).scalar_one()
+    incident = db.session.execute(select(EngineIncident)).scalar_one()
+    assert (instance.status, incident.instance_id) == ("error", instance.id)
+    assert (incident.kind, incident.element_id, incident.element_name) == ("message", "summarize", "汇总")
+    assert "open" in incident.reason
 
 
 # -- instance state and timers ---------------------------------------------------------------------
