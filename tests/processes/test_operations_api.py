@@ -193,7 +193,7 @@ def test_suspend_refuses_completion_through_the_api_until_resumed(client, auth, 
         json={"data": {"handler_user": "worker", "time_limit_hours": 24}},
         headers=auth("dispatcher"),
     )
-    assert response.status_code == 409 and response.get_json()["details"]["status"] == "suspended"
+    assert response.status_code == 409 and response.get_json()["details"]["instance_status"] == "suspended"
     assert fingerprint() == before
     _post(client, auth, "admin", instance_id, "resume", REASON, 200)
     response = client.post(
