@@ -73,7 +73,7 @@ def init_workflow(app: Flask) -> None:
     from app.emergency import operators as _emergency_operators  # noqa: F401  (registers emergency.*)
     from app.inspections import operators as _inspection_operators  # noqa: F401  (inspection.*, forms)
     from app.mediation import operators as _mediation_operators  # noqa: F401  (registers mediation.*)
-    from app.workflow import deploy, instances, scheduler
+    from app.workflow import deploy, instances, migration, scheduler
     from app.workflow.engine import SpecCache
     from app.workflow.forms import FormRegistry
 
@@ -86,6 +86,7 @@ def init_workflow(app: Flask) -> None:
     scheduler.register_periodic("devices.silence", scheduled_silence)  # before maintenance: it may follow
     scheduler.register_periodic("devices.maintenance", scheduled_sweep)
     scheduler.register_periodic("devices.pending_cases", open_pending_cases)
+    scheduler.register_periodic("workflow.migration_undo_expiry", migration.expire_undo_states)
 
 
 def init_jobs_for(app: Flask) -> None:
@@ -118,6 +119,7 @@ def register_api(app: Flask) -> None:
     from app.mediation.api import blp as disputes_blp
     from app.mediation.api import mediators_blp
     from app.processes.api import blp as processes_blp
+    from app.processes.migration_api import blp as migrations_blp
     from app.tasks.api import blp as tasks_blp
     from app.units.api import blp as units_blp
 
@@ -128,6 +130,7 @@ def register_api(app: Flask) -> None:
         attachments_blp,
         tasks_blp,
         processes_blp,
+        migrations_blp,
         grids_blp,
         categories_blp,
         kpi_blp,

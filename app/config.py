@@ -174,6 +174,8 @@ class Settings:
     mqtt_session_expiry_seconds: int = 86400
     sensors: SensorSettings = field(default_factory=SensorSettings)
     mediation: MediationSettings = field(default_factory=MediationSettings)
+    # How long a migration of running instances to another version can be undone (hours; 0: never).
+    migration_undo_hours: int = 24
 
     @property
     def embedded(self) -> bool:
@@ -208,6 +210,7 @@ class Settings:
             "mqtt_session_expiry_seconds": _int("MQTT_SESSION_EXPIRY_SECONDS", 86400, minimum=0),
             "sensors": SensorSettings.from_env(),
             "mediation": MediationSettings.from_env(),
+            "migration_undo_hours": _int("MIGRATION_UNDO_HOURS", 24, minimum=0),
         }
         values.update(overrides)
         if not values["secret_key"]:

@@ -11,6 +11,7 @@ from app.grids.models import Grid, GridMember
 from app.inspections.models import Campaign, CampaignItem, InspectionPhoto, Place
 from app.mediation.models import Dispute, DisputeDocument, DisputeParty, MediationSession, MediationVolunteer
 from app.units.models import Unit, UnitGrid
+from app.workflow.migration_models import InstanceMigration
 from app.workflow.models import EngineIncident, HumanTask, ProcessDefinition, ProcessInstance
 
 ALL_MODELS = (
@@ -36,6 +37,7 @@ ALL_MODELS = (
     ProcessDefinition,
     ProcessInstance,
     EngineIncident,
+    InstanceMigration,
     EmergencyPlan,
     Emergency,
     EmergencyResponder,
