@@ -308,24 +308,28 @@ def migrate_instance(
         return _obstacle_result(instance, target, versions, exc.obstacles, [], lang)
     from_definition_id, previous_state = instance.definition_id, instance.state
     previous_timer = instance.next_timer_at
-    instance.definition_id = target.id
+    rows.update([instance], {"definition_id": target.id})  # Core, as a step writes: no ORM flush
     step = instances.persist_replaced_state(instance, engine, actor)
     relabelled = _relabel_open_tasks(step.open_tasks, engine)
     timestamp = now()
-    migration = InstanceMigration(
-        instance_id=instance.id,
-        batch_id=batch_id,
-        from_definition_id=from_definition_id,
-        to_definition_id=target.id,
-        previous_state=previous_state,
-        previous_next_timer_at=previous_timer,
-        migrated_state_hash=_state_hash(instance.state),
-        migrated_at=timestamp,
-        migrated_by_id=actor.id if actor is not None else None,
-        undo_until=timestamp + timedelta(hours=runtime.settings().migration_undo_hours),
-    )
-    db.session.add(migration)
-    db.session.flush()
+    migration: InstanceMigration = rows.insert(
+        InstanceMigration,
+        [
+            {
+                "instance_id": instance.id,
+                "batch_id": batch_id,
+                "from_definition_id": from_definition_id,
+                "to_definition_id": target.id,
+                "previous_state": previous_state,
+                "previous_next_timer_at": previous_timer,
+                "migrated_state_hash": _state_hash(instance.state),
+                "migrated_at": timestamp,
+                "migrated_by_id": actor.id if actor is not None else None,
+                "undo_until": timestamp + timedelta(hours=runtime.settings().migration_undo_hours),
+            }
+        ],
+        unset=("undone_at", "undone_by_id"),
+    )[0]
     record(
         "instance.migrated",
         entity_type="process_instance",
@@ -488,7 +492,7 @@ def undo(migration_id: int, actor: Actor | None, lang: str = "zh-CN") -> UndoRes
         )
     previous_state = migration.previous_state or ""
     engine = instances.restored_engine(migration.from_definition_id, previous_state)
-    instance.definition_id = migration.from_definition_id
+    rows.update([instance], {"definition_id": migration.from_definition_id})
     step = instances.persist_replaced_state(instance, engine, actor)
     _relabel_open_tasks(step.open_tasks, engine)
     timestamp = now()

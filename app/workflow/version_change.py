@@ -98,10 +98,17 @@ def _workflow_diffs(workflow: Any, diff: VersionDiff) -> list[tuple[Any, Workflo
 
 def check(engine: EngineInstance, diff: VersionDiff) -> MoveCheck:
     """Whether ``engine``'s workflow can move to ``diff.target``, and why not."""
+    return _inspect(_workflow(engine), diff)[0]
+
+
+def _inspect(
+    workflow: Any, diff: VersionDiff
+) -> tuple[MoveCheck, list[tuple[Any, WorkflowDiff | None, Any]]]:
+    """``check``'s answer, and the per-(sub)workflow diffs it was made from (``move`` applies them)."""
     result = MoveCheck()
-    workflow = _workflow(engine)
     active: set[str] = set()
-    for wf, wf_diff, _target in _workflow_diffs(workflow, diff):
+    pairs = _workflow_diffs(workflow, diff)
+    for wf, wf_diff, _target in pairs:
         tasks = wf.get_tasks(skip_subprocesses=True)
         active.update(_element(t)[0] for t in tasks if t.has_state(_ACTIVE))
         if wf_diff is None:
@@ -124,7 +131,7 @@ def check(engine: EngineInstance, diff: VersionDiff) -> MoveCheck:
                 result.changed_active[_element(task)[0]] = changes
     result.obstacles = _unique(result.obstacles)
     result.active_element_ids = sorted(active)
-    return result
+    return result, pairs
 
 
 def _changes(diff: VersionDiff, wf: Any, task: Any) -> list[str]:
@@ -154,12 +161,12 @@ def move(engine: EngineInstance, diff: VersionDiff) -> MoveCheck:
     tasks (timers, messages, a sub-process under way) and a task in error keep their state with the new
     element behind them, so a retry runs the new version's element.
     """
-    checked = check(engine, diff)
+    workflow = _workflow(engine)
+    checked, pairs = _inspect(workflow, diff)
     if not checked.movable:
         raise CannotMove(checked.obstacles)
-    workflow = _workflow(engine)
     timers = _waiting_timer_expressions(workflow)
-    for wf, wf_diff, target in _workflow_diffs(workflow, diff):
+    for wf, wf_diff, target in pairs:
         migrate_workflow(wf_diff, wf, target, reset_mask=TaskState.READY)
         _drop_stale_predictions(wf)
     workflow.subprocess_specs = diff.target.subprocess_specs
