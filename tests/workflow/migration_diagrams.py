@@ -108,3 +108,23 @@ def routed_probe(condition: str) -> bytes:
     <bpmn:endEvent id="end"><bpmn:incoming>f6</bpmn:incoming><bpmn:incoming>f7</bpmn:incoming></bpmn:endEvent>
   </bpmn:process>""",
     ).encode("utf-8")
+
+
+def case_handling_warning_at_the_limit() -> bytes:
+    """case_handling whose warning timer fires at the time limit itself instead of at 80 % of it."""
+    text = _replace_once(
+        CASE_HANDLING,
+        '<bpmn:timeDate>time_limit["warn_at"]</bpmn:timeDate>',
+        '<bpmn:timeDate>time_limit["due_at"]</bpmn:timeDate>',
+    )
+    return text.encode("utf-8")
+
+
+def case_handling_handle_as_manual_task() -> bytes:
+    """case_handling whose handle step is a manual task instead of a user task (another kind of element)."""
+    start = CASE_HANDLING.index('<bpmn:userTask id="handle"')
+    end = CASE_HANDLING.index("</bpmn:userTask>", start) + len("</bpmn:userTask>")
+    block = CASE_HANDLING[start:end]
+    block = re.sub(r"\s*<bpmn:extensionElements>.*?</bpmn:extensionElements>", "", block, flags=re.S)
+    block = block.replace("bpmn:userTask", "bpmn:manualTask")
+    return (CASE_HANDLING[:start] + block + CASE_HANDLING[end:]).encode("utf-8")

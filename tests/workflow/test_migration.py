@@ -4,13 +4,14 @@ migration to a fixed version."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
+from app.clock import as_utc
 from app.extensions import db
 from app.workflow import incidents, instances, migration
 from app.workflow.migration_models import InstanceMigration
@@ -20,6 +21,8 @@ from tests.helpers import complete, fire_next_timer, handle_and_prove, instance,
 from tests.probes import deploy_diagram
 from tests.workflow.migration_diagrams import (
     case_handling_compatible,
+    case_handling_handle_as_manual_task,
+    case_handling_warning_at_the_limit,
     case_handling_without_photo_proof,
 )
 
@@ -333,3 +336,26 @@ def test_the_kept_timers_fire_after_migration(client, auth, clock):
     fire_next_timer(clock, key)  # the 80 % warning
     assert len(_events("case.due_warning")) == 1
     assert [t.element_id for t in open_tasks(key)] == ["handle"] and _version(key) == 2
+
+
+def test_a_waiting_timer_whose_expression_changed_is_computed_again(client, auth):
+    key = create_case(client, auth, "handle", hours=4)
+    warn_at = instance(key).next_timer_at
+    data = instances.task_data(instance(key).id, open_tasks(key)[0].spiff_task_id)
+    _deploy_v2(case_handling_warning_at_the_limit())
+    _migrate_one(client, auth, key)
+    due = as_utc(datetime.fromisoformat(data["time_limit"]["due_at"]))
+    assert as_utc(instance(key).next_timer_at) == due > as_utc(warn_at)
+    assert _events("instance.migrated")[0].data["next_timer_at"] == due.isoformat()
+
+
+def test_an_active_element_that_became_another_kind_is_refused(client, auth):
+    key = create_case(client, auth, "handle")
+    _deploy_v2(case_handling_handle_as_manual_task())
+    dry = _post(
+        client, auth, "admin", f"/api/v1/process-definitions/{KEY}/migrations/dry-run", {"target_version": 2}
+    ).get_json()
+    item = dry["items"][0]
+    assert item["code"] == "active_changed_kind" and item["element_id"] == "handle"
+    assert item["message"] == "当前所在环节「处置」(handle)在 v2 中变成了另一种元素，无法对应"
+    assert _version(key) == 1
