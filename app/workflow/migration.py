@@ -431,6 +431,7 @@ ALREADY_UNDONE = "already_undone"
 SUPERSEDED = "superseded"
 EXPIRED = "expired"
 STEPPED = "stepped"
+ENDED = "ended"
 
 
 @dataclass
@@ -462,6 +463,8 @@ def _undo_refusal(migration: InstanceMigration, instance: ProcessInstance) -> st
     ).scalar_one()
     if latest != migration.id or instance.definition_id != migration.to_definition_id:
         return SUPERSEDED
+    if instance.status not in MIGRATABLE:  # restoring a state would give an ended instance open tasks
+        return ENDED
     if as_utc(migration.undo_until) <= now() or migration.previous_state is None:
         return EXPIRED
     if _state_hash(instance.state) != migration.migrated_state_hash:
@@ -486,7 +489,7 @@ def undo(migration_id: int, actor: Actor | None, lang: str = "zh-CN") -> UndoRes
             migration.id,
             instance.id,
             refusal,
-            message(refusal, lang, until=until, **params),
+            message(refusal, lang, until=until, status=instance.status, **params),
             from_version,
             to_version,
         )

@@ -47,6 +47,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "实例在此之后又被迁移过，只能撤销最近一次迁移",
         "the instance was migrated again since: only its latest migration can be undone",
     ),
+    "ended": (
+        "实例已结束({status})，无法撤销迁移",
+        "the instance has ended ({status}): the migration cannot be undone",
+    ),
     "expired": ("撤销期限已过({until})", "the time to undo it ended at {until}"),
     "stepped": (
         "迁移后实例已继续运行(有任务完成、定时器或消息)，无法撤销",

@@ -359,3 +359,16 @@ def test_an_active_element_that_became_another_kind_is_refused(client, auth):
     assert item["code"] == "active_changed_kind" and item["element_id"] == "handle"
     assert item["message"] == "当前所在环节「处置」(handle)在 v2 中变成了另一种元素，无法对应"
     assert _version(key) == 1
+
+
+def test_undo_is_refused_once_the_instance_has_ended(client, auth):
+    key = create_case(client, auth, "review")
+    _deploy_v2(case_handling_compatible())
+    migration_id = _migrate_one(client, auth, key)
+    row = instance(key)
+    row.status = InstanceStatus.TERMINATED  # as an operator's terminate leaves it (no step: same state)
+    db.session.commit()
+    response = _post(client, auth, "admin", f"/api/v1/instance-migrations/{migration_id}/undo")
+    assert response.status_code == 409 and response.get_json()["details"]["reason"] == "ended"
+    assert response.get_json()["message"] == "实例已结束(terminated)，无法撤销迁移"
+    assert _version(key) == 2 and open_tasks(key)[0].element_id == "review"

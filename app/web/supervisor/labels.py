@@ -68,6 +68,8 @@ ACTIONS: dict[str, Any] = {
     "instance.failed": _l("Process failed"),
     "incident.opened": _l("Process stopped: waiting for a repair"),
     "incident.resolved": _l("Process repaired"),
+    "instance.migrated": _l("Process moved to another version"),
+    "instance.migration_undone": _l("Process version change undone"),
     "timer.fired": _l("Timer fired"),
     "message.correlated": _l("Message received"),
 }
