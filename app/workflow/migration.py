@@ -89,6 +89,25 @@ class InstanceResult:
         return self.code in (MOVABLE, MIGRATED)
 
 
+@dataclass(frozen=True)
+class Target:
+    """The version instances move to, as plain values: a batch commits after every instance, which would
+    make an ORM row read itself again each time."""
+
+    id: int
+    key: str
+    version: int
+
+
+@dataclass
+class Person:
+    """Who migrates (an ``Actor``), as plain values, for the same reason."""
+
+    id: int
+    username: str
+    role: str
+
+
 # -- selection ------------------------------------------------------------------------------------------
 
 
@@ -174,7 +193,7 @@ def _versions() -> dict[int, int]:
 
 def _result(
     instance: ProcessInstance,
-    target: ProcessDefinition,
+    target: ProcessDefinition | Target,
     versions: dict[int, int],
     code: str,
     lang: str,
@@ -201,7 +220,7 @@ def _result(
     )
 
 
-def _refusal(instance: ProcessInstance, target: ProcessDefinition, actor: Any) -> str | None:
+def _refusal(instance: ProcessInstance, target: ProcessDefinition | Target, actor: Any) -> str | None:
     """Why ``instance`` is not a candidate at all (before looking at its state), or None."""
     if instance.process_key != target.key:
         return OTHER_PROCESS
@@ -216,7 +235,7 @@ def _refusal(instance: ProcessInstance, target: ProcessDefinition, actor: Any) -
 
 def _checked(
     instance: ProcessInstance,
-    target: ProcessDefinition,
+    target: ProcessDefinition | Target,
     versions: dict[int, int],
     outcome: MoveCheck,
     lang: str,
@@ -237,7 +256,7 @@ def _checked(
 
 def _obstacle_result(
     instance: ProcessInstance,
-    target: ProcessDefinition,
+    target: ProcessDefinition | Target,
     versions: dict[int, int],
     obstacles: list[Obstacle],
     active: list[str],
@@ -287,7 +306,7 @@ def _state_hash(state: str) -> str:
 
 def migrate_instance(
     instance_id: int,
-    target: ProcessDefinition,
+    target: ProcessDefinition | Target,
     actor: Actor | None,
     *,
     lang: str = "zh-CN",
@@ -387,7 +406,7 @@ def _relabel_open_tasks(open_tasks: list[HumanTask], engine: Any) -> list[int]:
 
 def migrate_each(
     instance_ids: Iterable[int],
-    target: ProcessDefinition,
+    target: ProcessDefinition | Target,
     actor: Actor | None,
     settle: Callable[[bool], None],
     *,
@@ -398,10 +417,12 @@ def migrate_each(
     after each moved or refused one, ``settle(False)`` (the edge rolls back) after one that failed, which
     is reported ``failed`` with the error and does not stop the others."""
     diffs, versions = DiffCache(), _versions()
+    target = Target(target.id, target.key, target.version)
+    person = Person(actor.id, actor.username, getattr(actor, "role", "")) if actor is not None else None
     for instance_id in instance_ids:
         try:
             result = migrate_instance(
-                instance_id, target, actor, lang=lang, batch_id=batch_id, diffs=diffs, versions=versions
+                instance_id, target, person, lang=lang, batch_id=batch_id, diffs=diffs, versions=versions
             )
         except Exception as exc:  # one broken instance must not stop the batch: reported, rolled back
             settle(False)
@@ -412,7 +433,7 @@ def migrate_each(
 
 
 def _failed(
-    instance_id: int, target: ProcessDefinition, versions: dict[int, int], exc: Exception, lang: str
+    instance_id: int, target: ProcessDefinition | Target, versions: dict[int, int], exc: Exception, lang: str
 ) -> InstanceResult:
     instance = db.session.get(ProcessInstance, instance_id)
     if instance is None:
