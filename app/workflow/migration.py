@@ -324,7 +324,7 @@ def migrate_instance(
     try:
         outcome = move(engine, (diffs or DiffCache()).get(instance.definition_id, target.id))
     except CannotMove as exc:
-        return _obstacle_result(instance, target, versions, exc.obstacles, [], lang)
+        return _checked(instance, target, versions, exc.checked, lang, MIGRATED)
     from_definition_id, previous_state = instance.definition_id, instance.state
     previous_timer = instance.next_timer_at
     rows.update([instance], {"definition_id": target.id})  # Core, as a step writes: no ORM flush

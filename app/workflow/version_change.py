@@ -149,9 +149,9 @@ def _unique(obstacles: list[Obstacle]) -> list[Obstacle]:
 
 
 class CannotMove(ValueError):
-    def __init__(self, obstacles: list[Obstacle]) -> None:
-        self.obstacles = obstacles
-        super().__init__(", ".join(f"{o.code} at '{o.element_id}'" for o in obstacles))
+    def __init__(self, checked: MoveCheck) -> None:
+        self.checked = checked
+        super().__init__(", ".join(f"{o.code} at '{o.element_id}'" for o in checked.obstacles))
 
 
 def move(engine: EngineInstance, diff: VersionDiff) -> MoveCheck:
@@ -164,7 +164,7 @@ def move(engine: EngineInstance, diff: VersionDiff) -> MoveCheck:
     workflow = _workflow(engine)
     checked, pairs = _inspect(workflow, diff)
     if not checked.movable:
-        raise CannotMove(checked.obstacles)
+        raise CannotMove(checked)
     timers = _waiting_timer_expressions(workflow)
     for wf, wf_diff, target in pairs:
         migrate_workflow(wf_diff, wf, target, reset_mask=TaskState.READY)
