@@ -27,6 +27,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "已进入的子流程「{element_name}」({element_id})在 v{to_version} 中已不存在",
         "the sub-process it entered, '{element_name}' ({element_id}), no longer exists in v{to_version}",
     ),
+    "structure_changed": (
+        "已经过的环节「{element_name}」({element_id})周围的结构在 v{to_version} 中已改变"
+        "(例如删除了它的边界事件)，实例的历史无法对应",
+        "the structure around an element it has passed, '{element_name}' ({element_id}), changed in"
+        " v{to_version} (its boundary event was removed, say): its history cannot be mapped",
+    ),
     "same_version": ("实例已在 v{to_version}", "the instance is already on v{to_version}"),
     "finished": ("实例已结束({status})，无需迁移", "the instance has ended ({status}): nothing to migrate"),
     "other_process": (

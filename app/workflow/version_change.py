@@ -8,9 +8,12 @@ workflow goes on. What the checks refuse, ``Obstacle`` says, naming the element:
 
 - ``active_removed``: the workflow waits at (or failed at) an element the new version no longer has;
 - ``active_changed_kind``: it waits at an element that became another kind (a user task made a script);
-- ``history_removed``: an element it has completed or cancelled was removed (its stored state names it, and
-  restoring it on the new version would fail);
-- ``subprocess_removed``: a sub-process it has entered no longer exists.
+- ``history_removed``: an element it has completed was removed (its stored state names it, and restoring it
+  on the new version would fail). A task of a removed element that was cancelled without running (the
+  withdrawal event of a triage that was done) is history of nothing: it is dropped instead;
+- ``subprocess_removed``: a sub-process it has entered no longer exists;
+- ``structure_changed``: SpiffWorkflow's own joints around an element it has passed are gone (its last
+  boundary event was removed, say): named after that element, which may still exist.
 
 Moving keeps task ids: a ready task stays the same task (so its human task row stays), only its
 prediction is rebuilt; waiting timers keep their due time unless the new version changed their expression,
@@ -32,9 +35,10 @@ ACTIVE_REMOVED = "active_removed"
 ACTIVE_CHANGED_KIND = "active_changed_kind"
 HISTORY_REMOVED = "history_removed"
 SUBPROCESS_REMOVED = "subprocess_removed"
+STRUCTURE_CHANGED = "structure_changed"
 
 _ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
-_HISTORY = TaskState.COMPLETED | TaskState.CANCELLED
+_HISTORY = TaskState.COMPLETED
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ class MoveCheck:
     obstacles: list[Obstacle] = field(default_factory=list)
     active_element_ids: list[str] = field(default_factory=list)
     changed_active: dict[str, list[str]] = field(default_factory=dict)
+    # cancelled tasks of removed elements, dropped by the move
+    dropped: list[Any] = field(default_factory=list, repr=False)
 
     @property
     def movable(self) -> bool:
@@ -117,10 +123,14 @@ def _inspect(
             result.obstacles.append(Obstacle(SUBPROCESS_REMOVED, element_id, name))
             continue
         for task in wf_diff.removed:
-            if task.has_state(_ACTIVE):
+            if getattr(task.task_spec, "bpmn_id", None) is None and task.has_state(_ACTIVE | _HISTORY):
+                result.obstacles.append(_joint(wf, task))
+            elif task.has_state(_ACTIVE):
                 result.obstacles.append(Obstacle(ACTIVE_REMOVED, *_element(task)))
             elif task.has_state(_HISTORY):
                 result.obstacles.append(Obstacle(HISTORY_REMOVED, *_element(task)))
+            elif task.has_state(TaskState.CANCELLED):
+                result.dropped.append(task)
         for task in wf_diff.changed:
             if not task.has_state(_ACTIVE):
                 continue
@@ -132,6 +142,13 @@ def _inspect(
     result.obstacles = _unique(result.obstacles)
     result.active_element_ids = sorted(active)
     return result, pairs
+
+
+def _joint(wf: Any, task: Any) -> Obstacle:
+    """An obstacle at SpiffWorkflow's own task spec ("triage.BoundaryEventSplit"), named after its element."""
+    owner_id = task.task_spec.name.split(".")[0]
+    owner = wf.spec.task_specs.get(owner_id)
+    return Obstacle(STRUCTURE_CHANGED, owner_id, getattr(owner, "bpmn_name", None))
 
 
 def _changes(diff: VersionDiff, wf: Any, task: Any) -> list[str]:
@@ -168,6 +185,9 @@ def move(engine: EngineInstance, diff: VersionDiff) -> MoveCheck:
     timers = _waiting_timer_expressions(workflow)
     for wf, wf_diff, target in pairs:
         migrate_workflow(wf_diff, wf, target, reset_mask=TaskState.READY)
+        for task in checked.dropped:
+            if task.workflow is wf and task.id in wf.tasks:  # a dropped ancestor may have taken it
+                wf._remove_task(task.id)
         _drop_stale_predictions(wf)
     workflow.subprocess_specs = diff.target.subprocess_specs
     _recompute_changed_timers(workflow, timers)

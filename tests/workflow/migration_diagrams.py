@@ -71,6 +71,49 @@ def case_handling_without_photo_proof() -> bytes:
     return text.encode("utf-8")
 
 
+def case_handling_without_warning() -> bytes:
+    """case_handling without the 80 % warning (the timer on handling, its path); the overdue timer stays."""
+    text = re.sub(
+        r'\s*<bpmn:boundaryEvent id="timer_warn".*?<bpmn:endEvent id="end_warned".*?</bpmn:endEvent>',
+        "",
+        CASE_HANDLING,
+        flags=re.S,
+    )
+    for element in ("timer_warn", "warn_due", "end_warned"):
+        text = _replace_once(text, f"\n        <bpmn:flowNodeRef>{element}</bpmn:flowNodeRef>", "")
+    text = re.sub(
+        r'\s*<bpmndi:BPMN(Shape|Edge) id="(timer_warn|warn_due|end_warned|flow_warn|flow_warn_end)_di".*?'
+        r"</bpmndi:BPMN\1>",
+        "",
+        text,
+        flags=re.S,
+    )
+    assert 'id="timer_warn"' not in text and "flow_warn" not in text
+    return text.encode("utf-8")
+
+
+def case_handling_without_withdrawal() -> bytes:
+    """case_handling without the reporter's withdrawal (the message boundary event on triage and its path):
+    triage has no boundary event left."""
+    text = re.sub(
+        r'\s*<bpmn:boundaryEvent id="withdrawn".*?<bpmn:endEvent id="end_withdrawn".*?</bpmn:endEvent>',
+        "",
+        CASE_HANDLING,
+        flags=re.S,
+    )
+    for element in ("withdrawn", "finish_withdrawn", "end_withdrawn"):
+        text = _replace_once(text, f"\n        <bpmn:flowNodeRef>{element}</bpmn:flowNodeRef>", "")
+    text = re.sub(
+        r'\s*<bpmndi:BPMN(Shape|Edge) id="(withdrawn|finish_withdrawn|end_withdrawn|flow_withdrawn|'
+        r'flow_withdrawn_end)_di".*?</bpmndi:BPMN\1>',
+        "",
+        text,
+        flags=re.S,
+    )
+    assert 'id="withdrawn"' not in text and "flow_withdrawn" not in text
+    return text.encode("utf-8")
+
+
 def routed_probe(condition: str) -> bytes:
     """``fill`` (the review form), then a one-hour timer, then gateway ``route``: ``condition`` leads to
     ``after``, ``review_decision == "reject"`` to ``rejected``; no default flow."""

@@ -24,6 +24,8 @@ from tests.workflow.migration_diagrams import (
     case_handling_handle_as_manual_task,
     case_handling_warning_at_the_limit,
     case_handling_without_photo_proof,
+    case_handling_without_warning,
+    case_handling_without_withdrawal,
 )
 
 app = app_on_both_backends
@@ -372,3 +374,30 @@ def test_undo_is_refused_once_the_instance_has_ended(client, auth):
     assert response.status_code == 409 and response.get_json()["details"]["reason"] == "ended"
     assert response.get_json()["message"] == "实例已结束(terminated)，无法撤销迁移"
     assert _version(key) == 2 and open_tasks(key)[0].element_id == "review"
+
+
+def test_a_removed_event_that_never_ran_does_not_hold_an_instance_back(client, auth):
+    at_handle = create_case(client, auth, "handle")  # the warning timer waits: it would vanish
+    at_review = create_case(client, auth, "review")  # its warning timer was cancelled when handling ended
+    tasks = _open(at_review)
+    _deploy_v2(case_handling_without_warning())
+    result = _post(
+        client, auth, "admin", f"/api/v1/process-definitions/{KEY}/migrations", {"target_version": 2}
+    ).get_json()
+    codes = {item["instance_id"]: (item["code"], item["element_id"]) for item in result["items"]}
+    assert codes[instance(at_handle).id] == ("active_removed", "timer_warn")
+    assert codes[instance(at_review).id] == ("migrated", None)
+    assert _version(at_review) == 2 and _open(at_review) == tasks
+    complete(client, auth, "supervisor", at_review, "review", {"review_decision": "approve"})
+    assert instance(at_review).status == InstanceStatus.COMPLETED
+
+
+def test_a_changed_structure_around_a_passed_element_is_named_after_that_element(client, auth):
+    key = create_case(client, auth, "handle")  # triage is done; v2 drops triage's only boundary event
+    _deploy_v2(case_handling_without_withdrawal())
+    item = _post(
+        client, auth, "admin", f"/api/v1/process-definitions/{KEY}/migrations/dry-run", {"target_version": 2}
+    ).get_json()["items"][0]
+    assert item["code"] == "structure_changed" and item["element_id"] == "triage"
+    assert item["message"].startswith("已经过的环节「受理立案」(triage)周围的结构在 v2 中已改变")
+    assert _version(key) == 1
