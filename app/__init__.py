@@ -73,7 +73,7 @@ def init_workflow(app: Flask) -> None:
     from app.emergency import operators as _emergency_operators  # noqa: F401  (registers emergency.*)
     from app.inspections import operators as _inspection_operators  # noqa: F401  (inspection.*, forms)
     from app.mediation import operators as _mediation_operators  # noqa: F401  (registers mediation.*)
-    from app.workflow import deploy, instances, migration, scheduler
+    from app.workflow import deploy, instances, migration_undo, scheduler
     from app.workflow.engine import SpecCache
     from app.workflow.forms import FormRegistry
 
@@ -86,7 +86,7 @@ def init_workflow(app: Flask) -> None:
     scheduler.register_periodic("devices.silence", scheduled_silence)  # before maintenance: it may follow
     scheduler.register_periodic("devices.maintenance", scheduled_sweep)
     scheduler.register_periodic("devices.pending_cases", open_pending_cases)
-    scheduler.register_periodic("workflow.migration_undo_expiry", migration.expire_undo_states)
+    scheduler.register_periodic("workflow.migration_undo_expiry", migration_undo.expire_undo_states)
 
 
 def init_jobs_for(app: Flask) -> None:

@@ -102,7 +102,7 @@ def measure(database_url: str, count: int) -> dict[str, float]:
     from app.clock import FrozenClock
     from app.config import Settings
     from app.extensions import db
-    from app.workflow import deploy, migration
+    from app.workflow import deploy, migration, migration_undo
     from app.workflow.models import ProcessInstance
     from tests.workflow.migration_diagrams import case_handling_compatible
 
@@ -166,8 +166,8 @@ def measure(database_url: str, count: int) -> dict[str, float]:
 
         started = time.perf_counter()
         undone = 0
-        for migration_id in migration.batch_migration_ids(batch_id):
-            undone += migration.undo(migration_id, admin).ok
+        for migration_id in migration_undo.batch_migration_ids(batch_id):
+            undone += migration_undo.undo(migration_id, admin).ok
             db.session.commit()
         figures["undo"] = time.perf_counter() - started
         assert undone == count, f"only {undone} of {count} undone"

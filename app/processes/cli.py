@@ -15,7 +15,7 @@ from app.auth.models import User
 from app.auth.roles import DESIGNERS
 from app.errors import DomainError
 from app.extensions import db
-from app.workflow import migration
+from app.workflow import migration, migration_undo
 
 PAGE = 200  # instances read per query while a batch goes on
 
@@ -135,13 +135,15 @@ def register_instance_commands(app: Flask) -> None:
         if (migration_id is None) == (batch_id is None):
             _fail("give a MIGRATION_ID or --batch, not both")
         actor = _actor(username)
-        ids = [migration_id] if migration_id is not None else migration.batch_migration_ids(batch_id or "")
+        ids = (
+            [migration_id] if migration_id is not None else migration_undo.batch_migration_ids(batch_id or "")
+        )
         if not ids:
             _fail(f"no migration batch {batch_id}")
         counts: dict[str, int] = {}
         for one in ids:
             try:
-                result = migration.undo(one, actor, lang)
+                result = migration_undo.undo(one, actor, lang)
             except DomainError as exc:
                 db.session.rollback()
                 _fail(exc.message)

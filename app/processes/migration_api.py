@@ -22,7 +22,7 @@ from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.http import require_roles
 from app.inputs import BoundedInt
-from app.workflow import migration
+from app.workflow import migration, migration_undo
 from app.workflow.models import ProcessInstance
 
 blp = Blueprint(
@@ -218,7 +218,7 @@ class InstanceMigrations(MethodView):
         user = require_roles(DESIGNERS)
         if not migration.may_migrate(user, _instance(instance_id)):
             raise Forbidden("only admins may see the migrations of an instance that belongs to a case")
-        return migration.instance_migrations(instance_id)
+        return migration_undo.instance_migrations(instance_id)
 
 
 @blp.route("/instance-migrations/<int:migration_id>/undo")
@@ -228,7 +228,7 @@ class UndoMigration(MethodView):
         """Restore the state and version the instance had before this migration: only if nothing happened
         to it since and within ``MIGRATION_UNDO_HOURS``; otherwise 409 with the reason."""
         user = require_roles(DESIGNERS)
-        result = migration.undo_or_conflict(migration_id, user, _lang())
+        result = migration_undo.undo_or_conflict(migration_id, user, _lang())
         db.session.commit()
         return result
 
@@ -239,13 +239,13 @@ class UndoBatch(MethodView):
     def post(self, batch_id: Any) -> Any:
         """Undo every migration of a batch that can still be undone; the others with their reason."""
         user = require_roles(DESIGNERS)
-        ids = migration.batch_migration_ids(str(batch_id))
+        ids = migration_undo.batch_migration_ids(str(batch_id))
         if not ids:
             raise NotFound(f"no migration batch {batch_id}")
         db.session.rollback()
         results = []
         for migration_id in ids:
-            results.append(migration.undo(migration_id, user, _lang()))
+            results.append(migration_undo.undo(migration_id, user, _lang()))
             db.session.commit()
         counts: dict[str, int] = {}
         for result in results:

@@ -1,4 +1,4 @@
-"""Migrating running instances to another version of their process: dry run, migrate, undo.
+"""Migrating running instances to another version of their process: dry run, migrate (undo: migration_undo).
 
 Each instance moves under its row lock, in the caller's transaction (a batch: one transaction per instance,
 the edge commits each, see ``migrate_each``), audited as ``instance.migrated`` with the versions. The move
@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import undefer
 
 from app import runtime
 from app.audit.services import Actor, record
 from app.auth.roles import Role
 from app.clock import as_utc, now
-from app.errors import Conflict, Forbidden, NotFound
+from app.errors import NotFound
 from app.extensions import db
 from app.workflow import instances, rows
 from app.workflow.migration_messages import message
@@ -187,7 +187,8 @@ def may_migrate(actor: Any, instance: ProcessInstance) -> bool:
     return role == Role.ADMIN or (role == Role.DESIGNER and instance.case_id is None)
 
 
-def _versions() -> dict[int, int]:
+def definition_versions() -> dict[int, int]:
+    """Every definition's version number, by id."""
     return dict(db.session.execute(select(ProcessDefinition.id, ProcessDefinition.version)).all())
 
 
@@ -279,7 +280,7 @@ def dry_run(selection: Selection, actor: Any, lang: str = "zh-CN") -> list[Insta
     """Per instance of the selection's page: whether it can move to the target version, and why not.
     Reads only (no lock: a step meanwhile may change the answer; ``migrate`` checks again under the lock)."""
     target = target_definition(selection.process_key, selection.target_version)
-    versions, diffs = _versions(), DiffCache()
+    versions, diffs = definition_versions(), DiffCache()
     results = []
     for instance_id in selected_ids(selection, target):
         instance = db.session.execute(
@@ -300,7 +301,7 @@ def dry_run(selection: Selection, actor: Any, lang: str = "zh-CN") -> list[Insta
 # -- migrating ------------------------------------------------------------------------------------------
 
 
-def _state_hash(state: str) -> str:
+def state_hash(state: str) -> str:
     return hashlib.sha256(state.encode("utf-8")).hexdigest()
 
 
@@ -315,7 +316,7 @@ def migrate_instance(
     versions: dict[int, int] | None = None,
 ) -> InstanceResult:
     """Move one instance to ``target`` under its lock, in the caller's transaction (which commits it)."""
-    versions = versions if versions is not None else _versions()
+    versions = versions if versions is not None else definition_versions()
     instance = instances.lock_instance(instance_id)
     refusal = _refusal(instance, target, actor)
     if refusal is not None:
@@ -329,7 +330,7 @@ def migrate_instance(
     previous_timer = instance.next_timer_at
     rows.update([instance], {"definition_id": target.id})  # Core, as a step writes: no ORM flush
     step = instances.persist_replaced_state(instance, engine, actor)
-    relabelled = _relabel_open_tasks(step.open_tasks, engine)
+    relabelled = relabel_open_tasks(step.open_tasks, engine)
     timestamp = now()
     migration: InstanceMigration = rows.insert(
         InstanceMigration,
@@ -341,7 +342,7 @@ def migrate_instance(
                 "to_definition_id": target.id,
                 "previous_state": previous_state,
                 "previous_next_timer_at": previous_timer,
-                "migrated_state_hash": _state_hash(instance.state),
+                "migrated_state_hash": state_hash(instance.state),
                 "migrated_at": timestamp,
                 "migrated_by_id": actor.id if actor is not None else None,
                 "undo_until": timestamp + timedelta(hours=runtime.settings().migration_undo_hours),
@@ -367,7 +368,7 @@ def migrate_instance(
             "relabelled_task_ids": relabelled,
             "cancelled_task_ids": [t.id for t in step.cancelled_tasks],
             "created_task_ids": [t.id for t in step.created_tasks],
-            "next_timer_at": _iso(instance.next_timer_at),
+            "next_timer_at": iso(instance.next_timer_at),
             "undo_until": migration.undo_until.isoformat(),
         },
     )
@@ -376,11 +377,11 @@ def migrate_instance(
     return result
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
     return as_utc(value).isoformat() if value is not None else None
 
 
-def _relabel_open_tasks(open_tasks: list[HumanTask], engine: Any) -> list[int]:
+def relabel_open_tasks(open_tasks: list[HumanTask], engine: Any) -> list[int]:
     """Open tasks that stay (same element, same task id) take the new version's name, form, lane, roles and
     case status; who holds them and who they are offered to stay as they are."""
     ready = {t.task_id: t for t in engine.ready_user_tasks()}
@@ -416,7 +417,7 @@ def migrate_each(
     """Migrate the instances one by one, each in its own transaction: ``settle(True)`` (the edge commits)
     after each moved or refused one, ``settle(False)`` (the edge rolls back) after one that failed, which
     is reported ``failed`` with the error and does not stop the others."""
-    diffs, versions = DiffCache(), _versions()
+    diffs, versions = DiffCache(), definition_versions()
     target = Target(target.id, target.key, target.version)
     person = Person(actor.id, actor.username, getattr(actor, "role", "")) if actor is not None else None
     for instance_id in instance_ids:
@@ -443,144 +444,3 @@ def _failed(
 
 def new_batch_id() -> str:
     return str(uuid.uuid4())
-
-
-# -- undo -----------------------------------------------------------------------------------------------
-
-UNDONE = "undone"
-ALREADY_UNDONE = "already_undone"
-SUPERSEDED = "superseded"
-EXPIRED = "expired"
-STEPPED = "stepped"
-ENDED = "ended"
-
-
-@dataclass
-class UndoResult:
-    migration_id: int
-    instance_id: int
-    code: str
-    message: str
-    from_version: int
-    to_version: int
-
-    @property
-    def ok(self) -> bool:
-        return self.code == UNDONE
-
-
-def migration_or_404(migration_id: int) -> InstanceMigration:
-    migration = db.session.get(InstanceMigration, migration_id)
-    if migration is None:
-        raise NotFound(f"instance migration {migration_id} does not exist")
-    return migration
-
-
-def _undo_refusal(migration: InstanceMigration, instance: ProcessInstance) -> str | None:
-    if migration.undone_at is not None:
-        return ALREADY_UNDONE
-    latest = db.session.execute(
-        select(func.max(InstanceMigration.id)).where(InstanceMigration.instance_id == instance.id)
-    ).scalar_one()
-    if latest != migration.id or instance.definition_id != migration.to_definition_id:
-        return SUPERSEDED
-    if instance.status not in MIGRATABLE:  # restoring a state would give an ended instance open tasks
-        return ENDED
-    if as_utc(migration.undo_until) <= now() or migration.previous_state is None:
-        return EXPIRED
-    if _state_hash(instance.state) != migration.migrated_state_hash:
-        return STEPPED
-    return None
-
-
-def undo(migration_id: int, actor: Actor | None, lang: str = "zh-CN") -> UndoResult:
-    """Restore the state and version an instance had before migration ``migration_id``, under its lock, if
-    nothing happened to it since and the undo period has not ended; otherwise the reason, nothing changed
-    (``forbidden`` for a designer on an instance of a case)."""
-    migration = migration_or_404(migration_id)
-    instance = instances.lock_instance(migration.instance_id)
-    versions = _versions()
-    from_version = versions.get(migration.from_definition_id, 0)
-    to_version = versions.get(migration.to_definition_id, 0)
-    params = {"from_version": from_version, "to_version": to_version}
-    refusal = FORBIDDEN if not may_migrate(actor, instance) else _undo_refusal(migration, instance)
-    if refusal is not None:
-        until = as_utc(migration.undo_until).isoformat(timespec="minutes")
-        return UndoResult(
-            migration.id,
-            instance.id,
-            refusal,
-            message(refusal, lang, until=until, status=instance.status, **params),
-            from_version,
-            to_version,
-        )
-    previous_state = migration.previous_state or ""
-    engine = instances.restored_engine(migration.from_definition_id, previous_state)
-    rows.update([instance], {"definition_id": migration.from_definition_id})
-    step = instances.persist_replaced_state(instance, engine, actor)
-    _relabel_open_tasks(step.open_tasks, engine)
-    timestamp = now()
-    migration.undone_at = timestamp
-    migration.undone_by_id = actor.id if actor is not None else None
-    migration.previous_state = None
-    record(
-        "instance.migration_undone",
-        entity_type="process_instance",
-        entity_id=instance.id,
-        actor=actor,
-        case_id=instance.case_id,
-        instance_id=instance.id,
-        before={"version": to_version, "definition_id": migration.to_definition_id},
-        after={"version": from_version, "definition_id": migration.from_definition_id},
-        data={
-            "migration_id": migration.id,
-            "cancelled_task_ids": [t.id for t in step.cancelled_tasks],
-            "created_task_ids": [t.id for t in step.created_tasks],
-            "next_timer_at": _iso(instance.next_timer_at),
-        },
-    )
-    return UndoResult(
-        migration.id, instance.id, UNDONE, message(UNDONE, lang, **params), from_version, to_version
-    )
-
-
-def undo_or_conflict(migration_id: int, actor: Actor | None, lang: str = "zh-CN") -> UndoResult:
-    """``undo``, with a refusal raised as ``Conflict`` naming the reason, ``Forbidden`` for a designer on an
-    instance of a case (for single-instance edges)."""
-    result = undo(migration_id, actor, lang)
-    if result.code == FORBIDDEN:
-        raise Forbidden(result.message, {"reason": result.code, "migration_id": migration_id})
-    if not result.ok:
-        raise Conflict(result.message, {"reason": result.code, "migration_id": migration_id})
-    return result
-
-
-def batch_migration_ids(batch_id: str) -> list[int]:
-    """The migrations of one batch, newest first (undone in the reverse order they were made)."""
-    return list(
-        db.session.execute(
-            select(InstanceMigration.id)
-            .where(InstanceMigration.batch_id == batch_id)
-            .order_by(InstanceMigration.id.desc())
-        ).scalars()
-    )
-
-
-def instance_migrations(instance_id: int) -> list[InstanceMigration]:
-    return list(
-        db.session.execute(
-            select(InstanceMigration)
-            .where(InstanceMigration.instance_id == instance_id)
-            .order_by(InstanceMigration.id.desc())
-        ).scalars()
-    )
-
-
-def expire_undo_states() -> int:
-    """Scheduler round: drop the kept states whose undo period has ended (they are as large as a state)."""
-    result = db.session.execute(
-        update(InstanceMigration)
-        .where(InstanceMigration.undo_until <= now(), InstanceMigration.previous_state.is_not(None))
-        .values(previous_state=None)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)

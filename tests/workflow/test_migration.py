@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.audit.models import AuditEvent
 from app.clock import as_utc
 from app.extensions import db
-from app.workflow import incidents, instances, migration
+from app.workflow import incidents, instances, migration_undo
 from app.workflow.migration_models import InstanceMigration
 from app.workflow.models import EngineIncident, HumanTask, InstanceStatus, ProcessDefinition, TaskStatus
 from tests.factories import app_on_both_backends, create_case
@@ -235,7 +235,7 @@ def test_undo_is_refused_after_a_step_or_after_its_time(client, auth, clock):
     assert _version(stepped) == 2
 
     clock.advance(timedelta(hours=24, minutes=1))  # MIGRATION_UNDO_HOURS defaults to 24
-    assert migration.expire_undo_states() == 2  # the scheduler's round drops the kept states
+    assert migration_undo.expire_undo_states() == 2  # the scheduler's round drops the kept states
     db.session.commit()
     response = _post(client, auth, "admin", f"/api/v1/instance-migrations/{waited_id}/undo")
     assert response.status_code == 409 and response.get_json()["details"]["reason"] == "expired"

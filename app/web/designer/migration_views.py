@@ -18,7 +18,7 @@ from app.extensions import db
 from app.processes import services as processes
 from app.web.designer import bp
 from app.web.i18n import current_language
-from app.workflow import migration
+from app.workflow import migration, migration_undo
 
 SHOWN = 200  # instances listed by the dry run on the page
 PER_SUBMIT = 500  # instances moved by one press of the button
@@ -88,11 +88,11 @@ def migrate_instances(key: str) -> Any:
 def undo_batch(key: str, batch_id: Any) -> Any:
     """Undo what one press of the migrate button moved, where nothing happened since."""
     actor = current_user._get_current_object()
-    ids = migration.batch_migration_ids(str(batch_id))
+    ids = migration_undo.batch_migration_ids(str(batch_id))
     db.session.rollback()
     undone = 0
     for migration_id in ids:
-        undone += migration.undo(migration_id, actor, _lang()).ok
+        undone += migration_undo.undo(migration_id, actor, _lang()).ok
         db.session.commit()
     flash(_undo_summary(undone, len(ids) - undone), "success" if undone else "warning")
     return redirect(url_for("designer.migration_page", key=key, to=request.form.get("to") or None))
