@@ -89,7 +89,7 @@ def init_workflow(app: Flask) -> None:
     from app.emergency import operators as _emergency_operators  # noqa: F401  (registers emergency.*)
     from app.inspections import operators as _inspection_operators  # noqa: F401  (inspection.*, forms)
     from app.mediation import operators as _mediation_operators  # noqa: F401  (registers mediation.*)
-    from app.workflow import deploy, instances, operations, scheduler
+    from app.workflow import deploy, instances, migration_undo, operations, scheduler
     from app.workflow.engine import SpecCache
     from app.workflow.forms import FormRegistry
 
@@ -103,6 +103,7 @@ def init_workflow(app: Flask) -> None:
     scheduler.register_periodic("devices.silence", scheduled_silence)  # before maintenance: it may follow
     scheduler.register_periodic("devices.maintenance", scheduled_sweep)
     scheduler.register_periodic("devices.pending_cases", open_pending_cases)
+    scheduler.register_periodic("workflow.migration_undo_expiry", migration_undo.expire_undo_states)
 
 
 def init_jobs_for(app: Flask) -> None:
@@ -135,6 +136,7 @@ def register_api(app: Flask) -> None:
     from app.mediation.api import blp as disputes_blp
     from app.mediation.api import mediators_blp
     from app.processes.api import blp as processes_blp
+    from app.processes.migration_api import blp as migrations_blp
     from app.processes.operations_api import blp as process_operations_blp
     from app.tasks.api import blp as tasks_blp
     from app.units.api import blp as units_blp
@@ -147,6 +149,7 @@ def register_api(app: Flask) -> None:
         tasks_blp,
         processes_blp,
         process_operations_blp,
+        migrations_blp,
         grids_blp,
         categories_blp,
         kpi_blp,

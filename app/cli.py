@@ -18,6 +18,7 @@ from app.extensions import db
 from app.grids.cli import register_grid_commands
 from app.inspections.cli import register_inspection_commands
 from app.jobs import QUEUES
+from app.processes.cli import register_instance_commands
 from app.units.cli import register_unit_commands
 from connectors.cli import register_connector_commands
 
@@ -116,6 +117,7 @@ def register_commands(app: Flask) -> None:
     register_user_commands(app)
     register_device_commands(app)
     register_connector_commands(app)
+    register_instance_commands(app)
 
 
 def register_user_commands(app: Flask) -> None:

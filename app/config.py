@@ -259,6 +259,8 @@ class Settings:
     sensors: SensorSettings = field(default_factory=SensorSettings)
     mediation: MediationSettings = field(default_factory=MediationSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    # How long a migration of running instances to another version can be undone (hours; 0: never).
+    migration_undo_hours: int = 24
 
     @property
     def embedded(self) -> bool:
@@ -294,6 +296,7 @@ class Settings:
             "sensors": SensorSettings.from_env(),
             "mediation": MediationSettings.from_env(),
             "security": SecuritySettings.from_env(),
+            "migration_undo_hours": _int("MIGRATION_UNDO_HOURS", 24, minimum=0),
         }
         values.update(overrides)
         if not values["secret_key"]:

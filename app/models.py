@@ -12,6 +12,7 @@ from app.idempotency import IdempotencyKey
 from app.inspections.models import Campaign, CampaignItem, InspectionPhoto, Place
 from app.mediation.models import Dispute, DisputeDocument, DisputeParty, MediationSession, MediationVolunteer
 from app.units.models import Unit, UnitGrid
+from app.workflow.migration_models import InstanceMigration
 from app.workflow.models import EngineIncident, HumanTask, ProcessDefinition, ProcessInstance
 
 ALL_MODELS = (
@@ -38,6 +39,7 @@ ALL_MODELS = (
     ProcessDefinition,
     ProcessInstance,
     EngineIncident,
+    InstanceMigration,
     EmergencyPlan,
     Emergency,
     EmergencyResponder,

@@ -123,6 +123,9 @@ def test_every_endpoint_needs_a_valid_token(client, auth, users, deployed, clock
             "item_id": 1,
             "photo_id": 1,
             "token_id": 1,  # an API token (refused before any lookup)
+            # instance migrations and their batches (refused before any lookup)
+            "migration_id": 1,
+            "batch_id": "00000000-0000-4000-8000-000000000000",
         },
     )
 

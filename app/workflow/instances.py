@@ -411,6 +411,30 @@ def instance_state(instance: ProcessInstance) -> dict[str, Any]:
     return {"active_element_ids": active, "completed_element_ids": completed}
 
 
+# -- replacing an instance's state (migration to another version, its undo) ----------------------------
+
+
+def loaded_spec(definition_id: int) -> LoadedSpec:
+    """The deployed version ``definition_id``, restored once per app (``SpecCache``)."""
+    return _loaded_spec(definition_id)
+
+
+def restored_engine(definition_id: int, state: str) -> EngineInstance:
+    """A new workflow object for ``state`` on version ``definition_id``: never the live one a step may use."""
+    return EngineInstance.restore(_loaded_spec(definition_id), state)
+
+
+def persist_replaced_state(
+    instance: ProcessInstance, engine: EngineInstance, actor: Actor | None
+) -> StepOutcome:
+    """Persist ``engine`` as the state of ``instance`` (locked by the caller, ``definition_id`` already set
+    to the version ``engine`` runs on) as a step does: timers, human tasks, listeners. The live workflow
+    kept for the instance is dropped: the next step restores from the new state."""
+    outcome = _persist(instance, engine, actor)
+    live_workflows().forget(db.session(), instance.id)
+    return outcome
+
+
 # -- persistence ------------------------------------------------------------------------------------
 
 

@@ -74,6 +74,13 @@ class LiveWorkflows:
             return
         session.info.setdefault(_STAGED, {})[instance_id] = (self, _Entry(definition_id, state, engine))
 
+    def forget(self, session: Session, instance_id: int) -> None:
+        """Drop whatever is kept for ``instance_id``, committed or staged by this transaction: for writers
+        that replace an instance's state without an engine step (a migration to another version, its undo)."""
+        (session.info.get(_STAGED) or {}).pop(instance_id, None)
+        with self._lock:
+            self._entries.pop(instance_id, None)
+
     def _put(self, instance_id: int, entry: _Entry) -> None:
         with self._lock:
             self._entries[instance_id] = entry

@@ -75,6 +75,8 @@ ACTIONS: dict[str, Any] = {
     "instance.resumed": _l("Operator resumed the process"),
     "instance.terminated": _l("Operator terminated the process"),
     "instance.variable_edited": _l("Operator corrected process data"),
+    "instance.migrated": _l("Process moved to another version"),
+    "instance.migration_undone": _l("Process version change undone"),
     "timer.fired": _l("Timer fired"),
     "message.correlated": _l("Message received"),
 }
