@@ -174,6 +174,10 @@ class Settings:
     mqtt_session_expiry_seconds: int = 86400
     sensors: SensorSettings = field(default_factory=SensorSettings)
     mediation: MediationSettings = field(default_factory=MediationSettings)
+    # Engine guards (app/workflow/guards.py): how long one script, condition or expression may run, and how
+    # many engine steps one run may take (a loop of script tasks counts each task and gateway it passes).
+    engine_script_budget_seconds: float = 1.0
+    engine_max_steps_per_run: int = 100_000
 
     @property
     def embedded(self) -> bool:
@@ -208,6 +212,8 @@ class Settings:
             "mqtt_session_expiry_seconds": _int("MQTT_SESSION_EXPIRY_SECONDS", 86400, minimum=0),
             "sensors": SensorSettings.from_env(),
             "mediation": MediationSettings.from_env(),
+            "engine_script_budget_seconds": _float("ENGINE_SCRIPT_BUDGET_SECONDS", 1.0, 0.01, 600),
+            "engine_max_steps_per_run": _int("ENGINE_MAX_STEPS_PER_RUN", 100_000, minimum=10),
         }
         values.update(overrides)
         if not values["secret_key"]:
