@@ -69,7 +69,12 @@ class EngineError(RuntimeError):
 
     def __init__(self, message: str, element_id: str | None = None) -> None:
         self.element_id = element_id
+        self.engine: EngineInstance | None = None  # the instance it happened in, when raised by one
         super().__init__(message)
+
+    def failure_state(self) -> str | None:
+        """The state to store with the incident (``EngineInstance.failure_state``); None when unknown."""
+        return self.engine.failure_state() if self.engine is not None else None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -511,13 +516,18 @@ class EngineInstance:
         """Whatever a step raises leaves as an EngineError naming the failing element when known."""
         try:
             yield
-        except EngineError:
+        except EngineError as exc:
+            exc.engine = exc.engine or self
             raise
         except SpiffWorkflowException as exc:
             element = getattr(getattr(exc, "task_spec", None), "bpmn_id", None) or element_id
-            raise EngineError(_describe(exc), element) from exc
+            error = EngineError(_describe(exc), element)
+            error.engine = self
+            raise error from exc
         except Exception as exc:  # SpiffWorkflow itself failing on a diagram (a RecursionError, say)
-            raise EngineError(f"{type(exc).__name__}: {exc}", element_id or self._error_element()) from exc
+            error = EngineError(f"{type(exc).__name__}: {exc}", element_id or self._error_element())
+            error.engine = self
+            raise error from exc
 
     def _error_element(self) -> str | None:
         """The element of a task SpiffWorkflow left in ERROR, if any."""

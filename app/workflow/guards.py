@@ -40,6 +40,7 @@ from types import FrameType
 from typing import Any
 
 DEFAULT_BUDGET_SECONDS = 1.0
+DESIGNER_CODE = "<string>"  # the file name the sandbox compiles designer code under
 MAX_LENGTH = 1_000_000  # characters of a str, items of a list or tuple
 MAX_INT_BITS = 100_000  # about 30,000 decimal digits
 
@@ -57,9 +58,11 @@ class _OutOfTime(BaseException):
 
 
 @contextmanager
-def time_budget(seconds: float) -> Iterator[None]:
+def time_budget(seconds: float, filename: str = DESIGNER_CODE) -> Iterator[None]:
     """Run the body under a trace that stops it ``seconds`` after it started (ScriptBudgetExceeded).
 
+    Only frames of code compiled as ``filename`` (designer code) are traced line by line: the sandbox's own
+    functions (these guards, the helpers) are bounded and would only make every line of a script slower.
     The trace is this thread's only while the body runs; the one there before (a debugger, coverage) comes
     back afterwards.
     """
@@ -71,8 +74,13 @@ def time_budget(seconds: float) -> Iterator[None]:
             raise _OutOfTime
         return trace
 
+    def call(frame: FrameType, event: str, arg: Any) -> Any:
+        if frame.f_code.co_filename != filename:
+            return None
+        return trace(frame, event, arg)
+
     previous = sys.gettrace()
-    sys.settrace(trace)
+    sys.settrace(call)
     try:
         yield
     except _OutOfTime:

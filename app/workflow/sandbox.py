@@ -103,7 +103,7 @@ __all__ = [
 
 # Filename given to compiled code: SpiffWorkflow's PythonScriptEngine looks for '<string>' frames in a
 # traceback to report the failing script line.
-_FILENAME = "<string>"
+_FILENAME = guards.DESIGNER_CODE
 _CACHE_SIZE = 1024
 
 
@@ -475,7 +475,7 @@ class RestrictedEnvironment(TaskDataEnvironment):
     @contextmanager
     def _guarded(self) -> Iterator[None]:
         try:
-            with guards.time_budget(self.budget()):
+            with guards.time_budget(self.budget(), _FILENAME):
                 yield
         except _ESCAPING as exc:
             detail = f": {exc}" if str(exc) else ""

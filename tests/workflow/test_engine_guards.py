@@ -239,7 +239,7 @@ def test_each_misbehaving_script_is_an_engine_error_at_its_element(engine_app, k
     # The state contract: the work before is kept, the failing task is in ERROR, and that state can be stored.
     assert _error_tasks(engine) == ["risky"]
     assert engine.has_completed("go")
-    state = engine.failure_state()
+    state = failure.value.failure_state()
     assert state is not None
     restored = EngineInstance.restore(loaded, state)
     assert _error_tasks(restored) == ["risky"]
