@@ -19,7 +19,11 @@ SpiffWorkflow looks at later is removed:
   fork and a join with an unpruned one, and they end with the same data;
 - task data is complete in every task (the serializer stores a task's data as a change from its parent's), so
   the first kept task keeps the data it had;
-- a finished sub-process owned by a removed task is deleted with it.
+- a finished sub-process owned by a removed task is deleted with it;
+- a branch that ended at an end event while others go on leaves the process's end join waiting in it (the end
+  join merges every ended branch's data when the process ends): such a branch is not removed but moved under
+  the root, whole. So a loop whose rounds end side branches (a reminder timer that fires each round) keeps
+  those branches: its depth stays bounded, its state grows by one ended branch each time.
 
 The element ids of removed completed tasks go to a compact list in the root task (:func:`completed_history`),
 for the highlighted diagram and ``assigneeFrom``. Processes less deep than PRUNE_DEPTH are never changed.
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
@@ -54,7 +59,12 @@ def completed_history(top: BpmnWorkflow) -> list[str]:
 
 
 def _prune(top: BpmnWorkflow, workflow: Any) -> int:
-    live = [t for t in workflow.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
+    # A branch that reached an end event leaves the process's end join waiting (for every other branch), in
+    # that branch, for as long as the process runs. It would hold the anchor there: it is moved instead.
+    ending = {t.id for end in workflow.tasks.values() if _waiting_end(end) for t in _subtree(end)}
+    live = [
+        t for t in workflow.tasks.values() if not t.has_state(TaskState.FINISHED_MASK) and t.id not in ending
+    ]
     if not live:
         return 0
     path = _path_to(live[0])
@@ -69,16 +79,28 @@ def _prune(top: BpmnWorkflow, workflow: Any) -> int:
         return 0
     cut = anchor - KEEP_ABOVE
     dropped: list[Any] = []
+    moved: list[Any] = []  # side branches holding a waiting end join: they go under the root, whole
     for i in range(1, cut):
         dropped.append(path[i])
         for child in path[i].children:
             if child is not None and child is not path[i + 1]:
-                dropped.extend(_subtree(child))
+                branch = _subtree(child)
+                if any(not t.has_state(TaskState.FINISHED_MASK) for t in branch):
+                    moved.append(child)
+                else:
+                    dropped.extend(branch)
     _remove(top, workflow, dropped)
     root, first_kept = path[0], path[cut]
     root._children = [first_kept.id if child == path[1].id else child for child in root._children]
     first_kept._parent = root.id
+    for branch_top in moved:
+        root._children.append(branch_top.id)
+        branch_top._parent = root.id
     return len(dropped)
+
+
+def _waiting_end(task: Any) -> bool:
+    return isinstance(task.task_spec, _EndJoin) and task.has_state(TaskState.WAITING)
 
 
 def _path_to(task: Any) -> list[Any]:

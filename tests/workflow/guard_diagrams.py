@@ -221,3 +221,44 @@ def parallel_loop_bpmn() -> bytes:
         ]
     )
     return definitions("parallel_loop_definitions", body).encode()
+
+
+def rework_loop_bpmn() -> bytes:
+    """``rework_loop``: user task ``review`` with a non-interrupting one-hour reminder (``remind`` counts
+    ``reminders``); after it, ``count`` (n + 1) and back to ``review`` while n < rounds, else ``look``."""
+    one = "<bpmn:incoming>f1</bpmn:incoming>"
+    both = one + "<bpmn:incoming>back</bpmn:incoming>"
+    review = user_task("review", "f1", "f2", LOOK, name="Review").replace(one, both)
+    body = "\n".join(
+        [
+            '  <bpmn:process id="rework_loop" name="rework loop" isExecutable="true">',
+            '    <bpmn:startEvent id="start"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>',
+            _flow("f0", "start", "init"),
+            _script("init", "f0", "f1", "n = 0\nreminders = 0"),
+            _flow("f1", "init", "review"),
+            review,
+            """    <bpmn:boundaryEvent id="reminder" cancelActivity="false" attachedToRef="review">
+      <bpmn:outgoing>fr1</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="reminder_definition">
+        <bpmn:timeDuration>"PT1H"</bpmn:timeDuration>
+      </bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>""",
+            _flow("fr1", "reminder", "remind"),
+            _script("remind", "fr1", "fr2", "reminders = reminders + 1"),
+            _flow("fr2", "remind", "reminded"),
+            '    <bpmn:endEvent id="reminded"><bpmn:incoming>fr2</bpmn:incoming></bpmn:endEvent>',
+            _flow("f2", "review", "count"),
+            _script("count", "f2", "f3", "n = n + 1"),
+            _flow("f3", "count", "more"),
+            """    <bpmn:exclusiveGateway id="more" default="done">
+      <bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>back</bpmn:outgoing><bpmn:outgoing>done</bpmn:outgoing>
+    </bpmn:exclusiveGateway>""",
+            _flow("back", "more", "review", "n < rounds"),
+            _flow("done", "more", "look"),
+            user_task("look", "done", "f4", LOOK, name="Look"),
+            _flow("f4", "look", "end"),
+            '    <bpmn:endEvent id="end"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>',
+            "  </bpmn:process>",
+        ]
+    )
+    return definitions("rework_loop_definitions", body).encode()

@@ -356,3 +356,36 @@ def test_pruning_leaves_a_shallow_process_alone(engine_app):
     engine.run()
     assert history.completed_history(engine._workflow) == []
     assert history.prune(engine._workflow) == 0
+
+
+def test_a_rework_loop_with_a_reminder_timer_keeps_working_past_the_depth_limit(engine_app):
+    """A person's task with a non-interrupting boundary timer, done 700 times (some 6 tasks deeper each
+    round: unpruned it stalled after about 165); the reminder still fires in a late round."""
+    clock = engine_app
+    loaded = _load("rework_loop.bpmn", diagrams.rework_loop_bpmn())
+    engine = EngineInstance.start(loaded, {"rounds": 700})
+    engine.run()
+    for number in range(700):
+        [review] = engine.ready_user_tasks()
+        assert review.element_id == "review"
+        if number in (3, 650):  # let the reminder fire before the review is done
+            due = engine.next_timer_at()
+            assert due is not None
+            clock.set(due)
+            engine.run()
+            reminded = engine._workflow.get_tasks(spec_name="remind", state=TaskState.COMPLETED)
+            assert len(reminded) == (1 if number == 3 else 2)
+        state = engine.dump()
+        if number % 100 == 99:  # now and then through a restore, as another process would
+            engine = EngineInstance.restore(loaded, state)
+        engine.complete_user_task(review.task_id, {"review_decision": "approve"})
+    [look] = engine.ready_user_tasks()
+    assert look.element_id == "look"
+    assert engine.task_data(look.task_id)["n"] == 700
+    state = engine.dump()
+    print(f"700 rework rounds: stored state {len(state)} bytes")
+    assert len(state) < 40_000
+    _, done = engine.element_ids()
+    assert {"init", "review", "count", "more", "remind", "reminder"} <= set(done)
+    engine.complete_user_task(look.task_id, {"review_decision": "approve"})
+    assert engine.completed  # the end join kept from round 3 did not hold the process
