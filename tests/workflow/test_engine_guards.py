@@ -389,3 +389,34 @@ def test_a_rework_loop_with_a_reminder_timer_keeps_working_past_the_depth_limit(
     assert {"init", "review", "count", "more", "remind", "reminder"} <= set(done)
     engine.complete_user_task(look.task_id, {"review_decision": "approve"})
     assert engine.completed  # the end join kept from round 3 did not hold the process
+
+
+def test_the_guards_settings_come_from_the_environment(monkeypatch):
+    from app.config import ConfigError, Settings
+
+    defaults = Settings.from_env(database_url="sqlite://")
+    assert (defaults.engine_script_budget_seconds, defaults.engine_max_steps_per_run) == (1.0, 100_000)
+    monkeypatch.setenv("ENGINE_SCRIPT_BUDGET_SECONDS", "2.5")
+    monkeypatch.setenv("ENGINE_MAX_STEPS_PER_RUN", "5000")
+    settings = Settings.from_env(database_url="sqlite://")
+    assert (settings.engine_script_budget_seconds, settings.engine_max_steps_per_run) == (2.5, 5000)
+    monkeypatch.setenv("ENGINE_SCRIPT_BUDGET_SECONDS", "0")
+    with pytest.raises(ConfigError, match="ENGINE_SCRIPT_BUDGET_SECONDS must be between"):
+        Settings.from_env(database_url="sqlite://")
+    monkeypatch.setenv("ENGINE_SCRIPT_BUDGET_SECONDS", "1")
+    monkeypatch.setenv("ENGINE_MAX_STEPS_PER_RUN", "3")
+    with pytest.raises(ConfigError, match="ENGINE_MAX_STEPS_PER_RUN must be >= 10"):
+        Settings.from_env(database_url="sqlite://")
+
+
+def test_the_apps_budget_is_what_scripts_get(make_app):
+    app = make_app("sqlite", engine_script_budget_seconds=0.2)
+    with app.app_context():
+        loaded = _load("guarded_task.bpmn", diagrams.risky_after_task_bpmn())
+        engine = EngineInstance.start(loaded, {"kind": "spin"})
+        engine.run()
+        [go] = engine.ready_user_tasks()
+        started = time.monotonic()
+        with pytest.raises(EngineError, match=r"time budget of 0\.2 s"):
+            engine.complete_user_task(go.task_id, {})
+        assert time.monotonic() - started < 0.2 + MARGIN
