@@ -17,6 +17,8 @@ Bounded                     How
                             an integer product :data:`MAX_INT_BITS` bits
 ``a + b``                   refused when a concatenated str/list/tuple would exceed :data:`MAX_LENGTH`
 ``x += y`` ...              the same rules (RestrictedPython routes them through ``_inplacevar_``)
+``"%10d" % x``              refused when a width or precision (also one given by ``*``) exceeds MAX_LENGTH
+``f"{x:>{w}}"``             the same for the format spec of an f-string value
 ``range(...)``              at most :data:`MAX_LENGTH` numbers, so ``sum``/``sorted``/``list`` of a range
                             stay short
 str ``ljust rjust center``  the width, and the result of ``replace``/``join``/``expandtabs``, at most
@@ -32,6 +34,7 @@ step bound of an engine run (``ENGINE_MAX_STEPS_PER_RUN``) is counted by the eng
 from __future__ import annotations
 
 import operator
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -142,17 +145,54 @@ def _check_add(left: Any, right: Any) -> None:
         _check_length(left_length + right_length, "+")
 
 
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(\d+|\*)?(?:\.(\d+|\*))?")
+_NUMBER = re.compile(r"\d+")
+
+
+def _check_widths(numbers: list[str], what: str) -> None:
+    for number in numbers:
+        if len(number) > 7 or int(number) > MAX_LENGTH:
+            raise _refuse(f"{what}: a width or precision of {number[:20]}")
+
+
+def _check_mod(left: Any, right: Any) -> None:
+    """``"%10d" % x``: the widths and precisions of a %-format, also those given by ``*``."""
+    if not isinstance(left, str):
+        return
+    starred = False
+    for width, precision in _PERCENT_SPEC.findall(left):
+        _check_widths([n for n in (width, precision) if n and n != "*"], "%")
+        starred = starred or "*" in (width, precision)
+    if starred:
+        args = right if isinstance(right, tuple) else (right,)
+        _check_widths([str(abs(a)) for a in args if _is_int(a)], "%")
+
+
+def format_value(value: Any, spec: str, conversion: int = -1) -> str:
+    """An f-string's ``{value!conversion:spec}``, its spec's widths and precisions bounded first."""
+    if conversion == ord("s"):
+        value = str(value)
+    elif conversion == ord("r"):
+        value = repr(value)
+    elif conversion == ord("a"):
+        value = ascii(value)
+    _check_widths(_NUMBER.findall(spec), "f-string format")
+    return format(value, spec)
+
+
 _CHECKS: dict[str, Callable[[Any, Any], None]] = {
     "**": _check_pow,
     "*": _check_mult,
     "<<": _check_lshift,
     "+": _check_add,
+    "%": _check_mod,
 }
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "**": operator.pow,
     "*": operator.mul,
     "<<": operator.lshift,
     "+": operator.add,
+    "%": operator.mod,
 }
 GUARDED_OPERATORS = tuple(_OPERATORS)
 
@@ -260,6 +300,7 @@ __all__ = [
     "ScriptBudgetExceeded",
     "binop",
     "check_inplace",
+    "format_value",
     "guarded_pow",
     "guarded_range",
     "str_method",

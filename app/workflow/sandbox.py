@@ -43,8 +43,8 @@ Bounds (``app/workflow/guards.py`` says exactly what is bounded and what is not)
 
 * every script and expression runs within a time budget (``budget``, default 1 s; the engine passes the
   ``ENGINE_SCRIPT_BUDGET_SECONDS`` setting); past it, it stops with :class:`ScriptBudgetExceeded`;
-* ``**``, ``*``, ``<<``, ``+``, ``pow`` and ``range`` refuse, before computing, values that would be huge
-  (``2**10**9``, ``"x" * 10**10``); so do the str methods that grow a string;
+* ``**``, ``*``, ``<<``, ``+``, ``%``, ``pow`` and ``range`` refuse, before computing, values that would be
+  huge (``2**10**9``, ``"x" * 10**10``); so do the str methods that grow a string and f-string formats;
 * bare ``except:`` and ``finally:`` are refused (either could keep a script running past its budget), and
   ``BaseException`` is not a builtin;
 * whatever designer code raises, ``SystemExit``, ``KeyboardInterrupt`` and ``GeneratorExit`` included, leaves
@@ -193,12 +193,25 @@ class _SandboxPolicy(RestrictingNodeTransformer):
         call = ast.Call(func=func, args=[name, node.left, node.right], keywords=[])
         return ast.copy_location(call, node)
 
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> Any:
+        """``f"{x!r:>{w}}"`` becomes ``f"{_format_(x, f'>{w}', 114)}"``: the spec is checked first."""
+        visited = super().visit_FormattedValue(node)
+        if visited is not node or node.format_spec is None:
+            return visited
+        func = ast.copy_location(ast.Name(id="_format_", ctx=ast.Load()), node)
+        conversion = ast.copy_location(ast.Constant(node.conversion), node)
+        call = ast.copy_location(
+            ast.Call(func=func, args=[node.value, node.format_spec, conversion], keywords=[]), node
+        )
+        return ast.copy_location(ast.FormattedValue(value=call, conversion=-1, format_spec=None), node)
+
 
 _GUARDED_AST_OPS: dict[type[ast.operator], str] = {
     ast.Pow: "**",
     ast.Mult: "*",
     ast.LShift: "<<",
     ast.Add: "+",
+    ast.Mod: "%",
 }
 assert set(_GUARDED_AST_OPS.values()) == set(guards.GUARDED_OPERATORS)
 
@@ -409,6 +422,7 @@ _GUARDS: dict[str, Any] = {
     "_inplacevar_": _inplacevar,
     "_apply_": _apply,
     "_binop_": guards.binop,
+    "_format_": guards.format_value,
 }
 
 

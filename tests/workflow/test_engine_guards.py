@@ -137,6 +137,14 @@ def test_a_base_exception_from_a_function_in_a_condition_is_an_error_too():
         "('\\t' * 1000).expandtabs(10 ** 6)",
         "'x' * 600000 + 'y' * 600000",
         "(2 ** 60000) * (2 ** 60000)",
+        "'%0999999999d' % 1",
+        "'%.2000000f' % 1.5",
+        "'%*d' % (10 ** 9, 1)",
+        "'%(a)1000000000s' % {'a': 1}",
+        "f'{1:>1000000000}'",
+        "f'{1:>{10 ** 9}}'",
+        "f'{1.5:.{10 ** 7}f}'",
+        "f'{\"x\"!r:>99999999999}'",
     ],
 )
 def test_huge_values_are_refused_before_they_are_computed(expression):
@@ -168,6 +176,15 @@ def test_augmented_assignment_is_bounded_too():
         ("'a-b'.replace('-', '--')", "a--b"),
         ("', '.join(['a', 'b'])", "a, b"),
         ("len('x' * MAX)", MAX_LENGTH),
+        ("10 % 3", 1),
+        ("-7 % 3", 2),
+        ("'%05.1f' % 3.14159", "003.1"),
+        ("'%s-%s' % ('a', 'b')", "a-b"),
+        ("'%*d' % (4, 7)", "   7"),
+        ("f'{7:03d}'", "007"),
+        ("f'{\"x\"!r:>5}'", "  'x'"),
+        ("f'{2.5:.{2}f} {1}'", "2.50 1"),
+        ("f'{[1]}'", "[1]"),
     ],
 )
 def test_ordinary_operations_still_work(expression, value):
