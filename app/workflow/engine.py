@@ -106,6 +106,7 @@ def _app_now() -> datetime:
 
 
 DEFAULT_MAX_STEPS_PER_RUN = 100_000
+_PRUNE_EVERY_PASSES = 16
 
 
 def _script_budget() -> float:
@@ -506,8 +507,11 @@ class EngineInstance:
                     task.task_spec.bpmn_id,
                 )
 
+        passes = 0
         while workflow._do_engine_steps(will_complete_task=count):
-            history.prune(workflow)
+            passes += 1
+            if passes % _PRUNE_EVERY_PASSES == 0:  # a pass adds a task or so to a loop's depth
+                history.prune(workflow)
         workflow.refresh_timers()
         history.prune(workflow)
 
