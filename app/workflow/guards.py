@@ -25,9 +25,11 @@ str ``ljust rjust center``  the width, and the result of ``replace``/``join``/``
 ``zfill replace join``      :data:`MAX_LENGTH` characters
 ==========================  =============================================================================
 
-Not bounded: memory as a whole (a script may build many values below these limits until its time budget
-ends it: about 1 s of ``list.append`` is some tens of millions of items), and C-level work on values that
-are already big (``str()`` of a deeply nested list, ``sorted`` of a list of a million long strings). The
+Not bounded: memory as a whole. A script may build many values below these limits until its time budget
+ends it: about 1 s of ``list.append`` is some tens of millions of items, and a loop keeping a new
+million-character string each round can hold gigabytes before its second is up (bounding that needs a
+process limit, e.g. running workers under ``ulimit -v``). Nor C-level work on values that are already big
+(``str()`` of a deeply nested list, ``sorted`` of a list of a million long strings). The
 step bound of an engine run (``ENGINE_MAX_STEPS_PER_RUN``) is counted by the engine, not here.
 """
 
