@@ -261,6 +261,10 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     # How long a migration of running instances to another version can be undone (hours; 0: never).
     migration_undo_hours: int = 24
+    # Engine guards (app/workflow/guards.py): how long one script, condition or expression may run, and how
+    # many engine steps one run may take (a loop of script tasks counts each task and gateway it passes).
+    engine_script_budget_seconds: float = 1.0
+    engine_max_steps_per_run: int = 100_000
 
     @property
     def embedded(self) -> bool:
@@ -297,6 +301,8 @@ class Settings:
             "mediation": MediationSettings.from_env(),
             "security": SecuritySettings.from_env(),
             "migration_undo_hours": _int("MIGRATION_UNDO_HOURS", 24, minimum=0),
+            "engine_script_budget_seconds": _float("ENGINE_SCRIPT_BUDGET_SECONDS", 1.0, 0.01, 600),
+            "engine_max_steps_per_run": _int("ENGINE_MAX_STEPS_PER_RUN", 100_000, minimum=10),
         }
         values.update(overrides)
         if not values["secret_key"]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,7 +34,9 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from app import runtime
-from app.workflow import operators, reuse
+from app.runtime import RuntimeUnavailable
+from app.workflow import history, operators, reuse
+from app.workflow.guards import DEFAULT_BUDGET_SECONDS
 from app.workflow.sandbox import RestrictedEnvironment, SandboxError, check_source
 from app.workflow.timers import CLOCK_TIMERS, parse_timer_value
 
@@ -60,11 +64,17 @@ class DeploymentError(ValueError):
 
 
 class EngineError(RuntimeError):
-    """An engine step failed (a script raised, an operator refused, an expression broke)."""
+    """An engine step failed (a script raised, an operator refused, an expression broke, a guard stopped it,
+    a value could not be stored). ``element_id``: the failing element, when known."""
 
     def __init__(self, message: str, element_id: str | None = None) -> None:
         self.element_id = element_id
+        self.engine: EngineInstance | None = None  # the instance it happened in, when raised by one
         super().__init__(message)
+
+    def failure_state(self) -> str | None:
+        """The state to store with the incident (``EngineInstance.failure_state``); None when unknown."""
+        return self.engine.failure_state() if self.engine is not None else None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -95,7 +105,33 @@ def _app_now() -> datetime:
     return runtime.clock().now()
 
 
-SCRIPT_ENGINE = _ScriptEngine(environment=_OperatorEnvironment(clock=_app_now))
+DEFAULT_MAX_STEPS_PER_RUN = 100_000
+_PRUNE_EVERY_PASSES = 16
+
+
+def _script_budget() -> float:
+    """The app's ENGINE_SCRIPT_BUDGET_SECONDS; the default outside an app made by create_app (tools)."""
+    try:
+        return runtime.settings().engine_script_budget_seconds
+    except RuntimeUnavailable:
+        return DEFAULT_BUDGET_SECONDS
+
+
+def _max_steps_per_run() -> int:
+    try:
+        return runtime.settings().engine_max_steps_per_run
+    except RuntimeUnavailable:
+        return DEFAULT_MAX_STEPS_PER_RUN
+
+
+def _check_storable(name: str, value: Any) -> None:
+    """Raise when ``value`` would make the state unstorable: what the state serializer does with it."""
+    json.dumps(_STATE_REGISTRY.convert(value), cls=_STATE_SERIALIZER._encoder_cls)
+
+
+SCRIPT_ENGINE = _ScriptEngine(
+    environment=_OperatorEnvironment(clock=_app_now, budget=_script_budget, check_value=_check_storable)
+)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -402,9 +438,40 @@ class EngineInstance:
         return cls(workflow)
 
     def dump(self) -> str:
-        """The state to persist. Also makes this object equal to a restore of it when it can (``reuse``)."""
-        state, self._reusable = reuse.serialize(_STATE_SERIALIZER, self._workflow)
+        """The state to persist. Also makes this object equal to a restore of it when it can (``reuse``).
+
+        A value in task data that cannot be stored (scripts are checked as they finish; this catches what
+        else could leave one) is an EngineError at the element whose data holds it.
+        """
+        try:
+            state, self._reusable = reuse.serialize(_STATE_SERIALIZER, self._workflow)
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+            self._reusable = False
+            raise EngineError(
+                f"the process state cannot be stored: {type(exc).__name__}: {exc}", self._unstorable_element()
+            ) from exc
         return state
+
+    def failure_state(self) -> str | None:
+        """The state to store with an incident: what SpiffWorkflow left after the failure (the work before the
+        failing element kept, the failing task in ERROR); None when even that cannot be stored."""
+        self._reusable = False
+        try:
+            return str(_STATE_SERIALIZER.serialize_json(self._workflow))
+        except (TypeError, ValueError, OverflowError, RecursionError):
+            return None
+
+    def _unstorable_element(self) -> str | None:
+        """The element of the most recently changed task whose data cannot be stored."""
+        workflows = [self._workflow, *self._workflow.subprocesses.values()]
+        tasks = [t for wf in workflows for t in wf.tasks.values()]
+        tasks.sort(key=lambda t: t.last_state_change, reverse=True)
+        for task in tasks:
+            try:
+                _check_storable("data", task.data)
+            except (TypeError, ValueError, OverflowError, RecursionError):
+                return getattr(task.task_spec, "bpmn_id", None)
+        return None
 
     @property
     def reusable(self) -> bool:
@@ -417,28 +484,78 @@ class EngineInstance:
     # -- stepping --------------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Run engine steps (scripts, gateways, service tasks, due timers) to the next wait state."""
+        """Run engine steps (scripts, gateways, service tasks, due timers) to the next wait state.
+
+        At most ENGINE_MAX_STEPS_PER_RUN steps; finished loop history is pruned as it goes (``history``).
+        """
         self._reusable = False
-        try:
+        with self._engine_errors():
             self._workflow.refresh_timers()
-            self._workflow.do_engine_steps()
+            self._engine_steps()
             # Events thrown and caught by nothing in the diagram (a terminate end inside a multi-instance
             # branch, say) wait in the workflow for an embedding application to collect. We have nothing to
             # hand them to; kept, they grew the stored state with every such step and stopped the live
             # workflow from being reused (app/workflow/reuse.py), so each step restored the whole state.
             self._workflow.get_events()
+
+    def _engine_steps(self) -> None:
+        """SpiffWorkflow's ``do_engine_steps``, counting steps and pruning loop history between passes."""
+        workflow = self._workflow
+        limit = _max_steps_per_run()
+        steps = 0
+
+        def count(task: Any) -> None:
+            nonlocal steps
+            steps += 1
+            if steps > limit:
+                task.error()  # the task that would have run next: a retry runs it again
+                raise EngineError(
+                    f"the run stopped after {limit} engine steps (ENGINE_MAX_STEPS_PER_RUN); "
+                    "is a loop endless? (流程单次运行步数超限)",
+                    task.task_spec.bpmn_id,
+                )
+
+        passes = 0
+        while workflow._do_engine_steps(will_complete_task=count):
+            passes += 1
+            if passes % _PRUNE_EVERY_PASSES == 0:  # a pass adds a task or so to a loop's depth
+                history.prune(workflow)
+        workflow.refresh_timers()
+        history.prune(workflow)
+
+    @contextmanager
+    def _engine_errors(self, element_id: str | None = None) -> Iterator[None]:
+        """Whatever a step raises leaves as an EngineError naming the failing element when known."""
+        try:
+            yield
+        except EngineError as exc:
+            exc.engine = exc.engine or self
+            raise
         except SpiffWorkflowException as exc:
-            element = getattr(getattr(exc, "task_spec", None), "bpmn_id", None)
-            raise EngineError(_first_line(exc), element) from exc
+            element = getattr(getattr(exc, "task_spec", None), "bpmn_id", None) or element_id
+            error = EngineError(_describe(exc), element)
+            error.engine = self
+            raise error from exc
+        except Exception as exc:  # SpiffWorkflow itself failing on a diagram (a RecursionError, say)
+            error = EngineError(f"{type(exc).__name__}: {exc}", element_id or self._error_element())
+            error.engine = self
+            raise error from exc
+
+    def _error_element(self) -> str | None:
+        """The element of a task SpiffWorkflow left in ERROR, if any."""
+        workflows = [self._workflow, *self._workflow.subprocesses.values()]
+        for wf in workflows:
+            for task in wf.tasks.values():
+                if task.state == TaskState.ERROR:
+                    return getattr(task.task_spec, "bpmn_id", None)
+        return None
 
     def complete_user_task(self, task_id: str, data: dict[str, Any]) -> None:
         self._reusable = False
         task = self._ready_task(task_id)
         task.data.update(data)
-        try:
+        with self._engine_errors(task.task_spec.bpmn_id):
             task.run()
-        except SpiffWorkflowException as exc:
-            raise EngineError(_first_line(exc), task.task_spec.bpmn_id) from exc
         self.run()
 
     def receive_message(self, name: str, payload: dict[str, Any]) -> bool:
@@ -453,7 +570,8 @@ class EngineInstance:
         if not waiting:
             return False
         self._reusable = False
-        self._workflow.catch(event)
+        with self._engine_errors():
+            self._workflow.catch(event)
         self.run()
         return True
 
@@ -557,16 +675,15 @@ class EngineInstance:
         if self._reusable:
             task.data = _copy_json(data)
         try:
-            return SCRIPT_ENGINE.evaluate(task, expression)
-        except SpiffWorkflowException as exc:
-            raise EngineError(_first_line(exc), task.task_spec.bpmn_id) from exc
+            with self._engine_errors(task.task_spec.bpmn_id):
+                return SCRIPT_ENGINE.evaluate(task, expression)
         finally:
             task.data = data
 
     def has_completed(self, element_id: str) -> bool:
         """Whether a task of ``element_id`` has completed in this instance (sub-processes included)."""
         workflows = [self._workflow, *self._workflow.subprocesses.values()]
-        return any(
+        return element_id in history.completed_history(self._workflow) or any(
             task.task_spec.bpmn_id == element_id
             for wf in workflows
             for task in wf.get_tasks(state=TaskState.COMPLETED)
@@ -595,7 +712,7 @@ class EngineInstance:
     def element_ids(self) -> tuple[list[str], list[str]]:
         """(active, completed) BPMN element ids, to highlight a diagram."""
         active: set[str] = set()
-        done: set[str] = set()
+        done: set[str] = set(history.completed_history(self._workflow))  # pruned loop rounds
         workflows = [self._workflow, *self._workflow.subprocesses.values()]
         for wf in workflows:
             for task in wf.get_tasks():
@@ -631,3 +748,15 @@ def _copy_json(value: Any) -> Any:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().split("\n")[0] or type(exc).__name__
+
+
+def _describe(exc: SpiffWorkflowException) -> str:
+    """The first line of SpiffWorkflow's message, with the designer-code error it wraps when it hides it
+    (``Error evaluating expression 'x'`` alone does not say the budget ran out)."""
+    message = _first_line(exc)
+    cause = getattr(exc, "exception", None) or exc.__cause__
+    if isinstance(cause, Exception) and not isinstance(cause, SpiffWorkflowException):
+        detail = _first_line(cause)
+        if detail not in message:
+            message = f"{message}: {type(cause).__name__}: {detail}"
+    return message

@@ -39,9 +39,20 @@ Helper                                Returns   Meaning
 
 Returned timestamps look like ``2026-11-02T09:00:00+00:00``; inputs may use ``Z`` or any offset.
 
-Not covered: CPU / memory limits (an endless loop or ``"x" * 10**10`` is not stopped here), and values a
-script assigns are written back as-is (a ``set`` or ``map`` object is not JSON); callables and modules
-are dropped.
+Bounds (``app/workflow/guards.py`` says exactly what is bounded and what is not):
+
+* every script and expression runs within a time budget (``budget``, default 1 s; the engine passes the
+  ``ENGINE_SCRIPT_BUDGET_SECONDS`` setting); past it, it stops with :class:`ScriptBudgetExceeded`;
+* ``**``, ``*``, ``<<``, ``+``, ``%``, ``pow`` and ``range`` refuse, before computing, values that would be
+  huge (``2**10**9``, ``"x" * 10**10``); so do the str methods that grow a string and f-string formats;
+* bare ``except:`` and ``finally:`` are refused (either could keep a script running past its budget), and
+  ``BaseException`` is not a builtin;
+* whatever designer code raises, ``SystemExit``, ``KeyboardInterrupt`` and ``GeneratorExit`` included, leaves
+  ``execute``/``evaluate`` as an ``Exception`` (a :class:`SandboxError`), so SpiffWorkflow marks the task in
+  error and nothing above (a thread, a worker, a request) ends;
+* ``check_value`` (given by the engine) is asked about each variable a script writes back, before anything
+  is written: a value that cannot be stored (``range(3)``, a set, a generator, a 5,000-digit int) fails the
+  script there, naming the variable. Callables and modules are dropped, as before.
 """
 
 from __future__ import annotations
@@ -52,7 +63,8 @@ import functools
 import math
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import CodeType, ModuleType
 from typing import Any, Literal
@@ -68,11 +80,15 @@ from RestrictedPython.Guards import (
 from RestrictedPython.transformer import RestrictingNodeTransformer
 from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironment
 
+from app.workflow import guards
+from app.workflow.guards import DEFAULT_BUDGET_SECONDS, ScriptBudgetExceeded
+
 __all__ = [
     "HELPERS",
     "SANDBOX_BUILTINS",
     "RestrictedEnvironment",
     "SandboxError",
+    "ScriptBudgetExceeded",
     "add_hours",
     "add_minutes",
     "check_source",
@@ -87,7 +103,7 @@ __all__ = [
 
 # Filename given to compiled code: SpiffWorkflow's PythonScriptEngine looks for '<string>' frames in a
 # traceback to report the failing script line.
-_FILENAME = "<string>"
+_FILENAME = guards.DESIGNER_CODE
 _CACHE_SIZE = 1024
 
 
@@ -153,6 +169,51 @@ class _SandboxPolicy(RestrictingNodeTransformer):
             self.error(node, "print() is not available; store values in task data variables instead.")
             return node
         return super().visit_Name(node)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> Any:
+        if node.type is None:  # it would catch the time budget's stop
+            self.error(node, "A bare `except:` is not allowed; write `except Exception:`.")
+            return node
+        return super().visit_ExceptHandler(node)
+
+    def visit_Try(self, node: ast.Try) -> Any:
+        if node.finalbody:  # it would run untraced after the time budget's stop
+            self.error(node, "`finally:` is not allowed in process scripts.")
+            return node
+        return super().visit_Try(node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        """``a ** b`` and the other guarded operators become ``_binop_("**", a, b)`` (see ``guards``)."""
+        visited = super().visit_BinOp(node)
+        symbol = _GUARDED_AST_OPS.get(type(node.op))
+        if symbol is None or visited is not node:
+            return visited
+        func = ast.copy_location(ast.Name(id="_binop_", ctx=ast.Load()), node)
+        name = ast.copy_location(ast.Constant(symbol), node)
+        call = ast.Call(func=func, args=[name, node.left, node.right], keywords=[])
+        return ast.copy_location(call, node)
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> Any:
+        """``f"{x!r:>{w}}"`` becomes ``f"{_format_(x, f'>{w}', 114)}"``: the spec is checked first."""
+        visited = super().visit_FormattedValue(node)
+        if visited is not node or node.format_spec is None:
+            return visited
+        func = ast.copy_location(ast.Name(id="_format_", ctx=ast.Load()), node)
+        conversion = ast.copy_location(ast.Constant(node.conversion), node)
+        call = ast.copy_location(
+            ast.Call(func=func, args=[node.value, node.format_spec, conversion], keywords=[]), node
+        )
+        return ast.copy_location(ast.FormattedValue(value=call, conversion=-1, format_spec=None), node)
+
+
+_GUARDED_AST_OPS: dict[type[ast.operator], str] = {
+    ast.Pow: "**",
+    ast.Mult: "*",
+    ast.LShift: "<<",
+    ast.Add: "+",
+    ast.Mod: "%",
+}
+assert set(_GUARDED_AST_OPS.values()) == set(guards.GUARDED_OPERATORS)
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
@@ -305,9 +366,12 @@ def _forbidden(name: str) -> Callable[..., Any]:
 
 
 SANDBOX_BUILTINS: dict[str, Any] = {
-    **{k: v for k, v in safe_builtins.items() if k != "__build_class__"},
+    # Without BaseException designer code cannot name (and catch) the time budget's stop.
+    **{k: v for k, v in safe_builtins.items() if k not in ("__build_class__", "BaseException")},
     **_EXTRA_BUILTINS,
     **{name: _forbidden(name) for name in _FORBIDDEN_BUILTINS},
+    "pow": guards.guarded_pow,
+    "range": guards.guarded_range,
 }
 
 _INPLACE_OPS: dict[str, Callable[[Any, Any], Any]] = {
@@ -327,7 +391,18 @@ def _inplacevar(op: str, target: Any, value: Any) -> Any:
         raise SandboxError(f"augmented assignment {op!r} is not supported; write `x = x {op[:-1]} y`")
     if not isinstance(target, int | float | str | list):
         raise SandboxError(f"{op!r} works on numbers, strings and lists, not {type(target).__name__}")
+    guards.check_inplace(op, target, value)
     return func(target, value)
+
+
+def _getattr(obj: Any, name: str, *default: Any) -> Any:
+    """RestrictedPython's attribute guard (a missing attribute raises), with the str methods that grow a
+    string bounded (``guards.str_method``)."""
+    if isinstance(obj, str):
+        bounded = guards.str_method(obj, name)
+        if bounded is not None:
+            return bounded
+    return safer_getattr_raise(obj, name, *default)
 
 
 def _apply(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -338,7 +413,7 @@ def _apply(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 _GUARDS: dict[str, Any] = {
     "__builtins__": SANDBOX_BUILTINS,
     # safer_getattr with "raise" semantics: a missing attribute is an AttributeError, not None.
-    "_getattr_": safer_getattr_raise,
+    "_getattr_": _getattr,
     "_getitem_": default_guarded_getitem,
     "_getiter_": default_guarded_getiter,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
@@ -346,6 +421,8 @@ _GUARDS: dict[str, Any] = {
     "_write_": full_write_guard,
     "_inplacevar_": _inplacevar,
     "_apply_": _apply,
+    "_binop_": guards.binop,
+    "_format_": guards.format_value,
 }
 
 
@@ -354,22 +431,35 @@ _GUARDS: dict[str, Any] = {
 # ---------------------------------------------------------------------------------------------------
 
 
+# What designer code may raise that is not an Exception: it leaves the sandbox as a SandboxError, so
+# SpiffWorkflow marks the task in error and no thread, worker or request above is ended by it.
+_ESCAPING = (SystemExit, KeyboardInterrupt, GeneratorExit)
+
+ValueCheck = Callable[[str, Any], None]
+
+
 class RestrictedEnvironment(TaskDataEnvironment):
     """TaskDataEnvironment that compiles and runs designer code with RestrictedPython.
 
     ``environment_globals`` are added to :data:`HELPERS` (subclasses use this for extra functions);
     they must be as harmless as the helpers, the sandbox does not wrap them. ``clock`` (an aware-datetime
     callable, asked at every call) is what scripts' ``now()`` reads; the engine passes one asking the app's
-    clock, so no process-wide setting is needed.
+    clock, so no process-wide setting is needed. ``budget`` (seconds, asked at every call) is the time one
+    script or expression may run. ``check_value(name, value)`` raises when a value a script leaves in a
+    variable cannot be stored.
     """
 
     def __init__(
         self,
         environment_globals: Mapping[str, Any] | None = None,
         clock: Callable[[], datetime] = system_clock,
+        budget: Callable[[], float] = lambda: DEFAULT_BUDGET_SECONDS,
+        check_value: ValueCheck | None = None,
     ) -> None:
         super().__init__({**HELPERS, "now": _now_by(clock), **(environment_globals or {})})
         self.clock = clock
+        self.budget = budget
+        self.check_value = check_value
 
     def evaluate(
         self, expression: str, context: dict[str, Any], external_context: Mapping[str, Any] | None = None
@@ -377,20 +467,33 @@ class RestrictedEnvironment(TaskDataEnvironment):
         """Value of ``expression`` with task data (and ``external_context``) as variables."""
         code = compile_eval(expression.strip())
         self._prepare_context(context)
-        return eval(code, self._scope(context, external_context or {}))
+        scope = self._scope(context, external_context or {})
+        with self._guarded():
+            return eval(code, scope)
 
     def execute(
         self, script: str, context: dict[str, Any], external_context: Mapping[str, Any] | None = None
     ) -> bool:
-        """Run ``script``; its top-level variables are written back into ``context`` on success."""
+        """Run ``script``; its top-level variables are written back into ``context`` on success (all of
+        them or, when one cannot be stored, none)."""
         external = dict(external_context or {})
         self.check_for_overwrite(context, external)
         code = compile_exec(script)
         self._prepare_context(context)
         scope = self._scope(context, external)
-        exec(code, scope)
+        with self._guarded():
+            exec(code, scope)
         self._write_back(scope, context, external)
         return True
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        try:
+            with guards.time_budget(self.budget(), _FILENAME):
+                yield
+        except _ESCAPING as exc:
+            detail = f": {exc}" if str(exc) else ""
+            raise SandboxError(f"script raised {type(exc).__name__}{detail}") from None
 
     def _scope(self, context: Mapping[str, Any], external: Mapping[str, Any]) -> dict[str, Any]:
         # helpers < external context < task data < guards/builtins (guards always win).
@@ -400,12 +503,25 @@ class RestrictedEnvironment(TaskDataEnvironment):
         self, scope: dict[str, Any], context: dict[str, Any], external: Mapping[str, Any]
     ) -> None:
         """Copy the script's variables into task data, leaving out everything the sandbox supplied."""
-        for key in [k for k in context if k not in scope]:  # removed with `del`
-            del context[key]
+        dropped = [k for k in context if k not in scope]  # removed with `del`
+        written: dict[str, Any] = {}
         for key, value in scope.items():
             if key in _GUARDS or key in self.globals or key in external:
                 continue
             if callable(value) or isinstance(value, ModuleType):
-                context.pop(key, None)
+                dropped.append(key)
                 continue
-            context[key] = value
+            written[key] = value
+        if self.check_value is not None:
+            for key, value in written.items():
+                try:
+                    self.check_value(key, value)
+                except Exception as exc:
+                    raise SandboxError(
+                        f"variable '{key}' cannot be stored ({type(value).__name__}: {exc}); "
+                        "process data must be JSON: text, numbers, true/false, lists and objects "
+                        "(变量无法保存)"
+                    ) from None
+        for key in dropped:
+            context.pop(key, None)
+        context.update(written)

@@ -70,9 +70,16 @@ def tick(limit: int = 500) -> int:
         for instance_id in due:
             queued += enqueue_now(ENGINE_QUEUE, fire_timers_job, instance_id, job_id=f"timers-{instance_id}")
         return queued + run_periodic()
+    fired = 0
     for instance_id in due:
-        fire_timers_job(instance_id)
-    return len(due) + run_periodic()
+        # Each instance's failure is its own: the round goes on with the next one.
+        try:
+            fire_timers_job(instance_id)
+            fired += 1
+        except Exception:
+            db.session.rollback()
+            log.exception("timers of instance %s could not be fired", instance_id)
+    return fired + run_periodic()
 
 
 class EmbeddedRunner(threading.Thread):
@@ -90,7 +97,9 @@ class EmbeddedRunner(threading.Thread):
                 try:
                     tick()
                     run_inline_jobs()
-                except Exception:  # keep ticking: one bad round must not stop all timers
+                # Keep ticking: one bad round must not stop all timers. The sandbox turns designer code's
+                # SystemExit and GeneratorExit into errors; caught here too, should anything else raise them.
+                except (Exception, SystemExit, GeneratorExit):
                     log.exception("embedded runner round failed")
                 finally:
                     db.session.remove()
