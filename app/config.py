@@ -174,6 +174,8 @@ class Settings:
     mqtt_session_expiry_seconds: int = 86400
     sensors: SensorSettings = field(default_factory=SensorSettings)
     mediation: MediationSettings = field(default_factory=MediationSettings)
+    # How long the job outbox keeps the rows of jobs that ran (failed ones stay until queued again).
+    job_outbox_retention_hours: int = 72
 
     @property
     def embedded(self) -> bool:
@@ -208,6 +210,7 @@ class Settings:
             "mqtt_session_expiry_seconds": _int("MQTT_SESSION_EXPIRY_SECONDS", 86400, minimum=0),
             "sensors": SensorSettings.from_env(),
             "mediation": MediationSettings.from_env(),
+            "job_outbox_retention_hours": _int("JOB_OUTBOX_RETENTION_HOURS", 72, minimum=1),
         }
         values.update(overrides)
         if not values["secret_key"]:

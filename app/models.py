@@ -9,6 +9,7 @@ from app.devices.models import Alarm, DeadLetter, Device, DeviceToken, Incident,
 from app.emergency.models import Emergency, EmergencyPlan, EmergencyResponder, EmergencyUpdate
 from app.grids.models import Grid, GridMember
 from app.inspections.models import Campaign, CampaignItem, InspectionPhoto, Place
+from app.jobs.models import JobOutbox
 from app.mediation.models import Dispute, DisputeDocument, DisputeParty, MediationSession, MediationVolunteer
 from app.units.models import Unit, UnitGrid
 from app.workflow.models import EngineIncident, HumanTask, ProcessDefinition, ProcessInstance
@@ -21,6 +22,7 @@ ALL_MODELS = (
     Case,
     Comment,
     KeyCounter,
+    JobOutbox,
     Category,
     Device,
     DeviceToken,
