@@ -121,6 +121,7 @@ def test_every_endpoint_needs_a_valid_token(client, auth, users, deployed, clock
             "place_id": 1,
             "item_id": 1,
             "photo_id": 1,
+            "job_id": 1,  # a background job (refused before any lookup)
         },
     )
 
