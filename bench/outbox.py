@@ -4,10 +4,11 @@ commit, nothing written to the database).
 
 Stack mode on PostgreSQL and Redis. Each transaction makes a small change (an audit event) and enqueues K
 jobs (K = 0, 1, 10): **before** sends them with RQ after the commit exactly as the old code did; **after** is
-``app.jobs.enqueue`` (the row in the transaction, the send after the commit, the rows marked sent on a
-connection of their own). Nothing runs the jobs: the cost measured is the committing side's. Prints the wall
-time per transaction (median of ``--transactions``), the added cost per job over K = 0, and the ratio
-after / before per transaction and per job. The database is emptied and rebuilt by the migrations and the
+``app.jobs.enqueue`` (the rows written in the transaction, sent after the commit). Nothing runs the jobs:
+the cost measured is the committing side's. Before and after alternate transaction by transaction, so a
+machine whose load changes meanwhile weighs on both alike. Prints the wall time per transaction (median of
+``--transactions``, after a warm-up), the added cost per job over K = 0, and the ratio after / before per
+transaction and per job. The database is emptied and rebuilt by the migrations and the
 Redis database flushed: give both of their own. Run:
 ``python -m bench.outbox [--transactions N] [--database-url URL] [--redis-url URL]``.
 """
@@ -19,7 +20,6 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,16 +96,21 @@ def _after(n: int, jobs: int) -> None:
     db.session.commit()
 
 
-def _median_ms(step: Callable[[int, int], None], jobs: int, transactions: int) -> float:
+def _medians_ms(jobs: int, transactions: int) -> tuple[float, float]:
+    """Median wall time of a transaction with ``jobs`` jobs, (before, after), alternating the two."""
+    from app import runtime
     from app.extensions import db
 
-    timings = []
+    timings: dict[str, list[float]] = {"before": [], "after": []}
     for n in range(transactions):
-        started = time.perf_counter()
-        step(n, jobs)
-        timings.append(time.perf_counter() - started)
-        db.session.remove()
-    return statistics.median(timings) * 1000
+        for name, step in (("before", _before), ("after", _after)):
+            started = time.perf_counter()
+            step(n, jobs)
+            timings[name].append(time.perf_counter() - started)
+            db.session.remove()
+        if n % 100 == 99:
+            runtime.redis().flushdb()  # the queues would only grow
+    return statistics.median(timings["before"]) * 1000, statistics.median(timings["after"]) * 1000
 
 
 def main() -> None:
@@ -120,19 +125,15 @@ def main() -> None:
         with app.app_context():
             from app import runtime
 
-            connection = runtime.redis()
-            connection.flushdb()
-            figures: dict[tuple[str, int], float] = {}
-            for _warm_up in range(2):  # the first pass warms caches and the connection pool; the second counts
-                for jobs in JOBS_PER_TRANSACTION:
-                    for name, step in (("before", _before), ("after", _after)):
-                        figures[name, jobs] = _median_ms(step, jobs, args.transactions)
-                        connection.flushdb()
+            runtime.redis().flushdb()
+            _medians_ms(1, 50)  # warm-up: caches, statements, the connection pool
+            figures = {jobs: _medians_ms(jobs, args.transactions) for jobs in JOBS_PER_TRANSACTION}
+            runtime.redis().flushdb()
     print(f"cost of enqueueing, stack mode (PostgreSQL + Redis), median of {args.transactions} transactions")
     print("  jobs/txn  before ms/txn  after ms/txn  ratio   before ms/job  after ms/job  ratio")
-    base_before, base_after = figures["before", 0], figures["after", 0]
+    base_before, base_after = figures[0]
     for jobs in JOBS_PER_TRANSACTION:
-        before, after = figures["before", jobs], figures["after", jobs]
+        before, after = figures[jobs]
         line = f"  {jobs:>8}  {before:>13.2f}  {after:>12.2f}  {after / before:>5.2f}"
         if jobs:
             per_before, per_after = (before - base_before) / jobs, (after - base_after) / jobs

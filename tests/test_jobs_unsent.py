@@ -94,4 +94,4 @@ def test_a_job_whose_arguments_cannot_be_stored_is_refused_before_the_commit_and
     queue = Queue("engine", connection=stack_app.extensions["gridcase.redis"])
     assert [job.args for job in queue.get_jobs()] == [("app.devices.case_opening.open_case_job", 12345)]
     [row] = db.session.execute(select(JobOutbox)).scalars().all()
-    assert (row.status, queue.job_ids) == (OutboxStatus.SENT, [f"outbox-{row.id}"])
+    assert (row.status, queue.job_ids) == (OutboxStatus.PENDING, [f"outbox-{row.id}"])  # until it runs

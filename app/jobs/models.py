@@ -13,8 +13,8 @@ from app.extensions import db
 
 
 class OutboxStatus:
-    PENDING = "pending"  # committed, not yet taken by Redis (or not yet run, embedded mode)
-    SENT = "sent"  # on an RQ queue (or waiting there for a retry)
+    PENDING = "pending"  # committed; not run yet, nor seen waiting on a queue by the scheduler's round
+    SENT = "sent"  # seen on its RQ queue by the round, or waiting there for a retry
     DONE = "done"  # ran to its end: marked in the job's own transaction, so a second delivery does nothing
     FAILED = "failed"  # failed after its last retry; listed for admins, who may queue it again
 
@@ -23,8 +23,8 @@ class OutboxStatus:
 
 
 class JobOutbox(db.Model):  # type: ignore[name-defined]
-    """One background job. ``job_id`` on RQ is ``outbox-<id>``: sending a row twice (a crash between the
-    send and marking it sent) finds the job already there. ``instance_id`` names the process instance the
+    """One background job. Its RQ job id is ``outbox-<id>``: the scheduler's round asks Redis for it before
+    sending a row again. ``instance_id`` names the process instance the
     job concerns, if any: its failure after the last retry opens an incident on that instance."""
 
     __tablename__ = "job_outbox"

@@ -1,13 +1,13 @@
 """The transactional outbox: ``enqueue`` writes the job's row in the caller's transaction; after the commit
 the row is sent to RQ (stack mode) or handed to the in-process runner (embedded mode).
 
-Sending never fails the transaction it follows (it has committed): jobs Redis does not take stay ``pending``
-in the database, and this process keeps them to send again (``UnsentJobs``: the next commit, or the
-listener while idle); the scheduler's round (``outbox_round``) sends whatever is still pending after
-``SEND_GRACE`` from the database, so a process that dies with jobs in memory loses none. The RQ job id is
-``outbox-<row id>``: the round first asks Redis whether the job is there (a crash between sending and
-marking it sent) and then only marks it. A sent job that Redis lost (a restart without persistence) is sent
-again, and a job RQ failed without the row knowing (a worker killed mid-job) is failed here.
+Sending never fails the transaction it follows (it has committed): jobs Redis does not take are kept by
+this process to send again (``UnsentJobs``: the next commit, or the listener while idle), and their rows
+stay ``pending``. The scheduler's round (``app.jobs.recovery``) looks at the rows still open after
+``SEND_GRACE``: the RQ job id is ``outbox-<row id>``, so it asks Redis whether each job is there; a job that
+is there is only marked ``sent``, one that is not (never sent: the process died; or lost: Redis restarted
+without persistence) is sent. A worker marks a row ``done`` in the transaction of the job's effects, so a
+job delivered twice runs to its end once.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import inspect, select, text, update
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from app import runtime
@@ -136,7 +136,10 @@ def _send_or_keep(app: Any, jobs: list[OutboxJob]) -> None:
 
 
 def _flush(app: Any, unsent: UnsentJobs) -> None:
-    """Send what is kept, in order, in one round trip, and mark it sent (the caller holds the lock)."""
+    """Send what is kept, in order, in one round trip (the caller holds the lock). The rows are not marked
+    here: a transaction of its own per commit cost the committing process more than the row and the send
+    together (``bench.outbox``), and nothing needs it: the worker marks a row ``done`` when it runs it, and
+    the round marks ``sent`` the rows still waiting on a queue after ``SEND_GRACE`` (asking Redis)."""
     from redis.exceptions import RedisError
 
     unsent.last_attempt = time.monotonic()
@@ -161,7 +164,6 @@ def _flush(app: Any, unsent: UnsentJobs) -> None:
     if unsent.error is not None:
         log.warning("Redis is back: %d kept jobs sent", len(jobs))
     unsent.error = None
-    mark_sent([job.id for job in jobs])
 
 
 def send(connection: Any, jobs: list[OutboxJob]) -> None:
@@ -191,30 +193,6 @@ def send(connection: Any, jobs: list[OutboxJob]) -> None:
         for queue_name, datas in by_queue.items():
             Queue(queue_name, connection=connection).enqueue_many(datas, pipeline=pipeline)
         pipeline.execute()
-
-
-def mark_sent(ids: list[int]) -> None:
-    """Mark rows sent, on a connection of its own (the caller's transaction has ended; SQL cannot run in
-    ``after_commit``). Rows a worker holds are skipped: it is running them already, and it marks them done.
-    Losing this mark costs nothing but a look at Redis: the round finds the job there and marks it then."""
-    if not ids:
-        return
-    try:
-        with db.engine.begin() as connection:
-            claimable = select(JobOutbox.id).where(
-                JobOutbox.id.in_(ids), JobOutbox.status == OutboxStatus.PENDING
-            )
-            if connection.dialect.name == "postgresql":
-                # Nothing to wait for on disk: a lost mark only makes the round look at Redis.
-                connection.execute(text("SET LOCAL synchronous_commit = off"))
-                claimable = claimable.with_for_update(skip_locked=True)
-            connection.execute(
-                update(JobOutbox)
-                .where(JobOutbox.id.in_(claimable.scalar_subquery()))
-                .values(status=OutboxStatus.SENT, sent_at=now())
-            )
-    except Exception:
-        log.exception("marking %d jobs sent failed; the scheduler's round marks them", len(ids))
 
 
 def resend_unsent_jobs() -> int:

@@ -1,9 +1,10 @@
 """The scheduler's round over the outbox: what the committing processes did not finish.
 
-Stack mode: rows still ``pending`` after ``SEND_GRACE`` are sent (or only marked, when Redis has the job:
-a crash between sending and marking); ``sent`` rows whose job Redis lost are sent again, those RQ failed
-without the row knowing are failed; retries whose wait is over are moved onto their queues (``rq.Retry``
-parks them in RQ's scheduled registry; this round is the RQ scheduler, so no worker forks one).
+Stack mode: rows still ``pending`` after ``SEND_GRACE`` are marked ``sent`` when Redis has their job, and
+sent when it has not (their process died before sending, or Redis was away); ``sent`` rows whose job Redis
+lost are sent again, those RQ failed without the row knowing are failed; retries whose wait is over are
+moved onto their queues (``rq.Retry`` parks them in RQ's scheduled registry; this round is the RQ
+scheduler, so no worker forks one).
 Embedded mode: rows never run (the process stopped first) and retries that are due run here.
 Both: ``done`` rows older than ``JOB_OUTBOX_RETENTION_HOURS`` are deleted.
 """
@@ -15,13 +16,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, text, update
 
 from app import runtime
 from app.clock import now
 from app.extensions import db
 from app.jobs.models import JobOutbox, OutboxStatus, rq_job_id
-from app.jobs.outbox import PRUNE_LIMIT, ROUND_LIMIT, SEND_GRACE, mark_sent, send
+from app.jobs.outbox import PRUNE_LIMIT, ROUND_LIMIT, SEND_GRACE, send
 from app.jobs.queues import QUEUES
 from app.jobs.running import OutboxJob, fail_lost_job, run_job
 
@@ -98,6 +99,29 @@ def send_pending(connection: Any) -> tuple[int, int]:
         log.warning("the round sent %d jobs their process had not", len(missing))
     mark_sent([row.id for row in rows])
     return len(missing), len(rows) - len(missing)
+
+
+def mark_sent(ids: list[int]) -> None:
+    """Mark rows that Redis has as sent (the round), in a transaction of its own. Rows a worker holds are
+    skipped: it is running them already, and it marks them done."""
+    if not ids:
+        return
+    try:
+        with db.engine.begin() as connection:
+            claimable = select(JobOutbox.id).where(
+                JobOutbox.id.in_(ids), JobOutbox.status == OutboxStatus.PENDING
+            )
+            if connection.dialect.name == "postgresql":
+                # Nothing to wait for on disk: a lost mark only makes the next round look at Redis again.
+                connection.execute(text("SET LOCAL synchronous_commit = off"))
+                claimable = claimable.with_for_update(skip_locked=True)
+            connection.execute(
+                update(JobOutbox)
+                .where(JobOutbox.id.in_(claimable.scalar_subquery()))
+                .values(status=OutboxStatus.SENT, sent_at=now())
+            )
+    except Exception:
+        log.exception("marking %d jobs sent failed; the next round marks them", len(ids))
 
 
 def recover_sent(connection: Any) -> tuple[int, int]:
