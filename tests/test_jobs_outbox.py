@@ -153,6 +153,29 @@ def test_a_sent_job_that_redis_lost_in_a_restart_is_sent_again_and_runs_once(
     assert _runs("c") == 1
 
 
+def test_a_job_rq_failed_without_its_row_knowing_is_failed_by_the_round(
+    app: Flask, client: Any, auth: Any, users: Any, deployed: None, clock: Any
+) -> None:
+    key = create_case(client, auth, "handle")
+    instance_id = instance(key).id
+    enqueue(ENGINE_QUEUE, note_run, "f", instance_id=instance_id)
+    db.session.commit()
+    [row] = [r for r in _rows() if r.func_path.endswith("note_run")]
+    # Its worker was killed mid-job (RQ's cleanup fails the job; our failure handler never ran).
+    _engine_queue(app).fetch_job(f"outbox-{row.id}").set_status("failed")
+    clock.advance(GRACE)
+    scheduler.tick()  # Redis has the job: marked sent
+    assert _rows()[0].status == OutboxStatus.SENT
+    clock.advance(GRACE)
+    scheduler.tick()  # RQ says failed: so does the row, and the instance gets its incident
+    [row] = [r for r in _rows() if r.id == row.id]
+    assert row.status == OutboxStatus.FAILED and "RQ failed the job" in (row.last_error or "")
+    incident = _parked(instance_id)
+    assert incident is not None and incident.kind == IncidentKind.JOB
+    assert _audited("job.failed", entity_id=str(row.id)) == 1
+    assert _runs("f") == 0
+
+
 def test_a_rolled_back_transaction_leaves_no_job(app: Flask) -> None:
     record("probe.change", entity_type="probe", entity_id="d")
     enqueue(ENGINE_QUEUE, note_run, "d")

@@ -16,6 +16,8 @@ from datetime import timedelta
 from queue import Empty
 from typing import Any
 
+from sqlalchemy import update
+
 from app import runtime
 from app.audit.services import record
 from app.clock import now
@@ -75,11 +77,13 @@ def _claim(outbox_id: int) -> bool:
 
 
 def _mark_done(outbox_id: int) -> None:
-    row = _locked(outbox_id)
-    if row is not None:
-        row.status = OutboxStatus.DONE
-        row.finished_at = now()
-        row.next_attempt_at = None
+    """In the job's (last) transaction: its effects and the mark commit together. A job that commits on its
+    way (``open_cases_job``, a transaction per case) relies on its own idempotency for what came before."""
+    db.session.execute(
+        update(JobOutbox)
+        .where(JobOutbox.id == outbox_id)
+        .values(status=OutboxStatus.DONE, finished_at=now(), next_attempt_at=None)
+    )
 
 
 def _locked(outbox_id: int) -> JobOutbox | None:
@@ -123,6 +127,7 @@ def _count_failure(row: JobOutbox, reason: str, rq_job: Any) -> bool:
     if rq_job is not None:
         final = not rq_job.retries_left  # RQ schedules the retries (rq.Retry, sent with the job)
         row.status = OutboxStatus.SENT
+        row.sent_at = row.sent_at or now()  # the round watches sent rows from here on
     else:
         final = row.attempts > len(row.retry_intervals)
         if not final:  # embedded mode: the scheduler's round runs it again when due
