@@ -92,9 +92,8 @@ def test_redis_stopped_between_the_commit_and_its_enqueue_the_job_runs_once_when
     [row] = _rows()
     assert row.status == OutboxStatus.PENDING and row.sent_at is None
     assert unsent_jobs()[0] == 1
-    app.extensions[
-        "gridcase.unsent_jobs"
-    ].jobs.clear()  # the process died; its row did not
+    kept_in_memory = app.extensions["gridcase.unsent_jobs"].jobs
+    kept_in_memory.clear()  # the process died; its row did not
 
     redis_server.start()
     scheduler.tick()
