@@ -20,7 +20,7 @@ from app.extensions import db
 from app.jobs import ENGINE_QUEUE, enqueue, outbox, unsent_jobs
 from app.jobs.models import JobOutbox, OutboxStatus
 from app.jobs.outbox import send
-from app.jobs.recovery import _as_job
+from app.jobs.running import OutboxJob
 from app.worker import run_worker
 from app.workflow import scheduler
 from app.workflow.models import EngineIncident, IncidentKind, InstanceStatus, ProcessInstance
@@ -126,7 +126,7 @@ def test_a_job_redis_has_is_only_marked_by_the_round_and_a_second_delivery_does_
     run_worker(app, ["engine"], burst=True)
     assert _runs("b") == 1
 
-    send(app.extensions["gridcase.redis"], [_as_job(_rows()[0])])  # a second delivery all the same
+    send(app.extensions["gridcase.redis"], [OutboxJob.of(_rows()[0])])  # a second delivery all the same
     run_worker(app, ["engine"], burst=True)
     assert _runs("b") == 1  # the row says done: that run did nothing
     assert _rows()[0].status == OutboxStatus.DONE

@@ -21,6 +21,7 @@ from app.jobs.outbox import (
     UnsentJobs,
     _discard,
     _dispatch,
+    _write_pending,
     enqueue,
     resend_unsent_jobs,
     unsent_jobs,
@@ -64,6 +65,7 @@ def init_jobs(app: Any) -> None:
 
     runtime.install_jobs(app, SimpleQueue(), UnsentJobs(), connection)
     if not _listening:
+        event.listen(Session, "before_commit", _write_pending)
         event.listen(Session, "after_commit", _dispatch)
         event.listen(Session, "after_rollback", _discard)
         _listening = True

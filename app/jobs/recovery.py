@@ -63,12 +63,6 @@ def outbox_round() -> RoundReport:
     return report
 
 
-def _as_job(row: JobOutbox) -> OutboxJob:
-    return OutboxJob(
-        row.id, row.queue, row.func_path, tuple(row.args), tuple(row.retry_intervals), row.instance_id
-    )
-
-
 def _statuses(connection: Any, ids: list[int]) -> list[str | None]:
     """RQ's status of each row's job, None where Redis has no such job; one round trip."""
     from rq.job import Job
@@ -93,7 +87,7 @@ def send_pending(connection: Any) -> tuple[int, int]:
     if not rows:
         return 0, 0
     statuses = _statuses(connection, [row.id for row in rows])
-    missing = [_as_job(row) for row, status in zip(rows, statuses, strict=True) if status is None]
+    missing = [OutboxJob.of(row) for row, status in zip(rows, statuses, strict=True) if status is None]
     if missing:
         send(connection, missing)
         log.warning("the round sent %d jobs their process had not", len(missing))
@@ -137,7 +131,7 @@ def recover_sent(connection: Any) -> tuple[int, int]:
     if not rows:
         return 0, 0
     statuses = _statuses(connection, [row.id for row in rows])
-    lost = [_as_job(row) for row, status in zip(rows, statuses, strict=True) if status is None]
+    lost = [OutboxJob.of(row) for row, status in zip(rows, statuses, strict=True) if status is None]
     if lost:
         send(connection, lost)
         log.warning("Redis had lost %d sent jobs: sent again", len(lost))
@@ -189,7 +183,7 @@ def run_due_jobs() -> int:
             .limit(ROUND_LIMIT)
         ).scalars()
     )
-    jobs = [_as_job(row) for row in rows]
+    jobs = [OutboxJob.of(row) for row in rows]
     db.session.rollback()
     for job in jobs:
         try:

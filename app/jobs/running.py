@@ -39,7 +39,7 @@ def on_instance_job_failed(handler: InstanceFailureHandler) -> None:
 
 @dataclass(frozen=True)
 class OutboxJob:
-    """What a committed outbox row asks for, as the sender needs it (read before the commit expires it)."""
+    """What an outbox row asks for: all the sender and the runner need, without the row."""
 
     id: int
     queue: str
@@ -47,6 +47,12 @@ class OutboxJob:
     args: tuple[Any, ...]
     retry_intervals: tuple[int, ...]
     instance_id: int | None
+
+    @classmethod
+    def of(cls, row: JobOutbox) -> OutboxJob:
+        return cls(
+            row.id, row.queue, row.func_path, tuple(row.args), tuple(row.retry_intervals), row.instance_id
+        )
 
 
 def run_job(func_path: str, *args: Any, outbox_id: int | None = None, instance_id: int | None = None) -> Any:
