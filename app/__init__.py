@@ -88,6 +88,7 @@ def init_workflow(app: Flask) -> None:
     from app.devices.silence import scheduled_silence
     from app.emergency import operators as _emergency_operators  # noqa: F401  (registers emergency.*)
     from app.inspections import operators as _inspection_operators  # noqa: F401  (inspection.*, forms)
+    from app.jobs import on_instance_job_failed
     from app.mediation import operators as _mediation_operators  # noqa: F401  (registers mediation.*)
     from app.workflow import deploy, instances, migration_undo, operations, scheduler
     from app.workflow.engine import SpecCache
@@ -100,6 +101,7 @@ def init_workflow(app: Flask) -> None:
     )
     instances.on_step(mirror_case_status)
     operations.on_terminated(close_case_of_terminated_instance)
+    on_instance_job_failed(scheduler.park_on_job_failure)  # a job's last failure parks its instance
     scheduler.register_periodic("devices.silence", scheduled_silence)  # before maintenance: it may follow
     scheduler.register_periodic("devices.maintenance", scheduled_sweep)
     scheduler.register_periodic("devices.pending_cases", open_pending_cases)
@@ -132,6 +134,7 @@ def register_api(app: Flask) -> None:
     from app.grids.api import user_grids_blp
     from app.http import authenticate_api_request
     from app.inspections.api import blp as inspections_blp
+    from app.jobs.api import blp as jobs_blp
     from app.kpi.api import blp as kpi_blp
     from app.mediation.api import blp as disputes_blp
     from app.mediation.api import mediators_blp
@@ -162,6 +165,7 @@ def register_api(app: Flask) -> None:
         mediators_blp,
         emergencies_blp,
         emergency_plans_blp,
+        jobs_blp,
     )
     for blueprint in blueprints:
         if authenticate_api_request not in blueprint.before_request_funcs.get(None, []):

@@ -265,6 +265,8 @@ class Settings:
     # many engine steps one run may take (a loop of script tasks counts each task and gateway it passes).
     engine_script_budget_seconds: float = 1.0
     engine_max_steps_per_run: int = 100_000
+    # How long the job outbox keeps the rows of jobs that ran (failed ones stay until queued again).
+    job_outbox_retention_hours: int = 72
 
     @property
     def embedded(self) -> bool:
@@ -303,6 +305,7 @@ class Settings:
             "migration_undo_hours": _int("MIGRATION_UNDO_HOURS", 24, minimum=0),
             "engine_script_budget_seconds": _float("ENGINE_SCRIPT_BUDGET_SECONDS", 1.0, 0.01, 600),
             "engine_max_steps_per_run": _int("ENGINE_MAX_STEPS_PER_RUN", 100_000, minimum=10),
+            "job_outbox_retention_hours": _int("JOB_OUTBOX_RETENTION_HOURS", 72, minimum=1),
         }
         values.update(overrides)
         if not values["secret_key"]:

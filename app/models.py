@@ -10,6 +10,7 @@ from app.emergency.models import Emergency, EmergencyPlan, EmergencyResponder, E
 from app.grids.models import Grid, GridMember
 from app.idempotency import IdempotencyKey
 from app.inspections.models import Campaign, CampaignItem, InspectionPhoto, Place
+from app.jobs.models import JobOutbox
 from app.mediation.models import Dispute, DisputeDocument, DisputeParty, MediationSession, MediationVolunteer
 from app.units.models import Unit, UnitGrid
 from app.workflow.migration_models import InstanceMigration
@@ -24,6 +25,7 @@ ALL_MODELS = (
     Case,
     Comment,
     KeyCounter,
+    JobOutbox,
     Category,
     Device,
     DeviceToken,

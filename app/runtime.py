@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from queue import SimpleQueue
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from flask import Flask, current_app, has_app_context
 
@@ -17,13 +17,14 @@ if TYPE_CHECKING:
 
     from app.clock import Clock
     from app.config import Settings
-    from app.jobs import UnsentJobs
+    from app.jobs.outbox import UnsentJobs
+    from app.jobs.running import OutboxJob
     from app.timelimits.calendar import WorkingCalendar
     from app.workflow.engine import SpecCache, ValidationRules
     from app.workflow.forms import FormRegistry
 
-# (function name, *args) for the embedded runner; see app.jobs.
-InlineJobs = SimpleQueue[tuple[str, tuple[Any, ...]]]
+# Committed outbox jobs for the embedded runner; see app.jobs.
+InlineJobs: TypeAlias = "SimpleQueue[OutboxJob]"
 
 _SETTINGS = "gridcase.settings"
 _CLOCK = "gridcase.clock"

@@ -1,4 +1,8 @@
-"""The RQ worker of stack mode."""
+"""The RQ worker of stack mode.
+
+Workers run no RQ scheduler of their own (``with_scheduler=False``: no process forked beside one that holds
+database connections): a failed job waiting for its retry (``rq.Retry``) is put back on its queue by the
+``flask scheduler`` round (``app.jobs.recovery.move_due_retries``), which a stack runs anyway for timers."""
 
 from __future__ import annotations
 

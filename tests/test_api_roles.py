@@ -126,6 +126,7 @@ def test_every_endpoint_needs_a_valid_token(client, auth, users, deployed, clock
             # instance migrations and their batches (refused before any lookup)
             "migration_id": 1,
             "batch_id": "00000000-0000-4000-8000-000000000000",
+            "job_id": 1,  # a background job (refused before any lookup)
         },
     )
 

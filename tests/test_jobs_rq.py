@@ -69,7 +69,7 @@ def test_thumbnail_job_goes_through_redis(app, client, auth, users, deployed, re
     queue = _queue(redis, "photos")
     assert queue.count == 1
     [job] = queue.get_jobs()
-    assert job.func_name == "app.jobs.run_job"
+    assert job.func_name == "app.jobs.running.run_job"
     assert job.args == ("app.cases.jobs.make_thumbnail", photo["id"])
     assert app.extensions["gridcase.inline_jobs"].empty()
     db.session.expire_all()

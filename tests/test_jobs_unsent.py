@@ -11,13 +11,14 @@ from flask import Flask
 from rq import Queue
 from sqlalchemy import select
 
-import app.jobs
+import app.jobs.outbox
 from app.cases.models import Case
 from app.devices.case_opening import open_case_job
 from app.devices.models import Alarm, Incident
 from app.devices.services import register_device, validate_device_fields
 from app.extensions import db
 from app.jobs import ENGINE_QUEUE, enqueue, resend_unsent_jobs, unsent_jobs
+from app.jobs.models import JobOutbox, OutboxStatus
 from app.worker import run_worker
 from connectors.ingest import Message, ingest_many
 from tests.connectors.brokers import Redis
@@ -28,7 +29,7 @@ pytestmark = [pytest.mark.redis]
 
 @pytest.fixture
 def stack_app(make_app: Any, redis_server: Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    monkeypatch.setattr(app.jobs, "RESEND_SECONDS", 0.0)  # no waiting between attempts in these tests
+    monkeypatch.setattr(app.jobs.outbox, "RESEND_SECONDS", 0.0)  # no waiting between attempts in these tests
     flask_app: Flask = make_app("sqlite", redis_url=redis_server.url)
     with flask_app.app_context():
         from app.workflow import deploy
@@ -78,16 +79,19 @@ def test_a_batch_whose_case_jobs_redis_refuses_is_committed_once_and_its_jobs_se
     assert len(db.session.execute(select(Case)).scalars().all()) == 2
 
 
-def test_jobs_that_can_never_be_sent_are_dropped_with_an_error_and_do_not_block_the_others(
+def test_a_job_whose_arguments_cannot_be_stored_is_refused_before_the_commit_and_blocks_nothing(
     stack_app: Flask,
 ) -> None:
     db.session.execute(select(Alarm.id))  # a transaction to commit
-    enqueue(ENGINE_QUEUE, open_case_job, lambda: None)  # cannot be pickled
-    db.session.commit()  # does not raise: the transaction is committed whatever its jobs do
-    assert stack_app.extensions["gridcase.unsent_jobs"].dropped == 1  # and logged as an error
+    with pytest.raises(ValueError, match="arguments must be JSON values"):
+        enqueue(ENGINE_QUEUE, open_case_job, lambda: None)  # jobs take ids, not objects
+    db.session.commit()  # the transaction is untouched: nothing was written for that job
+    assert db.session.execute(select(JobOutbox)).scalars().all() == []
     assert unsent_jobs() == (0, None)
     db.session.execute(select(Alarm.id))
     enqueue(ENGINE_QUEUE, open_case_job, 12345)
     db.session.commit()
     queue = Queue("engine", connection=stack_app.extensions["gridcase.redis"])
     assert [job.args for job in queue.get_jobs()] == [("app.devices.case_opening.open_case_job", 12345)]
+    [row] = db.session.execute(select(JobOutbox)).scalars().all()
+    assert (row.status, queue.job_ids) == (OutboxStatus.PENDING, [f"outbox-{row.id}"])  # until it runs

@@ -22,8 +22,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "clock", "db_setup", "inputs"),  # inputs: rules every edge shares (bounded ints, …)
     ("audit",),
     ("auth",),  # users, roles, tokens: everything above knows who acts
-    ("http", "imports", "jobs", "counters"),  # the HTTP edge's helpers, file imports, jobs, named counters
+    ("http", "imports", "counters"),  # the HTTP edge's helpers, file imports, named counters
     ("ratelimits", "idempotency"),  # the HTTP edge's guards: rate limits, Idempotency-Key replays
+    ("jobs",),  # the job outbox and queues (its admin endpoints use the HTTP edge's helpers)
     ("grids", "workflow"),  # the territory; the process engine (the only importer of SpiffWorkflow)
     ("units",),  # units serve grids
     ("categories",),  # a category names the unit kind and the process that handle it

@@ -1,5 +1,6 @@
 """Fire due timers. The database says what is due (``process_instance.next_timer_at``); Redis only carries
-the work, so losing Redis loses no timer: the next tick finds it again."""
+the work, so losing Redis loses no timer: the next tick finds it again. The same round looks after the job
+outbox (``app.jobs.recovery``): jobs Redis did not take or lost, retries that are due."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from app import runtime
 from app.errors import DomainError
 from app.extensions import db
 from app.jobs import ENGINE_QUEUE, enqueue_now, run_inline_jobs
-from app.workflow import instances
+from app.jobs.recovery import outbox_round
+from app.workflow import incidents, instances
 from app.workflow.engine import EngineError
-from app.workflow.models import IncidentKind
+from app.workflow.models import IncidentKind, InstanceStatus
 
 log = logging.getLogger(__name__)
 
@@ -60,26 +62,59 @@ def fire_timers_job(instance_id: int) -> bool:
         return False
 
 
+def park_on_job_failure(instance_id: int, reason: str, details: dict[str, Any]) -> None:
+    """A job concerning ``instance_id`` failed after its last retry (``app.jobs.on_instance_job_failed``): an
+    incident of kind ``job`` parks the instance, in the transaction recording the failure. Not when it is
+    over (completed, terminated) or parked already: the failed job is listed for admins either way."""
+    instance = instances.lock_instance_where(instance_id)
+    if instance is None or instance.status not in (InstanceStatus.RUNNING, InstanceStatus.SUSPENDED):
+        return
+    if incidents.open_incident_of(instance_id) is not None:
+        return
+    incidents.open_incident(
+        instance, kind=IncidentKind.JOB, reason=f"后台任务重试后仍失败: {reason}", details=details
+    )
+
+
 def tick(limit: int = 500) -> int:
     """Find instances with due timers and fire them (embedded) or queue them (stack), then run the periodic
-    checks. Returns how many timers and how much periodic work."""
+    checks and the outbox's round. Returns how many timers and how much periodic work (the outbox's work is
+    logged, not counted)."""
     due = instances.due_instance_ids(limit)
     db.session.rollback()  # end the read transaction before doing work
     if runtime.settings().redis_url:
-        queued = 0
+        done = 0
         for instance_id in due:
-            queued += enqueue_now(ENGINE_QUEUE, fire_timers_job, instance_id, job_id=f"timers-{instance_id}")
-        return queued + run_periodic()
-    fired = 0
-    for instance_id in due:
-        # Each instance's failure is its own: the round goes on with the next one.
-        try:
-            fire_timers_job(instance_id)
-            fired += 1
-        except Exception:
-            db.session.rollback()
-            log.exception("timers of instance %s could not be fired", instance_id)
-    return fired + run_periodic()
+            done += enqueue_now(
+                ENGINE_QUEUE,
+                fire_timers_job,
+                instance_id,
+                job_id=f"timers-{instance_id}",
+                instance_id=instance_id,
+            )
+    else:
+        for instance_id in due:
+            # Each instance's failure is its own: the round goes on with the next one.
+            try:
+                fire_timers_job(instance_id)
+                done += 1
+            except Exception:
+                db.session.rollback()
+                log.exception("timers of instance %s could not be fired", instance_id)
+    done += run_periodic()
+    _outbox_round()
+    return done
+
+
+def _outbox_round() -> None:
+    try:
+        report = outbox_round()
+    except Exception:
+        db.session.rollback()
+        log.exception("the job outbox round failed")
+        return
+    if report.total():
+        log.info("job outbox round: %s", report)
 
 
 class EmbeddedRunner(threading.Thread):
