@@ -82,8 +82,8 @@ def tick(limit: int = 500) -> int:
     logged, not counted)."""
     due = instances.due_instance_ids(limit)
     db.session.rollback()  # end the read transaction before doing work
+    done = 0
     if runtime.settings().redis_url:
-        done = 0
         for instance_id in due:
             done += enqueue_now(
                 ENGINE_QUEUE,
