@@ -25,7 +25,7 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app import runtime
+from app import logs, metrics, runtime
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ PHOTOS_QUEUE = QueueSpec("photos", 60, "thumbnails and photo processing")
 QUEUES: dict[str, QueueSpec] = {q.name: q for q in (ENGINE_QUEUE, PHOTOS_QUEUE)}
 
 Job = Callable[..., Any]
+# A job waiting to be sent: its queue, function path, arguments, and meta (the request id that queued it).
+PendingJob = tuple[QueueSpec, str, tuple[Any, ...], dict[str, str]]
 
 
 def job_path(func: Job) -> str:
@@ -61,10 +63,8 @@ def _resolve(func_path: str) -> Job:
 
 def enqueue(queue: QueueSpec, func: Job, *args: Any) -> None:
     """Run ``func(*args)`` in the background once the current transaction has committed."""
-    pending: list[tuple[QueueSpec, str, tuple[Any, ...]]] = db.session.info.setdefault(
-        "gridcase.pending_jobs", []
-    )
-    pending.append((queue, job_path(func), args))
+    pending: list[PendingJob] = db.session.info.setdefault("gridcase.pending_jobs", [])
+    pending.append((queue, job_path(func), args, logs.job_context()))
 
 
 def _dispatch(session: Any) -> None:
@@ -72,12 +72,14 @@ def _dispatch(session: Any) -> None:
     if not jobs:
         return
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    for queue, *_ in jobs:
+        metrics.JOBS_QUEUED.labels(queue.name).inc()
     if runtime.settings(app).redis_url:
         _send_or_keep(app, jobs)
     else:
         inline = runtime.inline_jobs(app)
-        for _, func_path, args in jobs:
-            inline.put((func_path, args))
+        for _, func_path, args, meta in jobs:
+            inline.put((func_path, args, meta))
 
 
 UNSENT_LIMIT = 100_000  # jobs kept while Redis is away; beyond that the oldest go (see ``_send_or_keep``)
@@ -95,14 +97,14 @@ class UnsentJobs:
     incident still without one, and fires due timers), which is also what covers a process that dies
     with jobs here, or more than ``UNSENT_LIMIT`` of them."""
 
-    jobs: deque[tuple[QueueSpec, str, tuple[Any, ...]]] = field(default_factory=deque)
+    jobs: deque[PendingJob] = field(default_factory=deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
     last_attempt: float = 0.0
     dropped: int = 0
     error: str | None = None  # why the last attempt failed
 
 
-def _send_or_keep(app: Any, jobs: list[tuple[QueueSpec, str, tuple[Any, ...]]]) -> None:
+def _send_or_keep(app: Any, jobs: list[PendingJob]) -> None:
     unsent = runtime.unsent_jobs(app)
     with unsent.lock:
         unsent.jobs.extend(jobs)
@@ -128,7 +130,7 @@ def _flush(app: Any, unsent: UnsentJobs) -> None:
         return
     connection = runtime.redis(app)
     by_queue: dict[str, list[Any]] = {}
-    for queue, func_path, args in jobs:
+    for queue, func_path, args, meta in jobs:
         by_queue.setdefault(queue.name, []).append(
             Queue.prepare_data(
                 run_job,
@@ -136,6 +138,7 @@ def _flush(app: Any, unsent: UnsentJobs) -> None:
                 timeout=queue.timeout_seconds,
                 result_ttl=3600,
                 failure_ttl=7 * 86400,
+                meta=meta,
             )
         )
     try:
@@ -185,16 +188,30 @@ def _discard(session: Any, *_: Any) -> None:
 
 def run_job(func_path: str, *args: Any) -> Any:
     """Run one job in its own transaction: commit on success, roll back on failure, then a fresh session.
-    RQ and the embedded runner both call jobs through this, so they behave the same."""
+    RQ and the embedded runner both call jobs through this, so they behave the same (and count the same:
+    ``gridcase_jobs_run`` by outcome, ``gridcase_job_duration_seconds``)."""
+    started = time.perf_counter()
+    outcome = "failed"
     try:
         result = _resolve(func_path)(*args)
         db.session.commit()
+        outcome = "ok"
         return result
     except Exception:
         db.session.rollback()
         raise
     finally:
         db.session.remove()
+        elapsed = time.perf_counter() - started
+        metrics.JOBS_RUN.labels(func_path, outcome).inc()
+        metrics.JOB_LATENCY.labels(func_path).observe(elapsed)
+        log.info(
+            "job %s %s in %.0f ms",
+            func_path,
+            outcome,
+            elapsed * 1000,
+            extra={"job": func_path, "outcome": outcome, "duration_ms": round(elapsed * 1000, 1)},
+        )
 
 
 def run_inline_jobs() -> int:
@@ -203,11 +220,12 @@ def run_inline_jobs() -> int:
     ran = 0
     while True:
         try:
-            func_path, args = inline.get_nowait()
+            func_path, args, meta = inline.get_nowait()
         except Empty:
             return ran
         try:
-            run_job(func_path, *args)
+            with logs.bound(meta.get("request_id")):
+                run_job(func_path, *args)
         except Exception:
             log.exception("job %s%r failed", func_path, args)
         ran += 1
@@ -252,6 +270,7 @@ def enqueue_now(queue: QueueSpec, func: Job, *args: Any, job_id: str | None = No
             "scheduled",
         ):
             return False
+    metrics.JOBS_QUEUED.labels(queue.name).inc()
     rq_queue.enqueue(
         run_job,
         job_path(func),

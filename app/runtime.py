@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from app.workflow.engine import SpecCache, ValidationRules
     from app.workflow.forms import FormRegistry
 
-# (function name, *args) for the embedded runner; see app.jobs.
-InlineJobs = SimpleQueue[tuple[str, tuple[Any, ...]]]
+# (function name, args, meta) for the embedded runner; see app.jobs.
+InlineJobs = SimpleQueue[tuple[str, tuple[Any, ...], dict[str, str]]]
 
 _SETTINGS = "gridcase.settings"
 _CLOCK = "gridcase.clock"

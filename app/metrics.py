@@ -1,0 +1,98 @@
+"""Prometheus metrics every process writes: requests, engine steps, jobs, timers, the MQTT listener.
+
+Under gunicorn several worker processes serve ``/metrics``; each counts only its own requests. With
+``PROMETHEUS_MULTIPROC_DIR`` set (before this module is first imported) every process writes its values to
+files there, and a scrape sums the files of all processes (``scrape_registry``), including processes that
+have exited (their counts stay; their live gauges are dropped by ``process_exited``). In the stack every
+process of one machine shares the folder, so one scrape of the web port covers the worker, scheduler and
+listener of that machine too. The folder is emptied before the processes start (``prepare_folder``).
+
+Figures that live in the database (open incidents, due and late timers) or in Redis (waiting and failed
+jobs) are read at scrape time by ``app.ops.collector``, not counted here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# Buckets in seconds: requests and engine steps are milliseconds to seconds; the listener's lag and a
+# timer's lateness run from sub-second to minutes when something is down.
+_FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_SLOW = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
+
+HTTP_REQUESTS = Counter(
+    "gridcase_http_requests",
+    "HTTP requests answered, by endpoint and status",
+    ["method", "endpoint", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "gridcase_http_request_duration_seconds",
+    "Time to answer an HTTP request, by endpoint",
+    ["method", "endpoint"],
+    buckets=_FAST,
+)
+ENGINE_STEPS = Counter(
+    "gridcase_engine_steps",
+    "Engine runs of one instance (a start, a completion, a message, timers)",
+    ["outcome"],
+)
+ENGINE_STEP_LATENCY = Histogram(
+    "gridcase_engine_step_duration_seconds", "Time of one engine run of one instance", buckets=_FAST
+)
+JOBS_QUEUED = Counter("gridcase_jobs_queued", "Jobs handed to a queue after their commit", ["queue"])
+JOBS_RUN = Counter(
+    "gridcase_jobs_run", "Jobs run by a worker (or in-process), by outcome", ["job", "outcome"]
+)
+JOB_LATENCY = Histogram("gridcase_job_duration_seconds", "Time to run one job", ["job"], buckets=_FAST)
+TIMERS_FIRED = Counter("gridcase_timers_fired", "Instances whose due timers ran, by outcome", ["outcome"])
+LISTENER_MESSAGES = Counter(
+    "gridcase_listener_messages", "MQTT messages the listener ingested (committed), by outcome", ["outcome"]
+)
+LISTENER_LAG = Histogram(
+    "gridcase_listener_lag_seconds",
+    "From a message reaching the listener to its batch being committed",
+    buckets=_SLOW,
+)
+LISTENER_BACKLOG = Gauge(
+    "gridcase_listener_backlog",
+    "Messages received by the listener and not yet committed",
+    multiprocess_mode="livesum",
+)
+
+
+def multiprocess_folder() -> Path | None:
+    folder = os.environ.get(MULTIPROC_ENV)
+    return Path(folder) if folder else None
+
+
+def prepare_folder() -> None:
+    """Empty the multiprocess folder before the processes that write there start: files left by a
+    previous run would be summed into this one's counts (and a recycled pid would continue them)."""
+    folder = multiprocess_folder()
+    if folder is None:
+        return
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+
+
+def process_exited(pid: int) -> None:
+    """A process writing to the multiprocess folder exited (gunicorn's ``child_exit``): its live gauges go."""
+    if multiprocess_folder() is not None:
+        multiprocess.mark_process_dead(pid)
+
+
+def scrape_registry() -> CollectorRegistry:
+    """What one scrape reads: every process's files in multiprocess mode, else this process's registry."""
+    folder = multiprocess_folder()
+    if folder is None:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(folder))
+    return registry
