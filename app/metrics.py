@@ -3,9 +3,10 @@
 Under gunicorn several worker processes serve ``/metrics``; each counts only its own requests. With
 ``PROMETHEUS_MULTIPROC_DIR`` set (before this module is first imported) every process writes its values to
 files there, and a scrape sums the files of all processes (``scrape_registry``), including processes that
-have exited (their counts stay; their live gauges are dropped by ``process_exited``). In the stack every
+have exited (their counts stay; gunicorn's ``child_exit`` drops their live gauges). In the stack every
 process of one machine shares the folder, so one scrape of the web port covers the worker, scheduler and
-listener of that machine too. The folder is emptied before the processes start (``prepare_folder``).
+listener of that machine too. The folder must exist, and is emptied before the processes start (by
+``deploy/stack.py`` for the stack, by gunicorn's ``on_starting`` in ``deploy/gunicorn.conf.py`` otherwise).
 
 Figures that live in the database (open incidents, due and late timers) or in Redis (waiting and failed
 jobs) are read at scrape time by ``app.ops.collector``, not counted here.
@@ -14,7 +15,6 @@ jobs) are read at scrape time by ``app.ops.collector``, not counted here.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
@@ -69,23 +69,6 @@ LISTENER_BACKLOG = Gauge(
 def multiprocess_folder() -> Path | None:
     folder = os.environ.get(MULTIPROC_ENV)
     return Path(folder) if folder else None
-
-
-def prepare_folder() -> None:
-    """Empty the multiprocess folder before the processes that write there start: files left by a
-    previous run would be summed into this one's counts (and a recycled pid would continue them)."""
-    folder = multiprocess_folder()
-    if folder is None:
-        return
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-
-
-def process_exited(pid: int) -> None:
-    """A process writing to the multiprocess folder exited (gunicorn's ``child_exit``): its live gauges go."""
-    if multiprocess_folder() is not None:
-        multiprocess.mark_process_dead(pid)
 
 
 def scrape_registry() -> CollectorRegistry:
