@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -76,32 +75,40 @@ def job_figures() -> dict[str, Any]:
     return {"jobs_waiting": waiting, "jobs_failed": failed}
 
 
-class AppFigures(Collector):
-    """The figures above as gauges; a source that does not answer reports ``gridcase_source_up 0``."""
+def read_figures() -> dict[str, Any]:
+    """Every scrape-time figure, in the current app context (the scrape's request); a source that does not
+    answer is marked down instead of failing the scrape."""
+    figures: dict[str, Any] = {"up": {}}
+    try:
+        figures["engine"] = engine_figures()
+        figures["up"]["database"] = 1
+    except Exception:
+        figures["up"]["database"] = 0
+    if runtime.settings().redis_url:
+        try:
+            figures["jobs"] = job_figures()
+            figures["up"]["redis"] = 1
+        except Exception:
+            figures["up"]["redis"] = 0
+    return figures
 
-    def __init__(self, app: Flask) -> None:
-        self.app = app
+
+class AppFigures(Collector):
+    """``read_figures`` as gauges (read once, before the registry asks; it asks more than once)."""
+
+    def __init__(self, figures: dict[str, Any]) -> None:
+        self.figures = figures
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        if "engine" in self.figures:
+            yield from _engine_gauges(self.figures["engine"])
+        if "jobs" in self.figures:
+            yield from _job_gauges(self.figures["jobs"])
         up = GaugeMetricFamily(
             "gridcase_source_up", "Whether a scrape could read a source", labels=["source"]
         )
-        with self.app.app_context():
-            try:
-                figures = engine_figures()
-            except Exception:
-                up.add_metric(["database"], 0)
-            else:
-                up.add_metric(["database"], 1)
-                yield from _engine_gauges(figures)
-            if runtime.settings().redis_url:
-                try:
-                    jobs = job_figures()
-                except Exception:
-                    up.add_metric(["redis"], 0)
-                else:
-                    up.add_metric(["redis"], 1)
-                    yield from _job_gauges(jobs)
+        for source, value in sorted(self.figures["up"].items()):
+            up.add_metric([source], value)
         yield up
 
 

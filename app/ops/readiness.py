@@ -42,10 +42,13 @@ def migration_heads() -> frozenset[str]:
 def check_database() -> Check:
     try:
         db.session.execute(text("SELECT 1"))
-        current = set(db.session.execute(text("SELECT version_num FROM alembic_version")).scalars())
     except Exception as exc:
         db.session.rollback()
         return Check(False, f"{exc.__class__.__name__}: {_first_line(exc)}")
+    try:
+        current = set(db.session.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    except Exception:
+        current = set()  # no alembic_version table: never migrated
     finally:
         db.session.rollback()  # end the read transaction: a probe holds nothing
     heads = migration_heads()

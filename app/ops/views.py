@@ -6,14 +6,14 @@ from __future__ import annotations
 import hmac
 import ipaddress
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from app import metrics, runtime
 from app.auth.roles import Role
 from app.extensions import csrf
 from app.http import bearer_token
-from app.ops.collector import AppFigures
+from app.ops.collector import AppFigures, read_figures
 from app.ops.readiness import readiness
 
 bp = Blueprint("ops", __name__)
@@ -65,6 +65,6 @@ def metrics_endpoint() -> Response | tuple[Response, int]:
             details={},
         ), 403
     figures = CollectorRegistry()
-    figures.register(AppFigures(current_app._get_current_object()))  # type: ignore[attr-defined]
+    figures.register(AppFigures(read_figures()))
     body = generate_latest(metrics.scrape_registry()) + generate_latest(figures)
     return Response(body, content_type=CONTENT_TYPE_LATEST)
