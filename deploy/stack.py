@@ -166,6 +166,7 @@ def run(env: dict[str, str]) -> int:
     procfile = parse_procfile(PROCFILE.read_text())
     counts = {"worker": _positive("STACK_RQ_WORKERS", 2)}
     names = [name for name in procfile.processes if name != "broker" or _env("STACK_BROKER", "own") == "own"]
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # each line as it comes
     manager = Manager(Printer(sys.stdout, colour=False))
     for name in names:
         for index in range(1, counts.get(name, 1) + 1):
