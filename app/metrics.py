@@ -20,6 +20,9 @@ from pathlib import Path
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+if os.environ.get(MULTIPROC_ENV):
+    # The metrics below write there as soon as they are made: a missing folder would stop the process.
+    Path(os.environ[MULTIPROC_ENV]).mkdir(parents=True, exist_ok=True)
 
 # Buckets in seconds: requests and engine steps are milliseconds to seconds; the listener's lag and a
 # timer's lateness run from sub-second to minutes when something is down.
@@ -69,6 +72,19 @@ LISTENER_BACKLOG = Gauge(
 def multiprocess_folder() -> Path | None:
     folder = os.environ.get(MULTIPROC_ENV)
     return Path(folder) if folder else None
+
+
+def serve_if_configured() -> None:
+    """Processes without a web port (RQ worker, scheduler, listener) serve their own metrics on
+    ``METRICS_PORT`` when it is set (a container of its own, scraped by Prometheus on the internal
+    network); on one machine the stack's processes share PROMETHEUS_MULTIPROC_DIR with the web instead."""
+    port = os.environ.get("METRICS_PORT", "").strip()
+    if port:
+        from prometheus_client import start_http_server
+
+        start_http_server(
+            int(port), addr=os.environ.get("METRICS_ADDR") or "0.0.0.0", registry=scrape_registry()
+        )
 
 
 def scrape_registry() -> CollectorRegistry:

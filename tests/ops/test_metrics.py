@@ -147,3 +147,16 @@ def test_metrics_token_and_allowed_networks_are_settings(make_app, monkeypatch):
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "192.168.1.1"}).status_code == 403
     assert client.get("/metrics").status_code == 403  # loopback is no longer in the list
     _scrape(client, headers={"Authorization": "Bearer prometheus-scrape-secret"})
+
+
+def test_admins_read_the_engine_figures_as_json(client, users, auth, deployed):
+    report(client, auth)
+    response = client.get("/api/v1/engine/metrics", headers=auth("admin"))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["instances"] == {"running": 1}
+    assert body["incidents_open"] == {} and body["timers_due"] == 0 and body["timers_late"] == 0
+    assert body["jobs_waiting"] is None  # embedded mode: jobs run in-process
+    for who in ("supervisor", "designer", "worker", "resident"):
+        assert client.get("/api/v1/engine/metrics", headers=auth(who)).status_code == 403
+    assert client.get("/api/v1/engine/metrics").status_code == 401
