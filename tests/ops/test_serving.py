@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -47,7 +48,9 @@ def test_metrics_count_the_requests_of_two_gunicorn_workers(sqlite_template: Pat
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_folder),
         "GRIDCASE_NO_RUNNER": "1",  # embedded mode's runner thread would run in each worker
     }
-    command = ["gunicorn", "-c", "deploy/gunicorn.conf.py", "-b", f"127.0.0.1:{port}", "-w", "2", "wsgi:app"]
+    # gridcase's app, plus a path that takes 3 s (tests/ops/slow_wsgi.py) to be in flight at SIGTERM
+    command = ["gunicorn", "-c", "deploy/gunicorn.conf.py", "-b", f"127.0.0.1:{port}", "-w", "2"]
+    command.append("tests.ops.slow_wsgi:app")
     server = start(command, env, log)
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz", server, log, 60)
@@ -72,8 +75,15 @@ def test_metrics_count_the_requests_of_two_gunicorn_workers(sqlite_template: Pat
             status, body = get(f"http://127.0.0.1:{port}/metrics")
             assert status == 200
             assert _healthz_count(body) == before + sent
+        # SIGTERM while a request is in flight: it is answered, then the server exits.
+        in_flight: list[tuple[int, bytes]] = []
+        slow = threading.Thread(target=lambda: in_flight.append(get(f"http://127.0.0.1:{port}/test-slow")))
+        slow.start()
+        time.sleep(1)
     finally:
         took = stop(server)
+    slow.join(timeout=10)
+    assert in_flight == [(200, b"finished")]
     assert server.returncode == 0 and took < 30, log.read_text()[-2000:]
 
 
