@@ -104,13 +104,29 @@ class TextFormatter(logging.Formatter):
 LOG_FORMATS = ("json", "text")
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a line is written (as logging's last resort does), not the
+    stream of the moment it was made: a test runner swaps stderr, a server may redirect it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def configure_logging(log_format: str = "json", level: str = "INFO") -> None:
     """One handler on the root logger writing to stderr (replaced, not added, when called again)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if handler.get_name() == _HANDLER_NAME:
             root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root.addHandler(handler)
