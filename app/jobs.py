@@ -205,7 +205,8 @@ def run_job(func_path: str, *args: Any) -> Any:
         elapsed = time.perf_counter() - started
         metrics.JOBS_RUN.labels(func_path, outcome).inc()
         metrics.JOB_LATENCY.labels(func_path).observe(elapsed)
-        log.info(
+        log.log(
+            logging.INFO if outcome == "ok" else logging.WARNING,
             "job %s %s in %.0f ms",
             func_path,
             outcome,

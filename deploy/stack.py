@@ -16,6 +16,7 @@ from __future__ import annotations
 import getpass
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +61,8 @@ def stack_environment() -> dict[str, str]:
     )
     if _env("STACK_BROKER", "own") == "own":
         env["MQTT_URL"] = f"mqtt://127.0.0.1:{_positive('STACK_MQTT_PORT', 1883)}"
+        # Debian installs it in /usr/sbin, which is not on every PATH.
+        env["MOSQUITTO"] = _env("MOSQUITTO", shutil.which("mosquitto") or "/usr/sbin/mosquitto")
     elif not env.get("MQTT_URL"):
         sys.exit("stack: STACK_BROKER=external needs MQTT_URL")
     env["SECRET_KEY"] = env.get("SECRET_KEY") or _secret_key(folder)
