@@ -102,6 +102,7 @@ class TextFormatter(logging.Formatter):
 
 
 LOG_FORMATS = ("json", "text")
+QUIET_LOGGERS = ("spiff", "alembic.runtime.plugins")
 
 
 class StderrHandler(logging.StreamHandler):
@@ -131,4 +132,7 @@ def configure_logging(log_format: str = "json", level: str = "INFO") -> None:
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level)
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, every start
+    # Libraries that say at INFO what only their own debugging needs: SpiffWorkflow logs every task state
+    # change (thousands of lines per case, and the cost of writing them), alembic a line per plugin.
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
