@@ -39,6 +39,12 @@ def metrics_allowed() -> bool:
         address = ipaddress.ip_address(request.remote_addr or "")
     except ValueError:
         address = None
+    # Through a reverse proxy on this machine every caller would look like 127.0.0.1: a proxied request
+    # is admitted by its network only once the trusted-proxy setting (werkzeug's ProxyFix) has put the
+    # client's own address in its place.
+    proxied = "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
+    if proxied and "werkzeug.proxy_fix.orig" not in request.environ:
+        address = None
     if address is not None and any(
         address in ipaddress.ip_network(network, strict=False)
         for network in observability.metrics_allowed_networks
@@ -47,7 +53,8 @@ def metrics_allowed() -> bool:
     token = bearer_token()
     if token is None:
         return False
-    if observability.metrics_token and hmac.compare_digest(token, observability.metrics_token):
+    secret = observability.metrics_token
+    if secret and hmac.compare_digest(token.encode(), secret.encode()):  # bytes: any header text compares
         return True
     from app.auth.services import user_from_token
 

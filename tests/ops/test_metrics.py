@@ -137,6 +137,10 @@ def test_metrics_are_refused_outside_the_allowed_networks(client, users, auth):
     assert client.get("/metrics", headers={"Authorization": "Bearer nonsense"}, **outside).status_code == 403
     _scrape(client, headers=auth("admin"), **outside)  # an admin's API token
     _scrape(client)  # this machine (the default allowed network)
+    # A proxy on this machine passing a caller on: loopback is not the caller's network.
+    for header in ({"X-Forwarded-For": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9"}):
+        assert client.get("/metrics", headers=header).status_code == 403
+    _scrape(client, headers={"X-Forwarded-For": "203.0.113.9", **auth("admin")})
 
 
 def test_metrics_token_and_allowed_networks_are_settings(make_app, monkeypatch):
