@@ -17,9 +17,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
-
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+if os.environ.get(MULTIPROC_ENV, "x").strip() == "":
+    # prometheus-client switches to multiprocess mode when the variable merely exists, and an empty one
+    # would write its files into the working folder: empty means "not set" (a container's override).
+    del os.environ[MULTIPROC_ENV]
+
+from prometheus_client import (  # noqa: E402  (reads the variable when first imported)
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    multiprocess,
+)
+
 if os.environ.get(MULTIPROC_ENV):
     # The metrics below write there as soon as they are made: a missing folder would stop the process.
     Path(os.environ[MULTIPROC_ENV]).mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,10 @@ import os
 import shutil
 from pathlib import Path
 
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR", "x").strip() == "":
+    # Empty means not set (as in app/metrics.py); dropped before prometheus-client reads it.
+    del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
 from prometheus_client import multiprocess
 
 worker_class = "gthread"

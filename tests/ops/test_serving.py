@@ -3,8 +3,10 @@ scrape of ``/metrics`` counts together (prometheus-client's multiprocess mode)."
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -112,3 +114,15 @@ def test_make_run_serves_with_waitress_and_no_development_server(sqlite_template
     assert f"Serving on http://127.0.0.1:{port}" in output
     assert "development server" not in output.lower()
     assert "Do not use it in a production deployment" not in output
+
+
+def test_an_empty_metrics_folder_setting_means_one_process(tmp_path: Path):
+    """prometheus-client takes the variable's mere presence for multiprocess mode; an empty value (a
+    container's override) must not write metric files into the working folder."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": ""}
+    probe = "import os, app.metrics as m; print(m.multiprocess_folder(), 'PROMETHEUS_MULTIPROC_DIR' in os.environ)"
+    answer = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
+    assert answer.stdout.split() == ["None", "False"]
+    assert list(tmp_path.iterdir()) == []

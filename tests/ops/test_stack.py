@@ -99,12 +99,7 @@ def test_make_stack_starts_every_process_serves_and_stops_cleanly(redis, tmp_pat
                 "pw-123456",
             ],
             cwd=PROJECT_ROOT,
-            env={
-                **os.environ,
-                "DATABASE_URL": database_url,
-                "REDIS_URL": REDIS_URL,
-                "PROMETHEUS_MULTIPROC_DIR": "",
-            },
+            env={**os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL},
             check=True,
             capture_output=True,
         )
