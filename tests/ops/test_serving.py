@@ -120,7 +120,7 @@ def test_an_empty_metrics_folder_setting_means_one_process(tmp_path: Path):
     """prometheus-client takes the variable's mere presence for multiprocess mode; an empty value (a
     container's override) must not write metric files into the working folder."""
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": ""}
-    probe = "import os, app.metrics as m; print(m.multiprocess_folder(), 'PROMETHEUS_MULTIPROC_DIR' in os.environ)"
+    probe = "import os, app.metrics as m; print(m.multiprocess_folder(), m.MULTIPROC_ENV in os.environ)"
     answer = subprocess.run(
         [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
     )
