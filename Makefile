@@ -1,4 +1,4 @@
-# gridcase: `make run` (embedded app with demo data) and `make test` (the whole suite, lint and types).
+# gridcase: `make run` (embedded app with demo data), `make stack` (every process, stack mode) and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup lint typecheck pytest migrate demo bench clean translations compile-translations
+.PHONY: run stack test setup lint typecheck pytest migrate demo bench clean translations compile-translations
 
 setup: $(VENV)/.installed node_modules/.installed compile-translations
 
@@ -46,9 +46,17 @@ demo: migrate
 	$(FLASK) emergency plans import
 	$(FLASK) seed-demo
 
+# waitress: a production WSGI server in one process, so embedded mode's runner thread (timers, jobs) runs
+# once, beside the requests it shares the SQLite file with.
+RUN_THREADS ?= 8
 run: demo
 	@echo "gridcase (embedded mode: SQLite, in-process jobs and timers) on http://$(HOST):$(PORT)"
-	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT) --no-reload
+	$(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads $(RUN_THREADS) wsgi:app
+
+# The whole stack on this machine (deploy/Procfile through honcho): gunicorn, RQ workers, the scheduler,
+# the MQTT listener and a Mosquitto, on PostgreSQL and Redis as .ci/services starts them. See README.
+stack: setup
+	$(BIN)/python deploy/stack.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,6 +1,7 @@
-"""WSGI entry point: ``gunicorn wsgi:app`` in production, ``flask --app wsgi run`` locally.
+"""WSGI entry point: gunicorn in the stack (``deploy/gunicorn.conf.py``), waitress for ``make run``.
 
-In embedded mode (no REDIS_URL) the serving process also ticks timers and runs jobs in a thread.
+In embedded mode (no REDIS_URL) the serving process also ticks timers and runs jobs in a thread: serve it
+from one process (waitress, or gunicorn with one worker and threads), or each worker runs its own.
 """
 
 import os

@@ -20,6 +20,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.config.update(settings.flask_config())
     app.url_map.converters["int"] = BoundedIntConverter  # before any route: path ids within INTEGER
     runtime.install_core(app, settings, clock)  # settings, clock and the working calendar time limits count
+    init_logging(settings)
 
     init_extensions(app)
     init_database(app)
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     register_errors(app)
     register_api(app)
     register_pages(app)
+    register_ops(app)
     register_cli(app)
     init_security(app)
     return app
@@ -46,6 +48,10 @@ def init_security(app: Flask) -> None:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
         )
+def init_logging(settings: Settings) -> None:
+    from app.logs import configure_logging
+
+    configure_logging(settings.observability.log_format, settings.observability.log_level)
 
 
 def init_extensions(app: Flask) -> None:
@@ -188,6 +194,12 @@ def register_pages(app: Flask) -> None:
     from app.web import register_web
 
     register_web(app)
+
+
+def register_ops(app: Flask) -> None:
+    from app.ops import init_ops
+
+    init_ops(app)
 
 
 def register_cli(app: Flask) -> None:

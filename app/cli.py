@@ -9,7 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from app import runtime
+from app import metrics, runtime
 from app.categories.cli import register_category_commands
 from app.devices.cli import register_device_commands
 from app.emergency.cli import register_emergency_commands
@@ -88,6 +88,7 @@ def register_commands(app: Flask) -> None:
 
         if not runtime.settings().redis_url:
             _fail("REDIS_URL is not set: embedded mode runs jobs in-process, no worker needed")
+        metrics.serve_if_configured()
         run_worker(current_app._get_current_object(), queues.split(","), burst=burst)  # type: ignore[attr-defined]
 
     @app.cli.command("scheduler")
@@ -101,6 +102,7 @@ def register_commands(app: Flask) -> None:
             click.echo(f"{tick()} instances with due timers handled")
             return
         settings = runtime.settings()
+        metrics.serve_if_configured()
         run_scheduler_forever(
             current_app._get_current_object(),  # type: ignore[attr-defined]
             interval or settings.scheduler_interval_seconds,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -129,6 +130,64 @@ class MediationSettings:
                 "MEDIATION_FOLLOW_UP_WINDOW_DAYS", cls.follow_up_window_days, minimum=1
             ),
         )
+
+
+LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
+
+
+@dataclass(frozen=True)
+class ObservabilitySettings:
+    """Logs, metrics and readiness (env ``LOG_*``, ``METRICS_*``, ``MQTT_HEALTH_*``; README, Observability).
+
+    ``/metrics`` answers a caller from ``metrics_allowed_networks`` (default: this machine only), one sending
+    ``Authorization: Bearer <metrics_token>``, or an admin's API token; anyone else gets 403."""
+
+    log_format: str = "json"  # LOG_FORMATS: json (one object per line) or text
+    log_level: str = "INFO"
+    metrics_allowed_networks: tuple[str, ...] = LOOPBACK_NETWORKS
+    metrics_token: str | None = None
+    # A due timer not fired this long after it was due counts as late (the scheduler ticks every few s).
+    timer_late_after_seconds: int = 60
+    # The MQTT listener's health file (``flask connectors mqtt --health-file``): readiness reads it.
+    mqtt_health_file: Path | None = None
+    mqtt_health_max_age_seconds: float = 30.0
+
+    @classmethod
+    def from_env(cls) -> ObservabilitySettings:
+        networks = os.environ.get("METRICS_ALLOWED_NETWORKS")
+        health_file = os.environ.get("MQTT_HEALTH_FILE")
+        return cls(
+            log_format=_word("LOG_FORMAT", cls.log_format).lower(),
+            log_level=_word("LOG_LEVEL", cls.log_level).upper(),
+            metrics_allowed_networks=(
+                LOOPBACK_NETWORKS
+                if networks is None
+                else tuple(n.strip() for n in networks.split(",") if n.strip())
+            ),
+            metrics_token=os.environ.get("METRICS_TOKEN") or None,
+            timer_late_after_seconds=_int(
+                "TIMER_LATE_AFTER_SECONDS", cls.timer_late_after_seconds, minimum=1
+            ),
+            mqtt_health_file=Path(health_file) if health_file else None,
+            mqtt_health_max_age_seconds=_float(
+                "MQTT_HEALTH_MAX_AGE_SECONDS", cls.mqtt_health_max_age_seconds, 1.0, 3600.0
+            ),
+        )
+
+    def __post_init__(self) -> None:
+        if self.log_format not in ("json", "text"):
+            raise ConfigError(f"LOG_FORMAT must be json or text, got {self.log_format!r}")
+        if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(
+                f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {self.log_level!r}"
+            )
+        for network in self.metrics_allowed_networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ConfigError(f"METRICS_ALLOWED_NETWORKS: {network!r} is not a network ({exc})") from exc
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise ConfigError("METRICS_TOKEN must be at least 16 characters")
 
 
 MQTT_DEFAULT_TOPICS = ("zigbee2mqtt/#", "gridcase/devices/#")
@@ -267,6 +326,7 @@ class Settings:
     engine_max_steps_per_run: int = 100_000
     # How long the job outbox keeps the rows of jobs that ran (failed ones stay until queued again).
     job_outbox_retention_hours: int = 72
+    observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
 
     @property
     def embedded(self) -> bool:
@@ -306,6 +366,7 @@ class Settings:
             "engine_script_budget_seconds": _float("ENGINE_SCRIPT_BUDGET_SECONDS", 1.0, 0.01, 600),
             "engine_max_steps_per_run": _int("ENGINE_MAX_STEPS_PER_RUN", 100_000, minimum=10),
             "job_outbox_retention_hours": _int("JOB_OUTBOX_RETENTION_HOURS", 72, minimum=1),
+            "observability": ObservabilitySettings.from_env(),
         }
         values.update(overrides)
         if not values["secret_key"]:
@@ -385,7 +446,9 @@ class Settings:
         url = self.database_url
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-        engine_options: dict[str, Any] = {"pool_pre_ping": True}
+        # A database that does not answer (a dropped network) fails a connection in 5 s, not minutes:
+        # readiness reports it, and a request waits no longer than that.
+        engine_options: dict[str, Any] = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
         if url.startswith("sqlite"):
             # Threads share the file (scheduler thread, test races); wait for the write lock, don't fail.
             engine_options = {"connect_args": {"timeout": 30, "check_same_thread": False}}

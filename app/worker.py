@@ -10,7 +10,7 @@ from flask import Flask
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
-from app import runtime
+from app import logs, runtime
 from app.extensions import db
 from app.jobs import QUEUES
 
@@ -23,11 +23,13 @@ class AppWorker(SimpleWorker):
     """
 
     def perform_job(self, job: Job, queue: Queue) -> bool:
-        try:
-            result: bool = super().perform_job(job, queue)
-            return result
-        finally:
-            db.session.remove()
+        # The request id of whoever queued the job (app.jobs puts it in the meta) on the job's log lines.
+        with logs.bound((job.meta or {}).get("request_id")):
+            try:
+                result: bool = super().perform_job(job, queue)
+                return result
+            finally:
+                db.session.remove()
 
 
 def run_worker(app: Flask, queue_names: list[str], burst: bool = False) -> bool:

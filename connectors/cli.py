@@ -13,7 +13,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from app import runtime
+from app import metrics, runtime
 
 
 def register_connector_commands(app: Flask) -> None:
@@ -44,6 +44,7 @@ def register_connector_commands(app: Flask) -> None:
         signal.signal(signal.SIGINT, _stop)
         filters = ", ".join(subscription_filters(settings))
         click.echo(f"listening on {settings.mqtt_url} as {listener.client_id}: {filters}", err=True)
+        metrics.serve_if_configured()
         listener.run_forever()
 
     @connectors.command("mqtt-health")

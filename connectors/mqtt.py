@@ -45,7 +45,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Flask
 
-from app import runtime
+from app import metrics, runtime
 from app.clock import Clock
 from app.config import Settings
 from app.extensions import db
@@ -128,6 +128,8 @@ class MqttListener:
         self.batch_size = max(1, min(batch_size, queue_size))
         self.stats = Stats()
         self._arrived: deque[Delivered] = deque()
+        # When each group of ``_arrived`` came (monotonic time, how many): the listener's lag metric.
+        self._arrivals: deque[list[float]] = deque()
         self._changed = threading.Condition()
         self._stopping = threading.Event()
         self._subscribed = threading.Event()
@@ -178,6 +180,7 @@ class MqttListener:
                 message = self._from_network.recv()
                 if message[0] == "messages":
                     self._arrived.extend(message[1])
+                    self._arrivals.append([time.monotonic(), len(message[1])])
                 else:
                     self._connection_event(message)
                 timeout = 0
@@ -227,6 +230,7 @@ class MqttListener:
         """A fresh network process and MQTT connection: the broker sends again everything not acknowledged."""
         self._end_network(timeout=5, kill=True)
         self._arrived.clear()  # not acknowledged: the broker sends them again
+        self._arrivals.clear()
         self._subscribed.clear()
         self.health.problem("broker", why)
         self.health.count("network_restarts")
@@ -303,11 +307,32 @@ class MqttListener:
                     self._restart_network("resuming after an ingesting failure")
 
     def _count(self, batch: list[Delivered], results: list[Any]) -> None:
+        self._measure(batch, results)
         with self._changed:
             self.stats.handled += len(batch)
             for result in results:
                 self.stats.outcomes[result.outcome] = self.stats.outcomes.get(result.outcome, 0) + 1
             self._changed.notify_all()
+
+    def _measure(self, batch: list[Delivered], results: list[Any]) -> None:
+        """Metrics of a committed batch: messages by outcome, the lag of its oldest message (from reaching
+        this process to its commit), and what still waits."""
+        outcomes: dict[str, int] = {}
+        for result in results:
+            outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+        for outcome, n in outcomes.items():
+            metrics.LISTENER_MESSAGES.labels(outcome).inc(n)
+        if self._arrivals:
+            metrics.LISTENER_LAG.observe(time.monotonic() - self._arrivals[0][0])
+        left = len(batch)
+        while left and self._arrivals:
+            group = self._arrivals[0]
+            taken = min(left, int(group[1]))
+            group[1] -= taken
+            left -= taken
+            if group[1] <= 0:
+                self._arrivals.popleft()
+        metrics.LISTENER_BACKLOG.set(len(self._arrived))
 
     def _after_batch(self, prune: bool) -> None:
         """What the worker does between batches: send again the jobs Redis did not take, record the gaps it

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 import signal
 import threading
 import time
@@ -33,6 +34,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+from app.logs import configure_logging
 
 log = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.002  # how long a message may wait to join the next batch sent to the ingesting process
@@ -58,7 +61,8 @@ def run(config: NetworkConfig, out: Connection, control: Connection) -> None:
     """The process's main function: connect, forward what arrives, acknowledge what the other side says."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     tune_garbage_collection()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s mqtt-network %(levelname)s %(message)s")
+    # A process of its own (spawned): its log lines in the format of the others (LOG_FORMAT, app.logs).
+    configure_logging("text" if os.environ.get("LOG_FORMAT", "").strip().lower() == "text" else "json")
     network = _Network(config, out)
     network.start()
     try:

@@ -19,7 +19,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("config",),
     ("extensions",),
     ("runtime",),  # the app's settings, clock and registries, typed: it imports what it holds only for types
-    ("errors", "clock", "db_setup", "inputs"),  # inputs: rules every edge shares (bounded ints, …)
+    # inputs: rules every edge shares (bounded ints, …); logs and metrics: what every process writes
+    ("errors", "clock", "db_setup", "inputs", "logs", "metrics"),
     ("audit",),
     ("auth",),  # users, roles, tokens: everything above knows who acts
     ("http", "imports", "counters"),  # the HTTP edge's helpers, file imports, named counters
@@ -32,7 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("tasks", "processes", "kpi"),  # people's work on cases, process definitions, KPIs over cases
     ("devices", "inspections", "mediation"),  # domains that open cases (mediation reports its own KPIs)
     ("emergency", "connectors"),  # plans name device types; connectors feed devices
-    ("web", "demo", "worker"),
+    ("web", "demo", "worker", "ops"),  # ops: request ids and metrics, /healthz, /readyz, /metrics
     ("cli", "models"),
     ("app",),
 )

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app import runtime
+from app import metrics, runtime
 from app.jobs.outbox import (
     RESEND_SECONDS,
     UnsentJobs,
@@ -94,6 +94,7 @@ def enqueue_now(
         ):
             return False
     intervals = list(queue.retry_intervals)
+    metrics.JOBS_QUEUED.labels(queue.name).inc()
     rq_queue.enqueue(
         run_job,
         job_path(func),

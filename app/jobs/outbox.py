@@ -25,7 +25,7 @@ from flask import current_app
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from app import runtime
+from app import logs, metrics, runtime
 from app.clock import now
 from app.extensions import db
 from app.jobs.models import JobOutbox, OutboxStatus, rq_job_id
@@ -71,7 +71,8 @@ def enqueue(
         "attempts": 0,
         "created_at": now(),
     }
-    job = OutboxJob(0, queue.name, path, tuple(stored), tuple(intervals), instance_id)
+    request_id = logs.job_context().get("request_id")
+    job = OutboxJob(0, queue.name, path, tuple(stored), tuple(intervals), instance_id, request_id)
     db.session.info.setdefault(_PENDING, []).append((row, job))
 
 
@@ -92,6 +93,8 @@ def _dispatch(session: Session) -> None:
     if not jobs:
         return
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    for job in jobs:
+        metrics.JOBS_QUEUED.labels(job.queue).inc()
     if runtime.settings(app).redis_url:
         _send_or_keep(app, jobs)
     else:
@@ -193,6 +196,7 @@ def send(connection: Any, jobs: list[OutboxJob]) -> None:
                 failure_ttl=FAILURE_TTL,
                 job_id=rq_job_id(job.id),
                 retry=retry,
+                meta={"request_id": job.request_id} if job.request_id else None,
             )
         )
     # All of a transaction's jobs in one round trip (a listener's batch may open many cases).

@@ -10,6 +10,7 @@ incident on it through the handler the workflow registers (this package sits bel
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from app import runtime
+from app import logs, metrics, runtime
 from app.audit.services import record
 from app.clock import now
 from app.extensions import db
@@ -47,6 +48,9 @@ class OutboxJob:
     args: tuple[Any, ...]
     retry_intervals: tuple[int, ...]
     instance_id: int | None
+    # The request that queued it (log lines of the job carry it). Not stored in the row: a job the round
+    # sends again from its row runs without it.
+    request_id: str | None = None
 
     @classmethod
     def of(cls, row: JobOutbox) -> OutboxJob:
@@ -57,16 +61,21 @@ class OutboxJob:
 
 def run_job(func_path: str, *args: Any, outbox_id: int | None = None, instance_id: int | None = None) -> Any:
     """Run one job in its own transaction: commit on success, roll back on failure, then a fresh session.
-    RQ and the embedded runner both call jobs through this, so they behave the same."""
+    RQ and the embedded runner both call jobs through this, so they behave the same (and count the same:
+    ``gridcase_jobs_run`` by outcome, ``gridcase_job_duration_seconds``)."""
+    started = time.perf_counter()
+    outcome = "failed"
     try:
         if outbox_id is not None and not _claim(outbox_id):
             db.session.rollback()
             log.info("job outbox-%s has run already: this delivery does nothing", outbox_id)
+            outcome = "repeat"
             return None
         result = resolve(func_path)(*args)
         if outbox_id is not None:
             _mark_done(outbox_id)
         db.session.commit()
+        outcome = "ok"
         return result
     except Exception as exc:
         db.session.rollback()
@@ -74,6 +83,17 @@ def run_job(func_path: str, *args: Any, outbox_id: int | None = None, instance_i
         raise
     finally:
         db.session.remove()
+        elapsed = time.perf_counter() - started
+        metrics.JOBS_RUN.labels(func_path, outcome).inc()
+        metrics.JOB_LATENCY.labels(func_path).observe(elapsed)
+        log.log(
+            logging.WARNING if outcome == "failed" else logging.INFO,
+            "job %s %s in %.0f ms",
+            func_path,
+            outcome,
+            elapsed * 1000,
+            extra={"job": func_path, "outcome": outcome, "duration_ms": round(elapsed * 1000, 1)},
+        )
 
 
 def _claim(outbox_id: int) -> bool:
@@ -192,7 +212,8 @@ def run_inline_jobs() -> int:
         except Empty:
             return ran
         try:
-            run_job(job.func_path, *job.args, outbox_id=job.id)
+            with logs.bound(job.request_id):
+                run_job(job.func_path, *job.args, outbox_id=job.id)
         except Exception:
             log.exception("job %s%r failed", job.func_path, job.args)
         ran += 1

@@ -7,12 +7,14 @@ register here, and deployment rejects a diagram that names an operator nobody re
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from app import metrics
 from app.audit.services import Actor
 from app.extensions import db
 
@@ -65,12 +67,18 @@ def catalogue() -> list[Operator]:
 
 @contextmanager
 def running_instance(instance_id: int, actor: Actor | None = None) -> Iterator[None]:
-    """Mark which process instance (and whose action) the engine steps inside this block belong to."""
+    """Mark which process instance (and whose action) the engine steps inside this block belong to; the
+    block is one engine run, counted and timed (``gridcase_engine_steps``) with its outcome."""
     token = _current_instance.set((instance_id, actor))
+    started = time.perf_counter()
+    outcome = "error"
     try:
         yield
+        outcome = "ok"
     finally:
         _current_instance.reset(token)
+        metrics.ENGINE_STEPS.labels(outcome).inc()
+        metrics.ENGINE_STEP_LATENCY.observe(time.perf_counter() - started)
 
 
 def invoke(name: str, data: dict[str, Any], params: dict[str, Any]) -> Any:

@@ -5,13 +5,14 @@ outbox (``app.jobs.recovery``): jobs Redis did not take or lost, retries that ar
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 
-from app import runtime
+from app import metrics, runtime
 from app.errors import DomainError
 from app.extensions import db
 from app.jobs import ENGINE_QUEUE, enqueue_now, run_inline_jobs
@@ -52,8 +53,11 @@ def fire_timers_job(instance_id: int) -> bool:
         db.session.commit()
         if parked is not None:  # the step is stored with its incident: an operator repairs it
             log.warning("instance %s parked by a timer: %s", instance_id, parked)
+        if outcome is not None:
+            metrics.TIMERS_FIRED.labels("failed" if parked is not None else "ok").inc()
         return outcome is not None
     except (EngineError, DomainError) as exc:
+        metrics.TIMERS_FIRED.labels("failed").inc()
         db.session.rollback()
         element_id = exc.element_id if isinstance(exc, EngineError) else None
         instances.mark_failed(instance_id, IncidentKind.TIMER, str(exc), element_id)
@@ -150,8 +154,12 @@ def start_embedded_runner(app: Flask) -> EmbeddedRunner:
 
 
 def run_scheduler_forever(app: Any, interval: float) -> None:
-    """``flask scheduler``: tick every ``interval`` seconds until interrupted."""
+    """``flask scheduler``: tick every ``interval`` seconds until SIGTERM or SIGINT, which let the round in
+    progress finish (its transactions commit or roll back whole) and then end the loop."""
     stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
     while not stop.wait(interval):
         with app.app_context():
             try:
