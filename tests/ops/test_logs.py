@@ -94,6 +94,6 @@ def test_the_request_id_travels_into_the_job_it_queued(make_app, redis, log_line
     entries = _entries(log_lines)
     web = [e for e in entries if e["logger"] == "gridcase.access" and e["request_id"] == "upload-5e1d"]
     assert [e["path"] for e in web] == [f"/api/v1/cases/{created['key']}/attachments"]
-    worker = [e for e in entries if e["logger"] == "app.jobs" and e["request_id"] == "upload-5e1d"]
+    worker = [e for e in entries if e["logger"] == "app.jobs.running" and e["request_id"] == "upload-5e1d"]
     assert len(worker) == 1
     assert worker[0]["job"] == "app.cases.jobs.make_thumbnail" and worker[0]["outcome"] == "ok"

@@ -96,15 +96,15 @@ def test_make_stack_starts_every_process_serves_and_stops_cleanly(redis, tmp_pat
                 "--role",
                 "resident",
                 "--password",
-                "pw-123456",
+                "stack-resident-9271",
             ],
             cwd=PROJECT_ROOT,
-            env={**os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL},
+            env={**os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "SECRET_KEY": "cli"},
             check=True,
             capture_output=True,
         )
         code, answer, _ = send_json(
-            "POST", f"{base}/api/v1/tokens", {"username": "resident1", "password": "pw-123456"}
+            "POST", f"{base}/api/v1/tokens", {"username": "resident1", "password": "stack-resident-9271"}
         )
         assert code == 201, answer
         bearer = {"Authorization": f"Bearer {answer['token']}"}
