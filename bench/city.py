@@ -22,10 +22,12 @@ it, so it can run again). ``--quick``: 60 s, for development.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -200,6 +202,43 @@ def cases_per_sensor(app: Any) -> dict[str, int]:
         return {name: int(n) for name, n in rows}
 
 
+def time_read_paths(app: Any, runs: int = 3) -> dict[str, float]:
+    """Milliseconds (median of ``runs`` warm runs, in-process) of what a supervisor's pages read on the
+    whole district: the dashboard's snapshot, and the KPIs by community over the last month and year."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from app.auth.models import User
+    from app.clock import now
+    from app.extensions import db
+    from app.kpi.services import KpiQuery, kpi_rows
+    from app.web.supervisor.dashboard import snapshot
+
+    timings: dict[str, float] = {}
+    with app.test_request_context():
+        supervisor = db.session.execute(select(User).where(User.username == "supervisor")).scalar_one()
+        end = now()
+        calls = {
+            "dashboard (district)": lambda: snapshot(supervisor),
+            "KPIs by community, 1 month": lambda: kpi_rows(
+                supervisor, KpiQuery("community", end - timedelta(days=30), end)
+            ),
+            "KPIs by community, 1 year": lambda: kpi_rows(
+                supervisor, KpiQuery("community", end - timedelta(days=365), end)
+            ),
+        }
+        for name, call in calls.items():
+            samples = []
+            for _ in range(runs + 1):  # the first one warms the caches
+                started = time.perf_counter()
+                call()
+                samples.append(1000 * (time.perf_counter() - started))
+            timings[name] = statistics.median(samples[1:])
+        db.session.remove()
+    return timings
+
+
 # -- the sensors during the run ---------------------------------------------------------------------------
 
 
@@ -311,6 +350,74 @@ def warm_up(stack: Stack, plan: dict[str, Any], rounds: int) -> float:
     return time.monotonic() - started
 
 
+# -- CPU per part of the stack ---------------------------------------------------------------------------
+
+
+class CpuMeter:
+    """CPU seconds each part of the stack spends during the load: web (gunicorn master and workers), RQ
+    workers, scheduler, listener, Redis, Mosquitto, PostgreSQL (the backends serving the bench's database)
+    and locust. Sampled every ``interval`` s per process, so processes killed mid-run count up to their last
+    sample."""
+
+    def __init__(self, stack: Stack, database_url: str, interval: float = 2.0) -> None:
+        self.stack, self.database_url, self.interval = stack, database_url, interval
+        self.seen: dict[tuple[str, int], float] = {}
+        self.baseline: dict[tuple[str, int], float] = {}
+        self.locust_pid: int | None = None
+        self._running = threading.Event()
+
+    def _pids(self) -> list[tuple[str, int]]:
+        import psutil
+        import psycopg
+
+        pids: list[tuple[str, int]] = []
+        for name, service in self.stack.services.items():
+            if service.process is None or service.process.poll() is not None:
+                continue
+            part = name.split(".")[0]
+            pids.append((part, service.pid))
+            with contextlib.suppress(psutil.Error):  # it may die between the two calls
+                pids += [(part, child.pid) for child in psutil.Process(service.pid).children(recursive=True)]
+        if self.locust_pid is not None:
+            pids.append(("locust", self.locust_pid))
+        with psycopg.connect(self.database_url, autocommit=True) as connection:
+            database = self.database_url.rsplit("/", 1)[-1]
+            rows = connection.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (database,)
+            ).fetchall()
+        pids += [("postgres", int(row[0])) for row in rows]
+        return pids
+
+    def sample(self) -> None:
+        import psutil
+
+        for key in self._pids():
+            try:
+                times = psutil.Process(key[1]).cpu_times()
+            except psutil.Error:
+                continue
+            self.seen[key] = times.user + times.system
+
+    def start(self) -> None:
+        self.sample()
+        self.baseline = dict(self.seen)
+        self._running.set()
+        threading.Thread(target=self._loop, name="cpu-meter", daemon=True).start()
+
+    def _loop(self) -> None:
+        while self._running.is_set():
+            self.sample()
+            time.sleep(self.interval)
+
+    def stop(self) -> dict[str, float]:
+        self.sample()
+        self._running.clear()
+        parts: dict[str, float] = {}
+        for key, seconds in self.seen.items():
+            parts[key[0]] = parts.get(key[0], 0.0) + seconds - self.baseline.get(key, 0.0)
+        return parts
+
+
 # -- faults -----------------------------------------------------------------------------------------------
 
 
@@ -381,6 +488,21 @@ def print_latencies(stats_csv: Path, statuses_json: Path) -> dict[str, Any]:
     )
     summary.update(requests=total, server_errors=server_errors, no_answer=no_answer, by_status=by_status)
     return summary
+
+
+def print_cpu(cpu: dict[str, float], seconds: float, summary: dict[str, Any], messages: int) -> None:
+    """CPU seconds per part during the load, and per unit of its work: what capacity planning starts from."""
+    requests = summary["requests"] or 1
+    print(f"\nCPU during the load ({seconds:.0f} s; the machine's 2 CPUs are shared, so wall times stretch):")
+    for part, used in sorted(cpu.items(), key=lambda item: -item[1]):
+        per = ""
+        if part == "web":
+            per = f" = {1000 * used / requests:.1f} ms per HTTP request"
+        elif part == "listener":
+            per = f" = {1000 * used / max(messages, 1):.2f} ms per sensor message"
+        elif part == "postgres":
+            per = f" = {1000 * used / requests:.1f} ms per HTTP request (all its work, sensors included)"
+        print(f"  {part:<10}{used:8.1f} s  ({100 * used / seconds:5.1f} % of one CPU){per}")
 
 
 def wait_for_drain(app: Any, redis_url: str, timeout: float) -> float:
@@ -527,6 +649,10 @@ def main() -> None:
     fresh = [s for s in sensors if s not in used]
     print(f"plan: {sum(len(v) for v in plan['users'].values()):,} users, {len(plan['places'])} places; "
           f"{len(sensors)} sensors ({len(fresh)} never alarmed)", flush=True)  # fmt: skip
+    reads = time_read_paths(app)
+    print(
+        "read paths on the seeded data: " + ", ".join(f"{k} {v:.0f} ms" for k, v in reads.items()), flush=True
+    )
     run_started = datetime.now(UTC)
     stack = Stack(folder, args.database_url, args.web_workers, args.rq_workers)
     fault_log: list[str] = []
@@ -552,6 +678,9 @@ def main() -> None:
             ],
             cwd=ROOT, env=env, stdout=(folder / "locust.log").open("wb"), stderr=subprocess.STDOUT,
         )  # fmt: skip
+        meter = CpuMeter(stack, args.database_url)
+        meter.locust_pid = locust.pid
+        meter.start()
         started = time.monotonic()
         sensors_thread = threading.Thread(target=stream.run, name="sensors", daemon=True)
         sensors_thread.start()
@@ -563,15 +692,20 @@ def main() -> None:
         sensors_thread.join(timeout=180)
         faults.join(timeout=60)
         load_seconds = time.monotonic() - started
+        cpu = meter.stop()
         summary = print_latencies(folder / "locust_stats.csv", folder / "statuses.json")
         drained = wait_for_drain(app, stack.redis_url, timeout=180)
         print(f"\nsensor messages published {stream.published:,} ({stream.published / load_seconds:.0f}/s); "
               f"queues drained {drained:.0f} s after the load", flush=True)  # fmt: skip
+        print_cpu(cpu, load_seconds, summary, stream.published)
         reports, completions = read_ledger(folder / "ledger.jsonl")
         problems = check(app, stack.redis_url, reports, completions, stream.leaks, run_started, {})
         restarts = {n: s.restarts for n, s in stack.services.items() if s.restarts}
         print("faults:\n" + "\n".join(fault_log) + f"\nsupervisor restarts {restarts}")
-        summary.update(problems=problems, restarts=restarts, faults=fault_log, duration=duration)
+        summary.update(
+            problems=problems, restarts=restarts, faults=fault_log, duration=duration, reads=reads, cpu=cpu,
+            load_seconds=load_seconds, published=stream.published,
+        )  # fmt: skip
         (folder / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
         print("\nRESULT: " + ("all checks passed" if not problems else "; ".join(problems)))
     finally:
