@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import sys
 import time
 from typing import Any
@@ -48,12 +49,14 @@ def register_city_commands(app: Flask) -> None:
             click.secho(f"error: {exc.message}", fg="red", err=True)
             sys.exit(2)
         seconds = time.perf_counter() - started
+        usage = resource.getrusage(resource.RUSAGE_SELF)  # this process's CPU (PostgreSQL's is not in it)
         rows = ", ".join(f"{n:,} {table}" for table, n in report.rows.items())
         live = ", ".join(f"{n} {status}" for status, n in sorted(report.live_statuses.items()))
         laps = ", ".join(f"{name} {s:.0f} s" for name, s in report.seconds.items())
         click.echo(
             f"city ready in {seconds:.0f} s ({laps}): {report.grids:,} grids, {report.units} units, "
             f"{report.users:,} users; {report.cases:,} historic cases ({rows}); "
-            f"{report.live_cases} live cases ({live})"
+            f"{report.live_cases} live cases ({live}); "
+            f"CPU of this process {usage.ru_utime + usage.ru_stime:.0f} s"
         )
         click.echo(f"logins (password {password}): dispatcher, supervisor, worker1…, resident1…, admin")
