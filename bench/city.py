@@ -490,7 +490,16 @@ def print_latencies(stats_csv: Path, statuses_json: Path) -> dict[str, Any]:
     return summary
 
 
-def print_cpu(cpu: dict[str, float], seconds: float, summary: dict[str, Any], messages: int) -> None:
+def jobs_done(folder: Path) -> int:
+    """Jobs the RQ workers finished (their logs say so once per job)."""
+    return sum(
+        log.read_text(errors="replace").count("Successfully completed") for log in folder.glob("worker.*.log")
+    )
+
+
+def print_cpu(
+    cpu: dict[str, float], seconds: float, summary: dict[str, Any], messages: int, jobs: int
+) -> None:
     """CPU seconds per part during the load, and per unit of its work: what capacity planning starts from."""
     requests = summary["requests"] or 1
     print(f"\nCPU during the load ({seconds:.0f} s; the machine's 2 CPUs are shared, so wall times stretch):")
@@ -500,6 +509,10 @@ def print_cpu(cpu: dict[str, float], seconds: float, summary: dict[str, Any], me
             per = f" = {1000 * used / requests:.1f} ms per HTTP request"
         elif part == "listener":
             per = f" = {1000 * used / max(messages, 1):.2f} ms per sensor message"
+        elif part == "worker":
+            per = f" = {1000 * used / max(jobs, 1):.1f} ms per job ({jobs} jobs)"
+        elif part == "mosquitto":
+            per = f" = {1000 * used / max(messages, 1):.3f} ms per sensor message"
         elif part == "postgres":
             per = f" = {1000 * used / requests:.1f} ms per HTTP request (all its work, sensors included)"
         print(f"  {part:<10}{used:8.1f} s  ({100 * used / seconds:5.1f} % of one CPU){per}")
@@ -697,14 +710,15 @@ def main() -> None:
         drained = wait_for_drain(app, stack.redis_url, timeout=180)
         print(f"\nsensor messages published {stream.published:,} ({stream.published / load_seconds:.0f}/s); "
               f"queues drained {drained:.0f} s after the load", flush=True)  # fmt: skip
-        print_cpu(cpu, load_seconds, summary, stream.published)
+        jobs = jobs_done(folder)
+        print_cpu(cpu, load_seconds, summary, stream.published, jobs)
         reports, completions = read_ledger(folder / "ledger.jsonl")
         problems = check(app, stack.redis_url, reports, completions, stream.leaks, run_started, {})
         restarts = {n: s.restarts for n, s in stack.services.items() if s.restarts}
         print("faults:\n" + "\n".join(fault_log) + f"\nsupervisor restarts {restarts}")
         summary.update(
             problems=problems, restarts=restarts, faults=fault_log, duration=duration, reads=reads, cpu=cpu,
-            load_seconds=load_seconds, published=stream.published,
+            load_seconds=load_seconds, published=stream.published, jobs=jobs,
         )  # fmt: skip
         (folder / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
         print("\nRESULT: " + ("all checks passed" if not problems else "; ".join(problems)))
