@@ -11,15 +11,17 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from app import create_app
 from app.audit.models import AuditEvent
 from app.auth.models import User
 from app.cases.models import Attachment, Case
 from app.city.territory import counts_for
+from app.clock import FrozenClock
 from app.extensions import db
 from app.grids.models import Grid
 from app.workflow import instances
 from app.workflow.models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, START, _settings, _truncate_postgres
 from tests.web.pages import sign_in
 
 SCALE = 0.01
@@ -31,13 +33,25 @@ def _seed(app: Flask, *args: str) -> Any:
     return app.test_cli_runner().invoke(args=["seed-city", "--password", PASSWORD, *args])
 
 
-@pytest.fixture
-def city(make_app: Any) -> Any:
-    app = make_app("postgresql")
+@pytest.fixture(scope="module")
+def seeded(postgres_schema: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One seeded district for the module (seeding takes ~20 s); the tests only read it, or add tokens."""
+    app = create_app(_settings(postgres_schema, tmp_path_factory.mktemp("city")), clock=FrozenClock(START))
+    app.config["TESTING"] = True
+    _truncate_postgres(app)
     with app.app_context():
         result = _seed(app, "--scale", str(SCALE), "--live", str(LIVE))
         assert result.exit_code == 0, (result.output, result.exception)
-        yield app, result.output
+        db.session.remove()
+    yield app, result.output
+    _truncate_postgres(app)  # the next module's PostgreSQL tests start from empty tables
+
+
+@pytest.fixture
+def city(seeded: Any) -> Any:
+    app, output = seeded
+    with app.app_context():
+        yield app, output
         db.session.remove()
 
 
