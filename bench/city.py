@@ -15,7 +15,7 @@ for the queues to drain, and checks:
 - no job lost: the queues drain, nothing in RQ's failed registry, every uploaded photo got its thumbnail.
 
 Run: ``python -m bench.city [--quick] [--duration S] [--users N] [--database-url URL]`` after
-``DATABASE_URL=… flask seed-city`` on that database (default ``gridcase_k8_bench``; the bench adds cases to
+``DATABASE_URL=… flask seed-city`` on that database (default ``gridcase_bench_city``; the bench adds cases to
 it, so it can run again). ``--quick``: 60 s, for development.
 """
 
@@ -44,7 +44,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from bench.city_stack import BIN, ROOT, Stack
 
 DATABASE_URL = os.environ.get(
-    "GRIDCASE_BENCH_CITY_POSTGRES_URL", "postgresql://gridcase:gridcase@127.0.0.1:5432/gridcase_k8_bench"
+    "GRIDCASE_BENCH_CITY_POSTGRES_URL", "postgresql://gridcase:gridcase@127.0.0.1:5432/gridcase_bench_city"
 )
 SENSOR_PREFIX = "city"  # friendly names city/leak-<n>: topic zigbee2mqtt/city/leak-<n>
 CLEAR_AFTER = 20.0  # seconds from a leak to its clear
