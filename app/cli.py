@@ -116,6 +116,9 @@ def register_commands(app: Flask) -> None:
     from app.demo.cli import register_demo_commands  # the demo imports most of the app: load it late
 
     register_demo_commands(app)
+    from app.city.cli import register_city_commands  # like the demo: imports most of the app
+
+    register_city_commands(app)
     register_user_commands(app)
     register_device_commands(app)
     register_connector_commands(app)

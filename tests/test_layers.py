@@ -34,6 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("devices", "inspections", "mediation"),  # domains that open cases (mediation reports its own KPIs)
     ("emergency", "connectors"),  # plans name device types; connectors feed devices
     ("web", "demo", "worker", "ops"),  # ops: request ids and metrics, /healthz, /readyz, /metrics
+    ("city",),  # seed-city: the demo's people, plans and walker at a district's scale, plus bulk loading
     ("cli", "models"),
     ("app",),
 )

@@ -406,6 +406,8 @@ def retry_incident(incident_id: int, actor: Actor | None) -> StepOutcome:
 
 
 def instance_state(instance: ProcessInstance) -> dict[str, Any]:
+    if instance.status == InstanceStatus.COMPLETED and not instance.state:
+        return _state_from_tasks(instance)
     engine = _read_engine(instance)
     active, completed = engine.element_ids()
     return {"active_element_ids": active, "completed_element_ids": completed}
@@ -433,6 +435,15 @@ def persist_replaced_state(
     outcome = _persist(instance, engine, actor)
     live_workflows().forget(db.session(), instance.id)
     return outcome
+def _state_from_tasks(instance: ProcessInstance) -> dict[str, Any]:
+    """A completed instance loaded in bulk (``flask seed-city``) keeps no engine state: its completed
+    elements are those of its completed tasks."""
+    done = db.session.execute(
+        select(HumanTask.element_id)
+        .where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.COMPLETED)
+        .distinct()
+    ).scalars()
+    return {"active_element_ids": [], "completed_element_ids": sorted(done)}
 
 
 # -- persistence ------------------------------------------------------------------------------------
