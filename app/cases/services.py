@@ -291,9 +291,30 @@ def withdraw(user: User, key: str, reason: str) -> Case:
 # -- timeline, comments ----------------------------------------------------------------------------
 
 
+# The engine's own story (failures and their repairs: the designer's internals, an operator's reasons): for
+# the staff who work the case, not for the resident who reported it.
+ENGINE_REPAIR_ACTIONS = (
+    "instance.failed",
+    "instance.retried",
+    "instance.skipped",
+    "instance.moved",
+    "instance.suspended",
+    "instance.resumed",
+    "instance.terminated",
+    "instance.variable_edited",
+    "instance.migrated",
+    "instance.migration_undone",
+)
+
+
 def timeline(user: User, key: str) -> Select[Any]:
     case = get_case(user, key)
-    return select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)
+    events = select(AuditEvent).where(AuditEvent.case_id == case.id)
+    if user.role not in STAFF_ROLES:
+        events = events.where(
+            AuditEvent.action.not_like("incident.%"), AuditEvent.action.not_in(ENGINE_REPAIR_ACTIONS)
+        )
+    return events.order_by(AuditEvent.id)
 
 
 def add_comment(user: User, key: str, body: str) -> Comment:

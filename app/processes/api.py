@@ -51,6 +51,10 @@ def _case_key(case_id: int | None) -> str | None:
     return case.key if case else None
 
 
+# Who may read an instance's designer internals (an open incident's reason): those who repair it.
+REPAIRERS = frozenset({Role.ADMIN, Role.DESIGNER})
+
+
 class InstanceSchema(Schema):
     id = fields.Int()
     process_key = fields.Str()
@@ -58,7 +62,7 @@ class InstanceSchema(Schema):
     business_key = fields.Str(allow_none=True)
     case_key = fields.Function(lambda i: _case_key(i.case_id))
     status = fields.Str()
-    error = fields.Str(allow_none=True)
+    error = fields.Function(lambda i: i.error if api_user().role in REPAIRERS else None, allow_none=True)
     next_timer_at = fields.DateTime(allow_none=True)
     started_at = fields.DateTime()
     updated_at = fields.DateTime()

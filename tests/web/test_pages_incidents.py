@@ -76,6 +76,17 @@ def test_a_residents_report_into_a_broken_process_is_stored_with_an_incident(cli
     assert key in receipt
     assert CONTINUES_AFTER_REPAIR["zh-CN"] in receipt
     assert "triage_candidate" not in receipt and "NameError" not in receipt
+    # Nor anywhere the resident can read: the case's timeline and its instance (the reason is the repairers').
+    api, auth = seeded["api"], seeded["auth"]
+    events = api.get(f"/api/v1/cases/{key}/timeline", headers=auth("resident")).get_json()["items"]
+    assert not [e for e in events if e["action"].startswith("incident.")]
+    assert "triage_candidate" not in str(events)
+    seen = api.get(f"/api/v1/process-instances/{instance.id}", headers=auth("resident")).get_json()
+    assert seen["status"] == "error" and seen["error"] is None
+    staff = api.get(f"/api/v1/cases/{key}/timeline", headers=auth("admin")).get_json()["items"]
+    assert [e["action"] for e in staff if e["action"].startswith("incident.")] == ["incident.opened"]
+    repairer = api.get(f"/api/v1/process-instances/{instance.id}", headers=auth("admin")).get_json()
+    assert "triage_candidate" in repairer["error"]
 
 
 def test_a_report_through_the_api_into_a_broken_process_answers_201_with_the_notice(client, seeded):
