@@ -135,6 +135,9 @@ class Stack:
             "MQTT_TOPICS": "zigbee2mqtt/#",
             "MQTT_CLIENT_ID": "bench-city-listener",
             "SECRET_KEY": "bench-city-secret",
+            # The 300 simulated users all come from this machine's one address: the per-address sign-in
+            # limit (10 a minute, against guessing) would refuse them. The limiter itself stays on.
+            "RATE_LIMIT_SIGN_IN": "1000 per minute",
             "UPLOAD_FOLDER": str(self.folder / "uploads"),
             "MQTT_HEALTH_FILE": str(self.folder / "listener-health.json"),
             "PYTHONUNBUFFERED": "1",
