@@ -32,6 +32,7 @@ from app.jobs import PHOTOS_QUEUE, enqueue
 from app.timelimits.calendar import SEVERITIES
 from app.workflow import instances
 from app.workflow.models import HumanTask, ProcessInstance
+from app.workflow.operations import OPERATOR_ACTIONS
 
 CASE_PROCESS_KEY = "case_handling"
 
@@ -295,13 +296,7 @@ def withdraw(user: User, key: str, reason: str) -> Case:
 # the staff who work the case, not for the resident who reported it.
 ENGINE_REPAIR_ACTIONS = (
     "instance.failed",
-    "instance.retried",
-    "instance.skipped",
-    "instance.moved",
-    "instance.suspended",
-    "instance.resumed",
-    "instance.terminated",
-    "instance.variable_edited",
+    *OPERATOR_ACTIONS,
     "instance.migrated",
     "instance.migration_undone",
 )

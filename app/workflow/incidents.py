@@ -49,16 +49,12 @@ def open_incident(
     instance.status = InstanceStatus.ERROR
     instance.error = reason
     instance.updated_at = timestamp
-    record(
+    _record_status_change(
         "incident.opened",
-        entity_type="process_instance",
-        entity_id=instance.id,
-        actor=actor,
-        case_id=instance.case_id,
-        instance_id=instance.id,
-        before={"status": before},
-        after={"status": instance.status},
-        data={"incident_id": incident.id, "kind": kind, "element_id": element_id, "reason": reason},
+        instance,
+        actor,
+        before,
+        {"incident_id": incident.id, "kind": kind, "element_id": element_id, "reason": reason},
     )
     db.session.info.setdefault(_OPENED, []).append(incident.id)
     return incident
@@ -96,8 +92,16 @@ def resolve_incident(
         instance.status = InstanceStatus.RUNNING
         instance.error = None
     instance.updated_at = timestamp
+    _record_status_change(
+        "incident.resolved", instance, actor, before, {"incident_id": incident.id, "resolution": resolution}
+    )
+
+
+def _record_status_change(
+    action: str, instance: ProcessInstance, actor: Actor | None, before: str, data: dict[str, Any]
+) -> None:
     record(
-        "incident.resolved",
+        action,
         entity_type="process_instance",
         entity_id=instance.id,
         actor=actor,
@@ -105,5 +109,5 @@ def resolve_incident(
         instance_id=instance.id,
         before={"status": before},
         after={"status": instance.status},
-        data={"incident_id": incident.id, "resolution": resolution},
+        data=data,
     )

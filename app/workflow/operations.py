@@ -21,6 +21,17 @@ from app.workflow.engine import EngineError
 from app.workflow.models import EngineIncident, IncidentKind, InstanceStatus, ProcessInstance
 from app.workflow.repair import RepairableEngine, RepairRefused
 
+# The audit actions of the operations here (timelines label them; a resident's timeline leaves them out).
+OPERATOR_ACTIONS = (
+    "instance.retried",
+    "instance.skipped",
+    "instance.moved",
+    "instance.suspended",
+    "instance.resumed",
+    "instance.terminated",
+    "instance.variable_edited",
+)
+
 # A variable an operator may set: a plain name (names with a leading "_" belong to the engine).
 VARIABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 

@@ -22,6 +22,7 @@ from app.cases.services import timeline as case_events
 from app.clock import as_utc, now
 from app.extensions import db
 from app.workflow.models import HumanTask
+from app.workflow.operations import OPERATOR_ACTIONS
 
 # What kind of step an action is: the page styles and filters by it.
 STEP = "step"  # someone did something that moves the case
@@ -44,18 +45,7 @@ ACTION_KINDS: dict[str, str] = {
     "attachment.added": STEP,
     "case.time_limit_set": LIMIT,
     # An operator's repair of the case's process (app/workflow/operations.py): with its reason.
-    **dict.fromkeys(
-        (
-            "instance.retried",
-            "instance.skipped",
-            "instance.moved",
-            "instance.suspended",
-            "instance.resumed",
-            "instance.terminated",
-            "instance.variable_edited",
-        ),
-        STEP,
-    ),
+    **dict.fromkeys(OPERATOR_ACTIONS, STEP),
     "case.due_warning": WARNING,
     "case.overdue": WARNING,
     "case.escalated": ESCALATION,
