@@ -158,9 +158,15 @@ class Stack:
     def _mosquitto_service(self) -> Service:
         config = self.folder / "mosquitto.conf"
         # Persistence: the listener's persistent session and its queued QoS 1 messages survive a restart.
+        # Started as root, Mosquitto runs as its own user: its folder must be writable by that user (else it
+        # saves nothing, and a restart loses the listener's session and what was queued for it).
+        data = self.folder / "mosquitto"
+        data.mkdir(exist_ok=True)
+        data.chmod(0o777)
+        self.folder.chmod(self.folder.stat().st_mode | 0o011)  # a temp dir is 0700: let it pass through
         config.write_text(
             f"listener {self.mqtt_port} 127.0.0.1\nallow_anonymous true\n"
-            f"persistence true\npersistence_location {self.folder}/\nautosave_interval 5\n"
+            f"persistence true\npersistence_location {data}/\nautosave_interval 5\n"
             "max_queued_messages 0\nmax_inflight_messages 0\n"
         )
         return Service(
