@@ -241,30 +241,26 @@ def move_token(
 def suspend(instance_id: int, actor: Actor | None, reason: str) -> ProcessInstance:
     """Stop a running instance: no task completion, timer or message until it is resumed (its timers fire
     on the first round after resuming)."""
-    instance = _locked(instance_id, (InstanceStatus.RUNNING,), "挂起")
-    rows.update([instance], {"status": InstanceStatus.SUSPENDED, "updated_at": now()})
-    _audit(
-        "instance.suspended",
-        instance,
-        actor,
-        {"status": InstanceStatus.RUNNING},
-        {"status": instance.status},
-        {"reason": reason},
-    )
-    return instance
+    return _switch_status(instance_id, actor, reason, InstanceStatus.RUNNING, InstanceStatus.SUSPENDED)
 
 
 def resume(instance_id: int, actor: Actor | None, reason: str) -> ProcessInstance:
-    instance = _locked(instance_id, (InstanceStatus.SUSPENDED,), "恢复")
-    rows.update([instance], {"status": InstanceStatus.RUNNING, "updated_at": now()})
-    _audit(
-        "instance.resumed",
-        instance,
-        actor,
-        {"status": InstanceStatus.SUSPENDED},
-        {"status": instance.status},
-        {"reason": reason},
-    )
+    return _switch_status(instance_id, actor, reason, InstanceStatus.SUSPENDED, InstanceStatus.RUNNING)
+
+
+_SWITCHES = {
+    InstanceStatus.SUSPENDED: ("挂起", "instance.suspended"),
+    InstanceStatus.RUNNING: ("恢复", "instance.resumed"),
+}
+
+
+def _switch_status(
+    instance_id: int, actor: Actor | None, reason: str, before: str, after: str
+) -> ProcessInstance:
+    operation, action = _SWITCHES[after]
+    instance = _locked(instance_id, (before,), operation)
+    rows.update([instance], {"status": after, "updated_at": now()})
+    _audit(action, instance, actor, {"status": before}, {"status": instance.status}, {"reason": reason})
     return instance
 
 

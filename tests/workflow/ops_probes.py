@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from app.clock import now
 from app.extensions import db
-from app.workflow import incidents, instances, operators, rows
+from app.workflow import instances, operators, rows
 from app.workflow.engine import EngineError
 from app.workflow.models import HumanTask, IncidentKind, ProcessInstance, TaskStatus
 from tests.probes import definitions, deploy_diagram, user_task
@@ -126,15 +126,9 @@ def fail_step(instance_id: int, element_id: str, data: dict[str, Any], actor: An
         failure = exc
     else:
         raise AssertionError(f"nothing failed after {element_id}")
-    instances._persist(instance, engine, actor)
-    incidents.open_incident(
-        instance,
-        kind=IncidentKind.STEP,
-        reason=str(failure),
-        element_id=failure.element_id,
-        element_name={"compute": "计算"}.get(failure.element_id or ""),
-        actor=actor,
-    )
+    # Stored as any failed step is: the failing task in ERROR, the incident opened by the persistence path.
+    outcome = instances._persist(instance, engine, actor, failure=failure, kind=IncidentKind.STEP)
+    assert outcome.incident is not None
     db.session.commit()
     assert failure.element_id is not None
     return failure.element_id
