@@ -9,6 +9,7 @@ handler and unit, for a dispatcher who overrides the proposal.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ from app.grids.models import Grid, GridMember
 from app.units.models import UNIT_KINDS, Unit
 
 USER, UNIT = "user", "unit"
+GRID_CODE = re.compile(r"(?<!\d)\d{6,24}(?!\d)")
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,12 @@ def build(case: Case, proposal: dict[str, Any] | None) -> Picker:
         nearby, others = moved + nearby, [c for c in others if c.value != proposed]
     if proposed is not None:
         nearby.sort(key=lambda c: c.value != proposed)  # stable: the proposal first, the rest in order
-    codes = {c.grid_code for c in [*nearby, *others] if c.grid_code}
-    return Picker(proposed, str(proposal.get("reason") or ""), nearby, others, _grid_names(codes))
+    reason = str(proposal.get("reason") or "")
+    codes = {c.grid_code for c in [*nearby, *others] if c.grid_code} | set(GRID_CODE.findall(reason))
+    names = _grid_names(codes)
+    # The engine names grids by code; people read their names.
+    reason = GRID_CODE.sub(lambda m: names.get(m.group(0), m.group(0)), reason)
+    return Picker(proposed, reason, nearby, others, names)
 
 
 def _nearby(grid_code: str) -> list[Choice]:
