@@ -185,7 +185,9 @@ def test_accept_and_dispatch_as_proposed_from_the_page(app: Flask, client: Flask
     page = page_client(app, "dispatcher")
     triage = open_task(key, "triage")
     response = _post(
-        page, f"/dispatch/tasks/{triage.id}/triage", {"triage_decision": "accept", "severity": "yellow"}
+        page,
+        f"/dispatch/tasks/{triage.id}/triage",
+        {"triage_decision": "accept", "severity": "orange", "category_code": "E0102"},
     )
     dispatch = open_task(key, "dispatch")
     assert response.status_code == 302 and response.headers["Location"] == f"/dispatch/tasks/{dispatch.id}"
@@ -193,9 +195,11 @@ def test_accept_and_dispatch_as_proposed_from_the_page(app: Flask, client: Flask
     html = page.get(f"/dispatch/tasks/{dispatch.id}").get_data(as_text=True)
     proposed = re.search(r'<input type="radio" name="handler" value="([^"]+)" checked>', html)
     assert proposed and proposed.group(1) == "user:worker"
-    assert 'id="d-hours" name="time_limit_hours" type="number" min="1" max="720" step="1" value="4"' in html
+    # the severity corrected at triage (the category kept): 4 working hours × 0.75 for orange
+    assert [e.after for e in case_events(key, "case.reclassified")] == [{"severity": "orange"}]
+    assert 'id="d-hours" name="time_limit_hours" type="number" min="1" max="720" step="1" value="3"' in html
     response = _post(
-        page, f"/dispatch/tasks/{dispatch.id}/dispatch", {"handler": "user:worker", "time_limit_hours": "4"}
+        page, f"/dispatch/tasks/{dispatch.id}/dispatch", {"handler": "user:worker", "time_limit_hours": "3"}
     )
     assert response.status_code == 302 and response.headers["Location"] == "/dispatch/"
     case = case_row(key)
@@ -215,6 +219,15 @@ def test_refused_forms_come_back_with_the_reason_beside_the_field(
     assert refused.status_code == 422
     html = refused.get_data(as_text=True)
     assert re.search(r'id="err-reject_reason" role="alert">此项必填<', html), html
+    assert case_row(key).status == "triage"
+    for number, message in (("GC-2026-999999", "没有案件 GC-2026-999999"), (key, "不能标记为自身的重复案件")):
+        refused = _post(
+            page,
+            f"/dispatch/tasks/{triage.id}/triage",
+            {"triage_decision": "duplicate", "duplicate_of": number},
+        )
+        assert refused.status_code == 422
+        assert f'id="err-duplicate_of" role="alert">{message}<' in refused.get_data(as_text=True)
     assert case_row(key).status == "triage"
     walk_to(client, auth, key, "dispatch")
     dispatch = open_task(key, "dispatch")

@@ -59,7 +59,7 @@ def triage(user: User, task_id: int, form: Mapping[str, str]) -> Done:
     if decision == "reject":
         data["reject_reason"] = _text(form, "reject_reason")
     elif decision == "duplicate":
-        data["duplicate_of"] = _text(form, "duplicate_of")
+        data["duplicate_of"] = _original(user, case, _text(form, "duplicate_of"))
     elif decision == "accept":
         # Only a correction is sent: the form refuses an inactive category, which the report may keep.
         for name in ("category_code", "severity"):
@@ -71,6 +71,22 @@ def triage(user: User, task_id: int, form: Mapping[str, str]) -> Done:
         data["triage_note"] = note
     tasks.complete(user, task.id, {name: value for name, value in data.items() if value is not None})
     return Done(case, decision, _take_dispatch(user, case) if decision == "accept" else None)
+
+
+def _original(user: User, case: Case, key: str | None) -> str | None:
+    """The case number a duplicate links to, checked here so the page can say what is wrong in the
+    user's words (the process refuses it too, in English, naming its step)."""
+    if key is None:
+        return None
+    if key == case.key:
+        raise InvalidInput("duplicate_of: itself", {"duplicate_of": _("A report cannot duplicate itself.")})
+    try:
+        get_case(user, key)
+    except NotFound:
+        raise InvalidInput(
+            f"duplicate_of: no case {key}", {"duplicate_of": _("No case %(key)s.", key=key)}
+        ) from None
+    return key
 
 
 def _take_dispatch(user: User, case: Case) -> HumanTask | None:
