@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from app.auth.models import User
 from app.cases.models import Case
 from app.extensions import db
-from app.web.workbench import duplicates, queue
+from app.web.workbench import duplicates, picker, queue
 from app.workflow.models import HumanTask, TaskStatus
 from tests.cases.territory import DISTRICT, EAST_GRID, WEST_GRID, WEST_POINT, assign, build_territory
 from tests.helpers import case_events, case_row, open_task, report, walk_to
@@ -94,6 +94,10 @@ def test_only_dispatchers_open_the_workbench(app: Flask) -> None:
     html = page.get_data(as_text=True)
     assert "调度工作台" in html and 'href="/dispatch/"' in html  # title and the nav link, zh-CN first
     assert 'id="queue-empty"' in html
+    client = page_client(app, "dispatcher")
+    client.get("/lang/en")
+    english = client.get("/dispatch/").get_data(as_text=True)
+    assert "Dispatch workbench" in english and "Next report" in english and "调度工作台" not in english
 
 
 def test_the_queue_filters_sorts_and_keeps_to_the_grid_scope(
@@ -242,3 +246,29 @@ def test_refused_forms_come_back_with_the_reason_beside_the_field(
     assert refused.status_code == 422 and 'id="err-handler"' in refused.get_data(as_text=True)
     assert case_row(key).status == "dispatching"
     assert db.session.get(HumanTask, dispatch.id).status in TaskStatus.OPEN
+
+
+def test_the_picker_offers_people_and_units_with_grid_and_load(
+    app: Flask, client: FlaskClient, auth: Any, create_user: Any
+) -> None:
+    from app.tasks.services import task_data
+    from tests.cases.territory import add_unit
+
+    add_unit("water", "water", EAST_GRID)  # the fixture's unit of ``handler``, now serving the east grid
+    create_user("grid_worker", "worker_nowhere")  # on no grid: not offered
+    busy = report(client, auth)["key"]
+    walk_to(client, auth, busy, "handle")  # worker holds one case
+    key = report(client, auth)["key"]
+    walk_to(client, auth, key, "dispatch")
+    pick = picker.build(case_row(key), task_data(open_task(key, "dispatch"))["proposal"])
+    assert pick.proposed == "user:worker"
+    assert [(c.value, c.grid_code, c.load) for c in pick.nearby] == [
+        ("user:worker", EAST_GRID, 1),
+        ("unit:water", EAST_GRID, 0),
+    ]
+    assert pick.grid_names[EAST_GRID] == "第2网格"
+    assert "网格 锦绣花园 的网格员" in pick.reason and EAST_GRID not in pick.reason  # the case's grid by name
+    others = {c.value for c in pick.others}
+    assert {"user:worker2", "user:handler"} <= others  # the street's other worker, a department handler
+    assert "user:worker_nowhere" not in others and "user:worker" not in others
+    assert pick.find("user:handler").name == user("handler").display_name

@@ -3,8 +3,9 @@ grid that makes them a candidate and their open load, the engine's proposal (``d
 dispatch task, from ``app.cases.dispatch.propose``) first and pre-selected.
 
 ``nearby``: the grid workers of the case's grid and the units of every kind serving it (the rules of
-``app.cases.dispatch``, loads as they are now). ``others``: every other active grid worker, department
-handler and unit, for a dispatcher who overrides the proposal.
+``app.cases.dispatch``, loads as they are now). ``others``: for a dispatcher who overrides the proposal,
+every other active department handler and unit, and the grid workers of the case's street (of the whole
+territory for an unlocated case): a district has a thousand grid workers, a street some dozens.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.auth.models import User
+from app.auth.roles import Role
 from app.cases.dispatch import (
     HANDLER_ROLES,
     Candidate,
@@ -26,7 +28,9 @@ from app.cases.dispatch import (
 )
 from app.cases.models import Case
 from app.extensions import db
+from app.grids.codes import LEVEL_LENGTHS
 from app.grids.models import Grid, GridMember
+from app.grids.scope import in_subtrees
 from app.units.models import UNIT_KINDS, Unit
 
 USER, UNIT = "user", "unit"
@@ -76,7 +80,8 @@ def build(case: Case, proposal: dict[str, Any] | None) -> Picker:
     proposal = proposal or {}
     nearby = _nearby(case.grid_code) if case.grid_code else []
     taken = {choice.value for choice in nearby}
-    others = [choice for choice in _everyone() if choice.value not in taken]
+    street = case.grid_code[: LEVEL_LENGTHS["street"]] if case.grid_code else None
+    others = [choice for choice in _everyone(street) if choice.value not in taken]
     proposed = value_of(proposal.get("handler_user"), proposal.get("handler_unit"))
     if proposed is not None and proposed not in taken:
         # The proposal from when the dispatch task was made, whoever serves the grid now: keep it first.
@@ -117,15 +122,18 @@ def _unit_choice(candidate: Candidate, kind: str) -> Choice:
     )
 
 
-def _everyone() -> list[Choice]:
-    """Every active handler (by name) and unit, with their first grid and load."""
-    people = list(
-        db.session.execute(
-            select(User)
-            .where(User.role.in_(HANDLER_ROLES), User.active.is_(True))
-            .order_by(User.display_name, User.username)
-        ).scalars()
-    )
+def _everyone(street: str | None) -> list[Choice]:
+    """Every active handler (by name; grid workers of ``street`` only, when given) and unit, with their
+    first grid and load."""
+    statement = select(User).where(User.role.in_(HANDLER_ROLES), User.active.is_(True))
+    if street is not None:
+        on_street = (
+            select(GridMember.user_id)
+            .join(Grid, Grid.id == GridMember.grid_id)
+            .where(in_subtrees(Grid.code, (street,)))
+        )
+        statement = statement.where((User.role != Role.GRID_WORKER) | User.id.in_(on_street))
+    people = list(db.session.execute(statement.order_by(User.display_name, User.username)).scalars())
     first_grid: dict[int, str] = {}
     member_rows = db.session.execute(
         select(GridMember.user_id, Grid.code)

@@ -152,7 +152,7 @@ def _report(user: User, task_id: int) -> dict[str, Any]:
     task, case = actions.workbench_task(user, task_id, stage)
     photos = cases.attachments(user, case.key)
     found = duplicates.possible_duplicates(user, case)
-    grid_names, category_names = names_of([case, *[d.case for d in found]])
+    grid_names, category_names = _names([case, *[d.case for d in found]])
     report: dict[str, Any] = {
         "task": task,
         "case": case,
@@ -190,12 +190,21 @@ def _holder(task: HumanTask) -> str | None:
     return holder.display_name if holder is not None else None
 
 
+def _names(shown: list[Case]) -> tuple[dict[str, str], dict[str, str]]:
+    """Names of the grids and categories of ``shown`` (categories in the page's language)."""
+    grid_names, category_names = names_of(shown)
+    if current_language() == "en":
+        english = {code: name for code, name, name_en in category_choices() if name_en}
+        category_names = {code: english.get(code, name) for code, name in category_names.items()}
+    return grid_names, category_names
+
+
 def _render(
     user: User, query: queue.QueueQuery, errors: dict[str, str], report: dict[str, Any] | None
 ) -> str:
     page = queue.search(user, query)
     cases_shown: list[Case] = [row.case for row in page["items"]]
-    grid_names, category_names = names_of(cases_shown)
+    grid_names, category_names = _names(cases_shown)
     return render_template(
         "workbench/workbench.html",
         query=query,
