@@ -33,8 +33,9 @@ FAR = (30.7679, 103.9718)
 
 
 @pytest.fixture
-def app(make_app: Any) -> Iterator[Flask]:
-    app = make_app("sqlite")
+def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    # SQLite unless a test asks for PostgreSQL too (the queries' tests: the production database).
+    app = make_app(getattr(request, "param", "sqlite"))
     app.test_client_class = PageClient
     with app.app_context():
         yield app
@@ -100,6 +101,7 @@ def test_only_dispatchers_open_the_workbench(app: Flask) -> None:
     assert "Dispatch workbench" in english and "Next report" in english and "调度工作台" not in english
 
 
+@pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
 def test_the_queue_filters_sorts_and_keeps_to_the_grid_scope(
     app: Flask, client: FlaskClient, auth: Any, clock: Any
 ) -> None:
@@ -142,6 +144,7 @@ def test_the_queue_filters_sorts_and_keeps_to_the_grid_scope(
         assert refused.status_code == 422 and f'id="err-{field}"' in refused.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
 def test_possible_duplicates_are_open_cases_of_the_category_near_in_place_and_time(
     app: Flask, client: FlaskClient, auth: Any, clock: Any
 ) -> None:
