@@ -149,6 +149,7 @@ def test_filter_the_queue_and_mark_a_duplicate_in_one_click(live_server, page_as
     with page.expect_navigation():
         page.click(f"li[data-case-key='{again}'] a")
     duplicate = page.locator(f"#duplicates li.wb-dup[data-case-key='{original}']")
+    screenshot(page, "workbench_triage")
     assert "相距 35 米" in duplicate.inner_text() and "早 2小时" in duplicate.inner_text()
     with page.expect_navigation():
         duplicate.locator("button.wb-dup-button").click()  # one click: 重复案件,关联此案
