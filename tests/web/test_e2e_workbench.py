@@ -117,6 +117,8 @@ def test_accept_and_dispatch_to_the_proposal_in_three_clicks(live_server, page_a
         case = case_row(key)
         assert (case.status, case.handler_user) == ("handling", "worker")
         completed = case_events(key, "task.completed")  # triage and dispatch, both by the dispatcher
+        # 下一件 claimed the triage task, 立案 the dispatch task it opened: nobody else could take them
+        assert len(case_events(key, "task.claimed")) == 2
         assert len(completed) == 2 and {e.actor_id for e in completed} == {
             db.session.execute(select(User.id).where(User.username == "dispatcher")).scalar_one()
         }
