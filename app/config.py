@@ -17,7 +17,7 @@ DEFAULT_WORKING_HOURS = "08:30-12:00,13:30-17:30"
 # The gettext catalogues of the web blueprints (compiled by `make setup`; .mo files are not committed).
 TRANSLATION_FOLDERS = tuple(
     PROJECT_ROOT / "app" / "web" / sub / "translations"
-    for sub in ("", "supervisor", "designer", "operations")
+    for sub in ("", "supervisor", "designer", "operations", "workbench")
 )
 
 
@@ -327,6 +327,10 @@ class Settings:
     # How long the job outbox keeps the rows of jobs that ran (failed ones stay until queued again).
     job_outbox_retention_hours: int = 72
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
+    # The dispatcher workbench's possible duplicates: open cases of the same category reported this close
+    # (metres) and this near in time (hours, either side) to the report being triaged.
+    duplicate_radius_meters: int = 200
+    duplicate_window_hours: int = 72
 
     @property
     def embedded(self) -> bool:
@@ -367,6 +371,8 @@ class Settings:
             "engine_max_steps_per_run": _int("ENGINE_MAX_STEPS_PER_RUN", 100_000, minimum=10),
             "job_outbox_retention_hours": _int("JOB_OUTBOX_RETENTION_HOURS", 72, minimum=1),
             "observability": ObservabilitySettings.from_env(),
+            "duplicate_radius_meters": _int("DUPLICATE_RADIUS_METERS", 200, minimum=1),
+            "duplicate_window_hours": _int("DUPLICATE_WINDOW_HOURS", 72, minimum=1),
         }
         values.update(overrides)
         if not values["secret_key"]:

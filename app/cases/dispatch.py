@@ -112,7 +112,8 @@ def _deepest(rows: list[tuple[Any, str]]) -> list[tuple[Any, str]]:
     return [(item, code) for item, code in rows if len(code) == depth]
 
 
-def _user_loads(user_ids: list[int]) -> dict[int, int]:
+def user_loads(user_ids: list[int]) -> dict[int, int]:
+    """Open tasks per user: held by them, or offered to them by name and not yet taken."""
     offered = and_(HumanTask.assignee_id.is_(None), HumanTask.candidate_user == User.username)
     rows = db.session.execute(
         select(User.id, func.count(HumanTask.id))
@@ -126,7 +127,8 @@ def _user_loads(user_ids: list[int]) -> dict[int, int]:
     return {user_id: count for user_id, count in rows}
 
 
-def _unit_loads(unit_codes: list[str]) -> dict[str, int]:
+def unit_loads(unit_codes: list[str]) -> dict[str, int]:
+    """Open tasks per unit: those whose candidate group is the unit's code."""
     rows = db.session.execute(
         select(HumanTask.candidate_group, func.count())
         .where(HumanTask.status.in_(TaskStatus.OPEN), HumanTask.candidate_group.in_(unit_codes))
@@ -152,7 +154,7 @@ def grid_worker_candidates(grid_code: str) -> list[Candidate]:
     first_grid: dict[int, tuple[User, str]] = {}
     for user, code in sorted(rows, key=lambda r: r[1]):
         first_grid.setdefault(user.id, (user, code))
-    loads = _user_loads(list(first_grid))
+    loads = user_loads(list(first_grid))
     candidates = [
         Candidate(user.username, user.display_name, code, loads.get(user.id, 0))
         for user, code in first_grid.values()
@@ -176,7 +178,7 @@ def unit_candidates(grid_code: str, kind: str) -> list[Candidate]:
     units: dict[int, tuple[Unit, str]] = {}
     for unit, code in _deepest(rows):
         units.setdefault(unit.id, (unit, code))
-    loads = _unit_loads([unit.code for unit, _ in units.values()])
+    loads = unit_loads([unit.code for unit, _ in units.values()])
     candidates = [
         Candidate(unit.code, unit.name, code, loads.get(unit.code, 0)) for unit, code in units.values()
     ]

@@ -3,7 +3,8 @@
 - ``app.web.views``: sign-in, shared layout, language and security, grid worker (phone) and resident pages;
 - ``app.web.supervisor``: case list, case page with timeline and diagram, the one-screen dashboard;
 - ``app.web.designer``: processes, versions, the bpmn-js modeler, form editor and version diff;
-- ``app.web.operations``: running instances, incidents and their repairs (admins, designers).
+- ``app.web.operations``: running instances, incidents and their repairs (admins, designers);
+- ``app.web.workbench``: the dispatcher's triage and dispatch workbench (desktop).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ def register_web(app: Flask) -> None:
     from app.web.operations import bp as operations_bp
     from app.web.supervisor import bp as supervisor_bp
     from app.web.views import bp
+    from app.web.workbench import bp as workbench_bp
 
     app.register_blueprint(bp)
     app.register_blueprint(supervisor_bp)
     app.register_blueprint(designer_bp)
     app.register_blueprint(operations_bp)
+    app.register_blueprint(workbench_bp)

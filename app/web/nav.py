@@ -45,6 +45,7 @@ NAV_LINKS: tuple[NavLink, ...] = (
     NavLink("/r/", _l("My reports"), RESIDENT_ROLES),
     NavLink("/r/track", _l("Track a case"), RESIDENT_ROLES),
     NavLink("/m/", _l("Tasks"), TASK_ROLES),
+    NavLink("/dispatch/", _l("Dispatch workbench"), frozenset({R.DISPATCHER})),
     NavLink("/supervise/dashboard", _l("Dashboard"), SUPERVISION_ROLES),
     NavLink("/supervise/cases", _l("Cases"), SUPERVISION_ROLES),
     NavLink("/design/processes", _l("Processes"), DESIGN_ROLES),
@@ -56,7 +57,7 @@ HOMES: dict[Role, str] = {
     R.RESIDENT: "/r/",
     R.DESIGNER: "/design/processes",
     R.SUPERVISOR: "/supervise/dashboard",
-    R.DISPATCHER: "/supervise/cases",
+    R.DISPATCHER: "/dispatch/",
 }
 TASK_HOME = "/m/"
 

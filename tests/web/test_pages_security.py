@@ -171,7 +171,7 @@ def test_dates_and_numbers_follow_the_language(app):
         ("resident", "/r/"),
         ("worker", "/m/"),
         ("handler", "/m/"),
-        ("dispatcher", "/supervise/cases"),
+        ("dispatcher", "/dispatch/"),
         ("supervisor", "/supervise/dashboard"),
         ("designer", "/design/processes"),
     ],
