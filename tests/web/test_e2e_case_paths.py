@@ -1,8 +1,9 @@
 """Every path of ``bpmn/case_handling.bpmn`` walked through the pages (issue 14, "done when" 1), except the
-overdue → 超期督办 paths (tests/web/test_e2e_review*.py). State moves only by clicks and typing, each person
-signed in on their own pages (the resident on the phone pages at 360 px, everyone else on the task pages);
-starting data is seeded with the helpers. After each step the database is checked: the case's status, its
-tasks, audit events, the duplicate link, the time limit, the summoned units and their report-ins.
+overdue → 超期督办 paths (walked by the review pages' own browser test). State moves only by clicks and
+typing, each person signed in on their own pages (the resident on the phone pages at 360 px, everyone else
+on the task pages); starting data is seeded with the helpers. After each step the database is checked:
+the case's status, its tasks, audit events, the duplicate link, the time limit, the summoned units and
+their report-ins.
 
 1. triage and the main line: a resident reports on the report page and withdraws it (撤销上报); a report is
    rejected with a reason; one is accepted, and a stale withdrawal of it is refused; a duplicate of it is
@@ -10,7 +11,8 @@ tasks, audit events, the duplicate link, the time limit, the summoned units and 
    is handled with a photo proof, sent back (返工) and approved.
 2. the other dispatch and coordination: an override to another worker with a time limit; 超出网格处置能力
    → 社区协调 提级 → 街道 吹哨 with two units → each unit's member reports in from their inbox → the lead
-   unit handles; and 超出网格处置能力 → 社区协调 退回处置 to a named worker.
+   unit handles; 超出网格处置能力 → 社区协调 退回处置 to a named worker; and 社区 吹哨 where the unit
+   misses its report-in deadline (the injected clock fires the timer) → the street coordinates.
 """
 
 from __future__ import annotations
@@ -27,7 +29,17 @@ from app.extensions import db
 from app.workflow.models import HumanTask, TaskStatus
 from tests.cases.territory import COMMUNITY, EAST_GRID, STREET, add_unit, assign
 from tests.conftest import PASSWORD
-from tests.helpers import after_working_hours, case_events, case_row, open_ids, open_task, report, walk_to
+from tests.helpers import (
+    after_working_hours,
+    case_events,
+    case_row,
+    fire_next_timer,
+    open_ids,
+    open_task,
+    report,
+    walk_to,
+)
+from tests.helpers import complete as api_complete
 from tests.web.conftest import PHONE
 from tests.web.seed import seed_people
 
@@ -297,6 +309,14 @@ def test_override_escalation_summons_report_in_and_return(live_server, page_as, 
         walk_to(client, auth, leak, "dispatch")
         returned = report(client, auth, title="井盖缺失", description="人行道井盖没了")["key"]
         walk_to(client, auth, returned, "handle", hours=8)
+        missed = report(client, auth, title="电缆外露", description="绿化带里电缆外露")["key"]
+        walk_to(client, auth, missed, "handle", hours=8)
+        beyond = {
+            "handle_result": "beyond_means",
+            "handle_description": "已围挡",
+            "beyond_means_reason": "需供电所",
+        }
+        api_complete(client, auth, "worker", missed, "handle", beyond)
         clock = live_server.app.extensions["gridcase.clock"]
 
     # -- the dispatcher overrides the proposal: another worker, 6 working hours, a note ------------------
@@ -406,7 +426,23 @@ def test_override_escalation_summons_report_in_and_return(live_server, page_as, 
         handle = open_task(returned, "handle")
         assert handle.candidate_user == "worker_west" and handle.status == TaskStatus.CLAIMED
         assert "case.escalation_resolved" in actions(returned)
-    del clock
+
+    # -- 有单位未报到: the community summons power, which does not report in by the deadline → the street ----
+    open_from_inbox(community, base, missed, "社区协调")
+    choose(community, "coordinate_decision", "summon")
+    units = _field(community, "summon_units")
+    units.locator(":scope > button").click()
+    units.locator("select").select_option('"power"')
+    complete(community, base)
+    with live_server.app.app_context():
+        report_in = open_task(missed, "report_in")
+        assert (report_in.candidate_group, case_row(missed).escalation_level) == ("power", "community")
+        fire_next_timer(clock, missed)  # the report-in deadline passes (the injected clock, no sleeping)
+        assert [e.data["unit"] for e in case_events(missed, "case.report_in_missed")] == ["power"]
+        assert db.session.get(HumanTask, report_in.id).status == TaskStatus.CANCELLED
+        assert case_row(missed).escalation_level == "street" and open_ids(missed) == ["coordinate_street"]
+    street.goto(f"{base}/m/")
+    assert street.locator("li.task-row", has_text=missed).locator(".task-name").inner_text() == "街道协调"
 
 
 def _open(key: str) -> list[HumanTask]:
