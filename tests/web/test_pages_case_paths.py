@@ -122,3 +122,21 @@ def test_triage_page_offers_recent_cases_as_the_original(client, seeded):
     # the same category first, nearest first; a rejected report and the case itself are no original
     assert offered == [original, far, other_kind]
     assert field["suggestions"][0]["label"].startswith(f"{original} · 北门垃圾 · 锦绣花园北门 · 0 米")
+
+
+def test_the_new_pieces_speak_english_by_the_switch(client, seeded):
+    key = report(seeded["api"], seeded["auth"])["key"]
+    complete(seeded["api"], seeded["auth"], "dispatcher", key, "triage", {"triage_decision": "accept"})
+    other = report(seeded["api"], seeded["auth"])["key"]
+    client.set_cookie("lang", "en")
+    sign_in(client, "resident")
+    track = client.get(f"/r/track?key={other}").get_data(as_text=True)
+    assert "Withdraw this report" in track and f"Yes, withdraw report {other}" in track
+    dispatcher = client.application.test_client()
+    dispatcher.set_cookie("lang", "en")
+    sign_in(dispatcher, "dispatcher")
+    task = open_task(key, "dispatch")
+    dispatcher.post(f"/m/tasks/{task.id}/claim", data={"csrf_token": csrf_token(dispatcher, "/m/")})
+    page = dispatcher.get(f"/m/tasks/{task.id}").get_data(as_text=True)
+    assert "Proposed handler" in page and "Only candidate on 第2网格: 0 open tasks" in page
+    assert "系统推荐" not in page
