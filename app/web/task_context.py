@@ -70,10 +70,7 @@ class TaskContext:
     proposal: ProposalView | None = None
     summons: SummonsView | None = None
     handler_account: HandlerAccount | None = None
-    start_values: dict[str, Any] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return any((self.proposal, self.summons, self.handler_account))
+    start_values: dict[str, Any] = field(default_factory=dict)  # the form's values it pre-fills
 
 
 def _names(model: Any, key: Any, codes: set[str]) -> dict[str, str]:
