@@ -24,10 +24,10 @@ from sqlalchemy import select
 
 from app.auth.models import User
 from app.cases import services as cases
-from app.cases.models import Attachment, Case
+from app.cases.models import Attachment, Case, CaseStatus
 from app.cases.schemas import CaseReportSchema
 from app.categories.models import Category
-from app.errors import DomainError, NotFound
+from app.errors import Conflict, DomainError, NotFound
 from app.extensions import db
 from app.http import paginate
 from app.idempotency import FORM_FIELD, form_key, idempotent
@@ -221,13 +221,69 @@ def resident_track() -> ResponseReturnValue:
     except NotFound:
         # The same answer for "no such case" and "not yours": case numbers are not a way to probe.
         return render_template("resident/track.html", key=key, case=None, not_found=True), 404
-    return render_template(
-        "resident/track.html",
-        key=key,
-        case=case,
-        not_found=False,
-        steps=progress_steps(case),
-        photos=own_photos(user, case),
-        thumbnail_url=thumbnail_url,
-        category_name=category_name,
+    return resident_track_page(user, case)
+
+
+def resident_track_page(
+    user: User, case: Case, withdraw_error: str | None = None, withdraw_reason: str = "", status: int = 200
+) -> ResponseReturnValue:
+    return (
+        render_template(
+            "resident/track.html",
+            key=case.key,
+            case=case,
+            not_found=False,
+            steps=progress_steps(case),
+            photos=own_photos(user, case),
+            thumbnail_url=thumbnail_url,
+            category_name=category_name,
+            withdrawable=can_withdraw(user, case),
+            withdraw_error=withdraw_error,
+            withdraw_reason=withdraw_reason,
+        ),
+        status,
     )
+
+
+# -- withdrawal ---------------------------------------------------------------------------------------
+
+WITHDRAW_REASON_LENGTH = (2, 500)  # as the API's WithdrawInput
+
+
+def can_withdraw(user: User, case: Case) -> bool:
+    """The reporter may withdraw their report while it waits for triage (the boundary message on triage)."""
+    return case.reporter_id == user.id and case.status == CaseStatus.TRIAGE
+
+
+@bp.route("/r/cases/<key>/withdraw", methods=["POST"])
+@login_required
+def resident_withdraw(key: str) -> ResponseReturnValue:
+    """撤销上报: the same service as ``POST /api/v1/cases/<key>/withdraw``. Someone else's case answers as an
+    unknown one (404); a report already triaged is refused with the tracking page's explanation (409)."""
+    user = _user()
+    case = cases.get_case(user, key)  # 404 for "not yours" as for "no such case"
+    if case.reporter_id != user.id:
+        raise NotFound(f"case {key} does not exist")
+    reason = request.form.get("reason", "").strip()
+    low, high = WITHDRAW_REASON_LENGTH
+    refused = _("This report has been accepted already and can no longer be withdrawn.")
+    problem, status = None, 422
+    if not can_withdraw(user, case):
+        problem, status = refused, 409
+    elif request.form.get("confirm") != "yes":
+        problem = _("Tick the box to confirm that you withdraw this report.")
+    elif not low <= len(reason) <= high:
+        problem = _("Say in %(low)s to %(high)s characters why you withdraw the report.", low=low, high=high)
+    if problem is None:
+        try:
+            cases.withdraw(user, key, reason)
+        except Conflict:  # triaged between the check and the message
+            db.session.rollback()
+            problem, status = refused, 409
+    if problem is not None:
+        db.session.expire_all()
+        return resident_track_page(user, cases.get_case(user, key), problem, reason, status)
+    notice = step_notice()
+    db.session.commit()
+    flash(notice or _("Your report %(key)s is withdrawn.", key=key), "warning" if notice else "success")
+    return redirect(url_for("web.resident_track", key=key))

@@ -14,7 +14,7 @@ own title under the root ``"ui:locales"``; nested fields under ``"ui:fields"``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -39,13 +39,25 @@ _CHECKED_KEYWORDS = (
 _WIDGETS_FROM_UI = {"textarea", "radio", "select", "hidden", "date", "datetime", "updown"}
 
 
+# Other cases offered by a ``case_picker`` field (a duplicate's original): ``[{"value": key, "label": ...}]``,
+# asked only when the form has such a field.
+CaseChoices = Callable[[], list[dict[str, str]]]
+
+
 class FormView:
     """Builds the page's description of one form for one language (``"zh_CN"`` or ``"en"``)."""
 
-    def __init__(self, schema: Mapping[str, Any], ui_schema: Mapping[str, Any] | None, language: str) -> None:
+    def __init__(
+        self,
+        schema: Mapping[str, Any],
+        ui_schema: Mapping[str, Any] | None,
+        language: str,
+        case_choices: CaseChoices | None = None,
+    ) -> None:
         self.schema = schema
         self.ui = ui_schema or {}
         self.english = language == "en"
+        self.case_choices = case_choices
         self._users: dict[tuple[str, ...], list[dict[str, str]]] = {}
         self._units: list[dict[str, str]] | None = None
         self._categories: list[dict[str, str]] | None = None
@@ -183,6 +195,8 @@ class FormView:
             field["widget"] = "textarea"
         else:
             field["widget"] = "text"
+            if widget == "case_picker":  # free entry stays: the original may be older than the offers
+                field["suggestions"] = self.case_choices() if self.case_choices else []
         return field
 
     def object_parts(
@@ -276,5 +290,6 @@ def client_messages(english: bool) -> dict[str, str]:
         "choose": ("— choose —", "— 请选择 —"),
         "entry_key": ("Item key", "项目编号"),
         "add_photo": ("Take or choose photos", "拍照或选择照片"),
+        "suggestions": ("Recent cases, same category and nearest first:", "近期案件(同类、就近优先):"),
     }
     return {key: en if english else zh for key, (en, zh) in pairs.items()}

@@ -23,12 +23,14 @@ from app.extensions import db
 from app.inputs import INT_MAX
 from app.tasks import services as tasks
 from app.web.blueprint import bp
+from app.web.case_picker import duplicate_choices
 from app.web.geo import grid_feature_of
 from app.web.i18n import current_language
 from app.web.incident_notice import step_notice
 from app.web.labels import ATTACHMENT_KIND_LABELS, category_name, time_left
 from app.web.nav import TASK_ROLES
-from app.web.task_form import FormView, client_messages
+from app.web.task_context import task_context
+from app.web.task_form import CaseChoices, FormView, client_messages
 from app.workflow.models import HumanTask, TaskStatus
 
 INBOX_PAGE_SIZE = 20
@@ -118,6 +120,8 @@ def worker_task(task_id: int) -> ResponseReturnValue:
     declared = form.schema.get("properties", {})
     photos = cases.attachments(user, case.key) if case is not None else []
     mine = task.status == TaskStatus.CLAIMED and task.assignee_id == user.id
+    data = tasks.task_data(task)
+    context = task_context(task.form_key, data, declared)
     return render_template(
         "worker/task.html",
         task=task,
@@ -128,9 +132,11 @@ def worker_task(task_id: int) -> ResponseReturnValue:
         form_page=task_form_page(
             form.schema,
             form.ui_schema,
-            {k: v for k, v in tasks.task_data(task).items() if k in declared and v is not None},
+            {**context.start_values, **{k: v for k, v in data.items() if k in declared and v is not None}},
             photos,
+            case_choices=lambda: duplicate_choices(user, case),
         ),
+        context=context,
         photos=photos,
         thumbnail_url=thumbnail_url,
         kind_labels=ATTACHMENT_KIND_LABELS,
@@ -141,11 +147,15 @@ def worker_task(task_id: int) -> ResponseReturnValue:
 
 
 def task_form_page(
-    schema: dict[str, Any], ui_schema: dict[str, Any] | None, values: dict[str, Any], photos: list[Attachment]
+    schema: dict[str, Any],
+    ui_schema: dict[str, Any] | None,
+    values: dict[str, Any],
+    photos: list[Attachment],
+    case_choices: CaseChoices | None = None,
 ) -> dict[str, Any]:
     """What ``_task_form.html`` draws: the form's fields in the user's language, its start values, this
-    case's photos to pick from, and the page's check messages."""
-    view = FormView(schema, ui_schema, current_language())
+    case's photos to pick from, other cases to pick (``case_picker``), and the page's check messages."""
+    view = FormView(schema, ui_schema, current_language(), case_choices)
     model = {"widget": "object", "name": "", "label": "", "messages": {}, **view.describe()}
     return {
         "title": view.title(),

@@ -91,6 +91,7 @@
       }
       var node = box(field, path, id);
       node.appendChild(input);
+      if (field.suggestions && field.suggestions.length) { node.appendChild(suggestionList(field, input)); }
       return {
         node: node,
         get: function () {
@@ -101,6 +102,29 @@
           return raw;
         }
       };
+    }
+
+    function suggestionList(field, input) {
+      // values to pick with one tap (a case_picker's cases); typing any other value stays possible
+      var holder = make("div", "suggestions");
+      holder.appendChild(make("p", "field-help muted", text.suggestions));
+      var list = make("ul", "suggestion-list");
+      list.setAttribute("aria-label", field.label);
+      holder.appendChild(list);
+      field.suggestions.forEach(function (suggestion) {
+        var item = make("li");
+        var pick = make("button", "small suggestion", suggestion.label);
+        pick.type = "button";
+        pick.dataset.value = suggestion.value;
+        pick.addEventListener("click", function () {
+          input.value = suggestion.value;
+          input.dispatchEvent(new Event("input", { bubbles: true }));
+          input.dispatchEvent(new Event("change", { bubbles: true }));
+        });
+        item.appendChild(pick);
+        list.appendChild(item);
+      });
+      return holder;
     }
 
     function withOffset(local) {
