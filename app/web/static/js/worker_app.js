@@ -1,0 +1,51 @@
+/* The grid worker's pages as an app: registers the service worker (/m/sw.js), tells it what this page loaded
+   so the shell is kept for offline use, starts the offline queue (offline_queue.js) and sends what it holds
+   now and whenever the network returns; the inbox reloads once a queued completion went through. Signing
+   out empties the kept pages first. GridcaseWorker.queue is the queue for the task page's script. */
+(function () {
+  "use strict";
+
+  var status = document.getElementById("offline-status");
+  if (!status) { return; }
+  var queue = GridcaseQueue.start(status);
+  window.GridcaseWorker = { queue: queue };
+
+  function loadedUrls() {
+    var urls = [location.href];
+    performance.getEntriesByType("resource").forEach(function (entry) { urls.push(entry.name); });
+    return urls.filter(function (url) { return new URL(url, location.href).origin === location.origin; });
+  }
+
+  if ("serviceWorker" in navigator && status.dataset.swUrl) {
+    navigator.serviceWorker.register(status.dataset.swUrl, { scope: status.dataset.scope })
+      .then(function () { return navigator.serviceWorker.ready; })
+      .then(function (registration) {
+        registration.active.postMessage({ type: "keep", urls: loadedUrls() });
+      })
+      .catch(function () { /* no service worker (e.g. private mode): the pages work online as before */ });
+  }
+
+  var signOut = document.querySelector("form.signout");
+  if (signOut) {
+    signOut.addEventListener("submit", function (event) {
+      if (!window.caches || signOut.dataset.forgotten) { return; }
+      event.preventDefault();
+      var worker = navigator.serviceWorker && navigator.serviceWorker.controller;
+      if (worker) { worker.postMessage({ type: "forget" }); }
+      caches.delete("gridcase-m-v1").finally(function () {
+        signOut.dataset.forgotten = "1";
+        signOut.submit();
+      });
+    });
+  }
+
+  if (status.dataset.page === "inbox") {
+    queue.onSynced(function (result) {
+      if (result.sent.some(function (entry) { return entry.type === "complete"; })) { location.reload(); }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    queue.show();
+    if (navigator.onLine) { queue.sync(); }
+  });
+})();
