@@ -105,8 +105,10 @@
           return save(entry).then(function () { return { sent: entry }; });
         }
         if (answer.signedOut) { return { stop: "signed_out" }; }
-        if (answer.status === 409 || answer.status >= 500) { return { stop: "retry" }; } // running or broken
+        var running = answer.status === 409 && (answer.body.details || {})["Idempotency-Key"];
+        if (running || answer.status >= 500) { return { stop: "retry" }; } // the first try still runs, or broken
         entry.state = "failed";
+        entry.status = answer.status;
         entry.problem = answer.body.message || String(answer.status);
         entry.answer = answer.body;
         return save(entry).then(function () { return { failed: entry }; });
@@ -191,7 +193,9 @@
         failed.forEach(function (entry) {
           var row = document.createElement("span");
           row.className = "queue-failed";
-          row.textContent = texts.msgFailed + " " + entry.problem;
+          // a task done, handed on or gone meanwhile: said in the page's words; else the server's
+          var gone = entry.status === 403 || entry.status === 404 || entry.status === 409;
+          row.textContent = texts.msgFailed + " " + (gone ? texts.msgGone : entry.problem);
           var discard = document.createElement("button");
           discard.type = "button";
           discard.className = "small";

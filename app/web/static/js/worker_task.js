@@ -214,6 +214,7 @@
     });
     result.failed.forEach(function (entry) {
       if (entry.type !== "complete" || entry.taskId !== taskId) { return; }
+      if (entry.status !== 422) { parked = true; submitted = false; updateButton(); return; } // the line says why
       // refused (e.g. a field the server judges otherwise): the form stays, marked; the entry goes
       queue.drop(entry.id).then(function () { queue.show(); });
       submitted = false;
