@@ -29,6 +29,7 @@ from tests.web.conftest import PHONE
 from tests.web.seed import case_at_handle, seed_people
 
 UPLOAD_LIMIT = 600 * 1024
+KEPT_URLS = "caches.open('gridcase-m-v1').then(c => c.keys()).then(ks => ks.map(r => r.url))"
 
 
 @lru_cache(maxsize=1)
@@ -81,9 +82,7 @@ def _controlled_and_kept(page: Any, url: str) -> None:
     page.evaluate("navigator.serviceWorker.ready")
     expect(page.locator("#complete-button")).to_be_visible()
     for _ in range(50):
-        kept = page.evaluate(
-            "caches.open('gridcase-m-v1').then(c => c.keys()).then(ks => ks.map(r => r.url))"
-        )
+        kept = page.evaluate(KEPT_URLS)
         if url in kept and any(k.endswith("worker_task.js") for k in kept):
             return
         page.wait_for_timeout(100)
@@ -162,6 +161,13 @@ def test_offline_completion_with_a_photo_survives_a_reload(live_server, page_as,
         assert photo.taken_at is not None and photo.taken_at.isoformat().startswith("2026-12-06T02:15:30")
         assert round(photo.gps_lat, 4) == 30.7589 and round(photo.gps_lon, 4) == 103.9718
     assert len(sent) == 1 and sent[0] < UPLOAD_LIMIT, sent
+    # the completed task's kept page is forgotten: offline, its old form is not offered again
+    for _ in range(50):
+        if task_url not in page.evaluate(KEPT_URLS):
+            break
+        page.wait_for_timeout(100)
+    else:
+        raise AssertionError(f"{task_url} is still kept by the service worker")
 
 
 def test_upload_holds_complete_a_lost_answer_is_resent_once_and_proof_follows(live_server, page_as):

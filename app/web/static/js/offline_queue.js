@@ -105,8 +105,8 @@
           return save(entry).then(function () { return { sent: entry }; });
         }
         if (answer.signedOut) { return { stop: "signed_out" }; }
-        var running = answer.status === 409 && (answer.body.details || {})["Idempotency-Key"];
-        if (running || answer.status >= 500) { return { stop: "retry" }; } // the first try still runs, or broken
+        var firstStillRuns = answer.status === 409 && (answer.body.details || {})["Idempotency-Key"];
+        if (firstStillRuns || answer.status >= 500) { return { stop: "retry" }; } // the first try still runs, or broken
         entry.state = "failed";
         entry.status = answer.status;
         entry.problem = answer.body.message || String(answer.status);

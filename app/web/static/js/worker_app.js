@@ -1,14 +1,21 @@
 /* The grid worker's pages as an app: registers the service worker (/m/sw.js), tells it what this page loaded
    so the shell is kept for offline use, starts the offline queue (offline_queue.js) and sends what it holds
    now and whenever the network returns; the inbox reloads once a queued completion went through. Signing
-   out empties the kept pages first. GridcaseWorker.queue is the queue for the task page's script. */
+   out empties the kept pages first. GridcaseWorker.queue is the queue for the task page's script,
+   GridcaseWorker.forgetPage(url) drops a kept page (a task once completed). */
 (function () {
   "use strict";
 
   var status = document.getElementById("offline-status");
   if (!status) { return; }
   var queue = GridcaseQueue.start(status);
-  window.GridcaseWorker = { queue: queue };
+
+  function forgetPage(url) {
+    var worker = navigator.serviceWorker && navigator.serviceWorker.controller;
+    if (worker) { worker.postMessage({ type: "drop", url: new URL(url, location.href).href }); }
+  }
+
+  window.GridcaseWorker = { queue: queue, forgetPage: forgetPage };
 
   function loadedUrls() {
     var urls = [location.href];
@@ -39,11 +46,12 @@
     });
   }
 
-  if (status.dataset.page === "inbox") {
-    queue.onSynced(function (result) {
-      if (result.sent.some(function (entry) { return entry.type === "complete"; })) { location.reload(); }
-    });
-  }
+  queue.onSynced(function (result) {
+    var completed = result.sent.filter(function (entry) { return entry.type === "complete"; });
+    // a completed task's kept page would offer its old form offline: forgotten
+    completed.forEach(function (entry) { forgetPage(entry.url.replace(/\/complete$/, "")); });
+    if (completed.length && status.dataset.page === "inbox") { location.reload(); }
+  });
   document.addEventListener("DOMContentLoaded", function () {
     queue.show();
     if (navigator.onLine) { queue.sync(); }

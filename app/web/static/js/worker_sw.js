@@ -4,7 +4,8 @@
    the cached copy at once and a fresh one fetched behind it. Made thumbnails: from the cache. Sending
    (POST) always goes to the network: the page's offline queue (offline_queue.js) keeps what could not go.
    The page tells this worker what it loaded ({type: "keep", urls}), so the shell is cached whatever the
-   static URLs look like; {type: "forget"} at sign-out empties the cache (the next person sees nothing). */
+   static URLs look like; {type: "forget"} at sign-out empties the cache (the next person sees nothing);
+   {type: "drop", url} forgets one page (a task just completed: its old form is not shown again offline). */
 "use strict";
 
 var CACHE = "gridcase-m-v1";
@@ -89,6 +90,8 @@ self.addEventListener("message", function (event) {
   var message = event.data || {};
   if (message.type === "forget") {
     event.waitUntil(caches.delete(CACHE));
+  } else if (message.type === "drop" && typeof message.url === "string") {
+    event.waitUntil(caches.open(CACHE).then(function (cache) { return cache.delete(message.url); }));
   } else if (message.type === "keep" && Array.isArray(message.urls)) {
     // what a page loaded before this worker controlled it (its first visit): fetched into the cache
     event.waitUntil(caches.open(CACHE).then(function (cache) {
