@@ -119,9 +119,15 @@
         var bar = progressBar(item);
         note(item, messages.msgUploading);
         queue.onProgress(entry.id, function (loaded, total) { bar.value = loaded / total; });
-        return queue.sync().then(function () { return settle(entry, api); });
-      }).catch(function () {
-        note(item, messages.msgNetwork);
+        return queue.sync().then(function () { return settle(entry, api); }, function () {
+          bar.remove();
+          note(item, messages.msgPhotoQueued); // kept in the phone: the next run sends it
+        });
+      }, function () {
+        // not kept in the phone (no storage for the queue): not offered as a photo of the form either
+        item.remove();
+        api.status.textContent = messages.msgUploadFailed + " " + file.name;
+        api.changed();
       }).finally(function () {
         uploading -= 1;
         updateButton();
