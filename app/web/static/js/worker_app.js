@@ -23,11 +23,18 @@
     return urls.filter(function (url) { return new URL(url, location.href).origin === location.origin; });
   }
 
+  function loaded() {
+    // the scripts after this one count too: asked once the whole page has loaded
+    return new Promise(function (resolve) {
+      if (document.readyState === "complete") { resolve(); } else { window.addEventListener("load", resolve); }
+    });
+  }
+
   if ("serviceWorker" in navigator && status.dataset.swUrl) {
     navigator.serviceWorker.register(status.dataset.swUrl, { scope: status.dataset.scope })
-      .then(function () { return navigator.serviceWorker.ready; })
-      .then(function (registration) {
-        registration.active.postMessage({ type: "keep", urls: loadedUrls() });
+      .then(function () { return Promise.all([navigator.serviceWorker.ready, loaded()]); })
+      .then(function (ready) {
+        ready[0].active.postMessage({ type: "keep", urls: loadedUrls() });
       })
       .catch(function () { /* no service worker (e.g. private mode): the pages work online as before */ });
   }
