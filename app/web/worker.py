@@ -109,6 +109,10 @@ def thumbnail_url(attachment: Attachment) -> str:
     return f"/api/v1/attachments/{attachment.id}/content?thumbnail=1"
 
 
+def content_url(attachment: Attachment) -> str:
+    return f"/api/v1/attachments/{attachment.id}/content"
+
+
 def made_thumbnail_url(attachment: Attachment) -> str | None:
     """The small version once the photos job has made it; before that, None (never the full original, which
     would download megabytes in place of a thumbnail)."""
@@ -193,10 +197,6 @@ def worker_release(task_id: int) -> ResponseReturnValue:
     db.session.commit()
     flash(_("You handed the task “%(name)s” back.", name=task.name), "success")
     return redirect(url_for("web.worker_inbox"))
-
-
-def content_url(attachment: Attachment) -> str:
-    return f"/api/v1/attachments/{attachment.id}/content"
 
 
 @bp.route("/m/tasks/<int:task_id>/photos", methods=["POST"])
