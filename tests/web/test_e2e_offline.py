@@ -230,3 +230,9 @@ def test_upload_holds_complete_a_lost_answer_is_resent_once_and_proof_follows(li
         assert db.session.execute(select(Case.status).where(Case.key == key)).scalar_one() == "review"
         kinds = db.session.execute(select(Attachment.kind).order_by(Attachment.id)).scalars().all()
         assert kinds == ["before", "after"]
+
+    # signing out empties the pages kept on the phone: the next person sees none of them offline
+    assert page.evaluate("caches.has('gridcase-m-v1')")
+    with page.expect_navigation(url=re.compile(r"/login")):
+        page.click("form.signout button")
+    assert not page.evaluate("caches.has('gridcase-m-v1')")
