@@ -14,6 +14,7 @@ from app.web import (  # noqa: F401  (registers routes)
     security,
     vendor,
     worker,
+    worker_app,
 )
 from app.web.blueprint import bp
 from app.web.errors import register_page_errors

@@ -20,6 +20,7 @@ from app.cases import services as cases
 from app.cases.models import Attachment, Case
 from app.errors import InvalidInput, NotFound, error_body
 from app.extensions import db
+from app.idempotency import idempotent
 from app.inputs import INT_MAX
 from app.tasks import services as tasks
 from app.web.blueprint import bp
@@ -110,6 +111,16 @@ def thumbnail_url(attachment: Attachment) -> str:
     return f"/api/v1/attachments/{attachment.id}/content?thumbnail=1"
 
 
+def content_url(attachment: Attachment) -> str:
+    return f"/api/v1/attachments/{attachment.id}/content"
+
+
+def made_thumbnail_url(attachment: Attachment) -> str | None:
+    """The small version once the photos job has made it; before that, None (never the full original, which
+    would download megabytes in place of a thumbnail)."""
+    return thumbnail_url(attachment) if attachment.thumbnail_path else None
+
+
 @bp.route("/m/tasks/<int:task_id>")
 @login_required
 def worker_task(task_id: int) -> ResponseReturnValue:
@@ -139,6 +150,7 @@ def worker_task(task_id: int) -> ResponseReturnValue:
         context=context,
         photos=photos,
         thumbnail_url=thumbnail_url,
+        content_url=content_url,
         kind_labels=ATTACHMENT_KIND_LABELS,
         category_name=category_name,
         grid=grid_feature_of(case.grid_code) if case else None,
@@ -168,7 +180,8 @@ def task_form_page(
                 "id": photo.id,
                 "kind": photo.kind,
                 "label": str(ATTACHMENT_KIND_LABELS.get(photo.kind, photo.kind)),
-                "thumbnail": thumbnail_url(photo),
+                "thumbnail": made_thumbnail_url(photo),
+                "content": content_url(photo),
             }
             for photo in photos
         ],
@@ -198,8 +211,11 @@ def worker_release(task_id: int) -> ResponseReturnValue:
 
 @bp.route("/m/tasks/<int:task_id>/photos", methods=["POST"])
 @login_required
+@idempotent(task_user)
 def worker_photo(task_id: int) -> ResponseReturnValue:
-    """One photo (multipart ``file``, ``?kind=``) added to the task's case; answers its id and thumbnail."""
+    """One photo (multipart ``file``, ``?kind=``) added to the task's case; answers its id, its thumbnail
+    (null until the photos job has made it: ``status`` tells when) and the photo. An ``Idempotency-Key``
+    header makes a retry (the offline queue's) answer the first upload instead of storing the photo twice."""
     user = task_user()
     task = tasks.get_task(user, task_id)
     case = _case_of(user, task)
@@ -211,7 +227,17 @@ def worker_photo(task_id: int) -> ResponseReturnValue:
         raise InvalidInput("no file uploaded", {"file": _("Choose or take a photo.")})
     attachment = cases.add_attachment(user, case.key, upload.read(), upload.filename, kind)
     db.session.commit()
-    return jsonify(id=attachment.id, kind=attachment.kind, thumbnail=thumbnail_url(attachment)), 201
+    return (
+        jsonify(
+            id=attachment.id,
+            kind=attachment.kind,
+            thumbnail=made_thumbnail_url(attachment),
+            thumbnail_when_made=thumbnail_url(attachment),
+            status=f"/api/v1/attachments/{attachment.id}",
+            content=content_url(attachment),
+        ),
+        201,
+    )
 
 
 def _location(raw: Any) -> dict[str, float] | None:
@@ -239,11 +265,32 @@ def _location(raw: Any) -> dict[str, float] | None:
     return values
 
 
+def next_task_of(user: User, task: HumanTask) -> HumanTask | None:
+    """The task of the same case this user now holds (claimed for them, e.g. 处置反馈 after 处置: the
+    diagram names the handler as its assignee), so both are done in one visit."""
+    if task.case_id is None:
+        return None
+    return db.session.execute(
+        select(HumanTask)
+        .where(
+            HumanTask.case_id == task.case_id,
+            HumanTask.status == TaskStatus.CLAIMED,
+            HumanTask.assignee_id == user.id,
+            HumanTask.id != task.id,
+        )
+        .order_by(HumanTask.id)
+        .limit(1)
+    ).scalar_one_or_none()
+
+
 @bp.route("/m/tasks/<int:task_id>/complete", methods=["POST"])
 @login_required
+@idempotent(task_user)
 def worker_complete(task_id: int) -> ResponseReturnValue:
     """Complete with ``{"data": {...}, "location": {"lat", "lon", "accuracy"} | null}`` (JSON, X-CSRFToken).
-    422 names each field that fails, as the API does; the location is recorded with the completion."""
+    422 names each field that fails, as the API does; the location is recorded with the completion. An
+    ``Idempotency-Key`` header makes a retry answer the first completion. The answer's ``redirect`` is the
+    next task of the same case this user holds (处置 → 处置反馈), else the inbox."""
     user = task_user()
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
@@ -266,15 +313,23 @@ def worker_complete(task_id: int) -> ResponseReturnValue:
     notice = step_notice()
     db.session.commit()
     case = db.session.get(Case, task.case_id) if task.case_id else None
-    if notice is None:
-        flash(_("Task “%(name)s” completed.", name=task.name), "success")
-    else:  # completed and kept; the process stopped after it and waits for a repair
+    following = next_task_of(user, task)
+    if notice is not None:  # completed and kept; the process stopped after it and waits for a repair
         flash(notice, "warning")
+    elif following is not None:
+        flash(
+            _("Task “%(name)s” completed. Next: “%(next)s”.", name=task.name, next=following.name), "success"
+        )
+    else:
+        flash(_("Task “%(name)s” completed.", name=task.name), "success")
     return jsonify(
         task_id=task_id,
         case_status=case.status if case else None,
         instance_status=outcome.instance.status,
-        redirect=url_for("web.worker_inbox"),
+        next_task_id=following.id if following else None,
+        redirect=url_for("web.worker_task", task_id=following.id)
+        if following
+        else url_for("web.worker_inbox"),
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
+from app.cases.jobs import make_thumbnail
 from app.cases.models import Attachment
 from app.extensions import db
 from app.workflow.models import HumanTask, TaskStatus
@@ -75,6 +76,13 @@ def test_task_page_shows_case_map_photos_and_form(client, seeded):
         .get_json()
     )
     sign_in(client, "worker")
+    # before the photos job made its thumbnail: a placeholder, never the full photo in a thumbnail's place
+    waiting = client.get(f"/m/tasks/{seeded['task_id']}").get_data(as_text=True)
+    assert (
+        "缩略图生成中" in waiting and f"/api/v1/attachments/{photo['id']}/content?thumbnail=1" not in waiting
+    )
+    make_thumbnail(photo["id"])  # the photos job (embedded mode's runner, stack mode's RQ worker)
+    db.session.commit()
     response = client.get(f"/m/tasks/{seeded['task_id']}")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -197,7 +205,7 @@ def test_complete_with_photo_and_location(client, seeded):
         select(HumanTask).where(HumanTask.element_id == "photo_proof", HumanTask.status.in_(TaskStatus.OPEN))
     ).scalar_one()
     page = client.get(f"/m/tasks/{proof.id}").get_data(as_text=True)
-    assert '&#34;upload_kind&#34;: &#34;after&#34;' in page or '"upload_kind": "after"' in page
+    assert "&#34;upload_kind&#34;: &#34;after&#34;" in page or '"upload_kind": "after"' in page
 
 
 def test_inbox_in_english(client, seeded):

@@ -2,7 +2,10 @@
    schema, optional ones included; fields required only in an if/then branch appear when that branch is
    chosen. Checks the simple keywords with the server's messages before sending, and marks the field a
    server error names (by its JSON pointer). No eval, no inline styles: the page's CSP stays strict.
-   GridcaseForm.mount(element) → {value(), check(), showErrors([{pointer, message}]), clearErrors()}. */
+   GridcaseForm.mount(element, options?) → {value(), check(), showErrors([{pointer, message}]), clearErrors()}.
+   options.photos (the phone's task page): {field(api)} is told of each photo field and {upload(files, api)}
+   takes the chosen files instead of the plain upload here; api = {field, path, add(photo, checked) → item,
+   status, changed()}. A photo's id may be a string (a photo still queued in the phone) until it is sent. */
 (function () {
   "use strict";
 
@@ -29,8 +32,9 @@
     return value !== undefined && !(Array.isArray(value) && value.length === 0);
   }
 
-  function mount(element) {
+  function mount(element, options) {
     var data = element.dataset;
+    var photoHandler = (options || {}).photos || null;
     var model = JSON.parse(data.form);
     var initial = JSON.parse(data.values || "{}");
     var text = JSON.parse(data.texts);
@@ -247,14 +251,27 @@
         tick.checked = checked;
         tick.value = String(photo.id);
         var image = make("img");
-        image.src = photo.thumbnail;
         image.alt = (photo.label || "") + " #" + photo.id;
         label.appendChild(tick);
-        label.appendChild(image);
+        if (photo.thumbnail) {
+          image.src = photo.thumbnail;
+          label.appendChild(image);
+        } else { // its thumbnail is not made yet: a placeholder, never the full-size photo in its place
+          label.appendChild(make("span", "thumb-pending muted", data.msgThumbnailPending || "…"));
+        }
         if (photo.label) { label.appendChild(make("span", "muted", photo.label)); }
         item.appendChild(label);
         picked.appendChild(item);
+        return item;
       }
+
+      var api = {
+        field: field,
+        path: path,
+        add: addPhoto,
+        status: status,
+        changed: function () { element.dispatchEvent(new Event("change")); }
+      };
 
       casePhotos.forEach(function (photo) {
         if (field.kinds.indexOf(photo.kind) >= 0 || chosen.indexOf(photo.id) >= 0) {
@@ -274,6 +291,11 @@
       camera.htmlFor = id;
       input.addEventListener("change", function () {
         var files = Array.prototype.slice.call(input.files);
+        if (photoHandler) {
+          photoHandler.upload(files, api);
+          input.value = "";
+          return;
+        }
         status.textContent = data.msgUploading || "";
         Promise.all(files.map(function (file) {
           var body = new FormData();
@@ -295,11 +317,12 @@
       node.appendChild(input);
       if (data.photoUrl) { node.appendChild(camera); }
       node.appendChild(status);
+      if (photoHandler) { photoHandler.field(api); }
       return {
         node: node,
         get: function () {
           var ids = Array.prototype.map.call(picked.querySelectorAll("input:checked"), function (tick) {
-            return parseInt(tick.value, 10);
+            return /^\d+$/.test(tick.value) ? parseInt(tick.value, 10) : tick.value;
           });
           return ids.length ? ids : undefined;
         }
