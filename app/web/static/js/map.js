@@ -148,16 +148,20 @@
     var map = baseMap(element);
     var grid = parse(element.dataset.grid);
     var bounds = null;
+    var point = null;
     if (grid) {
       var layer = geoJson(map, grid, { style: CASE_GRID_STYLE, interactive: false }).addTo(map);
       bounds = layer.getBounds();
     }
     if (element.dataset.lat && element.dataset.lon) {
-      var point = map.projection.toMap(parseFloat(element.dataset.lat), parseFloat(element.dataset.lon));
+      point = map.projection.toMap(parseFloat(element.dataset.lat), parseFloat(element.dataset.lon));
       L.circleMarker(point, PIN_STYLE).addTo(map);
       bounds = bounds ? bounds.extend(point) : L.latLngBounds([point, point]);
     }
     if (bounds) { map.fitBounds(bounds.pad(0.2), { maxZoom: 18 }); }
+    if (point && map.getZoom() < LABEL_ZOOM.compound) {
+      map.setView(point, LABEL_ZOOM.compound); // close enough for the compounds' names around the pin
+    }
     territory(map, element, []);
     element.gridcaseMap = map;
     return map;
