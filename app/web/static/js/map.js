@@ -19,6 +19,7 @@
   // Names shown from these map zooms on (grids: up to GRID_LABELS_UNTIL, where compounds take over).
   var LABEL_ZOOM = { compound: 15, building: 17 };
   var GRID_LABELS_UNTIL = 15;
+  var CASE_ZOOM = 16; // a case map opens at least this close to its pin
   var PIN_STYLE = { radius: 9, color: "#fff", weight: 3, fillColor: "#c62828", fillOpacity: 1, pane: "markerPane" };
   var DEFAULT_CENTER = [30.7934, 103.9332];
   var MAX_TILES = 16; // a layer tile is 4 map tiles wide, so a phone or desktop view needs 1 to 6
@@ -68,6 +69,7 @@
 
   function showLabels(map, element) {
     var zoom = map.getZoom();
+    element.dataset.zoom = String(zoom);
     element.classList.toggle("labels-grid", zoom < GRID_LABELS_UNTIL);
     element.classList.toggle("labels-compound", zoom >= LABEL_ZOOM.compound);
     element.classList.toggle("labels-building", zoom >= LABEL_ZOOM.building);
@@ -159,8 +161,8 @@
       bounds = bounds ? bounds.extend(point) : L.latLngBounds([point, point]);
     }
     if (bounds) { map.fitBounds(bounds.pad(0.2), { maxZoom: 18 }); }
-    if (point && map.getZoom() < LABEL_ZOOM.compound) {
-      map.setView(point, LABEL_ZOOM.compound); // close enough for the compounds' names around the pin
+    if (point && map.getZoom() < CASE_ZOOM) {
+      map.setView(point, CASE_ZOOM); // close enough for the buildings and the compounds' names around the pin
     }
     territory(map, element, []);
     element.gridcaseMap = map;
