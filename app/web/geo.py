@@ -32,7 +32,7 @@ from app.grids.codes import LEVEL_LENGTHS, LEVELS
 from app.grids.index import current_index, tree_version
 from app.grids.layer import Tile, tile_features
 from app.grids.models import Grid
-from app.grids.scope import assigned_grid_codes, in_subtrees, scope_of, subtree_roots
+from app.grids.scope import in_subtrees, scope_of, subtree_roots
 from app.units.models import Unit, UnitGrid
 from app.web.blueprint import bp
 
@@ -123,10 +123,8 @@ def territory_roots(user: User) -> tuple[str, ...] | None:
             .where(Unit.code == user.unit_code)
         ).scalars()
         return subtree_roots(list(served))
-    scope = scope_of(user)
-    if scope.everything:
-        return None
-    return subtree_roots(assigned_grid_codes(user.id)) if scope.grid_codes else ()
+    scope = scope_of(user)  # grid-scoped roles: the subtrees of their assigned grids
+    return None if scope.everything else scope.grid_codes
 
 
 def _with_case_grid(user: User, roots: tuple[str, ...] | None, key: str | None) -> tuple[str, ...] | None:

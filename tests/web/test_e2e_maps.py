@@ -62,7 +62,10 @@ def zoom(page, selector: str, steps: int) -> None:
 def shown(label) -> None:
     """The map label exists and is displayed (its level's names are on at this zoom)."""
     expect(label).to_have_count(1)
-    assert label.is_visible()
+    assert label.is_visible(), label.evaluate(
+        "e => [e.className, e.style.cssText, e.closest('.map').className, e.closest('.map').dataset.zoom,"
+        " getComputedStyle(e).display, getComputedStyle(e).visibility, e.getBoundingClientRect().toJSON()]"
+    )
 
 
 def tap(page, selector: str, point: tuple[float, float]) -> None:
