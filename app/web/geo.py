@@ -175,7 +175,8 @@ def _layer_etag(tile: Tile, roots: tuple[str, ...] | None) -> str:
 @login_required
 def place_of_point() -> ResponseReturnValue:
     """The grid, compound and building at ``?lat=&lon=`` (WGS-84) with their names, for the report form's
-    "已定位：第1网格 · 锦绣花园"; 404 outside every grid."""
+    "已定位：第1网格 · 锦绣花园"; 404 outside every grid. Any signed-in user, like ``/api/v1/grids/locate``:
+    names of places, nothing about cases or people."""
     try:
         lat, lon = float(request.args["lat"]), float(request.args["lon"])
     except (KeyError, ValueError) as exc:

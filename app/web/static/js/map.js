@@ -20,7 +20,9 @@
   var LABEL_ZOOM = { compound: 15, building: 17 };
   var GRID_LABELS_UNTIL = 15;
   var CASE_ZOOM = 16; // a case map opens at least this close to its pin
-  var PIN_STYLE = { radius: 9, color: "#fff", weight: 3, fillColor: "#c62828", fillOpacity: 1, pane: "markerPane" };
+  var PIN_STYLE = {
+    radius: 9, color: "#fff", weight: 3, fillColor: "#c62828", fillOpacity: 1, pane: "markerPane"
+  };
   var DEFAULT_CENTER = [30.7934, 103.9332];
   var MAX_TILES = 16; // a layer tile is 4 map tiles wide, so a phone or desktop view needs 1 to 6
 
@@ -62,9 +64,18 @@
       map.createPane("territory-" + level).style.zIndex = PANES[level];
     });
     map.on("zoomend", function () { showLabels(map, element); });
-    map.setView(map.projection.toMap(DEFAULT_CENTER[0], DEFAULT_CENTER[1]), 14);
-    showLabels(map, element);
     return map;
+  }
+
+  // The first view, without animation: a view change while an animated one is under way is undone when that
+  // animation ends (Leaflet), so a tap on "use my location" right after loading would be lost.
+  function firstView(map, element, bounds, maxZoom) {
+    if (bounds) {
+      map.fitBounds(bounds, { maxZoom: maxZoom, animate: false });
+    } else {
+      map.setView(map.projection.toMap(DEFAULT_CENTER[0], DEFAULT_CENTER[1]), 14, { animate: false });
+    }
+    showLabels(map, element);
   }
 
   function showLabels(map, element) {
@@ -160,9 +171,10 @@
       L.circleMarker(point, PIN_STYLE).addTo(map);
       bounds = bounds ? bounds.extend(point) : L.latLngBounds([point, point]);
     }
-    if (bounds) { map.fitBounds(bounds.pad(0.2), { maxZoom: 18 }); }
+    firstView(map, element, bounds && bounds.pad(0.2), 18);
     if (point && map.getZoom() < CASE_ZOOM) {
-      map.setView(point, CASE_ZOOM); // close enough for the buildings and the compounds' names around the pin
+      // close enough for the buildings and the compounds' names around the pin
+      map.setView(point, CASE_ZOOM, { animate: false });
     }
     territory(map, element, []);
     element.gridcaseMap = map;
@@ -173,16 +185,16 @@
     var map = baseMap(element);
     var pin = null;
     var area = parse(element.dataset.bounds); // [west, south, east, north] of the territory, WGS-84
-    if (area) {
-      map.fitBounds(L.latLngBounds(map.projection.toMap(area[1], area[0]), map.projection.toMap(area[3], area[2])));
-    }
+    var bounds = area && L.latLngBounds(
+      map.projection.toMap(area[1], area[0]), map.projection.toMap(area[3], area[2]));
+    firstView(map, element, bounds, 18);
     function mark(point) {
       if (pin) { pin.setLatLng(point); } else { pin = L.circleMarker(point, PIN_STYLE).addTo(map); }
     }
     function place(lat, lon, pan) {
       var point = map.projection.toMap(lat, lon);
       mark(point);
-      if (pan) { map.setView(point, Math.max(map.getZoom(), 16)); }
+      if (pan) { map.setView(point, Math.max(map.getZoom(), 16), { animate: false }); }
       onPick(lat, lon);
     }
     map.on("click", function (event) {
