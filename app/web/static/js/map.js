@@ -16,9 +16,10 @@
     building: { color: "#8d6e63", weight: 1, fillColor: "#bcaaa4", fillOpacity: 0.55 }
   };
   var PANES = { grid: 402, compound: 403, building: 404 }; // drawn in this order whatever tile came first
-  // Names shown from these map zooms on (grids: up to GRID_LABELS_UNTIL, where compounds take over).
-  var LABEL_ZOOM = { compound: 15, building: 17 };
-  var GRID_LABELS_UNTIL = 15;
+  // Names shown from these map zooms on (grids: up to GRID_LABELS_UNTIL, where compounds take over). A name
+  // sits at its outline's centre, so a closer threshold would leave big compounds' names outside the view.
+  var LABEL_ZOOM = { compound: 14, building: 16 };
+  var GRID_LABELS_UNTIL = 14;
   var CASE_ZOOM = 16; // a case map opens at least this close to its pin
   var PIN_STYLE = {
     radius: 9, color: "#fff", weight: 3, fillColor: "#c62828", fillOpacity: 1, pane: "markerPane"
