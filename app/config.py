@@ -253,6 +253,62 @@ class SecuritySettings:
                 ) from exc
 
 
+TILE_CRS = ("wgs84", "gcj02")
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """The page maps' base layer (see README, Maps). Without ``tile_url`` the maps draw our own territory
+    only (grids, compounds, buildings with names) and no page asks any other host for anything.
+
+    ``tile_url`` is a Leaflet XYZ template (``{z}/{x}/{y}``, ``{s}`` for a subdomain from
+    ``tile_subdomains``); ``tile_crs`` is the coordinate system its tiles are drawn in: ``wgs84`` (天地图,
+    CGCS2000 ≈ WGS-84; OpenStreetMap) or ``gcj02`` (高德, 腾讯): then the pages convert our WGS-84
+    coordinates for drawing and the picked points back."""
+
+    tile_url: str | None = None
+    tile_attribution: str = ""
+    tile_crs: str = "wgs84"
+    tile_subdomains: str = "abc"
+    tile_max_zoom: int = 18
+
+    @classmethod
+    def from_env(cls) -> MapSettings:
+        return cls(
+            tile_url=os.environ.get("MAP_TILE_URL", "").strip() or None,
+            tile_attribution=os.environ.get("MAP_TILE_ATTRIBUTION", "").strip(),
+            tile_crs=_word("MAP_TILE_CRS", cls.tile_crs).lower(),
+            tile_subdomains=_word("MAP_TILE_SUBDOMAINS", cls.tile_subdomains),
+            tile_max_zoom=_int("MAP_TILE_MAX_ZOOM", cls.tile_max_zoom, minimum=1),
+        )
+
+    def __post_init__(self) -> None:
+        if self.tile_crs not in TILE_CRS:
+            raise ConfigError(f"MAP_TILE_CRS must be one of {', '.join(TILE_CRS)}, got {self.tile_crs!r}")
+        if self.tile_url is not None:
+            self.tile_source()  # raises ConfigError for a template the CSP cannot name
+            if not all(f"{{{part}}}" in self.tile_url for part in ("z", "x", "y")):
+                raise ConfigError(f"MAP_TILE_URL must contain {{z}}, {{x}} and {{y}}, got {self.tile_url!r}")
+
+    def tile_source(self) -> str | None:
+        """The CSP source that lets the pages load the tiles (``https://*.example.com`` when the host has a
+        ``{s}`` subdomain), or None without a tile server."""
+        if self.tile_url is None:
+            return None
+        scheme, _, rest = self.tile_url.partition("://")
+        host = rest.split("/", 1)[0].split("?", 1)[0]
+        if scheme not in ("https", "http") or not host:
+            raise ConfigError(f"MAP_TILE_URL must be an http(s):// URL template, got {self.tile_url!r}")
+        first, dot, domain = host.partition(".")
+        if "{" in first and dot and "{" not in domain:
+            host = f"*.{domain}"  # t{s}.tianditu.gov.cn -> *.tianditu.gov.cn
+        elif "{" in host or any(c in host for c in " ;,'\""):
+            raise ConfigError(
+                f"MAP_TILE_URL: only the first label of the host may be a template, got {host!r}"
+            )
+        return f"{scheme}://{host}"
+
+
 def embedded_secret_key(instance: Path) -> str:
     """Embedded mode without SECRET_KEY: one generated key kept in the instance folder, so sessions survive
     a restart and every process of this folder signs with the same key."""
@@ -331,6 +387,7 @@ class Settings:
     # (metres) and this near in time (hours, either side) to the report being triaged.
     duplicate_radius_meters: int = 200
     duplicate_window_hours: int = 72
+    maps: MapSettings = field(default_factory=MapSettings)
 
     @property
     def embedded(self) -> bool:
@@ -373,6 +430,7 @@ class Settings:
             "observability": ObservabilitySettings.from_env(),
             "duplicate_radius_meters": _int("DUPLICATE_RADIUS_METERS", 200, minimum=1),
             "duplicate_window_hours": _int("DUPLICATE_WINDOW_HOURS", 72, minimum=1),
+            "maps": MapSettings.from_env(),
         }
         values.update(overrides)
         if not values["secret_key"]:

@@ -3,6 +3,9 @@
 Only our own origin may provide scripts, styles, fonts, images (plus ``data:``/``blob:`` for photo previews
 and the camera), connections and frames; no inline <script>, no inline event handlers, no framing by others.
 
+The map tile server (``MAP_TILE_URL``) is added to ``img-src`` when, and only when, the setting names one:
+without it no page may load anything from another host.
+
 Two documented exceptions, both per response:
 - ``allow_inline_style_attributes(reason)``: a view whose library writes ``style="…"`` attributes into the
   markup (e.g. SVG renderers) adds ``style-src-attr 'unsafe-inline'`` for that page only (never scripts).
@@ -47,6 +50,9 @@ def allow_inline_style_attributes(reason: str) -> None:
 
 def content_security_policy(response: Response) -> str:
     policy = {directive: list(sources) for directive, sources in BASE_POLICY.items()}
+    tile_source = runtime.settings().maps.tile_source()
+    if tile_source:
+        policy["img-src"].append(tile_source)
     if getattr(g, "csp_style_attributes_reason", None):
         policy["style-src-attr"] = ["'unsafe-inline'"]
     if request.path == API_DOCS_PATH and response.mimetype == "text/html" and not response.direct_passthrough:

@@ -1,5 +1,6 @@
 /* The resident's report form: category classes filter the sub-class list; the place comes from a tap on the
-   map (our grids on a plain background) or from the phone's location. */
+   map (our territory layer: grids, compounds, buildings) or from the phone's location, and is shown by the
+   names of its grid and compound. */
 (function () {
   "use strict";
   var select = document.getElementById("category_code");
@@ -30,10 +31,38 @@
   var lat = document.getElementById("lat");
   var lon = document.getElementById("lon");
   var text = document.getElementById("location-text");
+  var asked = 0; // only the latest pick's answer is shown
+  function coordinates(message) {
+    return message.replace("%(lat)s", lat.value).replace("%(lon)s", lon.value);
+  }
+  // "已定位：望丛社区 第1网格 · 锦绣花园 · 3栋": the grid and compound (and building) of the point.
+  function placeName(place) {
+    var grid = [place.community, place.grid].filter(Boolean).map(function (p) { return p.name; }).join(" ");
+    return [grid, place.compound && place.compound.name, place.building && place.building.name]
+      .filter(Boolean).join(" · ");
+  }
   function picked(latitude, longitude) {
     lat.value = latitude.toFixed(6);
     lon.value = longitude.toFixed(6);
-    text.textContent = text.dataset.msgPicked.replace("%(lat)s", lat.value).replace("%(lon)s", lon.value);
+    var ticket = ++asked;
+    text.textContent = text.dataset.msgLocating;
+    var url = text.dataset.placeUrl + "?lat=" + lat.value + "&lon=" + lon.value;
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (response.status === 404) { return { outside: true }; }
+        return response.ok ? response.json() : null;
+      })
+      .catch(function () { return null; })
+      .then(function (place) {
+        if (ticket !== asked) { return; }
+        if (place && place.outside) {
+          text.textContent = coordinates(text.dataset.msgOutside);
+        } else if (place && placeName(place)) {
+          text.textContent = text.dataset.msgLocated.replace("%(place)s", placeName(place));
+        } else {
+          text.textContent = coordinates(text.dataset.msgPicked); // offline: the coordinates at least
+        }
+      });
   }
   var picker = window.GridcaseMap.picker(document.getElementById("pick-map"), picked);
   if (lat.value && lon.value) { picker.place(parseFloat(lat.value), parseFloat(lon.value), true); }
