@@ -18,7 +18,6 @@ their report-ins.
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 from sqlalchemy import select, update
