@@ -18,6 +18,7 @@ from app.audit.services import record
 from app.auth.models import User
 from app.cases import services as cases
 from app.cases.models import Attachment, Case
+from app.cases.supervision import urges_of
 from app.errors import InvalidInput, NotFound, error_body
 from app.extensions import db
 from app.inputs import INT_MAX
@@ -28,6 +29,7 @@ from app.web.i18n import current_language
 from app.web.incident_notice import step_notice
 from app.web.labels import ATTACHMENT_KIND_LABELS, category_name, time_left
 from app.web.nav import TASK_ROLES
+from app.web.review_panel import REVIEW_ELEMENTS, latest_rework, panel_context
 from app.web.task_form import FormView, client_messages
 from app.workflow.models import HumanTask, TaskStatus
 
@@ -137,6 +139,12 @@ def worker_task(task_id: int) -> ResponseReturnValue:
         category_name=category_name,
         grid=grid_feature_of(case.grid_code) if case else None,
         parked=tasks.why_parked(task),
+        urges=urges_of(task) if task.status in TaskStatus.OPEN else [],
+        rework=latest_rework(case)
+        if case is not None and task.element_id in tasks.HANDLING_ELEMENTS
+        else None,
+        # The review task shows the handler's result, the photos with their check, the completion places.
+        **(panel_context(user, case) if case is not None and task.element_id in REVIEW_ELEMENTS else {}),
     )
 
 
