@@ -8,19 +8,16 @@ from flask import request, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.cases import services, supervision
+from app.cases import services
 from app.cases.schemas import (
     AttachmentSchema,
     AttachmentUploadArgs,
     AuditEventSchema,
     CaseQueryArgs,
-    CaseReassignInput,
     CaseReportSchema,
     CaseSchema,
     CommentInput,
     CommentSchema,
-    ExtendInput,
-    UrgeInput,
     WithdrawInput,
 )
 from app.errors import InvalidInput
@@ -158,36 +155,3 @@ class AttachmentContent(MethodView):
         response.cache_control.private = True
         response.vary.update(("Authorization", "Cookie"))
         return response
-
-
-@blp.route("/<key>/urge")
-class CaseUrge(MethodView):
-    @blp.arguments(UrgeInput)
-    @blp.response(200, CaseSchema)
-    def post(self, body: dict[str, Any], key: str) -> Any:
-        """催办 (supervisors and admins of the case's grid): the current tasks' holders are urged."""
-        supervision.urge(api_user(), key, body.get("note"))
-        db.session.commit()
-        return services.get_case(api_user(), key)
-
-
-@blp.route("/<key>/reassign")
-class CaseReassign(MethodView):
-    @blp.arguments(CaseReassignInput)
-    @blp.response(200, CaseSchema)
-    def post(self, body: dict[str, Any], key: str) -> Any:
-        """改派: the handling goes to another grid worker or department handler, with a reason."""
-        case = supervision.reassign(api_user(), key, body["username"], body["reason"])
-        db.session.commit()
-        return case
-
-
-@blp.route("/<key>/extend")
-class CaseExtend(MethodView):
-    @blp.arguments(ExtendInput)
-    @blp.response(200, CaseSchema)
-    def post(self, body: dict[str, Any], key: str) -> Any:
-        """延期: the handling time limit moves N working hours later (its timers with it), with a reason."""
-        supervision.extend(api_user(), key, body["hours"], body["reason"])
-        db.session.commit()
-        return services.get_case(api_user(), key)

@@ -18,11 +18,11 @@ from app.audit.services import record
 from app.auth.models import User
 from app.cases import services as cases
 from app.cases.models import Attachment, Case
-from app.cases.supervision import urges_of
 from app.errors import InvalidInput, NotFound, error_body
 from app.extensions import db
 from app.inputs import INT_MAX
 from app.tasks import services as tasks
+from app.tasks.supervision import urges_of
 from app.web.blueprint import bp
 from app.web.geo import grid_feature_of
 from app.web.i18n import current_language

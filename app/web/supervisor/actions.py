@@ -1,5 +1,5 @@
 """The case page's supervisor actions (urge, reassign, extend, comment): what the forms offer, reading the
-posted fields, and the refusals in the page's language. The work is ``app.cases.supervision``'s."""
+posted fields, and the refusals in the page's language. The work is ``app.tasks.supervision``'s."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.auth.models import User
-from app.cases import supervision
 from app.cases.dispatch import Candidate, grid_worker_candidates
 from app.cases.models import Case, CaseStatus
+from app.tasks import supervision
 from app.workflow.models import HumanTask
 
 ACTIONS = ("urge", "reassign", "extend", "comment")

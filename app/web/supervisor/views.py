@@ -9,9 +9,9 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from flask.typing import ResponseReturnValue
 
 from app.auth.models import User
-from app.cases.supervision import SupervisionRefused, supervised_case
 from app.errors import InvalidInput
 from app.extensions import db
+from app.tasks.supervision import SupervisionRefused, supervised_case
 from app.web.errors import register_page_errors
 from app.web.review_panel import panel_context
 from app.web.supervisor import actions, bp, case_list, dashboard, diagram, labels, photos, timeline
