@@ -114,7 +114,7 @@ class CaseAttachments(MethodView):
                     }
                 }
             }
-        },
+        }
     )
     def post(self, args: dict[str, Any], key: str) -> Any:
         """Upload a photo (multipart field ``file``): JPEG, PNG or WebP, checked by content."""
