@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.audit.models import AuditEvent
 from app.audit.services import record, record_case_event
 from app.auth.models import User
 from app.auth.roles import REASSIGNERS
@@ -114,8 +115,6 @@ def urge(user: User, key: str, note: Any) -> list[HumanTask]:
 
 def urges_of(task: HumanTask) -> list[dict[str, Any]]:
     """The urges on ``task``, newest first: when, by whom, the note (for its holder's task page)."""
-    from app.audit.models import AuditEvent
-
     events = db.session.execute(
         select(AuditEvent, User.display_name)
         .outerjoin(User, User.id == AuditEvent.actor_id)

@@ -7,7 +7,6 @@ who urges on one case, reassigns another and extends a third. Each step checks t
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +15,6 @@ from sqlalchemy import select
 from app.audit.models import AuditEvent
 from app.auth.services import create_user
 from app.clock import as_utc
-from app.config import PROJECT_ROOT
 from app.extensions import db
 from app.workflow import scheduler
 from app.workflow.models import HumanTask, TaskStatus
@@ -154,9 +152,7 @@ def test_review_shows_the_photo_check_sends_back_then_approves(live_server, page
         "() => [...document.querySelectorAll('#review-panel img')]"
         ".every(i => i.complete && i.naturalWidth > 0)"
     )
-    shot = screenshot(reviewer, "review")
-    (PROJECT_ROOT / "docs" / "screenshots").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, PROJECT_ROOT / "docs" / "screenshots" / "review.png")
+    screenshot(reviewer, "review")  # docs/screenshots/review.png in the README
 
     # 返工 with a comment: the case goes back to the handler
     reviewer.check('#json-form input[type=radio][value="reject"]')
