@@ -81,20 +81,24 @@ class ReviewPanel:
 
     @property
     def places(self) -> list[dict[str, Any]]:
-        """The map's points: the case and each completion place (for ``review_map.js``)."""
+        """The map's points: the case and each completion place (for ``static/js/review_panel.js``)."""
         points: list[dict[str, Any]] = []
         if self.case.lat is not None and self.case.lon is not None:
             points.append({"kind": "case", "lat": self.case.lat, "lon": self.case.lon, "label": _("Case")})
         for completion, label in ((self.handle, _("Handled here")), (self.proof, _("Proof sent here"))):
-            if completion is not None and completion.located:
-                points.append(
-                    {
-                        "kind": completion.element_id,
-                        "lat": completion.lat,
-                        "lon": completion.lon,
-                        "label": label,
-                    }
-                )
+            if completion is None or not completion.located:
+                continue
+            same = [
+                p
+                for p in points
+                if p["kind"] != "case" and (p["lat"], p["lon"]) == (completion.lat, completion.lon)
+            ]
+            if same:  # handled and proven from one spot: one marker
+                same[0]["label"] = _("Handled and proof sent here")
+                continue
+            points.append(
+                {"kind": completion.element_id, "lat": completion.lat, "lon": completion.lon, "label": label}
+            )
         return points
 
 
