@@ -148,6 +148,7 @@ def register_api(app: Flask) -> None:
     from app.processes.migration_api import blp as migrations_blp
     from app.processes.operations_api import blp as process_operations_blp
     from app.tasks.api import blp as tasks_blp
+    from app.tasks.supervision_api import blp as case_supervision_blp
     from app.units.api import blp as units_blp
 
     blueprints = (
@@ -156,6 +157,7 @@ def register_api(app: Flask) -> None:
         cases_blp,
         attachments_blp,
         tasks_blp,
+        case_supervision_blp,
         processes_blp,
         process_operations_blp,
         migrations_blp,

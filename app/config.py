@@ -376,6 +376,10 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     # How long a migration of running instances to another version can be undone (hours; 0: never).
     migration_undo_hours: int = 24
+    # The photo-proof check (app/cases/photo_check.py): how far from the case a proof photo may be taken, and
+    # how long before the dispatch (clocks drift) before it is flagged.
+    photo_check_max_distance_meters: float = 300.0
+    photo_check_early_minutes: int = 30
     # Engine guards (app/workflow/guards.py): how long one script, condition or expression may run, and how
     # many engine steps one run may take (a loop of script tasks counts each task and gateway it passes).
     engine_script_budget_seconds: float = 1.0
@@ -424,6 +428,8 @@ class Settings:
             "mediation": MediationSettings.from_env(),
             "security": SecuritySettings.from_env(),
             "migration_undo_hours": _int("MIGRATION_UNDO_HOURS", 24, minimum=0),
+            "photo_check_max_distance_meters": _float("PHOTO_CHECK_MAX_DISTANCE_METERS", 300.0, 1.0, 1e6),
+            "photo_check_early_minutes": _int("PHOTO_CHECK_EARLY_MINUTES", 30, minimum=0),
             "engine_script_budget_seconds": _float("ENGINE_SCRIPT_BUDGET_SECONDS", 1.0, 0.01, 600),
             "engine_max_steps_per_run": _int("ENGINE_MAX_STEPS_PER_RUN", 100_000, minimum=10),
             "job_outbox_retention_hours": _int("JOB_OUTBOX_RETENTION_HOURS", 72, minimum=1),

@@ -134,3 +134,17 @@ class AttachmentSchema(Schema):
 
 class WithdrawInput(Schema):
     reason = fields.Str(required=True, validate=validate.Length(min=2, max=500))
+
+
+class UrgeInput(Schema):
+    note = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+
+class CaseReassignInput(Schema):
+    username = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    reason = fields.Str(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class ExtendInput(Schema):
+    hours = BoundedInt(required=True, validate=validate.Range(min=1, max=240))
+    reason = fields.Str(required=True, validate=validate.Length(min=1, max=1000))

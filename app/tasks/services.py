@@ -298,7 +298,7 @@ def unclaim(user: User, task_id: int) -> HumanTask:
 HANDLING_ELEMENTS = ("handle", "photo_proof")
 
 
-def reassign(user: User, task_id: int, username: str) -> HumanTask:
+def reassign(user: User, task_id: int, username: str, reason: str | None = None) -> HumanTask:
     if user.role not in REASSIGNERS:
         raise Forbidden("only supervisors and admins may reassign tasks")
     task = _locked_task(task_id)
@@ -326,12 +326,13 @@ def reassign(user: User, task_id: int, username: str) -> HumanTask:
         user,
         before=before,
         after={"status": task.status, "assignee_id": target.id, "candidate_user": target.username},
+        data={"reason": reason} if reason else None,
     )
     if task.element_id in HANDLING_ELEMENTS and task.case_id is not None:
         # Handing the handling over is a re-dispatch: the handler changes, dispatch accuracy counts it.
         case = db.session.get(Case, task.case_id)
         if case is not None:
-            record_redispatch(case, user, target.username, None, {"via": "task reassign"})
+            record_redispatch(case, user, target.username, None, {"via": "task reassign", "reason": reason})
     return task
 
 

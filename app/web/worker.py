@@ -23,6 +23,7 @@ from app.extensions import db
 from app.idempotency import idempotent
 from app.inputs import INT_MAX
 from app.tasks import services as tasks
+from app.tasks.supervision import urges_of
 from app.web.blueprint import bp
 from app.web.case_picker import duplicate_choices
 from app.web.geo import grid_feature_of
@@ -30,6 +31,7 @@ from app.web.i18n import current_language
 from app.web.incident_notice import step_notice
 from app.web.labels import ATTACHMENT_KIND_LABELS, category_name, time_left
 from app.web.nav import TASK_ROLES
+from app.web.review_panel import REVIEW_ELEMENTS, latest_rework, panel_context
 from app.web.task_context import task_context
 from app.web.task_form import CaseChoices, FormView, client_messages
 from app.workflow.models import HumanTask, TaskStatus
@@ -155,6 +157,12 @@ def worker_task(task_id: int) -> ResponseReturnValue:
         category_name=category_name,
         grid=grid_feature_of(case.grid_code) if case else None,
         parked=tasks.why_parked(task),
+        urges=urges_of(task) if task.status in TaskStatus.OPEN else [],
+        rework=latest_rework(case)
+        if case is not None and task.element_id in tasks.HANDLING_ELEMENTS
+        else None,
+        # The review task shows the handler's result, the photos with their check, the completion places.
+        **(panel_context(user, case) if case is not None and task.element_id in REVIEW_ELEMENTS else {}),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -700,6 +700,22 @@ class EngineInstance:
             if isinstance(value, str):
                 due.append(parse_timer_value(value))
         return min(due) if due else None
+
+    def move_timers(self, element_ids: set[str], move: Callable[[datetime], datetime]) -> dict[str, datetime]:
+        """Give the waiting date timers of ``element_ids`` a new due time, ``move(old due)``: a time limit
+        extended while it runs. Fired timers stay fired. Returns the new due time of each timer moved."""
+        moved: dict[str, datetime] = {}
+        for task in self._workflow.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if not isinstance(definition, TimerEventDefinition) or task.task_spec.bpmn_id not in element_ids:
+                continue
+            value = definition.details(task).value
+            if not isinstance(value, str) or task._get_internal_data("event_fired", False):
+                continue
+            due = move(parse_timer_value(value))
+            task._set_internal_data(event_value=due.isoformat())
+            moved[task.task_spec.bpmn_id] = due
+        return moved
 
     @property
     def completed(self) -> bool:

@@ -369,6 +369,21 @@ def fire_due_timers(instance_id: int) -> StepOutcome | None:
     return _persist(instance, engine, None, failure=failure, kind=IncidentKind.TIMER)
 
 
+def move_timers(
+    instance_id: int, element_ids: set[str], move: Callable[[datetime], datetime], actor: Actor | None
+) -> dict[str, datetime]:
+    """Move the waiting date timers ``element_ids`` of the instance to ``move(old due)`` (a time limit
+    extended while it runs), in the caller's transaction; the instance's next timer follows. Returns the
+    new due time of each timer moved (none: they fired already, or the instance waits on none of them)."""
+    instance = lock_instance(instance_id)
+    if instance.status != InstanceStatus.RUNNING:
+        raise InstanceParked(instance.status)
+    engine = _engine(instance)
+    moved = engine.move_timers(element_ids, move)
+    _persist(instance, engine, actor)
+    return moved
+
+
 def due_instance_ids(limit: int = 500) -> list[int]:
     rows = db.session.execute(
         select(ProcessInstance.id)
@@ -435,6 +450,8 @@ def persist_replaced_state(
     outcome = _persist(instance, engine, actor)
     live_workflows().forget(db.session(), instance.id)
     return outcome
+
+
 def _state_from_tasks(instance: ProcessInstance) -> dict[str, Any]:
     """A completed instance loaded in bulk (``flask seed-city``) keeps no engine state: its completed
     elements are those of its completed tasks."""

@@ -42,6 +42,8 @@ ACTIONS: dict[str, Any] = {
     "case.linked": _l("A duplicate was linked"),
     "case.reopened": _l("Case reopened"),
     "case.commented": _l("Commented"),
+    "task.urged": _l("Urged"),
+    "case.time_limit_extended": _l("Time limit extended"),
     "case.escalated": _l("Escalated"),
     "case.units_summoned": _l("Units summoned"),
     "case.reported_in": _l("Unit reported in"),

@@ -42,6 +42,9 @@ ACTION_KINDS: dict[str, str] = {
     "case.linked": STEP,
     "case.reopened": STEP,
     "case.commented": STEP,
+    "task.urged": STEP,
+    "task.reassigned": STEP,
+    "case.time_limit_extended": LIMIT,
     "attachment.added": STEP,
     "case.time_limit_set": LIMIT,
     # An operator's repair of the case's process (app/workflow/operations.py): with its reason.
@@ -161,6 +164,12 @@ def _facts(event: AuditEvent) -> dict[str, Any]:
         facts.update(photo_kind=after.get("kind"))
     elif action == "case.commented":
         facts.update(comment=data.get("body"))
+    elif action == "task.urged":
+        facts.update(comment=data.get("note"))
+    elif action == "task.reassigned":
+        facts.update(handler_user=after.get("candidate_user"), reason=data.get("reason"))
+    elif action == "case.time_limit_extended":
+        facts.update(due_at=_aware(after.get("due_at")), hours=data.get("hours"), reason=data.get("reason"))
     elif action.startswith("instance.") and "reason" in data:
         facts.update(reason=data.get("reason"))
     return {name: value for name, value in facts.items() if value not in (None, "", [])}

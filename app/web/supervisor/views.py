@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from app.auth.models import User
 from app.errors import InvalidInput
+from app.extensions import db
+from app.tasks.supervision import SupervisionRefused, supervised_case
 from app.web.errors import register_page_errors
-from app.web.supervisor import bp, case_list, dashboard, diagram, labels, photos, timeline
+from app.web.review_panel import panel_context
+from app.web.supervisor import actions, bp, case_list, dashboard, diagram, labels, photos, timeline
 from app.web.supervisor.access import reads_kpis, supervisor_json, supervisor_page
 
 register_page_errors(bp)
@@ -66,16 +69,46 @@ def _render_list(
 @bp.route("/cases/<key>")
 @supervisor_page
 def case_page(user: User, key: str) -> ResponseReturnValue:
+    return _render_case(user, key)
+
+
+def _render_case(user: User, key: str, refused: actions.ActionsPanel | None = None) -> str:
     trail = timeline.build(user, key)
-    grid_names, category_names = case_list.names_of([trail.case])
+    case = trail.case
+    grid_names, category_names = case_list.names_of([case])
     return render_template(
         "supervisor/case.html",
         trail=trail,
-        case=trail.case,
-        grid_name=grid_names.get(trail.case.grid_code or ""),
-        category_name=category_names.get(trail.case.category_code or ""),
+        case=case,
+        grid_name=grid_names.get(case.grid_code or ""),
+        category_name=category_names.get(case.category_code or ""),
         photos=photos.before_and_after(user, key),
+        # The supervisor's actions (supervisors and admins only) and, once handled, the reviewer's context.
+        actions_panel=refused or (actions.panel(case) if actions.may_act(user) else None),
+        **(panel_context(user, case) if case.handled_at is not None or case.status == "review" else {}),
     )
+
+
+@bp.route("/cases/<key>/actions/<action>", methods=["POST"])
+@supervisor_page
+def case_action(user: User, key: str, action: str) -> ResponseReturnValue:
+    """One of the case page's supervisor actions (a form post); refused input comes back next to its field
+    with status 422 and nothing changed."""
+    if action not in actions.ACTIONS or not actions.may_act(user):
+        abort(404)
+    form = request.form.to_dict()
+    try:
+        message = actions.perform(user, key, action, form)
+    except SupervisionRefused as exc:
+        db.session.rollback()
+        case = supervised_case(user, key)
+        refused = actions.panel(case)
+        refused.action, refused.given = action, form
+        refused.errors = {exc.field: actions.refusal_text(exc)}
+        return _render_case(user, key, refused), 422
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("supervisor.case_page", key=key, _anchor="case-actions"))
 
 
 @bp.route("/cases/<key>/diagram.json")
