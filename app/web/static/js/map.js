@@ -132,6 +132,10 @@
       element.dataset.territoryDrawn = String(Object.keys(drawn).length);
     }
 
+    function forget(key) {
+      return function () { delete asked[key]; };
+    }
+
     function refresh() {
       var zoom = Math.max(8, Math.min(Math.floor(map.getZoom()) - 2, 16));
       var view = map.getBounds();
@@ -147,7 +151,10 @@
           fetch(url.replace(/0\/0\/0\.json$/, key + ".json") + query,
                 { headers: { Accept: "application/json" }, credentials: "same-origin" })
             .then(function (response) { return response.ok ? response.json() : null; })
-            .then(function (collection) { if (collection) { draw(collection); } });
+            .then(function (collection) { if (collection) { draw(collection); } })
+            // Offline (the phone app) or a dropped connection: no layer for that tile now, asked again on the
+            // next move instead of an uncaught error.
+            .catch(forget(key));
         }
       }
     }
