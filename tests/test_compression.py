@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app import compression
 from app.config import PROJECT_ROOT
 from tests.conftest import AppFactory
 
@@ -63,6 +64,21 @@ def test_static_files_are_compressed_as_they_stream(client: FlaskClient, url, pa
     assert len(answer.data) < len(original) * 0.6
 
 
+def test_a_file_is_compressed_once_per_version(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    compressed: list[int] = []
+    real = compression.brotli.compress
+
+    def counted(data: bytes, **options: int) -> bytes:
+        compressed.append(len(data))
+        return real(data, **options)
+
+    monkeypatch.setattr(compression.brotli, "compress", counted)
+    original = (LEAFLET / "leaflet.js").read_bytes()
+    answers = [client.get("/vendor/leaflet/dist/leaflet.js", headers={"Accept-Encoding": "br"}) for _ in "ab"]
+    assert [brotli.decompress(answer.data) for answer in answers] == [original, original]
+    assert compressed == [len(original)]  # the second visitor got the kept bytes
+
+
 def test_images_are_sent_as_they_are(client: FlaskClient) -> None:
     original = (LEAFLET / "images" / "layers-2x.png").read_bytes()
     answer = client.get("/vendor/leaflet/dist/images/layers-2x.png", headers={"Accept-Encoding": "gzip, br"})
@@ -97,7 +113,7 @@ def test_compression_can_be_turned_off(make_app: AppFactory) -> None:
 @pytest.fixture
 def waitress_url(app: Flask) -> Iterator[str]:
     """The app served by waitress (``make run``'s server) on a free port."""
-    from waitress import create_server
+    from waitress import create_server, wasyncore
 
     server = create_server(app, host="127.0.0.1", port=0, threads=2)
     thread = threading.Thread(target=server.run, name="waitress", daemon=True)
@@ -105,8 +121,10 @@ def waitress_url(app: Flask) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
     finally:
-        server.close()
+        # closed from its own loop (closing the socket under a running select() fails that thread)
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # type: ignore[union-attr]
         thread.join(timeout=10)
+        server.task_dispatcher.shutdown()
 
 
 @pytest.mark.parametrize(

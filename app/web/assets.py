@@ -27,6 +27,8 @@ from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask.wrappers import Response
 from werkzeug.security import safe_join
 
+from app.compression import compress_served_files
+
 FINGERPRINT = "v"  # the query argument
 LONG_MAX_AGE = 365 * 24 * 3600  # a year: the URL changes with the content
 SHORT_MAX_AGE = 300  # five minutes, then revalidated by ETag (a 304 costs headers only)
@@ -112,7 +114,7 @@ def _cache_rule(response: Response) -> Response:
     """A year, immutable, for the URL naming the file's current content; a short cache for any other."""
     if response.status_code not in (200, 304) or request.url_rule is None:
         return response
-    path = file_of(current_app, request.endpoint, request.view_args or {})
+    path = _served_file()
     if path is None:
         return response
     asked = request.args.get(FINGERPRINT)
@@ -141,8 +143,13 @@ class SessionInterface(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
+def _served_file() -> Path | None:
+    return file_of(current_app, request.endpoint, request.view_args or {})
+
+
 def init_assets(app: Flask) -> None:
     app.extensions["gridcase.fingerprints"] = Fingerprints()
     app.session_interface = SessionInterface()
+    compress_served_files(app, _served_file)  # compressed once per version, not per request
     app.url_defaults(_add_fingerprint)
     app.after_request(_cache_rule)
