@@ -68,9 +68,9 @@ class GridcaseCompress(Compress):
             return super().after_request(response)
         if response.status_code == 206:
             return response
-        if (
+        if (  # a file as send_file answers it (streamed, or a server's file wrapper such as waitress's)
             response.status_code == 200
-            and response.is_streamed
+            and response.direct_passthrough
             and response.mimetype in self.compress_mimetypes_set
             and "Content-Encoding" not in response.headers
         ):

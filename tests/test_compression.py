@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 
 import brotli
+import flask_compress.flask_compress as flask_compress
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -134,10 +135,16 @@ def waitress_url(app: Flask) -> Iterator[str]:
         ("/vendor/leaflet/dist/leaflet.css", (LEAFLET / "leaflet.css").read_bytes()),
     ],
 )
-def test_waitress_sends_the_compressed_file(waitress_url: str, path: str, original: bytes) -> None:
-    request = urllib.request.Request(waitress_url + path, headers={"Accept-Encoding": "gzip"})
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        assert answer.headers["Content-Encoding"] == "gzip"
-        assert "Accept-Encoding" in answer.headers["Vary"]
-        body = answer.read()
-    assert gzip.decompress(body) == original
+def test_waitress_sends_the_compressed_file(
+    waitress_url: str, path: str, original: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    per_request: list[str] = []
+    monkeypatch.setattr(flask_compress, "_compress_data", lambda *args: per_request.append(args[2]))
+    for _ in range(2):
+        request = urllib.request.Request(waitress_url + path, headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.headers["Content-Encoding"] == "gzip"
+            assert "Accept-Encoding" in answer.headers["Vary"]
+            body = answer.read()
+        assert gzip.decompress(body) == original
+    assert per_request == []  # a file comes from the kept bytes, under waitress's file wrapper too
