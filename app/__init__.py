@@ -55,6 +55,7 @@ def init_logging(settings: Settings) -> None:
 
 
 def init_extensions(app: Flask) -> None:
+    from app.compression import init_compression
     from app.extensions import api, babel, csrf, db, login_manager, migrate
     from app.web.i18n import select_locale
 
@@ -65,6 +66,7 @@ def init_extensions(app: Flask) -> None:
     login_manager.login_view = "web.login"
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
+    init_compression(app)  # first of the after-request hooks, so it runs last (see init_compression)
 
 
 def _migrations_folder() -> Any:

@@ -364,6 +364,8 @@ class Settings:
     password_hash_method: str
     extra: dict[str, Any] = field(default_factory=dict)
     unknown_holiday_years: str = "weekdays"
+    # Responses compressed by the app (app/compression.py); off when a proxy in front compresses them.
+    compress_responses: bool = True
     # Sensor connectors: topics to subscribe (comma-separated), the stable client id of the persistent
     # session, an optional shared-subscription group ($share/<group>/<topic>) to split load between
     # listeners, and how long the broker keeps the session (and unacknowledged messages) while we are away.
@@ -417,6 +419,7 @@ class Settings:
                 Path(os.environ["HOLIDAY_SCHEDULE_FILE"]) if os.environ.get("HOLIDAY_SCHEDULE_FILE") else None
             ),
             "unknown_holiday_years": os.environ.get("UNKNOWN_HOLIDAY_YEARS") or "weekdays",
+            "compress_responses": _bool("COMPRESS_RESPONSES", True),
             "default_time_limit_hours": _int("DEFAULT_TIME_LIMIT_HOURS", 24, minimum=1),
             "token_ttl_hours": _int("TOKEN_TTL_HOURS", 24 * 30, minimum=1),
             "password_hash_method": os.environ.get("PASSWORD_HASH_METHOD") or "scrypt",

@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "clock", "db_setup", "inputs", "logs", "metrics"),
     ("audit",),
     ("auth",),  # users, roles, tokens: everything above knows who acts
-    ("http", "imports", "counters"),  # the HTTP edge's helpers, file imports, named counters
+    ("http", "imports", "counters", "compression"),  # the HTTP edge's helpers, file imports, named counters
     ("ratelimits", "idempotency"),  # the HTTP edge's guards: rate limits, Idempotency-Key replays
     ("jobs",),  # the job outbox and queues (its admin endpoints use the HTTP edge's helpers)
     ("grids", "workflow"),  # the territory; the process engine (the only importer of SpiffWorkflow)

@@ -13,6 +13,7 @@ from flask import Flask
 
 
 def register_web(app: Flask) -> None:
+    from app.web.assets import init_assets
     from app.web.designer import bp as designer_bp
     from app.web.operations import bp as operations_bp
     from app.web.supervisor import bp as supervisor_bp
@@ -24,3 +25,4 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(designer_bp)
     app.register_blueprint(operations_bp)
     app.register_blueprint(workbench_bp)
+    init_assets(app)  # static files' URLs fingerprinted, and cached for a year (app/web/assets.py)
