@@ -33,6 +33,28 @@ ATTACHMENT_KIND_LABELS = {
 }
 
 
+TASK_STATUS_LABELS = {
+    "ready": _l("Open to claim"),
+    "claimed": _l("Claimed"),
+    "completed": _l("Completed"),
+    "cancelled": _l("Withdrawn by the process"),
+}
+ESCALATION_LABELS = {
+    "community": _l("Community"),
+    "street": _l("Street"),
+    "district": _l("District"),
+    "supervisor": _l("Supervisor"),
+}
+
+
+def task_status_label(status: str | None) -> str:
+    return str(TASK_STATUS_LABELS.get(status or "", status or ""))
+
+
+def escalation_label(level: str | None) -> str:
+    return str(ESCALATION_LABELS.get(level or "", level or ""))
+
+
 def status_label(status: str | None) -> str:
     return str(STATUS_LABELS.get(status or "", status or ""))
 
@@ -60,3 +82,5 @@ def time_left(due_at: datetime | None) -> timedelta | None:
 
 bp.add_app_template_filter(status_label, "status_label")
 bp.add_app_template_filter(severity_label, "severity")
+bp.add_app_template_filter(task_status_label, "task_status")
+bp.add_app_template_filter(escalation_label, "escalation")

@@ -28,6 +28,7 @@ from app.web.i18n import current_language
 from app.web.incident_notice import step_notice
 from app.web.labels import ATTACHMENT_KIND_LABELS, category_name, time_left
 from app.web.nav import TASK_ROLES
+from app.web.task_context import sections_for, subject_of, unit_names
 from app.web.task_form import FormView, client_messages
 from app.workflow.models import HumanTask, TaskStatus
 
@@ -49,6 +50,9 @@ class InboxRow:
     case: Case | None
     left: timedelta | None
     mine: bool
+    unit: str | None = None  # the unit the task is offered to, by name
+    holder: str | None = None  # who claimed it (when not you), by name
+    subject: str | None = None  # what a task without a case is about (an inspection's place)
 
     @property
     def overdue(self) -> bool:
@@ -61,6 +65,13 @@ def _cases_by_id(ids: set[int]) -> dict[int, Case]:
     return {c.id: c for c in db.session.execute(select(Case).where(Case.id.in_(ids))).scalars()}
 
 
+def _names_by_id(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = db.session.execute(select(User.id, User.display_name, User.username).where(User.id.in_(ids)))
+    return {user_id: display or username for user_id, display, username in rows}
+
+
 @bp.route("/m/")
 @login_required
 def worker_inbox() -> ResponseReturnValue:
@@ -70,12 +81,19 @@ def worker_inbox() -> ResponseReturnValue:
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), INT_MAX)  # past the end: an empty page
     result = tasks.inbox(user, scope, page, INBOX_PAGE_SIZE)
     by_id = _cases_by_id({t.case_id for t in result["items"] if t.case_id})
+    units = unit_names({t.candidate_group for t in result["items"] if t.candidate_group})
+    holders = _names_by_id(
+        {t.assignee_id for t in result["items"] if t.assignee_id and t.assignee_id != user.id}
+    )
     rows = [
         InboxRow(
             task=task,
             case=by_id.get(task.case_id) if task.case_id else None,
             left=time_left(task.due_at or (by_id[task.case_id].due_at if task.case_id in by_id else None)),
             mine=task.status == TaskStatus.CLAIMED and task.assignee_id == user.id,
+            unit=units.get(task.candidate_group or ""),
+            holder=holders.get(task.assignee_id or 0),
+            subject=None if task.case_id else subject_of(task, tasks.task_data(task)),
         )
         for task in result["items"]
     ]
@@ -116,6 +134,7 @@ def worker_task(task_id: int) -> ResponseReturnValue:
     case = _case_of(user, task)
     form = tasks.task_form(task)
     declared = form.schema.get("properties", {})
+    data = tasks.task_data(task)
     photos = cases.attachments(user, case.key) if case is not None else []
     mine = task.status == TaskStatus.CLAIMED and task.assignee_id == user.id
     return render_template(
@@ -128,7 +147,7 @@ def worker_task(task_id: int) -> ResponseReturnValue:
         form_page=task_form_page(
             form.schema,
             form.ui_schema,
-            {k: v for k, v in tasks.task_data(task).items() if k in declared and v is not None},
+            {k: v for k, v in data.items() if k in declared and v is not None},
             photos,
         ),
         photos=photos,
@@ -137,6 +156,7 @@ def worker_task(task_id: int) -> ResponseReturnValue:
         category_name=category_name,
         grid=grid_feature_of(case.grid_code) if case else None,
         parked=tasks.why_parked(task),
+        context=sections_for(user, task, case, data),
     )
 
 

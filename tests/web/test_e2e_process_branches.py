@@ -43,6 +43,10 @@ def _complete(page, live_server):
         page.click("#complete-button")
 
 
+def _fact(page, key):
+    return page.locator(f'.task-context [data-fact="{key}"]').inner_text().strip()
+
+
 def _fresh(key):
     db.session.expire_all()
     return case_row(key)
@@ -80,6 +84,8 @@ def test_sensor_alarm_nobody_answers_then_help_is_needed(live_server, page_as, s
 
     desk = page_as("dispatcher", viewport=DESKTOP)
     _open_and_claim(desk, f"{live_server.url}/m/tasks/{contact_id}")
+    # whom to call now, by name and number (the resident's call timed out)
+    assert _fact(desk, "callee") == "王小明(儿子) 13900000002"
     desk.check('#json-form input[type=radio][value="needs_help"]')
     desk.fill('#json-form textarea[name="root[call_note]"]', "儿子说老人腿脚不便,请派人上门")
     screenshot(desk, "branch_sensor_call_contact")
@@ -100,6 +106,7 @@ def test_sensor_alarm_nobody_answers_then_help_is_needed(live_server, page_as, s
 
     phone = page_as("worker", viewport=PHONE)
     _open_and_claim(phone, f"{live_server.url}/m/tasks/{handle_id}")
+    assert _fact(phone, "for") == "张网格"  # dispatched to the proposed worker, shown by name
     phone.check('#json-form input[type=radio][value="resolved"]')
     phone.fill('#json-form textarea[name="root[handle_description]"]', "已关闭水阀,老人无恙")
     screenshot(phone, "branch_sensor_handle")
@@ -162,6 +169,10 @@ def test_emergency_a_unit_that_does_not_report_in_is_urged(live_server, page_as,
 
     community = page_as("community", viewport=PHONE)
     _open_and_claim(community, f"{live_server.url}/m/tasks/{urge_id}")
+    # which responder to chase, by name, and how every responder stands
+    assert _fact(community, "responder") == "锦绣物业公司 · 物业协助开门"
+    assert _fact(community, "responder-state").startswith("待报到")
+    assert _fact(community, "responder-0").startswith("已报到 · 负责人:张网格")
     community.check('#json-form input[type=radio][value="contacted"]')
     community.fill('#json-form textarea[name="root[urge_note]"]', "物业称保安已在途")
     screenshot(community, "branch_emergency_urge")
@@ -247,6 +258,10 @@ def test_dispute_mediation_fails_and_is_referred(live_server, page_as, screensho
 
     staff = page_as("community", viewport=DESKTOP)
     _open_and_claim(staff, f"{live_server.url}/m/tasks/{intake_id}")
+    # the parties by number (masked for the community's intake: only the mediator sees them whole)
+    assert _fact(staff, "party-1") == "张* · 申请人 · 138****5678 · 锦绣花园…"
+    proposed = _fact(staff, "proposed-complex")
+    assert proposed.split("(")[0] in ("周调解", "吴调解")
     staff.check('#json-form input[type=radio][value="complex"]')
     screenshot(staff, "branch_mediation_intake")
     _complete(staff, live_server)  # the proposed mediator, as the page shows
@@ -254,10 +269,13 @@ def test_dispute_mediation_fails_and_is_referred(live_server, page_as, screensho
         dispute = dispute_of_case(case_row(key))
         assert (dispute.grade, dispute.status, _fresh(key).status) == ("complex", "mediating", "handling")
         mediator = dispute.mediator.username
+        assert dispute.mediator.display_name == proposed.split("(")[0]
         session_id = open_task(key, "session").id
 
     phone = page_as(mediator, viewport=PHONE)
     _open_and_claim(phone, f"{live_server.url}/m/tasks/{session_id}")
+    assert _fact(phone, "party-2") == "李四娃 · 被申请人 · 13987654321 · 锦绣花园5栋1302"
+    assert _fact(phone, "mediator") == proposed.split("(")[0]
     phone.fill('#json-form input[name="root[session_at]"]', "2026-11-02T16:00")
     phone.check('#json-form input[type=radio][value="offline"]')
     phone.fill('#json-form input[name="root[session_place]"]', "社区解忧聊天室")
@@ -334,6 +352,8 @@ def test_inspection_fails_and_is_reinspected_after_rectification(live_server, pa
 
     phone = page_as("worker", viewport=PHONE)
     _open_and_claim(phone, f"{live_server.url}/m/tasks/{inspect_id}")
+    assert _fact(phone, "place") == "川味小馆 · 餐饮"
+    assert _fact(phone, "responsible") == "何老板"
     results = phone.locator('#json-form [data-pointer="/results"]')
     results.locator('select[name="root[results][extinguisher][result]"]').select_option('"pass"')
     results.locator('select[name="root[results][gas_alarm][result]"]').select_option('"fail"')
@@ -353,6 +373,7 @@ def test_inspection_fails_and_is_reinspected_after_rectification(live_server, pa
         reinspect_id = open_task_of(instance_id, "reinspect").id
 
     _open_and_claim(phone, f"{live_server.url}/m/tasks/{reinspect_id}")
+    assert _fact(phone, "failed") == "燃气报警器正常"
     for key in ("extinguisher", "gas_alarm"):
         phone.locator(f'select[name="root[results][{key}][result]"]').select_option('"pass"')
     phone.fill('#json-form textarea[name="root[summary]"]', "已更换燃气报警器")
