@@ -167,7 +167,9 @@ def test_form_editor_previews_while_typing_and_saves(
 
     source = page.input_value("#schema-source")
     page.fill("#schema-source", source.replace("受理备注", "受理说明"))
-    page.wait_for_function("() => document.querySelector('#form-preview').innerText.includes('受理说明')")
+    page.wait_for_function(
+        "() => document.querySelector('#form-preview').innerText.includes('受理说明')"
+    )
     # a schema the registry would refuse: the check says so, the preview stays
     page.fill(
         "#schema-source", source.replace('"additionalProperties": false', '"additionalProperties": true')

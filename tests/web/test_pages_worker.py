@@ -197,7 +197,7 @@ def test_complete_with_photo_and_location(client, seeded):
         select(HumanTask).where(HumanTask.element_id == "photo_proof", HumanTask.status.in_(TaskStatus.OPEN))
     ).scalar_one()
     page = client.get(f"/m/tasks/{proof.id}").get_data(as_text=True)
-    assert "&#34;upload_kind&#34;: &#34;after&#34;" in page or '"upload_kind": "after"' in page
+    assert '&#34;upload_kind&#34;: &#34;after&#34;' in page or '"upload_kind": "after"' in page
 
 
 def test_inbox_in_english(client, seeded):
