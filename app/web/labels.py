@@ -9,8 +9,11 @@ from flask_babel import lazy_gettext as _l
 from app.categories.models import Category
 from app.clock import as_utc, now
 from app.extensions import db
+from app.tasks.services import forms
 from app.web.blueprint import bp
 from app.web.i18n import current_language
+from app.workflow.forms import FormNotFound
+from app.workflow.models import HumanTask
 
 STATUS_LABELS = {
     "reported": _l("Reported"),
@@ -75,6 +78,20 @@ def category_name(code: str | None) -> str:
     return category.name
 
 
+def task_title(task: HumanTask) -> str:
+    """The task's name in the page language: the diagram names tasks in zh-CN; in English the task's form
+    gives its title (``"ui:locales": {"en": {"title"}}`` of the UI schema), else the diagram's name stays."""
+    if current_language() == "en" and task.form_key:
+        try:
+            ui = forms().ui_schema(task.form_key) or {}
+        except FormNotFound:
+            ui = {}
+        title = ((ui.get("ui:locales") or {}).get("en") or {}).get("title")
+        if isinstance(title, str) and title:
+            return title
+    return task.name
+
+
 def time_left(due_at: datetime | None) -> timedelta | None:
     """Due time minus now (negative: overdue); None without a time limit."""
     return None if due_at is None else as_utc(due_at) - now()
@@ -83,4 +100,5 @@ def time_left(due_at: datetime | None) -> timedelta | None:
 bp.add_app_template_filter(status_label, "status_label")
 bp.add_app_template_filter(severity_label, "severity")
 bp.add_app_template_filter(task_status_label, "task_status")
+bp.add_app_template_filter(task_title, "task_title")
 bp.add_app_template_filter(escalation_label, "escalation")

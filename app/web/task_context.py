@@ -65,6 +65,11 @@ def display_names(usernames: set[str]) -> dict[str, str]:
     return {u: found.get(u, u) for u in names}
 
 
+def _username_of(user_id: int | None) -> str | None:
+    person = db.session.get(User, user_id) if user_id is not None else None
+    return person.username if person else None
+
+
 def display_name_of(user_id: int | None) -> str | None:
     if user_id is None:
         return None
@@ -281,9 +286,9 @@ def assignment(task: HumanTask) -> Section | None:
     if task.candidate_group:
         unit = unit_names({task.candidate_group})[task.candidate_group]
         facts.append(Fact("unit", _("Unit"), unit))
-    if task.candidate_user:
-        facts.append(Fact("for", _("Assigned to"), display_names({task.candidate_user})[task.candidate_user]))
     holder = display_name_of(task.assignee_id)
+    if task.candidate_user and (holder is None or task.candidate_user != _username_of(task.assignee_id)):
+        facts.append(Fact("for", _("Assigned to"), display_names({task.candidate_user})[task.candidate_user]))
     if holder:
         facts.append(Fact("assignee", _("Claimed by"), holder))
     return Section("task", _("Task"), facts) if facts else None

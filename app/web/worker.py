@@ -26,7 +26,7 @@ from app.web.blueprint import bp
 from app.web.geo import grid_feature_of
 from app.web.i18n import current_language
 from app.web.incident_notice import step_notice
-from app.web.labels import ATTACHMENT_KIND_LABELS, category_name, time_left
+from app.web.labels import ATTACHMENT_KIND_LABELS, category_name, task_title, time_left
 from app.web.nav import TASK_ROLES
 from app.web.task_context import sections_for, subject_of, unit_names
 from app.web.task_form import FormView, client_messages
@@ -193,7 +193,7 @@ def task_form_page(
 def worker_claim(task_id: int) -> ResponseReturnValue:
     task = tasks.claim(task_user(), task_id)
     db.session.commit()
-    flash(_("You took the task “%(name)s”.", name=task.name), "success")
+    flash(_("You took the task “%(name)s”.", name=task_title(task)), "success")
     return redirect(url_for("web.worker_task", task_id=task_id))
 
 
@@ -202,7 +202,7 @@ def worker_claim(task_id: int) -> ResponseReturnValue:
 def worker_release(task_id: int) -> ResponseReturnValue:
     task = tasks.unclaim(task_user(), task_id)
     db.session.commit()
-    flash(_("You handed the task “%(name)s” back.", name=task.name), "success")
+    flash(_("You handed the task “%(name)s” back.", name=task_title(task)), "success")
     return redirect(url_for("web.worker_inbox"))
 
 
@@ -277,7 +277,7 @@ def worker_complete(task_id: int) -> ResponseReturnValue:
     db.session.commit()
     case = db.session.get(Case, task.case_id) if task.case_id else None
     if notice is None:
-        flash(_("Task “%(name)s” completed.", name=task.name), "success")
+        flash(_("Task “%(name)s” completed.", name=task_title(task)), "success")
     else:  # completed and kept; the process stopped after it and waits for a repair
         flash(notice, "warning")
     return jsonify(
