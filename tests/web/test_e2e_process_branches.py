@@ -260,22 +260,31 @@ def test_dispute_mediation_fails_and_is_referred(live_server, page_as, screensho
     _open_and_claim(staff, f"{live_server.url}/m/tasks/{intake_id}")
     # the parties by number (masked for the community's intake: only the mediator sees them whole)
     assert _fact(staff, "party-1") == "张* · 申请人 · 138****5678 · 锦绣花园…"
-    proposed = _fact(staff, "proposed-complex")
-    assert proposed.split("(")[0] in ("周调解", "吴调解")
+    proposed = _fact(staff, "proposed-complex")  # "周调解(在办 0 件)": by name, with the load
+    assert proposed.split("(")[0] in ("周调解", "吴调解") and "在办 0 件" in proposed
     staff.check('#json-form input[type=radio][value="complex"]')
+    # the other community mediator instead of the proposal: refused without a reason, said in zh-CN
+    other = next(u for u, name in (("med1", "周调解"), ("med2", "吴调解")) if name != proposed.split("(")[0])
+    staff.locator('#json-form select[name="root[mediator_user]"]').select_option(f'"{other}"')
+    staff.click("#complete-button")
+    refused = staff.locator('#json-form [data-pointer="/override_reason"] > .field-error')
+    refused.wait_for()
+    assert refused.inner_text() == "选择推荐以外的调解员须填写改派理由。"
+    staff.fill('#json-form textarea[name="root[override_reason]"]', "该调解员熟悉两户情况")
     screenshot(staff, "branch_mediation_intake")
-    _complete(staff, live_server)  # the proposed mediator, as the page shows
+    _complete(staff, live_server)
     with app.app_context():
         dispute = dispute_of_case(case_row(key))
         assert (dispute.grade, dispute.status, _fresh(key).status) == ("complex", "mediating", "handling")
-        mediator = dispute.mediator.username
-        assert dispute.mediator.display_name == proposed.split("(")[0]
+        assert dispute.mediator.username == other
+        assert len(case_events(key, "dispute.mediator_overridden")) == 1
+        mediator = other
         session_id = open_task(key, "session").id
 
     phone = page_as(mediator, viewport=PHONE)
     _open_and_claim(phone, f"{live_server.url}/m/tasks/{session_id}")
     assert _fact(phone, "party-2") == "李四娃 · 被申请人 · 13987654321 · 锦绣花园5栋1302"
-    assert _fact(phone, "mediator") == proposed.split("(")[0]
+    assert _fact(phone, "mediator") == dict(med1="周调解", med2="吴调解")[other]
     phone.fill('#json-form input[name="root[session_at]"]', "2026-11-02T16:00")
     phone.check('#json-form input[type=radio][value="offline"]')
     phone.fill('#json-form input[name="root[session_place]"]', "社区解忧聊天室")
