@@ -22,6 +22,7 @@ from app.errors import InvalidInput, NotFound, error_body
 from app.extensions import db
 from app.inputs import INT_MAX
 from app.tasks import services as tasks
+from app.web import inspection_photos  # also registers its upload route
 from app.web.blueprint import bp
 from app.web.geo import grid_feature_of
 from app.web.i18n import current_language
@@ -137,6 +138,13 @@ def worker_task(task_id: int) -> ResponseReturnValue:
     data = tasks.task_data(task)
     photos = cases.attachments(user, case.key) if case is not None else []
     mine = task.status == TaskStatus.CLAIMED and task.assignee_id == user.id
+    form_page = task_form_page(
+        form.schema,
+        form.ui_schema,
+        {k: v for k, v in data.items() if k in declared and v is not None},
+        photos,
+    )
+    inspection_photos.add_to_page(form_page, user, task, data)
     return render_template(
         "worker/task.html",
         task=task,
@@ -144,12 +152,7 @@ def worker_task(task_id: int) -> ResponseReturnValue:
         mine=mine,
         claimable=task.status == TaskStatus.READY and tasks.is_candidate(user, task),
         left=time_left(task.due_at or (case.due_at if case else None)),
-        form_page=task_form_page(
-            form.schema,
-            form.ui_schema,
-            {k: v for k, v in data.items() if k in declared and v is not None},
-            photos,
-        ),
+        form_page=form_page,
         photos=photos,
         thumbnail_url=thumbnail_url,
         kind_labels=ATTACHMENT_KIND_LABELS,

@@ -17,12 +17,12 @@ from app.emergency.plans import sync_plans
 from app.emergency.services import launch_plan
 from app.extensions import db
 from app.inspections.campaigns import launch as launch_campaign
-from app.inspections.models import CampaignItem
+from app.inspections.models import CampaignItem, InspectionPhoto
 from app.inspections.places import create_place
 from app.mediation.services import dispute_of_case, file_dispute
 from connectors.ingest import ingest
 from tests.cases.territory import EAST_COMPOUND, EAST_GRID, EAST_POINT
-from tests.helpers import case_events, case_row, instance, open_ids, open_task, open_tasks
+from tests.helpers import case_events, case_row, instance, jpeg, open_ids, open_task, open_tasks
 from tests.web.conftest import PHONE
 from tests.web.process_seed import fire_next_timer, open_task_of, open_tasks_of, seed, user
 
@@ -106,7 +106,7 @@ def test_sensor_alarm_nobody_answers_then_help_is_needed(live_server, page_as, s
 
     phone = page_as("worker", viewport=PHONE)
     _open_and_claim(phone, f"{live_server.url}/m/tasks/{handle_id}")
-    assert _fact(phone, "for") == "张网格"  # dispatched to the proposed worker, shown by name
+    assert _fact(phone, "assignee") == "张网格"  # dispatched to the proposed worker, shown by name
     phone.check('#json-form input[type=radio][value="resolved"]')
     phone.fill('#json-form textarea[name="root[handle_description]"]', "已关闭水阀,老人无恙")
     screenshot(phone, "branch_sensor_handle")
@@ -371,12 +371,27 @@ def test_inspection_fails_and_is_reinspected_after_rectification(live_server, pa
     note.locator("> .field-error").wait_for()
     assert note.locator("> .field-error").inner_text() == "此项必填"
     note.locator("textarea, input").fill("燃气报警器不报警")
+    # a photo of the failed alarm, taken on the page: stored for the campaign item, shown ticked
+    photos = phone.locator('#json-form [data-pointer="/photos"]')
+    photos.locator("input[type=file]").set_input_files(
+        files=[{"name": "alarm.jpg", "mimeType": "image/jpeg", "buffer": jpeg((90, 90, 90), (320, 240))}]
+    )
+    photos.locator("ul.picked li input:checked").wait_for()
     screenshot(phone, "branch_inspection_inspect")
     _complete(phone, live_server)
     with app.app_context():
         item = _item(campaign_id)
         assert (item.status, item.failed_items, item.inspected_by) == ("rectifying", ["gas_alarm"], "worker")
         assert item.rectify_due_at is not None and open_tasks_of(instance_id) == []
+        (photo_id,) = db.session.execute(
+            select(InspectionPhoto.id).where(InspectionPhoto.item_id == item.id)
+        ).scalars()
+        inspected = db.session.execute(
+            select(AuditEvent).where(
+                AuditEvent.action == "inspection.inspected", AuditEvent.entity_id == item.id
+            )
+        ).scalar_one()
+        assert inspected.data["photos"] == [photo_id]
         # the rectification period passes: the same worker re-inspects
         fire_next_timer(app, instance_id)
         reinspect_id = open_task_of(instance_id, "reinspect").id
