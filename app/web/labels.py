@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.categories.models import Category
 from app.clock import as_utc, now
 from app.extensions import db
 from app.tasks.services import forms
+from app.timelimits.calendar import CalendarError, TimeLimit
 from app.web.blueprint import bp
 from app.web.i18n import current_language
 from app.workflow.forms import FormNotFound
@@ -78,6 +80,22 @@ def category_name(code: str | None) -> str:
     return category.name
 
 
+def time_limit_text(text: str | None) -> str:
+    """A time limit as configured ("4wh", "20wd", "24h") in words of the page language ("4 工作小时")."""
+    if not text:
+        return ""
+    try:
+        limit = TimeLimit.parse(text)
+    except CalendarError:
+        return text
+    n = f"{limit.amount:g}"
+    if limit.unit == "working_hours":
+        return _("%(n)s working hours", n=n)
+    if limit.unit == "working_days":
+        return _("%(n)s working days", n=n)
+    return _("%(n)s hours", n=n)
+
+
 def task_title(task: HumanTask) -> str:
     """The task's name in the page language: the diagram names tasks in zh-CN; in English the task's form
     gives its title (``"ui:locales": {"en": {"title"}}`` of the UI schema), else the diagram's name stays."""
@@ -101,4 +119,5 @@ bp.add_app_template_filter(status_label, "status_label")
 bp.add_app_template_filter(severity_label, "severity")
 bp.add_app_template_filter(task_status_label, "task_status")
 bp.add_app_template_filter(task_title, "task_title")
+bp.add_app_template_filter(time_limit_text, "time_limit")
 bp.add_app_template_filter(escalation_label, "escalation")
