@@ -1,7 +1,17 @@
 """The other processes' non-straight branches walked in Chromium through the task pages (/m/), each step by
-the person whose turn it is, the database checked after each: a sensor alarm nobody answers (the resident's
-call times out, the son needs help) dispatched, handled and verified; ... Starts use the product's own
-entries (the connector's ingest, the services); timers move by the injected clock."""
+the person whose turn it is, the database checked after each:
+
+- sensor_alarm: the protected resident's call times out, the son (shown as the one to call) needs help, the
+  proposed grid worker handles it, the dispatcher verifies and closes;
+- emergency_escalation: a unit misses its report-in, the community urges it (the page names the unit and
+  how every responder stands), it reports in late; control, close and the after-action review;
+- dispute_mediation: the intake chooses another mediator than the proposal (refused in zh-CN until a
+  reason is given), the session fails and the dispute is referred to legal aid;
+- inspection_campaign: a checklist item fails (its note required, a photo taken on the page), the
+  rectification period passes, the re-inspection passes.
+
+Starts use the product's own entries (the connector's ingest, the services); timers move by the injected
+clock and the scheduler's tick."""
 
 from __future__ import annotations
 
@@ -184,6 +194,10 @@ def test_emergency_a_unit_that_does_not_report_in_is_urged(live_server, page_as,
         property_task = open_task(key, "emergency_report_in").id
 
     handler = page_as("property1", viewport=PHONE)
+    # the unit's task in the inbox, offered to the unit by its name
+    handler.goto(f"{live_server.url}/m/")
+    row = handler.locator(f"li.task-row[data-task-id='{property_task}']")
+    assert row.locator(".task-who").inner_text() == "单位:锦绣物业公司"
     _report_in(handler, live_server, property_task, "赵队长")
     with app.app_context():
         assert _responders(key) == {"worker": "acknowledged", "property-jx": "acknowledged"}
@@ -360,6 +374,10 @@ def test_inspection_fails_and_is_reinspected_after_rectification(live_server, pa
         inspect_id = open_task_of(instance_id, "inspect").id
 
     phone = page_as("worker", viewport=PHONE)
+    # the inbox names what a task without a case is about: the place and the campaign
+    phone.goto(f"{live_server.url}/m/")
+    row = phone.locator(f"li.task-row[data-task-id='{inspect_id}']")
+    assert row.locator(".task-case").inner_text() == "川味小馆 · 燃气安全专项检查"
     _open_and_claim(phone, f"{live_server.url}/m/tasks/{inspect_id}")
     assert _fact(phone, "place") == "川味小馆 · 餐饮"
     assert _fact(phone, "responsible") == "何老板"
