@@ -26,14 +26,22 @@ FIELD_WORDS = {
 }
 
 
+# What a refusal adds that is not a form field: the diagram element that refused (app.workflow.instances).
+NOT_FIELDS = frozenset({"element_id"})
+STEP_REFUSED = _l("This step could not be completed with these values; check them and try again.")
+
+
 def field_errors(exc: InvalidInput) -> list[dict[str, Any]]:
-    """Each refused field with its JSON pointer and the page's words (the server's message otherwise)."""
+    """Each refused field with its JSON pointer and the page's words (the server's message otherwise); a
+    refusal naming no field gets one general line in the page language."""
     details = exc.details if isinstance(exc.details, dict) else {}
-    return [
+    found = [
         {
             "field": field,
             "pointer": "/" + "/".join(str(field).split(".")),
             "message": str(FIELD_WORDS.get(str(field), message)),
         }
         for field, message in details.items()
+        if field not in NOT_FIELDS
     ]
+    return found or [{"field": None, "pointer": "", "message": str(STEP_REFUSED)}]
