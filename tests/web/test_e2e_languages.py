@@ -9,7 +9,7 @@ import re
 
 from app.extensions import db
 from tests.conftest import PASSWORD
-from tests.helpers import open_task, report, walk_to
+from tests.helpers import jpeg, open_task, report, walk_to
 from tests.web.conftest import PHONE
 from tests.web.process_seed import seed
 
@@ -75,6 +75,11 @@ def test_resident_and_worker_pages_in_both_languages(live_server, page_as, scree
     resident.goto(f"{live_server.url}/r/track?key={key}")
     assert "处置中" in resident.inner_text("#progress") and _latin_words(resident) == []
     resident.goto(f"{live_server.url}/r/report")
+    # the photo's button speaks the page's language (not the browser's "Choose File"), the chosen name shown
+    assert resident.inner_text(".file-choice label") == "拍照或选择照片"
+    photo = {"name": "garbage.jpg", "mimeType": "image/jpeg", "buffer": jpeg()}
+    resident.set_input_files("#photo", files=[photo])
+    assert resident.inner_text("#photo-names") == "garbage.jpg"
     resident.fill("#address", "锦绣花园北门")
     with resident.expect_navigation():
         resident.click("#report-form button[type=submit]")
