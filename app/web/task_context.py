@@ -20,7 +20,7 @@ from app.cases.models import Case
 from app.emergency.models import Emergency, EmergencyResponder
 from app.emergency.plans import find_plan
 from app.extensions import db
-from app.inspections.models import PLACE_TYPES, Campaign, CampaignItem
+from app.inspections.models import PLACE_TYPES, Campaign, CampaignItem, ItemStatus
 from app.mediation.models import DISPUTE_TYPES, GRADES, PARTY_ROLES, Dispute
 from app.mediation.privacy import sees_personal_data
 from app.mediation.redaction import cut_address, mask_name, mask_phone
@@ -269,15 +269,35 @@ def _inspection(task: HumanTask, data: Mapping[str, Any]) -> list[Section]:
     return [Section("inspection", _("Inspection"), facts)]
 
 
-def subject_of(task: HumanTask, data: Mapping[str, Any]) -> str | None:
-    """One line naming what a task without a case is about (the inbox's line): the inspected place."""
-    target = data.get("target")
-    if isinstance(target, Mapping) and target.get("item_id"):
-        item = db.session.get(CampaignItem, int(target["item_id"]))
-        if item is not None:
-            campaign = db.session.get(Campaign, item.campaign_id)
-            return f"{item.place.name} · {campaign.title}" if campaign else item.place.name
-    return None
+# the items an inspection step can be about, by the step (the inbox reads the database only)
+OPEN_ITEM_STATUS = {
+    "inspect": (ItemStatus.PENDING, ItemStatus.OVERDUE),
+    "reinspect": (ItemStatus.RECTIFYING,),
+}
+
+
+def subject_of(task: HumanTask) -> str | None:
+    """One line naming what a task without a case is about (the inbox's line): the place to inspect and its
+    campaign; the campaign alone when its inspector has several places open in it. From the rows, not the
+    process data: restoring each task's workflow would cost the inbox too much."""
+    statuses = OPEN_ITEM_STATUS.get(task.element_id)
+    campaign = db.session.execute(
+        select(Campaign).where(Campaign.instance_id == task.instance_id)
+    ).scalar_one_or_none()
+    if statuses is None or campaign is None:
+        return None
+    items = (
+        db.session.execute(
+            select(CampaignItem).where(
+                CampaignItem.campaign_id == campaign.id,
+                CampaignItem.inspector == task.candidate_user,
+                CampaignItem.status.in_(statuses),
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return f"{items[0].place.name} · {campaign.title}" if len(items) == 1 else campaign.title
 
 
 def assignment(task: HumanTask) -> Section | None:

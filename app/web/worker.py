@@ -94,7 +94,7 @@ def worker_inbox() -> ResponseReturnValue:
             mine=task.status == TaskStatus.CLAIMED and task.assignee_id == user.id,
             unit=units.get(task.candidate_group or ""),
             holder=holders.get(task.assignee_id or 0),
-            subject=None if task.case_id else subject_of(task, tasks.task_data(task)),
+            subject=None if task.case_id else subject_of(task),
         )
         for task in result["items"]
     ]
