@@ -11,8 +11,9 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from app.errors import DomainError, error_body
+from app.errors import DomainError, InvalidInput, error_body
 from app.extensions import db
+from app.web.refusals import field_errors
 
 
 def wants_json() -> bool:
@@ -54,7 +55,10 @@ def register_page_errors(bp: Blueprint) -> None:
     def _domain(exc: DomainError) -> ResponseReturnValue:
         if wants_json():
             db.session.rollback()
-            return error_body(exc.error, exc.message, exc.details), exc.status
+            body = error_body(exc.error, exc.message, exc.details)
+            if isinstance(exc, InvalidInput) and isinstance(exc.details, dict) and exc.details:
+                body["errors"] = field_errors(exc)  # the page marks each field in the page language
+            return body, exc.status
         return _page(exc.status, page_error_title(exc.status), exc.message)
 
     @bp.errorhandler(HTTPException)

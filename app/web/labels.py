@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.categories.models import Category
 from app.clock import as_utc, now
 from app.extensions import db
+from app.tasks.services import forms
+from app.timelimits.calendar import CalendarError, TimeLimit
 from app.web.blueprint import bp
 from app.web.i18n import current_language
+from app.workflow.forms import FormNotFound
+from app.workflow.models import HumanTask
 
 STATUS_LABELS = {
     "reported": _l("Reported"),
@@ -33,6 +38,28 @@ ATTACHMENT_KIND_LABELS = {
 }
 
 
+TASK_STATUS_LABELS = {
+    "ready": _l("Open to claim"),
+    "claimed": _l("Claimed"),
+    "completed": _l("Completed"),
+    "cancelled": _l("Withdrawn by the process"),
+}
+ESCALATION_LABELS = {
+    "community": _l("Community"),
+    "street": _l("Street"),
+    "district": _l("District"),
+    "supervisor": _l("Supervisor"),
+}
+
+
+def task_status_label(status: str | None) -> str:
+    return str(TASK_STATUS_LABELS.get(status or "", status or ""))
+
+
+def escalation_label(level: str | None) -> str:
+    return str(ESCALATION_LABELS.get(level or "", level or ""))
+
+
 def status_label(status: str | None) -> str:
     return str(STATUS_LABELS.get(status or "", status or ""))
 
@@ -53,6 +80,36 @@ def category_name(code: str | None) -> str:
     return category.name
 
 
+def time_limit_text(text: str | None) -> str:
+    """A time limit as configured ("4wh", "20wd", "24h") in words of the page language ("4 工作小时")."""
+    if not text:
+        return ""
+    try:
+        limit = TimeLimit.parse(text)
+    except CalendarError:
+        return text
+    n = f"{limit.amount:g}"
+    if limit.unit == "working_hours":
+        return _("%(n)s working hours", n=n)
+    if limit.unit == "working_days":
+        return _("%(n)s working days", n=n)
+    return _("%(n)s hours", n=n)
+
+
+def task_title(task: HumanTask) -> str:
+    """The task's name in the page language: the diagram names tasks in zh-CN; in English the task's form
+    gives its title (``"ui:locales": {"en": {"title"}}`` of the UI schema), else the diagram's name stays."""
+    if current_language() == "en" and task.form_key:
+        try:
+            ui = forms().ui_schema(task.form_key) or {}
+        except FormNotFound:
+            ui = {}
+        title = ((ui.get("ui:locales") or {}).get("en") or {}).get("title")
+        if isinstance(title, str) and title:
+            return title
+    return task.name
+
+
 def time_left(due_at: datetime | None) -> timedelta | None:
     """Due time minus now (negative: overdue); None without a time limit."""
     return None if due_at is None else as_utc(due_at) - now()
@@ -60,3 +117,7 @@ def time_left(due_at: datetime | None) -> timedelta | None:
 
 bp.add_app_template_filter(status_label, "status_label")
 bp.add_app_template_filter(severity_label, "severity")
+bp.add_app_template_filter(task_status_label, "task_status")
+bp.add_app_template_filter(task_title, "task_title")
+bp.add_app_template_filter(time_limit_text, "time_limit")
+bp.add_app_template_filter(escalation_label, "escalation")

@@ -50,6 +50,38 @@ FINAL_OUTCOMES = {
 }
 
 
+# The API's validation messages are English and name the API's rules; the page says what to do, in the
+# page language, next to the field (one message per field, the location once for lat/lon).
+PLACE_WORDS = _l("Pick the place on the map, or use your location.")
+REPORT_FIELD_WORDS = {
+    "title": _l("Give a title of 2 to 120 characters, or describe the problem."),
+    "description": _l("Describe the problem in at most 4000 characters."),
+    "category_code": _l("Choose a category from the list."),
+    "location": PLACE_WORDS,
+    "address": _l("Give the address in at most 300 characters."),
+}
+PHOTO_WORDS = {
+    413: _l("The photo is too large."),
+    415: _l("The photo must be a JPEG, PNG or WebP image."),
+}
+PHOTO_NOT_STORED = _l("The photo could not be stored; try another one.")
+
+
+def page_errors(errors: dict[str, Any], status: int) -> dict[str, str]:
+    """The refused fields of a report, each with the page's words for it (see REPORT_FIELD_WORDS)."""
+    words: dict[str, str] = {}
+    for name in errors:
+        if name in ("lat", "lon", "location", "_schema"):
+            words["location"] = str(PLACE_WORDS)
+        elif name in ("photo", "file"):
+            words["photo"] = str(PHOTO_WORDS.get(status, PHOTO_NOT_STORED))
+        elif name in REPORT_FIELD_WORDS:
+            words[name] = str(REPORT_FIELD_WORDS[name])
+        else:
+            words["form"] = _("The report could not be sent. Please check it and try again.")
+    return words
+
+
 def _user() -> User:
     user: User = current_user._get_current_object()
     return user
@@ -94,7 +126,7 @@ def _report_form(values: dict[str, Any], errors: dict[str, Any], status: int = 2
             values=values,
             # One key per filled form: sending it twice (a double tap, a retry) makes one case.
             idempotency_key=values.get(FORM_FIELD) or uuid.uuid4().hex,
-            errors={k: (" ".join(v) if isinstance(v, list) else str(v)) for k, v in errors.items()},
+            errors=page_errors(errors, status) if errors else {},
         ),
         status,
     )
@@ -124,7 +156,7 @@ def resident_report() -> ResponseReturnValue:
     values = {k: v for k, v in request.form.items() if k != "csrf_token"}
     raw = _report_fields(request.form)
     if ("lat" in raw) != ("lon" in raw):  # said in the page's words before the schema says it in the API's
-        return _report_form(values, {"location": _("Pick the place on the map, or use your location.")}, 422)
+        return _report_form(values, {"location": "lat and lon go together"}, 422)
     try:
         fields = CaseReportSchema().load(raw)
     except ValidationError as exc:
@@ -137,8 +169,6 @@ def resident_report() -> ResponseReturnValue:
     except DomainError as exc:
         db.session.rollback()  # all or nothing: no case without its photo
         details = exc.details if isinstance(exc.details, dict) else {}
-        if "file" in details:
-            details = {"photo": details["file"], **{k: v for k, v in details.items() if k != "file"}}
         return _report_form(values, details or {"form": exc.message}, exc.status)
     notice = step_notice()
     db.session.commit()

@@ -174,6 +174,11 @@ class FormView:
         elif widget == "category_picker":
             field["widget"] = "select"
             field["options"] = self._category_choices()
+        elif kind == "array" and widget == "inspection_photos":
+            # an inspection's photos belong to its campaign item (app/web/inspection_photos.py)
+            field["widget"] = "photos"
+            field["kinds"] = ["inspection"]
+            field["upload_kind"] = "inspection"
         elif kind == "array" and isinstance(schema.get("x-attachments"), Mapping):
             kinds = list(schema["x-attachments"].get("kind") or ["other"])
             field["widget"] = "photos"

@@ -24,13 +24,15 @@ from app.idempotency import idempotent
 from app.inputs import INT_MAX
 from app.tasks import services as tasks
 from app.tasks.supervision import urges_of
+from app.web import inspection_photos  # also registers its upload route
 from app.web.blueprint import bp
 from app.web.case_picker import duplicate_choices
 from app.web.geo import grid_feature_of
 from app.web.i18n import current_language
 from app.web.incident_notice import step_notice
-from app.web.labels import ATTACHMENT_KIND_LABELS, category_name, time_left
+from app.web.labels import ATTACHMENT_KIND_LABELS, category_name, task_title, time_left
 from app.web.nav import TASK_ROLES
+from app.web.process_context import sections_for, subject_of, unit_names
 from app.web.review_panel import REVIEW_ELEMENTS, latest_rework, panel_context
 from app.web.task_context import task_context
 from app.web.task_form import CaseChoices, FormView, client_messages
@@ -54,6 +56,9 @@ class InboxRow:
     case: Case | None
     left: timedelta | None
     mine: bool
+    unit: str | None = None  # the unit the task is offered to, by name
+    holder: str | None = None  # who claimed it (when not you), by name
+    subject: str | None = None  # what a task without a case is about (an inspection's place)
 
     @property
     def overdue(self) -> bool:
@@ -66,6 +71,13 @@ def _cases_by_id(ids: set[int]) -> dict[int, Case]:
     return {c.id: c for c in db.session.execute(select(Case).where(Case.id.in_(ids))).scalars()}
 
 
+def _names_by_id(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = db.session.execute(select(User.id, User.display_name, User.username).where(User.id.in_(ids)))
+    return {user_id: display or username for user_id, display, username in rows}
+
+
 @bp.route("/m/")
 @login_required
 def worker_inbox() -> ResponseReturnValue:
@@ -75,12 +87,19 @@ def worker_inbox() -> ResponseReturnValue:
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), INT_MAX)  # past the end: an empty page
     result = tasks.inbox(user, scope, page, INBOX_PAGE_SIZE)
     by_id = _cases_by_id({t.case_id for t in result["items"] if t.case_id})
+    units = unit_names({t.candidate_group for t in result["items"] if t.candidate_group})
+    holders = _names_by_id(
+        {t.assignee_id for t in result["items"] if t.assignee_id and t.assignee_id != user.id}
+    )
     rows = [
         InboxRow(
             task=task,
             case=by_id.get(task.case_id) if task.case_id else None,
             left=time_left(task.due_at or (by_id[task.case_id].due_at if task.case_id in by_id else None)),
             mine=task.status == TaskStatus.CLAIMED and task.assignee_id == user.id,
+            unit=units.get(task.candidate_group or ""),
+            holder=holders.get(task.assignee_id or 0),
+            subject=None if task.case_id else subject_of(task),
         )
         for task in result["items"]
     ]
@@ -131,10 +150,18 @@ def worker_task(task_id: int) -> ResponseReturnValue:
     case = _case_of(user, task)
     form = tasks.task_form(task)
     declared = form.schema.get("properties", {})
+    data = tasks.task_data(task)
     photos = cases.attachments(user, case.key) if case is not None else []
     mine = task.status == TaskStatus.CLAIMED and task.assignee_id == user.id
-    data = tasks.task_data(task)
     context = task_context(task.form_key, data, declared)
+    form_page = task_form_page(
+        form.schema,
+        form.ui_schema,
+        {**context.start_values, **{k: v for k, v in data.items() if k in declared and v is not None}},
+        photos,
+        case_choices=lambda: duplicate_choices(user, case),
+    )
+    inspection_photos.add_to_page(form_page, user, task, data)
     return render_template(
         "worker/task.html",
         task=task,
@@ -142,13 +169,7 @@ def worker_task(task_id: int) -> ResponseReturnValue:
         mine=mine,
         claimable=task.status == TaskStatus.READY and tasks.is_candidate(user, task),
         left=time_left(task.due_at or (case.due_at if case else None)),
-        form_page=task_form_page(
-            form.schema,
-            form.ui_schema,
-            {**context.start_values, **{k: v for k, v in data.items() if k in declared and v is not None}},
-            photos,
-            case_choices=lambda: duplicate_choices(user, case),
-        ),
+        form_page=form_page,
         context=context,
         photos=photos,
         thumbnail_url=thumbnail_url,
@@ -157,6 +178,7 @@ def worker_task(task_id: int) -> ResponseReturnValue:
         category_name=category_name,
         grid=grid_feature_of(case.grid_code) if case else None,
         parked=tasks.why_parked(task),
+        process_sections=sections_for(user, task, case, data),
         urges=urges_of(task) if task.status in TaskStatus.OPEN else [],
         rework=latest_rework(case)
         if case is not None and task.element_id in tasks.HANDLING_ELEMENTS
@@ -204,7 +226,7 @@ def task_form_page(
 def worker_claim(task_id: int) -> ResponseReturnValue:
     task = tasks.claim(task_user(), task_id)
     db.session.commit()
-    flash(_("You took the task “%(name)s”.", name=task.name), "success")
+    flash(_("You took the task “%(name)s”.", name=task_title(task)), "success")
     return redirect(url_for("web.worker_task", task_id=task_id))
 
 
@@ -213,7 +235,7 @@ def worker_claim(task_id: int) -> ResponseReturnValue:
 def worker_release(task_id: int) -> ResponseReturnValue:
     task = tasks.unclaim(task_user(), task_id)
     db.session.commit()
-    flash(_("You handed the task “%(name)s” back.", name=task.name), "success")
+    flash(_("You handed the task “%(name)s” back.", name=task_title(task)), "success")
     return redirect(url_for("web.worker_inbox"))
 
 
@@ -326,10 +348,15 @@ def worker_complete(task_id: int) -> ResponseReturnValue:
         flash(notice, "warning")
     elif following is not None:
         flash(
-            _("Task “%(name)s” completed. Next: “%(next)s”.", name=task.name, next=following.name), "success"
+            _(
+                "Task “%(name)s” completed. Next: “%(next)s”.",
+                name=task_title(task),
+                next=task_title(following),
+            ),
+            "success",
         )
     else:
-        flash(_("Task “%(name)s” completed.", name=task.name), "success")
+        flash(_("Task “%(name)s” completed.", name=task_title(task)), "success")
     return jsonify(
         task_id=task_id,
         case_status=case.status if case else None,

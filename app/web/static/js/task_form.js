@@ -284,7 +284,8 @@
       input.accept = "image/*";
       input.setAttribute("capture", "environment");
       input.multiple = true;
-      input.disabled = !data.photoUrl;
+      var uploadUrl = field.upload_url || data.photoUrl; // an inspection's photos go to its item
+      input.disabled = !uploadUrl;
       // the browser's own "Choose files" speaks the browser's language: a button of ours speaks the page's
       input.className = "file-input";
       var camera = make("label", "button small camera-button", text.add_photo);
@@ -300,7 +301,7 @@
         Promise.all(files.map(function (file) {
           var body = new FormData();
           body.append("file", file, file.name);
-          var url = data.photoUrl + "?kind=" + encodeURIComponent(field.upload_kind);
+          var url = uploadUrl + "?kind=" + encodeURIComponent(field.upload_kind);
           return GridcaseFetch.send(url, { method: "POST", body: body }).then(function (answer) {
             if (answer.ok) { addPhoto({ id: answer.body.id, thumbnail: answer.body.thumbnail }, true); return null; }
             var details = answer.body.details || {};
@@ -315,7 +316,7 @@
       });
       node.appendChild(picked);
       node.appendChild(input);
-      if (data.photoUrl) { node.appendChild(camera); }
+      if (uploadUrl) { node.appendChild(camera); }
       node.appendChild(status);
       if (photoHandler) { photoHandler.field(api); }
       return {
