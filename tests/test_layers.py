@@ -19,8 +19,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("config",),
     ("extensions",),
     ("runtime",),  # the app's settings, clock and registries, typed: it imports what it holds only for types
-    # inputs: rules every edge shares (bounded ints, …); logs and metrics: what every process writes
-    ("errors", "clock", "db_setup", "inputs", "logs", "metrics"),
+    # inputs: rules every edge shares (bounded ints, …); logs and metrics: what every process writes;
+    # geodesy: distances on the Earth
+    ("errors", "clock", "db_setup", "inputs", "logs", "metrics", "geodesy"),
     ("audit",),
     ("auth",),  # users, roles, tokens: everything above knows who acts
     ("http", "imports", "counters", "compression"),  # the HTTP edge's helpers, file imports, named counters

@@ -14,7 +14,6 @@ capture time or position: a screenshot, a picture sent through a chat app, or a 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,9 +23,9 @@ from app import runtime
 from app.cases.models import Attachment, Case
 from app.clock import as_utc
 from app.extensions import db
+from app.geodesy import distance_meters
 from app.workflow.models import HumanTask, TaskStatus
 
-EARTH_RADIUS_METERS = 6_371_008.8  # mean radius (IUGG)
 FAR, EARLY, LATE, NO_TIME, NO_PLACE = "far", "early", "late", "no_time", "no_place"
 # The tasks whose completion ends the handler's window: proof sent (or, before it, the handling itself).
 WINDOW_END_ELEMENTS = ("photo_proof",)
@@ -59,12 +58,6 @@ class PhotoCheck:
         return not self.flags
 
 
-def haversine_meters(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres between two WGS-84 points (a sphere is accurate to ~0.5 % here)."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * EARTH_RADIUS_METERS * math.asin(min(1.0, math.sqrt(a)))
 
 
 def check_photo(
@@ -77,7 +70,7 @@ def check_photo(
     if attachment.gps_lat is None or attachment.gps_lon is None:
         flags.append(NO_PLACE)
     elif place is not None:
-        distance = haversine_meters(place[0], place[1], attachment.gps_lat, attachment.gps_lon)
+        distance = distance_meters(place[0], place[1], attachment.gps_lat, attachment.gps_lon)
         if distance > limits.max_distance_meters:
             flags.append(FAR)
     since: timedelta | None = None

@@ -15,16 +15,7 @@ from app.config import SensorSettings
 from app.devices.models import Alarm, Device, Incident
 from app.devices.types import ALARM_TYPES
 from app.extensions import db
-
-EARTH_RADIUS_M = 6_371_000.0
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine): plenty for "the same building" at tens of metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+from app.geodesy import EARTH_RADIUS_METERS, distance_meters
 
 
 def link_alarm(alarm: Alarm, device: Device, at: datetime, settings: SensorSettings) -> Incident | None:
@@ -95,7 +86,7 @@ def _correlated(group: str, device: Device, at: datetime, settings: SensorSettin
     if device.building_code:
         near.append(Incident.building_code == device.building_code)
     if device.lat is not None and device.lon is not None:
-        dlat = math.degrees(settings.correlation_distance_m / EARTH_RADIUS_M)
+        dlat = math.degrees(settings.correlation_distance_m / EARTH_RADIUS_METERS)
         dlon = dlat / max(math.cos(math.radians(device.lat)), 0.01)
         near.append(
             and_(
@@ -118,7 +109,7 @@ def _correlated(group: str, device: Device, at: datetime, settings: SensorSettin
             return incident
         if (
             None not in (device.lat, device.lon, incident.lat, incident.lon)
-            and distance_m(device.lat, device.lon, incident.lat, incident.lon)  # type: ignore[arg-type]
+            and distance_meters(device.lat, device.lon, incident.lat, incident.lon)  # type: ignore[arg-type]
             <= settings.correlation_distance_m
         ):
             return incident

@@ -16,20 +16,18 @@ from app.cases import services as cases
 from app.cases.models import Case, CaseStatus
 from app.clock import as_utc, now
 from app.extensions import db
+from app.geodesy import distance_meters
 
 RECENT = timedelta(days=30)
 SCANNED = 200  # the newest reports looked at
 OFFERED = 8
 NOT_AN_ORIGINAL = (CaseStatus.REJECTED, CaseStatus.WITHDRAWN, CaseStatus.DUPLICATE)
-EARTH_RADIUS_M = 6_371_000
 
 
 def distance_m(a: Case, b: Case) -> float | None:
     if None in (a.lat, a.lon, b.lat, b.lon):
         return None
-    lat1, lon1, lat2, lon2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))  # type: ignore[arg-type]
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
+    return distance_meters(a.lat, a.lon, b.lat, b.lon)  # type: ignore[arg-type]
 
 
 def _age(case: Case) -> str:

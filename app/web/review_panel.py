@@ -23,6 +23,7 @@ from app.cases.models import Attachment, Case
 from app.cases.services import attachments
 from app.clock import as_utc
 from app.extensions import db
+from app.geodesy import distance_meters
 from app.workflow.models import HumanTask, TaskStatus
 
 REVIEW_ELEMENTS = ("review",)  # the task pages that show the panel
@@ -139,7 +140,7 @@ def _completion(case: Case, element_id: str) -> Completion | None:
     lat, lon = where.get("lat"), where.get("lon")
     distance = None
     if lat is not None and lon is not None and case.lat is not None and case.lon is not None:
-        distance = photo_check.haversine_meters(case.lat, case.lon, lat, lon)
+        distance = distance_meters(case.lat, case.lon, lat, lon)
     return Completion(
         element_id=element_id,
         completed_at=as_utc(task.completed_at) if task.completed_at else None,

@@ -18,8 +18,8 @@ from app.cases.models import Case, CaseStatus
 from app.cases.services import visible_cases
 from app.clock import as_utc
 from app.extensions import db
+from app.geodesy import distance_meters
 
-EARTH_RADIUS_METERS = 6_371_008.8
 METERS_PER_DEGREE_LATITUDE = 111_320.0
 MAX_SHOWN = 10
 
@@ -31,12 +31,6 @@ class PossibleDuplicate:
     apart: timedelta  # the other case's report time minus this one's
 
 
-def distance_meters(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine) on the mean Earth sphere."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * EARTH_RADIUS_METERS * math.asin(min(1.0, math.sqrt(a)))
 
 
 def possible_duplicates(user: User, case: Case) -> list[PossibleDuplicate]:
