@@ -21,7 +21,7 @@ compile-translations: $(VENV)/.installed
 
 # Re-extract the foundation's msgids and merge them into its catalogue (then translate the new entries).
 translations: $(VENV)/.installed
-	$(BIN)/pybabel -q extract -F babel.cfg --ignore-dirs='supervisor designer operations workbench' -k _l -o app/web/translations/messages.pot app/web
+	$(BIN)/pybabel -q extract -F babel.cfg --ignore-dirs='supervisor designer operations workbench' -k _l -k lazy_pgettext:1c,2 -o app/web/translations/messages.pot app/web
 	$(BIN)/pybabel -q update -N -d app/web/translations -i app/web/translations/messages.pot
 
 $(VENV)/.installed: pyproject.toml requirements.lock

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import select
 
 from app.auth.models import User
@@ -25,7 +26,7 @@ from app.web.i18n import current_language
 
 LEVEL_LABELS = {"community": _l("Community"), "street": _l("Street"), "district": _l("District")}
 HANDLE_RESULT_LABELS = {
-    "resolved": _l("Resolved"),
+    "resolved": lazy_pgettext("handling", "Resolved"),  # "Resolved" alone is an incident's (operations)
     "partially_resolved": _l("Partly resolved"),
     "cannot_resolve": _l("Cannot be resolved"),
     "beyond_means": _l("Beyond the grid's means"),
