@@ -1,5 +1,5 @@
-"""The pages' gettext catalogues (one per blueprint) are merged by Flask-Babel into one table, the later folder
-overriding the earlier for the same msgid: a msgid translated two ways in two catalogues would silently
+"""The pages' gettext catalogues (one per blueprint) are merged by Flask-Babel into one table, the later
+folder overriding the earlier for the same msgid: a msgid translated two ways in two catalogues would silently
 show one area's wording in another. Where the meaning differs, the msgid differs (or has a msgctxt)."""
 
 from __future__ import annotations

@@ -285,6 +285,9 @@
       input.setAttribute("capture", "environment");
       input.multiple = true;
       var uploadUrl = field.upload_url || data.photoUrl; // an inspection's photos go to its item
+      // the phone's offline queue (options.photos) sends the case's photos; a field with an address of its
+      // own (an inspection item's photos) is sent here, directly
+      var queued = photoHandler && !field.upload_url ? photoHandler : null;
       input.disabled = !uploadUrl;
       // the browser's own "Choose files" speaks the browser's language: a button of ours speaks the page's
       input.className = "file-input";
@@ -292,8 +295,8 @@
       camera.htmlFor = id;
       input.addEventListener("change", function () {
         var files = Array.prototype.slice.call(input.files);
-        if (photoHandler) {
-          photoHandler.upload(files, api);
+        if (queued) {
+          queued.upload(files, api);
           input.value = "";
           return;
         }
@@ -318,7 +321,7 @@
       node.appendChild(input);
       if (uploadUrl) { node.appendChild(camera); }
       node.appendChild(status);
-      if (photoHandler) { photoHandler.field(api); }
+      if (queued) { queued.field(api); }
       return {
         node: node,
         get: function () {
