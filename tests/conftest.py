@@ -106,6 +106,24 @@ REDIS_URL = worker_redis_url(
 )
 
 
+# -- The order the workers take the tests in -----------------------------------------------------------------
+# xdist hands out the tests in collection order, in smaller and smaller batches. The tests that start a
+# browser or a process stack go first, so that no worker is left finishing one of them alone at the end.
+LONG_TEST_FIXTURES = {"browser", "redis_server"}
+LONG_TEST_FOLDERS = ("tests/ops/",)
+
+
+def _starts_something_long(item: pytest.Item) -> bool:
+    return item.nodeid.startswith(LONG_TEST_FOLDERS) or not LONG_TEST_FIXTURES.isdisjoint(
+        getattr(item, "fixturenames", ())
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if xdist_worker() is not None:  # a plain run keeps the collection order
+        items.sort(key=lambda item: not _starts_something_long(item))  # stable: else collection order
+
+
 def _service_missing(what: str, error: Exception) -> None:
     message = f"{what} is not reachable ({error.__class__.__name__}: {error})"
     if REQUIRE_SERVICES:
