@@ -26,9 +26,12 @@ from app import create_app
 from app.clock import FrozenClock
 from app.config import PROJECT_ROOT, SecuritySettings, Settings
 from app.extensions import db
+from tests import url_builders
 
 if TYPE_CHECKING:
     from redis import Redis
+
+url_builders.install()  # each distinct URL rule compiled once per process, not once per test's app
 
 BASE_POSTGRES_URL = os.environ.get(
     "GRIDCASE_TEST_POSTGRES_URL", "postgresql://gridcase:gridcase@127.0.0.1:5432/gridcase_test"
