@@ -251,8 +251,8 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(autouse=True)
 def _world_holds_no_locks(request: pytest.FixtureRequest) -> Iterator[None]:
-    """The world's session lives across tests; a read leaves its transaction open, and another test's
-    PostgreSQL TRUNCATE would wait on it for ever. End it after every test of the world."""
+    """The world's session lives across tests; a read leaves its transaction open, holding its locks into
+    the next module's emptying of the tables. End it after every test of the world."""
     yield
     if "world" in request.fixturenames:
         db.session.rollback()
