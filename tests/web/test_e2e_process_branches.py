@@ -16,7 +16,6 @@ clock and the scheduler's tick."""
 from __future__ import annotations
 
 import json
-import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -36,23 +35,9 @@ from tests.cases.territory import EAST_COMPOUND, EAST_GRID, EAST_POINT
 from tests.helpers import case_events, case_row, instance, jpeg, open_ids, open_task, open_tasks
 from tests.web.conftest import PHONE
 from tests.web.process_seed import fire_next_timer, open_task_of, open_tasks_of, seed, user
+from tests.web.steps import complete_task, open_and_claim
 
 DESKTOP = {"width": 1280, "height": 860}
-
-
-def _open_and_claim(page, url):
-    page.goto(url)
-    claim = page.locator("button", has_text="认领")
-    if claim.count():
-        with page.expect_navigation():
-            claim.click()
-    page.locator("#json-form .form-field:visible").first.wait_for()
-
-
-def _complete(page, live_server):
-    # to the inbox, or straight to the next task of the same case this person holds (one visit)
-    with page.expect_navigation(url=re.compile(rf"^{re.escape(live_server.url)}/m/(tasks/\d+)?$")):
-        page.click("#complete-button")
 
 
 def _fact(page, key):
@@ -95,13 +80,13 @@ def test_sensor_alarm_nobody_answers_then_help_is_needed(live_server, page_as, s
         contact_id = open_task(key, "call_contact").id
 
     desk = page_as("dispatcher", viewport=DESKTOP)
-    _open_and_claim(desk, f"{live_server.url}/m/tasks/{contact_id}")
+    open_and_claim(desk, f"{live_server.url}/m/tasks/{contact_id}")
     # whom to call now, by name and number (the resident's call timed out)
     assert _fact(desk, "callee") == "王小明(儿子) 13900000002"
     desk.check('#json-form input[type=radio][value="needs_help"]')
     desk.fill('#json-form textarea[name="root[call_note]"]', "儿子说老人腿脚不便,请派人上门")
     screenshot(desk, "branch_sensor_call_contact")
-    _complete(desk, live_server)
+    complete_task(desk, live_server.url)
     with app.app_context():
         calls = [
             (e.data["who"], e.data["name"], e.data["outcome"], e.data["timeout"])
@@ -117,29 +102,29 @@ def test_sensor_alarm_nobody_answers_then_help_is_needed(live_server, page_as, s
         handle_id = handle.id
 
     phone = page_as("worker", viewport=PHONE)
-    _open_and_claim(phone, f"{live_server.url}/m/tasks/{handle_id}")
+    open_and_claim(phone, f"{live_server.url}/m/tasks/{handle_id}")
     assert _fact(phone, "assignee") == "张网格"  # dispatched to the proposed worker, shown by name
     phone.check('#json-form input[type=radio][value="resolved"]')
     phone.fill('#json-form textarea[name="root[handle_description]"]', "已关闭水阀,老人无恙")
     screenshot(phone, "branch_sensor_handle")
-    _complete(phone, live_server)
+    complete_task(phone, live_server.url)
     with app.app_context():
         assert open_ids(key) == ["verify"] and _fresh(key).status == "review"
         verify_id = open_task(key, "verify").id
 
-    _open_and_claim(desk, f"{live_server.url}/m/tasks/{verify_id}")
+    open_and_claim(desk, f"{live_server.url}/m/tasks/{verify_id}")
     desk.check('#json-form input[type=radio][value="close"]')
-    _complete(desk, live_server)
+    complete_task(desk, live_server.url)
     with app.app_context():
         closed = _fresh(key)
         assert (closed.status, open_ids(key)) == ("closed", []) and closed.closed_at is not None
 
 
 def _report_in(page, live_server, task_id, person):
-    _open_and_claim(page, f"{live_server.url}/m/tasks/{task_id}")
+    open_and_claim(page, f"{live_server.url}/m/tasks/{task_id}")
     page.fill('#json-form input[name="root[responsible_person]"]', person)
     page.fill('#json-form input[name="root[eta_minutes]"]', "8")
-    _complete(page, live_server)
+    complete_task(page, live_server.url)
 
 
 def _responders(key):
@@ -180,7 +165,7 @@ def test_emergency_a_unit_that_does_not_report_in_is_urged(live_server, page_as,
         assert _fresh(key).escalation_level == "community"
 
     community = page_as("community", viewport=PHONE)
-    _open_and_claim(community, f"{live_server.url}/m/tasks/{urge_id}")
+    open_and_claim(community, f"{live_server.url}/m/tasks/{urge_id}")
     # which responder to chase, by name, and how every responder stands
     assert _fact(community, "responder") == "锦绣物业公司 · 物业协助开门"
     assert _fact(community, "responder-state").startswith("待报到")
@@ -188,7 +173,7 @@ def test_emergency_a_unit_that_does_not_report_in_is_urged(live_server, page_as,
     community.check('#json-form input[type=radio][value="contacted"]')
     community.fill('#json-form textarea[name="root[urge_note]"]', "物业称保安已在途")
     screenshot(community, "branch_emergency_urge")
-    _complete(community, live_server)
+    complete_task(community, live_server.url)
     with app.app_context():
         assert sorted(open_ids(key)) == ["declare_control", "emergency_report_in"]
         missed = case_events(key, "emergency.report_in_missed")
@@ -207,14 +192,14 @@ def test_emergency_a_unit_that_does_not_report_in_is_urged(live_server, page_as,
         control_id = open_task(key, "declare_control").id
 
     desk = page_as("dispatcher", viewport=DESKTOP)
-    _open_and_claim(desk, f"{live_server.url}/m/tasks/{control_id}")
+    open_and_claim(desk, f"{live_server.url}/m/tasks/{control_id}")
     desk.fill('#json-form textarea[name="root[control_note]"]', "老人已送医,家属已通知")
-    _complete(desk, live_server)
+    complete_task(desk, live_server.url)
     with app.app_context():
         close_id = open_task(key, "close_emergency").id
-    _open_and_claim(desk, f"{live_server.url}/m/tasks/{close_id}")
+    open_and_claim(desk, f"{live_server.url}/m/tasks/{close_id}")
     desk.fill('#json-form textarea[name="root[close_note]"]', "现场恢复正常")
-    _complete(desk, live_server)
+    complete_task(desk, live_server.url)
     with app.app_context():
         assert (_fresh(key).status, open_ids(key)) == (
             "closed",
@@ -223,14 +208,14 @@ def test_emergency_a_unit_that_does_not_report_in_is_urged(live_server, page_as,
         review_id = open_task(key, "review_emergency").id
 
     boss = page_as("supervisor", viewport=DESKTOP)
-    _open_and_claim(boss, f"{live_server.url}/m/tasks/{review_id}")
+    open_and_claim(boss, f"{live_server.url}/m/tasks/{review_id}")
     for name, value in (
         ("cause", "老人夜间起身跌倒"),
         ("timeline_summary", "物业逾期经社区督促后报到"),
         ("improvements", "物业夜间值班电话上墙"),
     ):
         boss.fill(f'#json-form textarea[name="root[{name}]"], #json-form input[name="root[{name}]"]', value)
-    _complete(boss, live_server)
+    complete_task(boss, live_server.url)
     with app.app_context():
         from app.emergency.services import emergency_of_case
 
@@ -273,7 +258,7 @@ def test_dispute_mediation_fails_and_is_referred(live_server, page_as, screensho
         intake_id = open_task(key, "intake").id
 
     staff = page_as("community", viewport=DESKTOP)
-    _open_and_claim(staff, f"{live_server.url}/m/tasks/{intake_id}")
+    open_and_claim(staff, f"{live_server.url}/m/tasks/{intake_id}")
     # the parties by number (masked for the community's intake: only the mediator sees them whole)
     assert _fact(staff, "party-1") == "张* · 申请人 · 138****5678 · 锦绣花园…"
     proposed = _fact(staff, "proposed-complex")  # "周调解(在办 0 件)": by name, with the load
@@ -288,7 +273,7 @@ def test_dispute_mediation_fails_and_is_referred(live_server, page_as, screensho
     assert refused.inner_text() == "选择推荐以外的调解员须填写改派理由。"
     staff.fill('#json-form textarea[name="root[override_reason]"]', "该调解员熟悉两户情况")
     screenshot(staff, "branch_mediation_intake")
-    _complete(staff, live_server)
+    complete_task(staff, live_server.url)
     with app.app_context():
         dispute = dispute_of_case(case_row(key))
         assert (dispute.grade, dispute.status, _fresh(key).status) == ("complex", "mediating", "handling")
@@ -298,7 +283,7 @@ def test_dispute_mediation_fails_and_is_referred(live_server, page_as, screensho
         session_id = open_task(key, "session").id
 
     phone = page_as(mediator, viewport=PHONE)
-    _open_and_claim(phone, f"{live_server.url}/m/tasks/{session_id}")
+    open_and_claim(phone, f"{live_server.url}/m/tasks/{session_id}")
     assert _fact(phone, "party-2") == "李四娃 · 被申请人 · 13987654321 · 锦绣花园5栋1302"
     assert _fact(phone, "mediator") == dict(med1="周调解", med2="吴调解")[other]
     phone.fill('#json-form input[name="root[session_at]"]', "2026-11-02T16:00")
@@ -311,7 +296,7 @@ def test_dispute_mediation_fails_and_is_referred(live_server, page_as, screensho
     phone.fill('#json-form textarea[name="root[session_record]"]', "当事人2不同意赔偿金额,双方分歧大")
     phone.check('#json-form input[type=radio][value="failed"]')
     screenshot(phone, "branch_mediation_session")
-    _complete(phone, live_server)
+    complete_task(phone, live_server.url)
     with app.app_context():
         dispute = dispute_of_case(case_row(key))
         (session,) = dispute.sessions
@@ -319,10 +304,10 @@ def test_dispute_mediation_fails_and_is_referred(live_server, page_as, screensho
         assert open_ids(key) == ["referral"]
         referral_id = open_task(key, "referral").id
 
-    _open_and_claim(phone, f"{live_server.url}/m/tasks/{referral_id}")
+    open_and_claim(phone, f"{live_server.url}/m/tasks/{referral_id}")
     phone.check('#json-form input[type=radio][value="legal_aid"]')
     phone.fill('#json-form textarea[name="root[referral_reason]"]', "赔偿金额分歧大,需法律援助")
-    _complete(phone, live_server)
+    complete_task(phone, live_server.url)
     with app.app_context():
         dispute = dispute_of_case(case_row(key))
         assert (dispute.status, dispute.outcome, dispute.referral_to) == ("closed", "failed", "legal_aid")
@@ -380,7 +365,7 @@ def test_inspection_fails_and_is_reinspected_after_rectification(live_server, pa
     phone.goto(f"{live_server.url}/m/")
     row = phone.locator(f"li.task-row[data-task-id='{inspect_id}']")
     assert row.locator(".task-case").inner_text() == "川味小馆 · 燃气安全专项检查"
-    _open_and_claim(phone, f"{live_server.url}/m/tasks/{inspect_id}")
+    open_and_claim(phone, f"{live_server.url}/m/tasks/{inspect_id}")
     assert _fact(phone, "place") == "川味小馆 · 餐饮"
     assert _fact(phone, "responsible") == "何老板"
     results = phone.locator('#json-form [data-pointer="/results"]')
@@ -398,7 +383,7 @@ def test_inspection_fails_and_is_reinspected_after_rectification(live_server, pa
     )
     photos.locator("ul.picked li input:checked").wait_for()
     screenshot(phone, "branch_inspection_inspect")
-    _complete(phone, live_server)
+    complete_task(phone, live_server.url)
     with app.app_context():
         item = _item(campaign_id)
         assert (item.status, item.failed_items, item.inspected_by) == ("rectifying", ["gas_alarm"], "worker")
@@ -416,12 +401,12 @@ def test_inspection_fails_and_is_reinspected_after_rectification(live_server, pa
         fire_next_timer(app, instance_id)
         reinspect_id = open_task_of(instance_id, "reinspect").id
 
-    _open_and_claim(phone, f"{live_server.url}/m/tasks/{reinspect_id}")
+    open_and_claim(phone, f"{live_server.url}/m/tasks/{reinspect_id}")
     assert _fact(phone, "failed") == "燃气报警器正常"
     for key in ("extinguisher", "gas_alarm"):
         phone.locator(f'select[name="root[results][{key}][result]"]').select_option('"pass"')
     phone.fill('#json-form textarea[name="root[summary]"]', "已更换燃气报警器")
-    _complete(phone, live_server)
+    complete_task(phone, live_server.url)
     with app.app_context():
         item = _item(campaign_id)
         assert (item.status, item.reinspected_by, item.refailed_items) == ("passed", "worker", [])

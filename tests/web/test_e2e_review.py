@@ -7,7 +7,6 @@ who urges on one case, reassigns another and extends a third. Each step checks t
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,27 +33,13 @@ from tests.helpers import (
     upload_photo,
 )
 from tests.web.conftest import PHONE
+from tests.web.steps import complete_task, open_and_claim
 from tests.web.supervisor_seed import seed_people
 
 CASE_POINT = (30.7589, 103.9718)  # tests.helpers.report()'s location
 NEAR_POINT = (30.7592, 103.9721)  # ~45 m away
 FAR_POINT = (30.7697, 103.9718)  # ~1.2 km north
 TUESDAY = datetime(2026, 11, 3, 1, 10, tzinfo=UTC)  # 09:10 in China
-
-
-def _open_and_claim(page: Any, url: str) -> None:
-    page.goto(url)
-    claim = page.locator("button", has_text="认领")
-    if claim.count():
-        with page.expect_navigation():
-            claim.click()
-    page.locator("#json-form .form-field").first.wait_for()
-
-
-def _complete(page: Any, live_server: Any) -> None:
-    # to the inbox, or straight to the next task of the same case this person holds (one visit)
-    with page.expect_navigation(url=re.compile(rf"^{re.escape(live_server.url)}/m/(tasks/\d+)?$")):
-        page.click("#complete-button")
 
 
 def _task(task_id: int) -> HumanTask:
@@ -110,17 +95,17 @@ def test_review_shows_the_photo_check_sends_back_then_approves(live_server, page
     # -- the handler: result and note, from the spot (the browser's geolocation goes with each completion) --
     worker = page_as("worker", viewport=PHONE)
     worker.context.set_geolocation({"latitude": NEAR_POINT[0], "longitude": NEAR_POINT[1], "accuracy": 12})
-    _open_and_claim(worker, f"{live_server.url}/m/tasks/{handle_id}")
+    open_and_claim(worker, f"{live_server.url}/m/tasks/{handle_id}")
     worker.check('#json-form input[type=radio][value="resolved"]')
     worker.fill('#json-form textarea[name="root[handle_description]"]', "已清运满溢垃圾,垃圾桶归位")
-    _complete(worker, live_server)
+    complete_task(worker, live_server.url)
     with app.app_context():
         proof_id = open_task(key, "photo_proof").id
-    _open_and_claim(worker, f"{live_server.url}/m/tasks/{proof_id}")
+    open_and_claim(worker, f"{live_server.url}/m/tasks/{proof_id}")
     for photo_id in photos.values():
         worker.check(f'#json-form .photo-choice input[value="{photo_id}"]')
     worker.fill('#json-form textarea[name="root[proof_note]"]', "附三张处置后照片")
-    _complete(worker, live_server)
+    complete_task(worker, live_server.url)
     with app.app_context():
         assert case_row(key).status == "review"
         assert _location(proof_id)["lat"] == NEAR_POINT[0]
@@ -128,7 +113,7 @@ def test_review_shows_the_photo_check_sends_back_then_approves(live_server, page
 
     # -- the reviewer: everything beside the form, the check per photo ---------------------------------
     reviewer = page_as("supervisor")
-    _open_and_claim(reviewer, f"{live_server.url}/m/tasks/{review_id}")
+    open_and_claim(reviewer, f"{live_server.url}/m/tasks/{review_id}")
     panel = reviewer.locator("#review-panel")
     assert panel.locator("#review-result").inner_text() == "已处置"
     assert panel.locator("#review-description").inner_text() == "已清运满溢垃圾,垃圾桶归位"
@@ -159,7 +144,7 @@ def test_review_shows_the_photo_check_sends_back_then_approves(live_server, page
     # 返工 with a comment: the case goes back to the handler
     reviewer.check('#json-form input[type=radio][value="reject"]')
     reviewer.fill('#json-form textarea[name="root[review_comment]"]', "远处那张照片不是现场,请补拍")
-    _complete(reviewer, live_server)
+    complete_task(reviewer, live_server.url)
     with app.app_context():
         row = case_row(key)
         assert row.status == "handling" and row.rework_count == 1
@@ -169,26 +154,26 @@ def test_review_shows_the_photo_check_sends_back_then_approves(live_server, page
         assert handle_again.candidate_user == "worker"
 
     # the handler sees why, handles again and sends the good photo alone
-    _open_and_claim(worker, f"{live_server.url}/m/tasks/{handle_again.id}")
+    open_and_claim(worker, f"{live_server.url}/m/tasks/{handle_again.id}")
     assert worker.locator("#rework-comment").inner_text() == "远处那张照片不是现场,请补拍"
     worker.check('#json-form input[type=radio][value="resolved"]')
     worker.fill('#json-form textarea[name="root[handle_description]"]', "已补拍现场照片")
-    _complete(worker, live_server)
+    complete_task(worker, live_server.url)
     with app.app_context():
         proof_again = open_task(key, "photo_proof").id
-    _open_and_claim(worker, f"{live_server.url}/m/tasks/{proof_again}")
+    open_and_claim(worker, f"{live_server.url}/m/tasks/{proof_again}")
     # the form starts from the first round's choice: the far and the bare photo are taken out
     worker.uncheck(f'#json-form .photo-choice input[value="{photos["far"]}"]')
     worker.uncheck(f'#json-form .photo-choice input[value="{photos["bare"]}"]')
     assert worker.is_checked(f'#json-form .photo-choice input[value="{photos["good"]}"]')
-    _complete(worker, live_server)
+    complete_task(worker, live_server.url)
     with app.app_context():
         review_again = open_task(key, "review").id
-    _open_and_claim(reviewer, f"{live_server.url}/m/tasks/{review_again}")
+    open_and_claim(reviewer, f"{live_server.url}/m/tasks/{review_again}")
     after = reviewer.locator("#review-panel .review-proof")
     assert after.count() == 1 and after.get_attribute("data-flags") == ""
     reviewer.check('#json-form input[type=radio][value="approve"]')
-    _complete(reviewer, live_server)
+    complete_task(reviewer, live_server.url)
     with app.app_context():
         row = case_row(key)
         assert row.status == "closed" and row.rework_count == 1
@@ -309,9 +294,9 @@ def test_overdue_cases_are_supervised_urged_reassigned_and_extended(live_server,
         with app.app_context():
             task_id = open_task(first, element).id
         page = page_as(who)
-        _open_and_claim(page, f"{live_server.url}/m/tasks/{task_id}")
+        open_and_claim(page, f"{live_server.url}/m/tasks/{task_id}")
         page.check(f'#json-form input[type=radio][value="{decision}"]')
-        _complete(page, live_server)
+        complete_task(page, live_server.url)
         page.context.close()
     with app.app_context():
         assert case_row(first).escalation_level == "district"
@@ -319,15 +304,15 @@ def test_overdue_cases_are_supervised_urged_reassigned_and_extended(live_server,
 
     supervisor = page_as("supervisor")
     # 1: urge, on the 超期督办 task page
-    _open_and_claim(supervisor, f"{live_server.url}/m/tasks/{supervise_ids[0]}")
+    open_and_claim(supervisor, f"{live_server.url}/m/tasks/{supervise_ids[0]}")
     supervisor.check('#json-form input[type=radio][value="urge"]')
     supervisor.fill('#json-form textarea[name="root[supervise_note]"]', "已超期,限今日办结")
-    _complete(supervisor, live_server)
+    complete_task(supervisor, live_server.url)
     # 2: reassign to a worker picked by name, on the task page
-    _open_and_claim(supervisor, f"{live_server.url}/m/tasks/{supervise_ids[1]}")
+    open_and_claim(supervisor, f"{live_server.url}/m/tasks/{supervise_ids[1]}")
     supervisor.check('#json-form input[type=radio][value="reassign"]')
     supervisor.locator('#json-form [data-pointer="/new_handler_user"] select').select_option('"worker2"')
-    _complete(supervisor, live_server)
+    complete_task(supervisor, live_server.url)
     # 3: extend, from the case page (its action decides the open supervise task)
     supervisor.goto(f"{live_server.url}/supervise/cases/{keys[2]}")
     assert supervisor.locator("#supervise-pending").is_visible()

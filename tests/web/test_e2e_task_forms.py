@@ -16,26 +16,13 @@ from tests.conftest import PASSWORD
 from tests.helpers import open_task, report
 from tests.web.conftest import PHONE
 from tests.web.seed import seed_people
+from tests.web.steps import complete_task, open_and_claim
 
 DESKTOP = {"width": 1280, "height": 860}
 
 
 def _field(page, name):
     return page.locator(f'#json-form [data-pointer="/{name}"]')
-
-
-def _open_and_claim(page, url):
-    page.goto(url)
-    claim = page.locator("button", has_text="认领")
-    if claim.count():
-        with page.expect_navigation():
-            claim.click()
-    page.locator("#json-form .form-field").first.wait_for()
-
-
-def _complete(page, live_server):
-    with page.expect_navigation(url=f"{live_server.url}/m/"):
-        page.click("#complete-button")
 
 
 def _shoot(page, screenshot, name):
@@ -66,7 +53,7 @@ def test_case_handling_forms_through_the_pages(live_server, page_as, screenshot)
 
     # -- triage (dispatcher, desktop): branches reveal their fields ------------------------------------
     page = page_as("dispatcher", viewport=DESKTOP)
-    _open_and_claim(page, f"{live_server.url}/m/tasks/{triage_id}")
+    open_and_claim(page, f"{live_server.url}/m/tasks/{triage_id}")
     assert "root" not in page.locator("#json-form").inner_text()
     assert not _field(page, "reject_reason").is_visible() and not _field(page, "duplicate_of").is_visible()
     assert _field(page, "triage_decision").locator(".field-label").inner_text().startswith("受理结论")
@@ -85,7 +72,7 @@ def test_case_handling_forms_through_the_pages(live_server, page_as, screenshot)
     assert not _field(page, "duplicate_of").is_visible()
     page.check('#json-form input[name="root[severity]"][value="orange"]')
     _shoot(page, screenshot, "task_triage_accept")
-    _complete(page, live_server)
+    complete_task(page, live_server.url)
     with live_server.app.app_context():
         triage = _task(triage_id)
         assert triage.status == TaskStatus.COMPLETED
@@ -95,14 +82,14 @@ def test_case_handling_forms_through_the_pages(live_server, page_as, screenshot)
         dispatch_id = open_task(key, "dispatch").id
 
     # -- dispatch: a person picked by name, a time limit and a note ------------------------------------
-    _open_and_claim(page, f"{live_server.url}/m/tasks/{dispatch_id}")
+    open_and_claim(page, f"{live_server.url}/m/tasks/{dispatch_id}")
     picker = _field(page, "handler_user").locator("select")
     assert "worker" in picker.inner_text()
     picker.select_option('"worker"')
     page.fill('#json-form input[name="root[time_limit_hours]"]', "8")
     page.fill('#json-form textarea[name="root[dispatch_note]"]', "请今天处理")
     _shoot(page, screenshot, "task_dispatch")
-    _complete(page, live_server)
+    complete_task(page, live_server.url)
     with live_server.app.app_context():
         sent = _task(dispatch_id).submitted_data
         assert sent["handler_user"] == "worker" and sent["time_limit_hours"] == 8
@@ -113,7 +100,7 @@ def test_case_handling_forms_through_the_pages(live_server, page_as, screenshot)
 
     # -- handle (grid worker, phone): beyond the grid's means needs its reason --------------------------
     phone = page_as("worker", viewport=PHONE)
-    _open_and_claim(phone, f"{live_server.url}/m/tasks/{handle_id}")
+    open_and_claim(phone, f"{live_server.url}/m/tasks/{handle_id}")
     assert not _field(phone, "beyond_means_reason").is_visible()
     phone.check('#json-form input[type=radio][value="beyond_means"]')
     phone.fill('#json-form textarea[name="root[handle_description]"]', "燃气管道漏气,已拉警戒线")
@@ -123,14 +110,14 @@ def test_case_handling_forms_through_the_pages(live_server, page_as, screenshot)
     assert reason.locator("> .field-error").inner_text() == "此项必填"
     phone.fill('#json-form textarea[name="root[beyond_means_reason]"]', "需燃气公司处置")
     _shoot(phone, screenshot, "task_handle")
-    _complete(phone, live_server)
+    complete_task(phone, live_server.url)
     with live_server.app.app_context():
         assert _task(handle_id).submitted_data["beyond_means_reason"] == "需燃气公司处置"
         coordinate_id = open_task(key, "coordinate_community").id
 
     # -- coordinate (community, phone): 吹哨 with a unit from the list ---------------------------------
     community = page_as("community", viewport=PHONE)
-    _open_and_claim(community, f"{live_server.url}/m/tasks/{coordinate_id}")
+    open_and_claim(community, f"{live_server.url}/m/tasks/{coordinate_id}")
     assert not _field(community, "summon_units").is_visible()
     community.check('#json-form input[type=radio][value="summon"]')
     units = _field(community, "summon_units")
@@ -138,7 +125,7 @@ def test_case_handling_forms_through_the_pages(live_server, page_as, screenshot)
     units.locator("select").select_option('"gas"')
     assert "燃气公司" in units.locator("select").inner_text()
     _shoot(community, screenshot, "task_coordinate")
-    _complete(community, live_server)
+    complete_task(community, live_server.url)
     with live_server.app.app_context():
         sent = _task(coordinate_id).submitted_data
         assert sent["coordinate_decision"] == "summon" and sent["summon_units"] == ["gas"]
