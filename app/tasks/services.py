@@ -332,7 +332,8 @@ def reassign(user: User, task_id: int, username: str, reason: str | None = None)
         # Handing the handling over is a re-dispatch: the handler changes, dispatch accuracy counts it.
         case = db.session.get(Case, task.case_id)
         if case is not None:
-            record_redispatch(case, user, target.username, None, {"via": "task reassign", "reason": reason})
+            how = {"via": "task reassign", **({"reason": reason} if reason else {})}
+            record_redispatch(case, user, target.username, None, how)
     return task
 
 
