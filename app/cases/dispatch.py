@@ -185,6 +185,34 @@ def unit_candidates(grid_code: str, kind: str) -> list[Candidate]:
     return sorted(candidates, key=lambda c: (c.load, c.label, c.name))
 
 
+def department_handler_candidates(grid_code: str) -> list[Candidate]:
+    """The active department handlers of the active units serving the grid (on it or an ancestor), by the
+    grid their unit serves, least loaded first, ties by username: whom a case may be handed to besides the
+    grid's workers."""
+    rows = db.session.execute(
+        select(User, Grid.code)
+        .join(Unit, Unit.code == User.unit_code)
+        .join(UnitGrid, UnitGrid.unit_id == Unit.id)
+        .join(Grid, Grid.id == UnitGrid.grid_id)
+        .where(
+            User.role == Role.DEPARTMENT_HANDLER,
+            User.active.is_(True),
+            Unit.active.is_(True),
+            Grid.code.in_(path_codes(grid_code)),
+        )
+        .order_by(Grid.code.desc())  # the nearest grid first: a handler is named by it
+    ).all()
+    first_grid: dict[int, tuple[User, str]] = {}
+    for user, code in rows:
+        first_grid.setdefault(user.id, (user, code))
+    loads = user_loads(list(first_grid))
+    candidates = [
+        Candidate(user.username, user.display_name, code, loads.get(user.id, 0))
+        for user, code in first_grid.values()
+    ]
+    return sorted(candidates, key=lambda c: (c.load, c.name))
+
+
 def _explain(chosen: Candidate, candidates: list[Candidate], what_zh: str, what_en: str) -> str:
     others = len(candidates) - 1
     zh = f"{what_zh}中待办最少: {chosen.label}({chosen.load} 项待办,另有 {others} 个备选)"

@@ -58,6 +58,25 @@ def test_supervisors_see_the_actions_others_do_not(app, client, auth):
     assert 'id="case-actions"' not in dispatcher.get(f"/supervise/cases/{key}").get_data(as_text=True)
 
 
+def test_the_reassign_picker_offers_the_department_handlers_of_the_units_serving_the_grid(
+    app, client, auth, create_user
+):
+    from tests.cases.territory import add_unit
+
+    add_unit("water", "water", EAST_GRID)  # the fixture's "handler" belongs to unit water
+    add_unit("gas_co", "district_bureau", WEST_GRID)
+    create_user("department_handler", "gas_handler", unit_code="gas_co")
+    key = create_case(client, auth, "handle")
+    supervisor = _client(app, "supervisor")
+    body = supervisor.get(f"/supervise/cases/{key}").get_data(as_text=True)
+    assert '<option value="handler">' in body and '<option value="gas_handler">' not in body
+    answer = _post(supervisor, key, "reassign", {"username": "handler", "reason": "需水务部门处置"})
+    assert answer.status_code == 302
+    db.session.expire_all()
+    [moved] = case_events(key, "task.reassigned")
+    assert moved.data == {"reason": "需水务部门处置"}
+
+
 @pytest.mark.parametrize("who", ["dispatcher", "supervisor_west"])
 def test_posting_an_action_is_404_for_others(app, client, auth, who):
     key = create_case(client, auth, "handle")

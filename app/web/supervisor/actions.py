@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.auth.models import User
-from app.cases.dispatch import Candidate, grid_worker_candidates
+from app.cases.dispatch import Candidate, department_handler_candidates, grid_worker_candidates
 from app.cases.models import Case, CaseStatus
 from app.tasks import supervision
 from app.workflow.models import HumanTask
@@ -58,7 +58,10 @@ def panel(case: Case) -> ActionsPanel:
     return ActionsPanel(
         current=current,
         supervise_task=supervision.open_supervise_task(case),
-        candidates=grid_worker_candidates(case.grid_code) if case.grid_code else [],
+        # the grid's workers, then the department handlers of the units serving it (the service takes both)
+        candidates=grid_worker_candidates(case.grid_code) + department_handler_candidates(case.grid_code)
+        if case.grid_code
+        else [],
         handling=case.status not in CaseStatus.FINAL
         and any(t.element_id in supervision.HANDLING_ELEMENTS for t in current),
     )
