@@ -14,6 +14,16 @@ from tests.cases.territory import EAST_GRID, WEST_GRID, assign, build_territory
 from tests.conftest import PASSWORD
 from tests.helpers import ensure_catalogue, open_task, report, walk_to
 
+
+def deploy_case_handling(app: Flask) -> None:
+    """Only the shipped case handling diagram (not the others: page tests that show its cases)."""
+    from app.config import PROJECT_ROOT
+    from app.workflow import deploy
+
+    path = PROJECT_ROOT / "bpmn" / "case_handling.bpmn"
+    deploy.deploy_file(path.name, path.read_bytes(), app.extensions["gridcase.deploy_rules"]())
+
+
 PEOPLE = (
     ("resident", "resident"),
     ("resident2", "resident"),

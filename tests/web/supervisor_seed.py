@@ -12,12 +12,12 @@ from sqlalchemy import select, update
 
 from app.cases.models import Case
 from app.clock import as_utc
-from app.config import PROJECT_ROOT
 from app.extensions import db
-from app.workflow import deploy, scheduler
+from app.workflow import scheduler
 from app.workflow.models import ProcessInstance
 from tests.cases.territory import DISTRICT, EAST_GRID, assign, build_territory
 from tests.conftest import PASSWORD
+from tests.web.seed import deploy_case_handling
 
 PEOPLE = [
     ("resident", "resident", None),
@@ -37,8 +37,7 @@ def seed_people(app: Flask) -> tuple[FlaskClient, Callable[[str], dict[str, str]
 
     build_territory()
     ensure_catalogue()
-    path = PROJECT_ROOT / "bpmn" / "case_handling.bpmn"
-    deploy.deploy_file(path.name, path.read_bytes(), app.extensions["gridcase.deploy_rules"]())
+    deploy_case_handling(app)
     for username, role, grid in PEOPLE:
         create_user(username, PASSWORD, role)
         db.session.commit()

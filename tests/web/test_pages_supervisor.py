@@ -33,6 +33,7 @@ from tests.cases.territory import (
 )
 from tests.helpers import complete, fingerprint, report, upload_photo, walk_to
 from tests.web.pages import PageClient, sign_in
+from tests.web.seed import deploy_case_handling
 
 JSON = {"Accept": "application/json"}
 
@@ -50,11 +51,7 @@ def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
 @pytest.fixture
 def deployed(app: Flask) -> None:
     """Only the case handling process: these pages show its cases (and other diagrams may be mid-edit)."""
-    from app.config import PROJECT_ROOT
-    from app.workflow import deploy
-
-    path = PROJECT_ROOT / "bpmn" / "case_handling.bpmn"
-    deploy.deploy_file(path.name, path.read_bytes(), app.extensions["gridcase.deploy_rules"]())
+    deploy_case_handling(app)
     db.session.commit()
 
 

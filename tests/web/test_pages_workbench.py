@@ -26,6 +26,7 @@ from app.workflow.models import HumanTask, TaskStatus
 from tests.cases.territory import DISTRICT, EAST_GRID, WEST_GRID, WEST_POINT, assign, build_territory
 from tests.helpers import case_events, case_row, open_task, report, walk_to
 from tests.web.pages import PageClient, csrf_token, sign_in
+from tests.web.seed import deploy_case_handling
 
 # About 100 m and 1 km north of tests.helpers.report()'s default point (30.7589, 103.9718).
 NEAR = (30.7598, 103.9718)
@@ -45,11 +46,7 @@ def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
 
 @pytest.fixture
 def deployed(app: Flask) -> None:
-    from app.config import PROJECT_ROOT
-    from app.workflow import deploy
-
-    path = PROJECT_ROOT / "bpmn" / "case_handling.bpmn"
-    deploy.deploy_file(path.name, path.read_bytes(), app.extensions["gridcase.deploy_rules"]())
+    deploy_case_handling(app)
     db.session.commit()
 
 
