@@ -122,9 +122,11 @@ def waitress_url(app: Flask) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
     finally:
-        # closed from its own loop (closing the socket under a running select() fails that thread)
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # type: ignore[union-attr]
-        thread.join(timeout=10)
+        # closed from its own loop (closing the socket under a running select() fails that thread); a loop
+        # that has already ended has closed its trigger with it: nothing left to signal
+        if thread.is_alive():
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # type: ignore[union-attr]
+            thread.join(timeout=10)
         server.task_dispatcher.shutdown()
 
 
