@@ -1,0 +1,112 @@
+"""The pages' words for what the services refuse. The services answer in the API's English, naming the
+field (and, for a grid import, the kind of problem); a page shows beside each field what to do, in the page
+language, and keeps the service's own text underneath for the particulars (codes, dates, areas)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
+
+from app.grids.codes import LEVEL_LABELS
+from app.holidays.services import Problem
+from app.units.models import UNIT_KINDS
+from app.web.i18n import current_language
+
+# A grid import's rejected feature, by the service's kind (app.grids.services.Rejection.kind).
+REJECTION_WORDS = {
+    "invalid_feature": _l(
+        "Not a usable feature: a GeoJSON Feature needs properties code and name (1-120 characters)."
+    ),
+    "bad_code": _l("Bad code: a district has 6 digits and each level below adds 3; no segment may be 000."),
+    "invalid_geometry": _l(
+        "Bad outline: a Polygon or MultiPolygon in WGS-84 degrees that does not cross itself."
+    ),
+    "duplicate_code": _l(
+        "Duplicate code: twice in the file, or already stored with another name or outline."
+    ),
+    "unknown_parent": _l("Unknown parent: the grid above it is neither in this file nor stored."),
+    "outside_parent": _l("Outside its parent: the outline sticks out of the grid above it."),
+    "overlap": _l("Overlaps a sibling: grids under the same parent may touch but not overlap."),
+}
+
+CATEGORY_FIELD_WORDS = {
+    "code": _l("E (event) or P (part), a 2-digit class and an optional 2-digit sub-class, e.g. E0102."),
+    "name": lazy_pgettext("admin_data", "Give a name of at most 80 characters."),
+    "name_en": _l("At most 120 characters, or leave it empty."),
+    "default_severity": _l("Choose one of the listed values."),
+    "responsible_level": _l("Choose one of the listed values."),
+    "responsible_unit_kind": _l(
+        "Needed when a unit is responsible; only for unit, street or district levels."
+    ),
+    "handle_limit": _l("A time limit such as 4wh (working hours), 20wd (working days) or 24h (clock hours)."),
+    "close_limit": _l("A time limit such as 4wh (working hours), 20wd (working days) or 24h (clock hours)."),
+    "process_key": _l("Choose a deployed process."),
+}
+
+UNIT_FIELD_WORDS = {
+    "code": _l("2-40 lowercase letters, digits, '_' or '-', starting with a letter or digit."),
+    "name": lazy_pgettext("admin_data", "Give a name of at most 120 characters."),
+    "kind": _l("Choose one of the listed values."),
+    "phone": _l("At most 32 characters."),
+    "grids": _l("Grid codes, one per line, each an existing grid."),
+}
+
+HOLIDAY_WORDS = {
+    "not_a_date": _l("%(value)s is not a date (YYYY-MM-DD) or a range (YYYY-MM-DD ~ YYYY-MM-DD)."),
+    "other_year": _l("%(value)s is not in this year."),
+    "twice": _l("%(value)s is listed twice."),
+    "in_both": _l("%(value)s is both a holiday and a make-up working day."),
+    "not_weekend": _l("%(value)s is a weekday: a make-up working day falls on a Saturday or Sunday."),
+    "bad_range": _l("%(value)s: a range runs forward and spans at most 31 days."),
+    "bad_year": _l("Give a year from 2004 to 2100."),
+    "too_long": _l("At most 200 characters."),
+    "not_json": _l("Not a schedule file (JSON keyed by year)."),
+    "bad_file": _l("Not a schedule file: %(value)s"),
+}
+
+
+def level_label(level: str) -> str:
+    return LEVEL_LABELS.get(level, level)
+
+
+def field_errors(details: Any, words: dict[str, Any]) -> dict[str, str]:
+    """Each refused field with the page's words and the service's particulars."""
+    if not isinstance(details, dict):
+        return {"form": str(details)}
+    errors: dict[str, str] = {}
+    for name, message in details.items():
+        key = str(name)
+        said = words.get(key)
+        errors[key] = f"{said} ({message})" if said is not None else str(message)
+    return errors
+
+
+def holiday_errors(problems: list[Problem]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for problem in problems:
+        words = HOLIDAY_WORDS.get(problem.kind)
+        text = str(words) % {"value": problem.value} if words is not None else problem.english()
+        errors.setdefault(problem.field, []).append(text)
+    return errors
+
+
+RESPONSIBLE_LEVEL_WORDS = {
+    "grid": _l("The grid's workers"),
+    "community": _l("The community"),
+    "street": _l("The street"),
+    "district": _l("The district"),
+    "unit": _l("A unit"),
+}
+
+
+def responsible_level(level: str) -> str:
+    return str(RESPONSIBLE_LEVEL_WORDS.get(level, level))
+
+
+def unit_kind(kind: str) -> str:
+    names = UNIT_KINDS.get(kind)
+    if names is None:
+        return kind
+    return names[1] if current_language() == "en" else names[0]
