@@ -5,6 +5,7 @@ time limits at once (``app.holidays.services``)."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -27,13 +28,27 @@ def _this_year() -> int:
     return now().astimezone(CHINA_STANDARD_TIME).year
 
 
+def _as_lines(days: tuple[date, ...]) -> str:
+    """Dates one per line, a run of consecutive days as one range (how the notices write them)."""
+    runs: list[list[date]] = []
+    for day in sorted(days):
+        if runs and day - runs[-1][-1] == timedelta(days=1):
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return "\n".join(
+        run[0].isoformat() if len(run) == 1 else f"{run[0].isoformat()} ~ {run[-1].isoformat()}"
+        for run in runs
+    )
+
+
 def _year_values(view: services.ScheduleView, year: int) -> dict[str, Any]:
     entry = view.years.get(year)
     return {
         "year": str(year),
         "source": entry.source if entry else "",
-        "holidays": "\n".join(d.isoformat() for d in entry.holidays) if entry else "",
-        "workdays": "\n".join(d.isoformat() for d in entry.workdays) if entry else "",
+        "holidays": _as_lines(entry.holidays) if entry else "",
+        "workdays": _as_lines(entry.workdays) if entry else "",
     }
 
 
