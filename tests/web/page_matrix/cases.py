@@ -45,7 +45,7 @@ def pages(world: World) -> list[Page]:
             shows={"worker": [EAST_TITLE]},
             hides={"worker": [WEST_TITLE], "worker_west": [EAST_TITLE], "leader_west": [EAST_TITLE]},
         ),
-        # The holder and the district's supervision; other task holders: not theirs; the rest: no inbox at all.
+        # The holder and the district's supervision; other task holders: not theirs; the rest: no inbox.
         Page(
             f"/m/tasks/{world.refs['handle_task']}",
             allowed={"worker", "supervisor", "admin"},
