@@ -52,7 +52,8 @@ demo: migrate
 RUN_THREADS ?= 8
 run: demo
 	@echo "gridcase (embedded mode: SQLite, in-process jobs and timers) on http://$(HOST):$(PORT)"
-	$(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads $(RUN_THREADS) wsgi:app
+	HOLIDAY_SCHEDULE_FILE=$${HOLIDAY_SCHEDULE_FILE:-instance/holidays.json} \
+	  $(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads $(RUN_THREADS) wsgi:app
 
 # The whole stack on this machine (deploy/Procfile through honcho): gunicorn, RQ workers, the scheduler,
 # the MQTT listener and a Mosquitto, on PostgreSQL and Redis as .ci/services starts them. See README.

@@ -32,6 +32,7 @@ from tests.helpers import count, ensure_catalogue, fingerprint
 from tests.web.conftest import LiveServer
 
 README_SCREENSHOT = PROJECT_ROOT / "docs" / "screenshots" / "admin-grids.png"
+REPORT_SCREENSHOT = PROJECT_ROOT / "docs" / "screenshots" / "admin-grids-import.png"
 
 
 @pytest.fixture
@@ -104,7 +105,8 @@ def test_an_admin_imports_geojson_and_sees_the_bad_feature_rejected(
     assert "510125001001002" in row.inner_text() and "超出上级范围" in row.inner_text()
     assert page.locator("#rejections tbody tr").count() == 1
     assert "6 个要素中有 1 个被拒绝" in result.inner_text()
-    screenshot(page, "admin-grids-rejected")
+    REPORT_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT_SCREENSHOT.write_bytes(screenshot(page, "admin-grids-rejected").read_bytes())
     with live_server.app.app_context():
         assert fingerprint() == before  # all or nothing: not even the good features
 
@@ -128,6 +130,8 @@ def test_an_admin_imports_geojson_and_sees_the_bad_feature_rejected(
     assert "王小明" in page.locator("#grid-members").inner_text()
     screenshot(page, "admin-grid-page")
     page.goto(f"{live_server.url}/admin/grids")
+    for community in ("510124001001", "510125001001"):
+        page.click(f"#grid-tree li[data-code='{community}'] > details > summary .ad-level")
     README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     README_SCREENSHOT.write_bytes(screenshot(page, "admin-grids").read_bytes())
 

@@ -21,7 +21,7 @@ from app.extensions import db
 from app.http import paginate
 from app.imports import decode_text
 from app.units.models import UNIT_KINDS, Unit
-from app.web.admin_data import bp
+from app.web.admin_data import bp, words
 from app.web.admin_data.access import admin_page
 from app.web.admin_data.paging import page_number
 from app.web.admin_data.plan_form import read_form, row_errors, rows_of, values_of
@@ -64,7 +64,7 @@ def _refused(plan: EmergencyPlan | None, values: dict[str, Any], used: list[int]
     details = dict(exc.details) if isinstance(exc.details, dict) else {"plan": exc.message}
     if isinstance(exc, Conflict) and details.get("code") == "taken":
         details["code"] = _("A plan with this code exists already.")
-    return _form(plan, values, row_errors(details, used), 422)
+    return _form(plan, values, words.plan_errors(row_errors(details, used)), 422)
 
 
 @bp.route("/plans/new", methods=["GET", "POST"])

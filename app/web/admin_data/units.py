@@ -70,8 +70,13 @@ def _refused(unit: Unit | None, values: dict[str, Any], exc: InvalidInput | Conf
     return _page(unit, values, words.field_errors(details, words.UNIT_FIELD_WORDS), 422)
 
 
-def _length_problems(values: dict[str, Any]) -> dict[str, str]:
+def _form_problems(values: dict[str, Any], new: bool) -> dict[str, str]:
+    """What the API's schema refuses before the service is called, every field at once."""
     problems = {}
+    if new and (problem := services.code_problems(values["code"])):
+        problems["code"] = problem
+    if problem := services.kind_problem(values["kind"]):
+        problems["kind"] = problem
     if not values["name"] or len(values["name"]) > services.MAX_NAME_LENGTH:
         problems["name"] = f"1-{services.MAX_NAME_LENGTH} characters"
     if values["phone"] and len(values["phone"]) > services.MAX_PHONE_LENGTH:
@@ -86,7 +91,7 @@ def unit_new(user: User) -> ResponseReturnValue:
         return _page(None, {"kind": "property", "active": True}, {})
     values = _values(request.form)
     try:
-        if problems := _length_problems(values):  # the API's schema checks these lengths before the service
+        if problems := _form_problems(values, new=True):
             raise InvalidInput("invalid unit", problems)
         unit = services.create_unit(
             values["code"],
@@ -119,7 +124,7 @@ def unit_page(user: User, code: str) -> ResponseReturnValue:
         return _page(unit, values, {})
     values = _values(request.form) | {"code": unit.code}
     try:
-        if problems := _length_problems(values):
+        if problems := _form_problems(values, new=False):
             raise InvalidInput("invalid unit", problems)
         services.update_unit(
             code,

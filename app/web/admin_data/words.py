@@ -4,6 +4,7 @@ language, and keeps the service's own text underneath for the particulars (codes
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -110,3 +111,33 @@ def unit_kind(kind: str) -> str:
     if names is None:
         return kind
     return names[1] if current_language() == "en" else names[0]
+
+
+PLAN_FIELD_WORDS = {
+    "code": _l("2-40 lowercase letters, digits or '_', starting with a letter."),
+    "name": lazy_pgettext("admin_data", "Give a name of at most 120 characters."),
+    "name_en": _l("Give an English name of at most 120 characters."),
+    "description": _l("At most 2000 characters."),
+    "checklist": _l("1-50 items, one per line, each at most 200 characters."),
+    "contact_call_limit": _l("For SOS and fall alarms: clock minutes such as 2m; empty for other plans."),
+    "triggers.categories": _l("Category codes such as E0404, one per line."),
+    "responders": _l("Give at least one responder."),
+}
+# A responder row's refusals (``row-<n>`` and ``row-<n>.<field>``), by what follows the row number.
+PLAN_ROW_WORDS = {
+    "": _l("Choose who responds in this row."),
+    ".unit_kind": _l("Choose who responds in this row."),
+    ".unit_code": _l("Choose an active unit."),
+    ".limit": _l("Clock minutes (15m), hours (0.5h) or working time (1wh, 1wd)."),
+    ".label": _l("At most 120 characters, or leave it empty."),
+}
+
+
+def plan_errors(details: dict[str, str]) -> dict[str, str]:
+    """The plan form's refusals (rows already numbered as the form's) with the page's words."""
+    words: dict[str, Any] = dict(PLAN_FIELD_WORDS)
+    for key in details:
+        match = re.match(r"^row-\d+(.*)$", key)
+        if match is not None and match.group(1) in PLAN_ROW_WORDS:
+            words[key] = PLAN_ROW_WORDS[match.group(1)]
+    return field_errors(details, words)
