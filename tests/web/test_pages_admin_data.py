@@ -483,3 +483,35 @@ def test_a_schedule_file_is_uploaded_year_by_year(app, client, users):
     )
     assert response.status_code == 302
     assert not runtime.working_calendar().is_workday(datetime(2027, 1, 1, tzinfo=UTC).date())
+
+
+def test_a_plans_file_is_imported_all_or_nothing(client, users):
+    sync_plans()
+    db.session.commit()
+    admin = _as(client, "admin")
+    exported = json.loads(_text(admin.get("/admin/plans/export.json")))
+    assert len(exported["plans"]) == 5
+    new = dict(exported["plans"][0], code="river_flood", name="河道汛情", name_en="River flood")
+    bad = dict(new, code="bad_plan", responders=[{"unit_kind": "fire", "limit": "later"}])
+    before = fingerprint()
+    refused = admin.post(
+        "/admin/plans/import",
+        data={
+            "file": (io.BytesIO(json.dumps({"plans": [new, bad]}).encode()), "plans.json"),
+            "csrf_token": csrf_token(admin, "/admin/plans"),
+        },
+    )
+    assert refused.status_code == 422
+    page = _text(refused)
+    assert 'id="plans-import-errors"' in page and "bad_plan" in page and "自然分钟（15m）" in page
+    assert fingerprint() == before
+    done = admin.post(
+        "/admin/plans/import",
+        data={
+            "file": (io.BytesIO(json.dumps({"plans": [new]}).encode()), "plans.json"),
+            "csrf_token": csrf_token(admin, "/admin/plans"),
+        },
+    )
+    assert done.status_code == 302
+    assert count(EmergencyPlan, EmergencyPlan.code == "river_flood") == 1
+    assert "新增 1 个" in _text(admin.get("/admin/plans"))

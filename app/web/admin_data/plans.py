@@ -137,7 +137,7 @@ def plans_import(user: User) -> ResponseReturnValue:
     except InvalidInput as exc:
         db.session.rollback()
         page = paginate(library.list_plans(active=True), 1, PAGE_SIZE)
-        errors = exc.details if isinstance(exc.details, dict) else {"file": exc.message}
+        errors = words.plan_file_errors(exc.details) if exc.details else {"file": exc.message}
         return (
             render_template("admin_data/plans.html", page=page, q="", inactive=False, import_errors=errors),
             422,

@@ -137,7 +137,17 @@ def plan_errors(details: dict[str, str]) -> dict[str, str]:
     """The plan form's refusals (rows already numbered as the form's) with the page's words."""
     words: dict[str, Any] = dict(PLAN_FIELD_WORDS)
     for key in details:
-        match = re.match(r"^row-\d+(.*)$", key)
+        match = re.match(r"^(?:row-\d+|responders\[\d+\])(.*)$", key)
         if match is not None and match.group(1) in PLAN_ROW_WORDS:
             words[key] = PLAN_ROW_WORDS[match.group(1)]
     return field_errors(details, words)
+
+
+def plan_file_errors(details: Any) -> dict[str, Any]:
+    """A refused plans file: each refused plan (by code, or ``#index``), its fields in the page's words."""
+    if not isinstance(details, dict):
+        return {"file": str(details)}
+    return {
+        key: plan_errors(problems) if isinstance(problems, dict) else str(problems)
+        for key, problems in details.items()
+    }
