@@ -50,8 +50,10 @@ HOLIDAYS_2027 = {
 
 
 @pytest.fixture
-def app(make_app: Any, tmp_path: Path) -> Iterator[Flask]:
-    app = make_app("sqlite", holiday_schedule_file=tmp_path / "holidays.json")
+def app(make_app: Any, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    # SQLite unless a test asks for PostgreSQL too (the import's own thread and transaction).
+    backend = getattr(request, "param", "sqlite")
+    app = make_app(backend, holiday_schedule_file=tmp_path / "holidays.json")
     app.test_client_class = PageClient
     with app.app_context():
         yield app
@@ -175,6 +177,7 @@ def test_a_good_import_creates_the_grids_and_is_audited(client, territory):
     assert event[-1].actor_id is not None and event[-1].data["created"] == 3
 
 
+@pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
 def test_the_streamed_import_reports_progress_then_the_result(client, territory):
     admin = _as(client, "admin")
     response = admin.post(
