@@ -518,3 +518,50 @@ def test_a_plans_file_is_imported_all_or_nothing(client, users):
     assert done.status_code == 302
     assert count(EmergencyPlan, EmergencyPlan.code == "river_flood") == 1
     assert "新增 1 个" in _text(admin.get("/admin/plans"))
+
+
+def test_a_plan_is_deactivated_and_reactivated(client, users):
+    from app.emergency.plans import create_plan, deactivate_plan
+    from app.units.services import deactivate_unit
+
+    sync_plans()
+    create_plan(
+        users["admin"],
+        {
+            "code": "water_main_burst",
+            "name": "供水主管爆裂",
+            "name_en": "Water main burst",
+            "responders": [{"unit_code": "water", "limit": "15m", "label": "关阀抢修"}],
+            "checklist": ["关闭上游阀门"],
+        },
+    )
+    db.session.commit()
+    admin = _as(client, "admin")
+    done = _post(admin, "/admin/plans/high_rise_fire/deactivate", {}, page="/admin/plans/high_rise_fire")
+    assert done.status_code == 302
+    plan = db.session.execute(
+        select(EmergencyPlan).where(EmergencyPlan.code == "high_rise_fire")
+    ).scalar_one()
+    assert plan.active is False
+    assert 'data-code="high_rise_fire"' not in _text(admin.get("/admin/plans"))
+    assert 'data-code="high_rise_fire"' in _text(admin.get("/admin/plans?inactive=1"))
+    assert (
+        _post(
+            admin, "/admin/plans/high_rise_fire/reactivate", {}, page="/admin/plans/high_rise_fire"
+        ).status_code
+        == 302
+    )
+    db.session.expire_all()
+    assert plan.active is True and plan.version == 2
+
+    # A plan naming a unit deactivated since cannot come back as it is: the row says why.
+    deactivate_plan(users["admin"], "water_main_burst")
+    deactivate_unit("water")
+    db.session.commit()
+    before = fingerprint()
+    refused = _post(
+        admin, "/admin/plans/water_main_burst/reactivate", {}, page="/admin/plans/water_main_burst"
+    )
+    assert refused.status_code == 422
+    assert 'id="err-row-0-unit_code"' in _text(refused) and "请选择一个启用中的单位" in _text(refused)
+    assert fingerprint() == before

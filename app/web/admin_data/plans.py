@@ -112,7 +112,14 @@ def plan_deactivate(user: User, code: str) -> ResponseReturnValue:
 @admin_page
 def plan_reactivate(user: User, code: str) -> ResponseReturnValue:
     plan = library.get_plan(code)
-    library.replace_plan(user, code, library.as_entry(plan))  # the API's PUT: the same content, active again
+    try:
+        library.replace_plan(user, code, library.as_entry(plan))  # the API's PUT: same content, active again
+    except InvalidInput as exc:  # e.g. a responder's unit deactivated since: the form shows which row
+        db.session.rollback()
+        flash(_("This plan cannot be reactivated as it is: correct it and save it."), "error")
+        rows = list(range(len(plan.responders or [])))  # the form's rows are the plan's responders, in order
+        details = dict(exc.details) if isinstance(exc.details, dict) else {"plan": exc.message}
+        return _form(plan, values_of(plan), words.plan_errors(row_errors(details, rows)), 422)
     db.session.commit()
     flash(_("Plan %(name)s reactivated.", name=plan.name), "success")
     return redirect(url_for("admin_data.plan_page", code=code))

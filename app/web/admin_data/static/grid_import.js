@@ -60,10 +60,11 @@
       if ((xhr.getResponseHeader("Content-Type") || "").indexOf("application/x-ndjson") === 0) {
         drain(true);
       } else {
-        // a refusal before the import started (an unreadable file): the page itself, with its report
+        // a refusal before the import started: an unreadable file (the page with its report), or an error
+        // page (a file too large, an expired form): its message
         var page = new DOMParser().parseFromString(xhr.responseText, "text/html");
-        var answer = page.getElementById("grid-import-report");
-        report.innerHTML = answer ? answer.innerHTML : "";
+        var answer = page.getElementById("grid-import-report") || page.querySelector("main");
+        if (answer) { report.innerHTML = answer.innerHTML; } else { report.textContent = form.dataset.failed; }
         box.hidden = true;
         button.disabled = false;
       }
