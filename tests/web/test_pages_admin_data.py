@@ -565,3 +565,17 @@ def test_a_plan_is_deactivated_and_reactivated(client, users):
     assert refused.status_code == 422
     assert 'id="err-row-0-unit_code"' in _text(refused) and "请选择一个启用中的单位" in _text(refused)
     assert fingerprint() == before
+
+
+def test_the_pages_speak_english_on_request(client, territory):
+    admin = _as(client, "admin")
+    admin.get("/lang/en?next=/admin/grids")
+    page = _text(admin.get("/admin/grids"))
+    assert "Grid tree" in page and "District" in page and "Comprehensive grid" in page and "区县" not in page
+    before = fingerprint()
+    response = admin.post(
+        "/admin/grids/import",
+        data={"file": _geojson_upload(_territory_with_one_bad_feature()), "csrf_token": csrf_token(admin)},
+    )
+    assert response.status_code == 422 and "Outside its parent" in _text(response)
+    assert fingerprint() == before

@@ -68,8 +68,19 @@ HOLIDAY_WORDS = {
 }
 
 
+LEVEL_WORDS = {
+    "district": lazy_pgettext("admin_data", "District"),
+    "street": lazy_pgettext("admin_data", "Street"),
+    "community": lazy_pgettext("admin_data", "Community"),
+    "grid": lazy_pgettext("admin_data", "Comprehensive grid"),
+    "compound": lazy_pgettext("admin_data", "Compound"),
+    "building": lazy_pgettext("admin_data", "Building"),
+}
+
+
 def level_label(level: str) -> str:
-    return LEVEL_LABELS.get(level, level)
+    """A grid level in the page language (zh-CN as app.grids.codes.LEVEL_LABELS names them)."""
+    return str(LEVEL_WORDS.get(level, LEVEL_LABELS.get(level, level)))
 
 
 def field_errors(details: Any, words: dict[str, Any]) -> dict[str, str]:
