@@ -24,9 +24,8 @@ from app.grids.services import GridImportRejected, GridImportReport
 
 log = logging.getLogger(__name__)
 STEPS = 50  # progress lines per import at most, whatever its size
-Outcome = tuple[
-    str, Any
-]  # ("done", report) | ("rejected", report) | ("invalid", DomainError) | ("failed", None)
+# ("done", report) | ("rejected", report) | ("invalid", DomainError) | ("failed", None)
+Outcome = tuple[str, Any]
 
 
 def feature_count(collection: dict[str, Any]) -> int:

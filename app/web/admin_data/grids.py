@@ -4,7 +4,6 @@ on the map), the GeoJSON import with its progress and rejection report, and the 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from flask import Response, current_app, render_template, request, stream_with_context
 from flask.typing import ResponseReturnValue
@@ -18,21 +17,14 @@ from app.grids.codes import code_problem, path_codes
 from app.grids.models import Grid
 from app.http import paginate
 from app.units.services import units_serving
-from app.web.admin_data import bp, tree, words
+from app.web.admin_data import bp, tree
 from app.web.admin_data.access import admin_page
 from app.web.admin_data.grid_import import Outcome, run_import, stream_import
 from app.web.admin_data.paging import page_number
-from app.web.errors import register_page_errors
 from app.web.geo import grid_feature
 
-register_page_errors(bp)
 STREAM = "application/x-ndjson"
 CHILDREN_PAGE_SIZE = 50
-
-
-@bp.context_processor
-def _words() -> dict[str, Any]:
-    return {"ad_words": words, "ad_level": words.responsible_level, "ad_unit_kind": words.unit_kind}
 
 
 @bp.route("/grids")
