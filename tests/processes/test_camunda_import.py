@@ -202,8 +202,9 @@ def test_juel_beyond_the_translation_is_refused(juel_text):
 def test_a_camunda_diagram_deployed_unconverted_is_refused_at_its_script(client, auth, users):
     """A JavaScript script can compile as Python (``execution.setVariable("x", true);``): the deploy
     refuses the language by name instead of failing on the next person at run time."""
+    headers = auth("designer")
     before = fingerprint()
-    refused = _upload(client, "/api/v1/process-definitions", DIAGRAM.read_bytes(), auth("designer"))
+    refused = _upload(client, "/api/v1/process-definitions", DIAGRAM.read_bytes(), headers)
     assert refused.status_code == 422
     details = refused.get_json()["details"]
     assert details["element_id"] == "Script_close"
