@@ -320,7 +320,7 @@ def test_unblacklist_needs_a_reason_and_is_audited(app: Flask) -> None:
     ).scalar_one()
     assert event.data == {"reason": "已整改并复查合格"} and event.actor_label
     page = supervisor.get(path).get_data(as_text=True)
-    assert "未列入黑名单" in page and "移出黑名单: 已整改并复查合格" in page
+    assert "未列入黑名单" in page and "移出黑名单：已整改并复查合格" in page
     again = supervisor.post(f"{path}/unblacklist", data={"reason": "再次", "csrf_token": token})
     assert again.status_code == 302  # not blacklisted any more: said on the page, nothing changed
     assert "该场所（已）不在黑名单上" in supervisor.get(path).get_data(as_text=True)

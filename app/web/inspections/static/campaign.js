@@ -8,6 +8,9 @@
   if (!element || !window.GridcaseMap) { return; }
   var REFRESH_MS = 60000;
   var map = window.GridcaseMap.show(element);
+  // Above the territory layer (panes 402-404): the progress colours are what this map is for.
+  map.createPane("insp-grids").style.zIndex = 405;
+  map.createPane("insp-items").style.zIndex = 406;
   var drawn = L.layerGroup().addTo(map);
   var fitted = false;
 
@@ -25,14 +28,17 @@
     var bounds = null;
     body.grids.forEach(function (feature) {
       var p = feature.properties;
-      var layer = L.geoJSON(feature, { className: "insp-grid insp-grid-" + p.state, coordsToLatLng: toMap });
+      var layer = L.geoJSON(feature, {
+        className: "insp-grid insp-grid-" + p.state, pane: "insp-grids", coordsToLatLng: toMap
+      });
       layer.bindTooltip(p.grid_name + ": " + p.done + " / " + p.total + " · " + p.state_label, { sticky: true });
       drawn.addLayer(layer);
+      layer.eachLayer(function (shape) { shape.getElement().setAttribute("data-code", p.grid_code); });
       bounds = bounds ? bounds.extend(layer.getBounds()) : layer.getBounds();
     });
     body.items.forEach(function (item) {
       var marker = L.circleMarker(map.projection.toMap(item.lat, item.lon), {
-        radius: 7, className: "insp-item insp-item-" + item.status
+        radius: 7, className: "insp-item insp-item-" + item.status, pane: "insp-items"
       });
       marker.bindPopup(placeLink(item));
       drawn.addLayer(marker);

@@ -10,6 +10,9 @@
   if (!element || !form || !window.GridcaseMap) { return; }
   var counter = document.getElementById("chosen-count");
   var map = window.GridcaseMap.show(element);
+  // Above the territory layer (panes 402-404), so a click inside a compound still chooses its grid.
+  map.createPane("insp-grids").style.zIndex = 405;
+  map.createPane("insp-places").style.zIndex = 406;
   var gridLayers = {};
   var placeMarkers = [];
   var data = { grids: [], counts: [], places: [] };
@@ -55,8 +58,10 @@
       var code = feature.properties.code;
       var layer = L.geoJSON(feature, {
         className: "insp-launch-grid",
+        pane: "insp-grids",
         coordsToLatLng: function (c) { return map.projection.toMap(c[1], c[0]); }
       }).addTo(map);
+      layer.eachLayer(function (shape) { shape.getElement().setAttribute("data-code", code); });
       layer.bindTooltip(feature.properties.name, { sticky: true });
       layer.on("click", function () {
         var box = checkbox(code);
@@ -67,7 +72,7 @@
     });
     data.places.forEach(function (place) {
       var marker = L.circleMarker(map.projection.toMap(place.lat, place.lon), {
-        radius: 6, className: "insp-place", interactive: true
+        radius: 6, className: "insp-place", pane: "insp-places"
       }).addTo(map);
       marker.bindTooltip(place.name);
       placeMarkers.push({ marker: marker, place: place });
