@@ -14,7 +14,7 @@ from flask import redirect, request, url_for
 from flask_login import current_user
 
 from app.auth.models import User
-from app.errors import Forbidden, NotAuthenticated
+from app.errors import Forbidden
 from app.inspections.campaigns import LAUNCHERS
 from app.inspections.places import PLACE_EDITORS, PLACE_READERS
 
@@ -34,24 +34,13 @@ def _signed_in() -> User:
 
 
 def inspection_page(view: F) -> F:
-    """A page: anonymous visitors go to the sign-in page and come back; other roles get 403."""
+    """A page, or the JSON a page's script reads (like ``/geo/...``): anonymous visitors go to the sign-in
+    page and come back; other roles get 403."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_authenticated:
             return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
-        return view(_signed_in(), *args, **kwargs)
-
-    return cast(F, wrapper)
-
-
-def inspection_json(view: F) -> F:
-    """A JSON endpoint of the page scripts: anonymous callers get 401 (a redirect would read as data)."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not current_user.is_authenticated:
-            raise NotAuthenticated("sign in first")
         return view(_signed_in(), *args, **kwargs)
 
     return cast(F, wrapper)

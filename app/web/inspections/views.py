@@ -20,7 +20,6 @@ from app.units.models import Unit
 from app.web.errors import register_page_errors
 from app.web.inspections import bp, history, labels, launch, progress
 from app.web.inspections.access import (
-    inspection_json,
     inspection_page,
     may_launch,
     may_unblacklist,
@@ -116,7 +115,7 @@ def _launch_form(user: User, form: launch.LaunchForm, fields: dict[str, Any] | N
 
 
 @bp.route("/campaigns/new/map.json")
-@inspection_json
+@inspection_page
 def launch_map(user: User) -> ResponseReturnValue:
     require_launcher(user)
     return jsonify(launch.map_data(user))
@@ -153,7 +152,7 @@ def campaign_page(user: User, campaign_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/campaigns/<int:campaign_id>/map.json")
-@inspection_json
+@inspection_page
 def campaign_map(user: User, campaign_id: int) -> ResponseReturnValue:
     return jsonify(progress.map_data(user, campaigns.get_campaign(user, campaign_id)))
 
