@@ -23,8 +23,10 @@ from app.config import PROJECT_ROOT
 from app.extensions import db
 from app.inspections.models import Campaign, CampaignItem, ItemStatus, Place
 from app.inspections.places import blacklist, create_place
+from app.tasks import services as tasks
 from app.web.inspections.progress import grid_state
 from app.workflow import deploy
+from app.workflow.models import HumanTask, TaskStatus
 from tests.cases.territory import (
     DISTRICT,
     EAST_GRID,
@@ -35,6 +37,7 @@ from tests.cases.territory import (
     add_unit,
 )
 from tests.factories import staff_territory
+from tests.helpers import complete_by_id as submit
 from tests.helpers import fingerprint
 from tests.web.pages import PageClient, csrf_token, sign_in
 
@@ -49,8 +52,9 @@ PAGES = ("/inspections/", "/inspections/places")
 
 
 @pytest.fixture
-def app(make_app: Any) -> Iterator[Flask]:
-    app = make_app("sqlite")
+def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    # SQLite unless a test asks for PostgreSQL too (the map and history queries: the production database).
+    app = make_app(getattr(request, "param", "sqlite"))
     app.test_client_class = PageClient
     with app.app_context():
         yield app
@@ -216,6 +220,7 @@ def test_launch_refusals_are_beside_their_field_and_write_nothing(
     assert fingerprint() == before
 
 
+@pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
 def test_a_handler_launches_for_their_unit_in_their_units_grids(app: Flask) -> None:
     client = page_client(app, "gas1")
     form = client.get("/inspections/campaigns/new").get_data(as_text=True)
@@ -244,6 +249,7 @@ def test_the_campaign_is_seen_only_where_it_lies(app: Flask) -> None:
     assert page_client(app, "supervisor").get("/inspections/campaigns/999999").status_code == 404
 
 
+@pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
 def test_item_list_filters_and_grid_states(app: Flask) -> None:
     campaign = launched(app, grid=[], place_type=["restaurant", "shop", "gas_user"])  # east and west
     client = page_client(app, "supervisor")
@@ -278,6 +284,7 @@ def test_place_list_and_page_in_territory(app: Flask) -> None:
     assert bad.status_code == 422 and 'id="err-blacklisted"' in bad.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
 def test_unblacklist_needs_a_reason_and_is_audited(app: Flask) -> None:
     r1 = place("R1")
     blacklist(r1, "复查仍不合格：燃气报警器", now(), None)
@@ -323,3 +330,38 @@ def test_unblacklist_needs_a_reason_and_is_audited(app: Flask) -> None:
     again = supervisor.post(f"{path}/unblacklist", data={"reason": "再次", "csrf_token": token})
     assert again.status_code == 302  # not blacklisted any more: said on the page, nothing changed
     assert "该场所（已）不在黑名单上" in supervisor.get(path).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
+def test_place_page_shows_the_inspection_and_its_rectification_notice(app: Flask, auth: Any) -> None:
+    campaign = launched(app)
+    r1 = place("R1")
+    (task,) = [
+        t
+        for t in db.session.execute(select(HumanTask).where(HumanTask.element_id == "inspect")).scalars()
+        if t.status in TaskStatus.OPEN
+        and t.candidate_user == "worker"
+        and tasks.task_data(t)["target"]["item_id"] == item_id(campaign.id, "R1")
+    ]
+    results = {"item_1": {"result": "pass"}, "item_2": {"result": "fail", "note": "报警器不响"}}
+    submit(app.test_client(), auth, "worker", task.id, {"results": results})
+    item = db.session.get(CampaignItem, item_id(campaign.id, "R1"))
+    assert item is not None and item.status == "rectifying" and item.rectify_due_at is not None
+
+    client = page_client(app, "supervisor")
+    page = client.get(f"/inspections/places/{r1.id}").get_data(as_text=True)
+    assert f'data-item-id="{item.id}" data-status="rectifying"' in page
+    assert "燃气安全专项检查" in page and "整改中" in page and "燃气报警器正常" in page
+    assert "下达，限" in page and "前整改" in page  # the rectification notice and its deadline
+    assert page_client(app, "worker2").get(f"/inspections/places/{r1.id}").status_code == 404
+    progress = client.get(f"/inspections/campaigns/{campaign.id}").get_data(as_text=True)
+    assert f'data-grid="{EAST_GRID}" data-state="pending"' in progress and "整改中 1" in progress
+
+
+def item_id(campaign_id: int, code: str) -> int:
+    db.session.expire_all()
+    return db.session.execute(
+        select(CampaignItem.id)
+        .join(Place, Place.id == CampaignItem.place_id)
+        .where(CampaignItem.campaign_id == campaign_id, Place.code == code)
+    ).scalar_one()
