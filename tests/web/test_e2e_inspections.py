@@ -136,6 +136,11 @@ def test_a_campaign_launched_on_the_map_shows_progress_after_two_inspections(
     path = screenshot(desk, "inspections")
     README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     README_SCREENSHOT.write_bytes(path.read_bytes())
+    with desk.expect_navigation():
+        desk.click("nav.insp-tabs >> text=专项检查")
+    row = desk.locator(f"#campaign-table tr[data-campaign-id='{campaign_id}']")
+    assert "郫都燃气公司" in row.inner_text() and "已完成" in row.inner_text()
+    screenshot(desk, "inspections_list")
 
 
 def test_unblacklist_is_refused_without_a_reason_and_done_with_one(live_server, page_as, screenshot):
@@ -153,6 +158,7 @@ def test_unblacklist_is_refused_without_a_reason_and_done_with_one(live_server, 
     with desk.expect_navigation():
         desk.click(".insp-filter-actions button[type=submit]")
     assert desk.locator("#place-table tbody tr").count() == 1
+    screenshot(desk, "inspections_places")
     with desk.expect_navigation():
         desk.click("#place-table >> text=川味小馆")
     assert "复查仍不合格：燃气报警器不报警" in desk.inner_text("#blacklist")
