@@ -15,6 +15,7 @@ from flask import Flask
 def register_web(app: Flask) -> None:
     from app.web.assets import init_assets
     from app.web.designer import bp as designer_bp
+    from app.web.inspections import bp as inspections_bp
     from app.web.operations import bp as operations_bp
     from app.web.supervisor import bp as supervisor_bp
     from app.web.views import bp
@@ -25,4 +26,5 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(designer_bp)
     app.register_blueprint(operations_bp)
     app.register_blueprint(workbench_bp)
+    app.register_blueprint(inspections_bp)
     init_assets(app)  # static files' URLs fingerprinted, and cached for a year (app/web/assets.py)
