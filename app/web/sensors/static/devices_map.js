@@ -7,6 +7,8 @@
   var element = document.getElementById("device-map");
   if (!element || !window.GridcaseMap) { return; }
   var map = window.GridcaseMap.show(element);
+  // Above the territory's names (tooltipPane, 650), which sit at the centres where devices often are.
+  map.createPane("sensor-devices").style.zIndex = 660;
   var COLORS = {
     online: "#2e7d32", offline: "#c62828", low_battery: "#ef6c00", tampered: "#6a1b9a", never_seen: "#78909c"
   };
@@ -24,7 +26,7 @@
       var point = map.projection.toMap(coords[1], coords[0]);
       var properties = feature.properties;
       var dot = L.circleMarker(point, {
-        radius: 7, color: "#fff", weight: 2, fillOpacity: 0.95,
+        radius: 7, color: "#fff", weight: 2, fillOpacity: 0.95, pane: "sensor-devices",
         fillColor: COLORS[properties.status] || "#78909c", className: "sn-marker sn-marker-" + properties.status
       }).addTo(map);
       dot.bindTooltip(label(properties));

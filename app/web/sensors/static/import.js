@@ -13,6 +13,8 @@
   var progress = document.getElementById("import-progress");
   var bar = document.getElementById("import-bar");
   var count = document.getElementById("import-count");
+  var label = document.getElementById("import-label");
+  var working = label.textContent;
   var report = document.getElementById("import-report");
   var summary = document.getElementById("import-summary");
   var table = document.getElementById("rejections");
@@ -83,6 +85,7 @@
     summary.textContent = fill(report.dataset.summary, { created: state.created, rejected: state.rejected });
     report.hidden = false;
     progress.dataset.finished = "true";
+    label.textContent = label.dataset.done;
     button.disabled = false;
   }
 
@@ -97,6 +100,7 @@
     button.disabled = true;
     progress.hidden = false;
     delete progress.dataset.finished;
+    label.textContent = working;
     var data = new FormData();
     data.append("file", fileInput.files[0]);
     window.GridcaseFetch.send(form.dataset.readUrl, { method: "POST", body: data })
