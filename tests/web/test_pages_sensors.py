@@ -93,7 +93,8 @@ def test_anonymous_visitors_are_sent_to_sign_in(client: FlaskClient, territory: 
     response = client.get("/sensors/")
     assert response.status_code == 302
     assert "/login?next=/sensors/" in response.headers["Location"]
-    assert client.get("/sensors/map.json").status_code == 401
+    assert client.get("/sensors/map.json", headers={"Accept": "application/json"}).status_code == 401
+    assert client.get("/sensors/map.json").headers["Location"].startswith("/login")
 
 
 @pytest.mark.parametrize("username", ["resident", "worker", "handler", "designer"])

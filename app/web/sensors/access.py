@@ -15,6 +15,7 @@ from flask_login import current_user
 from app.auth.models import User
 from app.devices.api import READERS, WRITERS
 from app.errors import Forbidden, NotAuthenticated
+from app.web.errors import wants_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,13 +48,16 @@ def _page(roles: frozenset[Any]) -> Callable[[F], F]:
 
 
 def _json(roles: frozenset[Any]) -> Callable[[F], F]:
-    """For the page scripts: anonymous callers get 401 (a redirect would read as data)."""
+    """For the page scripts: an anonymous script (asking for JSON) gets 401, since a redirect would read as
+    data; an anonymous browser that opened the address goes to the sign-in page like on any page."""
 
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
-                raise NotAuthenticated("sign in first")
+                if wants_json():
+                    raise NotAuthenticated("sign in first")
+                return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
             return view(_allowed(roles), *args, **kwargs)
 
         return cast(F, wrapper)
