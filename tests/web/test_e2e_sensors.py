@@ -28,7 +28,8 @@ from app.workflow import scheduler
 from connectors.ingest import ingest
 from tests.cases.territory import DISTRICT, EAST_OPEN_POINT, EAST_POINT, WEST_POINT, assign, build_territory
 from tests.conftest import PASSWORD
-from tests.helpers import count
+from tests.helpers import count, ensure_catalogue
+from tests.probes import deploy_bpmn_folder
 
 README_SCREENSHOT = PROJECT_ROOT / "docs" / "screenshots" / "sensors.png"
 START = datetime(2026, 11, 3, 1, 10, tzinfo=UTC)  # Tuesday 09:10 in China
@@ -85,6 +86,8 @@ def seed(live_server: Any) -> Any:
     app = live_server.app
     with app.app_context():
         build_territory()
+        ensure_catalogue()
+        deploy_bpmn_folder()  # an alarm's case runs bpmn/sensor_alarm.bpmn
         create_user("operator", PASSWORD, "dispatcher", "张敏")
         db.session.commit()
         assign("operator", DISTRICT)
@@ -131,6 +134,19 @@ def test_the_operator_sees_a_dead_letter_and_a_device_going_offline(
         stored = db.session.execute(select(DeadLetter)).scalar_one()
         assert (stored.reason_code, stored.device_id) == ("malformed_json", _device(LEAK[0]).id)
 
+    # a smoke alarm: the alarms page links its case, which the operator opens
+    with live_server.app.app_context():
+        (key,) = ingest(f"zigbee2mqtt/{FLEET[1][2]}", b'{"smoke": true}', False).case_keys
+    page.click(".sn-tabs >> text=告警与事件")
+    alarm = page.locator("#active-alarms tbody tr").first
+    assert alarm.locator("td").first.inner_text() == "烟雾报警"
+    assert page.locator("#incident-table tbody tr").count() == 1
+    screenshot(page, "sensors_alarms")
+    with page.expect_navigation():
+        alarm.locator(f"a[href$='/supervise/cases/{key}']").click()
+    assert page.url.endswith(f"/supervise/cases/{key}")
+    assert key in page.locator("h1").inner_text()
+
     # 25 hours without a report (a water leak sensor's interval): the scheduler's round takes the leak sensor
     # offline, and only it: the others report again before then
     with live_server.app.app_context():
@@ -140,7 +156,7 @@ def test_the_operator_sees_a_dead_letter_and_a_device_going_offline(
                 ingest(f"zigbee2mqtt/{name}", message, False)
         scheduler.tick()
         assert _device(LEAK[0]).status == "online"
-    page.click(".sn-tabs >> text=设备")
+    page.click("nav.nav >> text=传感设备")
     page.locator(f"tr[data-device='{LEAK[0]}'] a").click()
     assert page.locator("#device-status .sn-status").inner_text() == "在线"
     with live_server.app.app_context():

@@ -34,8 +34,9 @@ CSV_HEADER = "device_id,friendly_name,device_type,lat,lon,address,building_code,
 
 
 @pytest.fixture
-def app(make_app: Any) -> Iterator[Flask]:
-    app = make_app("sqlite")
+def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    # SQLite unless a test asks for PostgreSQL too (the import's savepoints: the production database).
+    app = make_app(getattr(request, "param", "sqlite"))
     app.test_client_class = PageClient
     with app.app_context():
         yield app
@@ -255,6 +256,18 @@ def test_active_alarms_and_incidents_link_the_case_the_user_may_open(
     assert db.session.execute(select(Incident.case_id)).scalar_one() is not None
 
 
+def test_active_alarms_page_through(client: FlaskClient, territory: None) -> None:
+    for n in range(27):
+        _device(f"door-{n:02d}", WEST_POINT, device_type="door_contact", friendly_name=f"西区/门磁{n:02d}")
+        ingest(f"zigbee2mqtt/西区/门磁{n:02d}", b'{"contact": false}', False)  # open: an alarm, no case
+    _signed_in(client, "supervisor")
+    first = _text(client.get("/sensors/alarms"))
+    second = _text(client.get("/sensors/alarms?alarms_page=2"))
+    assert first.count("门磁打开") == 25 and second.count("门磁打开") == 2
+    assert "此类告警不立案" in first
+    assert 'href="/sensors/alarms?state=active&amp;alarms_page=2"' in first
+
+
 # -- registering -----------------------------------------------------------------------------------------
 
 
@@ -338,6 +351,7 @@ GOOD_AND_BAD = (
 )
 
 
+@pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
 def test_import_without_script_keeps_good_rows_and_reports_the_bad_one(
     client: FlaskClient, territory: None
 ) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 
 from app.auth.models import User
 from app.cases.models import Case
@@ -125,15 +125,15 @@ def device_alarms(device: Device, page: int) -> dict[str, Any]:
     return paginate(services.device_alarms(device.device_id), page, PAGE_SIZE)
 
 
-def active_alarms(user: User) -> list[Alarm]:
-    """Every alarm still on, of the devices the user sees, newest first."""
+def active_alarms(user: User, page: int) -> dict[str, Any]:
+    """The alarms still on, of the devices the user sees, newest first."""
     statement = (
         select(Alarm)
         .join(Device, Device.id == Alarm.device_id)
         .where(Alarm.active.is_(True), located_in_scope(user, Device.grid_code))
         .order_by(Alarm.started_at.desc(), Alarm.id.desc())
     )
-    return list(db.session.execute(statement.limit(200)).scalars())
+    return paginate(statement, page, PAGE_SIZE)
 
 
 def incident_page(user: User, state: str, page: int) -> dict[str, Any]:
@@ -178,6 +178,19 @@ def grid_name(code: str | None) -> str | None:
     if not code:
         return None
     return db.session.execute(select(Grid.name).where(Grid.code == code)).scalar_one_or_none()
+
+
+def dead_letter_counts(devices: list[Device]) -> dict[int, int]:
+    """How many dead letters each of ``devices`` has (one query for a page of them)."""
+    pks = [device.id for device in devices]
+    if not pks:
+        return {}
+    rows = db.session.execute(
+        select(DeadLetter.device_id, func.count())
+        .where(DeadLetter.device_id.in_(pks))
+        .group_by(DeadLetter.device_id)
+    ).all()
+    return {pk: int(total) for pk, total in rows}
 
 
 def device_ids(pks: set[int | None]) -> dict[int, str]:

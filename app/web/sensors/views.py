@@ -42,7 +42,7 @@ def devices(user: User) -> ResponseReturnValue:
         result=result,
         errors=errors,
         grid_choices=grids,
-        dead_letters={pk: services.dead_letter_count(pk) for pk in (d.id for d in result["items"])},
+        dead_letters=queries.dead_letter_counts(result["items"]),
         may_write=may_write(user),
         page_url=lambda number: url_for("sensors.devices", **query.as_args(page=number)),
     )
@@ -79,14 +79,21 @@ def device(user: User, device_id: str) -> ResponseReturnValue:
 @bp.route("/alarms")
 @reader_page
 def alarms(user: User) -> ResponseReturnValue:
-    state = request.args.get("state", "active")
+    """The active alarms and the incidents (active or cleared), each list with its own page number."""
+    args = request.args.to_dict()
+    state = args.get("state", "active")
     try:
-        incidents = queries.incident_page(user, state, queries.page_number(request.args.to_dict()))
+        incidents = queries.incident_page(user, state, queries.page_number(args))
     except InvalidInput as exc:
         state, incidents = "active", queries.incident_page(user, "active", 1)
         flash(str(exc.details["state"]), "error")
-    active = queries.active_alarms(user)
-    case_ids = {i.case_id for i in incidents["items"]} | {a.incident.case_id for a in active if a.incident}
+    active = queries.active_alarms(user, queries.page_number({"page": args.get("alarms_page", "1")}))
+    case_ids = {i.case_id for i in incidents["items"]}
+    case_ids |= {a.incident.case_id for a in active["items"] if a.incident is not None}
+
+    def link(**changes: Any) -> str:
+        return url_for("sensors.alarms", **{**args, "state": state, **changes})
+
     return render_template(
         "sensors/alarms.html",
         state=state,
@@ -94,7 +101,8 @@ def alarms(user: User) -> ResponseReturnValue:
         incidents=incidents,
         case_keys=queries.visible_case_keys(user, case_ids),
         may_write=may_write(user),
-        page_url=lambda number: url_for("sensors.alarms", state=state, page=number),
+        page_url=lambda number: link(page=number),
+        alarms_page_url=lambda number: link(alarms_page=number),
     )
 
 
