@@ -190,7 +190,7 @@ def dead_letter_counts(devices: list[Device]) -> dict[int, int]:
         .where(DeadLetter.device_id.in_(pks))
         .group_by(DeadLetter.device_id)
     ).all()
-    return {pk: int(total) for pk, total in rows}
+    return {pk: int(total) for pk, total in rows if pk is not None}
 
 
 def device_ids(pks: set[int | None]) -> dict[int, str]:
