@@ -211,7 +211,10 @@ def test_dead_letters_show_reason_topic_and_the_raw_payload_escaped(
     assert 'data-reason="malformed_json"' not in _text(
         client.get("/sensors/dead-letters?reason=unknown_device")
     )
-    # the device's own page counts it and links there
+    # the list and the device's own page count it, the device page links there
+    assert re.search(
+        r"west-leak</div></td>\s*<td>[^<]*</td>\s*<td>.*?1 条死信", _text(client.get("/sensors/")), re.S
+    )
     assert 'href="/sensors/dead-letters?device=west-leak"' in _text(client.get("/sensors/devices/west-leak"))
 
 
