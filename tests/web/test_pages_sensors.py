@@ -310,6 +310,36 @@ def test_registering_a_device_shows_its_token_once(client: FlaskClient, territor
     assert token.group(1) not in _text(client.get("/sensors/devices/0x00158d0001a2b3c4"))
 
 
+def test_a_new_token_replaces_the_old_one(client: FlaskClient, devices: dict[str, Device]) -> None:
+    from app.devices.models import DeviceToken
+    from app.devices.services import device_for_token, issue_token
+
+    old = issue_token(devices["west"])
+    db.session.commit()
+    _signed_in(client, "dispatcher_west")
+    assert 'id="new-token"' in _text(client.get("/sensors/devices/west-leak"))
+    before = fingerprint()
+    assert _post(client, "/sensors/devices/east-leak/token", {}).status_code == 404  # not their grid
+    assert fingerprint() == before
+    response = _post(client, "/sensors/devices/west-leak/token", {})
+    assert response.status_code == 200
+    token = re.search(r'id="device-token">(gcd_[^<]+)<', _text(response))
+    assert token is not None and "原来的令牌已失效" in _text(response)
+    db.session.expire_all()
+    assert device_for_token(old) is None
+    found = device_for_token(token.group(1))
+    assert found is not None and found.device_id == "west-leak"
+    assert count(DeviceToken, DeviceToken.revoked_at.is_(None)) == 2  # one per device
+    assert (
+        count(AuditEvent, AuditEvent.action == "device.token_issued", AuditEvent.entity_id == "west-leak")
+        == 3
+    )
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/sensors/")})
+    _signed_in(client, "supervisor")
+    assert 'id="new-token"' not in _text(client.get("/sensors/devices/west-leak"))
+    assert _post(client, "/sensors/devices/west-leak/token", {}).status_code == 403
+
+
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [

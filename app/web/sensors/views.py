@@ -76,6 +76,16 @@ def device(user: User, device_id: str) -> ResponseReturnValue:
     )
 
 
+@bp.route("/devices/<device_id>/token", methods=["POST"])
+@writer_page
+def new_token(user: User, device_id: str) -> ResponseReturnValue:
+    """A new HTTP ingestion token (the old one stops working), shown on this answer only."""
+    found = queries.visible_device(user, device_id)
+    token = services.issue_token(found, actor=user)
+    db.session.commit()
+    return render_template("sensors/registered.html", device=found, token=token, reissued=True)
+
+
 @bp.route("/alarms")
 @reader_page
 def alarms(user: User) -> ResponseReturnValue:
