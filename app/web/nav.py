@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from app.auth.roles import Role
 
@@ -52,6 +53,7 @@ NAV_LINKS: tuple[NavLink, ...] = (
     NavLink("/operate/instances", _l("Instances"), DESIGN_ROLES),
     NavLink("/api/v1/docs", _l("API"), frozenset({R.ADMIN, R.DESIGNER})),
     NavLink("/inspections/", _l("Inspections"), frozenset({R.DEPARTMENT_HANDLER, R.SUPERVISOR, R.ADMIN})),
+    NavLink("/sensors/", lazy_pgettext("nav", "Sensors"), frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR})),
 )
 
 HOMES: dict[Role, str] = {
