@@ -9,6 +9,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from werkzeug.datastructures import MultiDict
 
 from app.auth.models import User
@@ -72,7 +73,7 @@ def _form(category: Category | None, entry: dict[str, Any], errors: dict[str, st
 
 def _refused(category: Category | None, entry: dict[str, Any], exc: InvalidInput) -> Any:
     db.session.rollback()
-    flash(_("Please correct the marked fields; nothing was saved."), "error")
+    flash(pgettext("admin_data", "Please correct the marked fields; nothing was saved."), "error")
     return _form(category, entry, words.field_errors(exc.details, words.CATEGORY_FIELD_WORDS), 422)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import pgettext
 
 from app import runtime
 from app.auth.models import User
@@ -84,7 +85,7 @@ def holidays_home(user: User) -> ResponseReturnValue:
 
 def _refused(values: dict[str, Any], problems: list[Problem]) -> Any:
     db.session.rollback()
-    flash(_("Please correct the marked fields; nothing was saved."), "error")
+    flash(pgettext("admin_data", "Please correct the marked fields; nothing was saved."), "error")
     return _page(values, words.holiday_errors(problems), 422)
 
 

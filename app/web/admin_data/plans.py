@@ -10,6 +10,7 @@ from typing import Any
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from sqlalchemy import select
 
 from app.auth.models import User
@@ -60,7 +61,7 @@ def _form(
 
 def _refused(plan: EmergencyPlan | None, values: dict[str, Any], used: list[int], exc: Any) -> Any:
     db.session.rollback()
-    flash(_("Please correct the marked fields; nothing was saved."), "error")
+    flash(pgettext("admin_data", "Please correct the marked fields; nothing was saved."), "error")
     details = dict(exc.details) if isinstance(exc.details, dict) else {"plan": exc.message}
     if isinstance(exc, Conflict) and details.get("code") == "taken":
         details["code"] = _("A plan with this code exists already.")

@@ -9,6 +9,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import pgettext
 
 from app.auth.models import User
 from app.errors import Conflict, InvalidInput
@@ -63,7 +64,7 @@ def _page(unit: Unit | None, values: dict[str, Any], errors: dict[str, str], sta
 
 def _refused(unit: Unit | None, values: dict[str, Any], exc: InvalidInput | Conflict) -> Any:
     db.session.rollback()
-    flash(_("Please correct the marked fields; nothing was saved."), "error")
+    flash(pgettext("admin_data", "Please correct the marked fields; nothing was saved."), "error")
     details = dict(exc.details) if isinstance(exc.details, dict) else {"form": exc.message}
     if isinstance(exc, Conflict) and details.get("code") == "taken":
         details["code"] = _("A unit with this code exists already.")

@@ -17,54 +17,75 @@ from app.web.i18n import current_language
 
 # A grid import's rejected feature, by the service's kind (app.grids.services.Rejection.kind).
 REJECTION_WORDS = {
-    "invalid_feature": _l(
-        "Not a usable feature: a GeoJSON Feature needs properties code and name (1-120 characters)."
+    "invalid_feature": lazy_pgettext(
+        "admin_data",
+        "Not a usable feature: a GeoJSON Feature needs properties code and name (1-120 characters).",
     ),
-    "bad_code": _l("Bad code: a district has 6 digits and each level below adds 3; no segment may be 000."),
-    "invalid_geometry": _l(
-        "Bad outline: a Polygon or MultiPolygon in WGS-84 degrees that does not cross itself."
+    "bad_code": lazy_pgettext(
+        "admin_data", "Bad code: a district has 6 digits and each level below adds 3; no segment may be 000."
     ),
-    "duplicate_code": _l(
-        "Duplicate code: twice in the file, or already stored with another name or outline."
+    "invalid_geometry": lazy_pgettext(
+        "admin_data", "Bad outline: a Polygon or MultiPolygon in WGS-84 degrees that does not cross itself."
     ),
-    "unknown_parent": _l("Unknown parent: the grid above it is neither in this file nor stored."),
-    "outside_parent": _l("Outside its parent: the outline sticks out of the grid above it."),
-    "overlap": _l("Overlaps a sibling: grids under the same parent may touch but not overlap."),
+    "duplicate_code": lazy_pgettext(
+        "admin_data", "Duplicate code: twice in the file, or already stored with another name or outline."
+    ),
+    "unknown_parent": lazy_pgettext(
+        "admin_data", "Unknown parent: the grid above it is neither in this file nor stored."
+    ),
+    "outside_parent": lazy_pgettext(
+        "admin_data", "Outside its parent: the outline sticks out of the grid above it."
+    ),
+    "overlap": lazy_pgettext(
+        "admin_data", "Overlaps a sibling: grids under the same parent may touch but not overlap."
+    ),
 }
 
 CATEGORY_FIELD_WORDS = {
-    "code": _l("E (event) or P (part), a 2-digit class and an optional 2-digit sub-class, e.g. E0102."),
+    "code": lazy_pgettext(
+        "admin_data", "E (event) or P (part), a 2-digit class and an optional 2-digit sub-class, e.g. E0102."
+    ),
     "name": lazy_pgettext("admin_data", "Give a name of at most 80 characters."),
-    "name_en": _l("At most 120 characters, or leave it empty."),
+    "name_en": lazy_pgettext("admin_data", "At most 120 characters, or leave it empty."),
     "default_severity": _l("Choose one of the listed values."),
     "responsible_level": _l("Choose one of the listed values."),
-    "responsible_unit_kind": _l(
-        "Needed when a unit is responsible; only for unit, street or district levels."
+    "responsible_unit_kind": lazy_pgettext(
+        "admin_data", "Needed when a unit is responsible; only for unit, street or district levels."
     ),
-    "handle_limit": _l("A time limit such as 4wh (working hours), 20wd (working days) or 24h (clock hours)."),
-    "close_limit": _l("A time limit such as 4wh (working hours), 20wd (working days) or 24h (clock hours)."),
-    "process_key": _l("Choose a deployed process."),
+    "handle_limit": lazy_pgettext(
+        "admin_data", "A time limit such as 4wh (working hours), 20wd (working days) or 24h (clock hours)."
+    ),
+    "close_limit": lazy_pgettext(
+        "admin_data", "A time limit such as 4wh (working hours), 20wd (working days) or 24h (clock hours)."
+    ),
+    "process_key": lazy_pgettext("admin_data", "Choose a deployed process."),
 }
 
 UNIT_FIELD_WORDS = {
-    "code": _l("2-40 lowercase letters, digits, '_' or '-', starting with a letter or digit."),
+    "code": lazy_pgettext(
+        "admin_data", "2-40 lowercase letters, digits, '_' or '-', starting with a letter or digit."
+    ),
     "name": lazy_pgettext("admin_data", "Give a name of at most 120 characters."),
     "kind": _l("Choose one of the listed values."),
-    "phone": _l("At most 32 characters."),
-    "grids": _l("Grid codes, one per line, each an existing grid."),
+    "phone": lazy_pgettext("admin_data", "At most 32 characters."),
+    "grids": lazy_pgettext("admin_data", "Grid codes, one per line, each an existing grid."),
 }
 
 HOLIDAY_WORDS = {
-    "not_a_date": _l("%(value)s is not a date (YYYY-MM-DD) or a range (YYYY-MM-DD ~ YYYY-MM-DD)."),
-    "other_year": _l("%(value)s is not in this year."),
-    "twice": _l("%(value)s is listed twice."),
-    "in_both": _l("%(value)s is both a holiday and a make-up working day."),
-    "not_weekend": _l("%(value)s is a weekday: a make-up working day falls on a Saturday or Sunday."),
-    "bad_range": _l("%(value)s: a range runs forward and spans at most 31 days."),
-    "bad_year": _l("Give a year from 2004 to 2100."),
-    "too_long": _l("At most 200 characters."),
-    "not_json": _l("Not a schedule file (JSON keyed by year)."),
-    "bad_file": _l("Not a schedule file: %(value)s"),
+    "not_a_date": lazy_pgettext(
+        "admin_data", "%(value)s is not a date (YYYY-MM-DD) or a range (YYYY-MM-DD ~ YYYY-MM-DD)."
+    ),
+    "other_year": lazy_pgettext("admin_data", "%(value)s is not in this year."),
+    "twice": lazy_pgettext("admin_data", "%(value)s is listed twice."),
+    "in_both": lazy_pgettext("admin_data", "%(value)s is both a holiday and a make-up working day."),
+    "not_weekend": lazy_pgettext(
+        "admin_data", "%(value)s is a weekday: a make-up working day falls on a Saturday or Sunday."
+    ),
+    "bad_range": lazy_pgettext("admin_data", "%(value)s: a range runs forward and spans at most 31 days."),
+    "bad_year": lazy_pgettext("admin_data", "Give a year from 2004 to 2100."),
+    "too_long": lazy_pgettext("admin_data", "At most 200 characters."),
+    "not_json": lazy_pgettext("admin_data", "Not a schedule file (JSON keyed by year)."),
+    "bad_file": lazy_pgettext("admin_data", "Not a schedule file: %(value)s"),
 }
 
 
@@ -105,11 +126,11 @@ def holiday_errors(problems: list[Problem]) -> dict[str, list[str]]:
 
 
 RESPONSIBLE_LEVEL_WORDS = {
-    "grid": _l("The grid's workers"),
-    "community": _l("The community"),
-    "street": _l("The street"),
-    "district": _l("The district"),
-    "unit": _l("A unit"),
+    "grid": lazy_pgettext("admin_data", "The grid's workers"),
+    "community": lazy_pgettext("admin_data", "The community"),
+    "street": lazy_pgettext("admin_data", "The street"),
+    "district": lazy_pgettext("admin_data", "The district"),
+    "unit": lazy_pgettext("admin_data", "A unit"),
 }
 
 
@@ -125,22 +146,24 @@ def unit_kind(kind: str) -> str:
 
 
 PLAN_FIELD_WORDS = {
-    "code": _l("2-40 lowercase letters, digits or '_', starting with a letter."),
+    "code": lazy_pgettext("admin_data", "2-40 lowercase letters, digits or '_', starting with a letter."),
     "name": lazy_pgettext("admin_data", "Give a name of at most 120 characters."),
-    "name_en": _l("Give an English name of at most 120 characters."),
-    "description": _l("At most 2000 characters."),
-    "checklist": _l("1-50 items, one per line, each at most 200 characters."),
-    "contact_call_limit": _l("For SOS and fall alarms: clock minutes such as 2m; empty for other plans."),
-    "triggers.categories": _l("Category codes such as E0404, one per line."),
-    "responders": _l("Give at least one responder."),
+    "name_en": lazy_pgettext("admin_data", "Give an English name of at most 120 characters."),
+    "description": lazy_pgettext("admin_data", "At most 2000 characters."),
+    "checklist": lazy_pgettext("admin_data", "1-50 items, one per line, each at most 200 characters."),
+    "contact_call_limit": lazy_pgettext(
+        "admin_data", "For SOS and fall alarms: clock minutes such as 2m; empty for other plans."
+    ),
+    "triggers.categories": lazy_pgettext("admin_data", "Category codes such as E0404, one per line."),
+    "responders": lazy_pgettext("admin_data", "Give at least one responder."),
 }
 # A responder row's refusals (``row-<n>`` and ``row-<n>.<field>``), by what follows the row number.
 PLAN_ROW_WORDS = {
-    "": _l("Choose who responds in this row."),
-    ".unit_kind": _l("Choose who responds in this row."),
-    ".unit_code": _l("Choose an active unit."),
-    ".limit": _l("Clock minutes (15m), hours (0.5h) or working time (1wh, 1wd)."),
-    ".label": _l("At most 120 characters, or leave it empty."),
+    "": lazy_pgettext("admin_data", "Choose who responds in this row."),
+    ".unit_kind": lazy_pgettext("admin_data", "Choose who responds in this row."),
+    ".unit_code": lazy_pgettext("admin_data", "Choose an active unit."),
+    ".limit": lazy_pgettext("admin_data", "Clock minutes (15m), hours (0.5h) or working time (1wh, 1wd)."),
+    ".label": lazy_pgettext("admin_data", "At most 120 characters, or leave it empty."),
 }
 
 
