@@ -25,6 +25,8 @@ import chinese_calendar
 from app import runtime
 from app.audit.services import Actor, record
 from app.errors import Conflict, InvalidInput
+from app.timelimits.calendar import CalendarError
+from app.timelimits.holidays import load_schedule
 
 MIN_YEAR, MAX_YEAR = 2004, 2100  # chinesecalendar starts in 2004
 MAX_RANGE_DAYS = 31
@@ -105,10 +107,14 @@ def package_years() -> tuple[int, int]:
 
 
 def read_years(path: Path | None) -> dict[int, YearSchedule]:
-    """The file's years (none when it is not written yet). The file was checked at start-up."""
+    """The file's years (none when it is not written yet); a file broken by hand is refused, not rewritten."""
     if path is None or not path.exists():
         return {}
-    raw = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        load_schedule(path)  # the start-up check again: the file may have been edited by hand since
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except CalendarError as exc:
+        raise ScheduleRefused([Problem("file", "bad_file", str(exc))]) from exc
     return {int(year): _year_from_entry(int(year), entry) for year, entry in sorted(raw.items())}
 
 

@@ -151,3 +151,12 @@ def test_the_calendar_rereads_a_file_another_process_changed(app):
 def test_a_calendar_without_a_file_never_rereads():
     workdays = ChinaWorkdays()
     assert workdays.refresh() is False
+
+
+def test_a_file_broken_by_hand_is_refused_not_overwritten(app, users):
+    path = app.extensions["gridcase.settings"].holiday_schedule_file
+    path.write_text('{"2027": {"holidays": ["2027-02-30"]}}')
+    with pytest.raises(ScheduleRefused) as refused:
+        services.save_years([services.checked_year("2028", "", [], [])], users["admin"])
+    assert _kinds(refused.value)[0][:2] == ("file", "bad_file")
+    assert path.read_text() == '{"2027": {"holidays": ["2027-02-30"]}}'

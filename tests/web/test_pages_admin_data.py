@@ -579,3 +579,13 @@ def test_the_pages_speak_english_on_request(client, territory):
     )
     assert response.status_code == 422 and "Outside its parent" in _text(response)
     assert fingerprint() == before
+
+
+def test_a_schedule_file_broken_by_hand_is_shown_not_overwritten(app, client, users):
+    path = app.extensions["gridcase.settings"].holiday_schedule_file
+    path.write_text('{"2027": {"holidays": ["2027-02-30"]}}')
+    admin = _as(client, "admin")
+    page = _text(admin.get("/admin/holidays"))
+    assert 'id="file-broken"' in page and "安排文件无法读取" in page and 'id="holiday-form"' not in page
+    assert _post(admin, "/admin/holidays", HOLIDAYS_2027, page="/admin/holidays").status_code == 422
+    assert path.read_text() == '{"2027": {"holidays": ["2027-02-30"]}}'

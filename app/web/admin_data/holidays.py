@@ -53,14 +53,24 @@ def _year_values(view: services.ScheduleView, year: int) -> dict[str, Any]:
     }
 
 
+def _view() -> tuple[services.ScheduleView, str | None]:
+    """The schedule, or an empty one and why the file cannot be read (edited by hand since start-up)."""
+    try:
+        return services.view(), None
+    except ScheduleRefused as exc:
+        path = services.schedule_path()
+        return services.ScheduleView(path=path, package_years=services.package_years()), exc.problems[0].value
+
+
 def _page(values: dict[str, Any], errors: dict[str, list[str]], status: int = 200) -> Any:
-    view = services.view()
+    view, broken = _view()
     this_year = _this_year()
     first, last = view.package_years
     return (
         render_template(
             "admin_data/holidays.html",
             view=view,
+            broken=broken,
             values=values,
             errors=errors,
             this_year=this_year,
@@ -80,7 +90,7 @@ def holidays_home(user: User) -> ResponseReturnValue:
     year = (
         int(raw) if raw.isdigit() and services.MIN_YEAR <= int(raw) <= services.MAX_YEAR else _this_year() + 1
     )
-    return _page(_year_values(services.view(), year), {})
+    return _page(_year_values(_view()[0], year), {})
 
 
 def _refused(values: dict[str, Any], problems: list[Problem]) -> Any:
@@ -122,7 +132,7 @@ def holidays_save(user: User) -> ResponseReturnValue:
 @admin_page
 def holidays_upload(user: User) -> ResponseReturnValue:
     upload = request.files.get("file")
-    values = _year_values(services.view(), _this_year() + 1)
+    values = _year_values(_view()[0], _this_year() + 1)
     try:
         if upload is None or not upload.filename:
             raise ScheduleRefused([Problem("file", "bad_file", _("choose a file"))])
