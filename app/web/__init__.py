@@ -13,6 +13,8 @@ from flask import Flask
 
 
 def register_web(app: Flask) -> None:
+    from app.web.admin import bp as admin_bp
+    from app.web.admin import reset_bp as password_reset_bp
     from app.web.assets import init_assets
     from app.web.designer import bp as designer_bp
     from app.web.operations import bp as operations_bp
@@ -25,4 +27,6 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(designer_bp)
     app.register_blueprint(operations_bp)
     app.register_blueprint(workbench_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(password_reset_bp)
     init_assets(app)  # static files' URLs fingerprinted, and cached for a year (app/web/assets.py)

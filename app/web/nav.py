@@ -51,6 +51,7 @@ NAV_LINKS: tuple[NavLink, ...] = (
     NavLink("/design/processes", _l("Processes"), DESIGN_ROLES),
     NavLink("/operate/instances", _l("Instances"), DESIGN_ROLES),
     NavLink("/api/v1/docs", _l("API"), frozenset({R.ADMIN, R.DESIGNER})),
+    NavLink("/admin/", _l("Admin console"), frozenset({R.ADMIN})),
 )
 
 HOMES: dict[Role, str] = {

@@ -1,0 +1,60 @@
+"""The page where a person sets a new password with the one-time code an admin gave them: by its link
+(``/password-reset/<code>``) or by typing the code (``/password-reset/``). No sign-in; sign-in's rate limit
+counts its attempts. An unknown, used, voided or expired code gets one answer, whatever the reason."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from app.auth import resets
+from app.errors import InvalidInput
+from app.extensions import db
+from app.web.admin import reset_bp
+from app.web.errors import register_page_errors
+
+register_page_errors(reset_bp)
+
+
+@reset_bp.route("/", methods=["GET", "POST"])
+def form() -> ResponseReturnValue:
+    return _reset(request.form.get("code", "") if request.method == "POST" else "", typed=True)
+
+
+@reset_bp.route("/<code>", methods=["GET", "POST"])
+def with_code(code: str) -> ResponseReturnValue:
+    return _reset(code[:100], typed=False)
+
+
+def _reset(code: str, typed: bool) -> ResponseReturnValue:
+    errors: dict[str, str] = {}
+    if request.method == "GET":
+        if not typed and resets.valid_reset(code) is None:
+            errors["code"] = _(
+                "This reset link is invalid, used or expired: ask an administrator for a new one."
+            )
+        return _page(code, typed, errors), (404 if errors else 200)
+    code = code[:100]
+    password = request.form.get("password", "")[:400]
+    if password != request.form.get("password_again", "")[:400]:
+        errors["password_again"] = _("The two passwords differ.")
+        return _page(code, typed, errors), 422
+    try:
+        user = resets.use_reset(code, password)
+    except InvalidInput as exc:
+        db.session.rollback()
+        if "code" in exc.details:
+            errors["code"] = _(
+                "This reset code is invalid, used or expired: ask an administrator for a new one."
+            )
+        else:
+            errors["password"] = "；".join(exc.details.get("password", [exc.message]))
+        return _page(code, typed, errors), 422
+    db.session.commit()
+    flash(_("Your new password is set, %(name)s: sign in with it.", name=user.display_name), "success")
+    return redirect(url_for("web.login"))
+
+
+def _page(code: str, typed: bool, errors: dict[str, str]) -> str:
+    return render_template("admin/password_reset.html", code=code, typed=typed, errors=errors)
