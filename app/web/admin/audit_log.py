@@ -15,6 +15,7 @@ from marshmallow import ValidationError as MarshmallowError
 from sqlalchemy import Select, and_, or_, select
 
 from app.audit.models import AuditEvent
+from app.auth.models import User
 from app.extensions import db
 from app.http import MAX_PAGE_SIZE, paginate
 from app.inputs import BoundedInt
@@ -97,6 +98,15 @@ def event_statement(query: AuditQuery) -> Select[tuple[AuditEvent]]:
 
 def search(query: AuditQuery) -> dict[str, Any]:
     return paginate(event_statement(query), query.get("page"), query.get("page_size"))
+
+
+def usernames_of(events: list[AuditEvent]) -> dict[str, str]:
+    """The usernames of the users that ``events`` target by id, to show and link them."""
+    ids = {int(e.entity_id) for e in events if e.entity_type == "user" and e.entity_id.isdigit()}
+    if not ids:
+        return {}
+    rows = db.session.execute(select(User.id, User.username).where(User.id.in_(ids)))
+    return {str(user_id): username for user_id, username in rows}
 
 
 def events_about_user(user_id: int, username: str, limit: int = 20) -> list[AuditEvent]:

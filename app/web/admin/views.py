@@ -233,11 +233,13 @@ def audit(admin: User) -> ResponseReturnValue:
             audit_log.AuditQuery(dict(audit_log.DEFAULTS)),
             {k: str(v) for k, v in exc.details.items()},
         )
+    page = audit_log.search(query)
     return render_template(
         "admin/audit.html",
         query=query,
         filter_errors=errors,
-        page=audit_log.search(query),
+        page=page,
+        usernames=audit_log.usernames_of(page["items"]),
         page_url=lambda number: url_for("admin.audit", **query.as_args(page=number)),
     ), (422 if errors else 200)
 
