@@ -185,7 +185,9 @@ def register_user_commands(app: Flask) -> None:
 
     @users.command("reset-password")
     @click.argument("username")
-    @click.option("--base-url", default="", help="the site's address, for a full link (e.g. https://gc.example)")
+    @click.option(
+        "--base-url", default="", help="the site's address, for a full link (e.g. https://gc.example)"
+    )
     def reset_password_command(username: str, base_url: str) -> None:
         """A one-time password reset for USERNAME: a code (and link) valid once for 24 hours; shown once."""
         from app.auth import accounts, resets
@@ -198,7 +200,7 @@ def register_user_commands(app: Flask) -> None:
             db.session.rollback()
             _fail(f"{exc.message}: {exc.details}")
         click.echo(f"code: {code}")
-        click.echo(f"link: {base_url.rstrip('/')}/password-reset/{code}")
+        click.echo(f"link: {base_url.rstrip('/')}/password-reset/?code={code}")
         click.echo(f"valid until {row.expires_at.isoformat()} (once)")
 
     app.cli.add_command(users)

@@ -208,15 +208,16 @@ class UserReactivate(MethodView):
 class UserPasswordReset(MethodView):
     @blp.response(201, PasswordResetSchema)
     def post(self, username: str) -> dict[str, Any]:
-        """Admins issue a one-time password reset for an active user: a link and the same code to type at
-        ``/password-reset``, valid once for 24 hours; an earlier unused one stops working. Shown once."""
+        """Admins issue a one-time password reset for an active user: a link (``/password-reset/?code=…``) and
+        the same code to type at ``/password-reset/``, valid once for 24 hours; an earlier unused one stops
+        working. Shown once."""
         admin = require_roles({Role.ADMIN})
         user = accounts.get_user(username)
         code, row = resets.issue_reset(user, admin)
         db.session.commit()
         return {
             "code": code,
-            "url": url_for("password_reset.with_code", code=code, _external=True),
+            "url": url_for("password_reset.form", code=code, _external=True),
             "expires_at": row.expires_at,
             "user": user.username,
         }

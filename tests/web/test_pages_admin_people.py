@@ -343,6 +343,16 @@ def test_a_deactivated_users_open_tasks_are_listed_and_handed_on(app: Flask, aut
     assert f'href="/supervise/cases/{key}"' in html
     # The candidates are the active people of the task's roles, not the deactivated holder.
     assert '<option value="worker2">' in html and '<option value="worker">' not in html
+    before = fingerprint()
+    refused = post_form(
+        client,
+        f"/admin/users/worker/tasks/{task.id}/reassign",
+        {"assignee": "resident"},
+        page="/admin/users/worker",
+    )
+    assert refused.status_code == 422
+    assert "请从列表中选择改派对象" in field_error(text(refused), f"task-{task.id}")
+    assert fingerprint() == before
     response = post_form(
         client,
         f"/admin/users/worker/tasks/{task.id}/reassign",
@@ -377,24 +387,32 @@ def test_a_reset_link_sets_a_new_password_once(app: Flask, clock: Any) -> None:
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     html = text(response)
     code = issued_code(html)
-    assert f"/password-reset/{code}" in html
+    assert f"/password-reset/?code={code}" in html
     stored = db.session.execute(select(PasswordReset)).scalar_one()
     assert code not in stored.code_hash and len(stored.code_hash) == 64  # hashed at rest
 
     visitor = app.test_client()
-    assert visitor.get(f"/password-reset/{code}").status_code == 200
+    assert visitor.get(f"/password-reset/?code={code}").status_code == 200
     weak = post_form(
-        visitor, f"/password-reset/{code}", {"password": "worker1234", "password_again": "worker1234"}
+        visitor,
+        "/password-reset/",
+        {"code": code, "linked": "1", "password": "worker1234", "password_again": "worker1234"},
     )
     assert weak.status_code == 422 and "用户名" in field_error(text(weak), "password")
-    differ = post_form(visitor, f"/password-reset/{code}", {"password": NEW_PASSWORD, "password_again": "x"})
+    differ = post_form(
+        visitor,
+        "/password-reset/",
+        {"code": code, "linked": "1", "password": NEW_PASSWORD, "password_again": "x"},
+    )
     assert differ.status_code == 422 and "不一致" in field_error(text(differ), "password_again")
     done = post_form(
-        visitor, f"/password-reset/{code}", {"password": NEW_PASSWORD, "password_again": NEW_PASSWORD}
+        visitor,
+        "/password-reset/",
+        {"code": code, "linked": "1", "password": NEW_PASSWORD, "password_again": NEW_PASSWORD},
     )
     assert done.status_code == 302 and done.headers["Location"].endswith("/login")
     page_client(app, "worker", NEW_PASSWORD)
-    assert visitor.get(f"/password-reset/{code}").status_code == 404
+    assert visitor.get(f"/password-reset/?code={code}").status_code == 404
     again = post_form(
         visitor,
         "/password-reset/",
@@ -437,7 +455,7 @@ def test_a_deactivated_user_gets_no_reset_and_their_code_stops_working(app: Flas
         text(post_form(client, "/admin/users/worker/password-reset", {}, page="/admin/users/worker"))
     )
     post_form(client, "/admin/users/worker/deactivate", {}, page="/admin/users/worker")
-    assert app.test_client().get(f"/password-reset/{code}").status_code == 404
+    assert app.test_client().get(f"/password-reset/?code={code}").status_code == 404
     before = fingerprint()
     refused = post_form(client, "/admin/users/worker/password-reset", {}, page="/admin/users/worker")
     assert refused.status_code == 422

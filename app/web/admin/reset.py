@@ -1,6 +1,7 @@
 """The page where a person sets a new password with the one-time code an admin gave them: by its link
-(``/password-reset/<code>``) or by typing the code (``/password-reset/``). No sign-in; sign-in's rate limit
-counts its attempts. An unknown, used, voided or expired code gets one answer, whatever the reason."""
+(``/password-reset/?code=…``) or by typing the code (``/password-reset/``). The code rides in the query
+string or the form, never in the path, which the access log records. No sign-in; sign-in's rate limit counts
+the attempts. An unknown, used, voided or expired code gets one answer, whatever the reason."""
 
 from __future__ import annotations
 
@@ -15,31 +16,26 @@ from app.web.admin import reset_bp
 from app.web.errors import register_page_errors
 
 register_page_errors(reset_bp)
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 @reset_bp.route("/", methods=["GET", "POST"])
 def form() -> ResponseReturnValue:
-    return _reset(request.form.get("code", "") if request.method == "POST" else "", typed=True)
-
-
-@reset_bp.route("/<code>", methods=["GET", "POST"])
-def with_code(code: str) -> ResponseReturnValue:
-    return _reset(code[:100], typed=False)
-
-
-def _reset(code: str, typed: bool) -> ResponseReturnValue:
     errors: dict[str, str] = {}
     if request.method == "GET":
-        if not typed and resets.valid_reset(code) is None:
+        code = request.args.get("code", "")[:100]
+        linked = bool(code)
+        if linked and resets.valid_reset(code) is None:
             errors["code"] = _(
                 "This reset link is invalid, used or expired: ask an administrator for a new one."
             )
-        return _page(code, typed, errors), (404 if errors else 200)
-    code = code[:100]
+        return _page(code, linked, errors), (404 if errors else 200), NO_STORE
+    code = request.form.get("code", "")[:100]
+    linked = request.form.get("linked") == "1"
     password = request.form.get("password", "")[:400]
     if password != request.form.get("password_again", "")[:400]:
         errors["password_again"] = _("The two passwords differ.")
-        return _page(code, typed, errors), 422
+        return _page(code, linked, errors), 422, NO_STORE
     try:
         user = resets.use_reset(code, password)
     except InvalidInput as exc:
@@ -50,11 +46,11 @@ def _reset(code: str, typed: bool) -> ResponseReturnValue:
             )
         else:
             errors["password"] = "；".join(exc.details.get("password", [exc.message]))
-        return _page(code, typed, errors), 422
+        return _page(code, linked, errors), 422, NO_STORE
     db.session.commit()
     flash(_("Your new password is set, %(name)s: sign in with it.", name=user.display_name), "success")
     return redirect(url_for("web.login"))
 
 
-def _page(code: str, typed: bool, errors: dict[str, str]) -> str:
-    return render_template("admin/password_reset.html", code=code, typed=typed, errors=errors)
+def _page(code: str, linked: bool, errors: dict[str, str]) -> str:
+    return render_template("admin/password_reset.html", code=code, linked=linked, errors=errors)

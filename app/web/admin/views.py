@@ -180,7 +180,7 @@ def user_password_reset(admin: User, username: str) -> ResponseReturnValue:
     db.session.commit()
     issued = {
         "code": code,
-        "url": url_for("password_reset.with_code", code=code, _external=True),
+        "url": url_for("password_reset.form", code=code, _external=True),
         "expires_at": row.expires_at,
     }
     response = _user_page(admin, user, AccountForm.of(user), {}, issued=issued)
@@ -204,13 +204,8 @@ def task_reassign(admin: User, username: str, task_id: int) -> ResponseReturnVal
     target = request.form.get("assignee", "").strip()[:64]
     try:
         tasks.reassign(admin, task_id, target, _("The holder was deactivated.") if not user.active else None)
-    except InvalidInput as exc:
-        message = (
-            str(next(iter(exc.details.values()), exc.message))
-            if isinstance(exc.details, dict)
-            else exc.message
-        )
-        return _refused_action(admin, user, {f"task-{task_id}": message})
+    except InvalidInput:
+        return _refused_action(admin, user, {f"task-{task_id}": _("Choose someone from the list.")})
     except Conflict:
         db.session.rollback()
         flash(_("Someone else has already worked on this task."), "warning")
@@ -283,7 +278,10 @@ def _user_page(
         levels=assignable_levels(),
         open_tasks=open_tasks,
         task_url=lambda task: _task_url(task, case_keys),
-        candidates={task.id: reassign_candidates(task) for task in open_tasks},
+        candidates={
+            task.id: [(name, label) for name, label in reassign_candidates(task) if name != user.username]
+            for task in open_tasks
+        },
         case_keys=case_keys,
         events=audit_log.events_about_user(user.id, user.username),
         issued=issued,
