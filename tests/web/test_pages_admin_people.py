@@ -31,8 +31,9 @@ NEW_PASSWORD = "Qingshui-River-42"
 
 
 @pytest.fixture
-def app(make_app: Any) -> Iterator[Flask]:
-    app = make_app("sqlite")
+def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    # SQLite unless a test asks for PostgreSQL too (the list and audit queries: the production database).
+    app = make_app(getattr(request, "param", "sqlite"))
     app.test_client_class = PageClient
     with app.app_context():
         yield app
@@ -138,6 +139,7 @@ def test_the_home_links_every_section_of_the_console(app: Flask) -> None:
 # -- the list ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
 def test_the_list_searches_and_filters_by_role_grid_unit_and_state(app: Flask) -> None:
     client = page_client(app)
     everyone = listed(text(client.get("/admin/users")))
@@ -380,6 +382,7 @@ def test_reactivating_lets_them_sign_in_again(app: Flask) -> None:
 # -- password resets -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
 def test_a_reset_link_sets_a_new_password_once(app: Flask, clock: Any) -> None:
     response = post_form(
         page_client(app), "/admin/users/worker/password-reset", {}, page="/admin/users/worker"
@@ -465,6 +468,7 @@ def test_a_deactivated_user_gets_no_reset_and_their_code_stops_working(app: Flas
 # -- the audit log -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
 def test_the_audit_log_filters_by_actor_action_and_time(app: Flask, clock: Any) -> None:
     client = page_client(app)
     post_form(client, "/admin/users/worker/deactivate", {}, page="/admin/users/worker")
