@@ -132,6 +132,9 @@ def test_the_home_links_every_section_of_the_console(app: Flask) -> None:
         assert f'href="{path}"' in html
     assert 'href="/admin/plans"' in html and 'href="/admin/holidays"' in html
     assert "系统管理" in html
+    # /admin (no slash), once a raw JSON 404, leads to the console.
+    response = page_client(app).get("/admin")
+    assert response.status_code == 308 and response.headers["Location"].endswith("/admin/")
     # The admin's navigation leads to the console.
     assert 'href="/admin/"' in text(page_client(app).get("/"))
 
