@@ -227,3 +227,20 @@ def test_the_command_line_deactivates_reactivates_and_issues_a_reset(
     db.session.commit()
     assert user("worker").check_password(NEW_PASSWORD)
     assert runner.invoke(args=["users", "deactivate", "nobody"]).exit_code == 2
+
+
+def test_the_user_list_of_the_api_filters_by_text_role_and_state(
+    client: FlaskClient, users: dict[str, Any], auth: Any
+) -> None:
+    headers = auth("admin")
+    client.post("/api/v1/users/worker2/deactivate", json={}, headers=headers)
+
+    def names(query: str) -> list[str]:
+        response = client.get(f"/api/v1/users?{query}", headers=headers)
+        assert response.status_code == 200, response.get_json()
+        return [item["username"] for item in response.get_json()["items"]]
+
+    assert names("role=grid_worker") == ["worker", "worker2"]
+    assert names("role=grid_worker&active=false") == ["worker2"]
+    assert names("q=WORK&active=true") == ["worker"]
+    assert client.get("/api/v1/users?role=king", headers=headers).status_code == 422

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 
 from app.audit.services import record
 from app.auth.models import User
@@ -18,8 +18,23 @@ from app.auth.roles import ALL_ROLES
 from app.auth.services import revoke_tokens_of
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
+from app.inputs import contains_text
 
 MAX_DISPLAY_NAME = 80
+
+
+def find_users(
+    q: str | None = None, role: str | None = None, active: bool | None = None
+) -> Select[tuple[User]]:
+    """Users by id: ``q`` in the username or display name, a role, active or not."""
+    query = select(User).order_by(User.id)
+    if q:
+        query = query.where(or_(contains_text(User.username, q), contains_text(User.display_name, q)))
+    if role is not None:
+        query = query.where(User.role == role)
+    if active is not None:
+        query = query.where(User.active.is_(active))
+    return query
 
 
 def get_user(username: str) -> User:

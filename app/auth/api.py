@@ -8,7 +8,6 @@ from flask import request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
 from app.auth import accounts, resets, services
 from app.auth.models import User
@@ -65,6 +64,12 @@ class UserSchema(Schema):
     active = fields.Bool(dump_only=True)
     # The policy (app/auth/passwords.py) gives the reasons; the schema only bounds the size.
     password = fields.Str(required=True, load_only=True, validate=validate.Length(min=1, max=200))
+
+
+class UserListArgs(PageArgs):
+    q = fields.Str(validate=validate.Length(min=1, max=80))
+    role = fields.Str(validate=validate.OneOf(sorted(ALL_ROLES)))
+    active = fields.Bool()
 
 
 class DeactivateInput(Schema):
@@ -153,12 +158,13 @@ class Me(MethodView):
 
 @blp.route("/users")
 class Users(MethodView):
-    @blp.arguments(PageArgs(), location="query")
+    @blp.arguments(UserListArgs, location="query")
     @blp.response(200, page_schema(UserSchema, "UserPage"))
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Admins and supervisors list users."""
+        """Admins and supervisors list users: ``q`` in the username or name, a ``role``, ``active`` or not."""
         require_roles({Role.ADMIN, Role.SUPERVISOR})
-        return paginate(select(User).order_by(User.id), args["page"], args["page_size"])
+        query = accounts.find_users(args.get("q"), args.get("role"), args.get("active"))
+        return paginate(query, args["page"], args["page_size"])
 
     @blp.arguments(UserSchema)
     @blp.response(201, UserSchema)
