@@ -104,6 +104,8 @@ def test_create_assign_deactivate_reactivate_and_reset_a_password(live_server, p
 
     submit(page, "button:has-text('退出')")  # sign out: the link is for someone not signed in
     page.goto(link)
+    screenshot(page, "admin-password-reset")
+    assert page.locator("#reset-account").inner_text() == "账户：worker9"
     page.fill("#password", NEW_PASSWORD)
     page.fill("#password_again", NEW_PASSWORD)
     submit(page, "#set-password")

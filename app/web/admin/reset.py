@@ -25,11 +25,14 @@ def form() -> ResponseReturnValue:
     if request.method == "GET":
         code = request.args.get("code", "")[:100]
         linked = bool(code)
-        if linked and resets.valid_reset(code) is None:
+        found = resets.valid_reset(code) if linked else None
+        if linked and found is None:
             errors["code"] = _(
                 "This reset link is invalid, used or expired: ask an administrator for a new one."
             )
-        return _page(code, linked, errors), (404 if errors else 200), NO_STORE
+        # Whose password it sets: the holder of the link may reset it anyway, so naming it tells nothing more.
+        username = found.user.username if found is not None else None
+        return _page(code, linked, errors, username), (404 if errors else 200), NO_STORE
     code = request.form.get("code", "")[:100]
     linked = request.form.get("linked") == "1"
     password = request.form.get("password", "")[:400]
@@ -52,5 +55,7 @@ def form() -> ResponseReturnValue:
     return redirect(url_for("web.login"))
 
 
-def _page(code: str, linked: bool, errors: dict[str, str]) -> str:
-    return render_template("admin/password_reset.html", code=code, linked=linked, errors=errors)
+def _page(code: str, linked: bool, errors: dict[str, str], username: str | None = None) -> str:
+    return render_template(
+        "admin/password_reset.html", code=code, linked=linked, errors=errors, username=username
+    )
