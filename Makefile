@@ -14,7 +14,8 @@ setup: $(VENV)/.installed node_modules/.installed compile-translations
 CATALOGUES := app/web/translations app/web/supervisor/translations app/web/designer/translations \
               app/web/operations/translations app/web/workbench/translations \
               app/web/inspections/translations \
-              app/web/sensors/translations
+              app/web/sensors/translations \
+              app/web/admin/translations
 
 compile-translations: $(VENV)/.installed
 	@for d in $(CATALOGUES); do \
