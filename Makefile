@@ -15,6 +15,7 @@ CATALOGUES := app/web/translations app/web/supervisor/translations app/web/desig
               app/web/operations/translations app/web/workbench/translations \
               app/web/inspections/translations \
               app/web/sensors/translations \
+              app/web/admin/translations \
               app/web/admin_data/translations
 
 compile-translations: $(VENV)/.installed

@@ -25,6 +25,7 @@ TRANSLATION_FOLDERS = tuple(
         "workbench",
         "inspections",
         "sensors",
+        "admin",
         "admin_data",
     )
 )

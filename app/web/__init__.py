@@ -15,6 +15,8 @@ from flask import Flask
 
 
 def register_web(app: Flask) -> None:
+    from app.web.admin import bp as admin_bp
+    from app.web.admin import reset_bp as password_reset_bp
     from app.web.admin_data import bp as admin_data_bp
     from app.web.assets import init_assets
     from app.web.designer import bp as designer_bp
@@ -32,5 +34,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(workbench_bp)
     app.register_blueprint(inspections_bp)
     app.register_blueprint(sensors_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(password_reset_bp)
     app.register_blueprint(admin_data_bp)
     init_assets(app)  # static files' URLs fingerprinted, and cached for a year (app/web/assets.py)

@@ -54,7 +54,7 @@ NAV_LINKS: tuple[NavLink, ...] = (
     NavLink("/api/v1/docs", _l("API"), frozenset({R.ADMIN, R.DESIGNER})),
     NavLink("/inspections/", _l("Inspections"), frozenset({R.DEPARTMENT_HANDLER, R.SUPERVISOR, R.ADMIN})),
     NavLink("/sensors/", lazy_pgettext("nav", "Sensors"), frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR})),
-    NavLink("/admin/grids", _l("Grids and catalogues"), frozenset({R.ADMIN})),
+    NavLink("/admin/", _l("Admin console"), frozenset({R.ADMIN})),
 )
 
 HOMES: dict[Role, str] = {
