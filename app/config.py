@@ -19,6 +19,7 @@ TRANSLATION_FOLDERS = tuple(
     PROJECT_ROOT / "app" / "web" / sub / "translations"
     for sub in ("", "supervisor", "designer", "operations", "workbench")
 )
+TRANSLATION_FOLDERS += (PROJECT_ROOT / "app" / "web" / "mediation" / "translations",)
 
 
 class ConfigError(ValueError):
