@@ -17,6 +17,7 @@ from app.mediation.models import Dispute
 from app.mediation.privacy import sees_personal_data
 from app.mediation.redaction import mask_name
 from app.tasks import services as tasks
+from app.web.i18n import datetime_filter
 from app.web.labels import task_title
 from app.web.mediation.labels import word
 from app.web.worker import task_form_page
@@ -74,7 +75,7 @@ def _party_options(user: User, dispute: Dispute) -> list[dict[str, Any]]:
 
 def _agreement_options(dispute: Dispute) -> list[dict[str, Any]]:
     return [
-        {"value": d.id, "label": f"{word('document', d.kind)} #{d.id} · {d.created_at:%Y-%m-%d %H:%M}"}
+        {"value": d.id, "label": f"{word('document', d.kind)} #{d.id} · {datetime_filter(d.created_at)}"}
         for d in dispute.documents
         if d.kind == "agreement"
     ]

@@ -15,11 +15,13 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from marshmallow import ValidationError
+from sqlalchemy import select
 
 from app.auth.models import User
 from app.cases.models import Case
 from app.errors import InvalidInput, NotFound, PayloadTooLarge
 from app.extensions import db
+from app.grids.models import Grid
 from app.mediation import services
 from app.mediation.models import Dispute
 from app.mediation.schemas import DisputeQueryArgs
@@ -31,8 +33,8 @@ from app.web.labels import task_title
 from app.web.mediation import bp, filing, labels
 from app.web.mediation.access import filing_page, may_file, mediation_page
 from app.web.mediation.task_panel import task_views
-from app.web.process_context import sections_for
-from app.web.supervisor.case_list import grid_choices
+from app.web.process_context import display_names, sections_for
+from app.web.supervisor.case_list import grid_choices, names_of
 from app.web.worker import form_errors_response
 
 register_page_errors(bp)
@@ -81,10 +83,19 @@ def disputes(user: User) -> ResponseReturnValue:
         given=dict(request.args),
         errors=errors,
         grid_choices=grid_choices(user),
-        grid_names={code: name for code, name, _level in grid_choices(user)},
+        grid_names=_grid_names({item["grid_code"] for item in page["items"]}),
+        people=display_names({item["mediator"] for item in page["items"]}),
         may_file=may_file(user),
         page_url=lambda number: url_for("mediation.disputes", page=number, **filters),
     ), (422 if errors else 200)
+
+
+def _grid_names(codes: set[str | None]) -> dict[str, str]:
+    wanted = {code for code in codes if code}
+    if not wanted:
+        return {}
+    rows = db.session.execute(select(Grid.code, Grid.name).where(Grid.code.in_(wanted)))
+    return {code: name for code, name in rows}
 
 
 # -- filing ---------------------------------------------------------------------------------------------
@@ -130,12 +141,13 @@ def _render_dispute(user: User, dispute: Dispute, upload_errors: dict[str, str] 
     case = dispute.case
     view = services.dispute_view(user, dispute)
     readable = {d.id for d in dispute.documents if services.may_read_document(user, dispute, d)}
-    grid_name = {code: name for code, name, _level in grid_choices(user)}.get(case.grid_code or "")
+    grid_names, _categories = names_of([case])
     return render_template(
         "mediation/dispute.html",
         dispute=view,
         case=case,
-        grid_name=grid_name,
+        grid_name=grid_names.get(case.grid_code or ""),
+        people=display_names({view["filed_by"], view["mediator"]}),
         readable=readable,
         upload_kinds=[
             kind for kind in ("agreement", "evidence") if services.may_add_document(user, dispute, kind)
