@@ -99,6 +99,7 @@ def test_a_mediator_records_a_session_and_the_agreement_in_the_pages(live_server
 
     page = page_as("med1")
     page.click("nav >> text=矛盾纠纷")
+    screenshot(page, "mediation_list")
     page.click(f'#dispute-table a:has-text("{key}")')
     assert page.locator("#dispute-status").inner_text() == "调解中"
     assert page.locator('#parties [data-party="1"] [data-field="name"]').inner_text() == NAME_1

@@ -418,3 +418,74 @@ def test_the_session_form_is_on_the_page_and_completes_in_place(app, client, aut
     assert (dispute.status, dispute.session_count) == ("mediating", 1)
     page = mediator.get(f"/mediation/{key}").get_data(as_text=True)
     assert 'data-session="1"' in page and "社区解忧聊天室" in page
+
+
+def test_intake_on_the_page_a_refusal_of_the_process_is_marked_and_changes_nothing(app, client, auth):
+    key = file_dispute(client, auth)["key"]
+    task_id = open_task_id(key, "intake")
+    staff = page_client(app, "community")
+    page = staff.get(f"/mediation/{key}").get_data(as_text=True)
+    assert 'id="task-form"' in page and 'data-context="proposal"' in page  # the proposed mediators
+    assert "med2" in page  # offered in the mediator choice
+    before = fingerprint()
+    # Another mediator than the proposal without a reason: the process refuses it, named at its field.
+    refused = complete_in_page(
+        staff, key, task_id, {"grade": "simple", "dispute_type": "water_leak", "mediator_user": "med2"}
+    )
+    assert refused.status_code == 422
+    errors = {e["field"]: e["message"] for e in refused.get_json()["errors"]}
+    assert "改派" in errors["override_reason"] or "理由" in errors["override_reason"], errors
+    assert fingerprint() == before
+    done = complete_in_page(
+        staff,
+        key,
+        task_id,
+        {
+            "grade": "simple",
+            "dispute_type": "water_leak",
+            "mediator_user": "med2",
+            "override_reason": "当事人要求更换调解员",
+        },
+    )
+    assert done.status_code == 200, done.get_json()
+    assert dispute_row(key).mediator.username == "med2"
+    # Without the page's CSRF token the step is refused.
+    other = file_dispute(client, auth)["key"]
+    bare = staff.post(
+        f"/mediation/{other}/tasks/{open_task_id(other, 'intake')}/complete",
+        json={"data": {"grade": "simple", "dispute_type": "water_leak"}},
+    )
+    assert bare.status_code == 400 and open_elements(other) == ["intake"]
+
+
+def test_the_follow_up_opens_on_its_date_and_closes_the_dispute_from_the_page(app, client, auth, clock):
+    from datetime import timedelta
+
+    from tests.mediation.flow import sign_agreement, tick_at
+
+    key = at_agreement(client, auth)
+    sign_agreement(client, auth, key, "med1")
+    mediator = page_client(app, "med1")
+    page = mediator.get(f"/mediation/{key}").get_data(as_text=True)
+    assert 'id="no-task"' in page and 'id="task-form"' not in page
+    assert tick_at(clock, dispute_row(key).follow_up_at + timedelta(seconds=1)) == 1
+    page = mediator.get(f"/mediation/{key}").get_data(as_text=True)
+    task_id = open_task_id(key, "follow_up")
+    assert f'data-task="{task_id}"' in page and 'id="task-form"' in page
+    done = complete_in_page(
+        mediator,
+        key,
+        task_id,
+        {"follow_up_method": "phone", "agreement_kept": "kept", "satisfaction": "very_satisfied"},
+    )
+    assert done.status_code == 200, done.get_json()
+    dispute = dispute_row(key)
+    assert (dispute.status, dispute.agreement_kept, dispute.satisfaction) == (
+        "closed",
+        "kept",
+        "very_satisfied",
+    )
+    assert case_row(key).status == "closed"
+    page = mediator.get(f"/mediation/{key}").get_data(as_text=True)
+    assert "该纠纷已结案" in page and "非常满意" in page
+    assert 'id="upload-form"' not in page  # a closed dispute takes no more documents
