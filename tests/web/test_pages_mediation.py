@@ -489,3 +489,14 @@ def test_the_follow_up_opens_on_its_date_and_closes_the_dispute_from_the_page(ap
     page = mediator.get(f"/mediation/{key}").get_data(as_text=True)
     assert "该纠纷已结案" in page and "非常满意" in page
     assert 'id="upload-form"' not in page  # a closed dispute takes no more documents
+
+
+def test_the_pages_speak_english_when_asked(app, client, auth) -> None:
+    key = at_agreement(client, auth)
+    mediator = page_client(app, "med1")
+    mediator.get("/lang/en")
+    listing = mediator.get("/mediation/").get_data(as_text=True)
+    assert "Kind of dispute" in listing and "Water leaking between floors" in listing
+    page = mediator.get(f"/mediation/{key}").get_data(as_text=True)
+    assert "Agreed, follow-up pending" in page and "Mediation sessions" in page
+    assert "Agreement reached" in page and NAME_1 in page
