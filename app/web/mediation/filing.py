@@ -36,6 +36,10 @@ FIELD_WORDS = {
 }
 
 
+class FormRefused(InvalidInput):
+    """The form broke the API's input rules: ``details`` names the page's fields, in the page language."""
+
+
 def party_field(row: int, name: str) -> str:
     return f"parties-{row}-{name}"
 
@@ -71,13 +75,13 @@ def _word(field: str, fallback: str) -> str:
 
 
 def load(form: Mapping[str, str]) -> tuple[dict[str, Any], list[int]]:
-    """The validated input and the page row of each party, or ``InvalidInput`` naming the page's fields."""
+    """The validated input and the page row of each party, or ``FormRefused`` naming the page's fields."""
     fields = raw_fields(form)
     rows = fields.pop("_rows")
     try:
         return DisputeFileInput().load(fields), rows
     except ValidationError as exc:
-        raise InvalidInput("invalid dispute", page_errors(exc.normalized_messages(), rows)) from exc
+        raise FormRefused("invalid dispute", page_errors(exc.normalized_messages(), rows)) from exc
 
 
 def _first(messages: Any) -> str:

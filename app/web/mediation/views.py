@@ -125,7 +125,7 @@ def new_dispute(user: User) -> ResponseReturnValue:
         dispute = services.file_dispute(user, fields)
     except InvalidInput as exc:
         db.session.rollback()
-        errors = exc.details if exc.message == "invalid dispute" else filing.service_errors(exc, rows)
+        errors = exc.details if isinstance(exc, filing.FormRefused) else filing.service_errors(exc, rows)
         flash(_("Please correct the marked fields."), "error")
         return _filing_form(user, form, errors), 422
     notice = step_notice()
