@@ -189,6 +189,8 @@ def test_a_grid_worker_files_a_dispute_for_a_resident(live_server, page_as, scre
     page.select_option("#dispute_type", "water_leak")
     page.fill("#description", DESCRIPTION)
     assert page.locator("#grid_code").input_value() == GRID_A1  # the worker's one grid, chosen already
+    page.click("#place-map")  # the place marked on the territory map
+    assert page.locator("#lat").input_value() and page.locator("#lon").input_value()
     page.fill("#address", "杜鹃雅居3栋")
     page.fill("#parties-0-name", NAME_1)
     page.fill("#parties-0-phone", "1381234")  # too short

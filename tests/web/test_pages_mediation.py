@@ -500,3 +500,18 @@ def test_the_pages_speak_english_when_asked(app, client, auth) -> None:
     page = mediator.get(f"/mediation/{key}").get_data(as_text=True)
     assert "Agreed, follow-up pending" in page and "Mediation sessions" in page
     assert "Agreement reached" in page and NAME_1 in page
+
+
+def test_a_place_marked_on_the_map_finds_the_grid_when_none_is_chosen(app) -> None:
+    from tests.mediation.territory import POINT_A1
+
+    worker = page_client(app, "worker")
+    form = filing_form(grid_code="", lat=str(POINT_A1[0]), lon=str(POINT_A1[1]))
+    response = post_filing(worker, form)
+    assert response.status_code == 302
+    case = case_row(response.headers["Location"].rsplit("/", 1)[-1])
+    assert (case.grid_code, case.lat, case.lon) == (GRID_A1, POINT_A1[0], POINT_A1[1])
+    before = fingerprint()
+    half = post_filing(worker, filing_form(lat=str(POINT_A1[0])))
+    assert half.status_code == 422 and 'id="err-lon"' in half.get_data(as_text=True)
+    assert fingerprint() == before

@@ -1,6 +1,7 @@
 """Filing a dispute on a resident's behalf from the page: the form's fields turned into the API's input
 (``DisputeFileInput``: the same rules, the same service), and each refusal put beside its field in the page
-language. Field names on the page: ``dispute_type``, ``description``, ``grid_code``, ``address``, and
+language. Field names on the page: ``dispute_type``, ``description``, ``grid_code``, ``address``, the
+place marked on the map (``lat``, ``lon``: the grid is found from it when none is chosen), and
 ``parties-<i>-<name|phone|address|grid_code|role>`` for the party rows (a row with no name, phone or
 address is left out)."""
 
@@ -26,6 +27,8 @@ FIELD_WORDS = {
     "dispute_type": _l("Choose the kind of dispute."),
     "description": _l("Describe what happened in 5 to 4,000 characters."),
     "grid_code": _l("Choose a grid from the list."),
+    "lat": _l("Mark the place on the map again."),
+    "lon": _l("Mark the place on the map again."),
     "address": _l("At most 300 characters."),
     "parties": _l("Give at least one party: the applicant's name."),
     "name": _l("Give the party's name (at most 80 characters)."),
@@ -53,7 +56,7 @@ def raw_fields(form: Mapping[str, str]) -> dict[str, Any]:
     """The API's input from the page's form: empty fields left out, as a client of the API would."""
     fields: dict[str, Any] = {
         name: value
-        for name in ("dispute_type", "description", "grid_code", "address")
+        for name in ("dispute_type", "description", "grid_code", "address", "lat", "lon")
         if (value := _given(form, name)) is not None
     }
     parties = []
