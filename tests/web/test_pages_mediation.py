@@ -217,6 +217,10 @@ def test_the_page_shows_the_parties_exactly_as_the_api_gives_them(app, client, a
     assert (NAME_1 in html) is full and (PHONE_1 in html) is full
     assert (DESCRIPTION in html) is full
     assert ('id="redacted-notice"' in html) is not full
+    # The case's timeline and diagram: a link for those who may use the supervision pages.
+    assert (f'href="/supervise/cases/{key}"' in html) is (
+        who in ("leader", "supervisor", "community", "dispatcher", "street")
+    )
 
 
 # -- filing -------------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from app.web.mediation import bp, filing, labels
 from app.web.mediation.access import filing_page, may_file, mediation_page
 from app.web.mediation.task_panel import task_views
 from app.web.process_context import display_names, sections_for
+from app.web.supervisor.access import SUPERVISE_ROLES
 from app.web.supervisor.case_list import grid_choices, names_of
 from app.web.worker import form_errors_response
 
@@ -148,6 +149,8 @@ def _render_dispute(user: User, dispute: Dispute, upload_errors: dict[str, str] 
         case=case,
         grid_name=grid_names.get(case.grid_code or ""),
         people=display_names({view["filed_by"], view["mediator"]}),
+        # The case page (timeline, diagram) for those who may use the supervision pages.
+        case_url=url_for("supervisor.case_page", key=case.key) if user.role in SUPERVISE_ROLES else None,
         readable=readable,
         upload_kinds=[
             kind for kind in ("agreement", "evidence") if services.may_add_document(user, dispute, kind)
