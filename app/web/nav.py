@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from app.auth.roles import Role
 
@@ -56,6 +57,8 @@ NAV_LINKS: tuple[NavLink, ...] = (
     NavLink("/design/processes", _l("Processes"), DESIGN_ROLES),
     NavLink("/operate/instances", _l("Instances"), DESIGN_ROLES),
     NavLink("/api/v1/docs", _l("API"), frozenset({R.ADMIN, R.DESIGNER})),
+    NavLink("/inspections/", _l("Inspections"), frozenset({R.DEPARTMENT_HANDLER, R.SUPERVISOR, R.ADMIN})),
+    NavLink("/sensors/", lazy_pgettext("nav", "Sensors"), frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR})),
     NavLink("/mediation/", _l("Disputes"), MEDIATION_ROLES),
 )
 
