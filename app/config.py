@@ -26,6 +26,7 @@ TRANSLATION_FOLDERS = tuple(
         "inspections",
         "sensors",
         "admin",
+        "mediation",
     )
 )
 

@@ -5,6 +5,7 @@
 - ``app.web.designer``: processes, versions, the bpmn-js modeler, form editor and version diff;
 - ``app.web.operations``: running instances, incidents and their repairs (admins, designers);
 - ``app.web.workbench``: the dispatcher's triage and dispatch workbench (desktop);
+- ``app.web.mediation``: disputes, the dispute page, filing on a resident's behalf (desktop);
 - ``app.web.sensors``: sensor devices, alarms and incidents, dead letters, registering and importing.
 """
 
@@ -19,6 +20,7 @@ def register_web(app: Flask) -> None:
     from app.web.assets import init_assets
     from app.web.designer import bp as designer_bp
     from app.web.inspections import bp as inspections_bp
+    from app.web.mediation import bp as mediation_bp
     from app.web.operations import bp as operations_bp
     from app.web.sensors import bp as sensors_bp
     from app.web.supervisor import bp as supervisor_bp
@@ -34,4 +36,5 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(sensors_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(password_reset_bp)
+    app.register_blueprint(mediation_bp)
     init_assets(app)  # static files' URLs fingerprinted, and cached for a year (app/web/assets.py)
