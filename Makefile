@@ -12,7 +12,8 @@ setup: $(VENV)/.installed node_modules/.installed compile-translations
 
 # The web blueprints' gettext catalogues (.po in git, .mo compiled here, never committed).
 CATALOGUES := app/web/translations app/web/supervisor/translations app/web/designer/translations \
-              app/web/operations/translations app/web/workbench/translations
+              app/web/operations/translations app/web/workbench/translations \
+              app/web/command/translations
 
 compile-translations: $(VENV)/.installed
 	@for d in $(CATALOGUES); do \

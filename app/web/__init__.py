@@ -4,7 +4,8 @@
 - ``app.web.supervisor``: case list, case page with timeline and diagram, the one-screen dashboard;
 - ``app.web.designer``: processes, versions, the bpmn-js modeler, form editor and version diff;
 - ``app.web.operations``: running instances, incidents and their repairs (admins, designers);
-- ``app.web.workbench``: the dispatcher's triage and dispatch workbench (desktop).
+- ``app.web.workbench``: the dispatcher's triage and dispatch workbench (desktop);
+- ``app.web.command``: the emergency command centre: plan library, launch, live board (desktop).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from flask import Flask
 
 def register_web(app: Flask) -> None:
     from app.web.assets import init_assets
+    from app.web.command import bp as command_bp
     from app.web.designer import bp as designer_bp
     from app.web.operations import bp as operations_bp
     from app.web.supervisor import bp as supervisor_bp
@@ -25,4 +27,5 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(designer_bp)
     app.register_blueprint(operations_bp)
     app.register_blueprint(workbench_bp)
+    app.register_blueprint(command_bp)
     init_assets(app)  # static files' URLs fingerprinted, and cached for a year (app/web/assets.py)

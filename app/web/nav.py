@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from app.auth.roles import Role
 
@@ -51,6 +52,7 @@ NAV_LINKS: tuple[NavLink, ...] = (
     NavLink("/design/processes", _l("Processes"), DESIGN_ROLES),
     NavLink("/operate/instances", _l("Instances"), DESIGN_ROLES),
     NavLink("/api/v1/docs", _l("API"), frozenset({R.ADMIN, R.DESIGNER})),
+    NavLink("/command/", lazy_pgettext("command", "Command centre"), SUPERVISION_ROLES),  # command/access.py
 )
 
 HOMES: dict[Role, str] = {
