@@ -106,12 +106,13 @@ def test_roles_outside_the_command_centre_are_refused(app, username):
     )
 
 
-def test_anonymous_visitors_sign_in_first_and_the_live_endpoint_says_401(app):
+def test_anonymous_visitors_sign_in_first_and_the_board_script_gets_401(app):
     key = launched()
     client = app.test_client()
-    response = client.get("/command/")
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
-    assert client.get(f"/command/emergencies/{key}/live").status_code == 401
+    for path in ("/command/", f"/command/emergencies/{key}", f"/command/emergencies/{key}/live"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/login" in response.headers["Location"], path
+    assert live(client, key).status_code == 401
 
 
 def test_the_list_holds_what_the_user_may_see_and_an_unseen_emergency_is_a_404(app, client, auth):

@@ -16,6 +16,7 @@ from flask_login import current_user
 from app.auth.models import User
 from app.emergency.services import LAUNCHERS
 from app.errors import Forbidden, NotAuthenticated
+from app.web.errors import wants_json
 from app.web.supervisor.access import SUPERVISE_ROLES
 
 COMMAND_ROLES = SUPERVISE_ROLES
@@ -52,10 +53,13 @@ def command_page(view: F) -> F:
 
 
 def command_json(view: F) -> F:
-    """The board's polling endpoint: anonymous callers get 401 (a redirect would read as data)."""
+    """The board's polling endpoint: an anonymous script gets 401 (a redirect would read as data); a browser
+    opening the address goes to the sign-in page like any page."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated and not wants_json():
+            return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
         return view(command_user(), *args, **kwargs)
 
     return cast(F, wrapper)
