@@ -156,6 +156,9 @@ def test_a_supervisor_launches_a_plan_and_watches_units_report_in(live_server, p
     board.reload()  # the README's picture without the notices
     expect(board.locator("#responder-table tbody tr[data-state=overdue]")).to_have_count(1)
     path = screenshot(board, "command-board")
+    board.goto(f"{live_server.url}/command/")
+    expect(board.locator(f'#emergency-table tr[data-case-key="{key}"]')).to_contain_text("2 / 4")
+    screenshot(board, "command-list")
     README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, README_SCREENSHOT)
 

@@ -359,3 +359,52 @@ def test_responder_rows_stay_as_the_service_wrote_them(app, client, auth):
     board.get(f"/command/emergencies/{key}")
     assert fingerprint() == before
     assert count(EmergencyResponder) == 4
+
+
+def test_close_and_review_are_done_from_the_board_by_their_roles(app, client, auth):
+    key = launched()
+    for unit in ("gas", "fire", "property", "police"):
+        report_in(client, auth, key, unit)
+    dispatcher = page_client(app, "dispatcher")
+    token = csrf_token(dispatcher, f"/command/emergencies/{key}")
+    control = task_for(key, "declare_control")
+    data = {"csrf_token": token, "control_note": "浓度已下降"}
+    assert dispatcher.post(f"/command/emergencies/{key}/steps/{control.id}", data=data).status_code == 302
+    close = task_for(key, "close_emergency")
+    html = text(dispatcher.get(f"/command/emergencies/{key}"))
+    assert 'id="step-close_emergency"' in html and 'name="close_note"' in html
+    data = {"csrf_token": token, "close_note": "现场恢复正常"}
+    assert dispatcher.post(f"/command/emergencies/{key}/steps/{close.id}", data=data).status_code == 302
+    # the review is the supervisor's (candidateRoles supervisor): its form is on their board
+    review = task_for(key, "review_emergency")
+    supervisor = page_client(app, "supervisor")
+    board = text(supervisor.get(f"/command/emergencies/{key}"))
+    assert 'id="step-review_emergency"' in board
+    assert all(f'name="{n}"' in board for n in ("cause", "timeline_summary", "improvements"))
+    assert 'id="update-form"' not in board  # an ended emergency takes no more on-scene updates
+    token = csrf_token(supervisor, f"/command/emergencies/{key}")
+    fields = {"cause": "软管老化", "timeline_summary": "全部按时报到", "improvements": "排查老旧软管"}
+    response = supervisor.post(
+        f"/command/emergencies/{key}/steps/{review.id}", data={"csrf_token": token, **fields}
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    emergency = db.session.execute(select(Emergency)).scalar_one()
+    assert (emergency.status, emergency.cause, case_row(key).status) == ("reviewed", "软管老化", "closed")
+    parts = live(supervisor, key).get_json()["parts"]
+    assert parts["steps"].count('data-state="done"') == 3 and "已复盘" in parts["summary"]
+    # a step done already: the board says so and changes nothing
+    again = supervisor.post(
+        f"/command/emergencies/{key}/steps/{review.id}", data={"csrf_token": token, **fields}
+    )
+    assert again.status_code == 302
+    assert "该步骤已由他人办理" in text(supervisor.get(f"/command/emergencies/{key}"))
+
+
+def test_the_board_speaks_english_when_asked(app):
+    key = launched()
+    client = page_client(app, "supervisor")
+    client.get("/lang/en")
+    html = text(client.get(f"/command/emergencies/{key}"))
+    assert "Responders" in html and "Pending 4" in html and "Declare under control" in html
+    assert "Gas leak" in text(client.get("/command/plans"))

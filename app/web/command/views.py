@@ -190,10 +190,16 @@ def live(user: User, key: str) -> ResponseReturnValue:
     board = boards.build(user, key)
     parts = live_parts(board)
     tag = boards.digest({**parts, "steps_key": board.steps_key})
-    headers = {"ETag": f'"{tag}"', "Cache-Control": "no-cache", "X-Board-Now": board.now.isoformat()}
+    headers = {
+        "ETag": f'"{tag}"',
+        "Cache-Control": "no-cache",
+        "X-Board-Now": board.now.isoformat(timespec="seconds"),
+    }
     if request.if_none_match.contains(tag):
         return Response(status=304, headers=headers)
-    body = json.dumps({"parts": parts, "steps_key": board.steps_key, "now": board.now.isoformat()})
+    body = json.dumps(
+        {"parts": parts, "steps_key": board.steps_key, "now": board.now.isoformat(timespec="seconds")}
+    )
     return Response(body, status=200, mimetype="application/json", headers=headers)
 
 
