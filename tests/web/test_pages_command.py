@@ -265,6 +265,12 @@ def test_the_live_endpoint_answers_304_until_something_shown_changes(app, client
     assert "待报到 4" in parts["summary"] and parts["responders"].count('data-state="pending"') == 4
     unchanged = live(board, key, etag)
     assert unchanged.status_code == 304 and unchanged.get_data() == b"" and unchanged.headers["X-Board-Now"]
+    # a browser asks compressed: the tag is the same, and its If-None-Match gets the 304 too
+    compressed = board.get(
+        f"/command/emergencies/{key}/live", headers={"Accept": "application/json", "Accept-Encoding": "gzip"}
+    )
+    assert compressed.headers.get("Content-Encoding") == "gzip" and compressed.headers["ETag"] == etag
+    assert live(board, key, compressed.headers["ETag"]).status_code == 304
 
     app.extensions["gridcase.clock"].advance(minutes=3)
     report_in(client, auth, key, "property")

@@ -190,12 +190,13 @@ def live(user: User, key: str) -> ResponseReturnValue:
     board = boards.build(user, key)
     parts = live_parts(board)
     tag = boards.digest({**parts, "steps_key": board.steps_key})
+    # Weak: the same parts compressed or not are the same board (app/compression.py leaves a weak tag alone).
     headers = {
-        "ETag": f'"{tag}"',
+        "ETag": f'W/"{tag}"',
         "Cache-Control": "no-cache",
         "X-Board-Now": board.now.isoformat(timespec="seconds"),
     }
-    if request.if_none_match.contains(tag):
+    if request.if_none_match.contains_weak(tag):
         return Response(status=304, headers=headers)
     body = json.dumps(
         {"parts": parts, "steps_key": board.steps_key, "now": board.now.isoformat(timespec="seconds")}
