@@ -25,7 +25,7 @@ from app.units.models import Unit
 from tests.cases.territory import DISTRICT, EAST_COMPOUND, EAST_POINT, WEST_GRID, WEST_POINT, add_unit, assign
 from tests.emergency.conftest import UNIT_HANDLERS, report_in, task_for
 from tests.factories import staff_territory
-from tests.helpers import case_events, case_row, count, fingerprint, jpeg
+from tests.helpers import case_events, case_row, count, fingerprint, fire_next_timer, jpeg
 from tests.web.pages import PageClient, csrf_token, sign_in
 
 
@@ -414,3 +414,17 @@ def test_the_board_speaks_english_when_asked(app):
     html = text(client.get(f"/command/emergencies/{key}"))
     assert "Responders" in html and "Pending 4" in html and "Declare under control" in html
     assert "Gas leak" in text(client.get("/command/plans"))
+
+
+def test_a_coordinator_summoned_to_urge_a_unit_finds_the_task_on_the_board(app, clock):
+    key = launched()
+    fire_next_timer(clock, key)  # the property company's five minutes pass: the community is summoned
+    urge = task_for(key, "urge_community")
+    community = page_client(app, "community")
+    html = text(community.get(f"/command/emergencies/{key}"))
+    assert f'href="/m/tasks/{urge.id}"' in html and "社区督促报到" in html
+    assert "已升级至:社区" in html and 'data-state="overdue"' in html
+    # the supervisor is not summoned: no such link on their board
+    assert f'href="/m/tasks/{urge.id}"' not in text(
+        page_client(app, "supervisor").get(f"/command/emergencies/{key}")
+    )

@@ -23,6 +23,7 @@ from app.extensions import db
 from app.web.command import steps as command_steps
 from app.web.process_context import unit_names
 from app.web.supervisor.case_list import names_of
+from app.workflow.models import HumanTask
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Board:
     counts: dict[str, int]
     updates: list[Update]
     steps: list[command_steps.Step]
+    other_tasks: list[HumanTask]
     now: datetime
     timings: list[tuple[str, str, datetime | None, int | None]] = field(default_factory=list)
     # a refused on-scene update comes back with its reasons and what was typed
@@ -79,7 +81,7 @@ class Board:
 
     @property
     def steps_key(self) -> str:
-        return command_steps.key_of(self.steps)
+        return command_steps.key_of(self.steps, self.other_tasks)
 
 
 def responder_state(status: str, misses: int, seconds_left: int) -> str:
@@ -184,6 +186,7 @@ def build(user: User, key: str) -> Board:
         counts=counts,
         updates=_updates(user, case, view),
         steps=command_steps.steps_of(user, case),
+        other_tasks=command_steps.other_tasks(user, case),
         now=at,
         timings=_timings(view),
     )

@@ -120,9 +120,22 @@ def steps_of(user: User, case: Case) -> list[Step]:
     return steps
 
 
-def key_of(steps: list[Step]) -> str:
+def other_tasks(user: User, case: Case) -> list[HumanTask]:
+    """The emergency's other open tasks this user may do (研判, a call to a contact, urging a unit, 督办 of a
+    unit that never reported in): the board links to their task pages. Report-ins are the responders'."""
+    rows = db.session.execute(
+        select(HumanTask)
+        .where(HumanTask.case_id == case.id, HumanTask.status.in_(TaskStatus.OPEN))
+        .where(HumanTask.element_id.not_in((*STEP_ELEMENTS, "emergency_report_in")))
+        .order_by(HumanTask.id)
+    ).scalars()
+    return [task for task in rows if may_do(user, task)]
+
+
+def key_of(steps: list[Step], others: list[HumanTask]) -> str:
     """What changes the steps' part of the board: the live update redraws it (and its forms) only then."""
-    return "|".join(f"{s.element}:{s.state}:{s.task.id if s.task else ''}:{s.holder or ''}" for s in steps)
+    done = "|".join(f"{s.element}:{s.state}:{s.task.id if s.task else ''}:{s.holder or ''}" for s in steps)
+    return done + "|" + ",".join(str(task.id) for task in others)
 
 
 def form_data(task: HumanTask, form: Mapping[str, str]) -> dict[str, Any]:

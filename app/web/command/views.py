@@ -121,6 +121,7 @@ def _launch_form(
             "command/launch.html",
             plan=plan,
             plan_name=_plan_name(plan),
+            unit_names=unit_names({r["unit_code"] for r in plan.responders if r.get("unit_code")}),
             values=values,
             errors=errors,
             # One key per filled form: a double click launches one emergency, not two.
