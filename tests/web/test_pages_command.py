@@ -30,8 +30,9 @@ from tests.web.pages import PageClient, csrf_token, sign_in
 
 
 @pytest.fixture
-def app(make_app: Any) -> Iterator[Flask]:
-    app = make_app("sqlite")
+def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    # SQLite unless a test asks for PostgreSQL too (the list's and the board's queries: production's database)
+    app = make_app(getattr(request, "param", "sqlite"))
     app.test_client_class = PageClient
     with app.app_context():
         yield app
@@ -115,6 +116,7 @@ def test_anonymous_visitors_sign_in_first_and_the_board_script_gets_401(app):
     assert live(client, key).status_code == 401
 
 
+@pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
 def test_the_list_holds_what_the_user_may_see_and_an_unseen_emergency_is_a_404(app, client, auth):
     east = launched()
     west = launched("high_rise_fire", WEST_POINT)
@@ -254,6 +256,7 @@ def live(client: FlaskClient, key: str, etag: str | None = None) -> Any:
     return client.get(f"/command/emergencies/{key}/live", headers=headers)
 
 
+@pytest.mark.parametrize("app", ["sqlite", "postgresql"], indirect=True)
 def test_the_live_endpoint_answers_304_until_something_shown_changes(app, client, auth):
     key = launched()
     board = page_client(app, "supervisor")
