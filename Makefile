@@ -13,6 +13,8 @@ setup: $(VENV)/.installed node_modules/.installed compile-translations
 # The web blueprints' gettext catalogues (.po in git, .mo compiled here, never committed).
 CATALOGUES := app/web/translations app/web/supervisor/translations app/web/designer/translations \
               app/web/operations/translations app/web/workbench/translations \
+              app/web/inspections/translations \
+              app/web/sensors/translations \
               app/web/command/translations
 
 compile-translations: $(VENV)/.installed
@@ -22,7 +24,7 @@ compile-translations: $(VENV)/.installed
 
 # Re-extract the foundation's msgids and merge them into its catalogue (then translate the new entries).
 translations: $(VENV)/.installed
-	$(BIN)/pybabel -q extract -F babel.cfg --ignore-dirs='supervisor designer operations workbench' -k _l -k lazy_pgettext:1c,2 -o app/web/translations/messages.pot app/web
+	$(BIN)/pybabel -q extract -F babel.cfg --ignore-dirs='supervisor designer operations workbench inspections sensors command mediation admin admin_data' -k _l -k lazy_pgettext:1c,2 -o app/web/translations/messages.pot app/web
 	$(BIN)/pybabel -q update -N -d app/web/translations -i app/web/translations/messages.pot
 
 $(VENV)/.installed: pyproject.toml requirements.lock

@@ -17,7 +17,16 @@ DEFAULT_WORKING_HOURS = "08:30-12:00,13:30-17:30"
 # The gettext catalogues of the web blueprints (compiled by `make setup`; .mo files are not committed).
 TRANSLATION_FOLDERS = tuple(
     PROJECT_ROOT / "app" / "web" / sub / "translations"
-    for sub in ("", "supervisor", "designer", "operations", "workbench", "command")
+    for sub in (
+        "",
+        "supervisor",
+        "designer",
+        "operations",
+        "workbench",
+        "inspections",
+        "sensors",
+        "command",
+    )
 )
 
 

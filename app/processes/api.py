@@ -17,7 +17,7 @@ from app.cases.services import is_case_visible
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.http import api_user, require_roles
-from app.processes import services
+from app.processes import camunda, services
 from app.workflow import deploy, instances
 from app.workflow.models import InstanceStatus, ProcessDefinition, ProcessInstance
 
@@ -115,6 +115,61 @@ class Definitions(MethodView):
             {"created": r.created, "definition": services.with_running_counts([r.definition])[0]}
             for r in results
         ]
+
+
+class ConversionChangeSchema(Schema):
+    element_id = fields.Str()
+    element_name = fields.Str()
+    outcome = fields.Str(metadata={"description": "converted | needs_hand | dropped"})
+    construct = fields.Str()
+    before = fields.Str()
+    after = fields.Str()
+    reason = fields.Str()
+
+
+class ConversionSchema(Schema):
+    converted = fields.Bool(metadata={"description": "false: the file had no Camunda extensions"})
+    needs_hand = fields.Int(metadata={"description": "how many changes a person must make before deploying"})
+    changes = fields.List(fields.Nested(ConversionChangeSchema))
+    xml = fields.Str()
+
+
+@blp.route("/process-definitions/convert")
+class Conversion(MethodView):
+    @blp.response(200, ConversionSchema)
+    @blp.doc(
+        requestBody={
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            }
+        }
+    )
+    def post(self) -> Any:
+        """Convert a Camunda 7 Modeler diagram (designers, admins); stores nothing.
+
+        ``camunda:formKey``, candidate groups/users, assignee, due date, simple JUEL conditions and timer
+        literals become gridcase properties and Python; the report lists each element changed and each
+        construct a person must rewrite (for example JavaScript scripts) before the diagram can deploy."""
+        require_roles(DESIGNERS)
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise InvalidInput("no file uploaded", {"file": "send the diagram as multipart field 'file'"})
+        try:
+            result = camunda.convert(upload.read(), services.camunda_vocabulary(runtime.deploy_rules()))
+            xml = result.xml.decode("utf-8")
+        except (camunda.NotADiagram, UnicodeDecodeError) as exc:
+            raise InvalidInput("not a BPMN diagram", {"file": str(exc)}) from exc
+        return {
+            "converted": result.was_camunda,
+            "needs_hand": len(result.needs_hand()),
+            "changes": [change.as_dict() for change in result.changes],
+            "xml": xml,
+        }
 
 
 @blp.route("/process-definitions/<key>/versions")

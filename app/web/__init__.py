@@ -5,6 +5,7 @@
 - ``app.web.designer``: processes, versions, the bpmn-js modeler, form editor and version diff;
 - ``app.web.operations``: running instances, incidents and their repairs (admins, designers);
 - ``app.web.workbench``: the dispatcher's triage and dispatch workbench (desktop);
+- ``app.web.sensors``: sensor devices, alarms and incidents, dead letters, registering and importing;
 - ``app.web.command``: the emergency command centre: plan library, launch, live board (desktop).
 """
 
@@ -17,7 +18,9 @@ def register_web(app: Flask) -> None:
     from app.web.assets import init_assets
     from app.web.command import bp as command_bp
     from app.web.designer import bp as designer_bp
+    from app.web.inspections import bp as inspections_bp
     from app.web.operations import bp as operations_bp
+    from app.web.sensors import bp as sensors_bp
     from app.web.supervisor import bp as supervisor_bp
     from app.web.views import bp
     from app.web.workbench import bp as workbench_bp
@@ -27,5 +30,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(designer_bp)
     app.register_blueprint(operations_bp)
     app.register_blueprint(workbench_bp)
+    app.register_blueprint(inspections_bp)
+    app.register_blueprint(sensors_bp)
     app.register_blueprint(command_bp)
     init_assets(app)  # static files' URLs fingerprinted, and cached for a year (app/web/assets.py)

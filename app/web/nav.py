@@ -52,6 +52,8 @@ NAV_LINKS: tuple[NavLink, ...] = (
     NavLink("/design/processes", _l("Processes"), DESIGN_ROLES),
     NavLink("/operate/instances", _l("Instances"), DESIGN_ROLES),
     NavLink("/api/v1/docs", _l("API"), frozenset({R.ADMIN, R.DESIGNER})),
+    NavLink("/inspections/", _l("Inspections"), frozenset({R.DEPARTMENT_HANDLER, R.SUPERVISOR, R.ADMIN})),
+    NavLink("/sensors/", lazy_pgettext("nav", "Sensors"), frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR})),
     NavLink("/command/", lazy_pgettext("command", "Command centre"), SUPERVISION_ROLES),  # command/access.py
 )
 

@@ -274,6 +274,7 @@ def parse_documents(
         return []
     main_root = roots[main_file]
     namespaces = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
+    _check_script_languages(main_file, main_root, namespaces)
     process_nodes = main_root.xpath(".//bpmn:process[@isExecutable='true']", namespaces=namespaces)
     if not process_nodes:
         raise DeploymentError(main_file, None, 'no executable process (isExecutable="true") in the file')
@@ -293,6 +294,20 @@ def parse_documents(
             _describe_process(main_file, key, node.get("name") or key, spec, subprocess_specs, rules)
         )
     return results
+
+
+def _check_script_languages(file_name: str, root: Any, namespaces: dict[str, str]) -> None:
+    """Scripts run as Python whatever ``scriptFormat`` says: a JavaScript or Groovy script (a Camunda
+    diagram's) could even compile as Python and then fail on the person who takes the next step."""
+    for node in root.xpath(".//bpmn:scriptTask[@scriptFormat]", namespaces=namespaces):
+        language = node.get("scriptFormat", "").strip().lower()
+        if language not in ("python", "python3", "text/x-python"):
+            raise DeploymentError(
+                file_name,
+                node.get("id"),
+                f"script language '{language}' cannot run: scripts are Python (rewrite it, or import the "
+                "diagram through the Camunda conversion)",
+            )
 
 
 def _element_id_at_line(root: Any, line: Any) -> str | None:
