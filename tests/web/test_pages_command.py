@@ -244,7 +244,10 @@ def test_a_plan_without_an_available_responder_is_refused_and_writes_nothing(app
         "/command/plans/fire_only/launch", data={"csrf_token": token, "idempotency_key": "k"}
     )
     assert response.status_code == 422
-    assert "该预案当前没有可派出的响应单位" in field_error(text(response), "plan")
+    assert (
+        field_error(text(response), "plan")
+        == "该预案当前没有可派出的响应单位(fire):请在管理后台检查相关单位。"
+    )
     assert fingerprint() == before
 
 

@@ -64,10 +64,13 @@ def launch(user: User, plan: EmergencyPlan, form: Mapping[str, str]) -> Emergenc
     except InvalidInput as exc:
         if "plan_code" not in exc.details:
             raise
-        reasons = str(exc.details["plan_code"]).partition(": ")[2] or str(exc.details["plan_code"])
+        # none of the plan's responders resolved: name them all, in the page's words
+        wanted = "、".join(
+            str(r.get("label") or r.get("unit_code") or r.get("unit_kind")) for r in plan.responders
+        )
         words = pgettext(
             "command",
             "No responder of this plan is available now (%(reasons)s): check its units in the admin console.",
-            reasons=reasons,
+            reasons=wanted,
         )
         raise LaunchRefused({"plan": words}) from exc
