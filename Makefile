@@ -19,7 +19,8 @@ CATALOGUES := app/web/translations \
               app/web/inspections/translations \
               app/web/sensors/translations \
               app/web/admin/translations \
-              app/web/mediation/translations
+              app/web/mediation/translations \
+              app/web/command/translations
 
 compile-translations: $(VENV)/.installed
 	@for d in $(CATALOGUES); do \

@@ -27,6 +27,7 @@ TRANSLATION_FOLDERS = tuple(
         "sensors",
         "admin",
         "mediation",
+        "command",
     )
 )
 

@@ -7,6 +7,8 @@
 - ``app.web.workbench``: the dispatcher's triage and dispatch workbench (desktop);
 - ``app.web.mediation``: disputes, the dispute page, filing on a resident's behalf (desktop);
 - ``app.web.sensors``: sensor devices, alarms and incidents, dead letters, registering and importing.
+- ``app.web.sensors``: sensor devices, alarms and incidents, dead letters, registering and importing;
+- ``app.web.command``: the emergency command centre: plan library, launch, live board (desktop).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ def register_web(app: Flask) -> None:
     from app.web.admin import bp as admin_bp
     from app.web.admin import reset_bp as password_reset_bp
     from app.web.assets import init_assets
+    from app.web.command import bp as command_bp
     from app.web.designer import bp as designer_bp
     from app.web.inspections import bp as inspections_bp
     from app.web.mediation import bp as mediation_bp
@@ -37,4 +40,5 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(password_reset_bp)
     app.register_blueprint(mediation_bp)
+    app.register_blueprint(command_bp)
     init_assets(app)  # static files' URLs fingerprinted, and cached for a year (app/web/assets.py)

@@ -61,6 +61,7 @@ NAV_LINKS: tuple[NavLink, ...] = (
     NavLink("/sensors/", lazy_pgettext("nav", "Sensors"), frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR})),
     NavLink("/admin/", _l("Admin console"), frozenset({R.ADMIN})),
     NavLink("/mediation/", _l("Disputes"), MEDIATION_ROLES),
+    NavLink("/command/", lazy_pgettext("command", "Command centre"), SUPERVISION_ROLES),  # command/access.py
 )
 
 HOMES: dict[Role, str] = {
