@@ -11,11 +11,16 @@ PORT ?= 5000
 setup: $(VENV)/.installed node_modules/.installed compile-translations
 
 # The web blueprints' gettext catalogues (.po in git, .mo compiled here, never committed).
-CATALOGUES := app/web/translations app/web/supervisor/translations app/web/designer/translations \
-              app/web/operations/translations app/web/workbench/translations \
+CATALOGUES := app/web/translations \
+              app/web/supervisor/translations \
+              app/web/designer/translations \
+              app/web/operations/translations \
+              app/web/workbench/translations \
               app/web/inspections/translations \
               app/web/sensors/translations \
               app/web/admin/translations \
+              app/web/mediation/translations \
+              app/web/command/translations \
               app/web/admin_data/translations
 
 compile-translations: $(VENV)/.installed

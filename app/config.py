@@ -26,6 +26,8 @@ TRANSLATION_FOLDERS = tuple(
         "inspections",
         "sensors",
         "admin",
+        "mediation",
+        "command",
         "admin_data",
     )
 )

@@ -5,7 +5,9 @@
 - ``app.web.designer``: processes, versions, the bpmn-js modeler, form editor and version diff;
 - ``app.web.operations``: running instances, incidents and their repairs (admins, designers);
 - ``app.web.workbench``: the dispatcher's triage and dispatch workbench (desktop);
+- ``app.web.mediation``: disputes, the dispute page, filing on a resident's behalf (desktop);
 - ``app.web.sensors``: sensor devices, alarms and incidents, dead letters, registering and importing;
+- ``app.web.command``: the emergency command centre: plan library, launch, live board (desktop);
 - ``app.web.admin_data``: the admin console's grids, units, categories, plans and holidays (``/admin/...``).
 """
 
@@ -19,8 +21,10 @@ def register_web(app: Flask) -> None:
     from app.web.admin import reset_bp as password_reset_bp
     from app.web.admin_data import bp as admin_data_bp
     from app.web.assets import init_assets
+    from app.web.command import bp as command_bp
     from app.web.designer import bp as designer_bp
     from app.web.inspections import bp as inspections_bp
+    from app.web.mediation import bp as mediation_bp
     from app.web.operations import bp as operations_bp
     from app.web.sensors import bp as sensors_bp
     from app.web.supervisor import bp as supervisor_bp
@@ -36,5 +40,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(sensors_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(password_reset_bp)
+    app.register_blueprint(mediation_bp)
+    app.register_blueprint(command_bp)
     app.register_blueprint(admin_data_bp)
     init_assets(app)  # static files' URLs fingerprinted, and cached for a year (app/web/assets.py)
