@@ -41,9 +41,22 @@ class DefinitionSchema(Schema):
     awaiting_repair_instances = fields.Int()  # parked by an open incident, waiting for an operator
 
 
+class DeployProblemSchema(Schema):
+    file = fields.Str()
+    element_id = fields.Str(allow_none=True)
+    element_name = fields.Str(allow_none=True)
+    line = fields.Int(allow_none=True)
+    severity = fields.Str(metadata={"description": "error (refuses the deploy) | warning"})
+    reason = fields.Str(metadata={"description": "English, stable"})
+    message = fields.Str(
+        metadata={"description": "in the reader's language (zh-CN unless English is chosen)"}
+    )
+
+
 class DeployResultSchema(Schema):
     created = fields.Bool()
     definition = fields.Nested(DefinitionSchema)
+    warnings = fields.List(fields.Nested(DeployProblemSchema))
 
 
 def _case_key(case_id: int | None) -> str | None:
@@ -102,8 +115,11 @@ class Definitions(MethodView):
     def post(self) -> Any:
         """Deploy a .bpmn or .dmn file (designers, admins).
 
-        The same content as an existing version gives that version with ``created: false``.
-        Errors name the file, the element and the reason."""
+        The same content as an existing version gives that version with ``created: false``. A refused
+        diagram answers 422 with every problem at once in ``details.problems`` (element id and name, line,
+        severity, the reason in English and the message in the reader's language); warnings (a message
+        caught without a variable, a case process that can end without closing its case) come with a
+        successful deploy."""
         user = require_roles(DESIGNERS)
         upload = request.files.get("file")
         if upload is None or not upload.filename:
@@ -112,7 +128,11 @@ class Definitions(MethodView):
         results = deploy.deploy_file(upload.filename, upload.read(), rules, actor=user)
         db.session.commit()
         return [
-            {"created": r.created, "definition": services.with_running_counts([r.definition])[0]}
+            {
+                "created": r.created,
+                "definition": services.with_running_counts([r.definition])[0],
+                "warnings": r.warnings,
+            }
             for r in results
         ]
 
