@@ -95,6 +95,13 @@ def test_people_units_and_grids(app):
         ("510124001002", "community"),
     ]
     assert "worker20" in seeded.stdout and "gridcase-demo" in seeded.stdout
+    # Inspection places in the compounds, each located in a grid of the district, of every type.
+    from app.inspections.models import PLACE_TYPES, Place
+
+    places = list(db.session.execute(select(Place)).scalars())
+    assert len(places) >= 50 and "new inspection places" in seeded.stdout
+    assert {p.place_type for p in places} == set(PLACE_TYPES)
+    assert all(p.grid_code.startswith("510124") and len(p.grid_code) >= 15 for p in places)
 
 
 def test_historic_cases(app):

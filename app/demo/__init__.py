@@ -23,6 +23,7 @@ from app.categories.models import Category
 from app.categories.services import sync_catalogue
 from app.clock import FrozenClock, now
 from app.demo.people import Cast, DemoUser, cast_for, ensure_people, ensure_territory
+from app.demo.places import ensure_places
 from app.demo.plans import DAYS, make_plans
 from app.demo.walker import Context, app_clock, walk_case
 from app.extensions import db
@@ -44,6 +45,7 @@ class DemoReport:
     units: int = 0
     users: int = 0
     categories: int = 0
+    places: int = 0  # inspection places
     cases: int = 0
     cases_skipped: bool = False
     statuses: dict[str, int] = field(default_factory=dict)
@@ -94,6 +96,7 @@ def seed_demo(
         people = ensure_people(cast, password, method)
         report.users, report.units = people.users, people.units
         report.categories = len(sync_catalogue().created)
+        report.places = ensure_places(territory, seed)
         db.session.commit()
 
     if cases == 0:

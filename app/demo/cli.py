@@ -50,7 +50,7 @@ def register_demo_commands(app: Flask) -> None:
         click.echo(
             f"demo district ready in {seconds:.1f} s: {report.grids} new grids, {report.units} new units, "
             f"{report.users} new users, {report.categories} new categories, "
-            + _cases_summary(report, case_count)
+            f"{report.places} new inspection places, " + _cases_summary(report, case_count)
         )
         click.echo(f"Demo logins (password: {password}):")
         assert report.cast is not None
