@@ -156,7 +156,9 @@ def _elements(root: etree._Element) -> dict[str, _Element]:
             local = _local(child)
             element_id = child.get("id")
             if element_id and local not in _NOT_ELEMENTS:
-                found[element_id] = _Element(local, (child.get("name") or "").strip(), _properties(child))
+                properties = _properties(child)
+                name = child.get("name") or properties.get("text", "")  # a text annotation: its text
+                found[element_id] = _Element(local, name.strip(), properties)
             if local in _CONTAINERS:
                 visit(child)
 

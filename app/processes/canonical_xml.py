@@ -13,7 +13,9 @@ of the diff are written here the same way first:
   (``isSequential="false"``) left out, as bpmn-js leaves them out;
 - children of an element ordered as the BPMN schema orders them (stable: flow elements keep their order);
 - one element per line, indented by two; an element without children and text as ``<x />``;
-- texts (conditions, scripts, documentation) as they are, escaped the same way.
+- texts (conditions, scripts, documentation) as they are, escaped the same way;
+- a plane's shapes and edges in the order of their elements in the model (bpmn-js reorders them on each
+  save by how it draws them), and no empty ``<bpmndi:BPMNLabel />`` (bpmn-js adds one on a rename).
 
 The stored bytes of a version are never rewritten: versions are by content and the download is what was
 deployed. This is for reading only.
@@ -26,6 +28,7 @@ from xml.sax.saxutils import escape
 from lxml import etree
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
 _PREFIXES = {
     BPMN: "bpmn",
     "http://www.omg.org/spec/BPMN/20100524/DI": "bpmndi",
@@ -106,8 +109,31 @@ def canonical_xml(xml: str | bytes) -> str:
     declarations = [
         f"xmlns:{prefix}={_attribute(uri)}" for uri, prefix in sorted(prefixes.items(), key=lambda p: p[1])
     ]
+    _drop_empty_labels(root)
+    _order_diagram_like_the_model(root)
     _write(root, 0, prefixes, lines, declarations)
     return "\n".join(lines) + "\n"
+
+
+def _drop_empty_labels(root: etree._Element) -> None:
+    """``<bpmndi:BPMNLabel />`` without bounds says nothing (bpmn-js adds one to a task it renames)."""
+    for label in list(root.iter(f"{{{BPMNDI}}}BPMNLabel")):
+        if len(label) == 0 and not label.attrib and label.getparent() is not None:
+            label.getparent().remove(label)
+
+
+def _order_diagram_like_the_model(root: etree._Element) -> None:
+    """Shapes and edges in the order of their elements in the model: bpmn-js reorders a plane's shapes on
+    every save (by how it draws them: lanes, boundary events after their hosts), hand-written files follow
+    their author."""
+    order = {
+        node.get("id"): index
+        for index, node in enumerate(root.iter())
+        if isinstance(node.tag, str) and etree.QName(node).namespace == BPMN and node.get("id")
+    }
+    for plane in root.iter(f"{{{BPMNDI}}}BPMNPlane"):
+        shapes = sorted(plane, key=lambda n: order.get(n.get("bpmnElement"), len(order)))
+        plane[:] = shapes
 
 
 def _namespace_prefixes(root: etree._Element) -> dict[str, str]:

@@ -62,6 +62,7 @@ PROPERTY_LABELS = {
     "type": lazy_pgettext("diff", "Element type"),
     "name": lazy_pgettext("diff", "Name"),
     "documentation": lazy_pgettext("diff", "Documentation"),
+    "text": lazy_pgettext("diff", "Text"),
     "condition": lazy_pgettext("diff", "Condition"),
     "source": lazy_pgettext("diff", "From"),
     "target": lazy_pgettext("diff", "To"),
