@@ -147,6 +147,7 @@ def register_api(app: Flask) -> None:
     from app.mediation.api import blp as disputes_blp
     from app.mediation.api import mediators_blp
     from app.processes.api import blp as processes_blp
+    from app.processes.diff_api import blp as process_diffs_blp
     from app.processes.migration_api import blp as migrations_blp
     from app.processes.operations_api import blp as process_operations_blp
     from app.tasks.api import blp as tasks_blp
@@ -161,6 +162,7 @@ def register_api(app: Flask) -> None:
         tasks_blp,
         case_supervision_blp,
         processes_blp,
+        process_diffs_blp,
         process_operations_blp,
         migrations_blp,
         grids_blp,

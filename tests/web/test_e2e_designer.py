@@ -123,7 +123,7 @@ def test_designer_renames_a_task_in_the_modeler_and_deploys_it(
     page.wait_for_selector('#modeler[data-ready="true"]')
     page.goto(f"{live_server.url}/design/processes/case_handling")
     assert page.locator('tr[data-version="2"]').count() == 1
-    page.goto(f"{live_server.url}/design/processes/case_handling/diff?a=1&b=2")
+    page.goto(f"{live_server.url}/design/processes/case_handling/diff?a=1&b=2&view=text")
     assert "受理审核" in page.inner_text("#xml-diff")
 
 

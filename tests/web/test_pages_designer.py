@@ -390,31 +390,60 @@ def test_deploy_refuses_unknown_keys_and_requests_without_csrf(sign_in: Callable
 # --- diff -----------------------------------------------------------------------------------------
 
 
-def test_diff_shows_the_changed_lines(sign_in: Callable[[str], Browser]) -> None:
+def test_diff_lists_the_changed_elements_and_the_changed_lines(sign_in: Callable[[str], Browser]) -> None:
     browser = sign_in("designer")
     edited = CASE_HANDLING.replace(
         '<bpmn:userTask id="triage" name="受理立案">', '<bpmn:userTask id="triage" name="受理审核">'
+    ).replace(
+        '<bpmn:conditionExpression>triage_decision == "reject"</bpmn:conditionExpression>',
+        '<bpmn:conditionExpression>triage_decision in ("reject", "spam")</bpmn:conditionExpression>',
     )
     assert browser.post("/design/processes/case_handling/deploy", {"xml": edited}).status_code == 201
+
+    # The first tab: the elements that changed, each with its changed properties, marked on the diagrams.
     page = browser.get("/design/processes/case_handling/diff?a=1&b=2").get_data(as_text=True)
-    deleted = re.findall(r'<tr class="diff-del">.*?<code>(.*?)</code>', page, re.S)
-    added = re.findall(r'<tr class="diff-add">.*?<code>(.*?)</code>', page, re.S)
-    assert len(deleted) == 1 and "受理立案" in deleted[0]
-    assert len(added) == 1 and "受理审核" in added[0]
-    assert '<span class="diff-added">+1</span>' in page
-    # line numbers: the changed line is line 67 of both versions
-    assert re.search(r'<tr class="diff-del">\s*<td class="ln">67</td><td class="ln"></td>', page)
+    entries = re.findall(r'<li class="diff-entry diff-entry-(\w+)" data-element-id="(\w+)"', page)
+    assert entries == [("changed", "triage"), ("changed", "flow_reject")]
+    triage = page.split('data-element-id="triage"')[1].split("</li>")[0]
+    assert "用户任务" in triage and re.search(
+        r'<dt data-property="name">名称</dt>\s*<dd><del>受理立案</del>', triage
+    )
+    assert "<ins>受理审核</ins>" in triage
+    flow = page.split('data-element-id="flow_reject"')[1].split("</li>")[0]
+    assert '<dt data-property="condition">条件</dt>' in flow
+    assert "<ins>triage_decision in (&#34;reject&#34;, &#34;spam&#34;)</ins>" in flow
+    assert '<span class="diff-badge diff-badge-changed" data-count="changed">修改 2</span>' in page
+    assert 'data-xml-url="/design/processes/case_handling/versions/1.bpmn"' in page
+    assert "bpmn-navigated-viewer.production.min.js" in page
+
+    # The second tab: the XML lines, normalized (the changed line is line 58 of the canonical form) ...
+    text = browser.get("/design/processes/case_handling/diff?a=1&b=2&view=text").get_data(as_text=True)
+    deleted = re.findall(r'<tr class="diff-del">.*?<code>(.*?)</code>', text, re.S)
+    added = re.findall(r'<tr class="diff-add">.*?<code>(.*?)</code>', text, re.S)
+    assert len(deleted) == 2 and "受理立案" in deleted[0]
+    assert len(added) == 2 and "受理审核" in added[0]
+    assert '<span class="diff-added">+2</span>' in text
+    assert re.search(r'<tr class="diff-del">\s*<td class="ln">58</td><td class="ln"></td>', text)
+    assert "bpmn-navigated-viewer" not in text
+    # ... or the stored bytes as they are (line 67 of the file)
+    raw = browser.get("/design/processes/case_handling/diff?a=1&b=2&view=text&format=raw").get_data(
+        as_text=True
+    )
+    assert re.search(r'<tr class="diff-del">\s*<td class="ln">67</td><td class="ln"></td>', raw)
+    assert raw.count('<tr class="diff-add">') == 2
+
     # default: the newest against the one before it
     assert (
-        browser.get("/design/processes/case_handling/diff").get_data(as_text=True).count('class="diff-add"')
-        == 1
+        browser.get("/design/processes/case_handling/diff").get_data(as_text=True).count('class="diff-entry ')
+        == 2
     )
     same = browser.get("/design/processes/case_handling/diff?a=2&b=2").get_data(as_text=True)
-    assert (
-        'id="diff-summary"' in same and "diff-add" not in same.split('id="diff-summary"')[1].split("</p>")[0]
-    )
+    assert "两个版本的元素、属性和布局都相同" in same and 'class="diff-entry ' not in same
+    same_text = browser.get("/design/processes/case_handling/diff?a=2&b=2&view=text").get_data(as_text=True)
+    assert "diff-add" not in same_text.split('id="diff-summary"')[1].split("</p>")[0]
     assert browser.get("/design/processes/case_handling/diff?a=1&b=7").status_code == 404
     assert browser.get("/design/processes/case_handling/diff?a=one&b=2").status_code == 422
+    assert browser.get("/design/processes/case_handling/diff?a=1&b=2&view=pdf").status_code == 422
 
 
 # --- forms ----------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from app.errors import InvalidInput, NotFound
 from app.extensions import db, login_manager
 from app.processes import services as processes
 from app.web.designer import bp, diagrams, forms
-from app.web.designer.diff import xml_diff
 from app.web.security import allow_inline_style_attributes
 from app.workflow import deploy
 from app.workflow.models import ProcessDefinition
@@ -147,20 +146,6 @@ def deploy_diagram(key: str) -> Any:
         "edit_url": url_for("designer.modeler", key=result.key, version=result.version),
     }
     return jsonify(body), 201 if result.created else 200
-
-
-@bp.route("/processes/<key>/diff")
-def version_diff(key: str) -> Any:
-    """``?a=N&b=M``; without them, the newest version against the one before it."""
-    latest = _definition(key)
-    b = _version_arg("b") or latest.version
-    a = _version_arg("a") or max(b - 1, 1)
-    old, new = _definition(key, a), _definition(key, b)
-    diff = xml_diff(
-        deploy.definition_xml(key, a), deploy.definition_xml(key, b), f"{key} v{a}", f"{key} v{b}"
-    )
-    versions = [v.version for v in processes.definition_versions(key) if v.kind == "bpmn"]
-    return render_template("designer/diff.html", key=key, old=old, new=new, diff=diff, versions=versions)
 
 
 # --- forms ----------------------------------------------------------------------------------------
