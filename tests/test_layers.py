@@ -27,7 +27,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("http", "imports", "counters", "compression"),  # the HTTP edge's helpers, file imports, named counters
     ("ratelimits", "idempotency"),  # the HTTP edge's guards: rate limits, Idempotency-Key replays
     ("jobs",),  # the job outbox and queues (its admin endpoints use the HTTP edge's helpers)
-    ("grids", "workflow"),  # the territory; the process engine (the only importer of SpiffWorkflow)
+    # the territory; the process engine (the only importer of SpiffWorkflow); the holiday schedule file
+    ("grids", "workflow", "holidays"),
     ("units",),  # units serve grids
     ("categories",),  # a category names the unit kind and the process that handle it
     ("cases",),

@@ -115,13 +115,19 @@
     return modeler.saveXML({ format: true }).then(function (result) { return result.xml; });
   }
 
+  /* Each validate or deploy takes the next number; an answer to an older one (a live check still in flight
+     when the designer deploys) is dropped instead of overwriting the newer status. */
+  var generation = 0;
+
   function validate() {
+    var mine = ++generation;
     setBusy(true);
     setStatus(msg.msgValidating);
     return currentXml()
       .then(function (xml) { return helpers.postJSON(msg.validateUrl, { xml: xml }); })
       .then(function (response) {
         var body = response.body;
+        if (mine !== generation) { return body; }
         if (response.status !== 200) {
           setStatus(msg.msgFailed + " " + (body.message || response.status), "error");
         } else if (body.valid) {
@@ -134,11 +140,13 @@
         }
         return body;
       })
-      .catch(function (error) { setStatus(msg.msgFailed + " " + error, "error"); })
-      .finally(function () { setBusy(false); });
+      .catch(function (error) { if (mine === generation) { setStatus(msg.msgFailed + " " + error, "error"); } })
+      .finally(function () { if (mine === generation) { setBusy(false); } });
   }
 
   function deploy() {
+    ++generation;
+    clearTimeout(liveTimer);
     setBusy(true);
     setStatus(msg.msgDeploying);
     return currentXml()
