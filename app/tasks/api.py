@@ -112,6 +112,10 @@ class TaskComplete(MethodView):
         """Submit the form. 422 names each field that fails; 409 when someone else already completed it."""
         user = api_user()
         outcome: instances.StepOutcome = services.complete(user, task_id, body["data"])
+        # Read before the commit expires the rows: after it, the instance's status alone re-read the whole
+        # row (its serialized workflow), and each visibility check re-read the user and the task.
+        instance_status = outcome.instance.status
+        next_tasks = [t for t in outcome.created_tasks if services.can_see(user, t)]
         db.session.commit()
         completed = db.session.get(HumanTask, task_id)
         assert completed is not None  # it was just completed in this request
@@ -120,6 +124,6 @@ class TaskComplete(MethodView):
         return {
             "task": completed,
             "case_status": case.status if case else None,
-            "instance_status": outcome.instance.status,
-            "next_tasks": _with_case_keys([t for t in outcome.created_tasks if services.can_see(user, t)]),
+            "instance_status": instance_status,
+            "next_tasks": _with_case_keys(next_tasks),
         }
