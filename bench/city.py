@@ -133,6 +133,10 @@ def write_plan(app: Any, path: Path) -> dict[str, Any]:
                     Category.active.is_(True),
                     func.length(Category.code) == 5,
                     Category.process_key == "case_handling",
+                    # A red report starts the emergency process, which no simulated user works: its
+                    # assessments (red, first in every dispatcher's inbox) would pile up and hide the
+                    # reports the dispatchers triage.
+                    Category.default_severity != "red",
                 )
             ).scalars()
         )
