@@ -14,9 +14,13 @@ for the queues to drain, and checks:
 - every injected alarm transition gave exactly one case;
 - no job lost: the queues drain, nothing in RQ's failed registry, every uploaded photo got its thumbnail.
 
-Run: ``python -m bench.city [--quick] [--duration S] [--users N] [--database-url URL]`` after
-``DATABASE_URL=… flask seed-city`` on that database (default ``gridcase_bench_city``; the bench adds cases to
-it, so it can run again). ``--quick``: 60 s, for development.
+Run: ``python -m bench.city [--minutes M | --quick] [--users N] [--database-url URL]`` after
+``DATABASE_URL=… flask seed-city`` on that database (default ``gridcase_bench_city``; the bench migrates it
+and adds cases to it, so it can run again). The issue's run is the default: 300 users for 10 minutes.
+``--quick``: 2 minutes, with every fault still injected (at the same shares of the run). The users think as
+people do (``bench.city_locust``); ``--think-scale 0.2`` asks five times the pace. The web process is
+gunicorn as the stack runs it (``deploy/gunicorn.conf.py``): ``--web-workers`` (3: this machine has 2 CPUs,
+and PostgreSQL needs its share) with ``--threads`` (4) each.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +53,7 @@ DATABASE_URL = os.environ.get(
 SENSOR_PREFIX = "city"  # friendly names city/leak-<n>: topic zigbee2mqtt/city/leak-<n>
 CLEAR_AFTER = 20.0  # seconds from a leak to its clear
 TARGET_P99_MS = 500.0
+QUICK_SECONDS = 120.0  # long enough for every fault and for locust to start all users (10 a second)
 MAX_USERS_PER_ROLE = 300
 SIGN_IN_SHARE = 0.1
 TARGET_ENDPOINTS = ("inbox", "report", "complete", "case page")
@@ -128,6 +133,10 @@ def write_plan(app: Any, path: Path) -> dict[str, Any]:
                     Category.active.is_(True),
                     func.length(Category.code) == 5,
                     Category.process_key == "case_handling",
+                    # A red report starts the emergency process, which no simulated user works: its
+                    # assessments (red, first in every dispatcher's inbox) would pile up and hide the
+                    # reports the dispatchers triage.
+                    Category.default_severity != "red",
                 )
             ).scalars()
         )
@@ -205,8 +214,6 @@ def cases_per_sensor(app: Any) -> dict[str, int]:
 def time_read_paths(app: Any, runs: int = 3) -> dict[str, float]:
     """Milliseconds (median of ``runs`` warm runs, in-process) of what a supervisor's pages read on the
     whole district: the dashboard's snapshot, and the KPIs by community over the last month and year."""
-    from datetime import timedelta
-
     from sqlalchemy import select
 
     from app.auth.models import User
@@ -340,6 +347,13 @@ def warm_up(stack: Stack, plan: dict[str, Any], rounds: int) -> float:
         requests.get(f"{stack.web_url}/api/v1/cases/{key}", headers=dispatcher, timeout=120)
         session.get(f"{stack.web_url}/supervise/cases/{key}", timeout=120)
         session.get(f"{stack.web_url}/supervise/dashboard/data.json", timeout=120)
+        place = plan["places"][n % len(plan["places"])]  # a worker builds its grid index on its first locate
+        requests.get(
+            f"{stack.web_url}/api/v1/grids/locate",
+            params={"lat": place["lat"], "lon": place["lon"]},
+            headers=worker,
+            timeout=120,
+        )
 
     for _ in range(2):
         threads = [threading.Thread(target=one, args=(n,)) for n in range(rounds)]
@@ -421,9 +435,12 @@ class CpuMeter:
 # -- faults -----------------------------------------------------------------------------------------------
 
 
-def inject_faults(stack: Stack, duration: float, started: float, log: list[str]) -> None:
+def inject_faults(stack: Stack, duration: float, started: float, log: list[str], ramp: float = 0.0) -> None:
+    """The faults at their shares of the run after the ``ramp`` s in which locust starts its users (a web
+    worker killed while 300 people sign in at once would take their queued requests with it: a test of
+    the sign-in storm, not of the steady load)."""
     for share, fault in FAULTS:
-        time.sleep(max(0.0, started + duration * share - time.monotonic()))
+        time.sleep(max(0.0, started + ramp + (duration - ramp) * share - time.monotonic()))
         at = time.monotonic() - started
         if fault == "kill -9 a web worker":
             detail = f"pid {stack.kill('web')}"
@@ -460,7 +477,8 @@ def print_latencies(stats_csv: Path, statuses_json: Path) -> dict[str, Any]:
     server_errors = sum(s["count"] for s in statuses if s["status"] >= 500)
     no_answer = sum(s["count"] for s in statuses if s["status"] == 0)
     client_errors = sum(s["count"] for s in statuses if 400 <= s["status"] < 500)
-    print(f"\n{'endpoint':<20}{'requests':>9}{'fail':>7}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>9}  (ms)")
+    print("\nAs the users saw them, once all of them run (locust --reset-stats after the ramp-up):")
+    print(f"{'endpoint':<20}{'requests':>9}{'fail':>7}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>9}  (ms)")
     summary: dict[str, Any] = {"endpoints": {}}
     for row in rows:
         name = row["Name"]
@@ -487,6 +505,44 @@ def print_latencies(stats_csv: Path, statuses_json: Path) -> dict[str, Any]:
         f"dropped) {no_answer}; 4xx {client_errors}; by status {dict(sorted(by_status.items()))}"
     )
     summary.update(requests=total, server_errors=server_errors, no_answer=no_answer, by_status=by_status)
+    return summary
+
+
+def endpoint_of(method: str, path: str) -> str | None:
+    """The locust name of a request of the web's access log (the target endpoints and the dashboard)."""
+    if path == "/api/v1/tasks" and method == "GET":
+        return "inbox"
+    if path == "/api/v1/cases" and method == "POST":
+        return "report"
+    if path.startswith("/api/v1/tasks/") and path.endswith("/complete"):
+        return "complete"
+    if path.startswith("/supervise/cases/") and method == "GET":
+        return "case page"
+    if path == "/supervise/dashboard/data.json":
+        return "dashboard"
+    return None
+
+
+def print_app_times(web_log: Path, since: datetime) -> dict[str, Any]:
+    """The same endpoints' time inside the app (the access log's ``duration_ms``: from the app receiving the
+    request to its answer, without the wait in the server's queue): what queueing adds is the difference."""
+    times: dict[str, list[float]] = {}
+    for line in web_log.read_text(errors="replace").splitlines():
+        if '"gridcase.access"' not in line:
+            continue
+        with contextlib.suppress(ValueError, KeyError):
+            entry = json.loads(line)
+            name = endpoint_of(entry["method"], entry["path"])
+            if name is not None and datetime.fromisoformat(entry["time"]) >= since:
+                times.setdefault(name, []).append(float(entry["duration_ms"]))
+    print("\nInside the app (web access log, same period):")
+    print(f"{'endpoint':<20}{'requests':>9}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>9}  (ms)")
+    summary = {}
+    for name, values in sorted(times.items()):
+        values.sort()
+        p50, p95, p99 = (values[min(len(values) - 1, int(q * len(values)))] for q in (0.5, 0.95, 0.99))
+        print(f"{name:<20}{len(values):>9}{p50:>8.0f}{p95:>8.0f}{p99:>8.0f}{values[-1]:>9.0f}")
+        summary[name] = {"requests": len(values), "p50": p50, "p95": p95, "p99": p99}
     return summary
 
 
@@ -639,13 +695,20 @@ def check(app: Any, redis_url: str, reports: list[str], completions: list[int], 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="60 s instead of --duration")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{QUICK_SECONDS:.0f} s, every fault still injected"
+    )
+    parser.add_argument("--minutes", type=float, default=None, help="minutes of load (default 10)")
     parser.add_argument("--duration", type=float, default=600.0, help="seconds of load (default 10 min)")
     parser.add_argument("--users", type=int, default=300)
+    parser.add_argument(
+        "--think-scale", type=float, default=1.0, help="multiplies the users' think times (0.2: 5x the pace)"
+    )
     parser.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second")
     parser.add_argument("--rate", type=float, default=500.0, help="sensor messages per second")
     parser.add_argument("--sensors", type=int, default=3000, help="registered water-leak sensors")
-    parser.add_argument("--web-workers", type=int, default=4)
+    parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=4, help="threads per web worker (gthread)")
     parser.add_argument("--rq-workers", type=int, default=2)
     parser.add_argument("--database-url", default=DATABASE_URL)
     parser.add_argument("--upload-folder", type=Path, default=None, help="default: the seed's, UPLOAD_FOLDER")
@@ -653,13 +716,14 @@ def main() -> None:
         "--folder", type=Path, default=None, help="logs and broker data (default: a temp dir)"
     )
     args = parser.parse_args()
-    duration = 60.0 if args.quick else args.duration
+    duration = QUICK_SECONDS if args.quick else 60.0 * args.minutes if args.minutes else args.duration
     folder = args.folder or Path(tempfile.mkdtemp(prefix="gridcase-bench-city-"))
     folder.mkdir(parents=True, exist_ok=True)
     uploads = args.upload_folder or Path(os.environ.get("UPLOAD_FOLDER") or folder / "uploads")
     os.environ["UPLOAD_FOLDER"] = str(uploads)
-    print(f"bench.city: {args.users} users and {args.rate:.0f} sensor messages/s for {duration:.0f} s on "
-          f"{args.database_url.rsplit('/', 1)[-1]}; logs in {folder}", flush=True)  # fmt: skip
+    print(f"bench.city: {args.users} users (think x{args.think_scale:g}) and {args.rate:.0f} sensor "
+          f"messages/s for {duration:.0f} s on {args.database_url.rsplit('/', 1)[-1]}; web "
+          f"{args.web_workers} workers x {args.threads} threads; logs in {folder}", flush=True)  # fmt: skip
 
     # The seeded database may predate the code's migrations (seeded once, benched after later changes).
     subprocess.run(
@@ -681,7 +745,7 @@ def main() -> None:
         "read paths on the seeded data: " + ", ".join(f"{k} {v:.0f} ms" for k, v in reads.items()), flush=True
     )
     run_started = datetime.now(UTC)
-    stack = Stack(folder, args.database_url, args.web_workers, args.rq_workers)
+    stack = Stack(folder, args.database_url, args.web_workers, args.rq_workers, args.threads)
     fault_log: list[str] = []
     try:
         stack.start_brokers()
@@ -693,6 +757,7 @@ def main() -> None:
             "CITY_PLAN": str(folder / "plan.json"),
             "CITY_LEDGER": str(folder / "ledger.jsonl"),
             "CITY_STATUSES": str(folder / "statuses.json"),
+            "CITY_THINK_SCALE": str(args.think_scale),
         }
         (folder / "ledger.jsonl").write_text("")
         locust = subprocess.Popen(
@@ -700,7 +765,7 @@ def main() -> None:
                 str(BIN / "locust"), "-f", str(ROOT / "bench" / "city_locust.py"), "--headless",
                 "--users", str(args.users), "--spawn-rate", str(args.spawn_rate),
                 "--run-time", f"{duration:.0f}s",
-                "--host", stack.web_url, "--csv", str(folder / "locust"), "--only-summary",
+                "--host", stack.web_url, "--csv", str(folder / "locust"), "--only-summary", "--reset-stats",
                 "--stop-timeout", "15", "--loglevel", "WARNING",
             ],
             cwd=ROOT, env=env, stdout=(folder / "locust.log").open("wb"), stderr=subprocess.STDOUT,
@@ -711,8 +776,10 @@ def main() -> None:
         started = time.monotonic()
         sensors_thread = threading.Thread(target=stream.run, name="sensors", daemon=True)
         sensors_thread.start()
+        ramp = args.users / args.spawn_rate
+        all_running = datetime.now(UTC) + timedelta(seconds=ramp)
         faults = threading.Thread(
-            target=inject_faults, args=(stack, duration, started, fault_log), daemon=True
+            target=inject_faults, args=(stack, duration, started, fault_log, ramp), daemon=True
         )
         faults.start()
         locust.wait()
@@ -721,6 +788,7 @@ def main() -> None:
         load_seconds = time.monotonic() - started
         cpu = meter.stop()
         summary = print_latencies(folder / "locust_stats.csv", folder / "statuses.json")
+        summary["in_app"] = print_app_times(folder / "web.log", all_running)
         drained = wait_for_drain(app, stack.redis_url, timeout=180)
         print(f"\nsensor messages published {stream.published:,} ({stream.published / load_seconds:.0f}/s); "
               f"queues drained {drained:.0f} s after the load", flush=True)  # fmt: skip

@@ -1,6 +1,23 @@
 """The people of ``bench.city`` for locust (real HTTP against the stack): grid workers polling their inbox
 and completing tasks with photos, residents reporting, dispatchers triaging and dispatching, supervisors
-opening case pages and the dashboard and reviewing.
+opening case pages and reviewing, and dashboards on the wall refreshing themselves.
+
+Think times are the people's, not a stress test's (issue #18: "300 users polling an inbox" is not 300
+requests a second). Per user, with ``CITY_THINK_SCALE`` = 1:
+
+- grid worker (150): the phone polls the inbox every 30-60 s and acts on the first task (handle, or upload a
+  photo and send the proof): ~3.3 polls/s for all of them;
+- resident (80): reports a problem (not a red one: the emergency process is nobody's here) every 1-3 min,
+  then opens it: ~0.7 reports/s, about 2,400 an hour, six times Pidu's busiest hour (~6,700 cases a day in
+  a district of 1.4 M people: Chengdu's 100,000 / 21 M);
+- dispatcher (20): looks at the shared queue every 5-15 s and triages or dispatches one report (the case
+  needs two of these), or verifies a sensor alarm's handled case: ~2 completions/s for ~2.3 asked;
+- supervisor (40): every 10-30 s opens a case page (4 in 6) or reviews a handled case (2 in 6);
+- dashboard (10 supervisors' screens): the dashboard page polls its data every 30 s
+  (``DEFAULT_REFRESH_SECONDS``), as a wall screen does all day.
+
+About 15 requests a second in all. ``CITY_THINK_SCALE`` multiplies every think time (0.2: five times the pace,
+the earlier bench's 3-15 s for everyone, ~47 requests/s asked).
 
 ``bench.city`` writes the plan (``CITY_PLAN``: usernames, places, categories, case keys) and reads back the
 ledger (``CITY_LEDGER``: every report and completion that got a 2xx, one JSON line each) and the status
@@ -17,7 +34,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from locust import HttpUser, between, events, task
+from locust import HttpUser, events, task
 
 PASSWORD = os.environ.get("CITY_PASSWORD", "gridcase-demo")
 with open(os.environ["CITY_PLAN"], encoding="utf-8") as _plan:
@@ -26,6 +43,17 @@ LEDGER = open(os.environ["CITY_LEDGER"], "a", encoding="utf-8", buffering=1)  # 
 STATUSES: Counter[tuple[str, int]] = Counter()
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 _usernames = {role: itertools.cycle(names) for role, names in PLAN["users"].items()}
+THINK_SCALE = float(os.environ.get("CITY_THINK_SCALE", "1"))
+DASHBOARD_REFRESH_SECONDS = 30.0  # app.web.supervisor.dashboard.DEFAULT_REFRESH_SECONDS
+
+
+def think(low: float, high: float) -> Any:
+    """locust's ``between``, scaled by ``CITY_THINK_SCALE``."""
+
+    def wait_time(user: HttpUser) -> float:
+        return THINK_SCALE * random.uniform(low, high)
+
+    return wait_time
 
 
 def _photo() -> bytes:
@@ -102,7 +130,7 @@ class GridWorker(Person):
 
     weight = 150
     role = "grid_worker"
-    wait_time = between(5, 15)
+    wait_time = think(30, 60)
 
     @task
     def work(self) -> None:
@@ -126,7 +154,7 @@ class Resident(Person):
 
     weight = 80
     role = "resident"
-    wait_time = between(10, 30)
+    wait_time = think(60, 180)
 
     @task
     def report(self) -> None:
@@ -155,20 +183,24 @@ class Resident(Person):
 
 
 class Dispatcher(Person):
-    """Triages new reports and dispatches them to the proposed handler."""
+    """Triages new reports and dispatches them to the proposed handler; verifies and closes the cases the
+    sensors' alarms opened (核实结案, bpmn/sensor_alarm.bpmn) once they were handled."""
 
     weight = 20
     role = "dispatcher"
-    wait_time = between(2, 6)
+    wait_time = think(5, 15)
 
     @task
     def triage_or_dispatch(self) -> None:
-        items = [i for i in self.inbox("all") if i["element_id"] in ("triage", "dispatch")]
+        items = [i for i in self.inbox("all") if i["element_id"] in ("triage", "dispatch", "verify")]
         if not items:
             return
         item = random.choice(items)  # twenty dispatchers share one queue: spread them
         if item["element_id"] == "triage":
             self.complete(item, {"triage_decision": "accept"})
+            return
+        if item["element_id"] == "verify":
+            self.complete(item, {"verify_decision": "close"})
             return
         detail = self.client.get(f"/api/v1/tasks/{item['id']}", headers=self.headers, name="task")
         if detail.status_code != 200:
@@ -180,12 +212,11 @@ class Dispatcher(Person):
             self.complete(item, {"handler_unit": proposal.get("handler_unit") or PLAN["fallback_unit"]})
 
 
-class Supervisor(Person):
-    """Opens case pages and the dashboard (signed in through the login page), reviews proofs."""
+class SignedInSupervisor(Person):
+    """A supervisor signed in through the login page (the pages use the session cookie)."""
 
-    weight = 50
+    abstract = True
     role = "supervisor"
-    wait_time = between(3, 10)
 
     def on_start(self) -> None:
         super().on_start()
@@ -202,19 +233,35 @@ class Supervisor(Person):
             allow_redirects=False,
         )
 
+
+class Supervisor(SignedInSupervisor):
+    """Opens case pages and reviews proofs."""
+
+    weight = 40
+    wait_time = think(10, 30)
+
     @task(4)
     def case_page(self) -> None:
         key = random.choice(PLAN["case_keys"])
         self.client.get(f"/supervise/cases/{key}", name="case page")
-
-    @task(1)
-    def dashboard(self) -> None:
-        self.client.get(
-            "/supervise/dashboard/data.json", name="dashboard", headers={"Accept": "application/json"}
-        )
 
     @task(2)
     def review(self) -> None:
         items = [i for i in self.inbox("all") if i["element_id"] == "review"]
         if items:
             self.complete(random.choice(items), {"review_decision": "approve"})
+
+
+class DashboardScreen(SignedInSupervisor):
+    """The dashboard page left open: it fetches its data every ``DASHBOARD_REFRESH_SECONDS``."""
+
+    weight = 10
+
+    def wait_time(self) -> float:
+        return THINK_SCALE * DASHBOARD_REFRESH_SECONDS
+
+    @task
+    def dashboard(self) -> None:
+        self.client.get(
+            "/supervise/dashboard/data.json", name="dashboard", headers={"Accept": "application/json"}
+        )

@@ -46,12 +46,14 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
 
 
 def procfile(web_port: int, web_workers: int, rq_workers: int) -> dict[str, list[str]]:
-    """name → command, as a Procfile would say it (one line per process; RQ workers numbered)."""
+    """name → command, as a Procfile would say it (one line per process; RQ workers numbered). The web
+    process is gunicorn with the stack's own settings (``deploy/gunicorn.conf.py``: gthread workers with
+    ``GUNICORN_THREADS`` threads each, JSON logs, the app's access line), as ``deploy/Procfile`` runs it."""
     flask = [str(BIN / "flask"), "--app", "wsgi"]
     entries = {
         "web": [
-            str(BIN / "gunicorn"), "--workers", str(web_workers), "--bind", f"127.0.0.1:{web_port}",
-            "--timeout", "60", "--graceful-timeout", "20", "--access-logfile", "-", "wsgi:app",
+            str(BIN / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
+            "--workers", str(web_workers), "--bind", f"127.0.0.1:{web_port}", "wsgi:app",
         ],
         "scheduler": [*flask, "scheduler"],
         "listener": [*flask, "connectors", "mqtt"],
@@ -112,14 +114,16 @@ class Service:
 class Stack:
     """Redis, Mosquitto and the app's processes for one bench run, in ``folder``."""
 
-    def __init__(self, folder: Path, database_url: str, web_workers: int, rq_workers: int) -> None:
+    def __init__(
+        self, folder: Path, database_url: str, web_workers: int, rq_workers: int, web_threads: int = 4
+    ) -> None:
         self.folder = folder
         self.database_url = database_url
         self.redis_port, self.mqtt_port, self.web_port = free_port(), free_port(), free_port()
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         self.mqtt_url = f"mqtt://127.0.0.1:{self.mqtt_port}"
         self.web_url = f"http://127.0.0.1:{self.web_port}"
-        self.web_workers, self.rq_workers = web_workers, rq_workers
+        self.web_workers, self.rq_workers, self.web_threads = web_workers, rq_workers, web_threads
         self.services: dict[str, Service] = {}
         self._watching = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -135,6 +139,7 @@ class Stack:
             "MQTT_TOPICS": "zigbee2mqtt/#",
             "MQTT_CLIENT_ID": "bench-city-listener",
             "SECRET_KEY": "bench-city-secret",
+            "GUNICORN_THREADS": str(self.web_threads),
             # The 300 simulated users all come from this machine's one address: the per-address sign-in
             # limit (10 a minute, against guessing) would refuse them. The limiter itself stays on.
             "RATE_LIMIT_SIGN_IN": "1000 per minute",

@@ -57,3 +57,11 @@ def child_exit(server: object, worker: object) -> None:
     """A worker exited: its counts stay in the sums, its live gauges go."""
     if METRICS_FOLDER:
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def post_worker_init(worker: object) -> None:
+    """The worker has loaded the app and takes requests next: build what its first report would otherwise
+    wait for (the grid index), so a worker restarted under load answers like the others."""
+    from app.grids.index import warm  # here, in the worker: the master imports nothing of the app
+
+    warm(worker.wsgi)  # type: ignore[attr-defined]

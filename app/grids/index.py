@@ -7,6 +7,7 @@ never depends on the order rows came from the database.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from flask import current_app
+from flask import Flask, current_app
 from shapely import STRtree
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
@@ -90,6 +91,7 @@ VERSION_KEY = "grid-tree"  # row of key_counter: bumped by every import that cha
 _CACHE = "gridcase.grid_index"
 _CHANGED = "gridcase.grid_tree_changed"
 _IMPORT_LOCK = 0x67726964  # "grid": PostgreSQL advisory lock that serializes imports
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -134,6 +136,19 @@ def current_index() -> GridIndex:
         if cache.index is None or cache.version != version:
             cache.index, cache.version = build_index(), version
         return cache.index
+
+
+def warm(app: Flask) -> None:
+    """Build ``app``'s index now, before its first request needs it: a web worker started under load (after
+    a crash, or one more added) would otherwise make its first report wait for it (a city's 7,500 grid
+    polygons: 0.3 s of CPU, about a second on a busy machine). A failure here only postpones the building
+    to that first request, which then reports it."""
+    try:
+        with app.app_context():
+            current_index()
+            db.session.remove()
+    except Exception:  # the database may not be up yet: the first locate builds it, or fails visibly
+        logger.warning("grid index not built at start-up", exc_info=True)
 
 
 def _forget_change(session: Session, *_: Any) -> None:

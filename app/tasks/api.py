@@ -6,6 +6,8 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy import select
+from sqlalchemy.orm.util import identity_key
 
 from app.cases.models import Case
 from app.extensions import db
@@ -27,9 +29,21 @@ blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="å¾…å
 
 
 def _with_case_key(task: HumanTask) -> HumanTask:
-    case = db.session.get(Case, task.case_id) if task.case_id else None
-    task.case_key = case.key if case else None
-    return task
+    return _with_case_keys([task])[0]
+
+
+def _with_case_keys(tasks: list[HumanTask]) -> list[HumanTask]:
+    """Sets ``case_key`` on each task. The cases not in the session yet are read in one statement (an inbox
+    page of 20 tasks read its cases one by one: 20 statements)."""
+    case_ids = {t.case_id for t in tasks if t.case_id}
+    missing = [i for i in case_ids if identity_key(Case, i) not in db.session.identity_map]
+    # Held here: the session keeps loaded objects only while something refers to them.
+    loaded = list(db.session.execute(select(Case).where(Case.id.in_(missing))).scalars()) if missing else []
+    for task in tasks:
+        case = db.session.get(Case, task.case_id) if task.case_id else None
+        task.case_key = case.key if case else None
+    del loaded
+    return tasks
 
 
 @blp.route("")
@@ -40,7 +54,7 @@ class Inbox(MethodView):
         """Your tasks: ``mine`` (claimed), ``claimable`` (open to your role and scope) or ``all``.
         Ordered by severity, then due time."""
         result = services.inbox(api_user(), args["scope"], args["page"], args["page_size"])
-        result["items"] = [_with_case_key(t) for t in result["items"]]
+        result["items"] = _with_case_keys(result["items"])
         return result
 
 
@@ -98,14 +112,18 @@ class TaskComplete(MethodView):
         """Submit the form. 422 names each field that fails; 409 when someone else already completed it."""
         user = api_user()
         outcome: instances.StepOutcome = services.complete(user, task_id, body["data"])
+        # Read before the commit expires the rows: after it, the instance's status alone re-read the whole
+        # row (its serialized workflow), and each visibility check re-read the user and the task.
+        instance_status = outcome.instance.status
+        next_tasks = [t for t in outcome.created_tasks if services.can_see(user, t)]
         db.session.commit()
         completed = db.session.get(HumanTask, task_id)
         assert completed is not None  # it was just completed in this request
-        task = _with_case_key(completed)
-        case = db.session.get(Case, task.case_id) if task.case_id else None
+        case = db.session.get(Case, completed.case_id) if completed.case_id else None
+        completed.case_key = case.key if case else None
         return {
-            "task": task,
+            "task": completed,
             "case_status": case.status if case else None,
-            "instance_status": outcome.instance.status,
-            "next_tasks": [_with_case_key(t) for t in outcome.created_tasks if services.can_see(user, t)],
+            "instance_status": instance_status,
+            "next_tasks": _with_case_keys(next_tasks),
         }

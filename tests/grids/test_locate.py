@@ -196,3 +196,30 @@ def test_import_and_locate_on_postgresql(make_app):
         assert again.created == 0 and again.unchanged == len(territory["features"])
         db.session.remove()
         db.engine.dispose()
+
+
+def test_warm_builds_the_index_before_the_first_request(app):
+    import_geojson(collection(district()))
+    db.session.commit()
+    assert app.extensions.get("gridcase.grid_index") is None  # nothing located yet
+
+    grid_index.warm(app)
+    warmed = app.extensions["gridcase.grid_index"].index
+    assert warmed is not None and len(warmed) == 1
+    assert grid_index.current_index() is warmed  # the first locate finds it built
+    assert _code(30.75, 103.92) == "510124"
+
+
+def test_warm_without_a_database_postpones_the_index_to_the_first_locate(app, monkeypatch, caplog):
+    import_geojson(collection(district()))
+    db.session.commit()
+
+    def unreachable() -> GridIndex:
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(grid_index, "build_index", unreachable)
+    grid_index.warm(app)  # a worker starting while the database is away still starts
+    assert "grid index not built at start-up" in caplog.text
+    assert app.extensions["gridcase.grid_index"].index is None
+    monkeypatch.undo()
+    assert _code(30.75, 103.92) == "510124"  # built by the first locate instead
