@@ -7,7 +7,7 @@ cases each of those statements read every case (the overdue list 540 ms, the who
 PostgreSQL); with this index they read the ~1,000 open ones (the snapshot 0.8 s, the rest being the KPIs).
 
 Revision ID: f1a9c3e5d7b2
-Revises: c3d4e5f6a7b8
+Revises: d4e5f6a7b8c9
 Create Date: 2026-12-06 06:30:00.000000
 
 """
@@ -17,7 +17,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "f1a9c3e5d7b2"
-down_revision = "c3d4e5f6a7b8"
+down_revision = "d4e5f6a7b8c9"
 branch_labels = None
 depends_on = None
 
