@@ -23,6 +23,7 @@ VISIT = {
     "household": "3栋2单元501 王大爷",
     "household_kind": "elderly_alone",
     "findings": "独居,身体尚好,家中燃气灶老化。",
+    "needs_follow_up": "no",
 }
 START_URL = "/api/v1/startable-processes/visit_record/instances"
 
@@ -89,7 +90,7 @@ def test_a_visit_without_follow_up_runs_to_its_end_and_is_audited(
     ).scalar_one()
     assert event.actor_id == leaders["leader"].id and event.instance_id == instance.id
     assert event.data["form_data"]["household"] == VISIT["household"]
-    assert event.data["form_data"]["needs_follow_up"] is None  # every declared field is present
+    assert event.data["form_data"]["follow_up_item"] is None  # every declared field is present
     assert event.data["grid_code"] == EAST_GRID and event.data["version"] == 1
     started = db.session.execute(
         select(AuditEvent).where(
@@ -102,7 +103,7 @@ def test_a_visit_without_follow_up_runs_to_its_end_and_is_audited(
 def test_a_visit_with_follow_up_gives_the_starter_the_follow_up_task(
     client: FlaskClient, auth: Any, leaders: dict[str, Any]
 ) -> None:
-    data = {**VISIT, "needs_follow_up": True, "follow_up_item": "联系燃气公司更换软管"}
+    data = {**VISIT, "needs_follow_up": "yes", "follow_up_item": "联系燃气公司更换软管"}
     body = _start(client, auth("leader"), data).get_json()
     assert body["instance_status"] == InstanceStatus.RUNNING
     task = body["first_task"]
@@ -129,10 +130,10 @@ def test_a_visit_with_follow_up_gives_the_starter_the_follow_up_task(
 @pytest.mark.parametrize(
     ("data", "fields"),
     [
-        ({}, {"household", "household_kind", "findings"}),
+        ({}, {"household", "household_kind", "findings", "needs_follow_up"}),
         ({**VISIT, "household_kind": "mayor"}, {"household_kind"}),
         ({**VISIT, "findings": "   ", "colour": "red"}, {"findings", "colour"}),
-        ({**VISIT, "needs_follow_up": True}, {"follow_up_item"}),
+        ({**VISIT, "needs_follow_up": "yes"}, {"follow_up_item"}),
     ],
 )
 def test_bad_start_data_is_refused_field_by_field_and_starts_nothing(

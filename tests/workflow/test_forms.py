@@ -127,7 +127,7 @@ VALID: dict[str, dict[str, Any]] = {
         "household": "3栋2单元501 王大爷",
         "household_kind": "elderly_alone",
         "findings": "独居,燃气灶软管老化。",
-        "needs_follow_up": True,
+        "needs_follow_up": "yes",
         "follow_up_item": "联系燃气公司更换软管",
     },
     "visit_follow_up.schema.json": {"follow_up_result": "resolved", "follow_up_note": "已更换软管"},
