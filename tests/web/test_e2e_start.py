@@ -1,7 +1,7 @@
-"""发起流程 in Chromium, as a grid leader on a phone (issue #16's done-when): the catalogue lists the published
-走访登记 (not case handling); its start form refuses bad data field by field and starts nothing; a visit
-needing a follow-up starts an instance and lands on the starter's follow-up task, which completes it; a visit
-without one lands on the receipt."""
+"""发起流程 in Chromium, as a grid leader on a phone (issue #16's done-when): the catalogue lists the
+published 走访登记 (not case handling); its start form refuses bad data field by field and starts nothing; a
+visit needing a follow-up starts an instance and lands on the starter's follow-up task, which completes it; a
+visit without one lands on the receipt."""
 
 from __future__ import annotations
 
