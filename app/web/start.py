@@ -1,6 +1,6 @@
 """发起流程 in the pages (phone first, like the task pages): the catalogue of processes the signed-in person
 may start, a process's start form drawn as a task form is (``task_form_page``), its submission, and the
-receipt. The rules are ``app.processes.startable``'s, the same as the API's."""
+receipt. The rules are ``app.tasks.startable``'s, the same as the API's."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from app.errors import Forbidden, InvalidInput, NotFound
 from app.extensions import db
 from app.grids.models import Grid
 from app.idempotency import idempotent
-from app.processes import startable
 from app.tasks import services as tasks
+from app.tasks import startable
 from app.web.blueprint import bp
 from app.web.labels import task_title
 from app.web.worker import form_errors_response, task_form_page

@@ -410,3 +410,12 @@ def test_the_shipped_visit_record_stores_its_start_form(leaders: dict[str, Any])
         select(ProcessDefinition.key).where(ProcessDefinition.start_form.is_not(None))
     ).scalars()
     assert list(others) == ["visit_record"]
+
+
+def test_the_definitions_api_shows_what_a_start_event_declares(
+    client: FlaskClient, auth: Any, leaders: dict[str, Any]
+) -> None:
+    listed = client.get("/api/v1/process-definitions", headers=auth("designer")).get_json()
+    by_key = {d["key"]: d for d in listed}
+    assert by_key["visit_record"]["start_form"]["candidate_roles"] == ["grid_leader"]
+    assert by_key["case_handling"]["start_form"] is None

@@ -11,8 +11,8 @@ from marshmallow import Schema, fields, validate
 from app.extensions import db
 from app.http import api_user
 from app.idempotency import HEADER_PARAMETER, idempotent
-from app.processes import startable
 from app.tasks import services as tasks
+from app.tasks import startable
 from app.tasks.schemas import TaskSchema
 
 blp = Blueprint(
