@@ -190,7 +190,16 @@ def test_a_retry_with_the_same_idempotency_key_starts_once(
 # -- a process that opens a case ---------------------------------------------------------------------
 
 
-def _case_starting_diagram(category: str = "E0102", starts_case: str = "true") -> bytes:
+def case_starting_diagram(
+    category: str = "E0102", starts_case: str = "true", to_starter: bool = True
+) -> bytes:
+    """巡查上报: opens a case of ``category``; its check goes to the starter, or to the dispatchers."""
+    check_for = (
+        '<spiffworkflow:property name="candidateRoles" value="grid_leader" />'
+        '<spiffworkflow:property name="candidateUser" value="started_by" />'
+        if to_starter
+        else '<spiffworkflow:property name="candidateRoles" value="dispatcher" />'
+    )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
   xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
@@ -208,8 +217,7 @@ def _case_starting_diagram(category: str = "E0102", starts_case: str = "true") -
     <bpmn:userTask id="check" name="核查">
       <bpmn:extensionElements><spiffworkflow:properties>
         <spiffworkflow:property name="formJsonSchemaFilename" value="visit_follow_up.schema.json" />
-        <spiffworkflow:property name="candidateRoles" value="grid_leader" />
-        <spiffworkflow:property name="candidateUser" value="started_by" />
+        {check_for}
       </spiffworkflow:properties></bpmn:extensionElements>
       <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
     </bpmn:userTask>
@@ -228,7 +236,7 @@ def _case_starting_diagram(category: str = "E0102", starts_case: str = "true") -
 </bpmn:definitions>""".encode()
 
 
-def _deploy(content: bytes) -> Any:
+def deploy_patrol(content: bytes) -> Any:
     from flask import current_app
 
     rules = current_app.extensions["gridcase.deploy_rules"]()
@@ -240,7 +248,7 @@ def _deploy(content: bytes) -> Any:
 def test_a_process_that_opens_a_case_starts_on_a_new_case_of_its_category(
     client: FlaskClient, auth: Any, leaders: dict[str, Any]
 ) -> None:
-    _deploy(_case_starting_diagram())
+    deploy_patrol(case_starting_diagram())
     keys = [
         i["key"]
         for i in client.get("/api/v1/startable-processes", headers=auth("leader")).get_json()["items"]
@@ -276,7 +284,7 @@ def test_a_process_that_opens_a_case_starts_on_a_new_case_of_its_category(
 def test_a_case_category_gone_from_the_catalogue_is_a_409_that_starts_nothing(
     client: FlaskClient, auth: Any, leaders: dict[str, Any]
 ) -> None:
-    _deploy(_case_starting_diagram(category="Z9999"))
+    deploy_patrol(case_starting_diagram(category="Z9999"))
     headers = auth("leader")
     before = fingerprint()
     answer = client.post(

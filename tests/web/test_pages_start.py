@@ -128,3 +128,19 @@ def test_a_leader_of_two_grids_chooses_one(client: Any, seeded: None) -> None:
     answer = client.post("/m/start/visit_record", json={"data": VISIT}, headers={"X-CSRFToken": token})
     assert answer.status_code == 422 and "grid_code" in answer.get_json()["details"]
     assert fingerprint() == before
+
+
+def test_a_start_that_opens_a_case_for_someone_else_lands_on_the_receipt_with_the_case(
+    client: Any, seeded: None
+) -> None:
+    from tests.processes.test_startable import case_starting_diagram, deploy_patrol
+
+    deploy_patrol(case_starting_diagram(to_starter=False))
+    sign_in(client, "leader")
+    assert "将立案" in client.get("/m/start/").get_data(as_text=True)
+    answer = _submit(client, "patrol_report", {"data": VISIT}).get_json()
+    assert answer["task_id"] is None
+    receipt = client.get(answer["redirect"]).get_data(as_text=True)
+    instance = db.session.get(ProcessInstance, answer["instance_id"])
+    assert instance is not None and instance.case_id is not None
+    assert instance.business_key in receipt and "核查" in receipt  # the case, and its open step
