@@ -144,3 +144,15 @@ def test_a_start_that_opens_a_case_for_someone_else_lands_on_the_receipt_with_th
     instance = db.session.get(ProcessInstance, answer["instance_id"])
     assert instance is not None and instance.case_id is not None
     assert instance.business_key in receipt and "核查" in receipt  # the case, and its open step
+
+
+def test_the_start_pages_speak_english_when_chosen(client: Any, seeded: None) -> None:
+    sign_in(client, "leader")
+    client.get("/lang/en")
+    assert "Start a process" in client.get("/m/start/").get_data(as_text=True)
+    form = client.get("/m/start/visit_record").get_data(as_text=True)
+    assert "Household visit" in form and "Elderly living alone" in form
+    token = csrf_token(client, "/m/start/visit_record")
+    refused = client.post("/m/start/visit_record", json={"data": {}}, headers={"X-CSRFToken": token})
+    messages = [e["message"] for e in refused.get_json()["errors"]]
+    assert messages and not any(re.search(r"[\u4e00-\u9fff]", m) for m in messages)
