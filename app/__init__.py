@@ -151,6 +151,7 @@ def register_api(app: Flask) -> None:
     from app.processes.migration_api import blp as migrations_blp
     from app.processes.operations_api import blp as process_operations_blp
     from app.tasks.api import blp as tasks_blp
+    from app.tasks.startable_api import blp as startable_processes_blp
     from app.tasks.supervision_api import blp as case_supervision_blp
     from app.units.api import blp as units_blp
 
@@ -165,6 +166,7 @@ def register_api(app: Flask) -> None:
         process_diffs_blp,
         process_operations_blp,
         migrations_blp,
+        startable_processes_blp,
         grids_blp,
         categories_blp,
         kpi_blp,

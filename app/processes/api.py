@@ -37,6 +37,10 @@ class DefinitionSchema(Schema):
     deployed_at = fields.DateTime()
     user_tasks = fields.List(fields.Dict())
     start_messages = fields.List(fields.Str())
+    start_form = fields.Dict(
+        allow_none=True,
+        metadata={"description": "what the start event declares for 发起流程 (form, roles, case)"},
+    )
     running_instances = fields.Int()
     awaiting_repair_instances = fields.Int()  # parked by an open incident, waiting for an operator
 

@@ -29,6 +29,8 @@ SUPERVISION_ROLES = frozenset(
     }
 )
 DESIGN_ROLES = frozenset({R.DESIGNER, R.ADMIN})
+# Who sees the 发起流程 catalogue (/m/start/): staff; what each may start is up to the start events' roles.
+START_ROLES = frozenset(TASK_ROLES | {R.DESIGNER})
 RESIDENT_ROLES = frozenset({R.RESIDENT})
 # Who may file a report through the pages: residents, and grid workers reporting what they find on patrol.
 REPORT_ROLES = frozenset({R.RESIDENT, R.GRID_WORKER})
@@ -51,6 +53,7 @@ NAV_LINKS: tuple[NavLink, ...] = (
     NavLink("/r/", _l("My reports"), RESIDENT_ROLES),
     NavLink("/r/track", _l("Track a case"), RESIDENT_ROLES),
     NavLink("/m/", _l("Tasks"), TASK_ROLES),
+    NavLink("/m/start/", _l("Start a process"), START_ROLES),
     NavLink("/dispatch/", _l("Dispatch workbench"), frozenset({R.DISPATCHER})),
     NavLink("/supervise/dashboard", _l("Dashboard"), SUPERVISION_ROLES),
     NavLink("/supervise/cases", _l("Cases"), SUPERVISION_ROLES),

@@ -12,6 +12,7 @@ from app.web import (  # noqa: F401  (registers routes)
     incident_notice,
     resident,
     security,
+    start,
     vendor,
     worker,
     worker_app,

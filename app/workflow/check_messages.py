@@ -33,6 +33,21 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.DOTALL), template)
     for pattern, template in (
         (r"user task has no '(?P<a>.+)' property", "用户任务缺少属性 {a}"),
+        (r"start event has no '(?P<a>.+)' property", "开始事件缺少属性 {a}"),
+        (
+            r"only one start event of a process may declare a start form",
+            "一个流程只能有一个开始事件声明发起表单",
+        ),
+        (
+            r"a start form belongs on a plain start event .*",
+            "发起表单只能写在普通开始事件上(不能是消息、定时或信号开始事件)",
+        ),
+        (r"startsCase must be true or false, not '(?P<a>.*)'", "startsCase 只能是 true 或 false,不能是 {a}"),
+        (
+            r"startsCase is true but the start event has no 'caseCategory'",
+            "startsCase 为 true 时须给出 caseCategory",
+        ),
+        (r"caseCategory is given but startsCase is not true", "给出了 caseCategory,但 startsCase 不是 true"),
         (r"form '(?P<a>.+)' does not exist in forms/", "表单库中没有表单 {a}"),
         (r"unknown role\(s\) in candidateRoles: (?P<a>.+)", "候选角色中有本系统不存在的角色:{a}"),
         (r"unknown service-task operator '(?P<a>.+)'", "本系统没有服务任务算子 {a}"),

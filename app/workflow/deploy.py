@@ -101,6 +101,7 @@ def deploy_file(
                 [ut.__dict__ for ut in p.user_tasks],
                 p.start_messages,
                 actor,
+                start_form=p.start_form,
             ),
             warnings=[w.as_dict() for w in p.warnings],
         )
@@ -119,6 +120,7 @@ def _store(
     user_tasks: list[dict[str, Any]],
     start_messages: list[str],
     actor: Actor | None,
+    start_form: dict[str, Any] | None = None,
 ) -> DeployResult:
     existing = db.session.execute(
         select(ProcessDefinition).where(
@@ -141,6 +143,7 @@ def _store(
         spec_document=spec_document,
         user_tasks=user_tasks,
         start_messages=start_messages,
+        start_form=start_form,
         deployed_at=now(),
         deployed_by_id=getattr(actor, "id", None),
     )

@@ -10,7 +10,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -35,7 +35,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from app import runtime
 from app.runtime import RuntimeUnavailable
-from app.workflow import check_messages, checks, history, operators, reuse
+from app.workflow import check_messages, checks, history, operators, reuse, start_forms
 from app.workflow.guards import DEFAULT_BUDGET_SECONDS
 from app.workflow.sandbox import RestrictedEnvironment
 from app.workflow.timers import CLOCK_TIMERS, parse_timer_value
@@ -256,6 +256,7 @@ class ParsedProcess:
     service_operators: dict[str, str]  # element id -> operator name
     start_messages: list[str]
     warnings: list[DeploymentError] = field(default_factory=list)  # reported, not refusing
+    start_form: dict[str, Any] | None = None  # what the start event declares for 发起流程 (``start_forms``)
 
 
 @dataclass
@@ -328,6 +329,10 @@ def parse_documents(
         )
         for finding in [*checks.message_variable_findings(node), *checks.case_closing_findings(node)]:
             parsed.warnings.append(_problem(main_file, finding))
+        start_form, findings = start_forms.read_start_form(node, rules.form_exists, rules.known_roles)
+        problems.extend(_problem(main_file, f) for f in findings)
+        if start_form is not None:
+            parsed = replace(parsed, start_form=start_form.as_dict())
         results.append(parsed)
     _refuse_if_any(main_file, main_root, problems + [w for r in results for w in r.warnings])
     for parsed in results:

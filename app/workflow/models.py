@@ -32,6 +32,9 @@ class ProcessDefinition(db.Model):  # type: ignore[name-defined]
     spec_document: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     user_tasks: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     start_messages: Mapped[list[str]] = mapped_column(JSON)
+    # What the start event declares for the 发起流程 catalogue (``engine.StartForm``): form, candidate_roles,
+    # starts_case, case_category. None: people cannot start this version from a form.
+    start_form: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 

@@ -122,6 +122,15 @@ VALID: dict[str, dict[str, Any]] = {
     },
     "inspection_reinspect.schema.json": {"results": {"fire_extinguisher": {"result": "pass"}}},
     "inspection_overdue.schema.json": {"note": "已电话催办相关网格员"},
+    # 走访登记 (bpmn/visit_record.bpmn): the start form and its follow-up
+    "visit_record.schema.json": {
+        "household": "3栋2单元501 王大爷",
+        "household_kind": "elderly_alone",
+        "findings": "独居,燃气灶软管老化。",
+        "needs_follow_up": "yes",
+        "follow_up_item": "联系燃气公司更换软管",
+    },
+    "visit_follow_up.schema.json": {"follow_up_result": "resolved", "follow_up_note": "已更换软管"},
 }
 FORM_NAMES = sorted(VALID)
 # The emergency forms have their samples and checks next to their process (tests/emergency/test_forms.py).
