@@ -4,7 +4,7 @@ What a process's start event declares for the 发起流程 catalogue: its form, 
 whether it opens a case (helper: startforms). NULL for a process that people cannot start from a form.
 
 Revision ID: e5f6a7b8c9d0
-Revises: d4e5f6a7b8c9
+Revises: f1a9c3e5d7b2
 Create Date: 2026-12-06 06:50:00.000000
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "e5f6a7b8c9d0"
-down_revision = "d4e5f6a7b8c9"
+down_revision = "f1a9c3e5d7b2"
 branch_labels = None
 depends_on = None
 
