@@ -57,6 +57,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "单元测试 {a} 未通过:期望 {b},实际 {c}",
         ),
         (
+            r"decision table (?P<a>.+?): (?P<b>.+) starts with a word, .*: write it with \? for the input "
+            r"\((?P<c>.+)\)",
+            "决策表 {a}:{b} 以单词开头,引擎会把它与输入表达式直接拼接(中间没有空格):请用 ? 代表输入,写作 {c}",
+        ),
+        (
             r"decision table (?P<a>.+?): (?P<b>.+) is not a Python expression \(FEEL.*",
             "决策表 {a}:{b} 不是 Python 表达式(FEEL 区间如 [1..3] 请写作 1 <= ? <= 3)",
         ),

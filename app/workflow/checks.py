@@ -191,9 +191,18 @@ def _cell(decision_id: str | None, where: str, text: str | None, *, test: bool) 
     for candidate in candidates:
         try:
             check_source(candidate, mode="eval")
-            return
         except SandboxError as exc:
             errors.append(str(exc))
+            continue
+        if candidate.startswith("v ") and re.match(r"[A-Za-z_]", source):
+            # The engine joins the cell to the input expression without a space: "severity" + "not in (…)"
+            # is the unknown name "severitynot", an error only when the rule is tried.
+            yield Finding(
+                decision_id,
+                f"decision table {where}: {source!r} starts with a word, which the engine joins to the input "
+                f"without a space: write it with ? for the input (? {source})",
+            )
+        return
     hint = " (FEEL ranges like [1..3] are not Python: write 1 <= ? <= 3)" if ".." in source else ""
     yield Finding(decision_id, f"decision table {where}: {source!r} is not a Python expression{hint}")
 

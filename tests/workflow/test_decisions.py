@@ -163,3 +163,18 @@ def test_a_process_without_decisions_binds_nothing(app, client, auth, users):
     outcome = instances.start_instance("plain_look", business_key=None, variables={})
     db.session.commit()
     assert outcome.instance.decision_bindings is None
+
+
+def test_a_cell_starting_with_a_word_is_refused_at_deploy(app, client, auth, users):
+    """SpiffWorkflow joins such a cell to the input without a space ("severitynot in …"): it would fail only
+    when an instance reaches the table, so the deploy names it and says how to write it."""
+    unjoinable = ROUTE_DMN.replace('<text>!= "red"</text>', '<text>not in ("red", "orange")</text>')
+    response = upload_diagram(client, auth, "designer", unjoinable.encode(), "sensor_alarm_route.dmn")
+    assert response.status_code == 422
+    [problem] = response.get_json()["details"]["problems"]
+    assert problem["element_id"] == "sensor_alarm_route"
+    assert problem["reason"].startswith(
+        'decision table rule 1, input 2: \'not in ("red", "orange")\' starts with'
+    )
+    assert problem["message"].endswith('写作 ? not in ("red", "orange")')
+    assert _dmn_versions() == []
