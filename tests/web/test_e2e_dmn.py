@@ -126,3 +126,44 @@ def test_a_cell_edited_in_the_studio_decides_for_the_next_instance_not_a_running
     assert bindings[following_id] == {"sensor_alarm_route": newest_id}
     assert _route(live_server, running_id) == "call"  # running before the deploy: the old table
     assert _route(live_server, following_id) == "dispatch"  # started after it: the edited table
+
+
+def test_a_new_table_opens_empty_in_the_editor_and_deploys_as_version_1(
+    live_server: LiveServer,
+    page_as: Callable[..., Any],
+    screenshot: Callable[[Any, str], Path],
+) -> None:
+    with live_server.app.app_context():
+        create_user("designer1", PASSWORD, "designer")
+        db.session.commit()
+    page = page_as("designer1")
+    page.goto(f"{live_server.url}/design/decisions")
+    page.click("#new-decision-link")
+    page.fill("input[name=key]", "report_priority")
+    page.fill("input[name=name]", "上报优先级")
+    page.click("#new-decision-form button[type=submit]")
+    page.wait_for_selector('#decision-editor[data-ready="true"]')
+    assert "上报优先级" in page.inner_text(".tjs-container")
+    # The input expression through dmn-js's own modeling API (its header popup has no stable selector).
+    page.click("#validate-button")  # an empty table: its input has no expression, its output no name
+    page.wait_for_selector("#decision-status.status-error")
+    assert page.locator("#decision-problems li").count() == 2
+    assert "没有输入表达式" in page.inner_text("#decision-problems")
+    page.evaluate(
+        """() => {
+            const viewer = window.gridcaseDecisionEditor.getActiveViewer();
+            const input = viewer.get('sheet').getRoot().businessObject.input[0];
+            const output = viewer.get('sheet').getRoot().businessObject.output[0];
+            viewer.get('modeling').updateProperties(input.inputExpression, { text: 'category_code' });
+            viewer.get('modeling').updateProperties(output, { name: 'priority' });
+        }"""
+    )
+    page.click("#deploy-button")
+    page.wait_for_selector("#deployed-version-link")
+    screenshot(page, "designer-dmn-new")
+    with live_server.app.app_context():
+        table = db.session.execute(
+            select(ProcessDefinition).where(ProcessDefinition.key == "report_priority")
+        ).scalar_one()
+        assert (table.version, table.kind, table.name) == (1, "dmn", "上报优先级")
+        assert "<text>category_code</text>" in table.bpmn_xml
