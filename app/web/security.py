@@ -6,9 +6,11 @@ and the camera), connections and frames; no inline <script>, no inline event han
 The map tile server (``MAP_TILE_URL``) is added to ``img-src`` when, and only when, the setting names one:
 without it no page may load anything from another host.
 
-Two documented exceptions, both per response:
+Three documented exceptions, all per response:
 - ``allow_inline_style_attributes(reason)``: a view whose library writes ``style="…"`` attributes into the
   markup (e.g. SVG renderers) adds ``style-src-attr 'unsafe-inline'`` for that page only (never scripts).
+- ``allow_inline_style_elements(reason)``: a view whose library injects <style> elements (dmn-js's
+  CodeMirror editors) adds ``'unsafe-inline'`` to ``style-src`` for that page only (never scripts).
 - the API documentation page (flask-smorest's Swagger UI template) carries one inline <script>: it is
   allowed by its SHA-256 hash, computed from the body, and Swagger UI's injected styles by 'unsafe-inline'
   for styles on that page only.
@@ -48,6 +50,11 @@ def allow_inline_style_attributes(reason: str) -> None:
     g.csp_style_attributes_reason = reason
 
 
+def allow_inline_style_elements(reason: str) -> None:
+    """Call in a view whose page gets <style> elements injected by a library; ``reason`` documents why."""
+    g.csp_style_elements_reason = reason
+
+
 def content_security_policy(response: Response) -> str:
     policy = {directive: list(sources) for directive, sources in BASE_POLICY.items()}
     tile_source = runtime.settings().maps.tile_source()
@@ -55,6 +62,8 @@ def content_security_policy(response: Response) -> str:
         policy["img-src"].append(tile_source)
     if getattr(g, "csp_style_attributes_reason", None):
         policy["style-src-attr"] = ["'unsafe-inline'"]
+    if getattr(g, "csp_style_elements_reason", None):
+        policy["style-src"].append("'unsafe-inline'")
     if request.path == API_DOCS_PATH and response.mimetype == "text/html" and not response.direct_passthrough:
         body = response.get_data()
         for script in _INLINE_SCRIPT.findall(body):

@@ -71,6 +71,16 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"unit test '(?P<a>.+)' failed: expected (?P<b>.+), got (?P<c>.+)",
             "单元测试 {a} 未通过:期望 {b},实际 {c}",
         ),
+        (r"decision table input (?P<a>\d+) has no expression", "决策表第 {a} 个输入没有输入表达式"),
+        (
+            r"decision table output (?P<a>\d+) has no name .*",
+            "决策表第 {a} 个输出没有名称(决策结果写入的变量名)",
+        ),
+        (
+            r"decision table (?P<a>.+?): (?P<b>.+) starts with a word, .*: write it with \? for the input "
+            r"\((?P<c>.+)\)",
+            "决策表 {a}:{b} 以单词开头,引擎会把它与输入表达式直接拼接(中间没有空格):请用 ? 代表输入,写作 {c}",
+        ),
         (
             r"decision table (?P<a>.+?): (?P<b>.+) is not a Python expression \(FEEL.*",
             "决策表 {a}:{b} 不是 Python 表达式(FEEL 区间如 [1..3] 请写作 1 <= ? <= 3)",

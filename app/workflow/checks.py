@@ -158,6 +158,7 @@ def dmn_findings(root: Any) -> Iterator[Finding]:
         decision = table.getparent()
         decision_id = decision.get("id") if decision is not None else None
         inputs = [child for child in table if _local(child) == "input"]
+        yield from _unnamed_columns(decision_id, table, inputs)
         for index, column in enumerate(inputs, start=1):
             for node in column.iter():
                 if _local(node) == "text" and node.text and _local(node.getparent()) == "inputExpression":
@@ -177,6 +178,22 @@ def dmn_findings(root: Any) -> Iterator[Finding]:
                     yield from _cell(decision_id, where, text, test=False)
 
 
+def _unnamed_columns(decision_id: str | None, table: Any, inputs: list[Any]) -> Iterator[Finding]:
+    """An input needs an expression (what it reads), an output a name (the variable the decision sets)."""
+    for index, column in enumerate(inputs, start=1):
+        texts = [
+            n.text
+            for n in column.iter()
+            if _local(n) == "text" and _local(n.getparent()) == "inputExpression"
+        ]
+        if not any((t or "").strip() for t in texts):
+            yield Finding(decision_id, f"decision table input {index} has no expression")
+    outputs = [child for child in table if _local(child) == "output"]
+    for index, column in enumerate(outputs, start=1):
+        if not (column.get("name") or "").strip():
+            yield Finding(decision_id, f"decision table output {index} has no name (the variable it sets)")
+
+
 def _cell(decision_id: str | None, where: str, text: str | None, *, test: bool) -> Iterator[Finding]:
     source = (text or "").strip()
     if not source or (test and source == "-"):
@@ -191,9 +208,18 @@ def _cell(decision_id: str | None, where: str, text: str | None, *, test: bool) 
     for candidate in candidates:
         try:
             check_source(candidate, mode="eval")
-            return
         except SandboxError as exc:
             errors.append(str(exc))
+            continue
+        if candidate.startswith("v ") and re.match(r"[A-Za-z_]", source):
+            # The engine joins the cell to the input expression without a space: "severity" + "not in (…)"
+            # is the unknown name "severitynot", an error only when the rule is tried.
+            yield Finding(
+                decision_id,
+                f"decision table {where}: {source!r} starts with a word, which the engine joins to the input "
+                f"without a space: write it with ? for the input (? {source})",
+            )
+        return
     hint = " (FEEL ranges like [1..3] are not Python: write 1 <= ? <= 3)" if ".." in source else ""
     yield Finding(decision_id, f"decision table {where}: {source!r} is not a Python expression{hint}")
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import undefer
 
@@ -77,7 +78,7 @@ def deploy_file(
         return [
             _store(
                 file_name.rsplit(".", 1)[0],
-                file_name,
+                _dmn_name(content) or file_name,
                 file_name,
                 "dmn",
                 text,
@@ -107,6 +108,13 @@ def deploy_file(
         )
         for p in parsed
     ]
+
+
+def _dmn_name(content: bytes) -> str | None:
+    """What people call a DMN file: its definitions' name, else its first decision's."""
+    root = etree.fromstring(content, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    names = [root.get("name")] + [d.get("name") for d in root if str(d.tag).endswith("}decision")]
+    return next((n.strip()[:200] for n in names if n and n.strip()), None)
 
 
 def _store(

@@ -211,26 +211,45 @@ class SpecCache:
     """
 
     def __init__(self) -> None:
-        self._specs: dict[str, LoadedSpec] = {}
+        self._specs: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def get(self, cache_key: str) -> LoadedSpec | None:
-        return self._specs.get(cache_key)
+        found: LoadedSpec | None = self._specs.get(cache_key)
+        return found
 
-    def load(self, cache_key: str, spec_document: dict[str, Any]) -> LoadedSpec:
-        """Restore a stored spec (``ParsedProcess.spec_document``), cached by ``cache_key``."""
-        loaded = self._specs.get(cache_key)
-        if loaded is None:
+    def remember(self, cache_key: str, build: Callable[[], Any]) -> Any:
+        """``build()`` once per key: what is derived from immutable versions (a DMN version's tables too).
+        ``build`` must not call back into this cache (the lock is not reentrant)."""
+        found = self._specs.get(cache_key)
+        if found is None:
             with self._lock:
-                loaded = self._specs.get(cache_key)
-                if loaded is None:
-                    spec = _SPEC_REGISTRY.restore(spec_document["spec"])
-                    subs = {
-                        name: _SPEC_REGISTRY.restore(sub)
-                        for name, sub in spec_document["subprocess_specs"].items()
-                    }
-                    loaded = LoadedSpec(spec, subs)
-                    self._specs[cache_key] = loaded
+                found = self._specs.get(cache_key)
+                if found is None:
+                    found = build()
+                    self._specs[cache_key] = found
+        return found
+
+    def load(
+        self,
+        cache_key: str,
+        spec_document: dict[str, Any],
+        adjust: Callable[[LoadedSpec], None] | None = None,
+    ) -> LoadedSpec:
+        """Restore a stored spec (``ParsedProcess.spec_document``), cached by ``cache_key``; ``adjust``
+        changes the fresh copy before anyone shares it (bound decision tables: app.workflow.decisions)."""
+
+        def restore() -> LoadedSpec:
+            spec = _SPEC_REGISTRY.restore(spec_document["spec"])
+            subs = {
+                name: _SPEC_REGISTRY.restore(sub) for name, sub in spec_document["subprocess_specs"].items()
+            }
+            loaded = LoadedSpec(spec, subs)
+            if adjust is not None:
+                adjust(loaded)
+            return loaded
+
+        loaded: LoadedSpec = self.remember(cache_key, restore)
         return loaded
 
 

@@ -26,7 +26,7 @@ from app.audit.services import Actor, record
 from app.clock import as_utc, now
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.extensions import db
-from app.workflow import incidents, notices, operators, rows
+from app.workflow import decisions, incidents, notices, operators, rows
 from app.workflow.deploy import latest_definition
 from app.workflow.engine import EngineError, EngineInstance, FailedElement, LoadedSpec, ReadyUserTask
 from app.workflow.live import live_workflows
@@ -76,16 +76,27 @@ class InstanceParked(Conflict):
 # -- loading and locking ----------------------------------------------------------------------------
 
 
-def _loaded_spec(definition_id: int) -> LoadedSpec:
+def _loaded_spec(definition_id: int, decision_bindings: dict[str, int] | None = None) -> LoadedSpec:
+    if decision_bindings:  # the DMN versions bound at the instance's start (app.workflow.decisions)
+        return decisions.bound_spec(
+            definition_id,
+            decision_bindings,
+            lambda: _loaded_spec(definition_id),
+            lambda: _document(definition_id),
+        )
     cache = runtime.spec_cache()  # per app: ids are per database
     cache_key = f"definition:{definition_id}"
     cached = cache.get(cache_key)  # checked first: avoids loading the large JSON column
     if cached is not None:
         return cached
-    document = db.session.execute(
+    return cache.load(cache_key, _document(definition_id))
+
+
+def _document(definition_id: int) -> dict[str, Any]:
+    document: dict[str, Any] = db.session.execute(
         select(ProcessDefinition.spec_document).where(ProcessDefinition.id == definition_id)
     ).scalar_one()
-    return cache.load(cache_key, document)
+    return document
 
 
 _WITH_STATE = undefer(ProcessInstance.state)
@@ -143,13 +154,17 @@ def _engine(instance: ProcessInstance) -> EngineInstance:
     when the live cache has it (the caller holds the lock), else restored from the state."""
     engine = live_workflows().take(db.session(), instance.id, instance.definition_id, instance.state)
     if engine is None:
-        engine = EngineInstance.restore(_loaded_spec(instance.definition_id), instance.state)
+        engine = EngineInstance.restore(
+            _loaded_spec(instance.definition_id, instance.decision_bindings), instance.state
+        )
     return engine
 
 
 def _read_engine(instance: ProcessInstance) -> EngineInstance:
     """A restored copy for reading (no lock held): never the live object another step may be using."""
-    return EngineInstance.restore(_loaded_spec(instance.definition_id), instance.state)
+    return EngineInstance.restore(
+        _loaded_spec(instance.definition_id, instance.decision_bindings), instance.state
+    )
 
 
 def _run_engine(
@@ -205,8 +220,14 @@ def _new_instance(
     **started: Any,
 ) -> ProcessInstance:
     timestamp = now()
+    # Decided now: the newest DMN version of each decision the process calls decides for this instance
+    # for its whole life; a table deployed later applies to the next instance (app.workflow.decisions).
+    bindings = decisions.bind(definition.id, _loaded_spec(definition.id))
+    if bindings:
+        started["decision_bindings"] = bindings
     instance = ProcessInstance(
         definition_id=definition.id,
+        decision_bindings=bindings,
         process_key=definition.key,
         business_key=business_key,
         case_id=case_id,
@@ -244,7 +265,9 @@ def start_instance(
 ) -> StepOutcome:
     definition = latest_definition(process_key)
     instance = _new_instance(definition, business_key, case_id, actor)
-    engine = EngineInstance.start(_loaded_spec(definition.id), {**variables, "instance_id": instance.id})
+    engine = EngineInstance.start(
+        _loaded_spec(definition.id, instance.decision_bindings), {**variables, "instance_id": instance.id}
+    )
     # What starts a process (a report, a launch, a filing) is stored whatever the process then does: even an
     # operator's refusal is an incident here, never a lost report.
     failure = _run_engine(instance, actor, engine.run, persons_step=False)
@@ -334,7 +357,9 @@ def start_by_message(
         raise Conflict(f"several processes start on message '{name}': {keys}", {"message": name})
     definition = listening[0]
     instance = _new_instance(definition, business_key, None, actor, message=name)
-    engine = EngineInstance.start(_loaded_spec(definition.id), {"instance_id": instance.id})
+    engine = EngineInstance.start(
+        _loaded_spec(definition.id, instance.decision_bindings), {"instance_id": instance.id}
+    )
 
     def start() -> None:
         engine.run()

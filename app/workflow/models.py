@@ -63,6 +63,8 @@ class ProcessInstance(db.Model):  # type: ignore[name-defined]
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The DMN versions it decides with, bound at start (app.workflow.decisions); None: its version's own.
+    decision_bindings: Mapped[dict[str, int] | None] = mapped_column(JSON)
 
     definition: Mapped[ProcessDefinition] = relationship()
 

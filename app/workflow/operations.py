@@ -52,7 +52,9 @@ def on_terminated(listener: TerminationListener) -> TerminationListener:
 
 def _engine(instance: ProcessInstance) -> RepairableEngine:
     """A fresh restore of the locked instance's state (never the live object: repairs are rare)."""
-    return RepairableEngine.restore(instances._loaded_spec(instance.definition_id), instance.state)
+    return RepairableEngine.restore(
+        instances._loaded_spec(instance.definition_id, instance.decision_bindings), instance.state
+    )
 
 
 def _locked(instance_id: int, allowed: tuple[str, ...], operation: str) -> ProcessInstance:

@@ -44,6 +44,7 @@ def app(make_app: AppFactory, request: pytest.FixtureRequest, tmp_path: Path) ->
         rules = app.extensions["gridcase.deploy_rules"]()
         for name in (
             "case_handling.bpmn",
+            "sensor_alarm_route.dmn",  # the decision sensor_alarm.bpmn calls: deployed before it
             "sensor_alarm.bpmn",
         ):  # not the whole folder: others are adding to it
             deploy.deploy_file(name, (PROJECT_ROOT / "bpmn" / name).read_bytes(), rules)
