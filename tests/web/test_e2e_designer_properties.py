@@ -65,6 +65,7 @@ def _select(page: Any, element_id: str) -> None:
             const m = window.gridcaseModeler;
             const el = m.get('elementRegistry').get(id);
             const canvas = m.get('canvas');
+            canvas.scrollToElement(el, { top: 80, bottom: 80, left: 200, right: 80 });  // clear of the palette
             const box = canvas.viewbox(), rect = canvas.getContainer().getBoundingClientRect();
             const at = el.waypoints
                 ? { x: (el.waypoints[0].x + el.waypoints[1].x) / 2,
@@ -187,6 +188,14 @@ def test_designer_builds_a_new_process_with_the_properties_panel(
         assert event.after is not None and event.after["key"] == KEY and event.after["version"] == 1
         assert event.actor_label == "designer1"
 
+    # Version 1 opened again: the panel reads back what was set in it.
+    _select(page, "verify_noise")
+    assert page.input_value("#bio-properties-panel-gc-form") == "confirm_clear.schema.json"
+    assert page.is_checked("#bio-properties-panel-gc-role-grid_worker")
+    assert page.is_checked("#bio-properties-panel-gc-role-community_staff")
+    assert not page.is_checked("#bio-properties-panel-gc-role-resident")
+    screenshot(page, "designer-properties-task")
+
     # A bad condition typed in the panel: the live check's sandbox problem shows on the field itself.
     _select(page, "flow_cleared")
     _type(page, "gc-condition", "clear_decision.__class__")
@@ -207,3 +216,50 @@ def test_designer_builds_a_new_process_with_the_properties_panel(
             select(ProcessDefinition.version).where(ProcessDefinition.key == KEY)
         ).scalars()
         assert list(versions) == [1]
+
+
+def test_shipped_diagrams_keep_their_extensions_and_the_panel_shows_operators_in_either_language(
+    live_server: LiveServer, page_as: Callable[..., Any], tmp_path: Path
+) -> None:
+    _seed(live_server, tmp_path)
+    page = page_as("designer1")
+    page.goto(f"{live_server.url}/design/processes/case_handling/edit")
+    page.wait_for_selector('#modeler[data-ready="true"]')
+
+    # Every spiffworkflow extension of every shipped diagram survives the modeler with our moddle descriptor:
+    # none is dropped as an unknown type, and the exported XML has as many as the file.
+    for path in sorted((PROJECT_ROOT / "bpmn").glob("*.bpmn")):
+        original = path.read_text(encoding="utf-8")
+        result = page.evaluate(
+            """async xml => {
+                const m = window.gridcaseModeler;
+                const imported = await m.importXML(xml);
+                const saved = await m.saveXML({ format: true });
+                return { warnings: imported.warnings.map(w => w.message), xml: saved.xml };
+            }""",
+            original,
+        )
+        lost = [w for w in result["warnings"] if "spiffworkflow" in w or "unknown type" in w]
+        assert lost == [], path.name
+        assert result["xml"].count("<spiffworkflow:") == original.count("<spiffworkflow:"), path.name
+
+    # A service task: its operator picked, the registry's documentation under it, its parameters as lines.
+    page.evaluate(
+        "xml => window.gridcaseModeler.importXML(xml)",
+        (PROJECT_ROOT / "bpmn" / "case_handling.bpmn").read_text(encoding="utf-8"),
+    )
+    page.evaluate("() => window.gridcaseModeler.get('canvas').zoom('fit-viewport')")
+    _select(page, "finish_withdrawn")
+    assert page.input_value("#bio-properties-panel-gc-operator") == "case.finish"
+    operator_entry = page.inner_text('[data-entry-id="gc-operator"]')
+    assert "算子" in operator_entry and "结束案件: set the final status" in operator_entry
+    assert page.input_value("#bio-properties-panel-gc-parameters") == 'status = "withdrawn"'
+
+    # English pages: bpmn-js and the panel in English.
+    with page.expect_navigation():
+        page.click("text=English")
+    page.wait_for_selector('#modeler[data-ready="true"]')
+    assert page.get_attribute('.djs-palette [data-action="create.task"]', "aria-label") == "Create task"
+    _select(page, "triage")
+    assert "Task settings" in page.inner_text("#properties-panel")
+    assert "Candidate roles" in page.inner_text("#properties-panel")

@@ -95,18 +95,19 @@ function userTaskGroups(element, translate) {
     function () {
       return getVocabulary().units.map(function (u) { return { value: u.value, label: u.label + ' (' + u.value + ')' }; });
     });
+  /* The two required properties first (form, roles), then the optional ones. */
   return [
-    { id: 'gc-user-task', label: translate('Task'), component: Group, shouldOpen: true, entries: [
-      formEntry,
+    { id: 'gc-user-task', label: translate('Task settings'), component: Group, shouldOpen: true, entries: [formEntry] },
+    { id: 'gc-candidate-roles', label: translate('Candidate roles'), component: Group, shouldOpen: true,
+      entries: getVocabulary().roles.map(roleEntry) },
+    { id: 'gc-assignment', label: translate('Assignment and due time'), component: Group, shouldOpen: true, entries: [
       propertyText('candidateUser', 'Candidate user', 'An expression giving a username: that user gets the task.'),
       unitEntry,
       propertyText('assigneeFrom', 'Assignee from', 'The id of an earlier task: whoever completed it gets this one.'),
       propertyText('dueAt', 'Due at', 'An expression giving an ISO time, e.g. add_hours(now(), 24).'),
       propertyText('gridCode', 'Grid code', 'For a task without a case: an expression giving its grid code.'),
       propertyText('caseStatus', 'Case status', 'The case status while this task is open.')
-    ] },
-    { id: 'gc-candidate-roles', label: translate('Candidate roles'), component: Group, shouldOpen: true,
-      entries: getVocabulary().roles.map(roleEntry) }
+    ] }
   ];
 }
 
