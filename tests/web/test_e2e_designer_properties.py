@@ -65,7 +65,7 @@ def _select(page: Any, element_id: str) -> None:
             const m = window.gridcaseModeler;
             const el = m.get('elementRegistry').get(id);
             const canvas = m.get('canvas');
-            canvas.scrollToElement(el, { top: 80, bottom: 80, left: 200, right: 80 });  // clear of the palette
+            canvas.scrollToElement(el, { top: 80, bottom: 80, left: 200, right: 80 });  // off the palette
             const box = canvas.viewbox(), rect = canvas.getContainer().getBoundingClientRect();
             const at = el.waypoints
                 ? { x: (el.waypoints[0].x + el.waypoints[1].x) / 2,
