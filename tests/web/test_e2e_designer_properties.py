@@ -110,6 +110,7 @@ def test_designer_builds_a_new_process_with_the_properties_panel(
     page.fill("#new-process-key", "case_handling")
     page.click("#new-process-button")
     assert "case_handling" in page.inner_text("#new-process-key-error")
+    screenshot(page, "designer-new-process")
     page.fill("#new-process-key", KEY)
     page.fill("#new-process-name", "噪音投诉核查")
     page.click("#new-process-button")
