@@ -100,4 +100,4 @@ bench: setup
 	$(BIN)/python -m bench.locate
 
 clean:
-	rm -rf $(VENV) node_modules instance test-output
+	rm -rf $(VENV) node_modules instance test-output $(BUNDLE_DIR)

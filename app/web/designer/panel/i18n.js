@@ -66,9 +66,16 @@ var ZH = {
   'Link': '链接',
   'Multi-instance': '多实例',
   'Documentation: Timer events': '文档:定时器事件',
-  'A time duration defined as ISO 8601 durations format.': '按 ISO 8601 时长格式定义的时长。',
-  'A specific point in time defined as ISO 8601 combined date and time representation.': '按 ISO 8601 日期时间格式定义的时间点。',
-  'A cycle defined as ISO 8601 repeating intervals format.': '按 ISO 8601 重复区间格式定义的周期。',
+  'A time duration defined as ISO 8601 durations format.': '给出 ISO 8601 时长的 Python 表达式:固定值须加引号,如 "PT2H"。',
+  'A specific point in time defined as ISO 8601 combined date and time representation.': '给出 ISO 8601 时间点的 Python 表达式:固定值须加引号,如 "2026-01-01T08:00:00+08:00"。',
+  'A cycle defined as ISO 8601 repeating intervals format.': '给出 ISO 8601 重复周期的 Python 表达式:固定值须加引号,如 "R3/PT1H"。',
+  'UTC time': 'UTC 时间',
+  'UTC plus 2 hours zone offset': 'UTC+2 时区',
+  'every 10 seconds, up to 5 times': '每 10 秒一次,最多 5 次',
+  'every day, infinitely': '每天一次,一直重复',
+  '15 seconds': '15 秒',
+  '1 hour and 30 minutes': '1 小时 30 分钟',
+  '14 days': '14 天',
   'Element must have an ID.': '元素必须有标识。',
   'ID must be unique.': '标识必须唯一。',
   'ID must not contain spaces.': '标识不能包含空格。',
@@ -142,8 +149,15 @@ var ZH = {
   'Called process': '调用的流程'
 };
 
+/* English: the panel's own words, but for timer values, which are Python expressions here (quoted literals). */
+var EN = {
+  'A time duration defined as ISO 8601 durations format.': 'A Python expression giving an ISO 8601 duration: quote a fixed value, e.g. "PT2H".',
+  'A specific point in time defined as ISO 8601 combined date and time representation.': 'A Python expression giving an ISO 8601 time: quote a fixed value, e.g. "2026-01-01T08:00:00+08:00".',
+  'A cycle defined as ISO 8601 repeating intervals format.': 'A Python expression giving an ISO 8601 cycle: quote a fixed value, e.g. "R3/PT1H".'
+};
+
 export function dictionaryFor(locale) {
-  return /^zh/i.test(locale || '') ? ZH : {};
+  return /^zh/i.test(locale || '') ? ZH : EN;
 }
 
 /* bpmn-js's translate(template, replacements): the template in the page's language, {name} filled in. */
