@@ -8,7 +8,18 @@ PORT ?= 5000
 
 .PHONY: run stack test setup lint typecheck pytest migrate demo bench clean translations compile-translations
 
-setup: $(VENV)/.installed node_modules/.installed compile-translations
+setup: $(VENV)/.installed node_modules/.installed bundles compile-translations
+
+# ES-module-only libraries bundled with the pinned esbuild from entry files of ours (served: app/web/vendor.py).
+BUNDLE_DIR := build/bundles
+PANEL_SOURCES := $(wildcard app/web/designer/panel/*)
+.PHONY: bundles
+bundles: $(BUNDLE_DIR)/properties-panel.js
+
+$(BUNDLE_DIR)/properties-panel.js: node_modules/.installed $(PANEL_SOURCES)
+	node_modules/.bin/esbuild app/web/designer/panel/entry.js --bundle --minify --format=iife \
+	  --target=es2019 --jsx=automatic --jsx-import-source=@bpmn-io/properties-panel/preact \
+	  --log-level=warning --outfile=$@
 
 # The web blueprints' gettext catalogues (.po in git, .mo compiled here, never committed).
 CATALOGUES := app/web/translations \
@@ -89,4 +100,4 @@ bench: setup
 	$(BIN)/python -m bench.locate
 
 clean:
-	rm -rf $(VENV) node_modules instance test-output
+	rm -rf $(VENV) node_modules instance test-output $(BUNDLE_DIR)

@@ -72,3 +72,42 @@ def vendor(package: str, filename: str) -> ResponseReturnValue:
 @bp.app_context_processor
 def _vendor_context() -> dict[str, Any]:
     return {"vendor_url": vendor_url}
+
+
+# --- bundles built at set-up -----------------------------------------------------------------------
+# Libraries that ship only ES modules are bundled by esbuild (pinned in package.json) from an entry file of
+# ours, by ``make setup`` (Makefile: BUNDLES), into this git-ignored folder; never committed, never a CDN.
+BUNDLE_DIR = PROJECT_ROOT / "build" / "bundles"
+BUNDLES = frozenset(
+    {
+        "properties-panel.js",  # bpmn-js-properties-panel + our provider: app/web/designer/panel/entry.js
+    }
+)
+
+
+def bundle_url(filename: str) -> str:
+    if filename not in BUNDLES:
+        raise ValueError(f"{filename!r} is not a declared bundle")
+    return url_for("web.bundle", filename=filename)
+
+
+def bundle_file(view_args: dict[str, Any]) -> Path | None:
+    filename = str(view_args.get("filename", ""))
+    return BUNDLE_DIR / filename if filename in BUNDLES else None
+
+
+assets.serves_files("web.bundle", bundle_file)
+
+
+@bp.route("/vendor-bundles/<filename>")
+def bundle(filename: str) -> ResponseReturnValue:
+    if filename not in BUNDLES:
+        abort(404)
+    if not (BUNDLE_DIR / filename).is_file():
+        abort(404, description=f"{filename} is not built: run 'make setup' (it runs esbuild)")
+    return send_from_directory(BUNDLE_DIR, filename)
+
+
+@bp.app_context_processor
+def _bundle_context() -> dict[str, Any]:
+    return {"bundle_url": bundle_url}

@@ -176,7 +176,7 @@ def test_each_page_loads_only_the_libraries_it_uses(app: Flask) -> None:
         },
         "designer": {
             "/design/processes": set(),
-            "/design/processes/case_handling/edit": {"bpmn-js"},
+            "/design/processes/case_handling/edit": {"bpmn-js", "@bpmn-io/properties-panel"},
             "/design/forms/triage.schema.json": {"@json-editor/json-editor"},
         },
         "dispatcher": {"/dispatch/": set()},  # an empty queue: no report, so no map

@@ -23,4 +23,5 @@ from app.web.designer import diff_views as _diff_views  # noqa: E402,F401  (vers
 from app.web.designer import dmn_views as _dmn_views  # noqa: E402,F401  (decision tables)
 from app.web.designer import importing as _importing  # noqa: E402,F401  (import page)
 from app.web.designer import migration_views as _migration_views  # noqa: E402,F401  (migration page)
+from app.web.designer import new_process, vocabulary  # noqa: E402,F401  (new process; the panel's pickers)
 from app.web.designer import views as _views  # noqa: E402,F401  (registers the routes on bp)

@@ -28,6 +28,7 @@ class DiagramProblem:
     line: int | None = None
     element_name: str | None = None
     severity: str = "error"  # error: refuses the deploy | warning: reported only
+    reason: str | None = None  # the stable English reason (the properties panel maps it to its field)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,6 +60,7 @@ def _problem(details: dict[str, Any]) -> DiagramProblem:
         line=line if isinstance(line, int) else None,
         element_name=details.get("element_name") or None,
         severity=str(details.get("severity") or "error"),
+        reason=str(details["reason"]) if details.get("reason") else None,
     )
 
 
@@ -109,18 +111,24 @@ def validate_diagram(definition: ProcessDefinition, xml: str) -> tuple[list[str]
     Raises DiagramRejected. The edited file must still define ``definition.key``: renaming the process id in
     the modeler would otherwise deploy a different process and leave this one as it was.
     """
+    return validate_file_xml(definition.file_name, definition.key, xml)
+
+
+def validate_file_xml(file_name: str, key: str, xml: str) -> tuple[list[str], list[DiagramProblem]]:
+    """``validate_diagram`` for a file name and the process key it must define (a new process has no
+    definition yet)."""
     content = _encode(xml)
     rules = runtime.deploy_rules()
     try:
-        parsed = deploy.validate_file(definition.file_name, content, rules)
+        parsed = deploy.validate_file(file_name, content, rules)
     except InvalidInput as exc:
         raise DiagramRejected([_locate(p, content) for p in _problems_from(exc)]) from exc
     keys = [p.key for p in parsed]
-    if definition.key not in keys:
+    if key not in keys:
         raise DiagramRejected(
             [
                 DiagramProblem(
-                    f"the diagram no longer defines process '{definition.key}' "
+                    f"the diagram no longer defines process '{key}' "
                     f"(it defines {', '.join(keys) or 'no executable process'}); keep the process id",
                     element_id=keys[0] if keys else None,
                 )
@@ -132,8 +140,13 @@ def validate_diagram(definition: ProcessDefinition, xml: str) -> tuple[list[str]
 def deploy_diagram(definition: ProcessDefinition, xml: str, actor: Any) -> DiagramDeployed:
     """Validate, then deploy through ``deploy.deploy_file`` (versioned by content, audited as
     ``process.deployed``). The caller commits."""
-    validate_diagram(definition, xml)
+    return deploy_file_xml(definition.file_name, definition.key, xml, actor)
+
+
+def deploy_file_xml(file_name: str, key: str, xml: str, actor: Any) -> DiagramDeployed:
+    """``deploy_diagram`` for a file name and the process key it must define."""
+    validate_file_xml(file_name, key, xml)
     rules = runtime.deploy_rules()
-    results = deploy.deploy_file(definition.file_name, _encode(xml), rules, actor=actor)
-    mine = next(r for r in results if r.definition.key == definition.key)
-    return DiagramDeployed(definition.key, mine.definition.version, mine.created)
+    results = deploy.deploy_file(file_name, _encode(xml), rules, actor=actor)
+    mine = next(r for r in results if r.definition.key == key)
+    return DiagramDeployed(key, mine.definition.version, mine.created)

@@ -15,7 +15,15 @@
   var LIVE_CHECK_DELAY_MS = 1200;
   var marked = [];
 
-  var modeler = new window.BpmnJS({ container: root, keyboard: { bindTo: document } });
+  /* The properties panel (bundle built at set-up: app/web/designer/panel/) and the page's language. */
+  var panel = window.GridcasePanel;
+  var modeler = new window.BpmnJS({
+    container: root,
+    keyboard: { bindTo: document },
+    propertiesPanel: { parent: "#properties-panel", layout: panel.layout },
+    additionalModules: panel.modules(msg.locale),
+    moddleExtensions: panel.moddleExtensions
+  });
   window.gridcaseModeler = modeler;
 
   /* SpiffWorkflow lets a reference name a process variable, not an element: a multi-instance task's
@@ -48,7 +56,13 @@
     deployButton.disabled = busy;
   }
 
+  /* The panel shows the selected element's problems on their fields (panel/problems.js). */
+  function problemsToPanel(problems) {
+    modeler.get("eventBus").fire("gridcase.problems", { problems: problems });
+  }
+
   function clearProblems() {
+    problemsToPanel([]);
     var canvas = modeler.get("canvas");
     marked.forEach(function (id) {
       canvas.removeMarker(id, ERROR_MARKER);
@@ -92,7 +106,8 @@
       item.appendChild(document.createTextNode(problem.message + (where.length ? " (" + where.join(", ") + ")" : "")));
       problemList.appendChild(item);
     });
-    if (marked.length) { focusElement(marked[0]); }
+    problemsToPanel(problems);
+    if (marked.length && !liveChecking) { focusElement(marked[0]); }
   }
 
   /* Bring an element into view at full size: a large diagram fitted to the screen shows it too small. */
@@ -164,6 +179,7 @@
           statusLine.appendChild(document.createTextNode(" "));
           statusLine.appendChild(link);
           root.dataset.deployedVersion = body.version;
+          if (msg.openAfterDeploy === "true") { window.location.assign(body.edit_url); }
         } else if (response.status === 422 && body.details && body.details.problems) {
           showProblems(body.details.problems);
           setStatus(msg.msgInvalid, "error");
@@ -180,12 +196,15 @@
      after a check in flight if the diagram changed meanwhile. */
   var liveTimer = null;
   var checking = false;
+  var liveChecking = false;  /* a live check does not move the view away from what the designer edits */
   var changedWhileChecking = false;
   function liveCheck() {
     if (checking) { changedWhileChecking = true; return; }
     checking = true;
+    liveChecking = true;
     validate().finally(function () {
       checking = false;
+      liveChecking = false;
       if (changedWhileChecking) { changedWhileChecking = false; scheduleLiveCheck(); }
     });
   }
@@ -201,11 +220,17 @@
   setBusy(true);
   setStatus(msg.msgLoading);
 
-  fetch(msg.xmlUrl, { credentials: "same-origin" })
-    .then(function (response) {
+  function getText(url) {
+    return fetch(url, { credentials: "same-origin" }).then(function (response) {
       if (!response.ok) { throw new Error("HTTP " + response.status); }
       return response.text();
-    })
+    });
+  }
+
+  /* The pickers' values first, so the panel offers them from the first selection. */
+  getText(msg.vocabularyUrl)
+    .then(function (text) { panel.setVocabulary(JSON.parse(text)); })
+    .then(function () { return getText(msg.xmlUrl); })
     .then(function (xml) { return modeler.importXML(xml); })
     .then(function () {
       modeler.get("canvas").zoom("fit-viewport");
