@@ -221,6 +221,7 @@ def test_every_shipped_diagram_saved_by_the_modeler_unchanged_reads_as_no_change
             original,
         )
         raw = xml_diff(original, saved, "file", "modeler")
-        assert raw.added + raw.removed > 100, (path.name, raw.added, raw.removed)
+        # Hand-written diagrams differ on most lines; one written in the modeler's own layout on a few.
+        assert raw.added + raw.removed > 20, (path.name, raw.added, raw.removed)
         assert canonical_xml(saved) == canonical_xml(original), path.name
         assert semantic_diff(original, saved).identical, path.name
