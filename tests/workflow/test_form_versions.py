@@ -223,3 +223,24 @@ def test_a_form_deployed_unchanged_is_one_version_shared_by_deployments(forms_fo
     (forms_folder / FORM).write_text(json.dumps(_schema(10, with_place=False), indent=4), encoding="utf-8")
     (again,) = deploy_diagram("fv_probe.bpmn", _diagram())
     assert not again.created
+
+
+def test_the_form_editor_says_what_a_save_changes_and_lists_the_deployed_versions(client, forms_folder):
+    deploy_diagram("fv_probe.bpmn", _diagram())
+    sign_in(client, "designer")
+    page = client.get(f"/design/forms/{FORM}").get_data(as_text=True)
+    assert "已打开的任务继续使用其流程版本部署时的表单" in page
+    assert 'data-form-version="1" class="current"' in page and "fv_probe v1" in page
+    assert 'id="form-not-deployed"' not in page
+
+    _edit_form(_schema(100, with_place=True), _ui("Note v2"))
+    page = client.get(f"/design/forms/{FORM}").get_data(as_text=True)
+    assert 'data-form-version="1"' in page and 'data-form-version="1" class="current"' not in page
+    assert 'id="form-not-deployed"' in page  # saved, in no deployment yet
+
+    deploy_diagram("fv_probe.bpmn", _diagram())
+    page = client.get(f"/design/forms/{FORM}").get_data(as_text=True)
+    assert 'data-form-version="2" class="current"' in page and "fv_probe v2" in page
+    assert 'id="form-not-deployed"' not in page
+    listing = client.get("/design/forms").get_data(as_text=True)
+    assert "已打开的任务保持其版本的表单" in listing
