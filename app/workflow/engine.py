@@ -37,7 +37,7 @@ from SpiffWorkflow.util.task import TaskState
 from app import runtime
 from app.runtime import RuntimeUnavailable
 from app.workflow import check_messages, checks, history, operators, reuse
-from app.workflow.call_binding import BoundSubWorkflowConverter, BoundWorkflow
+from app.workflow.call_binding import BINDINGS, BoundSubWorkflowConverter, BoundWorkflow, binding_of
 from app.workflow.guards import DEFAULT_BUDGET_SECONDS
 from app.workflow.sandbox import RestrictedEnvironment
 from app.workflow.timers import CLOCK_TIMERS, parse_timer_value
@@ -445,6 +445,14 @@ def _describe_process(
                 )
             user_tasks.append(
                 UserTaskInfo(element_id, task_spec.bpmn_name or element_id, task_spec.lane, properties)
+            )
+        if kind == "CallActivity" and binding_of(task_spec) not in BINDINGS:
+            problems.append(
+                DeploymentError(
+                    file_name,
+                    element_id,
+                    f"calledElementBinding '{binding_of(task_spec)}' is not one of: {', '.join(BINDINGS)}",
+                )
             )
         operation = getattr(task_spec, "operation_name", None)
         if operation is not None:

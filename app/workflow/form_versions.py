@@ -160,21 +160,6 @@ def frozen_form(form_version_id: int) -> FrozenForm:
     return form
 
 
-def frozen_forms(form_version_ids: Iterable[int | None]) -> dict[int, FrozenForm]:
-    """Several frozen forms at once, those not cached yet read in one query (a page of an inbox)."""
-    cache = _cache()
-    wanted = {i for i in form_version_ids if i is not None}
-    missing = wanted - cache.forms.keys()
-    if missing:
-        rows = db.session.execute(select(FormVersion).where(FormVersion.id.in_(sorted(missing)))).scalars()
-        with cache.lock:
-            for row in rows:
-                cache.forms.setdefault(
-                    row.id, FrozenForm(row.id, row.name, row.version, row.schema, row.ui_schema)
-                )
-    return {i: cache.forms[i] for i in wanted if i in cache.forms}
-
-
 # -- the form editor's view -------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from flask import Flask
 
 from app.auth.roles import ALL_ROLES
 from app.config import PROJECT_ROOT
+from app.errors import InvalidInput
 from app.extensions import db
 from app.workflow import deploy, instances
 from app.workflow.form_version_models import FormVersion
@@ -161,3 +162,14 @@ def test_deploying_the_same_caller_after_its_callee_changed_is_a_new_version_wit
     assert _start("fv_frozen").name == "第二版"
     versions = db.session.query(ProcessDefinition).filter_by(key="fv_frozen").count()
     assert versions == 2
+
+
+def test_an_unknown_binding_is_refused_at_deploy_naming_the_call(forms_folder):
+    deploy_diagram("fv_callee.bpmn", _callee("第一版"))
+    with pytest.raises(InvalidInput) as refused:
+        deploy_diagram("fv_bad.bpmn", _caller("fv_bad", "newest"))
+    problems = refused.value.details["problems"]
+    reason = "calledElementBinding 'newest' is not one of: deployment, latest"
+    assert [(p["element_id"], p["element_name"], p["reason"]) for p in problems] == [("call", "调用", reason)]
+    assert problems[0]["message"].endswith("不能是 newest")
+    assert db.session.query(ProcessDefinition).filter_by(key="fv_bad").count() == 0
