@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.audit.models import AuditEvent
 from app.auth.roles import ALL_ROLES
@@ -244,3 +244,34 @@ def test_the_form_editor_says_what_a_save_changes_and_lists_the_deployed_version
     assert 'id="form-not-deployed"' not in page
     listing = client.get("/design/forms").get_data(as_text=True)
     assert "已打开的任务保持其版本的表单" in listing
+
+
+def test_the_inbox_titles_tasks_from_their_frozen_forms_without_a_query_per_task(app, client, forms_folder):
+    deploy_diagram("fv_probe.bpmn", _diagram())
+    old = [_start() for _ in range(3)]
+    _edit_form(_schema(10, with_place=False), _ui("Note v2"))
+    deploy_diagram("fv_probe.bpmn", _diagram())
+    new = [_start() for _ in range(3)]
+    sign_in(client, "dispatcher")
+    client.set_cookie("lang", "en")
+
+    def inbox() -> tuple[str, int]:
+        statements: list[str] = []
+        listen = lambda *args: statements.append(args[2])  # noqa: E731  (before_cursor_execute's statement)
+        event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            page = client.get("/m/?scope=claimable").get_data(as_text=True)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listen)
+        return page, len(statements)
+
+    page, _cold = inbox()
+    for task in old:
+        assert re.search(rf'/m/tasks/{task.id}"[^>]*>Note v1<', page), task.id
+    for task in new:
+        assert re.search(rf'/m/tasks/{task.id}"[^>]*>Note v2<', page), task.id
+    # warm, the English inbox asks the database exactly what the Chinese one asks (which reads no form)
+    _page, english = inbox()
+    client.set_cookie("lang", "zh_CN")
+    _page, chinese = inbox()
+    assert english == chinese
