@@ -275,3 +275,35 @@ def test_the_inbox_titles_tasks_from_their_frozen_forms_without_a_query_per_task
     client.set_cookie("lang", "zh_CN")
     _page, chinese = inbox()
     assert english == chinese
+
+
+def test_migrating_an_instance_moves_its_open_task_to_the_target_versions_form_and_undo_back(
+    client, auth, forms_folder
+):
+    deploy_diagram("fv_probe.bpmn", _diagram())
+    task = _start()
+    _edit_form(_schema(100, with_place=True), _ui("Note v2"))
+    (second,) = deploy_diagram("fv_probe.bpmn", _diagram())
+    v1, v2 = task.form_version_id, form_versions.version_id(second.definition.id, FORM)
+    assert v1 != v2 and v2 is not None
+
+    moved = client.post(
+        f"/api/v1/process-definitions/{KEY}/migrations", json={"target_version": 2}, headers=auth("admin")
+    )
+    assert moved.status_code == 200, moved.get_json()
+    assert moved.get_json()["counts"] == {"migrated": 1}
+    db.session.expire_all()
+    row = db.session.get(HumanTask, task.id)
+    assert row.status == TaskStatus.READY and row.form_version_id == v2  # the same task row, the new form
+    assert set(_task(client, auth, task.id)["form_schema"]["properties"]) == {"note", "place"}
+    migrated = db.session.execute(
+        select(AuditEvent).where(AuditEvent.action == "instance.migrated")
+    ).scalar_one()
+    assert migrated.data["relabelled_task_ids"] == [task.id]
+
+    migration_id = moved.get_json()["items"][0]["migration_id"]
+    undone = client.post(f"/api/v1/instance-migrations/{migration_id}/undo", headers=auth("admin"))
+    assert undone.status_code == 200, undone.get_json()
+    db.session.expire_all()
+    assert db.session.get(HumanTask, task.id).form_version_id == v1
+    assert set(_task(client, auth, task.id)["form_schema"]["properties"]) == {"note"}
