@@ -173,3 +173,31 @@ def test_an_unknown_binding_is_refused_at_deploy_naming_the_call(forms_folder):
     assert [(p["element_id"], p["element_name"], p["reason"]) for p in problems] == [("call", "调用", reason)]
     assert problems[0]["message"].endswith("不能是 newest")
     assert db.session.query(ProcessDefinition).filter_by(key="fv_bad").count() == 0
+
+
+def test_migrating_a_caller_leaves_a_latest_bound_callee_on_its_version(client, auth, forms_folder):
+    deploy_diagram("fv_callee.bpmn", _callee("第一版"))
+    deploy_diagram("fv_latest.bpmn", _caller("fv_latest", "latest"))
+    deploy_diagram("fv_callee.bpmn", _callee("第二版"))
+    task = _start("fv_latest")
+    assert task.name == "第二版"
+    # a new caller version (the call renamed), then the callee moves on again
+    deploy_diagram(
+        "fv_latest.bpmn",
+        _caller("fv_latest", "latest").replace('name="调用"'.encode(), 'name="调用流程"'.encode()),
+    )
+    deploy_diagram("fv_callee.bpmn", _callee("第三版"))
+
+    moved = client.post(
+        "/api/v1/process-definitions/fv_latest/migrations", json={"target_version": 2}, headers=auth("admin")
+    )
+    assert moved.status_code == 200, moved.get_json()
+    assert moved.get_json()["counts"] == {"migrated": 1}
+    db.session.expire_all()
+    instance = db.session.get(ProcessInstance, task.instance_id)
+    assert db.session.get(ProcessDefinition, instance.definition_id).version == 2
+    restored = instances.restored_engine(instance.definition_id, instance.state)
+    assert [t.name for t in restored.ready_user_tasks()] == ["第二版"]
+    row = db.session.get(HumanTask, task.id)
+    assert row.status == TaskStatus.READY and row.name == "第二版"
+    assert _complete(client, auth, row).status == InstanceStatus.COMPLETED
