@@ -1,40 +1,60 @@
-"""The Alembic revision of frozen forms on existing data (SQLite file built by the real migrations): every
-deployed version freezes the forms in forms/ as they are, its tasks get them, and the deployment's hash is
-what deploying the same diagram computes now, so a redeploy is no new version."""
+"""The Alembic revision of frozen forms on existing data (SQLite and PostgreSQL, built by the real
+migrations): every deployed version freezes the forms in forms/ as they are, its tasks get them, and the
+deployment's hash is what deploying the same diagram computes now, so a redeploy is no new version."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import JSON, bindparam, text
 
 from app import create_app
 from app.extensions import db
 from app.workflow import form_versions
 from app.workflow.forms import FormRegistry
-from tests.conftest import _settings
+from tests.conftest import POSTGRES_URL, _settings, postgres_available
+from tests.test_migrations import _reset_postgres_schema
 
 BEFORE = "d4e5f6a7b8c9"  # the revision before form versions
-NOW = "2026-11-02 09:00:00+00:00"
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def old_database(tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(_settings(f"sqlite:///{tmp_path / 'old.sqlite3'}", tmp_path))
-    with app.app_context():
-        upgrade(revision=BEFORE)
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def old_database(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """A database at the revision before form versions: a throwaway SQLite file, or the PostgreSQL test
+    database emptied for the test and rebuilt at the head afterwards (as the session fixture left it)."""
+    if request.param == "sqlite":
+        app = create_app(_settings(f"sqlite:///{tmp_path / 'old.sqlite3'}", tmp_path))
+        with app.app_context():
+            upgrade(revision=BEFORE)
+            yield app
+            db.session.remove()
+            db.engine.dispose()
+        return
+    postgres_available()
+    app = create_app(_settings(POSTGRES_URL, tmp_path))
+    _reset_postgres_schema()
+    try:
+        with app.app_context():
+            upgrade(revision=BEFORE)
+            yield app
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        _reset_postgres_schema()
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
 
 
 def _insert(sql: str, **params: object) -> None:
-    db.session.execute(text(sql), params)
+    json_params = [bindparam(name, type_=JSON) for name in ("tasks",) if name in params]
+    db.session.execute(text(sql).bindparams(*json_params), params)
 
 
 def test_existing_deployments_and_tasks_get_todays_forms_frozen(old_database: Flask) -> None:
@@ -61,7 +81,7 @@ def test_existing_deployments_and_tasks_get_todays_forms_frozen(old_database: Fl
             key=key,
             hash=f"{definition_id:064d}",
             file=f"{key}.bpmn",
-            tasks=json.dumps(user_tasks),
+            tasks=user_tasks,
             now=NOW,
         )
     _insert(
