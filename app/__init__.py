@@ -48,6 +48,8 @@ def init_security(app: Flask) -> None:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
         )
+
+
 def init_logging(settings: Settings) -> None:
     from app.logs import configure_logging
 
@@ -98,7 +100,8 @@ def init_workflow(app: Flask) -> None:
     from app.inspections import operators as _inspection_operators  # noqa: F401  (inspection.*, forms)
     from app.jobs import on_instance_job_failed
     from app.mediation import operators as _mediation_operators  # noqa: F401  (registers mediation.*)
-    from app.workflow import deploy, instances, migration_undo, operations, scheduler
+    from app.workflow import call_binding, deploy, instances, migration_undo, operations, scheduler
+    from app.workflow.callees import DeployedCallees
     from app.workflow.engine import SpecCache
     from app.workflow.forms import FormRegistry
 
@@ -107,6 +110,7 @@ def init_workflow(app: Flask) -> None:
     runtime.install_workflow(
         app, SpecCache(), forms, lambda: deploy.default_rules(forms.exists, set(ALL_ROLES))
     )
+    call_binding.use_resolver(DeployedCallees())  # call activities bound to the callee's newest version
     instances.on_step(mirror_case_status)
     operations.on_terminated(close_case_of_terminated_instance)
     on_instance_job_failed(scheduler.park_on_job_failure)  # a job's last failure parks its instance

@@ -13,6 +13,7 @@ from app.inspections.models import Campaign, CampaignItem, InspectionPhoto, Plac
 from app.jobs.models import JobOutbox
 from app.mediation.models import Dispute, DisputeDocument, DisputeParty, MediationSession, MediationVolunteer
 from app.units.models import Unit, UnitGrid
+from app.workflow.form_version_models import DefinitionForm, FormVersion
 from app.workflow.migration_models import InstanceMigration
 from app.workflow.models import EngineIncident, HumanTask, ProcessDefinition, ProcessInstance
 
@@ -42,6 +43,8 @@ ALL_MODELS = (
     ProcessDefinition,
     ProcessInstance,
     EngineIncident,
+    DefinitionForm,
+    FormVersion,
     InstanceMigration,
     EmergencyPlan,
     Emergency,

@@ -178,10 +178,10 @@ FROM (
 """
 
 _DEFINITION = """
-INSERT INTO process_definition (key, name, version, content_hash, file_name, kind, bpmn_xml, spec_document,
-  user_tasks, start_messages, deployed_at)
-VALUES ('case_handling', '案件处置 (bench)', 1, 'bench', 'case_handling.bpmn', 'bpmn', '', '{}', '[]', '[]',
-        now())
+INSERT INTO process_definition (key, name, version, content_hash, frozen_hash, file_name, kind, bpmn_xml,
+  spec_document, user_tasks, start_messages, deployed_at)
+VALUES ('case_handling', '案件处置 (bench)', 1, 'bench', 'bench', 'case_handling.bpmn', 'bpmn', '', '{}',
+        '[]', '[]', now())
 """
 
 _INSTANCES = """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.extensions import db
 from app.grids.scope import in_subtrees, scope_of
 from app.http import paginate
-from app.workflow import instances, notices
+from app.workflow import form_versions, instances, notices
 from app.workflow.forms import FormNotFound, FormRegistry, FormValidationError
 from app.workflow.models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus
 
@@ -81,7 +82,28 @@ def register_form_builder(form_key: str, builder: FormBuilder) -> None:
 
 def _built_schema(task: HumanTask) -> dict[str, Any] | None:
     builder = _form_builders.get(task.form_key or "")
-    return builder(task, forms().load(task.form_key)) if builder is not None and task.form_key else None
+    if builder is None or not task.form_key:
+        return None
+    return builder(task, copy.deepcopy(_frozen_schema(task)))
+
+
+def _frozen_schema(task: HumanTask) -> dict[str, Any]:
+    """The schema of the task's form as its deployment froze it (shared: never change it). A task created
+    before forms were frozen has none recorded: the file in ``forms/`` (FormNotFound when it is gone)."""
+    if task.form_version_id is not None:
+        return form_versions.frozen_form(task.form_version_id).schema
+    return forms().load(str(task.form_key))
+
+
+def task_ui_schema(task: HumanTask) -> dict[str, Any] | None:
+    """The UI hints of the task's form as its deployment froze them (shared: read only)."""
+    return _frozen_ui_schema(task) if task.form_key else None
+
+
+def _frozen_ui_schema(task: HumanTask) -> dict[str, Any] | None:
+    if task.form_version_id is not None:
+        return form_versions.frozen_form(task.form_version_id).ui_schema
+    return forms().ui_schema(str(task.form_key))
 
 
 # -- who may do what --------------------------------------------------------------------------------
@@ -211,8 +233,8 @@ def task_form(task: HumanTask) -> TaskForm:
     if not task.form_key:
         return TaskForm({"type": "object", "properties": {}, "additionalProperties": False}, None)
     try:
-        schema = _built_schema(task) or forms().load(task.form_key)
-        return TaskForm(schema, forms().ui_schema(task.form_key))
+        schema = _built_schema(task) or copy.deepcopy(_frozen_schema(task))
+        return TaskForm(schema, copy.deepcopy(_frozen_ui_schema(task)))
     except FormNotFound as exc:
         raise NotFound(str(exc)) from exc
 
@@ -355,7 +377,14 @@ def complete(user: User, task_id: int, data: dict[str, Any]) -> instances.StepOu
         try:
             refs, built = DatabaseFormReferences(), _built_schema(task)
             if built is None:
-                clean = forms().validate(task.form_key, data, case_id=task.case_id, refs=refs)
+                clean = forms().validate_document(
+                    _frozen_schema(task),
+                    data,
+                    case_id=task.case_id,
+                    refs=refs,
+                    name=task.form_key,
+                    cached=task.form_version_id is not None,  # a frozen schema lives as long as the app
+                )
             else:
                 clean = forms().validate_document(
                     built, data, case_id=task.case_id, refs=refs, name=task.form_key

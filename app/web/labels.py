@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from app.categories.models import Category
 from app.clock import as_utc, now
 from app.extensions import db
-from app.tasks.services import forms
+from app.tasks.services import task_ui_schema
 from app.timelimits.calendar import CalendarError, TimeLimit
 from app.web.blueprint import bp
 from app.web.i18n import current_language
@@ -101,7 +101,7 @@ def task_title(task: HumanTask) -> str:
     gives its title (``"ui:locales": {"en": {"title"}}`` of the UI schema), else the diagram's name stays."""
     if current_language() == "en" and task.form_key:
         try:
-            ui = forms().ui_schema(task.form_key) or {}
+            ui = task_ui_schema(task) or {}  # the frozen form's: cached per app, no query per task
         except FormNotFound:
             ui = {}
         title = ((ui.get("ui:locales") or {}).get("en") or {}).get("title")

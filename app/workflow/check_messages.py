@@ -97,6 +97,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"the process never closes its case .*",
             "流程中没有结案步骤(case.finish):它办理的案件将一直处于未结状态",
         ),
+        (
+            r"calledElementBinding '(?P<a>.*)' is not one of: .*",
+            "调用活动的版本绑定 calledElementBinding 只能是 deployment(随部署)"
+            "或 latest(调用时最新),不能是 {a}",
+        ),
         (r"not well-formed XML: (?P<a>.+)", "XML 格式错误:{a}"),
         (
             r'no executable process \(isExecutable="true"\) in the file',

@@ -12,12 +12,14 @@ from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import undefer
 
+from app import runtime
 from app.audit.services import Actor, record
 from app.clock import now
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
-from app.workflow import operators
+from app.workflow import form_versions, operators
 from app.workflow.engine import DeploymentError, ParsedProcess, ValidationRules, parse_documents
+from app.workflow.forms import FormNotFound, FormSchemaError
 from app.workflow.models import ProcessDefinition
 
 FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,150}\.(bpmn|dmn)$")
@@ -49,6 +51,13 @@ def _other_documents(exclude_file: str) -> dict[str, bytes]:
 def validate_file(file_name: str, content: bytes, rules: ValidationRules) -> list[ParsedProcess]:
     """Every check ``deploy_file`` makes, storing nothing: the processes ``content`` defines, or InvalidInput
     naming the file, the element and the reason (the designer's validate button runs exactly this)."""
+    return _parsed(file_name, content, rules)[0]
+
+
+def _parsed(
+    file_name: str, content: bytes, rules: ValidationRules
+) -> tuple[list[ParsedProcess], dict[str, bytes]]:
+    """``validate_file``, with the documents the file was parsed with (itself and every deployed file)."""
     if not FILE_NAME.match(file_name):
         raise InvalidInput("bad file name", {"file": f"{file_name!r}: expected name.bpmn or name.dmn"})
     if len(content) > MAX_FILE_BYTES:
@@ -59,7 +68,7 @@ def validate_file(file_name: str, content: bytes, rules: ValidationRules) -> lis
         raise InvalidInput("file is not UTF-8 text", {"file": str(exc)}) from exc
     documents = {**_other_documents(file_name), file_name: content}
     try:
-        return parse_documents(file_name, documents, rules)
+        return parse_documents(file_name, documents, rules), documents
     except DeploymentError as exc:
         errors = [p for p in getattr(exc, "problems", [exc]) if p.severity == "error"]
         more = f" (and {len(errors) - 1} more problems: see details.problems)" if len(errors) > 1 else ""
@@ -69,8 +78,10 @@ def validate_file(file_name: str, content: bytes, rules: ValidationRules) -> lis
 def deploy_file(
     file_name: str, content: bytes, rules: ValidationRules, actor: Actor | None = None
 ) -> list[DeployResult]:
-    """Parse, validate and store ``content``. Same bytes as an existing version: that version, unchanged."""
-    parsed = validate_file(file_name, content, rules)
+    """Parse, validate and store ``content``, freezing the forms its user tasks name and the processes it
+    calls. Same bytes, forms and callees as an existing version: that version, unchanged; the same bytes
+    after a form or a called process changed: a new version (``form_versions``, ``call_binding``)."""
+    parsed, documents = _parsed(file_name, content, rules)
     text = content.decode("utf-8")
     content_hash = hashlib.sha256(content).hexdigest()
 
@@ -86,6 +97,8 @@ def deploy_file(
                 {},
                 [],
                 [],
+                {},
+                {},
                 actor,
             )
         ]
@@ -101,6 +114,8 @@ def deploy_file(
                 p.spec_document,
                 [ut.__dict__ for ut in p.user_tasks],
                 p.start_messages,
+                _form_contents(p),
+                _callee_hashes(p, documents),
                 actor,
                 start_form=p.start_form,
             ),
@@ -117,6 +132,28 @@ def _dmn_name(content: bytes) -> str | None:
     return next((n.strip()[:200] for n in names if n and n.strip()), None)
 
 
+def _form_contents(parsed: ParsedProcess) -> dict[str, tuple[dict[str, Any], Any]]:
+    """The forms the process's user tasks name, as ``forms/`` holds them now: what its deployment freezes."""
+    names = [t.properties.get("formJsonSchemaFilename") for t in parsed.user_tasks]
+    try:
+        return form_versions.current_contents([n for n in names if n], runtime.forms())
+    except (FormNotFound, FormSchemaError) as exc:
+        raise InvalidInput(f"{parsed.file_name}: {exc}", {"form": str(exc)}) from exc
+
+
+def _callee_hashes(parsed: ParsedProcess, documents: dict[str, bytes]) -> dict[str, str]:
+    """``{called process: hash of the file it was parsed from}``: the callees frozen with the caller (its
+    ``deployment``-bound calls run them), so deploying the same caller after a callee changed is a new
+    version that calls the new callee."""
+    called = parsed.spec_document.get("subprocess_specs", {})
+    files = {name: sub.get("file") for name, sub in called.items()}
+    return {
+        name: hashlib.sha256(documents[file]).hexdigest()
+        for name, file in files.items()
+        if file in documents and file != parsed.file_name
+    }
+
+
 def _store(
     key: str,
     name: str,
@@ -127,12 +164,17 @@ def _store(
     spec_document: dict[str, Any],
     user_tasks: list[dict[str, Any]],
     start_messages: list[str],
+    forms: dict[str, tuple[dict[str, Any], Any]],
+    callees: dict[str, str],
     actor: Actor | None,
     start_form: dict[str, Any] | None = None,
 ) -> DeployResult:
+    frozen_hash = form_versions.frozen_hash(forms, callees)
     existing = db.session.execute(
         select(ProcessDefinition).where(
-            ProcessDefinition.key == key, ProcessDefinition.content_hash == content_hash
+            ProcessDefinition.key == key,
+            ProcessDefinition.content_hash == content_hash,
+            ProcessDefinition.frozen_hash == frozen_hash,
         )
     ).scalar_one_or_none()
     if existing is not None:
@@ -145,6 +187,7 @@ def _store(
         name=name,
         version=(latest or 0) + 1,
         content_hash=content_hash,
+        frozen_hash=frozen_hash,
         file_name=file_name,
         kind=kind,
         bpmn_xml=text,
@@ -157,12 +200,19 @@ def _store(
     )
     db.session.add(definition)
     db.session.flush()
+    frozen = form_versions.freeze(definition.id, forms)
     record(
         "process.deployed",
         entity_type="process_definition",
         entity_id=definition.id,
         actor=actor,
-        after={"key": key, "version": definition.version, "content_hash": content_hash, "file": file_name},
+        after={
+            "key": key,
+            "version": definition.version,
+            "content_hash": content_hash,
+            "file": file_name,
+            "forms": {name: version.version for name, version in sorted(frozen.items())},
+        },
     )
     return DeployResult(definition, created=True)
 

@@ -25,6 +25,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
@@ -36,6 +37,7 @@ from SpiffWorkflow.util.task import TaskState
 from app import runtime
 from app.runtime import RuntimeUnavailable
 from app.workflow import check_messages, checks, history, operators, reuse, start_forms
+from app.workflow.call_binding import BINDINGS, BoundSubWorkflowConverter, BoundWorkflow, binding_of
 from app.workflow.guards import DEFAULT_BUDGET_SECONDS
 from app.workflow.sandbox import RestrictedEnvironment
 from app.workflow.timers import CLOCK_TIMERS, parse_timer_value
@@ -174,6 +176,8 @@ class _StateConverter(BpmnWorkflowConverter):
         dct = WorkflowConverter.to_dict(self, workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        if getattr(workflow, "bound_calls", None):  # callees bound at their call's start (call_binding)
+            dct["bound_calls"] = dict(workflow.bound_calls)
         return dct
 
     def from_dict(self, dct: dict[str, Any]) -> BpmnWorkflow:
@@ -182,6 +186,8 @@ class _StateConverter(BpmnWorkflowConverter):
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
+        for call_task_id, definition_id in dct.pop("bound_calls", {}).items():
+            workflow.bind(call_task_id, definition_id)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         return workflow
@@ -191,7 +197,10 @@ _restoring = threading.local()
 _SPEC_REGISTRY = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
 for _timer_class, _typename in CLOCK_TIMERS.items():  # stored specs restore to the clock-reading timers
     TimerConditionalEventDefinitionConverter(_timer_class, _SPEC_REGISTRY, _typename)
-_STATE_REGISTRY = BpmnWorkflowSerializer.configure({**SPIFF_CONFIG, BpmnWorkflow: _StateConverter})
+_STATE_REGISTRY = BpmnWorkflowSerializer.configure(
+    {**SPIFF_CONFIG, BpmnWorkflow: _StateConverter, BpmnSubWorkflow: BoundSubWorkflowConverter}
+)
+_StateConverter(BoundWorkflow, _STATE_REGISTRY, "BpmnWorkflow")  # states stored before keep restoring
 _STATE_SERIALIZER = BpmnWorkflowSerializer(_STATE_REGISTRY)
 
 
@@ -461,6 +470,14 @@ def _describe_process(
             user_tasks.append(
                 UserTaskInfo(element_id, task_spec.bpmn_name or element_id, task_spec.lane, properties)
             )
+        if kind == "CallActivity" and binding_of(task_spec) not in BINDINGS:
+            problems.append(
+                DeploymentError(
+                    file_name,
+                    element_id,
+                    f"calledElementBinding '{binding_of(task_spec)}' is not one of: {', '.join(BINDINGS)}",
+                )
+            )
         operation = getattr(task_spec, "operation_name", None)
         if operation is not None:
             if operation not in rules.operator_names:
@@ -498,6 +515,8 @@ class ReadyUserTask:
     name: str
     lane: str | None
     properties: dict[str, str]
+    # The callee version bound at its call's start this task runs in (call_binding); None: the instance's.
+    definition_id: int | None = None
 
 
 class EngineInstance:
@@ -509,7 +528,7 @@ class EngineInstance:
 
     @classmethod
     def start(cls, loaded: LoadedSpec, variables: dict[str, Any]) -> EngineInstance:
-        workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=SCRIPT_ENGINE)
+        workflow = BoundWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=SCRIPT_ENGINE)
         # Variables go on the start task so every path inherits them.
         start_task = workflow.task_tree
         start_task.data.update(variables)
@@ -749,6 +768,7 @@ class EngineInstance:
                     name=spec.bpmn_name or spec.bpmn_id,
                     lane=spec.lane,
                     properties=dict((getattr(spec, "extensions", None) or {}).get("properties", {})),
+                    definition_id=self._workflow.bound_definition_of(task.workflow),
                 )
             )
         return tasks

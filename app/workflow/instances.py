@@ -26,7 +26,7 @@ from app.audit.services import Actor, record
 from app.clock import as_utc, now
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.extensions import db
-from app.workflow import decisions, incidents, notices, operators, rows
+from app.workflow import decisions, form_versions, incidents, notices, operators, rows
 from app.workflow.deploy import latest_definition
 from app.workflow.engine import EngineError, EngineInstance, FailedElement, LoadedSpec, ReadyUserTask
 from app.workflow.live import live_workflows
@@ -648,13 +648,16 @@ def _new_row(
 ) -> dict[str, Any]:
     """The column values of a new human_task row (every column but the id and ``_UNSET_ON_NEW_TASK``)."""
     due_value = _evaluate_property(engine, task, "dueAt")
+    form_key = task.properties.get("formJsonSchemaFilename")
     return {
         "instance_id": instance.id,
         "case_id": instance.case_id,
         "spiff_task_id": task.task_id,
         "element_id": task.element_id,
         "name": task.name,
-        "form_key": task.properties.get("formJsonSchemaFilename"),
+        "form_key": form_key,
+        # frozen by the deployment the task comes from: the instance's, or a callee's bound at its call
+        "form_version_id": form_versions.version_id(task.definition_id or instance.definition_id, form_key),
         "lane": task.lane,
         "candidate_roles": HumanTask.join_roles(
             [r.strip() for r in task.properties.get("candidateRoles", "").split(",") if r.strip()]

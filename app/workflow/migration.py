@@ -28,7 +28,7 @@ from app.auth.roles import Role
 from app.clock import as_utc, now
 from app.errors import NotFound
 from app.extensions import db
-from app.workflow import instances, rows
+from app.workflow import form_versions, instances, rows
 from app.workflow.migration_messages import message
 from app.workflow.migration_models import InstanceMigration
 from app.workflow.models import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance
@@ -330,7 +330,7 @@ def migrate_instance(
     previous_timer = instance.next_timer_at
     rows.update([instance], {"definition_id": target.id})  # Core, as a step writes: no ORM flush
     step = instances.persist_replaced_state(instance, engine, actor)
-    relabelled = relabel_open_tasks(step.open_tasks, engine)
+    relabelled = relabel_open_tasks(step.open_tasks, engine, target.id)
     timestamp = now()
     migration: InstanceMigration = rows.insert(
         InstanceMigration,
@@ -381,9 +381,10 @@ def iso(value: datetime | None) -> str | None:
     return as_utc(value).isoformat() if value is not None else None
 
 
-def relabel_open_tasks(open_tasks: list[HumanTask], engine: Any) -> list[int]:
-    """Open tasks that stay (same element, same task id) take the new version's name, form, lane, roles and
-    case status; who holds them and who they are offered to stay as they are."""
+def relabel_open_tasks(open_tasks: list[HumanTask], engine: Any, definition_id: int) -> list[int]:
+    """Open tasks that stay (same element, same task id) take the new version's name, form (the version of it
+    the new deployment froze), lane, roles and case status; who holds them and who they are offered to stay
+    as they are."""
     ready = {t.task_id: t for t in engine.ready_user_tasks()}
     relabelled = []
     for row in open_tasks:
@@ -391,9 +392,11 @@ def relabel_open_tasks(open_tasks: list[HumanTask], engine: Any) -> list[int]:
         if task is None:
             continue
         roles = [r.strip() for r in task.properties.get("candidateRoles", "").split(",") if r.strip()]
+        form_key = task.properties.get("formJsonSchemaFilename")
         wanted = {
             "name": task.name,
-            "form_key": task.properties.get("formJsonSchemaFilename"),
+            "form_key": form_key,
+            "form_version_id": form_versions.version_id(task.definition_id or definition_id, form_key),
             "lane": task.lane,
             "candidate_roles": HumanTask.join_roles(roles),
             "case_status": task.properties.get("caseStatus"),

@@ -97,7 +97,7 @@ def undo(migration_id: int, actor: Actor | None, lang: str = "zh-CN") -> UndoRes
     engine = instances.restored_engine(migration.from_definition_id, previous_state)
     rows.update([instance], {"definition_id": migration.from_definition_id})
     step = instances.persist_replaced_state(instance, engine, actor)
-    relabel_open_tasks(step.open_tasks, engine)
+    relabel_open_tasks(step.open_tasks, engine, migration.from_definition_id)
     timestamp = now()
     migration.undone_at = timestamp
     migration.undone_by_id = actor.id if actor is not None else None

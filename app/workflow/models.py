@@ -17,7 +17,10 @@ class ProcessDefinition(db.Model):  # type: ignore[name-defined]
     __tablename__ = "process_definition"
     __table_args__ = (
         UniqueConstraint("key", "version", name="uq_process_definition_key_version"),
-        UniqueConstraint("key", "content_hash", name="uq_process_definition_key_content_hash"),
+        # The same file with the same frozen forms and callees is the same version (see ``frozen_hash``).
+        UniqueConstraint(
+            "key", "content_hash", "frozen_hash", name="uq_process_definition_key_content_hash_frozen_hash"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -25,6 +28,9 @@ class ProcessDefinition(db.Model):  # type: ignore[name-defined]
     name: Mapped[str] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
+    # Of the forms and called processes this version froze (app.workflow.form_versions): the same file
+    # deployed after a form changed is a new version, whose tasks get the new form; the older's keep theirs.
+    frozen_hash: Mapped[str] = mapped_column(String(64))
     file_name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(8), default="bpmn")  # bpmn | dmn
     # Large and immutable: loaded only when the spec cache misses or someone asks for the XML.
@@ -105,6 +111,8 @@ class HumanTask(db.Model):  # type: ignore[name-defined]
     element_id: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
     form_key: Mapped[str | None] = mapped_column(String(120))
+    # The version of ``form_key`` the task's deployment froze: the task renders and validates with it.
+    form_version_id: Mapped[int | None] = mapped_column(ForeignKey("form_version.id"))
     lane: Mapped[str | None] = mapped_column(String(120))
     # Delimited ",grid_worker,department_handler," so "role in candidates" is a portable LIKE.
     candidate_roles: Mapped[str] = mapped_column(String(200))

@@ -95,7 +95,10 @@ def _workflow_diffs(workflow: Any, diff: VersionDiff) -> list[tuple[Any, Workflo
     pairs: list[tuple[Any, WorkflowDiff | None, Any]] = [
         (workflow, WorkflowDiff(workflow, diff.top), diff.target.spec)
     ]
+    bound_definition_of = getattr(workflow, "bound_definition_of", None)
     for sub in workflow.subprocesses.values():
+        if bound_definition_of is not None and bound_definition_of(sub) is not None:
+            continue  # a callee bound at its call's start keeps its own version (call_binding)
         spec_diff = diff.subprocesses.get(sub.spec.name)
         target = diff.target.subprocess_specs.get(sub.spec.name)
         pairs.append((sub, WorkflowDiff(sub, spec_diff) if spec_diff is not None else None, target))
@@ -190,6 +193,8 @@ def move(engine: EngineInstance, diff: VersionDiff) -> MoveCheck:
                 wf._remove_task(task.id)
         _drop_stale_predictions(wf)
     workflow.subprocess_specs = diff.target.subprocess_specs
+    for call_task_id, definition_id in getattr(workflow, "bound_calls", {}).items():
+        workflow.bind(call_task_id, definition_id)  # what those callees call stays known, as on a restore
     _recompute_changed_timers(workflow, timers)
     return checked
 

@@ -1,9 +1,10 @@
 """Editing the task forms in the forms folder: read the files as written, check them, save them.
 
-Forms are files, not deployed versions: a diagram names its form by file name (``formJsonSchemaFilename``)
-and every task validates against the file as it is when the task is completed (app/workflow/forms.py,
-cached by modification time). So saving a form is writing its file, and the change applies to open tasks
-of every deployed version at once. What makes that safe:
+A diagram names its form by file name (``formJsonSchemaFilename``); the files are the forms being designed.
+Deploying a diagram freezes the forms it names (app/workflow/form_versions.py), and a task renders and
+validates with its deployment's frozen form. So saving a form is writing its file, and the change reaches the
+next deployment of the processes using it; open tasks keep the form of their version. What makes the save
+safe:
 
 - the same checks as loading a form (``validate_schema_document``): a broken schema is never written;
 - optimistic locking: the editor sends the hash of the files it opened, a save over someone else's change
@@ -34,6 +35,7 @@ from app.audit.services import record
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.processes.services import latest_definitions
+from app.workflow import form_versions
 from app.workflow.forms import FORM_NAME_RE, FormRegistry, validate_schema_document
 
 SCHEMA_SUFFIX = ".schema.json"
@@ -246,6 +248,21 @@ def form_uses() -> dict[str, list[FormUse]]:
 
 def definitions_using(name: str) -> list[FormUse]:
     return form_uses().get(name, [])
+
+
+def form_history(source: FormSource) -> list[form_versions.FormVersionUse]:
+    """The deployed versions of the form (newest first, with the process versions that froze each); the one
+    with the content of the file as it is now is marked ``current``."""
+    return form_versions.history(source.name, _content_hash(source) if source.exists else None)
+
+
+def _content_hash(source: FormSource) -> str | None:
+    try:
+        schema = json.loads(source.schema_text)
+        ui = json.loads(source.ui_text) if source.ui_text.strip() else None
+    except ValueError:
+        return None
+    return form_versions.content_hash(schema, ui)
 
 
 # --- files that change with the transaction -------------------------------------------------------

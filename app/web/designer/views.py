@@ -172,7 +172,12 @@ def form_editor(name: str) -> Any:
     allow_inline_style_attributes(
         "json-editor sets style attributes on checkboxes and visually hidden labels"
     )
-    return render_template("designer/form_editor.html", form=source, uses=forms.definitions_using(name))
+    return render_template(
+        "designer/form_editor.html",
+        form=source,
+        uses=forms.definitions_using(name),
+        versions=forms.form_history(source),
+    )
 
 
 @bp.route("/forms/<name>/check", methods=["POST"])
