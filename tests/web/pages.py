@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
-from flask import g
+import pytest
+from flask import Flask, g
 from flask.testing import FlaskClient
 
+from app.extensions import db
 from tests.conftest import PASSWORD
 
 _META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
@@ -45,3 +48,15 @@ class PageClient(FlaskClient):
         for name in ("_login_user", "csrf_token"):
             g.pop(name, None)
         return super().open(*args, **kwargs)
+
+
+@pytest.fixture(name="app")
+def page_app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """The ``app`` of the page tests that import it, with ``PageClient`` as its test client: SQLite unless a
+    test asks for PostgreSQL too (``parametrize("app", ["sqlite", "postgresql"], indirect=True)``)."""
+    app = make_app(getattr(request, "param", "sqlite"))
+    app.test_client_class = PageClient
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()

@@ -7,7 +7,6 @@ beside the field, and the database unchanged (``fingerprint``)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -24,21 +23,15 @@ from app.workflow.models import HumanTask, TaskStatus
 from tests.cases.territory import COMMUNITY, DISTRICT, EAST_GRID, WEST_GRID, add_unit, assign, build_territory
 from tests.conftest import PASSWORD
 from tests.helpers import fingerprint, open_task, report, walk_to
-from tests.web.pages import PageClient, csrf_token, post_form, sign_in
+from tests.web.pages import (
+    csrf_token,
+    page_app,  # noqa: F401  (the app fixture: SQLite, PostgreSQL when asked)
+    post_form,
+    sign_in,
+)
 from tests.web.seed import deploy_case_handling
 
 NEW_PASSWORD = "Qingshui-River-42"
-
-
-@pytest.fixture
-def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
-    # SQLite unless a test asks for PostgreSQL too (the list and audit queries: the production database).
-    app = make_app(getattr(request, "param", "sqlite"))
-    app.test_client_class = PageClient
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,18 +25,11 @@ from tests.cases.territory import DISTRICT, EAST_COMPOUND, EAST_POINT, WEST_GRID
 from tests.emergency.conftest import UNIT_HANDLERS, report_in, task_for
 from tests.factories import staff_territory
 from tests.helpers import case_events, case_row, count, fingerprint, fire_next_timer, jpeg
-from tests.web.pages import PageClient, csrf_token, sign_in
-
-
-@pytest.fixture
-def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
-    # SQLite unless a test asks for PostgreSQL too (the list's and the board's queries: production's database)
-    app = make_app(getattr(request, "param", "sqlite"))
-    app.test_client_class = PageClient
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+from tests.web.pages import (
+    csrf_token,
+    page_app,  # noqa: F401  (the app fixture: SQLite, PostgreSQL when asked)
+    sign_in,
+)
 
 
 @pytest.fixture

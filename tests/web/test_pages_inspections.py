@@ -8,7 +8,6 @@ the gas unit (serving the east grid only)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -39,7 +38,11 @@ from tests.cases.territory import (
 from tests.factories import staff_territory
 from tests.helpers import complete_by_id as submit
 from tests.helpers import fingerprint
-from tests.web.pages import PageClient, csrf_token, sign_in
+from tests.web.pages import (
+    csrf_token,
+    page_app,  # noqa: F401  (the app fixture: SQLite, PostgreSQL when asked)
+    sign_in,
+)
 
 # code: (name, type, (lat, lon)); east: R1, R2 (restaurants); west: S1 (shop), G1 (gas user)
 PLACES = {
@@ -49,17 +52,6 @@ PLACES = {
     "G1": ("张家燃气用户", "gas_user", (30.751, 103.921)),
 }
 PAGES = ("/inspections/", "/inspections/places")
-
-
-@pytest.fixture
-def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
-    # SQLite unless a test asks for PostgreSQL too (the map and history queries: the production database).
-    app = make_app(getattr(request, "param", "sqlite"))
-    app.test_client_class = PageClient
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,20 +27,13 @@ from app.workflow import scheduler
 from connectors.ingest import ingest
 from tests.cases.territory import DISTRICT, EAST_OPEN_POINT, WEST_GRID, WEST_POINT, assign, build_territory
 from tests.helpers import count, ensure_catalogue, fingerprint
-from tests.web.pages import PageClient, csrf_token, sign_in
+from tests.web.pages import (
+    csrf_token,
+    page_app,  # noqa: F401  (the app fixture: SQLite, PostgreSQL when asked)
+    sign_in,
+)
 
 CSV_HEADER = "device_id,friendly_name,device_type,lat,lon,address,building_code,resident_name,contacts\n"
-
-
-@pytest.fixture
-def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
-    # SQLite unless a test asks for PostgreSQL too (the import's savepoints: the production database).
-    app = make_app(getattr(request, "param", "sqlite"))
-    app.test_client_class = PageClient
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ at its west point in the west grid.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -25,23 +24,16 @@ from app.web.workbench import duplicates, picker, queue
 from app.workflow.models import HumanTask, TaskStatus
 from tests.cases.territory import DISTRICT, EAST_GRID, WEST_GRID, WEST_POINT, assign, build_territory
 from tests.helpers import case_events, case_row, open_task, report, walk_to
-from tests.web.pages import PageClient, csrf_token, sign_in
+from tests.web.pages import (
+    csrf_token,
+    page_app,  # noqa: F401  (the app fixture: SQLite, PostgreSQL when asked)
+    sign_in,
+)
 from tests.web.seed import deploy_case_handling
 
 # About 100 m and 1 km north of tests.helpers.report()'s default point (30.7589, 103.9718).
 NEAR = (30.7598, 103.9718)
 FAR = (30.7679, 103.9718)
-
-
-@pytest.fixture
-def app(make_app: Any, request: pytest.FixtureRequest) -> Iterator[Flask]:
-    # SQLite unless a test asks for PostgreSQL too (the queries' tests: the production database).
-    app = make_app(getattr(request, "param", "sqlite"))
-    app.test_client_class = PageClient
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 @pytest.fixture
