@@ -14,7 +14,7 @@ from app.jobs.models import JobOutbox
 from app.mediation.models import Dispute, DisputeDocument, DisputeParty, MediationSession, MediationVolunteer
 from app.units.models import Unit, UnitGrid
 from app.workflow.migration_models import InstanceMigration
-from app.workflow.models import EngineIncident, HumanTask, ProcessDefinition, ProcessInstance
+from app.workflow.models import EngineIncident, HumanTask, ProcessDefinition, ProcessInstance, ProcessJoin
 
 ALL_MODELS = (
     AuditEvent,
@@ -55,4 +55,5 @@ ALL_MODELS = (
     Campaign,
     CampaignItem,
     InspectionPhoto,
+    ProcessJoin,
 )
