@@ -8,7 +8,8 @@ of this process: the database server's own work (PostgreSQL) is not in it, SQLit
 
 Prints per N: fan-out CPU, acknowledgement CPU in total and per unit, and the per-unit ratio 200 / 10 (1.0
 would be linear). Each responder reports in in an instance of its own (``app.workflow.children``): the
-target (issue #19) is a ratio of at most 1.5 and a fan-out to 200 units under 2 s of CPU. Median of ``--runs``. Run: ``python -m bench.emergency [--runs R] [--postgres URL]``
+target (issue #19) is a ratio of at most 1.5 and a fan-out to 200 units under 2 s of CPU.
+Median of ``--runs``. Run: ``python -m bench.emergency [--runs R] [--postgres URL]``
 (the PostgreSQL database is emptied and rebuilt: give it one of its own).
 """
 
