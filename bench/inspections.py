@@ -194,17 +194,23 @@ def report(label: str, figures: list[Figures]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="places per campaign")
     parser.add_argument("--completions", type=int, default=500, help="inspections completed per campaign")
-    parser.add_argument("--postgres", metavar="URL", help="also measure on this PostgreSQL database (emptied)")
+    parser.add_argument(
+        "--postgres", metavar="URL", help="also measure on this PostgreSQL database (emptied)"
+    )
     args = parser.parse_args()
     backends = [("SQLite", None)] + ([("PostgreSQL", args.postgres)] if args.postgres else [])
     for label, url in backends:
         figures = []
         for size in args.sizes:
             with tempfile.TemporaryDirectory() as tmp:
-                figures.append(measure(url or f"sqlite:///{tmp}/bench-{size}.sqlite3", size, args.completions))
+                figures.append(
+                    measure(url or f"sqlite:///{tmp}/bench-{size}.sqlite3", size, args.completions)
+                )
         report(f"{label} (time.process_time of this process)", figures)
 
 

@@ -14,7 +14,8 @@ parent), so a step on it costs the same whatever the size of the whole:
   decrement: both succeed;
 - the parent's highlighted diagram merges its children's elements (``merged_elements``), kept in a column
   of each child as it steps;
-- terminating a parent terminates its running children; terminating a child counts as its end.
+- suspending, resuming or terminating a parent does the same to its children; a terminated child counts as
+  ended.
 """
 
 from __future__ import annotations
@@ -133,6 +134,19 @@ def _on_terminated(instance: ProcessInstance, reason: str, actor: Actor | None) 
         operations.terminate(child_id, actor, reason)
 
 
+def _on_switched(instance: ProcessInstance, before: str, actor: Actor | None, reason: str) -> None:
+    """A suspended parent stops its children too (their timers, tasks, messages), as one instance did; a
+    resumed one resumes those it suspended: those in the status it left."""
+    switch = operations.suspend if instance.status == InstanceStatus.SUSPENDED else operations.resume
+    children = db.session.execute(
+        select(ProcessInstance.id)
+        .where(ProcessInstance.parent_id == instance.id, ProcessInstance.status == before)
+        .order_by(ProcessInstance.id)
+    ).scalars()
+    for child_id in list(children):
+        switch(child_id, actor, reason)
+
+
 def running_children(parent_id: int) -> list[int]:
     return list(
         db.session.execute(
@@ -165,3 +179,4 @@ def merged_elements(parent_id: int) -> tuple[set[str], set[str]]:
 
 instances.on_step(_on_step)
 operations.on_terminated(_on_terminated)
+operations.on_switched(_on_switched)
