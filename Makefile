@@ -11,8 +11,17 @@ PORT ?= 5000
 setup: $(VENV)/.installed node_modules/.installed compile-translations
 
 # The web blueprints' gettext catalogues (.po in git, .mo compiled here, never committed).
-CATALOGUES := app/web/translations app/web/supervisor/translations app/web/designer/translations \
-              app/web/operations/translations app/web/workbench/translations
+CATALOGUES := app/web/translations \
+              app/web/supervisor/translations \
+              app/web/designer/translations \
+              app/web/operations/translations \
+              app/web/workbench/translations \
+              app/web/inspections/translations \
+              app/web/sensors/translations \
+              app/web/admin/translations \
+              app/web/mediation/translations \
+              app/web/command/translations \
+              app/web/admin_data/translations
 
 compile-translations: $(VENV)/.installed
 	@for d in $(CATALOGUES); do \
@@ -21,7 +30,7 @@ compile-translations: $(VENV)/.installed
 
 # Re-extract the foundation's msgids and merge them into its catalogue (then translate the new entries).
 translations: $(VENV)/.installed
-	$(BIN)/pybabel -q extract -F babel.cfg --ignore-dirs='supervisor designer operations workbench' -k _l -k lazy_pgettext:1c,2 -o app/web/translations/messages.pot app/web
+	$(BIN)/pybabel -q extract -F babel.cfg --ignore-dirs='supervisor designer operations workbench inspections sensors command mediation admin admin_data' -k _l -k lazy_pgettext:1c,2 -o app/web/translations/messages.pot app/web
 	$(BIN)/pybabel -q update -N -d app/web/translations -i app/web/translations/messages.pot
 
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -51,7 +60,8 @@ demo: migrate
 RUN_THREADS ?= 8
 run: demo
 	@echo "gridcase (embedded mode: SQLite, in-process jobs and timers) on http://$(HOST):$(PORT)"
-	$(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads $(RUN_THREADS) wsgi:app
+	HOLIDAY_SCHEDULE_FILE=$${HOLIDAY_SCHEDULE_FILE:-instance/holidays.json} \
+	  $(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads $(RUN_THREADS) wsgi:app
 
 # The whole stack on this machine (deploy/Procfile through honcho): gunicorn, RQ workers, the scheduler,
 # the MQTT listener and a Mosquitto, on PostgreSQL and Redis as .ci/services starts them. See README.

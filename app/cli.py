@@ -126,7 +126,7 @@ def register_commands(app: Flask) -> None:
 
 
 def register_user_commands(app: Flask) -> None:
-    users = AppGroup("users", help="Users: assign people to grids.")
+    users = AppGroup("users", help="Users: assign people to grids, deactivate, reactivate, reset passwords.")
 
     @users.command("assign-grid")
     @click.argument("username")
@@ -147,5 +147,60 @@ def register_user_commands(app: Flask) -> None:
             db.session.rollback()
             _fail(f"{exc.message}: {exc.details}")
         click.echo(f"{user.username} ({user.role}): " + ", ".join(f"{g.code} {g.name}" for g in grids))
+
+    @users.command("deactivate")
+    @click.argument("username")
+    @click.option("--reason", default=None, help="why (kept in the audit log)")
+    def deactivate_command(username: str, reason: str | None) -> None:
+        """USERNAME can no longer sign in; their API tokens are refused at once (open tasks stay for
+        reassignment: the admin console's user page lists them)."""
+        from app.auth import accounts
+        from app.tasks.holders import open_tasks_of
+
+        try:
+            user = accounts.get_user(username)
+            revoked = accounts.deactivate(user, None, reason)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            _fail(f"{exc.message}: {exc.details}")
+        click.echo(f"deactivated {user.username}: {revoked} tokens revoked")
+        for task in open_tasks_of(user):
+            click.echo(f"  open task {task.id} {task.name} ({task.status}): reassign it")
+
+    @users.command("reactivate")
+    @click.argument("username")
+    def reactivate_command(username: str) -> None:
+        """USERNAME may sign in again with their password."""
+        from app.auth import accounts
+
+        try:
+            user = accounts.get_user(username)
+            accounts.reactivate(user, None)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            _fail(f"{exc.message}: {exc.details}")
+        click.echo(f"reactivated {user.username}")
+
+    @users.command("reset-password")
+    @click.argument("username")
+    @click.option(
+        "--base-url", default="", help="the site's address, for a full link (e.g. https://gc.example)"
+    )
+    def reset_password_command(username: str, base_url: str) -> None:
+        """A one-time password reset for USERNAME: a code (and link) valid once for 24 hours; shown once."""
+        from app.auth import accounts, resets
+
+        try:
+            user = accounts.get_user(username)
+            code, row = resets.issue_reset(user, None)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            _fail(f"{exc.message}: {exc.details}")
+        click.echo(f"code: {code}")
+        click.echo(f"link: {base_url.rstrip('/')}/password-reset/?code={code}")
+        click.echo(f"valid until {row.expires_at.isoformat()} (once)")
 
     app.cli.add_command(users)

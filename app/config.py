@@ -17,7 +17,19 @@ DEFAULT_WORKING_HOURS = "08:30-12:00,13:30-17:30"
 # The gettext catalogues of the web blueprints (compiled by `make setup`; .mo files are not committed).
 TRANSLATION_FOLDERS = tuple(
     PROJECT_ROOT / "app" / "web" / sub / "translations"
-    for sub in ("", "supervisor", "designer", "operations", "workbench")
+    for sub in (
+        "",
+        "supervisor",
+        "designer",
+        "operations",
+        "workbench",
+        "inspections",
+        "sensors",
+        "admin",
+        "mediation",
+        "command",
+        "admin_data",
+    )
 )
 
 
@@ -487,7 +499,7 @@ class Settings:
             )
         if self.holiday_schedule_file is not None:
             try:
-                load_schedule(self.holiday_schedule_file)
+                load_schedule(self.holiday_schedule_file, missing_ok=True)
             except CalendarError as exc:
                 raise ConfigError(f"HOLIDAY_SCHEDULE_FILE: {exc}") from exc
         if not self.bpmn_folder.is_dir():
@@ -514,9 +526,10 @@ class Settings:
 
     def working_calendar(self) -> WorkingCalendar:
         """The calendar time limits are counted on: China's working days, these working hours."""
-        schedule = load_schedule(self.holiday_schedule_file) if self.holiday_schedule_file else None
+        path = self.holiday_schedule_file
+        schedule = load_schedule(path, missing_ok=True) if path else None
         policy = cast(UnknownYears, self.unknown_holiday_years)
-        workdays = ChinaWorkdays(schedule, policy)
+        workdays = ChinaWorkdays(schedule, policy, schedule_file=path)
         return WorkingCalendar(WorkingHours.parse(self.working_hours), is_workday=workdays)
 
     def flask_config(self) -> dict[str, Any]:

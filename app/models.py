@@ -1,7 +1,7 @@
 """Every model, imported in one place so the metadata (and Alembic autogenerate) sees all tables."""
 
 from app.audit.models import AuditEvent
-from app.auth.models import ApiToken, User
+from app.auth.models import ApiToken, PasswordReset, User
 from app.cases.models import Attachment, Case, Comment
 from app.categories.models import Category
 from app.counters import KeyCounter
@@ -19,6 +19,7 @@ from app.workflow.models import EngineIncident, HumanTask, ProcessDefinition, Pr
 ALL_MODELS = (
     AuditEvent,
     ApiToken,
+    PasswordReset,
     IdempotencyKey,
     User,
     Attachment,

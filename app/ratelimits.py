@@ -65,6 +65,7 @@ LIMITED: dict[str, tuple[str, tuple[str, ...], Callable[[], str], str]] = {
     "cases.Cases": ("rate_limit_report", ("POST",), _by_user, "report"),
     "web.resident_report": ("rate_limit_report", ("POST",), _by_user, "report"),
     "auth.Users": ("rate_limit_registration", ("POST",), _by_address, "registration"),
+    "password_reset.form": ("rate_limit_sign_in", ("POST",), _by_address, "sign-in"),
 }
 
 

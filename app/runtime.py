@@ -69,8 +69,13 @@ def clock(app: Flask | None = None) -> Clock:
 
 
 def working_calendar(app: Flask | None = None) -> WorkingCalendar:
-    """The configured working hours and holidays: time limits count working time."""
-    return cast("WorkingCalendar", _get(app, _CALENDAR))
+    """The configured working hours and holidays: time limits count working time. The holiday schedule
+    file is re-read here when it changed (a year saved in the admin pages counts at once)."""
+    calendar = cast("WorkingCalendar", _get(app, _CALENDAR))
+    refresh = getattr(calendar.workday_source, "refresh", None)
+    if refresh is not None and refresh():
+        calendar.forget_workdays()
+    return calendar
 
 
 def spec_cache(app: Flask | None = None) -> SpecCache:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
-from app.auth import services
+from app.auth import accounts, resets, services
 from app.auth.models import User
 from app.auth.roles import ALL_ROLES, Role
 from app.auth.signin import REFUSED, sign_in
@@ -65,6 +64,25 @@ class UserSchema(Schema):
     active = fields.Bool(dump_only=True)
     # The policy (app/auth/passwords.py) gives the reasons; the schema only bounds the size.
     password = fields.Str(required=True, load_only=True, validate=validate.Length(min=1, max=200))
+
+
+class UserListArgs(PageArgs):
+    q = fields.Str(validate=validate.Length(min=1, max=80))
+    role = fields.Str(validate=validate.OneOf(sorted(ALL_ROLES)))
+    active = fields.Bool()
+
+
+class DeactivateInput(Schema):
+    reason = fields.Str(validate=validate.Length(max=500))
+
+
+class PasswordResetSchema(Schema):
+    """A one-time reset code, shown once: give the user the link, or read them the code."""
+
+    code = fields.Str()
+    url = fields.Str()
+    expires_at = fields.DateTime()
+    user = fields.Str()
 
 
 @blp.route("/tokens")
@@ -140,12 +158,13 @@ class Me(MethodView):
 
 @blp.route("/users")
 class Users(MethodView):
-    @blp.arguments(PageArgs(), location="query")
+    @blp.arguments(UserListArgs, location="query")
     @blp.response(200, page_schema(UserSchema, "UserPage"))
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Admins and supervisors list users."""
+        """Admins and supervisors list users: ``q`` in the username or name, a ``role``, ``active`` or not."""
         require_roles({Role.ADMIN, Role.SUPERVISOR})
-        return paginate(select(User).order_by(User.id), args["page"], args["page_size"])
+        query = accounts.find_users(args.get("q"), args.get("role"), args.get("active"))
+        return paginate(query, args["page"], args["page_size"])
 
     @blp.arguments(UserSchema)
     @blp.response(201, UserSchema)
@@ -163,3 +182,48 @@ class Users(MethodView):
         )
         db.session.commit()
         return user
+
+
+@blp.route("/users/<username>/deactivate")
+class UserDeactivate(MethodView):
+    @blp.arguments(DeactivateInput)
+    @blp.response(200, UserSchema)
+    def post(self, body: dict[str, Any], username: str) -> User:
+        """Admins deactivate a user: sign-in is refused and every token of theirs is refused (401) at once.
+        Their open tasks stay for reassignment. Deactivating an inactive user changes nothing."""
+        admin = require_roles({Role.ADMIN})
+        user = accounts.get_user(username)
+        accounts.deactivate(user, admin, body.get("reason"))
+        db.session.commit()
+        return user
+
+
+@blp.route("/users/<username>/reactivate")
+class UserReactivate(MethodView):
+    @blp.response(200, UserSchema)
+    def post(self, username: str) -> User:
+        """Admins reactivate a user: they may sign in again with their password (old tokens stay revoked)."""
+        admin = require_roles({Role.ADMIN})
+        user = accounts.get_user(username)
+        accounts.reactivate(user, admin)
+        db.session.commit()
+        return user
+
+
+@blp.route("/users/<username>/password-resets")
+class UserPasswordReset(MethodView):
+    @blp.response(201, PasswordResetSchema)
+    def post(self, username: str) -> dict[str, Any]:
+        """Admins issue a one-time password reset for an active user: a link (``/password-reset/?code=…``) and
+        the same code to type at ``/password-reset/``, valid once for 24 hours; an earlier unused one stops
+        working. Shown once."""
+        admin = require_roles({Role.ADMIN})
+        user = accounts.get_user(username)
+        code, row = resets.issue_reset(user, admin)
+        db.session.commit()
+        return {
+            "code": code,
+            "url": url_for("password_reset.form", code=code, _external=True),
+            "expires_at": row.expires_at,
+            "user": user.username,
+        }

@@ -55,3 +55,22 @@ class ApiToken(db.Model):  # type: ignore[name-defined]
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
     user: Mapped[User] = relationship()
+
+
+class PasswordReset(db.Model):  # type: ignore[name-defined]
+    """A one-time password reset an admin issued (app/auth/resets.py). Only the code's SHA-256 is stored; the
+    code is shown once, as a link or typed. Used once (``used_at``), expiring, and void once a newer reset
+    of the same user is issued."""
+
+    __tablename__ = "password_reset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    voided: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

@@ -132,8 +132,8 @@ def revoke_token_id(actor: User, token_id: int) -> ApiToken:
     return row
 
 
-def revoke_tokens_of(user: User, actor: User) -> int:
-    """Revoke every live token of ``user``; how many were live."""
+def revoke_tokens_of(user: User, actor: User | None) -> int:
+    """Revoke every live token of ``user``; how many were live. ``actor`` None: the command line (system)."""
     rows = list(
         db.session.execute(
             select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))

@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,7 +25,7 @@ from app.devices.types import COORDINATOR, DEVICE_TYPES, device_status
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.extensions import db
 from app.grids.codes import LEVEL_LENGTHS
-from app.imports import ImportRejected, ImportReport, RowRejection, read_rows
+from app.imports import ImportRejected, ImportReport, ImportRow, RowRejection, read_rows
 
 TOKEN_PREFIX = "gcd_"
 
@@ -171,29 +172,51 @@ def import_csv(
     """Register every row of a CSV file (columns ``CSV_COLUMNS``, header first) or, if any row is rejected,
     none (``ImportRejected``): the report lists each rejected row with its reason. Tokens are issued per
     device later (``flask devices token``), so an import prints no secrets."""
-    rows = read_rows(data, "csv", items="devices", required=("device_id", "device_type"), columns=CSV_COLUMNS)
+    return register_rows(read_device_csv(data), actor, progress)
+
+
+def read_device_csv(data: bytes) -> list[ImportRow]:
+    """The rows of a device CSV file; ``InvalidInput`` (field ``file``) for a bad header or encoding."""
+    return read_rows(data, "csv", items="devices", required=("device_id", "device_type"), columns=CSV_COLUMNS)
+
+
+def register_rows(
+    rows: Sequence[ImportRow],
+    actor: Actor | None = None,
+    progress: Callable[[int], None] | None = None,
+    keep_good: bool = False,
+) -> ImportReport:
+    """Register the devices of CSV ``rows``. All or nothing (``ImportRejected`` if any row is rejected), or
+    with ``keep_good`` each good row is kept and each rejected one is reported, every row in a savepoint of
+    its own so a rejected row leaves nothing behind (the pages' import, a chunk of rows per request)."""
     report = ImportReport(rows=len(rows))
     seen: dict[tuple[str, str], int] = {}  # (column, value) → the line that has it first
     for row in rows:
         device_id = row.values.get("device_id") or None
         try:
-            fields = validate_device_fields(_csv_fields(row.values))
-            friendly_name = fields.get("friendly_name") or device_id
-            names = {"device_id": fields["device_id"], "friendly_name": friendly_name}
-            for column, name in names.items():
-                if (column, name) in seen:
-                    raise Conflict(f"{column} {name!r} is also on line {seen[column, name]}", {column: None})
-                seen[column, name] = row.row
-            # Rows go in one by one so later rows see earlier ones; a rejection anywhere rolls all back.
-            register_device(fields, actor, with_token=False)
+            with db.session.begin_nested() if keep_good else nullcontext():
+                fields = validate_device_fields(_csv_fields(row.values))
+                if not keep_good:  # kept rows are in the database: the unique check finds them
+                    _check_file_unique(fields, row.row, seen)
+                # Rows go in one by one so later rows see earlier ones; all or nothing: a rejection anywhere
+                # rolls all back.
+                register_device(fields, actor, with_token=False)
             report.created += 1
         except (InvalidInput, Conflict) as exc:
             report.rejected.extend(_rejections(row.row, device_id, exc))
         if progress is not None:
             progress(1)
-    if report.rejected:
+    if report.rejected and not keep_good:
         raise ImportRejected(report, "rows", position="line {}")
     return report
+
+
+def _check_file_unique(fields: Mapping[str, Any], line: int, seen: dict[tuple[str, str], int]) -> None:
+    friendly_name = fields.get("friendly_name") or fields["device_id"]
+    for column, name in {"device_id": fields["device_id"], "friendly_name": friendly_name}.items():
+        if (column, name) in seen:
+            raise Conflict(f"{column} {name!r} is also on line {seen[column, name]}", {column: None})
+        seen[column, name] = line
 
 
 def _rejections(line: int, device_id: str | None, error: DomainError) -> list[RowRejection]:

@@ -322,6 +322,15 @@ def get_item(user: User, item_id: int) -> CampaignItem:
     return item
 
 
+def items_of_place(user: User, place_id: int) -> Select[Any]:
+    """The items of one place ``user`` may see, newest campaign first: the place's inspection history."""
+    return (
+        _visible_items(user)
+        .where(CampaignItem.place_id == place_id)
+        .order_by(Campaign.created_at.desc(), CampaignItem.id.desc())
+    )
+
+
 def rectify_due(start: datetime, days: int) -> datetime:
     """The rectification deadline: ``days`` working days from ``start`` on the app's working calendar."""
     from app.cases.dispatch import calendar

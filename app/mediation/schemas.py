@@ -141,6 +141,9 @@ DisputePage = page_schema(DisputeSummarySchema, "DisputePage")
 class DisputeQueryArgs(Schema):
     status = fields.Str(validate=validate.OneOf(DisputeStatus.ALL))
     grade = fields.Str(validate=validate.OneOf(GRADES))
+    dispute_type = fields.Str(
+        validate=validate.OneOf(DISPUTE_TYPES), metadata={"description": _labels(DISPUTE_TYPES)}
+    )
     mediator = fields.Str(
         validate=validate.Length(min=1, max=80), metadata={"description": "the assigned mediator's username"}
     )

@@ -271,6 +271,7 @@ def dispute_view(user: User, dispute: Dispute) -> dict[str, Any]:
 class DisputeFilters:
     status: str | None = None
     grade: str | None = None
+    dispute_type: str | None = None
     mediator: str | None = None  # username
     grid: str | None = None  # the case's grid lies in this grid's subtree
     q: str | None = None  # part of the case key: the one field that names nobody
@@ -302,6 +303,8 @@ def list_disputes(user: User, filters: DisputeFilters, page: int, page_size: int
         query = query.where(Dispute.status == filters.status)
     if filters.grade:
         query = query.where(Dispute.grade == filters.grade)
+    if filters.dispute_type:
+        query = query.where(Dispute.dispute_type == filters.dispute_type)
     if filters.mediator:
         # A well-formed name that matches no mediator is an empty page, not an error: no probing for users.
         query = query.join(User, User.id == Dispute.mediator_id).where(User.username == filters.mediator)
@@ -337,6 +340,18 @@ def _may_add(user: User, dispute: Dispute, kind: str) -> None:
             "evidence is added by the filer, the mediator, supervisors or the parties' grid staff",
             {"kind": kind},
         )
+
+
+def may_add_document(user: User, dispute: Dispute, kind: str) -> bool:
+    """Whether ``add_document`` would take a document of ``kind`` from ``user`` now (the pages offer the
+    upload only then; the upload itself still checks)."""
+    if dispute.status == DisputeStatus.CLOSED:
+        return False
+    try:
+        _may_add(user, dispute, kind)
+    except (Forbidden, Conflict):
+        return False
+    return True
 
 
 def add_document(user: User, key: str, data: bytes, original_name: str | None, kind: str) -> DisputeDocument:
@@ -387,9 +402,15 @@ def document_file(user: User, document_id: int) -> tuple[Path, str, DisputeDocum
     dispute = db.session.get(Dispute, document.dispute_id)
     if dispute is None or not is_case_visible(user, dispute.case_id):
         raise NotFound(f"document {document_id} does not exist")
-    if document.uploaded_by_id != user.id and not sees_personal_data(user, dispute):
+    if not may_read_document(user, dispute, document):
         raise Forbidden("dispute documents are for the mediator, supervisors and the parties' grid staff")
     return _upload_folder() / document.storage_path, document.content_type, document
+
+
+def may_read_document(user: User, dispute: Dispute, document: DisputeDocument) -> bool:
+    """A document is for those who see the parties' data, and whoever uploaded it (the caller already
+    sees the dispute)."""
+    return document.uploaded_by_id == user.id or sees_personal_data(user, dispute)
 
 
 # -- mediators and the volunteer pool -----------------------------------------------------------------

@@ -17,7 +17,7 @@ from app.cases.services import is_case_visible
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.http import api_user, require_roles
-from app.processes import services
+from app.processes import camunda, services
 from app.workflow import deploy, instances
 from app.workflow.models import InstanceStatus, ProcessDefinition, ProcessInstance
 
@@ -41,9 +41,22 @@ class DefinitionSchema(Schema):
     awaiting_repair_instances = fields.Int()  # parked by an open incident, waiting for an operator
 
 
+class DeployProblemSchema(Schema):
+    file = fields.Str()
+    element_id = fields.Str(allow_none=True)
+    element_name = fields.Str(allow_none=True)
+    line = fields.Int(allow_none=True)
+    severity = fields.Str(metadata={"description": "error (refuses the deploy) | warning"})
+    reason = fields.Str(metadata={"description": "English, stable"})
+    message = fields.Str(
+        metadata={"description": "in the reader's language (zh-CN unless English is chosen)"}
+    )
+
+
 class DeployResultSchema(Schema):
     created = fields.Bool()
     definition = fields.Nested(DefinitionSchema)
+    warnings = fields.List(fields.Nested(DeployProblemSchema))
 
 
 def _case_key(case_id: int | None) -> str | None:
@@ -102,8 +115,11 @@ class Definitions(MethodView):
     def post(self) -> Any:
         """Deploy a .bpmn or .dmn file (designers, admins).
 
-        The same content as an existing version gives that version with ``created: false``.
-        Errors name the file, the element and the reason."""
+        The same content as an existing version gives that version with ``created: false``. A refused
+        diagram answers 422 with every problem at once in ``details.problems`` (element id and name, line,
+        severity, the reason in English and the message in the reader's language); warnings (a message
+        caught without a variable, a case process that can end without closing its case) come with a
+        successful deploy."""
         user = require_roles(DESIGNERS)
         upload = request.files.get("file")
         if upload is None or not upload.filename:
@@ -112,9 +128,68 @@ class Definitions(MethodView):
         results = deploy.deploy_file(upload.filename, upload.read(), rules, actor=user)
         db.session.commit()
         return [
-            {"created": r.created, "definition": services.with_running_counts([r.definition])[0]}
+            {
+                "created": r.created,
+                "definition": services.with_running_counts([r.definition])[0],
+                "warnings": r.warnings,
+            }
             for r in results
         ]
+
+
+class ConversionChangeSchema(Schema):
+    element_id = fields.Str()
+    element_name = fields.Str()
+    outcome = fields.Str(metadata={"description": "converted | needs_hand | dropped"})
+    construct = fields.Str()
+    before = fields.Str()
+    after = fields.Str()
+    reason = fields.Str()
+
+
+class ConversionSchema(Schema):
+    converted = fields.Bool(metadata={"description": "false: the file had no Camunda extensions"})
+    needs_hand = fields.Int(metadata={"description": "how many changes a person must make before deploying"})
+    changes = fields.List(fields.Nested(ConversionChangeSchema))
+    xml = fields.Str()
+
+
+@blp.route("/process-definitions/convert")
+class Conversion(MethodView):
+    @blp.response(200, ConversionSchema)
+    @blp.doc(
+        requestBody={
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            }
+        }
+    )
+    def post(self) -> Any:
+        """Convert a Camunda 7 Modeler diagram (designers, admins); stores nothing.
+
+        ``camunda:formKey``, candidate groups/users, assignee, due date, simple JUEL conditions and timer
+        literals become gridcase properties and Python; the report lists each element changed and each
+        construct a person must rewrite (for example JavaScript scripts) before the diagram can deploy."""
+        require_roles(DESIGNERS)
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise InvalidInput("no file uploaded", {"file": "send the diagram as multipart field 'file'"})
+        try:
+            result = camunda.convert(upload.read(), services.camunda_vocabulary(runtime.deploy_rules()))
+            xml = result.xml.decode("utf-8")
+        except (camunda.NotADiagram, UnicodeDecodeError) as exc:
+            raise InvalidInput("not a BPMN diagram", {"file": str(exc)}) from exc
+        return {
+            "converted": result.was_camunda,
+            "needs_hand": len(result.needs_hand()),
+            "changes": [change.as_dict() for change in result.changes],
+            "xml": xml,
+        }
 
 
 @blp.route("/process-definitions/<key>/versions")

@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 
 from app.errors import NotFound
 from app.extensions import db
+from app.processes import camunda
+from app.workflow.engine import ValidationRules
 from app.workflow.models import InstanceStatus, ProcessDefinition, ProcessInstance
 
 
@@ -116,3 +118,14 @@ def process_summaries() -> list[ProcessSummary]:
         )
         for d in latest
     ]
+
+
+def camunda_vocabulary(rules: ValidationRules) -> camunda.Vocabulary:
+    """What a Camunda diagram's conversion may name: the deploy rules' roles and forms, the units."""
+    from app.units.models import Unit
+
+    return camunda.Vocabulary(
+        roles=frozenset(rules.known_roles),
+        has_form=lambda name: bool(rules.form_exists(f"{name}.schema.json")),
+        units=frozenset(db.session.execute(select(Unit.code)).scalars()),
+    )

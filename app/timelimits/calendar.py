@@ -187,6 +187,10 @@ class WorkingCalendar:
         """What decides per date (e.g. :class:`app.timelimits.holidays.ChinaWorkdays`)."""
         return self._is_workday_source
 
+    def forget_workdays(self) -> None:
+        """Drop the days decided so far: the holiday schedule behind ``workday_source`` changed."""
+        self._workdays.clear()
+
     def __repr__(self) -> str:
         return f"WorkingCalendar(hours={str(self.hours)!r}, tz={self.tz!r})"
 

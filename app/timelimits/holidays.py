@@ -34,10 +34,15 @@ UnknownYears = Literal["weekdays", "refuse"]
 UNKNOWN_YEAR_POLICIES: tuple[str, ...] = ("weekdays", "refuse")
 
 
-def load_schedule(path: Path) -> dict[date, bool]:
-    """Read a schedule file: date → whether it is a working day. A problem names the file and the entry."""
+def load_schedule(path: Path, *, missing_ok: bool = False) -> dict[date, bool]:
+    """Read a schedule file: date → whether it is a working day. A problem names the file and the entry.
+    ``missing_ok``: a file not written yet (the admin pages create it at their first save) is empty."""
     try:
         raw: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        if missing_ok:
+            return {}
+        raise CalendarError(f"holiday schedule {path}: {exc}") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CalendarError(f"holiday schedule {path}: {exc}") from exc
     if not isinstance(raw, dict):
@@ -82,13 +87,40 @@ class ChinaWorkdays:
         schedule: dict[date, bool] | None = None,
         unknown_years: UnknownYears = "weekdays",
         package: Callable[[date], bool] = chinese_calendar.is_workday,
+        schedule_file: Path | None = None,
     ) -> None:
         if unknown_years not in UNKNOWN_YEAR_POLICIES:
             raise CalendarError(f"unknown_years must be one of {UNKNOWN_YEAR_POLICIES}: {unknown_years!r}")
-        self._schedule = schedule or {}
-        self._scheduled_years = {day.year for day in self._schedule}
+        self._set_schedule(schedule or {})
         self._unknown_years = unknown_years
         self._package = package
+        self._file = schedule_file
+        self._stamp = _stamp(schedule_file) if schedule_file is not None else None
+
+    def _set_schedule(self, schedule: dict[date, bool]) -> None:
+        self._schedule = schedule
+        self._scheduled_years = {day.year for day in schedule}
+
+    def refresh(self) -> bool:
+        """Re-read the schedule file if it changed since it was read (one ``stat``): a year saved by the
+        admin pages, in this process or another, counts from the next time limit on. A file broken by hand
+        meanwhile keeps the schedule read last (it was refused at start-up, and the pages write whole files).
+        True when the schedule changed."""
+        if self._file is None:
+            return False
+        stamp = _stamp(self._file)
+        if stamp == self._stamp:
+            return False
+        try:
+            self._set_schedule(load_schedule(self._file, missing_ok=True))
+        except CalendarError:
+            return False
+        self._stamp = stamp
+        return True
+
+    @property
+    def scheduled_years(self) -> set[int]:
+        return set(self._scheduled_years)
 
     def __call__(self, day: date) -> bool:
         if day.year in self._scheduled_years:
@@ -112,6 +144,14 @@ class ChinaWorkdays:
         except NotImplementedError:
             return False
         return True
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_mtime_ns, info.st_size
 
 
 def uncovered_years(is_workday: Callable[[date], bool], first: date, last: date) -> list[int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from app.auth.roles import Role
 
@@ -31,6 +32,11 @@ DESIGN_ROLES = frozenset({R.DESIGNER, R.ADMIN})
 RESIDENT_ROLES = frozenset({R.RESIDENT})
 # Who may file a report through the pages: residents, and grid workers reporting what they find on patrol.
 REPORT_ROLES = frozenset({R.RESIDENT, R.GRID_WORKER})
+# The roles that mediate (the mediation pages: app/web/mediation): mediators, intake (community staff and the
+# command centre), the parties' grid staff, and supervisors.
+MEDIATION_ROLES = frozenset(
+    {R.MEDIATOR, R.COMMUNITY_STAFF, R.DISPATCHER, R.GRID_WORKER, R.GRID_LEADER, R.SUPERVISOR, R.ADMIN}
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,11 @@ NAV_LINKS: tuple[NavLink, ...] = (
     NavLink("/design/processes", _l("Processes"), DESIGN_ROLES),
     NavLink("/operate/instances", _l("Instances"), DESIGN_ROLES),
     NavLink("/api/v1/docs", _l("API"), frozenset({R.ADMIN, R.DESIGNER})),
+    NavLink("/inspections/", _l("Inspections"), frozenset({R.DEPARTMENT_HANDLER, R.SUPERVISOR, R.ADMIN})),
+    NavLink("/sensors/", lazy_pgettext("nav", "Sensors"), frozenset({R.ADMIN, R.DISPATCHER, R.SUPERVISOR})),
+    NavLink("/admin/", _l("Admin console"), frozenset({R.ADMIN})),
+    NavLink("/mediation/", _l("Disputes"), MEDIATION_ROLES),
+    NavLink("/command/", lazy_pgettext("command", "Command centre"), SUPERVISION_ROLES),  # command/access.py
 )
 
 HOMES: dict[Role, str] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 class DeployResult:
     definition: ProcessDefinition
     created: bool
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # reported by the checks, not refusing
 
 
 def _other_documents(exclude_file: str) -> dict[str, bytes]:
@@ -59,7 +60,9 @@ def validate_file(file_name: str, content: bytes, rules: ValidationRules) -> lis
     try:
         return parse_documents(file_name, documents, rules)
     except DeploymentError as exc:
-        raise InvalidInput(str(exc), exc.as_dict()) from exc
+        errors = [p for p in getattr(exc, "problems", [exc]) if p.severity == "error"]
+        more = f" (and {len(errors) - 1} more problems: see details.problems)" if len(errors) > 1 else ""
+        raise InvalidInput(f"{exc}{more}", exc.as_dict()) from exc
 
 
 def deploy_file(
@@ -86,17 +89,20 @@ def deploy_file(
             )
         ]
     return [
-        _store(
-            p.key,
-            p.name,
-            file_name,
-            "bpmn",
-            text,
-            content_hash,
-            p.spec_document,
-            [ut.__dict__ for ut in p.user_tasks],
-            p.start_messages,
-            actor,
+        replace(
+            _store(
+                p.key,
+                p.name,
+                file_name,
+                "bpmn",
+                text,
+                content_hash,
+                p.spec_document,
+                [ut.__dict__ for ut in p.user_tasks],
+                p.start_messages,
+                actor,
+            ),
+            warnings=[w.as_dict() for w in p.warnings],
         )
         for p in parsed
     ]

@@ -35,32 +35,63 @@ from SpiffWorkflow.util.task import TaskState
 
 from app import runtime
 from app.runtime import RuntimeUnavailable
-from app.workflow import history, operators, reuse
+from app.workflow import check_messages, checks, history, operators, reuse
 from app.workflow.guards import DEFAULT_BUDGET_SECONDS
-from app.workflow.sandbox import RestrictedEnvironment, SandboxError, check_source
+from app.workflow.sandbox import RestrictedEnvironment
 from app.workflow.timers import CLOCK_TIMERS, parse_timer_value
 
 
 class DeploymentError(ValueError):
     """A diagram that cannot be deployed: names the file, the element and the reason."""
 
-    def __init__(self, file_name: str, element_id: str | None, reason: str, line: int | None = None) -> None:
+    def __init__(
+        self,
+        file_name: str,
+        element_id: str | None,
+        reason: str,
+        line: int | None = None,
+        *,
+        element_name: str | None = None,
+        severity: str = "error",
+    ) -> None:
         self.file_name = file_name
         self.element_id = element_id
         self.reason = reason
         self.line = line
+        self.element_name = element_name
+        self.severity = severity
         where = (
             file_name + (f" line {line}" if line else "") + (f" element '{element_id}'" if element_id else "")
         )
         super().__init__(f"{where}: {reason}")
 
     def as_dict(self) -> dict[str, Any]:
+        """``reason`` in English (stable, for tools); ``message`` in the reader's language."""
         return {
             "file": self.file_name,
             "element_id": self.element_id,
+            "element_name": self.element_name,
             "line": self.line,
+            "severity": self.severity,
             "reason": self.reason,
+            "message": check_messages.in_reader_language(self.reason),
         }
+
+
+class DeploymentRejected(DeploymentError):
+    """Every problem of a diagram at once. Reads as its first problem (``element_id``, ``reason``) for
+    callers that show one; ``problems`` lists them all, warnings included."""
+
+    def __init__(self, problems: list[DeploymentError]) -> None:
+        errors = [p for p in problems if p.severity == "error"]
+        first = errors[0]
+        super().__init__(
+            first.file_name, first.element_id, first.reason, first.line, element_name=first.element_name
+        )
+        self.problems = problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "problems": [p.as_dict() for p in self.problems]}
 
 
 class EngineError(RuntimeError):
@@ -224,6 +255,7 @@ class ParsedProcess:
     user_tasks: list[UserTaskInfo]
     service_operators: dict[str, str]  # element id -> operator name
     start_messages: list[str]
+    warnings: list[DeploymentError] = field(default_factory=list)  # reported, not refusing
 
 
 @dataclass
@@ -270,14 +302,16 @@ def parse_documents(
             ) from exc
         except SpiffWorkflowException as exc:
             raise DeploymentError(file_name, None, _first_line(exc)) from exc
-    if main_file.endswith(".dmn"):
-        return []
     main_root = roots[main_file]
+    if main_file.endswith(".dmn"):
+        _refuse_if_any(main_file, main_root, [_problem(main_file, f) for f in checks.dmn_findings(main_root)])
+        return []
     namespaces = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
     process_nodes = main_root.xpath(".//bpmn:process[@isExecutable='true']", namespaces=namespaces)
     if not process_nodes:
         raise DeploymentError(main_file, None, 'no executable process (isExecutable="true") in the file')
     results = []
+    problems = _script_language_problems(main_file, main_root, namespaces)
     for node in process_nodes:
         key = node.get("id")
         try:
@@ -289,10 +323,53 @@ def parse_documents(
             ) from exc
         except SpiffWorkflowException as exc:
             raise DeploymentError(main_file, key, str(exc).split("\n")[0]) from exc
-        results.append(
-            _describe_process(main_file, key, node.get("name") or key, spec, subprocess_specs, rules)
+        parsed = _describe_process(
+            main_file, key, node.get("name") or key, spec, subprocess_specs, rules, problems
         )
+        for finding in [*checks.message_variable_findings(node), *checks.case_closing_findings(node)]:
+            parsed.warnings.append(_problem(main_file, finding))
+        results.append(parsed)
+    _refuse_if_any(main_file, main_root, problems + [w for r in results for w in r.warnings])
+    for parsed in results:
+        _name_elements(main_root, parsed.warnings)
     return results
+
+
+def _problem(file_name: str, finding: checks.Finding) -> DeploymentError:
+    return DeploymentError(file_name, finding.element_id, finding.reason, severity=finding.severity)
+
+
+def _name_elements(root: Any, problems: list[DeploymentError]) -> None:
+    """Give each problem its element's name: people know their elements by name, not by id."""
+    names = {node.get("id"): node.get("name") for node in root.iter() if isinstance(node.tag, str)}
+    for problem in problems:
+        if problem.element_id and not problem.element_name:
+            problem.element_name = names.get(problem.element_id) or problem.element_id
+
+
+def _refuse_if_any(file_name: str, root: Any, problems: list[DeploymentError]) -> None:
+    """Raise every problem at once when one of them is an error (warnings alone do not refuse)."""
+    if any(p.severity == "error" for p in problems):
+        _name_elements(root, problems)
+        raise DeploymentRejected(problems)
+
+
+def _script_language_problems(file_name: str, root: Any, namespaces: dict[str, str]) -> list[DeploymentError]:
+    """Scripts run as Python whatever ``scriptFormat`` says: a JavaScript or Groovy script (a Camunda
+    diagram's) could even compile as Python and then fail on the person who takes the next step."""
+    problems = []
+    for node in root.xpath(".//bpmn:scriptTask[@scriptFormat]", namespaces=namespaces):
+        language = node.get("scriptFormat", "").strip().lower()
+        if language not in ("python", "python3", "text/x-python"):
+            problems.append(
+                DeploymentError(
+                    file_name,
+                    node.get("id"),
+                    f"script language '{language}' cannot run: scripts are Python (rewrite it, or import "
+                    "the diagram through the Camunda conversion)",
+                )
+            )
+    return problems
 
 
 def _element_id_at_line(root: Any, line: Any) -> str | None:
@@ -315,8 +392,15 @@ def _all_task_specs(spec: Any, subprocess_specs: dict[str, Any]) -> list[Any]:
 
 
 def _describe_process(
-    file_name: str, key: str, name: str, spec: Any, subprocess_specs: dict[str, Any], rules: ValidationRules
+    file_name: str,
+    key: str,
+    name: str,
+    spec: Any,
+    subprocess_specs: dict[str, Any],
+    rules: ValidationRules,
+    problems: list[DeploymentError],
 ) -> ParsedProcess:
+    """The process's deployable description; every problem found is appended to ``problems``."""
     user_tasks: list[UserTaskInfo] = []
     service_operators: dict[str, str] = {}
     start_messages: list[str] = []
@@ -324,31 +408,41 @@ def _describe_process(
         element_id = getattr(task_spec, "bpmn_id", None)
         if element_id is None:
             continue
-        _check_expressions(file_name, task_spec)
+        problems.extend(_problem(file_name, f) for f in checks.expression_findings(task_spec))
         kind = type(task_spec).__name__
         if kind == "UserTask":
             properties = dict(task_spec.extensions.get("properties", {}))
             for required in rules.required_user_task_properties:
                 if not properties.get(required):
-                    raise DeploymentError(file_name, element_id, f"user task has no '{required}' property")
+                    problems.append(
+                        DeploymentError(file_name, element_id, f"user task has no '{required}' property")
+                    )
             form = properties.get("formJsonSchemaFilename")
             if form and not rules.form_exists(form):
-                raise DeploymentError(file_name, element_id, f"form '{form}' does not exist in forms/")
+                problems.append(
+                    DeploymentError(file_name, element_id, f"form '{form}' does not exist in forms/")
+                )
             roles = {r.strip() for r in properties.get("candidateRoles", "").split(",") if r.strip()}
             unknown = roles - rules.known_roles
             if unknown:
-                raise DeploymentError(
-                    file_name, element_id, f"unknown role(s) in candidateRoles: {sorted(unknown)}"
+                problems.append(
+                    DeploymentError(
+                        file_name, element_id, f"unknown role(s) in candidateRoles: {sorted(unknown)}"
+                    )
                 )
             if not roles:
-                raise DeploymentError(file_name, element_id, "user task has no 'candidateRoles' property")
+                problems.append(
+                    DeploymentError(file_name, element_id, "user task has no 'candidateRoles' property")
+                )
             user_tasks.append(
                 UserTaskInfo(element_id, task_spec.bpmn_name or element_id, task_spec.lane, properties)
             )
         operation = getattr(task_spec, "operation_name", None)
         if operation is not None:
             if operation not in rules.operator_names:
-                raise DeploymentError(file_name, element_id, f"unknown service-task operator '{operation}'")
+                problems.append(
+                    DeploymentError(file_name, element_id, f"unknown service-task operator '{operation}'")
+                )
             service_operators[element_id] = operation
         if isinstance(task_spec, StartEvent) and isinstance(
             getattr(task_spec, "event_definition", None), MessageEventDefinition
@@ -359,34 +453,6 @@ def _describe_process(
         "subprocess_specs": {n: _SPEC_REGISTRY.convert(s) for n, s in subprocess_specs.items()},
     }
     return ParsedProcess(key, name, file_name, spec_document, user_tasks, service_operators, start_messages)
-
-
-def _check_expressions(file_name: str, task_spec: Any) -> None:
-    """Compile every designer expression and script at deploy time, so errors name their element."""
-    sources: list[tuple[str, str]] = []
-    script = getattr(task_spec, "script", None)
-    if script:
-        sources.append(("script", script))
-    # Gateways keep their outgoing conditions as (condition, target name) pairs; the condition (None for a
-    # default flow) holds the expression as its first argument.
-    for condition, _target in getattr(task_spec, "cond_task_specs", None) or []:
-        expression = condition.args[0] if condition is not None and getattr(condition, "args", None) else None
-        if isinstance(expression, str) and expression:
-            sources.append(("condition", expression))
-    event_definition = getattr(task_spec, "event_definition", None)
-    if isinstance(event_definition, TimerEventDefinition):
-        sources.append(("timer", event_definition.expression))
-    for pname, param in (getattr(task_spec, "operation_params", None) or {}).items():
-        sources.append((f"parameter '{pname}'", param["value"]))
-    properties = (getattr(task_spec, "extensions", None) or {}).get("properties", {})
-    for pname in ("candidateUser", "candidateGroup", "gridCode", "dueAt"):
-        if properties.get(pname):
-            sources.append((f"property '{pname}'", properties[pname]))
-    for what, source in sources:
-        try:
-            check_source(source, mode="exec" if what == "script" else "eval")
-        except SandboxError as exc:
-            raise DeploymentError(file_name, task_spec.bpmn_id, f"{what} is not allowed: {exc}") from exc
 
 
 # ---------------------------------------------------------------------------------------------------

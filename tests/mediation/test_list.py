@@ -73,6 +73,8 @@ def test_newest_first_in_pages_with_totals(client, auth, disputes):
         ("?grade=urgent", ("b",)),
         ("?grade=complex", ("a",)),
         ("?grade=simple", ()),
+        ("?dispute_type=water_leak", ("c", "b", "a")),
+        ("?dispute_type=noise", ()),
         ("?mediator=med1", ("a",)),
         ("?mediator=med2", ("b",)),
         ("?mediator=nobody", ()),  # a name that matches nobody is an empty page, not a probe for users
@@ -168,6 +170,7 @@ def test_roles_with_no_part_in_mediation_are_refused(client, auth, disputes):
         ("?per_page=10", "per_page"),
         ("?status=open", "status"),
         ("?grade=hard", "grade"),
+        ("?dispute_type=feud", "dispute_type"),
         ("?grid=abc", "grid"),
         ("?grid=510124001001009", "grid"),  # well-formed, but no such grid
         ("?grid=5101240010", "grid"),  # no grid level has 10 digits

@@ -167,9 +167,7 @@ def test_form_editor_previews_while_typing_and_saves(
 
     source = page.input_value("#schema-source")
     page.fill("#schema-source", source.replace("受理备注", "受理说明"))
-    page.wait_for_function(
-        "() => document.querySelector('#form-preview').innerText.includes('受理说明')"
-    )
+    page.wait_for_function("() => document.querySelector('#form-preview').innerText.includes('受理说明')")
     # a schema the registry would refuse: the check says so, the preview stays
     page.fill(
         "#schema-source", source.replace('"additionalProperties": false', '"additionalProperties": true')
@@ -196,3 +194,29 @@ def test_form_editor_previews_while_typing_and_saves(
             .actor_label
             == "designer1"
         )
+
+
+def test_problems_are_marked_live_as_the_designer_works(
+    live_server: LiveServer, page_as: Callable[..., Any], tmp_path: Path
+) -> None:
+    """No validate button pressed: a change that breaks a condition is marked by the deploy's own checks a
+    moment later, with the element's name; undoing it clears the mark."""
+    _seed(live_server, tmp_path)
+    page = page_as("designer1")
+    _open_modeler(page, live_server)
+    page.evaluate(
+        """() => {
+            const modeler = window.gridcaseModeler;
+            const flow = modeler.get('elementRegistry').get('flow_reject');
+            const expression = modeler.get('moddle').create('bpmn:FormalExpression', { body: 'import os' });
+            modeler.get('modeling').updateProperties(flow, { conditionExpression: expression });
+        }"""
+    )
+    # SpiffWorkflow keeps a flow's condition on its gateway: the gateway is the element named.
+    page.wait_for_selector('.djs-element.gc-error[data-element-id="gw_triage"]')
+    problem = page.inner_text('li.problem[data-element-id="gw_triage"]')
+    assert problem.startswith("受理结论") and "条件不能通过检查" in problem
+    page.evaluate("() => window.gridcaseModeler.get('commandStack').undo()")
+    page.wait_for_selector("#modeler-status.status-ok")
+    assert page.locator(".djs-element.gc-error").count() == 0
+    assert [v.version for v in _versions(live_server)] == [1]

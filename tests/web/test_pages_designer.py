@@ -254,7 +254,7 @@ BROKEN_DIAGRAMS = {
     "unknown role": (UNKNOWN_ROLE, "triage", "night_watch"),
     "unknown operator": (UNKNOWN_OPERATOR, "mark_duplicate", "case.teleport"),
     "sandbox": (SANDBOX_REFUSED, None, ""),
-    "malformed": (MALFORMED, None, "not well-formed"),
+    "malformed": (MALFORMED, None, "XML 格式错误"),  # the reader's language: zh-CN unless English is chosen
     "renamed process": (RENAMED_PROCESS, "case_handling_2", "case_handling"),
 }
 

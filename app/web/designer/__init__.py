@@ -19,5 +19,6 @@ from app.web.errors import register_page_errors  # noqa: E402
 
 register_page_errors(bp)  # HTML error pages; JSON for requests that accept only JSON (the editors' fetch)
 
+from app.web.designer import importing as _importing  # noqa: E402,F401  (import page)
 from app.web.designer import migration_views as _migration_views  # noqa: E402,F401  (migration page)
 from app.web.designer import views as _views  # noqa: E402,F401  (registers the routes on bp)

@@ -26,6 +26,8 @@ class DiagramProblem:
     message: str
     element_id: str | None = None
     line: int | None = None
+    element_name: str | None = None
+    severity: str = "error"  # error: refuses the deploy | warning: reported only
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,18 +51,32 @@ class DiagramDeployed:
     created: bool  # False: the same bytes as an existing version, which is returned unchanged
 
 
-def _problem_from(exc: InvalidInput) -> DiagramProblem:
-    """``deploy`` errors carry ``{file, element_id, line, reason}`` (diagram problems) or ``{file: …}``."""
+def _problem(details: dict[str, Any]) -> DiagramProblem:
+    line = details.get("line")
+    return DiagramProblem(
+        message=str(details.get("message") or details["reason"]),
+        element_id=details.get("element_id") or None,
+        line=line if isinstance(line, int) else None,
+        element_name=details.get("element_name") or None,
+        severity=str(details.get("severity") or "error"),
+    )
+
+
+def _problems_from(exc: InvalidInput) -> list[DiagramProblem]:
+    """``deploy`` errors carry every problem (``problems``: ``{element_id, element_name, line, severity,
+    reason, message}``), one problem (``{file, element_id, line, reason}``) or ``{file: …}``."""
     details = exc.details if isinstance(exc.details, dict) else {}
+    if isinstance(details.get("problems"), list):
+        return [_problem(p) for p in details["problems"]]
     if "reason" in details:
-        line = details.get("line")
-        return DiagramProblem(
-            message=str(details["reason"]),
-            element_id=details.get("element_id") or None,
-            line=line if isinstance(line, int) else None,
-        )
+        return [_problem(details)]
     reason = details.get("file")
-    return DiagramProblem(message=f"{exc.message}: {reason}" if reason else exc.message)
+    return [DiagramProblem(message=f"{exc.message}: {reason}" if reason else exc.message)]
+
+
+def warnings_of(parsed: list[Any]) -> list[DiagramProblem]:
+    """The warnings of a diagram that passed: shown in the modeler, never refusing."""
+    return [_problem(w.as_dict()) for p in parsed for w in p.warnings]
 
 
 _MISSING_PROCESS = re.compile(r"The process '([^']+)' was not found")
@@ -86,8 +102,9 @@ def _encode(xml: str) -> bytes:
     return xml.encode("utf-8")
 
 
-def validate_diagram(definition: ProcessDefinition, xml: str) -> list[str]:
-    """Run deploy validation on ``xml`` edited from ``definition``; the process keys it defines.
+def validate_diagram(definition: ProcessDefinition, xml: str) -> tuple[list[str], list[DiagramProblem]]:
+    """Run deploy validation on ``xml`` edited from ``definition``: the process keys it defines and its
+    warnings.
 
     Raises DiagramRejected. The edited file must still define ``definition.key``: renaming the process id in
     the modeler would otherwise deploy a different process and leave this one as it was.
@@ -97,7 +114,7 @@ def validate_diagram(definition: ProcessDefinition, xml: str) -> list[str]:
     try:
         parsed = deploy.validate_file(definition.file_name, content, rules)
     except InvalidInput as exc:
-        raise DiagramRejected([_locate(_problem_from(exc), content)]) from exc
+        raise DiagramRejected([_locate(p, content) for p in _problems_from(exc)]) from exc
     keys = [p.key for p in parsed]
     if definition.key not in keys:
         raise DiagramRejected(
@@ -109,7 +126,7 @@ def validate_diagram(definition: ProcessDefinition, xml: str) -> list[str]:
                 )
             ]
         )
-    return keys
+    return keys, warnings_of(parsed)
 
 
 def deploy_diagram(definition: ProcessDefinition, xml: str, actor: Any) -> DiagramDeployed:

@@ -118,17 +118,18 @@ def version_xml(key: str, version: int) -> Any:
 
 @bp.route("/processes/<key>/validate", methods=["POST"])
 def validate_diagram(key: str) -> Any:
-    """``{valid, processes}`` or ``{valid: false, problems: [{message, element_id, line}]}`` (both 200:
-    the validation itself succeeded). Stores nothing."""
+    """``{valid, processes, problems}`` (``problems`` are warnings then) or ``{valid: false, problems}``:
+    every problem at once, each ``{message, element_id, element_name, line, severity}`` (both 200: the
+    validation itself succeeded). Stores nothing."""
     definition = _definition(key)
     xml = _json_text("xml")
     try:
-        keys = diagrams.validate_diagram(definition, xml)
+        keys, warnings = diagrams.validate_diagram(definition, xml)
     except diagrams.DiagramRejected as exc:
         db.session.rollback()
         return jsonify(valid=False, problems=[p.as_dict() for p in exc.problems])
     db.session.rollback()  # validation reads only; leave nothing behind
-    return jsonify(valid=True, processes=keys, problems=[])
+    return jsonify(valid=True, processes=keys, problems=[w.as_dict() for w in warnings])
 
 
 @bp.route("/processes/<key>/deploy", methods=["POST"])

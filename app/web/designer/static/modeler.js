@@ -11,6 +11,8 @@
   var deployButton = document.getElementById("deploy-button");
   var msg = root.dataset;
   var ERROR_MARKER = "gc-error";
+  var WARNING_MARKER = "gc-warning";
+  var LIVE_CHECK_DELAY_MS = 1200;
   var marked = [];
 
   var modeler = new window.BpmnJS({ container: root, keyboard: { bindTo: document } });
@@ -48,7 +50,10 @@
 
   function clearProblems() {
     var canvas = modeler.get("canvas");
-    marked.forEach(function (id) { canvas.removeMarker(id, ERROR_MARKER); });
+    marked.forEach(function (id) {
+      canvas.removeMarker(id, ERROR_MARKER);
+      canvas.removeMarker(id, WARNING_MARKER);
+    });
     marked = [];
     problemList.textContent = "";
   }
@@ -60,16 +65,23 @@
     var canvas = modeler.get("canvas");
     problems.forEach(function (problem) {
       var item = document.createElement("li");
-      item.className = "problem";
+      var warning = problem.severity === "warning";
+      item.className = "problem" + (warning ? " problem-warning" : "");
       var where = [];
       if (problem.element_id) {
+        if (problem.element_name && problem.element_name !== problem.element_id) {
+          var name = document.createElement("strong");
+          name.textContent = problem.element_name;
+          item.appendChild(name);
+          item.appendChild(document.createTextNode(" "));
+        }
         var code = document.createElement("code");
         code.textContent = problem.element_id;
         item.appendChild(code);
         item.appendChild(document.createTextNode(" "));
         item.dataset.elementId = problem.element_id;
         if (registry.get(problem.element_id)) {
-          canvas.addMarker(problem.element_id, ERROR_MARKER);
+          canvas.addMarker(problem.element_id, warning ? WARNING_MARKER : ERROR_MARKER);
           marked.push(problem.element_id);
           item.classList.add("problem-on-canvas");
           item.tabIndex = 0;
@@ -114,6 +126,7 @@
           setStatus(msg.msgFailed + " " + (body.message || response.status), "error");
         } else if (body.valid) {
           clearProblems();
+          if (body.problems && body.problems.length) { showProblems(body.problems); }
           setStatus(msg.msgValid, "ok");
         } else {
           showProblems(body.problems || []);
@@ -154,6 +167,26 @@
       .catch(function (error) { setStatus(msg.msgFailed + " " + error, "error"); })
       .finally(function () { setBusy(false); });
   }
+
+  /* The same checks as the deploy, run as the designer works: a while after the last change, and again
+     after a check in flight if the diagram changed meanwhile. */
+  var liveTimer = null;
+  var checking = false;
+  var changedWhileChecking = false;
+  function liveCheck() {
+    if (checking) { changedWhileChecking = true; return; }
+    checking = true;
+    validate().finally(function () {
+      checking = false;
+      if (changedWhileChecking) { changedWhileChecking = false; scheduleLiveCheck(); }
+    });
+  }
+  function scheduleLiveCheck() {
+    if (root.dataset.ready !== "true") { return; }
+    clearTimeout(liveTimer);
+    liveTimer = setTimeout(liveCheck, LIVE_CHECK_DELAY_MS);
+  }
+  modeler.on("commandStack.changed", scheduleLiveCheck);
 
   validateButton.addEventListener("click", validate);
   deployButton.addEventListener("click", deploy);

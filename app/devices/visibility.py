@@ -1,0 +1,26 @@
+"""Which devices (and their alarms, incidents, dead letters) a user sees: the grid scope of cases
+(``app/grids/scope.py``) applied to where a device is. Admins see every device; grid-scoped staff the devices
+in their subtrees; the command centre (and whoever holds a district) also the devices no grid holds. Who
+may read sensors at all is a role rule of its own (``app.devices.api.READERS``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, or_, true
+
+from app.auth.models import User
+from app.grids.scope import in_subtrees, scope_of
+
+
+def located_in_scope(user: User, grid_column: Any) -> ColumnElement[bool]:
+    """``grid_column`` (a device's or an incident's grid code) lies where ``user`` sees cases."""
+    scope = scope_of(user)
+    if scope.everything:
+        return true()
+    conditions: list[ColumnElement[bool]] = []
+    if scope.grid_codes:
+        conditions.append(in_subtrees(grid_column, scope.grid_codes))
+    if scope.unlocated:
+        conditions.append(grid_column.is_(None))
+    return or_(*conditions) if conditions else false()
