@@ -505,7 +505,7 @@ def _persist(
     unassignable = _sync_tasks(instance, engine, outcome, timestamp, open_tasks, completed)
     if failure is None and unassignable is not None:
         failure, failed = unassignable
-    state = engine.dump()
+    state = engine.dump(reuse_after=keep_live)
     changes: dict[str, Any] = {
         "state": state,
         "next_timer_at": engine.next_timer_at(),
