@@ -398,6 +398,9 @@ class Settings:
     # many engine steps one run may take (a loop of script tasks counts each task and gateway it passes).
     engine_script_budget_seconds: float = 1.0
     engine_max_steps_per_run: int = 100_000
+    # How many places one inspection campaign may target (each is an instance of its own; a launch starts them
+    # all in one transaction, about 5 ms each).
+    inspection_max_targets: int = 10_000
     # How long the job outbox keeps the rows of jobs that ran (failed ones stay until queued again).
     job_outbox_retention_hours: int = 72
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
@@ -447,6 +450,7 @@ class Settings:
             "photo_check_early_minutes": _int("PHOTO_CHECK_EARLY_MINUTES", 30, minimum=0),
             "engine_script_budget_seconds": _float("ENGINE_SCRIPT_BUDGET_SECONDS", 1.0, 0.01, 600),
             "engine_max_steps_per_run": _int("ENGINE_MAX_STEPS_PER_RUN", 100_000, minimum=10),
+            "inspection_max_targets": _int("INSPECTION_MAX_TARGETS", 10_000, minimum=1),
             "job_outbox_retention_hours": _int("JOB_OUTBOX_RETENTION_HOURS", 72, minimum=1),
             "observability": ObservabilitySettings.from_env(),
             "duplicate_radius_meters": _int("DUPLICATE_RADIUS_METERS", 200, minimum=1),

@@ -15,7 +15,7 @@ from app.mediation.models import Dispute, DisputeDocument, DisputeParty, Mediati
 from app.units.models import Unit, UnitGrid
 from app.workflow.form_version_models import DefinitionForm, FormVersion
 from app.workflow.migration_models import InstanceMigration
-from app.workflow.models import EngineIncident, HumanTask, ProcessDefinition, ProcessInstance
+from app.workflow.models import EngineIncident, HumanTask, ProcessDefinition, ProcessInstance, ProcessJoin
 
 ALL_MODELS = (
     AuditEvent,
@@ -59,4 +59,5 @@ ALL_MODELS = (
     Campaign,
     CampaignItem,
     InspectionPhoto,
+    ProcessJoin,
 )

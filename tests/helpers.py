@@ -114,19 +114,32 @@ def case_events(key: str, action: str | None = None) -> list[AuditEvent]:
 
 
 def instance(key: str) -> ProcessInstance:
-    """The case's process instance."""
+    """The case's process instance (not its children: an emergency's responders run in instances of their
+    own, ``app.workflow.children``)."""
     db.session.expire_all()
     return db.session.execute(
-        select(ProcessInstance).join(Case, Case.id == ProcessInstance.case_id).where(Case.key == key)
+        select(ProcessInstance)
+        .join(Case, Case.id == ProcessInstance.case_id)
+        .where(Case.key == key, ProcessInstance.parent_id.is_(None))
     ).scalar_one()
 
 
 def fire_next_timer(clock: FrozenClock, key: str) -> None:
-    """Move the clock to the instance's next due timer and fire it, as the scheduler would."""
-    due = instance(key).next_timer_at
-    assert due is not None, "no timer is armed"
-    clock.set(as_utc(due))
-    assert scheduler.tick() == 1
+    """Move the clock to the case's next due timer (its instance's or a child's) and fire it, as the
+    scheduler would: every instance of the case due at that moment steps."""
+    db.session.expire_all()
+    dues = [
+        as_utc(due)
+        for due in db.session.execute(
+            select(ProcessInstance.next_timer_at)
+            .join(Case, Case.id == ProcessInstance.case_id)
+            .where(Case.key == key, ProcessInstance.next_timer_at.is_not(None))
+        ).scalars()
+    ]
+    assert dues, "no timer is armed"
+    due = min(dues)
+    clock.set(due)
+    assert scheduler.tick() == dues.count(due)
     db.session.expire_all()
 
 

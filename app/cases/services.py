@@ -259,7 +259,7 @@ def case_instance(case: Case) -> ProcessInstance:
     instance = (
         db.session.execute(
             select(ProcessInstance)
-            .where(ProcessInstance.case_id == case.id)
+            .where(ProcessInstance.case_id == case.id, ProcessInstance.parent_id.is_(None))  # not a child
             .order_by(ProcessInstance.id.desc())
         )
         .scalars()

@@ -36,7 +36,7 @@ def mirror_case_status(outcome: StepOutcome) -> None:
 def close_case_of_terminated_instance(instance: ProcessInstance, reason: str, actor: Actor | None) -> None:
     """An operator terminated the case's process: nothing will move the case any more, so it is closed
     (结案) with the operator's reason, unless it had already ended."""
-    if instance.case_id is None:
+    if instance.case_id is None or instance.parent_id is not None:  # a child's end is its parent's concern
         return
     case = db.session.get(Case, instance.case_id)
     if case is None or case.status in CaseStatus.FINAL:

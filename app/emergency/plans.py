@@ -39,7 +39,7 @@ FIELDS = (
 )
 REQUIRED = ("code", "name", "name_en", "responders", "checklist")
 RESPONDER_KEYS = ("unit_kind", "unit_code", "grid_worker", "limit", "label")
-MAX_RESPONDERS = 100
+MAX_RESPONDERS = 250  # each responder reports in as an instance of its own (app.workflow.children)
 MAX_CHECKLIST = 50
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.cases.dispatch import grid_worker_candidates, unit_candidates
 from app.clock import as_utc
@@ -142,6 +142,18 @@ def entry(row: EmergencyResponder) -> dict[str, Any]:
 
 def seconds_between(start: datetime, end: datetime) -> int:
     return int((as_utc(end) - as_utc(start)).total_seconds())
+
+
+def outstanding(emergency: Emergency) -> tuple[int, int]:
+    """(responders not acknowledged, all responders) of ``emergency``, counted by the database."""
+    rows = db.session.execute(
+        select(EmergencyResponder.status, func.count())
+        .where(EmergencyResponder.emergency_id == emergency.id)
+        .group_by(EmergencyResponder.status)
+    ).all()
+    total = sum(count for _, count in rows)
+    acknowledged = sum(count for status, count in rows if status == ResponderStatus.ACKNOWLEDGED)
+    return total - acknowledged, total
 
 
 def counts(emergency: Emergency) -> dict[str, int]:

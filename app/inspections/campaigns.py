@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, exists, func, or_, select, true
 
+from app import runtime
 from app.audit.services import record
 from app.auth.models import User
 from app.auth.roles import Role
@@ -38,8 +39,6 @@ from app.workflow import instances
 
 PROCESS_KEY = "inspection_campaign"
 LAUNCHERS = frozenset({Role.DEPARTMENT_HANDLER, Role.SUPERVISOR, Role.ADMIN})
-# One process instance carries every target: beyond this many, launch several campaigns.
-MAX_TARGETS = 500
 GRID_LENGTH = LEVEL_LENGTHS["grid"]
 # What the progress API calls the item statuses.
 COUNT_NAMES = {
@@ -107,12 +106,22 @@ def _checked_targets(user: User, grid_codes: list[str], place_types: list[str]) 
             "no place matches the targets",
             {"targets": "no active place of your territory lies in those grids and has those types"},
         )
-    if len(places) > MAX_TARGETS:
+    limit = max_targets()
+    if len(places) > limit:
         raise InvalidInput(
             "too many targets",
-            {"targets": f"{len(places)} places; at most {MAX_TARGETS} per campaign, split it"},
+            {
+                "targets": f"目标场所 {len(places)} 个,超过每次专项检查上限 {limit} 个,请拆分"
+                f" / {len(places)} places; at most {limit} per campaign (INSPECTION_MAX_TARGETS), split it"
+            },
         )
     return places
+
+
+def max_targets() -> int:
+    """How many places one campaign may target (``INSPECTION_MAX_TARGETS``): each place is an instance of
+    its own, started by the launch's one transaction."""
+    return runtime.settings().inspection_max_targets
 
 
 def _inspectors(places: list[Place]) -> dict[int, str]:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app.errors import InvalidInput
 from app.extensions import db
-from app.inspections.models import Campaign
+from app.inspections.models import Campaign, campaign_instance
 from app.workflow.models import HumanTask
 
 INSPECTION_FORMS = ("inspection_inspect.schema.json", "inspection_reinspect.schema.json")
@@ -72,7 +72,7 @@ def _schema_with_items(base: dict[str, Any], checklist: tuple[tuple[str, str], .
 def campaign_schema(task: HumanTask, base: dict[str, Any]) -> dict[str, Any]:
     """The inspection form of ``task``: ``base`` (the form file) with its campaign's check items."""
     checklist = db.session.execute(
-        select(Campaign.checklist).where(Campaign.instance_id == task.instance_id)
+        select(Campaign.checklist).where(Campaign.instance_id == campaign_instance(task.instance_id))
     ).scalar_one_or_none()
     if not checklist:
         return base

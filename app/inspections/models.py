@@ -10,10 +10,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+from app.workflow.models import ProcessInstance
 
 # key: (zh-CN, English)
 PLACE_TYPES: dict[str, tuple[str, str]] = {
@@ -134,3 +147,14 @@ class InspectionPhoto(db.Model):  # type: ignore[name-defined]
     height: Mapped[int] = mapped_column(Integer)
     taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def campaign_instance(instance_id: Any) -> Any:
+    """The campaign's own instance id for ``instance_id`` (a scalar subquery): the instance itself, or its
+    parent when it is one place's inspection (each place runs as a child instance, ``app.workflow.children``).
+    Compare ``Campaign.instance_id`` with it to find the campaign of a task's instance."""
+    return (
+        select(func.coalesce(ProcessInstance.parent_id, ProcessInstance.id))
+        .where(ProcessInstance.id == instance_id)
+        .scalar_subquery()
+    )

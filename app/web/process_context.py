@@ -20,7 +20,7 @@ from app.cases.models import Case
 from app.emergency.models import Emergency, EmergencyResponder
 from app.emergency.plans import find_plan
 from app.extensions import db
-from app.inspections.models import PLACE_TYPES, Campaign, CampaignItem, ItemStatus
+from app.inspections.models import PLACE_TYPES, Campaign, CampaignItem, ItemStatus, campaign_instance
 from app.mediation.models import DISPUTE_TYPES, GRADES, PARTY_ROLES, Dispute
 from app.mediation.privacy import sees_personal_data
 from app.mediation.redaction import cut_address, mask_name, mask_phone
@@ -282,7 +282,7 @@ def subject_of(task: HumanTask) -> str | None:
     process data: restoring each task's workflow would cost the inbox too much."""
     statuses = OPEN_ITEM_STATUS.get(task.element_id)
     campaign = db.session.execute(
-        select(Campaign).where(Campaign.instance_id == task.instance_id)
+        select(Campaign).where(Campaign.instance_id == campaign_instance(task.instance_id))
     ).scalar_one_or_none()
     if statuses is None or campaign is None:
         return None

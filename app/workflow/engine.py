@@ -546,14 +546,18 @@ class EngineInstance:
         workflow.script_engine = SCRIPT_ENGINE
         return cls(workflow)
 
-    def dump(self) -> str:
-        """The state to persist. Also makes this object equal to a restore of it when it can (``reuse``).
+    def dump(self, reuse_after: bool = True) -> str:
+        """The state to persist. Also makes this object equal to a restore of it when it can (``reuse``),
+        unless ``reuse_after`` is False (the object is dropped after: that costs a parse of the state).
 
         A value in task data that cannot be stored (scripts are checked as they finish; this catches what
         else could leave one) is an EngineError at the element whose data holds it.
         """
         try:
-            state, self._reusable = reuse.serialize(_STATE_SERIALIZER, self._workflow)
+            if reuse_after:
+                state, self._reusable = reuse.serialize(_STATE_SERIALIZER, self._workflow)
+            else:
+                state, self._reusable = str(_STATE_SERIALIZER.serialize_json(self._workflow)), False
         except (TypeError, ValueError, OverflowError, RecursionError) as exc:
             self._reusable = False
             raise EngineError(

@@ -274,6 +274,14 @@ def start_instance(
     return _persist(instance, engine, actor, failure=failure)
 
 
+def run_new_instance(instance: ProcessInstance, engine: EngineInstance, actor: Actor | None) -> StepOutcome:
+    """Run a just-created instance (a child, ``children.spawn``) to its first wait state and persist it, as
+    ``start_instance`` does. It has no task rows yet, and its workflow is not kept live: a spawn makes
+    thousands, most of which wait days for their next step."""
+    failure = _run_engine(instance, actor, engine.run, persons_step=False)
+    return _persist(instance, engine, actor, open_tasks=[], failure=failure, keep_live=False)
+
+
 def complete_task(
     task: HumanTask,
     data: dict[str, Any],
@@ -450,6 +458,14 @@ def instance_state(instance: ProcessInstance) -> dict[str, Any]:
         return _state_from_tasks(instance)
     engine = _read_engine(instance)
     active, completed = engine.element_ids()
+    if instance.parent_id is None:  # a parent shows its children's elements too (``children``)
+        from app.workflow.children import merged_elements  # children builds on this module
+
+        child_active, child_done = merged_elements(instance.id)
+        if child_active or child_done:
+            merged_active = set(active) | child_active
+            active = sorted(merged_active)
+            completed = sorted((set(completed) | child_done) - merged_active)
     return {"active_element_ids": active, "completed_element_ids": completed}
 
 
@@ -499,6 +515,7 @@ def _persist(
     completed: HumanTask | None = None,
     failure: EngineError | None = None,
     kind: str = IncidentKind.STEP,
+    keep_live: bool = True,
 ) -> StepOutcome:
     """Store what the step left: state, task rows, completion; after a ``failure`` (or when the instance is
     left stuck) the instance is parked with an incident in the same transaction.
@@ -513,12 +530,15 @@ def _persist(
     unassignable = _sync_tasks(instance, engine, outcome, timestamp, open_tasks, completed)
     if failure is None and unassignable is not None:
         failure, failed = unassignable
-    state = engine.dump()
+    state = engine.dump(reuse_after=keep_live)
     changes: dict[str, Any] = {
         "state": state,
         "next_timer_at": engine.next_timer_at(),
         "updated_at": timestamp,
     }
+    if instance.parent_id is not None:  # a child: its parent's diagram shows its elements
+        active, done = engine.element_ids()
+        changes["elements"] = {"active": active, "completed": done}
     if engine.completed and instance.status != InstanceStatus.COMPLETED:
         changes.update(status=InstanceStatus.COMPLETED, completed_at=timestamp, next_timer_at=None)
         outcome.completed = True
@@ -548,7 +568,7 @@ def _persist(
             reason="not completed, yet no task is ready and nothing is awaited (timer, message, join)",
             actor=actor,
         )
-    elif not outcome.completed:  # a finished workflow takes no more steps: nothing to keep
+    elif not outcome.completed and keep_live:  # a finished workflow takes no more steps: nothing to keep
         live_workflows().stage(db.session(), instance.id, instance.definition_id, state, engine)
     # No flush here: what the ORM still holds (case columns set by operators, then by the listeners) goes
     # out in one UPDATE at the next query or at commit, instead of two.

@@ -60,6 +60,12 @@ class ProcessInstance(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
     process_key: Mapped[str] = mapped_column(String(100))
+    # A child instance (one responder of an emergency, one place of a campaign: ``children``) names the
+    # instance it reports to; a case's or a campaign's own instance has none.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    # A child's (active, completed) element ids, written with its state: the parent's highlighted diagram
+    # merges them without restoring thousands of states.
+    elements: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     business_key: Mapped[str | None] = mapped_column(String(64), index=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"), index=True)
     status: Mapped[str] = mapped_column(String(20))  # InstanceStatus
@@ -73,6 +79,20 @@ class ProcessInstance(db.Model):  # type: ignore[name-defined]
     decision_bindings: Mapped[dict[str, int] | None] = mapped_column(JSON)
 
     definition: Mapped[ProcessDefinition] = relationship()
+
+
+class ProcessJoin(db.Model):  # type: ignore[name-defined]
+    """A parent instance waiting for its children (``children``): how many are still running, and the
+    message the parent's diagram catches when the last one finishes. One row per spawn; gone once sent."""
+
+    __tablename__ = "process_join"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    message: Mapped[str] = mapped_column(String(100))
+    total: Mapped[int] = mapped_column(Integer)
+    pending: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class TaskStatus:

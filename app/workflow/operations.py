@@ -47,6 +47,18 @@ def on_terminated(listener: TerminationListener) -> TerminationListener:
     return listener
 
 
+SwitchListener = Callable[[ProcessInstance, str, Actor | None, str], None]
+_on_switched: list[SwitchListener] = []
+
+
+def on_switched(listener: SwitchListener) -> SwitchListener:
+    """Register a function called when an operator suspends or resumes an instance (same transaction), with
+    the instance, its status before, the actor and the reason: its child instances follow it."""
+    if listener not in _on_switched:
+        _on_switched.append(listener)
+    return listener
+
+
 # -- helpers ----------------------------------------------------------------------------------------
 
 
@@ -263,6 +275,8 @@ def _switch_status(
     instance = _locked(instance_id, (before,), operation)
     rows.update([instance], {"status": after, "updated_at": now()})
     _audit(action, instance, actor, {"status": before}, {"status": instance.status}, {"reason": reason})
+    for listener in _on_switched:
+        listener(instance, before, actor, reason)
     return instance
 
 

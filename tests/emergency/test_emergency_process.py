@@ -89,10 +89,19 @@ def test_a_launched_plan_dispatches_every_responder_and_all_report_in(app, clien
     assert middle["counts"] == {"pending": 1, "acknowledged": 3, "missed": 0}
     # Each report-in ends its branch at a terminate end; nothing catches that event, and it must not pile up
     # in the stored state (it grew it at every report-in and stopped the live workflow's reuse).
-    instance = db.session.execute(
-        select(ProcessInstance).where(ProcessInstance.case_id == case.id)
-    ).scalar_one()
-    assert json.loads(instance.state)["bpmn_events"] == []
+    # Each responder reports in in an instance of its own, a child of the emergency's (app.workflow.children):
+    # the three that reported in have completed, the emergency waits for the fourth.
+    found = list(
+        db.session.execute(
+            select(ProcessInstance).where(ProcessInstance.case_id == case.id).order_by(ProcessInstance.id)
+        ).scalars()
+    )
+    parent, responders = found[0], found[1:]
+    assert parent.parent_id is None and [r.parent_id for r in responders] == [parent.id] * 4
+    assert sorted(r.status for r in responders) == ["completed"] * 3 + ["running"]
+    assert parent.status == "running"
+    for instance in (parent, *[r for r in responders if r.status == "running"]):
+        assert json.loads(instance.state)["bpmn_events"] == []
     assert {r["unit"]: r["status"] for r in middle["responders"]}["police"] == "pending"
     assert middle["timings"]["first_ack_seconds"] == 180 and middle["timings"]["all_ack_seconds"] is None
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.clock import now
 from app.extensions import db
 from app.inspections.models import CampaignItem, Place
 from app.inspections.places import create_place
-from app.workflow.models import HumanTask, TaskStatus
+from app.workflow.models import HumanTask, ProcessInstance, TaskStatus
 from tests.cases.territory import (
     DISTRICT,
     EAST_GRID,
@@ -105,9 +105,12 @@ def item_of(campaign_id: int, place_code: str) -> CampaignItem:
 
 
 def open_tasks(instance_id: int, element_id: str | None = None) -> list[HumanTask]:
+    """The open tasks of the campaign's instance and of its places' (each place is a child instance)."""
     db.session.expire_all()
+    places = select(ProcessInstance.id).where(ProcessInstance.parent_id == instance_id)
     query = select(HumanTask).where(
-        HumanTask.instance_id == instance_id, HumanTask.status.in_(TaskStatus.OPEN)
+        or_(HumanTask.instance_id == instance_id, HumanTask.instance_id.in_(places)),
+        HumanTask.status.in_(TaskStatus.OPEN),
     )
     if element_id is not None:
         query = query.where(HumanTask.element_id == element_id)

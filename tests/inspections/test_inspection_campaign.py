@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask import current_app
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.audit.models import AuditEvent
 from app.clock import as_utc, now
@@ -58,7 +58,16 @@ def detail(client: FlaskClient, auth: Auth, campaign_id: int, who: str = "handle
 def actions(instance_id: int) -> list[str]:
     return list(
         db.session.execute(
-            select(AuditEvent.action).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id)
+            select(AuditEvent.action)
+            .where(
+                or_(  # the campaign's instance and its places' (child instances)
+                    AuditEvent.instance_id == instance_id,
+                    AuditEvent.instance_id.in_(
+                        select(ProcessInstance.id).where(ProcessInstance.parent_id == instance_id)
+                    ),
+                )
+            )
+            .order_by(AuditEvent.id)
         ).scalars()
     )
 

@@ -7,9 +7,10 @@ in the pages by the test."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from app.auth.models import User
 from app.clock import as_utc, now
@@ -60,12 +61,22 @@ def user(username: str) -> User:
     return db.session.execute(select(User).where(User.username == username)).scalar_one()
 
 
+def _with_children(instance_id: int) -> Any:
+    """The instance and its children (responders, places: app.workflow.children)."""
+    return or_(
+        ProcessInstance.id == instance_id,
+        ProcessInstance.parent_id == instance_id,
+    )
+
+
 def open_tasks_of(instance_id: int) -> list[HumanTask]:
+    """The open tasks of the instance and of its children."""
     db.session.expire_all()
+    family = select(ProcessInstance.id).where(_with_children(instance_id))
     return list(
         db.session.execute(
             select(HumanTask)
-            .where(HumanTask.instance_id == instance_id, HumanTask.status.in_(TaskStatus.OPEN))
+            .where(HumanTask.instance_id.in_(family), HumanTask.status.in_(TaskStatus.OPEN))
             .order_by(HumanTask.id)
         ).scalars()
     )
@@ -78,11 +89,15 @@ def open_task_of(instance_id: int, element_id: str) -> HumanTask:
 
 
 def fire_next_timer(app: Flask, instance_id: int, late: timedelta = timedelta(seconds=1)) -> None:
-    """Move the injected clock just past the instance's next timer and let the scheduler fire it."""
-    instance = db.session.get(ProcessInstance, instance_id)
-    assert instance is not None and instance.next_timer_at is not None, "no timer is armed"
+    """Move the injected clock just past the next timer of the instance (or of one of its children) and let
+    the scheduler fire it."""
+    db.session.expire_all()
+    due = db.session.execute(
+        select(func.min(ProcessInstance.next_timer_at)).where(_with_children(instance_id))
+    ).scalar_one()
+    assert due is not None, "no timer is armed"
     clock = app.extensions["gridcase.clock"]
-    clock.set(max(as_utc(instance.next_timer_at) + late, now()))
+    clock.set(max(as_utc(due) + late, now()))
     assert scheduler.tick() >= 1
     db.session.commit()
     db.session.expire_all()

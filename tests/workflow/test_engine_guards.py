@@ -369,7 +369,8 @@ def test_a_loop_through_a_parallel_fork_and_join_ends_as_without_pruning(engine_
 
 def test_pruning_leaves_a_shallow_process_alone(engine_app):
     loaded = _load("script_loop.bpmn", diagrams.script_loop_bpmn())
-    engine = EngineInstance.start(loaded, {"rounds": 20})
+    # A few rounds: less deep than history.PRUNE_DEPTH (12 ancestors)
+    engine = EngineInstance.start(loaded, {"rounds": 3})
     engine.run()
     assert history.completed_history(engine._workflow) == []
     assert history.prune(engine._workflow) == 0

@@ -1,0 +1,156 @@
+"""Each place of a campaign is inspected in a child instance of the campaign's (app/workflow/children.py):
+two workers completing two inspections of one campaign at the same moment both succeed, the last one
+moving the campaign on exactly once; a step killed half-way (while the launch starts the places, or while
+the last place tells the campaign) leaves nothing of itself behind. On PostgreSQL (real row locks)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from app.audit.models import AuditEvent
+from app.auth.models import User
+from app.extensions import db
+from app.inspections import campaigns
+from app.inspections.models import ItemStatus
+from app.tasks import services as task_services
+from app.workflow import instances
+from app.workflow.models import InstanceStatus, ProcessInstance, ProcessJoin
+from tests.cases.territory import EAST_GRID
+from tests.factories import pushed
+from tests.helpers import fingerprint
+from tests.inspections.conftest import item_of, launch_body, open_tasks, results
+
+pytestmark = pytest.mark.usefixtures("users", "territory", "deployed")
+
+
+@pytest.fixture
+def app(make_app: Any) -> Iterator[Flask]:
+    with pushed(make_app("postgresql")) as app:
+        yield app
+
+
+class Crash(BaseException):
+    """A worker killed in the middle of a step: like SystemExit, nothing on the way catches it."""
+
+
+def _user(username: str) -> User:
+    return db.session.execute(select(User).where(User.username == username)).scalar_one()
+
+
+def _complete(task_id: int, username: str) -> None:
+    task_services.complete(_user(username), task_id, {"results": results()})
+    db.session.commit()
+
+
+def _campaign_of_two(launch: Any) -> tuple[dict[str, Any], list[int]]:
+    campaign = launch(place_types=["restaurant"], grid_codes=[EAST_GRID])  # R1 and R2, both the worker's
+    tasks = open_tasks(campaign["instance_id"], "inspect")
+    assert len(tasks) == 2 and {t.instance_id for t in tasks}.isdisjoint({campaign["instance_id"]})
+    db.session.commit()
+    return campaign, [t.id for t in tasks]
+
+
+def test_two_inspections_of_one_campaign_completed_at_once_both_succeed(
+    app: Flask, territory: None, launch: Any
+) -> None:
+    campaign, task_ids = _campaign_of_two(launch)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def worker(task_id: int) -> None:
+        with app.app_context():
+            try:
+                user = _user("worker")
+                barrier.wait()
+                task_services.complete(user, task_id, {"results": results()})
+                db.session.commit()
+            except BaseException as exc:  # reported by the test below
+                db.session.rollback()
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(task_id,)) for task_id in task_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+
+    db.session.expire_all()
+    assert {item_of(campaign["id"], code).status for code in ("R1", "R2")} == {ItemStatus.PASSED}
+    parent = db.session.get(ProcessInstance, campaign["instance_id"])
+    assert parent is not None and parent.status == InstanceStatus.COMPLETED  # moved on by the last one
+    children = db.session.execute(
+        select(ProcessInstance.status).where(ProcessInstance.parent_id == parent.id)
+    ).scalars()
+    assert sorted(children) == [InstanceStatus.COMPLETED] * 2
+    assert db.session.execute(select(func.count()).select_from(ProcessJoin)).scalar_one() == 0
+    told = db.session.execute(
+        select(func.count()).where(
+            AuditEvent.action == "message.correlated", AuditEvent.instance_id == parent.id
+        )
+    ).scalar_one()
+    assert told == 1  # exactly once
+    assert (
+        db.session.execute(
+            select(func.count()).where(AuditEvent.action == "inspection.campaign_completed")
+        ).scalar_one()
+        == 1
+    )
+
+
+def test_a_launch_killed_while_starting_the_places_leaves_nothing(
+    app: Flask, territory: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = fingerprint()
+    started = instances.run_new_instance
+    calls: list[int] = []
+
+    def dies_at_the_second(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise Crash()
+        return started(*args, **kwargs)
+
+    monkeypatch.setattr(instances, "run_new_instance", dies_at_the_second)
+    body = launch_body(place_types=["restaurant"], grid_codes=[EAST_GRID])
+    body["deadline"] = datetime.fromisoformat(body["deadline"])  # as the API's schema loads it
+    with pytest.raises(Crash):
+        campaigns.launch(_user("handler"), body)
+    db.session.rollback()  # what the request edge does with a step that raised
+    assert len(calls) == 2  # it died with one place started
+    assert fingerprint() == before
+
+
+def test_the_last_inspection_killed_while_telling_the_campaign_leaves_nothing(
+    app: Flask, territory: None, launch: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign, (first, last) = _campaign_of_two(launch)
+    _complete(first, "worker")
+    join = db.session.execute(select(ProcessJoin)).scalar_one()
+    assert (join.total, join.pending) == (2, 1)
+    before = fingerprint()
+
+    def dies(*args: Any, **kwargs: Any) -> Any:
+        raise Crash()
+
+    with monkeypatch.context() as patched:
+        patched.setattr(instances, "correlate_message", dies)
+        with pytest.raises(Crash):
+            task_services.complete(_user("worker"), last, {"results": results()})
+        db.session.rollback()
+    assert fingerprint() == before  # the place's step, the join's count: none of it kept
+    assert db.session.execute(select(ProcessJoin.pending)).scalar_one() == 1
+
+    _complete(last, "worker")  # done again, it goes through
+    parent = db.session.get(ProcessInstance, campaign["instance_id"])
+    assert parent is not None and parent.status == InstanceStatus.COMPLETED
+    assert item_of(campaign["id"], "R2").status == ItemStatus.PASSED
