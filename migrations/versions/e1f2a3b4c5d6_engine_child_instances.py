@@ -10,7 +10,7 @@ with it and never changes): their state needs no rewrite, and only instances sta
 into children. Nothing else is touched.
 
 Revision ID: e1f2a3b4c5d6
-Revises: d4e5f6a7b8c9
+Revises: f0a1b2c3d4e5
 Create Date: 2026-12-06 06:10:00.000000
 
 """
@@ -20,7 +20,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "e1f2a3b4c5d6"
-down_revision = "d4e5f6a7b8c9"
+down_revision = "f0a1b2c3d4e5"
 branch_labels = None
 depends_on = None
 
