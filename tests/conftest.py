@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app import create_app
 from app.clock import FrozenClock
-from app.config import PROJECT_ROOT, SecuritySettings, Settings
+from app.config import PROJECT_ROOT, TRANSLATION_FOLDERS, SecuritySettings, Settings
 from app.extensions import db
 from tests import url_builders
 
@@ -152,6 +152,28 @@ def redis_available() -> None:
         Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except Exception as exc:
         _service_missing("Redis", exc)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_catalogues() -> None:
+    """`make setup` compiles the .mo files; a test run straight from pytest gets any missing or stale. For
+    every test, not only the pages': Flask-Babel caches a process's translations on first use, so a worker
+    that loaded them before a catalogue was compiled would keep that area untranslated."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for folder in TRANSLATION_FOLDERS:
+        for po_path in folder.glob("*/LC_MESSAGES/*.po"):
+            mo_path = po_path.with_suffix(".mo")
+            if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+                continue
+            with po_path.open("rb") as po_file:
+                catalog = read_po(po_file)
+            # Written aside, then renamed: parallel workers may compile the same file while others read it.
+            partial = mo_path.with_name(f"{mo_path.name}.{os.getpid()}")
+            with partial.open("wb") as mo_file:
+                write_mo(mo_file, catalog)
+            partial.replace(mo_path)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,33 +22,13 @@ import pytest
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from app.config import PROJECT_ROOT, TRANSLATION_FOLDERS
+from app.config import PROJECT_ROOT
 from app.extensions import db
 from tests.conftest import PASSWORD, AppFactory
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = PROJECT_ROOT / "test-output" / "screenshots"
 PHONE = {"width": 360, "height": 740}
-
-
-@pytest.fixture(scope="session", autouse=True)
-def compiled_catalogues() -> None:
-    """`make setup` compiles the .mo files; a test run straight from pytest gets any missing or stale."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    for folder in TRANSLATION_FOLDERS:
-        for po_path in folder.glob("*/LC_MESSAGES/*.po"):
-            mo_path = po_path.with_suffix(".mo")
-            if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-                continue
-            with po_path.open("rb") as po_file:
-                catalog = read_po(po_file)
-            # Written aside, then renamed: parallel workers may compile the same file while others read it.
-            partial = mo_path.with_name(f"{mo_path.name}.{os.getpid()}")
-            with partial.open("wb") as mo_file:
-                write_mo(mo_file, catalog)
-            partial.replace(mo_path)
 
 
 @dataclass

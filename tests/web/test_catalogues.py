@@ -25,3 +25,16 @@ def test_no_msgid_is_translated_two_ways_across_catalogues() -> None:
                 translations.setdefault(key, {})[folder.parent.name] = msgstr
     clashes = {key: found for key, found in translations.items() if len(set(found.values())) > 1}
     assert clashes == {}
+
+
+def test_no_catalogue_is_marked_fuzzy() -> None:
+    """`pybabel compile` skips a catalogue whose header is marked fuzzy (it only says so), so `make setup`
+    would leave its area untranslated; a test process that loads the translations before compiling them
+    would then keep the untranslated table for its whole life (Flask-Babel caches it per process)."""
+    fuzzy = []
+    for folder in TRANSLATION_FOLDERS:
+        for po_path in folder.glob("*/LC_MESSAGES/messages.po"):
+            with po_path.open("rb") as po_file:
+                if read_po(po_file).fuzzy:
+                    fuzzy.append(str(po_path))
+    assert fuzzy == []
