@@ -4,6 +4,7 @@ case walked through the API to a grid worker's task. Works on any app (the test 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -76,3 +77,26 @@ def case_at_handle(
     created = report(client, auth, **fields)
     walk_to(client, auth, created["key"], "handle", hours=8)
     return created["key"], open_task(created["key"], "handle").id
+
+
+def seed_designer(app: Flask, tmp_path: Path) -> Path:
+    """A designer (``designer1``), case_handling v1, and a copy of the forms folder for this test (the form
+    editor's saves write files); the copy's path."""
+    import shutil
+
+    from app.auth.roles import ALL_ROLES
+    from app.auth.services import create_user
+    from app.config import PROJECT_ROOT
+    from app.workflow import deploy
+    from app.workflow.forms import FormRegistry
+
+    forms_folder = tmp_path / "forms"
+    shutil.copytree(PROJECT_ROOT / "forms", forms_folder)
+    registry = FormRegistry(forms_folder)
+    app.extensions["gridcase.forms"] = registry
+    app.extensions["gridcase.deploy_rules"] = lambda: deploy.default_rules(registry.exists, set(ALL_ROLES))
+    with app.app_context():
+        create_user("designer1", PASSWORD, "designer")
+        deploy_case_handling(app)
+        db.session.commit()
+    return forms_folder

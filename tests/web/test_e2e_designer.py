@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,34 +12,13 @@ from typing import Any
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
-from app.auth.roles import ALL_ROLES
-from app.auth.services import create_user
 from app.config import PROJECT_ROOT
 from app.extensions import db
-from app.workflow import deploy
-from app.workflow.forms import FormRegistry
 from app.workflow.models import ProcessDefinition
-from tests.conftest import PASSWORD
 from tests.web.conftest import LiveServer
+from tests.web.seed import seed_designer
 
 CASE_HANDLING = PROJECT_ROOT / "bpmn" / "case_handling.bpmn"
-
-
-def _seed(live_server: LiveServer, tmp_path: Path) -> Path:
-    """A designer, case_handling v1, and a copy of the forms folder for this test (saves write files)."""
-    app = live_server.app
-    forms_folder = tmp_path / "forms"
-    shutil.copytree(PROJECT_ROOT / "forms", forms_folder)
-    registry = FormRegistry(forms_folder)
-    app.extensions["gridcase.forms"] = registry
-    app.extensions["gridcase.deploy_rules"] = lambda: deploy.default_rules(registry.exists, set(ALL_ROLES))
-    with app.app_context():
-        create_user("designer1", PASSWORD, "designer")
-        deploy.deploy_file(
-            "case_handling.bpmn", CASE_HANDLING.read_bytes(), app.extensions["gridcase.deploy_rules"]()
-        )
-        db.session.commit()
-    return forms_folder
 
 
 def _versions(live_server: LiveServer) -> list[ProcessDefinition]:
@@ -69,7 +47,7 @@ def test_designer_renames_a_task_in_the_modeler_and_deploys_it(
     screenshot: Callable[[Any, str], Path],
     tmp_path: Path,
 ) -> None:
-    _seed(live_server, tmp_path)
+    seed_designer(live_server.app, tmp_path)
     page = page_as("designer1")
     _open_modeler(page, live_server)
     assert page.locator('.djs-element[data-element-id="triage"]').count() == 1
@@ -133,7 +111,7 @@ def test_validation_problems_are_marked_on_the_canvas_and_nothing_is_deployed(
     screenshot: Callable[[Any, str], Path],
     tmp_path: Path,
 ) -> None:
-    _seed(live_server, tmp_path)
+    seed_designer(live_server.app, tmp_path)
     page = page_as("designer1")
     _open_modeler(page, live_server)
     broken = CASE_HANDLING.read_text(encoding="utf-8").replace(
@@ -158,7 +136,7 @@ def test_form_editor_previews_while_typing_and_saves(
     screenshot: Callable[[Any, str], Path],
     tmp_path: Path,
 ) -> None:
-    forms_folder = _seed(live_server, tmp_path)
+    forms_folder = seed_designer(live_server.app, tmp_path)
     page = page_as("designer1")
     page.goto(f"{live_server.url}/design/forms")
     page.click('tr[data-form="triage.schema.json"] a')
@@ -201,7 +179,7 @@ def test_problems_are_marked_live_as_the_designer_works(
 ) -> None:
     """No validate button pressed: a change that breaks a condition is marked by the deploy's own checks a
     moment later, with the element's name; undoing it clears the mark."""
-    _seed(live_server, tmp_path)
+    seed_designer(live_server.app, tmp_path)
     page = page_as("designer1")
     _open_modeler(page, live_server)
     page.evaluate(

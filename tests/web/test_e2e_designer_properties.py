@@ -5,7 +5,6 @@ while typing a bad condition."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,33 +12,13 @@ from typing import Any
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
-from app.auth.roles import ALL_ROLES
-from app.auth.services import create_user
 from app.config import PROJECT_ROOT
 from app.extensions import db
-from app.workflow import deploy
-from app.workflow.forms import FormRegistry
 from app.workflow.models import ProcessDefinition
-from tests.conftest import PASSWORD
 from tests.web.conftest import LiveServer
+from tests.web.seed import seed_designer
 
 KEY = "noise_complaint"
-
-
-def _seed(live_server: LiveServer, tmp_path: Path) -> None:
-    app = live_server.app
-    forms_folder = tmp_path / "forms"
-    shutil.copytree(PROJECT_ROOT / "forms", forms_folder)
-    registry = FormRegistry(forms_folder)
-    app.extensions["gridcase.forms"] = registry
-    app.extensions["gridcase.deploy_rules"] = lambda: deploy.default_rules(registry.exists, set(ALL_ROLES))
-    with app.app_context():
-        create_user("designer1", PASSWORD, "designer")
-        case_handling = PROJECT_ROOT / "bpmn" / "case_handling.bpmn"
-        deploy.deploy_file(
-            "case_handling.bpmn", case_handling.read_bytes(), app.extensions["gridcase.deploy_rules"]()
-        )
-        db.session.commit()
 
 
 def _place(page: Any, script: str) -> Any:
@@ -102,7 +81,7 @@ def test_designer_builds_a_new_process_with_the_properties_panel(
     screenshot: Callable[[Any, str], Path],
     tmp_path: Path,
 ) -> None:
-    _seed(live_server, tmp_path)
+    seed_designer(live_server.app, tmp_path)
     page = page_as("designer1")
     page.goto(f"{live_server.url}/design/processes")
 
@@ -222,7 +201,7 @@ def test_designer_builds_a_new_process_with_the_properties_panel(
 def test_shipped_diagrams_keep_their_extensions_and_the_panel_shows_operators_in_either_language(
     live_server: LiveServer, page_as: Callable[..., Any], tmp_path: Path
 ) -> None:
-    _seed(live_server, tmp_path)
+    seed_designer(live_server.app, tmp_path)
     page = page_as("designer1")
     page.goto(f"{live_server.url}/design/processes/case_handling/edit")
     page.wait_for_selector('#modeler[data-ready="true"]')
