@@ -91,6 +91,7 @@ def init_workflow(app: Flask) -> None:
     from app.auth.roles import ALL_ROLES
     from app.cases import escalation as _escalation_operators  # noqa: F401  (registers case.escalate, …)
     from app.cases import operators as _case_operators  # noqa: F401  (registers case.* operators)
+    from app.cases import simulations as _case_simulations  # noqa: F401  (case.* in test runs)
     from app.cases.status import close_case_of_terminated_instance, mirror_case_status
     from app.devices import operators as _sensor_operators  # noqa: F401  (registers sensor.* operators)
     from app.devices.case_opening import open_pending_cases

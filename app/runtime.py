@@ -6,7 +6,9 @@ Every accessor reads the current app (or the ``app`` given) once. Outside an app
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
@@ -64,8 +66,31 @@ def settings(app: Flask | None = None) -> Settings:
     return cast("Settings", _get(app, _SETTINGS))
 
 
+# A test run's simulated clock (app.tasks.test_runs): while set, everything in this context (the
+# engine's timers and scripts, services' timestamps) reads it instead of the app's clock.
+_SIMULATED_CLOCK: ContextVar[Clock | None] = ContextVar("gridcase_simulated_clock", default=None)
+
+
 def clock(app: Flask | None = None) -> Clock:
+    simulated = _SIMULATED_CLOCK.get()
+    if simulated is not None:
+        return simulated
     return cast("Clock", _get(app, _CLOCK))
+
+
+@contextmanager
+def simulated_clock(simulated: Clock) -> Iterator[None]:
+    """Read ``simulated`` as the clock inside the block (this context only: other requests, the scheduler
+    and the workers keep the app's clock)."""
+    token = _SIMULATED_CLOCK.set(simulated)
+    try:
+        yield
+    finally:
+        _SIMULATED_CLOCK.reset(token)
+
+
+def clock_is_simulated() -> bool:
+    return _SIMULATED_CLOCK.get() is not None
 
 
 def working_calendar(app: Flask | None = None) -> WorkingCalendar:

@@ -22,7 +22,7 @@ from app.grids.scope import in_subtrees, scope_of
 from app.http import paginate
 from app.workflow import form_versions, instances, notices
 from app.workflow.forms import FormNotFound, FormRegistry, FormValidationError
-from app.workflow.models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus
+from app.workflow.models import TEST_RUN_GROUP, HumanTask, InstanceStatus, ProcessInstance, TaskStatus
 
 SEVERITY_ORDER = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
 
@@ -126,7 +126,9 @@ def offered_by_role_only(task: HumanTask) -> bool:
 def can_see(user: User, task: HumanTask) -> bool:
     """Your own tasks (held, completed, or offered to you by name or to your unit) always; a task offered
     by role (or a supervisor's look at any task) only when you can see its case, or for a task without a
-    case, when its grid (if it names one) is in your scope."""
+    case, when its grid (if it names one) is in your scope. A test run's task: nobody here (its page)."""
+    if task.candidate_group == TEST_RUN_GROUP:
+        return False
     if task.assignee_id == user.id or task.completed_by_id == user.id:
         return True
     candidate = is_candidate(user, task)
@@ -370,30 +372,36 @@ def complete(user: User, task_id: int, data: dict[str, Any]) -> instances.StepOu
         raise Conflict(f"task {task_id} is claimed by someone else", {"status": task.status})
     if task.status == TaskStatus.READY and not is_candidate(user, task):
         raise Forbidden(f"task {task_id} is not for your role or scope")
+    return instances.complete_task(task, validated_data(task, data), user, instance, open_tasks)
+
+
+def validated_data(task: HumanTask, data: Any, *, test_run: bool = False) -> dict[str, Any]:
+    """``data`` checked against the task's form (its frozen version, or the one built for it), normalised;
+    FormDataInvalid names each field that fails. ``test_run``: a designer's test run (photo ids stand for
+    test photos, ``app.workflow.forms``)."""
     if not isinstance(data, dict):
         raise InvalidInput("form data must be a JSON object", {"data": "expected an object"})
-    clean = data
-    if task.form_key:
-        try:
-            refs, built = DatabaseFormReferences(), _built_schema(task)
-            if built is None:
-                clean = forms().validate_document(
-                    _frozen_schema(task),
-                    data,
-                    case_id=task.case_id,
-                    refs=refs,
-                    name=task.form_key,
-                    cached=task.form_version_id is not None,  # a frozen schema lives as long as the app
-                )
-            else:
-                clean = forms().validate_document(
-                    built, data, case_id=task.case_id, refs=refs, name=task.form_key
-                )
-        except FormValidationError as exc:
-            raise FormDataInvalid(str(exc), exc.field_errors) from exc
-        except FormNotFound as exc:
-            raise InvalidInput(str(exc), {"form": task.form_key}) from exc
-    return instances.complete_task(task, clean, user, instance, open_tasks)
+    if not task.form_key:
+        return data
+    try:
+        refs, built = DatabaseFormReferences(), _built_schema(task)
+        if built is None:
+            return forms().validate_document(
+                _frozen_schema(task),
+                data,
+                case_id=task.case_id,
+                refs=refs,
+                name=task.form_key,
+                cached=task.form_version_id is not None,  # a frozen schema lives as long as the app
+                test_run=test_run,
+            )
+        return forms().validate_document(
+            built, data, case_id=task.case_id, refs=refs, name=task.form_key, test_run=test_run
+        )
+    except FormValidationError as exc:
+        raise FormDataInvalid(str(exc), exc.field_errors) from exc
+    except FormNotFound as exc:
+        raise InvalidInput(str(exc), {"form": task.form_key}) from exc
 
 
 class FormDataInvalid(InvalidInput):

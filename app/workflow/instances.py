@@ -31,6 +31,7 @@ from app.workflow.deploy import latest_definition
 from app.workflow.engine import EngineError, EngineInstance, FailedElement, LoadedSpec, ReadyUserTask
 from app.workflow.live import live_workflows
 from app.workflow.models import (
+    TEST_RUN_GROUP,
     EngineIncident,
     HumanTask,
     IncidentKind,
@@ -177,7 +178,7 @@ def _run_engine(
     limit that cannot be computed) stays the person's to fix: a 4xx, and nothing of the step is kept.
     Without a person (a timer, a job, an operator's retry) a refusal is an incident like any failure.
     """
-    with operators.running_instance(instance.id, actor):
+    with operators.running_instance(instance.id, actor, test=instance.is_test):
         try:
             work()
         except EngineError as exc:
@@ -217,6 +218,7 @@ def _new_instance(
     business_key: str | None,
     case_id: int | None,
     actor: Actor | None,
+    is_test: bool = False,
     **started: Any,
 ) -> ProcessInstance:
     timestamp = now()
@@ -231,6 +233,7 @@ def _new_instance(
         process_key=definition.key,
         business_key=business_key,
         case_id=case_id,
+        is_test=is_test,
         status=InstanceStatus.RUNNING,
         state="",
         started_at=timestamp,
@@ -270,6 +273,20 @@ def start_instance(
     )
     # What starts a process (a report, a launch, a filing) is stored whatever the process then does: even an
     # operator's refusal is an incident here, never a lost report.
+    failure = _run_engine(instance, actor, engine.run, persons_step=False)
+    return _persist(instance, engine, actor, failure=failure)
+
+
+def start_test_instance(
+    definition: ProcessDefinition, variables: dict[str, Any], actor: Actor
+) -> StepOutcome:
+    """Start a test instance of version ``definition`` (any version, not only the one new instances start
+    on) for a designer's test run (``test_runs``): no case, no business key, ``is_test`` set. The caller
+    runs it under the run's simulated clock."""
+    instance = _new_instance(definition, None, None, actor, is_test=True, test_run=True)
+    engine = EngineInstance.start(
+        _loaded_spec(definition.id, instance.decision_bindings), {**variables, "instance_id": instance.id}
+    )
     failure = _run_engine(instance, actor, engine.run, persons_step=False)
     return _persist(instance, engine, actor, failure=failure)
 
@@ -381,6 +398,8 @@ def start_by_message(
 def fire_due_timers(instance_id: int) -> StepOutcome | None:
     """Run the instance's due timers. None when nothing was due (another worker got there first)."""
     instance = lock_instance(instance_id)
+    if instance.is_test and not runtime.clock_is_simulated():
+        return None  # a test run's timers follow its simulated clock only (test_runs.advance_clock)
     current = now()
     if (
         instance.status != InstanceStatus.RUNNING
@@ -420,7 +439,12 @@ def move_timers(
 def due_instance_ids(limit: int = 500) -> list[int]:
     rows = db.session.execute(
         select(ProcessInstance.id)
-        .where(ProcessInstance.status == InstanceStatus.RUNNING, ProcessInstance.next_timer_at <= now())
+        .where(
+            ProcessInstance.status == InstanceStatus.RUNNING,
+            ProcessInstance.next_timer_at <= now(),
+            # A test run's timers are due on its simulated clock, not this one (test_runs.advance_clock).
+            ProcessInstance.is_test.is_(False),
+        )
         .order_by(ProcessInstance.next_timer_at)
         .limit(limit)
     ).scalars()
@@ -618,7 +642,10 @@ def _sync_tasks(
         ready = {t.task_id: t for t in engine.ready_user_tasks()}
     outcome.cancelled_tasks.extend(row for spiff_id, row in open_rows.items() if spiff_id not in ready)
     rows.update(outcome.cancelled_tasks, {"status": TaskStatus.CANCELLED, "completed_at": timestamp})
-    if values:
+    if values and instance.is_test:
+        for row in values:  # a test run's tasks are offered to nobody: the designer completes them
+            row.update(candidate_user=None, candidate_group=TEST_RUN_GROUP, grid_code=None)
+    elif values:
         pairs = list(zip(values, new_tasks, strict=True))
         _assign_named_candidates(instance, engine, pairs, timestamp, outcome.actor, completed)
     created: list[HumanTask] = rows.insert(HumanTask, values, unset=_UNSET_ON_NEW_TASK)

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -77,6 +88,9 @@ class ProcessInstance(db.Model):  # type: ignore[name-defined]
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The DMN versions it decides with, bound at start (app.workflow.decisions); None: its version's own.
     decision_bindings: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    # A designer's test run (app.workflow.test_runs): its tasks are offered to nobody, its service tasks
+    # simulated, its timers fired only by the run's simulated clock, never by the scheduler.
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     definition: Mapped[ProcessDefinition] = relationship()
 
@@ -93,6 +107,11 @@ class ProcessJoin(db.Model):  # type: ignore[name-defined]
     total: Mapped[int] = mapped_column(Integer)
     pending: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The candidate unit of a test run's tasks: no unit has this code, so no inbox offers them to anyone (the
+# designer completes them on the test-run page as any role).
+TEST_RUN_GROUP = "~test-run"
 
 
 class TaskStatus:
