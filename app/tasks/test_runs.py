@@ -46,6 +46,7 @@ DELETED_ACTION = "testrun.deleted"
 # advanced by a year would otherwise run the instance half a million times in one request).
 MAX_ADVANCE = timedelta(days=366)
 MAX_FIRINGS = 200
+TIMER_RESOLUTION = timedelta(microseconds=1)
 
 
 def require_designer(user: User) -> User:
@@ -298,29 +299,38 @@ def advance_clock(user: User, run_id: int, duration: Any) -> Advanced:
     current, fired = start_at, 0
     while fired < MAX_FIRINGS and instance.status == InstanceStatus.RUNNING and instance.next_timer_at:
         due = as_utc(instance.next_timer_at)
-        if due > target:
+        # A duration timer reached at T is due at T + d + 1 µs (the engine reads the clock a microsecond
+        # ahead, app.workflow.timers): "PT2H" after a PT2H timer was reached fires it.
+        if due > target + TIMER_RESOLUTION:
             break
         current = max(due, current)
         with runtime.simulated_clock(FrozenClock(current)):
             if instances.fire_due_timers(instance.id) is None:
                 break
         fired += 1
-    run.clock_at = target
+    run.clock_at = max(target, current)
+    with runtime.simulated_clock(_clock_of(run)):  # logged at the run's new now, after what it fired
+        _record_clock_move(user, run, instance.id, str(duration).strip(), start_at, fired)
+    return Advanced(as_utc(run.clock_at), fired)
+
+
+def _record_clock_move(
+    user: User, run: TestRun, instance_id: int, by: str, start_at: Any, fired: int
+) -> None:
     record(
         CLOCK_ACTION,
         entity_type="process_instance",
-        entity_id=instance.id,
+        entity_id=instance_id,
         actor=user,
-        instance_id=instance.id,
+        instance_id=instance_id,
         data={
             "test_run": run.id,
-            "by": str(duration).strip(),
+            "by": by,
             "from": start_at.isoformat(),
-            "to": target.isoformat(),
+            "to": as_utc(run.clock_at).isoformat(),
             "timers_fired": fired,
         },
     )
-    return Advanced(target, fired)
 
 
 def delete(user: User, run_id: int) -> None:

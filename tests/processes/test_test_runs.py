@@ -290,7 +290,10 @@ def test_the_clock_fires_a_boundary_timer_only_once_it_is_due(studio: Studio) ->
     assert "timer.fired" not in actions(run.instance_id)
     assert run.clock_at - started == timedelta(hours=1)
 
-    studio.advance(run, "90 分钟")
+    studio.advance(run, "59 分钟")  # a minute short of the two hours
+    assert open_elements(run) == ["look"] and "timer.fired" not in actions(run.instance_id)
+
+    studio.advance(run, "1 分钟")  # exactly two hours after the timer was reached
     assert open_elements(run) == []
     assert run.instance.status == InstanceStatus.COMPLETED
     fired = db.session.execute(
