@@ -25,7 +25,7 @@ def running_counts(
     """``{definition id: instances in status}`` (running by default); definitions with none are absent."""
     query = (
         select(ProcessInstance.definition_id, func.count())
-        .where(ProcessInstance.status == status)
+        .where(ProcessInstance.status == status, ProcessInstance.is_test.is_(False))  # a test run is no work
         .group_by(ProcessInstance.definition_id)
     )
     if definition_ids is not None:
@@ -100,7 +100,10 @@ def process_summaries() -> list[ProcessSummary]:
         ProcessInstance.process_key, ProcessInstance.status
     )
     counts = db.session.execute(
-        by_key_and_status.where(ProcessInstance.status.in_([InstanceStatus.RUNNING, InstanceStatus.ERROR]))
+        by_key_and_status.where(
+            ProcessInstance.status.in_([InstanceStatus.RUNNING, InstanceStatus.ERROR]),
+            ProcessInstance.is_test.is_(False),
+        )
     ).all()
     running_by_key = {key: n for key, status, n in counts if status == InstanceStatus.RUNNING}
     parked_by_key = {key: n for key, status, n in counts if status == InstanceStatus.ERROR}

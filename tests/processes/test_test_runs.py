@@ -22,6 +22,7 @@ from app.audit.models import AuditEvent
 from app.cases.models import Case
 from app.extensions import db
 from app.jobs.models import JobOutbox
+from app.processes import services as processes
 from app.workflow import scheduler
 from app.workflow.models import TEST_RUN_GROUP, HumanTask, InstanceStatus, ProcessInstance, TaskStatus
 from app.workflow.test_run_models import TestRun
@@ -225,6 +226,9 @@ def test_a_test_run_starts_marked_as_a_test_with_no_case(studio: Studio) -> None
         and task.roles == ["dispatcher"]
     )
     assert actions(instance.id)[:2] == ["instance.started", "task.created"]
+    # no work runs on the version for the designer's pages (running counts, the version migration's list)
+    assert processes.running_counts([run.definition_id]) == {}
+    assert [p.running_instances for p in processes.process_summaries() if p.key == "case_handling"] == [0]
     assert "testrun.started" in actions(instance.id)
     page = studio.client.get(f"/design/test-runs/{run.id}")
     assert page.status_code == 200

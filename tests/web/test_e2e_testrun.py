@@ -77,6 +77,7 @@ def test_a_designer_runs_case_handling_with_a_simulated_clock(
     page.click("#start-test-run")
     page.wait_for_selector("#test-variables-error:not([hidden])")
     assert "不是合法的 JSON" in page.inner_text("#test-variables-error")
+    screenshot(page, "designer-testrun-start")
     with live_server.app.app_context():
         assert db.session.execute(select(func.count()).select_from(TestRun)).scalar_one() == 0
     page.fill("#test-variables", TEST_DATA)
@@ -132,6 +133,7 @@ def test_a_designer_runs_case_handling_with_a_simulated_clock(
     # the designer's list, and deleting the run (its instance is terminated)
     page.click("nav.subnav a[href='/design/test-runs']")
     page.wait_for_selector(f'tr[data-test-run="{run_id}"]')
+    screenshot(page, "designer-testruns")
     with page.expect_navigation():
         page.click(f'tr[data-test-run="{run_id}"] [data-action="delete-test-run"]')
     assert page.locator(f'tr[data-test-run="{run_id}"]').count() == 0
