@@ -23,8 +23,15 @@ from app.cases.models import Case
 from app.extensions import db
 from app.jobs.models import JobOutbox
 from app.processes import services as processes
-from app.workflow import scheduler
-from app.workflow.models import TEST_RUN_GROUP, HumanTask, InstanceStatus, ProcessInstance, TaskStatus
+from app.workflow import operators, scheduler
+from app.workflow.models import (
+    TEST_RUN_GROUP,
+    EngineIncident,
+    HumanTask,
+    InstanceStatus,
+    ProcessInstance,
+    TaskStatus,
+)
 from app.workflow.test_run_models import TestRun
 from tests.cases.territory import EAST_GRID, EAST_POINT, assign, build_territory
 from tests.helpers import ensure_catalogue, open_task, report, walk_to
@@ -437,6 +444,67 @@ def test_a_case_handling_test_run_to_its_end_leaves_the_real_world_unchanged(
         ).scalar_one()
         == 0
     )
+
+
+# -- service tasks without a simulation, simulations that write ------------------------------------------
+
+
+def _service_probe(process_id: str, operator: str) -> bytes:
+    """start → a service task calling ``operator`` (result ``outcome``) → end."""
+    return definitions(
+        f"{process_id}_definitions",
+        f"""  <bpmn:process id="{process_id}" name="{process_id}" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="act" />
+    <bpmn:serviceTask id="act" name="执行">
+      <bpmn:extensionElements>
+        <spiffworkflow:serviceTaskOperator id="{operator}" resultVariable="outcome">
+          <spiffworkflow:parameters />
+        </spiffworkflow:serviceTaskOperator>
+      </bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:serviceTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="act" targetRef="end" />
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>""",
+    ).encode()
+
+
+@operators.register("probe.test_run_write", "test probe: a real operator whose simulation writes")
+def _probe_write(call: operators.OperatorCall) -> dict[str, Any]:
+    return {"real": True}
+
+
+@operators.simulation("probe.test_run_write")
+def _probe_write_simulation(call: operators.OperatorCall) -> dict[str, Any]:
+    instance = db.session.get(ProcessInstance, call.instance_id)
+    assert instance is not None
+    instance.business_key = "written by a simulation"  # what a simulation must never do
+    return {"simulated": True}
+
+
+@pytest.mark.parametrize(
+    ("operator", "reason"),
+    [
+        ("mediation.close", "没有模拟实现"),  # a real operator with no simulation: it would touch a dispute
+        ("probe.test_run_write", "simulations must only read"),
+    ],
+)
+def test_a_service_task_that_cannot_be_simulated_parks_the_run_and_writes_nothing(
+    studio: Studio, operator: str, reason: str
+) -> None:
+    key = operator.replace(".", "_") + "_probe"
+    deploy_diagram(f"{key}.bpmn", _service_probe(key, operator))
+    run = studio.start(f"/design/processes/{key}/versions/1/test-run", {})
+    instance = run.instance
+    assert instance.status == InstanceStatus.ERROR and instance.business_key is None
+    incident = db.session.execute(
+        select(EngineIncident).where(EngineIncident.instance_id == instance.id)
+    ).scalar_one()
+    assert incident.element_id == "act" and reason in incident.reason
+    assert "testrun.operator_simulated" not in actions(instance.id)
+    page = studio.client.get(f"/design/test-runs/{run.id}").get_data(as_text=True)
+    assert 'id="open-incident"' in page and reason in page
 
 
 # -- the list, deleting, roles ---------------------------------------------------------------------------
