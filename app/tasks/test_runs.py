@@ -55,7 +55,7 @@ def require_designer(user: User) -> User:
     return user
 
 
-def test_run(user: User, run_id: int) -> TestRun:
+def run_of(user: User, run_id: int) -> TestRun:
     """The run ``user`` may see and act on: 404 when absent or deleted, 403 when another designer's."""
     require_designer(user)
     run = db.session.get(TestRun, run_id)
@@ -147,7 +147,7 @@ def parse_variables(text: Any) -> dict[str, Any]:
     return value
 
 
-def test_variables(definition: ProcessDefinition, data: Any, variables_json: Any) -> dict[str, Any]:
+def start_variables(definition: ProcessDefinition, data: Any, variables_json: Any) -> dict[str, Any]:
     """The start variables of a test instance: the start form's data validated as a start does
     (``tasks.FormDataInvalid`` field by field), else the JSON object typed by the designer."""
     form = start_form_schema(definition)
@@ -179,7 +179,7 @@ def start(user: User, definition: ProcessDefinition, data: Any = None, variables
     """Start a test instance of ``definition`` with the designer's test data. Bad data: 422 naming the
     fields, and nothing is written."""
     require_designer(user)
-    variables = test_variables(definition, data, variables_json)
+    variables = start_variables(definition, data, variables_json)
     if start_form_name(definition) is not None:
         variables = {**variables, "started_by": user.username, "grid_code": variables.get("grid_code")}
     started_at = now()
@@ -224,7 +224,7 @@ def open_tasks(run: TestRun) -> list[HumanTask]:
 def complete_task(user: User, run_id: int, task_id: int, data: Any) -> instances.StepOutcome:
     """Complete a ready task of the run as the designer, whatever role it is for, validated against its
     form as on ``/m/`` (``tasks.FormDataInvalid`` field by field; nothing is written then)."""
-    run = test_run(user, run_id)
+    run = run_of(user, run_id)
     instance = instances.lock_instance(run.instance_id)
     task = db.session.get(HumanTask, task_id, populate_existing=True)
     if task is None or task.instance_id != instance.id:
@@ -291,7 +291,7 @@ def advance_clock(user: User, run_id: int, duration: Any) -> Advanced:
     """Move the run's simulated clock forward by ``duration``; the run's timers due by then fire in the order
     they fall due, each at its own due time on the simulated clock. Real instances and the real clock are
     untouched."""
-    run = test_run(user, run_id)
+    run = run_of(user, run_id)
     delta = parse_duration(duration)
     instance = instances.lock_instance(run.instance_id)
     start_at = as_utc(run.clock_at)
@@ -336,7 +336,7 @@ def _record_clock_move(
 def delete(user: User, run_id: int) -> None:
     """Take the run off the designer's list; a running instance is terminated first. Its rows stay: the
     audit trail refers to them."""
-    run = test_run(user, run_id)
+    run = run_of(user, run_id)
     instance = db.session.get(ProcessInstance, run.instance_id)
     if instance is not None and instance.status in (
         InstanceStatus.RUNNING,

@@ -170,13 +170,13 @@ def _render_run(run: TestRun, *, clock_error: str | None = None, given: str = ""
 
 @bp.route("/test-runs/<int:run_id>")
 def test_run_page(run_id: int) -> ResponseReturnValue:
-    return _render_run(test_runs.test_run(_user(), run_id))
+    return _render_run(test_runs.run_of(_user(), run_id))
 
 
 @bp.route("/test-runs/<int:run_id>/diagram.json")
 def test_run_diagram(run_id: int) -> ResponseReturnValue:
     """The version's XML with the token path: completed, active and failing element ids."""
-    run = test_runs.test_run(_user(), run_id)
+    run = test_runs.run_of(_user(), run_id)
     instance = run.instance
     state = instances.instance_state(instance)
     incident = access.open_incident_ids([instance.id]).get(instance.id)
@@ -205,7 +205,7 @@ def complete_test_task(run_id: int, task_id: int) -> ResponseReturnValue:
 
 @bp.route("/test-runs/<int:run_id>/clock", methods=["POST"])
 def advance_test_clock(run_id: int) -> ResponseReturnValue:
-    run = test_runs.test_run(_user(), run_id)
+    run = test_runs.run_of(_user(), run_id)
     duration = request.form.get("duration", "")
     try:
         advanced = test_runs.advance_clock(_user(), run_id, duration)
