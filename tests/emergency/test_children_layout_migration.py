@@ -248,3 +248,33 @@ def test_an_emergency_not_yet_fanned_out_moves_to_the_new_version(client: Any, a
     units = {"responder_units": ["district_bureau", "police"], "report_in_minutes": 5}
     complete_task(client, auth, "dispatcher", task_for(key, "assess"), units)
     assert [c.process_key for c in _children(parent.id)] == ["emergency_responder"] * 2  # the new layout
+
+
+class Crash(BaseException):
+    """The migrating process killed half-way: nothing on the way catches it."""
+
+
+def test_an_upgrade_killed_half_way_converts_nothing(
+    client: Any, auth: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = _old_emergency(client, auth, clock)
+    _deploy_current()
+    db.session.remove()
+    downgrade(directory=MIGRATIONS, revision=BEFORE_CHILDREN)
+    before = fingerprint()
+    db.session.remove()
+    adopt, calls = relayout._adopt, []
+
+    def dies_at_the_second(*args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise Crash()
+        adopt(*args, **kwargs)
+
+    monkeypatch.setattr(relayout, "_adopt", dies_at_the_second)
+    with pytest.raises(Crash):
+        upgrade(directory=MIGRATIONS)
+    db.session.remove()
+    assert len(calls) == 2  # one child was made
+    assert fingerprint() == before  # and is gone with the rest: the instance as it was, the revision too
+    assert instance(key).definition.version == 1 and _children(instance(key).id) == []

@@ -19,13 +19,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from app import runtime
 from app.audit.models import AuditEvent
 from app.auth.models import User
 from app.extensions import db
 from app.inspections.models import ItemStatus
 from app.jobs import run_inline_jobs
 from app.tasks import services as task_services
-from app.workflow import children, instances, operations
+from app.workflow import children, instances, operations, scheduler
 from app.workflow.models import IncidentKind, InstanceStatus, ProcessInstance, ProcessJoin
 from tests.cases.territory import EAST_GRID
 from tests.factories import pushed
@@ -208,5 +209,18 @@ def test_a_busy_campaign_gets_the_message_from_the_job(app: Flask, launch: Any) 
     assert _status(parent_id) == InstanceStatus.RUNNING
     assert _joins() == [(2, 0)]
     assert run_inline_jobs() >= 1
+    assert _status(parent_id) == InstanceStatus.COMPLETED
+    assert _joins() == []
+
+
+def test_a_lost_delivery_is_made_by_the_scheduler_round(app: Flask, launch: Any) -> None:
+    _, parent_id, last = _campaign_one_place_left(launch)
+    errors = _race(app, lambda _, child_done: child_done.wait(30), parent_id, last)
+    assert errors == []
+    inline = runtime.inline_jobs(app)
+    while not inline.empty():  # the job is lost (a worker died with it)
+        inline.get_nowait()
+
+    assert scheduler.run_periodic() >= 1
     assert _status(parent_id) == InstanceStatus.COMPLETED
     assert _joins() == []
