@@ -224,7 +224,11 @@ def _plan(
             return plan
         plan.action, plan.reason = "migrate", f"before '{layout.element_id}': moved to the new version"
         return plan
-    branches = _branches(state, mi_task, layout)
+    try:
+        branches = _branches(state, mi_task, layout)
+    except ValueError as exc:  # a state this code does not know how to read: never guessed at
+        plan.action, plan.reason = "blocked", str(exc)
+        return plan
     plan.branches, plan.unfinished = len(branches), sum(not b.finished for b in branches)
     failed = [b.task_id for b in branches if not b.finished and _failed_in(b)]
     if failed:
