@@ -278,3 +278,24 @@ def test_an_upgrade_killed_half_way_converts_nothing(
     assert len(calls) == 2  # one child was made
     assert fingerprint() == before  # and is gone with the rest: the instance as it was, the revision too
     assert instance(key).definition.version == 1 and _children(instance(key).id) == []
+
+
+def test_a_suspended_emergency_gets_suspended_children_that_resume_with_it(
+    client: Any, auth: Any, clock: Any
+) -> None:
+    key = _old_emergency(client, auth, clock)
+    parent_id = instance(key).id
+    operations.suspend(parent_id, None, "核实预案")
+    db.session.commit()
+    _deploy_current()
+
+    relayout.convert_all()
+    db.session.commit()
+
+    assert instance(key).status == InstanceStatus.SUSPENDED
+    assert [c.status for c in _children(parent_id)] == [InstanceStatus.SUSPENDED] * 3
+    operations.resume(parent_id, None, "继续")
+    db.session.commit()
+    assert [c.status for c in _children(parent_id)] == [InstanceStatus.RUNNING] * 3
+    _finish_through_the_api(client, auth, key)
+    assert instance(key).status == InstanceStatus.COMPLETED
