@@ -100,7 +100,7 @@ def init_workflow(app: Flask) -> None:
     from app.inspections import operators as _inspection_operators  # noqa: F401  (inspection.*, forms)
     from app.jobs import on_instance_job_failed
     from app.mediation import operators as _mediation_operators  # noqa: F401  (registers mediation.*)
-    from app.workflow import call_binding, deploy, instances, migration_undo, operations, scheduler
+    from app.workflow import call_binding, children, deploy, instances, migration_undo, operations, scheduler
     from app.workflow.callees import DeployedCallees
     from app.workflow.engine import SpecCache
     from app.workflow.forms import FormRegistry
@@ -118,6 +118,7 @@ def init_workflow(app: Flask) -> None:
     scheduler.register_periodic("devices.maintenance", scheduled_sweep)
     scheduler.register_periodic("devices.pending_cases", open_pending_cases)
     scheduler.register_periodic("workflow.migration_undo_expiry", migration_undo.expire_undo_states)
+    scheduler.register_periodic("workflow.children_queued", children.deliver_all_queued)  # a lost job's
 
 
 def init_jobs_for(app: Flask) -> None:
