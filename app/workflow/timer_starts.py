@@ -45,35 +45,45 @@ MISSED_LISTED = 20  # due times a ``timer_start.missed`` event lists; it counts 
 # -- planning --------------------------------------------------------------------------------------
 
 
-def _timer_start_of(definition: ProcessDefinition) -> TimerStartEvent | None:
-    """The version's timer start event, read once per version (versions never change)."""
+def _timer_start_of(definition_id: int, key: str, content_hash: str) -> TimerStartEvent | None:
+    """The version's timer start event, read from its XML once per version (versions never change)."""
 
     def build() -> tuple[TimerStartEvent | None]:
         xml = db.session.execute(
-            select(ProcessDefinition.bpmn_xml).where(ProcessDefinition.id == definition.id)
+            select(ProcessDefinition.bpmn_xml).where(ProcessDefinition.id == definition_id)
         ).scalar_one()
-        return (timer_start_events.read_xml(xml, definition.key),)
+        return (timer_start_events.read_xml(xml, key),)
 
     cached: tuple[TimerStartEvent | None] = runtime.spec_cache().remember(
-        f"timer-start:{definition.id}:{definition.content_hash}", build
+        f"timer-start:{definition_id}:{content_hash}", build
     )
     return cached[0]
 
 
+def _timer_start_of_version(definition: ProcessDefinition) -> TimerStartEvent | None:
+    return _timer_start_of(definition.id, definition.key, definition.content_hash)
+
+
 def plan() -> int:
     """Plan every process whose version that starts new instances changed since its row was planned (or
-    that has none yet and starts by a timer). Returns how many rows changed."""
-    keys = db.session.execute(
-        select(ProcessDefinition.key).where(ProcessDefinition.kind == "bpmn").distinct()
-    ).scalars()
+    that has none yet and starts by a timer). Returns how many rows changed.
+
+    Only keys with a row, or with some version that has a timer start event, are asked for the version
+    that starts new instances: a round costs two queries where no process starts by a timer."""
+    versions = db.session.execute(
+        select(ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.content_hash).where(
+            ProcessDefinition.kind == "bpmn"
+        )
+    ).all()
     rows = {row.process_key: row for row in db.session.execute(select(TimerStart)).scalars()}
+    timed = {key for id_, key, content_hash in versions if _timer_start_of(id_, key, content_hash)}
     changed = 0
-    for key in sorted(keys):
+    for key in sorted(timed | rows.keys()):
         definition = latest_definition(key)
         row = rows.get(key)
         if row is not None and row.definition_id == definition.id:
             continue
-        event = _timer_start_of(definition)
+        event = _timer_start_of_version(definition)
         if event is None and row is None:
             continue
         try:
@@ -208,7 +218,7 @@ def fire(row_id: int) -> int | None:
         return None
     definition = latest_definition(row.process_key)
     if definition.id != row.definition_id:  # published since the plan: fire on the new plan, if due
-        _plan_row(row, definition, _timer_start_of(definition))
+        _plan_row(row, definition, _timer_start_of_version(definition))
         row = _due_row(row_id, moment)
         if row is None:
             return None
