@@ -88,19 +88,22 @@ def plan() -> int:
             continue
         try:
             with db.session.begin_nested():  # two schedulers planning a new key: one row wins
-                _plan_row(row, definition, event)
-            changed += 1
+                changed += _plan_row(row, definition, event)
         except IntegrityError:
             log.info("timer start of %s planned by another scheduler", key)
     return changed
 
 
-def _plan_row(row: TimerStart | None, definition: ProcessDefinition, event: TimerStartEvent | None) -> None:
+def _plan_row(row: TimerStart | None, definition: ProcessDefinition, event: TimerStartEvent | None) -> bool:
+    """Plan ``row`` (None: a new one) on ``definition``; False when another scheduler re-planned it first
+    (its conditional UPDATE of the version matches nothing: it waited on that scheduler's row lock)."""
     moment = now()
     if row is None:
         row = TimerStart(process_key=definition.key, definition_id=definition.id, planned_at=moment)
         row.next_index = row.fired_count = 0
         db.session.add(row)
+    elif not _claim_version(row, definition.id):
+        return False
     before = {
         "version_id": row.definition_id,
         "expression": row.expression,
@@ -131,6 +134,20 @@ def _plan_row(row: TimerStart | None, definition: ProcessDefinition, event: Time
             "next_fire_at": _iso(row.next_fire_at),
         },
     )
+    return True
+
+
+def _claim_version(row: TimerStart, definition_id: int) -> bool:
+    claimed = db.session.execute(
+        update(TimerStart)
+        .where(TimerStart.id == row.id, TimerStart.definition_id == row.definition_id)
+        .values(definition_id=definition_id)
+        .execution_options(synchronize_session=False)
+    )
+    if int(getattr(claimed, "rowcount", 0) or 0) == 1:
+        return True
+    db.session.expire(row)
+    return False
 
 
 def _replan(row: TimerStart, kind: str, value: Any, moment: datetime) -> None:
@@ -218,7 +235,8 @@ def fire(row_id: int) -> int | None:
         return None
     definition = latest_definition(row.process_key)
     if definition.id != row.definition_id:  # published since the plan: fire on the new plan, if due
-        _plan_row(row, definition, _timer_start_of_version(definition))
+        if not _plan_row(row, definition, _timer_start_of_version(definition)):
+            return None  # another scheduler re-planned it (and fired it, if it was due)
         row = _due_row(row_id, moment)
         if row is None:
             return None

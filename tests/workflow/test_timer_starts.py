@@ -260,15 +260,21 @@ def test_flask_timers_starts_lists_the_plan(app: Any) -> None:
 
 
 @pytest.mark.parametrize("app", ["postgresql"], indirect=True)
-def test_two_schedulers_fire_a_due_time_exactly_once(app: Any) -> None:
+@pytest.mark.parametrize("new_version", [False, True], ids=["same-version", "published-as-due"])
+def test_two_schedulers_fire_a_due_time_exactly_once(app: Any, new_version: bool) -> None:
     """Scheduler A claims the due row and has not committed; scheduler B's claim waits on A's row lock and,
-    once A commits, matches nothing: one instance, one ``timer_start.fired``."""
+    once A commits, matches nothing: one instance, one ``timer_start.fired``. Also when a new version with
+    another time came just then, so both schedulers would plan the row again before firing it."""
     clock: FrozenClock = app.extensions["gridcase.clock"]
     _deploy()
     scheduler.tick()
-    clock.set(NOV_3_0800)
+    if new_version:
+        _deploy(timer="'R/2026-11-02T20:00:00+08:00/P1D'")  # 12:00 UTC: due at the same moment below
+        clock.set(datetime(2026, 11, 3, 12, 0, tzinfo=UTC))
+    else:
+        clock.set(NOV_3_0800)
     row_id = _row().id
-    first = timer_starts.fire(row_id)  # A: claimed, instance started, not committed
+    first = timer_starts.fire(row_id)  # A: (planned again,) claimed, instance started, not committed
     assert first is not None
     second: list[Any] = []
 
