@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from app import runtime
 from app.audit.services import record
 from app.clock import as_utc, now
+from app.errors import NotFound
 from app.extensions import db
 from app.workflow import instances, timer_plans, timer_start_events
 from app.workflow.deploy import latest_definition
@@ -79,7 +80,10 @@ def plan() -> int:
     timed = {key for id_, key, content_hash in versions if _timer_start_of(id_, key, content_hash)}
     changed = 0
     for key in sorted(timed | rows.keys()):
-        definition = latest_definition(key)
+        try:
+            definition = latest_definition(key)
+        except NotFound:  # no version of it starts new instances (only drafts, once drafts exist)
+            continue
         row = rows.get(key)
         if row is not None and row.definition_id == definition.id:
             continue
