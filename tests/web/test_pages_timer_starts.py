@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from app.config import PROJECT_ROOT
 from app.extensions import db
+from app.web.designer.timer_starts import cadence
 from app.workflow import deploy, scheduler
 from app.workflow.timer_start_models import TimerStart
 from tests.web.pages import PageClient, sign_in
@@ -57,3 +58,11 @@ def test_a_failed_start_is_shown_with_its_reason(app: Flask) -> None:
     page = _process_list(app, "admin")
     failure = page.split('data-timer-start-failure="daily_patrol"', 1)[1].split("</tr>", 1)[0]
     assert "的启动失败" in failure and "KeyError: &#39;spec&#39;" in failure
+
+
+def test_daily_and_weekly_cycles_are_put_in_words(app: Flask) -> None:
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert cadence("R/2026-12-07T08:00:00+08:00/P1D") == "每天 08:00(北京时间)"
+        assert cadence("R/2026-12-07T00:30:00Z/P1W") == "每星期一 08:30(北京时间)"  # 7 Dec is a Monday
+        assert cadence("R5/2026-12-07T08:00:00+08:00/P1D") == ""  # counted: the expression says it
+        assert cadence("R/PT1H") == ""
