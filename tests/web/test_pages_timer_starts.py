@@ -66,3 +66,19 @@ def test_daily_and_weekly_cycles_are_put_in_words(app: Flask) -> None:
         assert cadence("R/2026-12-07T00:30:00Z/P1W") == "每星期一 08:30(北京时间)"  # 7 Dec is a Monday
         assert cadence("R5/2026-12-07T08:00:00+08:00/P1D") == ""  # counted: the expression says it
         assert cadence("R/PT1H") == ""
+
+
+def test_the_operations_list_shows_a_failed_timer_start_until_one_succeeds(app: Flask) -> None:
+    client = app.test_client()
+    sign_in(client, "admin")
+    assert "timer-start-failures" not in client.get("/operate/instances").get_data(as_text=True)
+    db.session.execute(update(TimerStart).values(failed_at=FIRST_MORNING, failure="KeyError: 'spec'"))
+    db.session.commit()
+    page = client.get("/operate/instances").get_data(as_text=True)
+    failure = page.split('data-timer-start-failure="daily_patrol"', 1)[1].split("</li>", 1)[0]
+    assert "每日网格巡查" in failure and "未能在 2026/12/7 08:00 启动" in failure
+    assert "KeyError: &#39;spec&#39;" in failure and "下次启动 2026/12/8 08:00" in failure
+    # The next morning's start succeeds: the failure is gone.
+    app.extensions["gridcase.clock"].set(datetime(2026, 12, 8, 0, 0, tzinfo=UTC))
+    scheduler.tick()
+    assert "timer-start-failures" not in client.get("/operate/instances").get_data(as_text=True)
