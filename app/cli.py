@@ -19,6 +19,7 @@ from app.grids.cli import register_grid_commands
 from app.inspections.cli import register_inspection_commands
 from app.jobs import QUEUES
 from app.processes.cli import register_instance_commands
+from app.processes.timer_cli import register_timer_commands
 from app.units.cli import register_unit_commands
 from connectors.cli import register_connector_commands
 
@@ -123,6 +124,7 @@ def register_commands(app: Flask) -> None:
     register_device_commands(app)
     register_connector_commands(app)
     register_instance_commands(app)
+    register_timer_commands(app)
 
 
 def register_user_commands(app: Flask) -> None:

@@ -16,6 +16,7 @@ from app.units.models import Unit, UnitGrid
 from app.workflow.form_version_models import DefinitionForm, FormVersion
 from app.workflow.migration_models import InstanceMigration
 from app.workflow.models import EngineIncident, HumanTask, ProcessDefinition, ProcessInstance, ProcessJoin
+from app.workflow.timer_start_models import TimerStart
 
 ALL_MODELS = (
     AuditEvent,
@@ -60,4 +61,5 @@ ALL_MODELS = (
     CampaignItem,
     InspectionPhoto,
     ProcessJoin,
+    TimerStart,
 )

@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -36,7 +36,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from app import runtime
 from app.runtime import RuntimeUnavailable
-from app.workflow import check_messages, checks, history, operators, reuse, start_forms
+from app.workflow import check_messages, checks, history, operators, reuse, start_forms, timer_start_events
 from app.workflow.call_binding import BINDINGS, BoundSubWorkflowConverter, BoundWorkflow, binding_of
 from app.workflow.guards import DEFAULT_BUDGET_SECONDS
 from app.workflow.sandbox import RestrictedEnvironment
@@ -357,6 +357,7 @@ def parse_documents(
         )
         for finding in [*checks.message_variable_findings(node), *checks.case_closing_findings(node)]:
             parsed.warnings.append(_problem(main_file, finding))
+        problems.extend(_problem(main_file, f) for f in timer_start_events.findings(node))
         start_form, findings = start_forms.read_start_form(node, rules.form_exists, rules.known_roles)
         problems.extend(_problem(main_file, f) for f in findings)
         if start_form is not None:
@@ -437,11 +438,13 @@ def _describe_process(
     user_tasks: list[UserTaskInfo] = []
     service_operators: dict[str, str] = {}
     start_messages: list[str] = []
+    own_starts = {id(s) for s in spec.start.outputs}  # a timer of one is a timer start (timer_start_events)
     for task_spec in _all_task_specs(spec, subprocess_specs):
         element_id = getattr(task_spec, "bpmn_id", None)
         if element_id is None:
             continue
-        problems.extend(_problem(file_name, f) for f in checks.expression_findings(task_spec))
+        findings = checks.expression_findings(task_spec, timers=id(task_spec) not in own_starts)
+        problems.extend(_problem(file_name, f) for f in findings)
         kind = type(task_spec).__name__
         if kind == "UserTask":
             properties = dict(task_spec.extensions.get("properties", {}))
@@ -670,6 +673,25 @@ class EngineInstance:
         with self._engine_errors(task.task_spec.bpmn_id):
             task.run()
         self.run()
+
+    def pass_start_timer(self, element_id: str) -> None:
+        """Let the timer start event ``element_id`` pass now: the scheduler found it due and started this
+        instance for it (``timer_starts``). Marked fired before the first run, so the event does not wait
+        for its own expression (a cycle would otherwise repeat inside this one instance)."""
+        found = [t for t in self._workflow.tasks.values() if t.task_spec.bpmn_id == element_id]
+        if not found or not isinstance(
+            getattr(found[0].task_spec, "event_definition", None), TimerEventDefinition
+        ):
+            raise EngineError(f"no timer start event '{element_id}' in this process", element_id)
+        self._reusable = False
+        for task in found:
+            task._set_internal_data(event_fired=True)
+            if isinstance(task.task_spec.event_definition, CycleTimerEventDefinition):
+                # SpiffWorkflow predicts no path after a cycle (each occurrence adds one as it fires):
+                # this instance is one occurrence, so its path is predicted as after any other event.
+                task._sync_children(task.task_spec.outputs, TaskState.FUTURE)
+                for child in task.children:
+                    child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
 
     def receive_message(self, name: str, payload: dict[str, Any]) -> bool:
         """Deliver a message; False when nothing in this instance waits for it."""

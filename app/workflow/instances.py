@@ -378,6 +378,24 @@ def start_by_message(
     return _persist(instance, engine, actor, failure=failure, kind=IncidentKind.MESSAGE)
 
 
+def start_by_timer(definition: ProcessDefinition, element_id: str, due: datetime) -> StepOutcome:
+    """Start ``definition`` by its timer start event ``element_id``, due at ``due`` (the scheduler's round:
+    ``timer_starts``). The process reads the due time as ``timer_due_at``. A failure of what the process then
+    does parks the new instance with a timer incident, as a failing timer of a running instance does."""
+    instance = _new_instance(definition, None, None, None, timer=element_id, due_at=due.isoformat())
+    engine = EngineInstance.start(
+        _loaded_spec(definition.id, instance.decision_bindings),
+        {"instance_id": instance.id, "timer_due_at": due.isoformat()},
+    )
+
+    def start() -> None:
+        engine.pass_start_timer(element_id)
+        engine.run()
+
+    failure = _run_engine(instance, None, start, persons_step=False)
+    return _persist(instance, engine, None, failure=failure, kind=IncidentKind.TIMER)
+
+
 def fire_due_timers(instance_id: int) -> StepOutcome | None:
     """Run the instance's due timers. None when nothing was due (another worker got there first)."""
     instance = lock_instance(instance_id)
