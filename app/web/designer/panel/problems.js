@@ -15,9 +15,11 @@ export function entryOf(problem) {
     [/^parameter /, 'gc-parameters'],
     [/formJsonSchemaFilename|^form '/, 'gc-form'],
     [/candidateRoles/, 'gc-roles'],
-    [/service-task operator/, 'gc-operator'],
+    [/service-task operator|^service task names no operator/, 'gc-operator'],
     [/keeps no payload/, 'gc-message-variable'],
-    [/was not found/, 'gc-called-element']
+    [/^decision '/, 'gc-decision'],
+    [/^calledElementBinding /, 'gc-binding'],
+    [/was not found|^call activity names no called process/, 'gc-called-element']
   ];
   for (var i = 0; i < rules.length; i++) {
     if (rules[i][0].test(reason)) { return rules[i][1]; }
