@@ -99,3 +99,67 @@ def test_designer_picks_the_call_binding_and_the_decision_in_the_panel(
     assert "calledElementBinding" not in saved and 'calledElement="case_handling"' in saved
     _select(page, "route")
     assert page.input_value("#bio-properties-panel-gc-decision") == "sensor_alarm_route"
+
+
+def test_the_checks_mark_their_elements_and_the_parsers_refusal_reads_in_chinese(
+    live_server: LiveServer,
+    page_as: Callable[..., Any],
+    screenshot: Callable[[Any, str], Path],
+    tmp_path: Path,
+) -> None:
+    seed_designer(live_server.app, tmp_path)
+    page = page_as("designer1")
+    page.goto(f"{live_server.url}/design/processes/case_handling/edit")
+    page.wait_for_selector('#modeler[data-ready="true"]')
+    page.evaluate(
+        """() => {
+            const m = window.gridcaseModeler;
+            const triage = m.get('elementRegistry').get('triage');
+            m.get('canvas').viewbox({ x: triage.x - 180, y: triage.y - 200, width: 1000, height: 560 });
+        }"""
+    )
+
+    # A gateway flow left without its condition: SpiffWorkflow's parser refuses it; the page says so in
+    # Chinese on the flow, with the parser's English text folded under it.
+    _select(page, "flow_duplicate")
+    page.fill("#bio-properties-panel-gc-condition", "")
+    page.press("#bio-properties-panel-gc-condition", "Tab")  # the live check runs 1.2 s after an edit
+    item = page.wait_for_selector('#modeler-problems li[data-element-id="flow_duplicate"]')
+    assert "排他网关的这条出口连线既没有条件,也不是网关的默认连线" in item.inner_text()
+    assert "重复案件" in item.inner_text()
+    original = page.text_content("#modeler-problems details.problem-original code") or ""
+    assert "Non-default exclusive outgoing sequence flow without condition" in original
+    page.click('#modeler-problems li[data-element-id="flow_duplicate"] strong')  # selects the flow
+    page.click("#modeler-problems details.problem-original summary")
+    page.wait_for_selector("#modeler-problems details.problem-original[open]")
+    screenshot(page, "designer-checks-parser")
+
+    # Three problems of gridcase's own checks at once, each on its element and in the list.
+    page.fill("#bio-properties-panel-gc-condition", 'triage_decision = "duplicate"')
+    page.press("#bio-properties-panel-gc-condition", "Tab")
+    _select(page, "triage")
+    page.select_option("#bio-properties-panel-gc-form", "")
+    _select(page, "dispatch")
+    checked = page.locator('[data-entry-id^="gc-role-"] input[type="checkbox"]:checked')
+    while checked.count():  # each click redraws the panel's entries
+        checked.first.click()
+    page.wait_for_load_state("networkidle")
+    page.click("#validate-button")
+    page.wait_for_function("() => document.querySelectorAll('#modeler-problems li').length === 3")
+    marked = page.eval_on_selector_all(
+        ".djs-element.gc-error", "nodes => nodes.map(n => n.dataset.elementId).sort()"
+    )
+    assert marked == ["dispatch", "gw_triage", "triage"]
+    problems = page.inner_text("#modeler-problems")
+    assert "用户任务缺少属性 formJsonSchemaFilename" in problems
+    assert "用户任务缺少属性 candidateRoles" in problems
+    assert "条件不能通过检查" in problems
+    _select(page, "triage")
+    error = page.inner_text('[data-entry-id="gc-form"] .bio-properties-panel-error')
+    assert "用户任务缺少属性 formJsonSchemaFilename" in error
+    screenshot(page, "designer-checks")
+    with live_server.app.app_context():
+        versions = db.session.execute(
+            select(ProcessDefinition.version).where(ProcessDefinition.key == "case_handling")
+        ).scalars()
+        assert list(versions) == [1]  # checking stores nothing

@@ -83,6 +83,7 @@
     body.textContent = text;
     details.appendChild(summary);
     details.appendChild(body);
+    details.addEventListener("click", function (event) { event.stopPropagation(); });  /* not a select */
     return details;
   }
 
