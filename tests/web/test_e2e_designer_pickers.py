@@ -127,6 +127,8 @@ def test_the_checks_mark_their_elements_and_the_parsers_refusal_reads_in_chinese
     item = page.wait_for_selector('#modeler-problems li[data-element-id="flow_duplicate"]')
     assert "排他网关的这条出口连线既没有条件,也不是网关的默认连线" in item.inner_text()
     assert "重复案件" in item.inner_text()
+    error = page.wait_for_selector('[data-entry-id="gc-condition"] .bio-properties-panel-error')
+    assert "既没有条件" in error.inner_text()  # on the flow's condition field too (its label was clicked)
     original = page.text_content("#modeler-problems details.problem-original code") or ""
     assert "Non-default exclusive outgoing sequence flow without condition" in original
     page.click('#modeler-problems li[data-element-id="flow_duplicate"] strong')  # selects the flow

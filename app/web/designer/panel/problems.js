@@ -10,7 +10,7 @@ export function entryOf(problem) {
     [/^pre-script /, 'gc-pre-script'],
     [/^post-script /, 'gc-post-script'],
     [/^script /, 'gc-script'],
-    [/^condition /, 'gc-condition'],
+    [/^condition |^sequence flow out of an exclusive gateway has no condition/, 'gc-condition'],
     [/^timer /, 'timerEventDefinitionValue'],
     [/^parameter /, 'gc-parameters'],
     [/formJsonSchemaFilename|^form '/, 'gc-form'],
@@ -59,7 +59,10 @@ function ProblemsOnFields(eventBus, selection) {
 
   function publish() {
     var selected = selection.get();
-    eventBus.fire('propertiesPanel.setErrors', { errors: errorsFor(selected.length === 1 ? selected[0] : null) });
+    var element = selected.length === 1 ? selected[0] : null;
+    /* A click on a flow's or an event's label selects the label: the panel shows its element's fields. */
+    if (element && element.labelTarget) { element = element.labelTarget; }
+    eventBus.fire('propertiesPanel.setErrors', { errors: errorsFor(element) });
   }
 
   eventBus.on('gridcase.problems', function (event) { problems = event.problems || []; publish(); });
