@@ -133,8 +133,11 @@ def _dmn_name(content: bytes) -> str | None:
 
 
 def _form_contents(parsed: ParsedProcess) -> dict[str, tuple[dict[str, Any], Any]]:
-    """The forms the process's user tasks name, as ``forms/`` holds them now: what its deployment freezes."""
+    """The forms the process's user tasks and its start event name, as ``forms/`` holds them now: what its
+    deployment freezes (the 发起流程 page of this version keeps its start form as deployed)."""
     names = [t.properties.get("formJsonSchemaFilename") for t in parsed.user_tasks]
+    if parsed.start_form:
+        names.append(parsed.start_form["form"])
     try:
         return form_versions.current_contents([n for n in names if n], runtime.forms())
     except (FormNotFound, FormSchemaError) as exc:

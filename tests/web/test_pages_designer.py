@@ -295,8 +295,10 @@ def test_validate_names_an_unknown_called_process(sign_in: Callable[[str], Brows
     body = response.get_json()
     assert body["valid"] is False
     [problem] = body["problems"]
-    assert "'no_such_process' was not found" in problem["message"]
-    assert problem["element_id"] == "call_missing"  # the engine names no element: the page finds the caller
+    assert problem["message"].startswith("找不到被调用的流程 no_such_process")  # zh-CN first
+    assert problem["reason"] == "called process 'no_such_process' was not found"
+    assert "The process 'no_such_process' was not found" in problem["original"]  # SpiffWorkflow's own text
+    assert problem["element_id"] == "call_missing"  # the engine names no element: the caller is found
 
 
 def test_validate_refuses_bad_requests(sign_in: Callable[[str], Browser]) -> None:
