@@ -6,7 +6,7 @@ timerstart, issue #16 item 9). A new table only: nothing existing changes; the s
 itself on its first round.
 
 Revision ID: a9b8c7d6e5f4
-Revises: c7d8e9f0a1b2
+Revises: e1f2a3b4c5d6
 Create Date: 2026-12-06 09:10:00.000000
 
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "a9b8c7d6e5f4"
-down_revision = "c7d8e9f0a1b2"
+down_revision = "e1f2a3b4c5d6"
 branch_labels = None
 depends_on = None
 
