@@ -38,7 +38,22 @@ pytestmark = pytest.mark.usefixtures("territory")
 
 OLD_DIAGRAM = Path(__file__).parents[1] / "fixtures" / "pre_children" / "emergency_escalation.bpmn"
 MIGRATIONS = str(Path(__file__).parents[2] / "migrations")
-BEFORE_CHILDREN = "e1f2a3b4c5d6"  # the revision that added the child layout's columns
+CHILDREN = "c7d8e9f0a1b2"  # the revision converting running instances to the child layout
+
+
+def _revision_before(revision: str) -> str:
+    """The revision the conversion follows (later revisions chain their own tables before it)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    down = ScriptDirectory.from_config(config).get_revision(revision).down_revision
+    assert isinstance(down, str)
+    return down
+
+
+BEFORE_CHILDREN = _revision_before(CHILDREN)
 
 
 @pytest.fixture
