@@ -268,3 +268,18 @@ def test_a_draft_callee_is_not_frozen_into_a_caller(app: Flask) -> None:
     _draft("case_handling.bpmn", CASE_V2)
     documents = deploy._other_documents("visit_record.bpmn")
     assert "二版".encode() not in documents["case_handling.bpmn"]
+
+
+def test_flask_deploy_publishes_unless_asked_for_a_draft(app: Flask, tmp_path: Path) -> None:
+    runner = app.test_cli_runner()
+    path = tmp_path / "cli_probe.bpmn"
+    path.write_bytes(one_task_bpmn("cli_probe", "supervisor"))
+    result = runner.invoke(args=["deploy", "--draft", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "deployed   cli_probe v1" in result.output
+    assert list(publication.statuses("cli_probe").values()) == [publication.DRAFT]
+    db.session.rollback()
+    result = runner.invoke(args=["deploy", str(path)])  # the same bytes as a release: the draft is published
+    assert result.exit_code == 0, result.output
+    assert "unchanged  cli_probe v1" in result.output
+    assert deploy.published_definition("cli_probe").version == 1
