@@ -99,6 +99,7 @@ def test_designer_saves_a_draft_publishes_it_and_rolls_back(
     row = page.locator('tr[data-process-key="case_handling"]')
     assert row.locator('[data-field="published-version"]').inner_text().startswith("v1")
     assert "第 2 版" in row.locator('[data-field="newer-draft"]').inner_text()
+    screenshot(page, "designer-publish-list")
 
     # The versions page: 草稿 with 发布; the confirmation names what changes.
     row.locator("a").first.click()
