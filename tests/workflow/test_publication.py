@@ -14,11 +14,11 @@ from sqlalchemy import select
 from app.audit.models import AuditEvent
 from app.errors import NotFound
 from app.extensions import db
-from app.workflow import decisions, deploy, publication
+from app.workflow import decisions, deploy, instances, publication
 from app.workflow.models import ProcessDefinition, ProcessInstance
 from app.workflow.publication_models import ProcessPublication
 from tests.helpers import report
-from tests.probes import deploy_bpmn_folder, one_task_bpmn, upload_diagram
+from tests.probes import definitions, deploy_bpmn_folder, one_task_bpmn, upload_diagram
 
 BPMN = Path(__file__).resolve().parents[2] / "bpmn"
 # The shipped case process with one visible change: what a designer saves in the studio as version 2.
@@ -283,3 +283,50 @@ def test_flask_deploy_publishes_unless_asked_for_a_draft(app: Flask, tmp_path: P
     assert result.exit_code == 0, result.output
     assert "unchanged  cli_probe v1" in result.output
     assert deploy.published_definition("cli_probe").version == 1
+
+
+MESSAGE_START = definitions(
+    "msg_start_definitions",
+    """  <bpmn:message id="msg_hello" name="hello_probe" />
+  <bpmn:process id="msg_start_probe" name="msg_start_probe" isExecutable="true">
+    <bpmn:startEvent id="start">
+      <bpmn:outgoing>f1</bpmn:outgoing>
+      <bpmn:messageEventDefinition id="start_message" messageRef="msg_hello" />
+    </bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="end" />
+    <bpmn:endEvent id="end"><bpmn:incoming>f1</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>""",
+).encode()
+
+
+def test_a_draft_is_started_neither_by_its_message_nor_by_its_key(app: Flask, users: Any) -> None:
+    _draft("msg_start_probe.bpmn", MESSAGE_START)
+    with pytest.raises(NotFound):
+        instances.start_by_message("hello_probe", {}, business_key=None)
+    with pytest.raises(NotFound) as caught:
+        instances.start_instance("msg_start_probe", business_key=None, variables={})
+    assert caught.value.message == "流程 msg_start_probe 尚未发布"
+    db.session.rollback()
+    publication.publish_version("msg_start_probe", 1, users["designer"])
+    outcome = instances.start_by_message("hello_probe", {}, business_key=None)
+    db.session.commit()
+    assert outcome.instance.definition.version == 1
+
+
+def test_the_start_catalogue_offers_the_published_version_not_a_draft(app: Flask, create_user: Any) -> None:
+    from app.tasks import startable
+
+    deploy_bpmn_folder()
+    leader, worker = create_user("grid_leader", "leader"), create_user("grid_worker", "worker")
+    db.session.commit()
+    # A draft that offers the visit record to grid workers instead of grid leaders.
+    # The first candidateRoles of the file is its start event's.
+    draft = (
+        (BPMN / "visit_record.bpmn").read_bytes().replace(b'value="grid_leader"', b'value="grid_worker"', 1)
+    )
+    assert _draft("visit_record.bpmn", draft).version == 2
+    assert [s.key for s in startable.startable_for(leader)] == ["visit_record"]
+    assert startable.startable_for(worker) == []
+    publication.publish_version("visit_record", 2, None)
+    assert startable.startable_for(leader) == []
+    assert [s.version for s in startable.startable_for(worker)] == [2]
