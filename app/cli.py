@@ -32,8 +32,10 @@ def _fail(message: str) -> None:
 def register_commands(app: Flask) -> None:
     @app.cli.command("deploy")
     @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-    def deploy_command(paths: tuple[Path, ...]) -> None:
-        """Deploy BPMN/DMN files or folders (default: bpmn/). Unchanged files keep their version."""
+    @click.option("--draft", is_flag=True, help="keep new versions as drafts (publish them in the studio)")
+    def deploy_command(paths: tuple[Path, ...], draft: bool) -> None:
+        """Deploy BPMN/DMN files or folders (default: bpmn/), published at once unless --draft. Unchanged
+        files keep their version."""
         from app.workflow import deploy
 
         rules = runtime.deploy_rules()
@@ -42,9 +44,11 @@ def register_commands(app: Flask) -> None:
         try:
             for target in targets:
                 if target.is_dir():
-                    results.extend(deploy.deploy_folder(target, rules))
+                    results.extend(deploy.deploy_folder(target, rules, publish=not draft))
                 else:
-                    results.extend(deploy.deploy_file(target.name, target.read_bytes(), rules))
+                    results.extend(
+                        deploy.deploy_file(target.name, target.read_bytes(), rules, publish=not draft)
+                    )
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()

@@ -16,6 +16,7 @@ from app.units.models import Unit, UnitGrid
 from app.workflow.form_version_models import DefinitionForm, FormVersion
 from app.workflow.migration_models import InstanceMigration
 from app.workflow.models import EngineIncident, HumanTask, ProcessDefinition, ProcessInstance, ProcessJoin
+from app.workflow.publication_models import ProcessPublication
 from app.workflow.timer_start_models import TimerStart
 
 ALL_MODELS = (
@@ -43,6 +44,7 @@ ALL_MODELS = (
     HumanTask,
     ProcessDefinition,
     ProcessInstance,
+    ProcessPublication,
     EngineIncident,
     DefinitionForm,
     FormVersion,

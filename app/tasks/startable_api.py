@@ -67,7 +67,7 @@ class StartedSchema(Schema):
 class StartableList(MethodView):
     @blp.response(200, StartableListSchema)
     def get(self) -> dict[str, Any]:
-        """The processes your role may start (the newest version of each), and your grids."""
+        """The processes your role may start (the published version of each), and your grids."""
         user = api_user()
         return {"items": startable.startable_for(user), "grids": startable.starter_grids(user)}
 

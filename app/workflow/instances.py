@@ -26,7 +26,7 @@ from app.audit.services import Actor, record
 from app.clock import as_utc, now
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.extensions import db
-from app.workflow import decisions, form_versions, incidents, notices, operators, rows
+from app.workflow import decisions, form_versions, incidents, notices, operators, publication, rows
 from app.workflow.deploy import latest_definition
 from app.workflow.engine import EngineError, EngineInstance, FailedElement, LoadedSpec, ReadyUserTask
 from app.workflow.live import live_workflows
@@ -220,7 +220,7 @@ def _new_instance(
     **started: Any,
 ) -> ProcessInstance:
     timestamp = now()
-    # Decided now: the newest DMN version of each decision the process calls decides for this instance
+    # Decided now: the published DMN version of each decision the process calls decides for this instance
     # for its whole life; a table deployed later applies to the next instance (app.workflow.decisions).
     bindings = decisions.bind(definition.id, _loaded_spec(definition.id))
     if bindings:
@@ -349,15 +349,9 @@ def correlate_message(
 def start_by_message(
     name: str, payload: dict[str, Any], *, business_key: str | None, actor: Actor | None = None
 ) -> StepOutcome:
-    """Start the newest process whose start event catches message ``name``."""
-    newest: dict[str, ProcessDefinition] = {}
-    for candidate in db.session.execute(
-        select(ProcessDefinition)
-        .where(ProcessDefinition.kind == "bpmn")
-        .order_by(ProcessDefinition.key, ProcessDefinition.version.desc())
-    ).scalars():
-        newest.setdefault(candidate.key, candidate)  # only a process's current version starts new instances
-    listening = [d for d in newest.values() if name in (d.start_messages or [])]
+    """Start the published process whose start event catches message ``name`` (a draft never does)."""
+    published = publication.published_definitions("bpmn")
+    listening = [d for d in published if name in (d.start_messages or [])]
     if not listening:
         raise NotFound(f"no deployed process starts on message '{name}'", {"message": name})
     if len(listening) > 1:

@@ -628,7 +628,7 @@ def test_a_form_save_rolled_back_leaves_the_files(
 def test_pages_are_chinese_first_and_english_by_the_switch(sign_in: Callable[[str], Browser]) -> None:
     browser = sign_in("designer")
     page = browser.get("/design/processes/case_handling/edit").get_data(as_text=True)
-    assert ">校验</button>" in page and "部署为新版本" in page
+    assert ">校验</button>" in page and "保存为草稿" in page
     browser.client.set_cookie("lang", "en")
     page = browser.get("/design/processes/case_handling/edit").get_data(as_text=True)
-    assert ">Validate</button>" in page and "Deploy as a new version" in page
+    assert ">Validate</button>" in page and "Save as a draft" in page

@@ -121,7 +121,8 @@ def validate_file_xml(file_name: str, key: str, xml: str) -> tuple[list[str], li
 
 def deploy_diagram(definition: ProcessDefinition, xml: str, actor: Any) -> DiagramDeployed:
     """Validate, then deploy through ``deploy.deploy_file`` (versioned by content, audited as
-    ``process.deployed``). The caller commits."""
+    ``process.deployed``) as a draft: new instances start on it once it is published. The caller
+    commits."""
     return deploy_file_xml(definition.file_name, definition.key, xml, actor)
 
 
@@ -129,6 +130,6 @@ def deploy_file_xml(file_name: str, key: str, xml: str, actor: Any) -> DiagramDe
     """``deploy_diagram`` for a file name and the process key it must define."""
     validate_file_xml(file_name, key, xml)
     rules = runtime.deploy_rules()
-    results = deploy.deploy_file(file_name, _encode(xml), rules, actor=actor)
+    results = deploy.deploy_file(file_name, _encode(xml), rules, actor=actor, publish=False)  # a draft
     mine = next(r for r in results if r.definition.key == key)
     return DiagramDeployed(key, mine.definition.version, mine.created)
