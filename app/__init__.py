@@ -101,7 +101,7 @@ def init_workflow(app: Flask) -> None:
     from app.inspections import operators as _inspection_operators  # noqa: F401  (inspection.*, forms)
     from app.jobs import on_instance_job_failed
     from app.mediation import operators as _mediation_operators  # noqa: F401  (registers mediation.*)
-    from app.workflow import call_binding, deploy, instances, migration_undo, operations, scheduler
+    from app.workflow import call_binding, children, deploy, instances, migration_undo, operations, scheduler
     from app.workflow.callees import DeployedCallees
     from app.workflow.engine import SpecCache
     from app.workflow.forms import FormRegistry
@@ -111,7 +111,7 @@ def init_workflow(app: Flask) -> None:
     runtime.install_workflow(
         app, SpecCache(), forms, lambda: deploy.default_rules(forms.exists, set(ALL_ROLES))
     )
-    call_binding.use_resolver(DeployedCallees())  # call activities bound to the callee's newest version
+    call_binding.use_resolver(DeployedCallees())  # call activities bound to the callee's published version
     instances.on_step(mirror_case_status)
     operations.on_terminated(close_case_of_terminated_instance)
     on_instance_job_failed(scheduler.park_on_job_failure)  # a job's last failure parks its instance
@@ -119,6 +119,7 @@ def init_workflow(app: Flask) -> None:
     scheduler.register_periodic("devices.maintenance", scheduled_sweep)
     scheduler.register_periodic("devices.pending_cases", open_pending_cases)
     scheduler.register_periodic("workflow.migration_undo_expiry", migration_undo.expire_undo_states)
+    scheduler.register_periodic("workflow.children_queued", children.deliver_all_queued)  # a lost job's
 
 
 def init_jobs_for(app: Flask) -> None:
@@ -155,6 +156,7 @@ def register_api(app: Flask) -> None:
     from app.processes.diff_api import blp as process_diffs_blp
     from app.processes.migration_api import blp as migrations_blp
     from app.processes.operations_api import blp as process_operations_blp
+    from app.processes.publish_api import blp as process_publication_blp
     from app.tasks.api import blp as tasks_blp
     from app.tasks.startable_api import blp as startable_processes_blp
     from app.tasks.supervision_api import blp as case_supervision_blp
@@ -169,6 +171,7 @@ def register_api(app: Flask) -> None:
         case_supervision_blp,
         processes_blp,
         process_diffs_blp,
+        process_publication_blp,
         process_operations_blp,
         migrations_blp,
         startable_processes_blp,

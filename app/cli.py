@@ -19,6 +19,7 @@ from app.grids.cli import register_grid_commands
 from app.inspections.cli import register_inspection_commands
 from app.jobs import QUEUES
 from app.processes.cli import register_instance_commands
+from app.processes.timer_cli import register_timer_commands
 from app.units.cli import register_unit_commands
 from connectors.cli import register_connector_commands
 
@@ -31,8 +32,10 @@ def _fail(message: str) -> None:
 def register_commands(app: Flask) -> None:
     @app.cli.command("deploy")
     @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-    def deploy_command(paths: tuple[Path, ...]) -> None:
-        """Deploy BPMN/DMN files or folders (default: bpmn/). Unchanged files keep their version."""
+    @click.option("--draft", is_flag=True, help="keep new versions as drafts (publish them in the studio)")
+    def deploy_command(paths: tuple[Path, ...], draft: bool) -> None:
+        """Deploy BPMN/DMN files or folders (default: bpmn/), published at once unless --draft. Unchanged
+        files keep their version."""
         from app.workflow import deploy
 
         rules = runtime.deploy_rules()
@@ -41,9 +44,11 @@ def register_commands(app: Flask) -> None:
         try:
             for target in targets:
                 if target.is_dir():
-                    results.extend(deploy.deploy_folder(target, rules))
+                    results.extend(deploy.deploy_folder(target, rules, publish=not draft))
                 else:
-                    results.extend(deploy.deploy_file(target.name, target.read_bytes(), rules))
+                    results.extend(
+                        deploy.deploy_file(target.name, target.read_bytes(), rules, publish=not draft)
+                    )
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
@@ -123,6 +128,7 @@ def register_commands(app: Flask) -> None:
     register_device_commands(app)
     register_connector_commands(app)
     register_instance_commands(app)
+    register_timer_commands(app)
 
 
 def register_user_commands(app: Flask) -> None:

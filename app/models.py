@@ -16,7 +16,9 @@ from app.units.models import Unit, UnitGrid
 from app.workflow.form_version_models import DefinitionForm, FormVersion
 from app.workflow.migration_models import InstanceMigration
 from app.workflow.models import EngineIncident, HumanTask, ProcessDefinition, ProcessInstance, ProcessJoin
+from app.workflow.publication_models import ProcessPublication
 from app.workflow.test_run_models import TestRun
+from app.workflow.timer_start_models import TimerStart
 
 ALL_MODELS = (
     AuditEvent,
@@ -43,6 +45,7 @@ ALL_MODELS = (
     HumanTask,
     ProcessDefinition,
     ProcessInstance,
+    ProcessPublication,
     EngineIncident,
     DefinitionForm,
     FormVersion,
@@ -62,4 +65,5 @@ ALL_MODELS = (
     InspectionPhoto,
     ProcessJoin,
     TestRun,
+    TimerStart,
 )

@@ -41,7 +41,7 @@ from app.grids.models import Grid
 from app.grids.services import import_geojson
 from app.jobs import run_inline_jobs
 from app.units.models import Unit
-from app.workflow.models import ProcessDefinition
+from app.workflow.deploy import published_definition
 
 PIDU_CASES = 383_000
 HISTORY_DAYS = 365
@@ -141,12 +141,7 @@ def seed_city(
 
 def _history_inputs(territory: dict[str, Any], cast: Cast) -> history.HistoryInputs:
     user_ids = {name: uid for name, uid in db.session.execute(select(User.username, User.id))}
-    definition = db.session.execute(
-        select(ProcessDefinition)
-        .where(ProcessDefinition.key == "case_handling")
-        .order_by(ProcessDefinition.version.desc())
-        .limit(1)
-    ).scalar_one()
+    definition = published_definition("case_handling")
     categories = []
     for row in db.session.execute(
         select(CategoryRow).where(

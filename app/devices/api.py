@@ -1,4 +1,5 @@
-"""Device registry, incident and dead-letter endpoints. Admins and dispatchers register; supervisors read.
+"""Device registry, incident and dead-letter endpoints. Admins and dispatchers register; supervisors read;
+each within their grid scope (``app.devices.visibility``, the same rules as the sensor pages).
 (HTTP ingestion for the devices themselves is connectors/http_ingest.py.)"""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from flask_smorest import Blueprint
 
 from app.auth.roles import Role
 from app.devices import services
+from app.devices.models import Device, Incident
 from app.devices.schemas import (
     AlarmSchema,
     DeadLetterQueryArgs,
@@ -22,6 +24,7 @@ from app.devices.schemas import (
     IncidentSchema,
     RegisteredDeviceSchema,
 )
+from app.devices.visibility import dead_letter_in_scope, located_in_scope, visible_device
 from app.extensions import db
 from app.http import PageArgs, page_schema, paginate, require_roles
 
@@ -46,10 +49,11 @@ class Devices(MethodView):
     @blp.arguments(DeviceQueryArgs, location="query")
     @blp.response(200, DevicePage)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """List devices, with filters (status, type, grid subtree)."""
-        require_roles(READERS)
+        """List devices, with filters (status, type, grid subtree): those in the user's grid scope."""
+        user = require_roles(READERS)
         page, page_size = args.pop("page"), args.pop("page_size")
-        return paginate(services.list_devices(**args), page, page_size)
+        statement = services.list_devices(**args).where(located_in_scope(user, Device.grid_code))
+        return paginate(statement, page, page_size)
 
     @blp.arguments(DeviceInput)
     @blp.response(201, RegisteredDeviceSchema)
@@ -65,8 +69,8 @@ class Devices(MethodView):
 class DeviceItem(MethodView):
     @blp.response(200, DeviceSchema)
     def get(self, device_id: str) -> Any:
-        require_roles(READERS)
-        return services.get_device(device_id)
+        """A device outside the user's grid scope answers 404, like one that is not registered."""
+        return visible_device(require_roles(READERS), device_id)
 
 
 @blp.route("/<device_id>/token")
@@ -75,7 +79,7 @@ class DeviceTokenItem(MethodView):
     def post(self, device_id: str) -> dict[str, Any]:
         """Issue a new HTTP ingestion token (the old one stops working); shown this once."""
         user = require_roles(WRITERS)
-        token = services.issue_token(services.get_device(device_id), actor=user)
+        token = services.issue_token(visible_device(user, device_id), actor=user)
         db.session.commit()
         return {"device_id": device_id, "token": token}
 
@@ -86,8 +90,8 @@ class DeviceAlarms(MethodView):
     @blp.response(200, AlarmPage)
     def get(self, args: dict[str, Any], device_id: str) -> dict[str, Any]:
         """The device's alarms, newest first."""
-        require_roles(READERS)
-        return paginate(services.device_alarms(device_id), args["page"], args["page_size"])
+        device = visible_device(require_roles(READERS), device_id)
+        return paginate(services.device_alarms(device.device_id), args["page"], args["page_size"])
 
 
 @dead_letters_blp.route("")
@@ -96,9 +100,12 @@ class DeadLetters(MethodView):
     @dead_letters_blp.response(200, DeadLetterPage)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Messages that could not be used, newest first, with the reason, the topic and the raw payload."""
-        require_roles(WRITERS)
+        user = require_roles(WRITERS)
         page, page_size = args.pop("page"), args.pop("page_size")
-        return paginate(services.list_dead_letters(**args), page, page_size)
+        if args.get("device"):
+            visible_device(user, args["device"])
+        statement = services.list_dead_letters(**args).where(dead_letter_in_scope(user))
+        return paginate(statement, page, page_size)
 
 
 @incidents_blp.route("")
@@ -107,6 +114,7 @@ class Incidents(MethodView):
     @incidents_blp.response(200, IncidentPage)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Sensor incidents (alarms correlated into one real event, one case each), newest first."""
-        require_roles(READERS)
+        user = require_roles(READERS)
         page, page_size = args.pop("page"), args.pop("page_size")
-        return paginate(services.list_incidents(**args), page, page_size)
+        statement = services.list_incidents(**args).where(located_in_scope(user, Incident.grid_code))
+        return paginate(statement, page, page_size)

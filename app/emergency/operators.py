@@ -20,7 +20,7 @@ from app.emergency.models import Emergency, EmergencyResponder, EmergencyStatus,
 from app.emergency.plans import find_plan, match_plan
 from app.errors import InvalidInput
 from app.extensions import db
-from app.workflow import children, operators
+from app.workflow import children, operators, relayout
 from app.workflow.operators import OperatorCall
 
 # Personal alarms: the protected resident's contacts are called first, then the grid worker goes round.
@@ -397,3 +397,18 @@ def review(call: OperatorCall) -> dict[str, Any]:
         },
     )
     return {"reviewed_at": emergency.reviewed_at.isoformat()}
+
+
+# Emergencies started before responders ran as instances of their own: converted by the migration.
+relayout.register(
+    relayout.Layout(
+        process_key="emergency_escalation",
+        element_id="responder_round",
+        child_key=RESPONDER_PROCESS_KEY,
+        spawn_element="start_report_ins",
+        result_variable="report_ins",
+        message=REPORT_INS_DONE,
+        child_variables=lambda data: {},  # a branch holds its responder already
+        dropped=("responders",),
+    )
+)

@@ -20,7 +20,7 @@ from app.inspections.photos import check_photo_ids
 from app.inspections.places import blacklist
 from app.inspections.territory import territory_of
 from app.tasks.services import register_form_builder
-from app.workflow import children, operators
+from app.workflow import children, operators, relayout
 from app.workflow.models import ProcessInstance
 from app.workflow.operators import OperatorCall
 
@@ -288,3 +288,22 @@ def mark_overdue(call: OperatorCall) -> dict[str, Any]:
         "launcher": launcher.username if launcher is not None else None,
         "unit_code": campaign.unit_code,
     }
+
+
+def _place_variables(data: dict[str, Any]) -> dict[str, Any]:
+    target = data.get("target")
+    return {"item_id": target["item_id"]} if isinstance(target, dict) else {}
+
+
+# Campaigns started before places ran as instances of their own: converted by the migration.
+relayout.register(
+    relayout.Layout(
+        process_key="inspection_campaign",
+        element_id="inspect_places",
+        child_key=PLACE_PROCESS_KEY,
+        spawn_element="start_inspections",
+        result_variable="inspections",
+        message=PLACES_DONE,
+        child_variables=_place_variables,
+    )
+)

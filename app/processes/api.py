@@ -43,6 +43,10 @@ class DefinitionSchema(Schema):
     )
     running_instances = fields.Int()
     awaiting_repair_instances = fields.Int()  # parked by an open incident, waiting for an operator
+    status = fields.Str(
+        attribute="publication_status",
+        metadata={"description": "published (new instances start on it) | draft (never published) | history"},
+    )
 
 
 class DeployProblemSchema(Schema):
@@ -99,9 +103,9 @@ class MessageInput(Schema):
 class Definitions(MethodView):
     @blp.response(200, DefinitionSchema(many=True))
     def get(self) -> list[ProcessDefinition]:
-        """The newest version of every process."""
+        """The newest version of every process (``status``: is it the published one, or a draft)."""
         api_user()
-        return services.with_running_counts(services.latest_definitions())
+        return services.with_publication(services.with_running_counts(services.latest_definitions()))
 
     @blp.response(201, DeployResultSchema(many=True))
     @blp.doc(
@@ -110,7 +114,17 @@ class Definitions(MethodView):
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
-                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "publish": {
+                                "type": "boolean",
+                                "default": True,
+                                "description": "true (default): a new version is published at once and new "
+                                "instances start on it; false: it stays a draft until "
+                                "POST /process-definitions/{key}/versions/{version}/publish",
+                            },
+                        },
+                        "required": ["file"],
                     }
                 }
             }
@@ -119,7 +133,9 @@ class Definitions(MethodView):
     def post(self) -> Any:
         """Deploy a .bpmn or .dmn file (designers, admins).
 
-        The same content as an existing version gives that version with ``created: false``. A refused
+        A new version is published at once (new instances start on it) unless ``publish`` is false: then it
+        is a draft until published. The same content as an existing version gives that version with
+        ``created: false`` (published too when it is a draft newer than the published version). A refused
         diagram answers 422 with every problem at once in ``details.problems`` (element id and name, line,
         severity, the reason in English and the message in the reader's language); warnings (a message
         caught without a variable, a case process that can end without closing its case) come with a
@@ -129,16 +145,26 @@ class Definitions(MethodView):
         if upload is None or not upload.filename:
             raise InvalidInput("no file uploaded", {"file": "send the diagram as multipart field 'file'"})
         rules = runtime.deploy_rules()
-        results = deploy.deploy_file(upload.filename, upload.read(), rules, actor=user)
+        publish = _publish_flag(request.form.get("publish"))
+        results = deploy.deploy_file(upload.filename, upload.read(), rules, actor=user, publish=publish)
         db.session.commit()
         return [
             {
                 "created": r.created,
-                "definition": services.with_running_counts([r.definition])[0],
+                "definition": services.with_publication(services.with_running_counts([r.definition]))[0],
                 "warnings": r.warnings,
             }
             for r in results
         ]
+
+
+def _publish_flag(raw: str | None) -> bool:
+    """The deploy form's ``publish`` field: absent or true publishes, false keeps a draft."""
+    if raw is None or raw.strip().lower() in {"", "true", "1"}:
+        return True
+    if raw.strip().lower() in {"false", "0"}:
+        return False
+    raise InvalidInput("bad publish flag", {"publish": "expected true or false"})
 
 
 class ConversionChangeSchema(Schema):
@@ -201,7 +227,8 @@ class DefinitionVersions(MethodView):
     @blp.response(200, DefinitionSchema(many=True))
     def get(self, key: str) -> list[ProcessDefinition]:
         api_user()
-        return services.with_running_counts(services.definition_versions(key))
+        """Every version of the process, newest first, each with its status (published, draft, history)."""
+        return services.with_publication(services.with_running_counts(services.definition_versions(key)))
 
 
 @blp.route("/process-definitions/<key>/versions/<int:version>/xml")

@@ -1,4 +1,5 @@
-"""``flask instances migrate | undo-migration``: moving running instances to another version."""
+"""``flask instances migrate | undo-migration | children-layout``: moving running instances to another
+version; converting those started before child instances (``relayout``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from app.auth.models import User
 from app.auth.roles import DESIGNERS
 from app.errors import DomainError
 from app.extensions import db
-from app.workflow import migration, migration_undo
+from app.workflow import migration, migration_undo, relayout
 
 PAGE = 200  # instances read per query while a batch goes on
 
@@ -154,6 +155,34 @@ def register_instance_commands(app: Flask) -> None:
                     f"  migration {one} (#{result.instance_id}): {result.message}", fg="yellow", err=True
                 )
         click.echo(", ".join(f"{code} {count}" for code, count in sorted(counts.items())))
+
+    @instances.command("children-layout")
+    @click.option("--keep", "kept", type=int, multiple=True, help="leave this instance on its version")
+    @click.option("--apply", "apply", is_flag=True, help="convert now (all or nothing), not only list")
+    @click.option("--as", "username", default=None, help="the admin or designer the audit trail names")
+    def children_layout_command(kept: tuple[int, ...], apply: bool, username: str | None) -> None:
+        """Emergencies and campaigns started before child instances: what the migration *_children does
+        with each (convert, migrate, keep) or why it cannot (blocked). --apply converts them now, e.g. those
+        once kept with GRIDCASE_KEEP_OLD_LAYOUT after their incident was repaired."""
+        actor = _actor(username)
+        for plan in relayout.plan_all(kept):
+            colour = "red" if plan.action == "blocked" else None
+            branches = f" ({plan.unfinished} of {plan.branches} branches open)" if plan.branches else ""
+            line = f"  #{plan.instance_id} {plan.process_key}: {plan.action}{branches} {plan.reason}"
+            click.secho(line.rstrip(), fg=colour)
+        if not apply:
+            db.session.rollback()
+            return
+        try:
+            report = relayout.convert_all(kept, actor)
+        except relayout.CannotConvert as exc:
+            db.session.rollback()
+            _fail(str(exc))
+        db.session.commit()
+        click.echo(
+            f"converted {len(report.converted)} ({report.children} child instances), "
+            f"migrated {len(report.migrated)}, kept {len(report.kept)}"
+        )
 
     if existing is None:
         app.cli.add_command(instances)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from app.errors import NotFound
 from app.extensions import db
 from app.processes import camunda
+from app.workflow import publication
 from app.workflow.engine import ValidationRules
 from app.workflow.models import InstanceStatus, ProcessDefinition, ProcessInstance
 
@@ -43,6 +44,16 @@ def with_running_counts(definitions: list[ProcessDefinition]) -> list[ProcessDef
     for definition in definitions:
         definition.running_instances = counts.get(definition.id, 0)
         definition.awaiting_repair_instances = parked.get(definition.id, 0)
+    return definitions
+
+
+def with_publication(definitions: list[ProcessDefinition]) -> list[ProcessDefinition]:
+    """Set ``publication_status`` (published, draft, history: ``publication``) on each definition."""
+    statuses: dict[int, str] = {}
+    for key in {d.key for d in definitions}:
+        statuses.update(publication.statuses(key))
+    for definition in definitions:
+        definition.publication_status = statuses.get(definition.id, publication.DRAFT)
     return definitions
 
 
@@ -88,6 +99,8 @@ class ProcessSummary:
     running_instances: int
     awaiting_repair_instances: int  # parked by an open incident (待修复)
     deployed_at: datetime
+    published_version: int | None  # the version new instances start on (None: drafts only)
+    newer_draft: int | None  # the newest draft above the published version, if any
 
 
 def process_summaries() -> list[ProcessSummary]:
@@ -107,6 +120,8 @@ def process_summaries() -> list[ProcessSummary]:
     ).all()
     running_by_key = {key: n for key, status, n in counts if status == InstanceStatus.RUNNING}
     parked_by_key = {key: n for key, status, n in counts if status == InstanceStatus.ERROR}
+    published = publication.summaries()
+    none = publication.KeyPublication(None, None)
     return [
         ProcessSummary(
             key=d.key,
@@ -118,6 +133,8 @@ def process_summaries() -> list[ProcessSummary]:
             running_instances=running_by_key.get(d.key, 0),
             awaiting_repair_instances=parked_by_key.get(d.key, 0),
             deployed_at=d.deployed_at,
+            published_version=published.get((d.key, d.kind), none).published_version,
+            newer_draft=published.get((d.key, d.kind), none).newer_draft,
         )
         for d in latest
     ]

@@ -1,10 +1,11 @@
 """发起流程: the processes a person may start from a start form, and starting one.
 
-A process is startable when the start event of its newest version names a form and the roles that may start
-it (``app/workflow/start_forms.py``). Starting validates the data like a task form (every field named, nothing
-written when refused), places the instance in one of the starter's grids, opens a case first when the process
-says so (the case service: ``cases.lifecycle``), and audits who started what with which data. The pages
-(``app/web/start.py``) and the API (``startable_api.py``) both call this module.
+A process is startable when the start event of its published version names a form and the roles that may start
+it (``app/workflow/start_forms.py``); the deployment froze that form (``form_versions``), and the start page
+and the validation use the frozen one. Starting validates the data like a task form (every field named,
+nothing written when refused), places the instance in one of the starter's grids, opens a case first when the
+process says so (the case service: ``cases.lifecycle``), and audits who started what with which data. The
+pages (``app/web/start.py``) and the API (``startable_api.py``) both call this module.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.audit.models import AuditEvent
 from app.audit.services import record
@@ -27,7 +28,7 @@ from app.extensions import db
 from app.grids.models import Grid
 from app.grids.scope import GRID_SCOPED_ROLES, assigned_grid_codes
 from app.tasks import services as tasks
-from app.workflow import instances
+from app.workflow import form_versions, instances, publication
 from app.workflow.forms import FormNotFound, FormValidationError
 from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance, TaskStatus
 
@@ -36,7 +37,7 @@ STARTED_ACTION = "process.started_from_form"
 
 @dataclass(frozen=True)
 class Startable:
-    """One process of the catalogue, as its newest version declares it."""
+    """One process of the catalogue, as its published version declares it."""
 
     key: str
     name: str
@@ -45,11 +46,13 @@ class Startable:
     candidate_roles: list[str]
     starts_case: bool
     case_category: str | None
+    definition_id: int
 
     @classmethod
     def of(cls, definition: ProcessDefinition) -> Startable:
         declared = definition.start_form or {}
         return cls(
+            definition_id=definition.id,
             key=definition.key,
             name=definition.name,
             version=definition.version,
@@ -72,30 +75,18 @@ class Started:
 
 
 def _newest_versions() -> list[ProcessDefinition]:
-    """Only a process's newest version starts new instances (as for a category's or a message's start)."""
-    newest = (
-        select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-        .where(ProcessDefinition.kind == "bpmn")
-        .group_by(ProcessDefinition.key)
-        .subquery()
-    )
-    return list(
-        db.session.execute(
-            select(ProcessDefinition)
-            .join(newest, (newest.c.key == ProcessDefinition.key) & (newest.c.v == ProcessDefinition.version))
-            .order_by(ProcessDefinition.name, ProcessDefinition.key)
-        ).scalars()
-    )
+    """Only a process's published version starts new instances (as for a category's or a message's start)."""
+    return sorted(publication.published_definitions("bpmn"), key=lambda d: (d.name, d.key))
 
 
 def startable_for(user: User) -> list[Startable]:
-    """The catalogue of ``user``: every process whose newest version lets their role start it."""
+    """The catalogue of ``user``: every process whose published version lets their role start it."""
     found = [Startable.of(d) for d in _newest_versions() if d.start_form]
     return [s for s in found if user.role in s.candidate_roles]
 
 
 def get_startable(user: User, key: str) -> Startable:
-    """404 when no newest version of ``key`` has a start form; 403 when it is not for ``user``'s role."""
+    """404 when no published version of ``key`` has a start form; 403 when it is not for ``user``'s role."""
     definition = next((d for d in _newest_versions() if d.key == key and d.start_form), None)
     if definition is None:
         raise NotFound(f"process '{key}' cannot be started from a form")
@@ -139,12 +130,43 @@ def _grid_for(user: User, requested: str | None) -> str | None:
     return requested
 
 
+@dataclass(frozen=True)
+class StartFormDocument:
+    """The start form as the version froze it (shared: read only)."""
+
+    schema: dict[str, Any]
+    ui_schema: dict[str, Any] | None
+    frozen: bool  # False: a version deployed before start forms were frozen reads forms/ as it is now
+
+
+def start_form_document(startable: Startable) -> StartFormDocument:
+    """The start form of ``startable``'s version: the one its deployment froze (``form_versions``), so
+    editing the form changes the next deployment's start page, never this version's (FormNotFound for an
+    unfrozen form gone from forms/)."""
+    version_id = form_versions.version_id(startable.definition_id, startable.form)
+    if version_id is not None:
+        frozen = form_versions.frozen_form(version_id)
+        return StartFormDocument(frozen.schema, frozen.ui_schema, frozen=True)
+    return StartFormDocument(
+        tasks.forms().load(startable.form), tasks.forms().ui_schema(startable.form), frozen=False
+    )
+
+
 def validate(startable: Startable, data: Any) -> dict[str, Any]:
-    """``data`` checked against the start form, as a task completion is (``tasks.FormDataInvalid``)."""
+    """``data`` checked against the start form as the version froze it, as a task completion is
+    (``tasks.FormDataInvalid``)."""
     if not isinstance(data, dict):
         raise InvalidInput("form data must be a JSON object", {"data": "expected an object"})
     try:
-        return tasks.forms().validate(startable.form, data, case_id=None, refs=tasks.DatabaseFormReferences())
+        document = start_form_document(startable)
+        return tasks.forms().validate_document(
+            document.schema,
+            data,
+            case_id=None,
+            refs=tasks.DatabaseFormReferences(),
+            name=startable.form,
+            cached=document.frozen,  # a frozen schema lives as long as the app
+        )
     except FormValidationError as exc:
         raise tasks.FormDataInvalid(str(exc), exc.field_errors) from exc
     except FormNotFound as exc:  # removed from forms/ after the deploy checked it

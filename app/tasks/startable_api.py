@@ -11,7 +11,6 @@ from marshmallow import Schema, fields, validate
 from app.extensions import db
 from app.http import api_user
 from app.idempotency import HEADER_PARAMETER, idempotent
-from app.tasks import services as tasks
 from app.tasks import startable
 from app.tasks.schemas import TaskSchema
 
@@ -68,7 +67,7 @@ class StartedSchema(Schema):
 class StartableList(MethodView):
     @blp.response(200, StartableListSchema)
     def get(self) -> dict[str, Any]:
-        """The processes your role may start (the newest version of each), and your grids."""
+        """The processes your role may start (the published version of each), and your grids."""
         user = api_user()
         return {"items": startable.startable_for(user), "grids": startable.starter_grids(user)}
 
@@ -80,10 +79,11 @@ class StartableItem(MethodView):
         """One startable process with its start form (404: not startable; 403: not for your role)."""
         user = api_user()
         found = startable.get_startable(user, key)
+        document = startable.start_form_document(found)  # as this version froze it
         return {
             **found.__dict__,
-            "form_schema": tasks.forms().load(found.form),
-            "ui_schema": tasks.forms().ui_schema(found.form),
+            "form_schema": document.schema,
+            "ui_schema": document.ui_schema,
             "grids": startable.starter_grids(user),
         }
 

@@ -4,6 +4,7 @@ receipt. The rules are ``app.tasks.startable``'s, the same as the API's."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from flask import abort, flash, jsonify, render_template, request, url_for
@@ -61,7 +62,8 @@ def start_catalogue() -> ResponseReturnValue:
 def start_form(key: str) -> ResponseReturnValue:
     user = _user()
     found = _startable_or_abort(user, key)
-    form = tasks.TaskForm(tasks.forms().load(found.form), tasks.forms().ui_schema(found.form))
+    document = startable.start_form_document(found)
+    form = tasks.TaskForm(copy.deepcopy(document.schema), copy.deepcopy(document.ui_schema))
     return render_template(
         "start/form.html",
         process=found,

@@ -6,9 +6,10 @@ a call activity runs the callee as it was when the caller was deployed (``deploy
 ``spiffworkflow:property`` ``calledElementBinding``:
 
 - ``deployment`` (the default): the callee frozen with the caller's deployment;
-- ``latest``: the newest deployed version of the callee at the moment the call starts (Camunda's
-  ``latest``). The version chosen is recorded in the instance's state (``bound_calls``: call task id →
-  the callee's definition id), so a restore, today or after later deployments, rebuilds the same callee.
+- ``latest``: the published version of the callee at the moment the call starts (Camunda's
+  ``latest``; a draft is never called). The version chosen is recorded in the instance's state
+  (``bound_calls``: call task id → the callee's definition id), so a restore, today or after later
+  deployments, rebuilds the same callee.
   Calls made inside a callee bound that way resolve in that callee's own deployment.
 
 The workflow asks the app's resolver (``use_resolver``, installed by ``create_app``) for deployed versions:
@@ -35,7 +36,7 @@ class CalleeResolver(Protocol):
     """Deployed versions of called processes (``LoadedSpec``: ``spec`` and ``subprocess_specs``)."""
 
     def newest(self, process_key: str) -> tuple[int, Any]:
-        """(definition id, loaded spec) of the newest deployed version of ``process_key``."""
+        """(definition id, loaded spec) of the published version of ``process_key``."""
         ...
 
     def by_id(self, definition_id: int) -> Any:
@@ -64,7 +65,7 @@ def binding_of(task_spec: Any) -> str:
 
 
 class BoundWorkflow(BpmnWorkflow):
-    """A workflow whose ``latest`` call activities run the callee's newest version at the call's start."""
+    """A workflow whose ``latest`` call activities run the callee's published version at the call's start."""
 
     subprocess_specs: dict[str, Any]
 

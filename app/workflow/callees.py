@@ -1,5 +1,5 @@
 """The app's resolver of called processes for call activities bound at their start (``call_binding``):
-the newest deployed version of a process, and any deployed version by id, restored once per app."""
+the published version of a process, and any deployed version by id, restored once per app."""
 
 from __future__ import annotations
 

@@ -1,13 +1,14 @@
 """Deploy problems in the reader's language: zh-CN first, English on request.
 
 A problem's ``reason`` is English and stable (tools and tests match it); people read ``message``. Each
-pattern below matches one kind of reason and says it in Chinese with the same details; a reason no pattern
-knows is shown as it is (the SpiffWorkflow parser's own messages are English)."""
+pattern below matches one kind of reason and says it in Chinese with the same details; the SpiffWorkflow
+parser's refusals are said by ``parser_problems``; a reason nobody knows is shown as it is."""
 
 from __future__ import annotations
 
 import re
 
+from app.workflow import parser_problems
 from app.workflow.notices import in_language
 
 _WHAT = {
@@ -119,7 +120,7 @@ def in_chinese(reason: str) -> str:
             if "what" in parts:
                 parts["what"] = _what(parts["what"])
             return template.format(**parts)
-    return reason
+    return parser_problems.in_chinese(reason) or reason
 
 
 def in_reader_language(reason: str) -> str:

@@ -39,10 +39,14 @@ class Finding:
 _ISO_LITERAL = re.compile(r"^(R\d*/)?(P[0-9YMWDTHS.]+|\d{4}-\d{2}-\d{2}(T[0-9:.+\-Z]+)?)(/P[0-9YMWDTHS.]+)?$")
 
 
-def expression_findings(task_spec: Any) -> Iterator[Finding]:
-    """Every designer expression and script of ``task_spec``, compiled as the engine will run it."""
+def expression_findings(task_spec: Any, *, timers: bool = True) -> Iterator[Finding]:
+    """Every designer expression and script of ``task_spec``, compiled as the engine will run it. Not its
+    timer with ``timers=False``: a process's timer start event has rules of its own
+    (``timer_start_events``)."""
     element_id = getattr(task_spec, "bpmn_id", None)
     for what, source, mode in _sources(task_spec):
+        if what == "timer" and not timers:
+            continue
         if what == "timer" and _ISO_LITERAL.match(source.strip()):
             yield Finding(
                 element_id,

@@ -3,7 +3,7 @@ never for a running one.
 
 SpiffWorkflow freezes into a BPMN version, at its deploy, the table each business rule task calls. So that a
 designer can change a table without redeploying every diagram that calls it, starting an instance binds the
-newest deployed DMN version of each decision its process calls: ``{decision id: DMN definition id}`` on the
+published DMN version of each decision its process calls: ``{decision id: DMN definition id}`` on the
 instance (``ProcessInstance.decision_bindings``). Every load of that instance's spec swaps those tables into
 the business rule tasks of its own diagram (a variant of the version's spec, cached per binding). An instance
 without bindings (started before DMN binding existed, or whose process calls no decision) runs on the tables
@@ -18,10 +18,11 @@ from typing import Any
 from lxml import etree
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app import runtime
 from app.extensions import db
+from app.workflow import publication
 from app.workflow.engine import LoadedSpec
 from app.workflow.models import ProcessDefinition
 
@@ -96,14 +97,10 @@ def _tables(dmn_definition_id: int) -> dict[str, Any]:
 
 
 def newest_holders() -> dict[str, int]:
-    """Decision id -> the id of the newest deployed DMN version that defines it."""
-    newest = db.session.execute(
-        select(func.max(ProcessDefinition.id))
-        .where(ProcessDefinition.kind == "dmn")
-        .group_by(ProcessDefinition.key)
-    ).scalars()
+    """Decision id -> the id of the published DMN version that defines it (a draft table decides nothing)."""
     holders: dict[str, int] = {}
-    for definition_id in sorted(newest):  # a decision defined by two files: the newer deploy wins
+    # A decision defined by two files: the newer deploy wins.
+    for definition_id in sorted(publication.published_ids("dmn")):
         for decision_id in _tables(definition_id):
             holders[decision_id] = definition_id
     return holders

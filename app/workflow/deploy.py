@@ -1,4 +1,9 @@
-"""Deploy BPMN/DMN files as versioned process definitions (versioned by content hash)."""
+"""Deploy BPMN/DMN files as versioned process definitions (versioned by content hash).
+
+A deployment is a draft until published (``publication``); ``publish=True`` (the default: the shipped
+folder, ``flask deploy``, the API) publishes a new version at once, as a release. The studio's saves pass
+``publish=False``.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from app.audit.services import Actor, record
 from app.clock import now
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
-from app.workflow import form_versions, operators
+from app.workflow import form_versions, operators, publication
 from app.workflow.engine import DeploymentError, ParsedProcess, ValidationRules, parse_documents
 from app.workflow.forms import FormNotFound, FormSchemaError
 from app.workflow.models import ProcessDefinition
@@ -34,15 +39,25 @@ class DeployResult:
 
 
 def _other_documents(exclude_file: str) -> dict[str, bytes]:
-    """The newest deployed XML of every other file, so call activities and DMN references resolve."""
+    """The deployed XML of every other file, so call activities and DMN references resolve: its published
+    version (a draft of a callee is not frozen into a caller), or its newest when none is published."""
     newest = (
         select(ProcessDefinition.file_name, func.max(ProcessDefinition.id).label("id"))
         .group_by(ProcessDefinition.file_name)
         .subquery()
     )
+    chosen = dict(db.session.execute(select(newest.c.file_name, newest.c.id)).all())
+    published_ids = publication.published_ids()
+    if published_ids:
+        for file_name, definition_id in db.session.execute(
+            select(ProcessDefinition.file_name, func.max(ProcessDefinition.id))
+            .where(ProcessDefinition.id.in_(published_ids))
+            .group_by(ProcessDefinition.file_name)
+        ).all():
+            chosen[file_name] = definition_id
     rows = db.session.execute(
-        select(ProcessDefinition.file_name, ProcessDefinition.bpmn_xml).join(
-            newest, newest.c.id == ProcessDefinition.id
+        select(ProcessDefinition.file_name, ProcessDefinition.bpmn_xml).where(
+            ProcessDefinition.id.in_(list(chosen.values()))
         )
     ).all()
     return {name: xml.encode("utf-8") for name, xml in rows if name != exclude_file}
@@ -76,11 +91,19 @@ def _parsed(
 
 
 def deploy_file(
-    file_name: str, content: bytes, rules: ValidationRules, actor: Actor | None = None
+    file_name: str,
+    content: bytes,
+    rules: ValidationRules,
+    actor: Actor | None = None,
+    *,
+    publish: bool = True,
 ) -> list[DeployResult]:
     """Parse, validate and store ``content``, freezing the forms its user tasks name and the processes it
     calls. Same bytes, forms and callees as an existing version: that version, unchanged; the same bytes
-    after a form or a called process changed: a new version (``form_versions``, ``call_binding``)."""
+    after a form or a called process changed: a new version (``form_versions``, ``call_binding``).
+
+    ``publish``: a new version is published at once; an existing one only when it is a draft newer than
+    the published version (so deploying the folder again never undoes a rollback). Otherwise a draft."""
     parsed, documents = _parsed(file_name, content, rules)
     text = content.decode("utf-8")
     content_hash = hashlib.sha256(content).hexdigest()
@@ -100,6 +123,7 @@ def deploy_file(
                 {},
                 {},
                 actor,
+                publish=publish,
             )
         ]
     return [
@@ -118,6 +142,7 @@ def deploy_file(
                 _callee_hashes(p, documents),
                 actor,
                 start_form=p.start_form,
+                publish=publish,
             ),
             warnings=[w.as_dict() for w in p.warnings],
         )
@@ -133,8 +158,11 @@ def _dmn_name(content: bytes) -> str | None:
 
 
 def _form_contents(parsed: ParsedProcess) -> dict[str, tuple[dict[str, Any], Any]]:
-    """The forms the process's user tasks name, as ``forms/`` holds them now: what its deployment freezes."""
+    """The forms the process's user tasks and its start event name, as ``forms/`` holds them now: what its
+    deployment freezes (the 发起流程 page of this version keeps its start form as deployed)."""
     names = [t.properties.get("formJsonSchemaFilename") for t in parsed.user_tasks]
+    if parsed.start_form:
+        names.append(parsed.start_form["form"])
     try:
         return form_versions.current_contents([n for n in names if n], runtime.forms())
     except (FormNotFound, FormSchemaError) as exc:
@@ -168,6 +196,7 @@ def _store(
     callees: dict[str, str],
     actor: Actor | None,
     start_form: dict[str, Any] | None = None,
+    publish: bool = True,
 ) -> DeployResult:
     frozen_hash = form_versions.frozen_hash(forms, callees)
     existing = db.session.execute(
@@ -178,6 +207,8 @@ def _store(
         )
     ).scalar_one_or_none()
     if existing is not None:
+        if publish and _is_newer_draft(existing):
+            publication.publish(existing, actor, at_deploy=True)
         return DeployResult(existing, created=False)
     latest = db.session.execute(
         select(func.max(ProcessDefinition.version)).where(ProcessDefinition.key == key)
@@ -212,30 +243,50 @@ def _store(
             "content_hash": content_hash,
             "file": file_name,
             "forms": {name: version.version for name, version in sorted(frozen.items())},
+            "published": publish,
         },
     )
+    if publish:
+        publication.publish(definition, actor, at_deploy=True)
     return DeployResult(definition, created=True)
 
 
-def deploy_folder(folder: Path, rules: ValidationRules, actor: Actor | None = None) -> list[DeployResult]:
-    """Deploy every .dmn then every .bpmn in ``folder`` (DMN first: diagrams may call decisions)."""
+def _is_newer_draft(definition: ProcessDefinition) -> bool:
+    """Never published, and newer than the published version (or none is published)."""
+    if publication.ever_published(definition.id):
+        return False
+    published = publication.current(definition.key, definition.kind)
+    return published is None or published.version < definition.version
+
+
+def deploy_folder(
+    folder: Path, rules: ValidationRules, actor: Actor | None = None, *, publish: bool = True
+) -> list[DeployResult]:
+    """Deploy every .dmn then every .bpmn in ``folder`` (DMN first: diagrams may call decisions); the
+    folder is a release, published at once unless ``publish`` is False."""
     files = sorted(folder.glob("*.dmn")) + sorted(folder.glob("*.bpmn"))
     results: list[DeployResult] = []
     for path in files:
-        results.extend(deploy_file(path.name, path.read_bytes(), rules, actor))
+        results.extend(deploy_file(path.name, path.read_bytes(), rules, actor, publish=publish))
     return results
 
 
-def latest_definition(key: str) -> ProcessDefinition:
-    definition = db.session.execute(
-        select(ProcessDefinition)
-        .where(ProcessDefinition.key == key, ProcessDefinition.kind == "bpmn")
-        .order_by(ProcessDefinition.version.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    if definition is None:
-        raise NotFound(f"unknown process key '{key}'", {"process_key": "no deployed process has this key"})
-    return definition
+def published_definition(key: str) -> ProcessDefinition:
+    """The version of BPMN process ``key`` new instances start on. NotFound for an unknown key, and for a
+    key with drafts only ("流程 X 尚未发布")."""
+    definition = publication.current(key)
+    if definition is not None:
+        return definition
+    drafts = db.session.execute(
+        select(ProcessDefinition.id).where(ProcessDefinition.key == key, ProcessDefinition.kind == "bpmn")
+    ).first()
+    if drafts is not None:
+        raise NotFound(f"流程 {key} 尚未发布", {"process_key": "drafts only: publish a version"})
+    raise NotFound(f"unknown process key '{key}'", {"process_key": "no deployed process has this key"})
+
+
+# The name every helper starting new instances calls: "the version new instances start on".
+latest_definition = published_definition
 
 
 def definition_xml(key: str, version: int) -> str:

@@ -16,12 +16,11 @@ from typing import Any
 from uuid import UUID
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -36,7 +35,16 @@ from SpiffWorkflow.util.task import TaskState
 
 from app import runtime
 from app.runtime import RuntimeUnavailable
-from app.workflow import check_messages, checks, history, operators, reuse, start_forms
+from app.workflow import (
+    check_messages,
+    checks,
+    history,
+    operators,
+    parser_problems,
+    reuse,
+    start_forms,
+    timer_start_events,
+)
 from app.workflow.call_binding import BINDINGS, BoundSubWorkflowConverter, BoundWorkflow, binding_of
 from app.workflow.guards import DEFAULT_BUDGET_SECONDS
 from app.workflow.sandbox import RestrictedEnvironment
@@ -55,8 +63,10 @@ class DeploymentError(ValueError):
         *,
         element_name: str | None = None,
         severity: str = "error",
+        original: str | None = None,
     ) -> None:
         self.file_name = file_name
+        self.original = original  # SpiffWorkflow's own text, when its parser refused the diagram
         self.element_id = element_id
         self.reason = reason
         self.line = line
@@ -77,6 +87,7 @@ class DeploymentError(ValueError):
             "severity": self.severity,
             "reason": self.reason,
             "message": check_messages.in_reader_language(self.reason),
+            **({"original": self.original} if self.original else {}),
         }
 
 
@@ -88,7 +99,12 @@ class DeploymentRejected(DeploymentError):
         errors = [p for p in problems if p.severity == "error"]
         first = errors[0]
         super().__init__(
-            first.file_name, first.element_id, first.reason, first.line, element_name=first.element_name
+            first.file_name,
+            first.element_id,
+            first.reason,
+            first.line,
+            element_name=first.element_name,
+            original=first.original,
         )
         self.problems = problems
 
@@ -324,13 +340,8 @@ def parse_documents(
                 parser.add_dmn_xml(root, filename=file_name)
             else:
                 parser.add_bpmn_xml(root, filename=file_name)
-        except ValidationException as exc:
-            element_id = exc.id or _element_id_at_line(root, exc.line_number)
-            raise DeploymentError(
-                exc.file_name or file_name, element_id, _first_line(exc), exc.line_number or None
-            ) from exc
-        except SpiffWorkflowException as exc:
-            raise DeploymentError(file_name, None, _first_line(exc)) from exc
+        except SpiffWorkflowException as exc:  # ValidationException included
+            raise _parser_refusal(file_name, roots, exc) from exc
     main_root = roots[main_file]
     if main_file.endswith(".dmn"):
         _refuse_if_any(main_file, main_root, [_problem(main_file, f) for f in checks.dmn_findings(main_root)])
@@ -346,17 +357,15 @@ def parse_documents(
         try:
             spec = parser.get_spec(key)
             subprocess_specs = parser.get_subprocess_specs(key)
-        except ValidationException as exc:
-            raise DeploymentError(
-                exc.file_name or main_file, exc.id or None, str(exc).split("\n")[0], exc.line_number or None
-            ) from exc
-        except SpiffWorkflowException as exc:
-            raise DeploymentError(main_file, key, str(exc).split("\n")[0]) from exc
+        except SpiffWorkflowException as exc:  # ValidationException included
+            raise _parser_refusal(main_file, roots, exc, key) from exc
         parsed = _describe_process(
             main_file, key, node.get("name") or key, spec, subprocess_specs, rules, problems
         )
+        problems.extend(_problem(main_file, f) for f in parser_problems.default_flow_findings(node))
         for finding in [*checks.message_variable_findings(node), *checks.case_closing_findings(node)]:
             parsed.warnings.append(_problem(main_file, finding))
+        problems.extend(_problem(main_file, f) for f in timer_start_events.findings(node))
         start_form, findings = start_forms.read_start_form(node, rules.form_exists, rules.known_roles)
         problems.extend(_problem(main_file, f) for f in findings)
         if start_form is not None:
@@ -366,6 +375,25 @@ def parse_documents(
     for parsed in results:
         _name_elements(main_root, parsed.warnings)
     return results
+
+
+def _parser_refusal(
+    file_name: str, roots: dict[str, Any], exc: SpiffWorkflowException, process_key: str | None = None
+) -> DeploymentRejected:
+    """SpiffWorkflow's parser stops at its first problem: that one, on its element and readable, with the
+    parser's own text kept (``parser_problems``)."""
+    where = getattr(exc, "file_name", None) or file_name
+    root = roots.get(where, roots[file_name])
+    explained = parser_problems.explain(exc, root)
+    problem = DeploymentError(
+        where,
+        explained.element_id or process_key,
+        explained.reason,
+        explained.line,
+        original=explained.original,
+    )
+    _name_elements(root, [problem])
+    return DeploymentRejected([problem])
 
 
 def _problem(file_name: str, finding: checks.Finding) -> DeploymentError:
@@ -405,18 +433,6 @@ def _script_language_problems(file_name: str, root: Any, namespaces: dict[str, s
     return problems
 
 
-def _element_id_at_line(root: Any, line: Any) -> str | None:
-    """Schema errors carry a line, not an element: name the nearest element with an id around it."""
-    if not isinstance(line, int):
-        return None
-    for element in root.iter():
-        if getattr(element, "sourceline", None) == line:
-            while element is not None and not element.get("id"):
-                element = element.getparent()
-            return element.get("id") if element is not None else None
-    return None
-
-
 def _all_task_specs(spec: Any, subprocess_specs: dict[str, Any]) -> list[Any]:
     found = list(spec.task_specs.values())
     for sub in subprocess_specs.values():
@@ -437,11 +453,13 @@ def _describe_process(
     user_tasks: list[UserTaskInfo] = []
     service_operators: dict[str, str] = {}
     start_messages: list[str] = []
+    own_starts = {id(s) for s in spec.start.outputs}  # a timer of one is a timer start (timer_start_events)
     for task_spec in _all_task_specs(spec, subprocess_specs):
         element_id = getattr(task_spec, "bpmn_id", None)
         if element_id is None:
             continue
-        problems.extend(_problem(file_name, f) for f in checks.expression_findings(task_spec))
+        findings = checks.expression_findings(task_spec, timers=id(task_spec) not in own_starts)
+        problems.extend(_problem(file_name, f) for f in findings)
         kind = type(task_spec).__name__
         if kind == "UserTask":
             properties = dict(task_spec.extensions.get("properties", {}))
@@ -670,6 +688,25 @@ class EngineInstance:
         with self._engine_errors(task.task_spec.bpmn_id):
             task.run()
         self.run()
+
+    def pass_start_timer(self, element_id: str) -> None:
+        """Let the timer start event ``element_id`` pass now: the scheduler found it due and started this
+        instance for it (``timer_starts``). Marked fired before the first run, so the event does not wait
+        for its own expression (a cycle would otherwise repeat inside this one instance)."""
+        found = [t for t in self._workflow.tasks.values() if t.task_spec.bpmn_id == element_id]
+        if not found or not isinstance(
+            getattr(found[0].task_spec, "event_definition", None), TimerEventDefinition
+        ):
+            raise EngineError(f"no timer start event '{element_id}' in this process", element_id)
+        self._reusable = False
+        for task in found:
+            task._set_internal_data(event_fired=True)
+            if isinstance(task.task_spec.event_definition, CycleTimerEventDefinition):
+                # SpiffWorkflow predicts no path after a cycle (each occurrence adds one as it fires):
+                # this instance is one occurrence, so its path is predicted as after any other event.
+                task._sync_children(task.task_spec.outputs, TaskState.FUTURE)
+                for child in task.children:
+                    child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
 
     def receive_message(self, name: str, payload: dict[str, Any]) -> bool:
         """Deliver a message; False when nothing in this instance waits for it."""

@@ -26,7 +26,7 @@ from app.audit.services import Actor, record
 from app.clock import as_utc, now
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.extensions import db
-from app.workflow import decisions, form_versions, incidents, notices, operators, rows
+from app.workflow import decisions, form_versions, incidents, notices, operators, publication, rows
 from app.workflow.deploy import latest_definition
 from app.workflow.engine import EngineError, EngineInstance, FailedElement, LoadedSpec, ReadyUserTask
 from app.workflow.live import live_workflows
@@ -222,7 +222,7 @@ def _new_instance(
     **started: Any,
 ) -> ProcessInstance:
     timestamp = now()
-    # Decided now: the newest DMN version of each decision the process calls decides for this instance
+    # Decided now: the published DMN version of each decision the process calls decides for this instance
     # for its whole life; a table deployed later applies to the next instance (app.workflow.decisions).
     bindings = decisions.bind(definition.id, _loaded_spec(definition.id))
     if bindings:
@@ -366,15 +366,9 @@ def correlate_message(
 def start_by_message(
     name: str, payload: dict[str, Any], *, business_key: str | None, actor: Actor | None = None
 ) -> StepOutcome:
-    """Start the newest process whose start event catches message ``name``."""
-    newest: dict[str, ProcessDefinition] = {}
-    for candidate in db.session.execute(
-        select(ProcessDefinition)
-        .where(ProcessDefinition.kind == "bpmn")
-        .order_by(ProcessDefinition.key, ProcessDefinition.version.desc())
-    ).scalars():
-        newest.setdefault(candidate.key, candidate)  # only a process's current version starts new instances
-    listening = [d for d in newest.values() if name in (d.start_messages or [])]
+    """Start the published process whose start event catches message ``name`` (a draft never does)."""
+    published = publication.published_definitions("bpmn")
+    listening = [d for d in published if name in (d.start_messages or [])]
     if not listening:
         raise NotFound(f"no deployed process starts on message '{name}'", {"message": name})
     if len(listening) > 1:
@@ -393,6 +387,24 @@ def start_by_message(
 
     failure = _run_engine(instance, actor, start)
     return _persist(instance, engine, actor, failure=failure, kind=IncidentKind.MESSAGE)
+
+
+def start_by_timer(definition: ProcessDefinition, element_id: str, due: datetime) -> StepOutcome:
+    """Start ``definition`` by its timer start event ``element_id``, due at ``due`` (the scheduler's round:
+    ``timer_starts``). The process reads the due time as ``timer_due_at``. A failure of what the process then
+    does parks the new instance with a timer incident, as a failing timer of a running instance does."""
+    instance = _new_instance(definition, None, None, None, timer=element_id, due_at=due.isoformat())
+    engine = EngineInstance.start(
+        _loaded_spec(definition.id, instance.decision_bindings),
+        {"instance_id": instance.id, "timer_due_at": due.isoformat()},
+    )
+
+    def start() -> None:
+        engine.pass_start_timer(element_id)
+        engine.run()
+
+    failure = _run_engine(instance, None, start, persons_step=False)
+    return _persist(instance, engine, None, failure=failure, kind=IncidentKind.TIMER)
 
 
 def fire_due_timers(instance_id: int) -> StepOutcome | None:

@@ -59,6 +59,23 @@ def on_switched(listener: SwitchListener) -> SwitchListener:
     return listener
 
 
+RepairListener = Callable[[ProcessInstance, Actor | None], None]
+_on_repaired: list[RepairListener] = []
+
+
+def on_repaired(listener: RepairListener) -> RepairListener:
+    """Register a function called after an operator's retry, skip or token move (same transaction), with
+    the instance as the repair left it: a parent back to running takes what its children left queued."""
+    if listener not in _on_repaired:
+        _on_repaired.append(listener)
+    return listener
+
+
+def _repaired(instance: ProcessInstance, actor: Actor | None) -> None:
+    for listener in _on_repaired:
+        listener(instance, actor)
+
+
 # -- helpers ----------------------------------------------------------------------------------------
 
 
@@ -168,6 +185,7 @@ def retry(instance_id: int, actor: Actor | None, reason: str | None = None) -> P
             "new_incident_id": outcome.incident.id if outcome.incident else None,
         },
     )
+    _repaired(instance, actor)
     return instance
 
 
@@ -204,6 +222,7 @@ def skip(
             "new_incident_id": new_incident.id if new_incident else None,
         },
     )
+    _repaired(instance, actor)
     return instance
 
 
@@ -249,6 +268,7 @@ def move_token(
             "new_incident_id": new_incident.id if new_incident else None,
         },
     )
+    _repaired(instance, actor)
     return instance
 
 

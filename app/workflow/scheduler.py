@@ -17,7 +17,7 @@ from app.errors import DomainError
 from app.extensions import db
 from app.jobs import ENGINE_QUEUE, enqueue_now, run_inline_jobs
 from app.jobs.recovery import outbox_round
-from app.workflow import incidents, instances
+from app.workflow import incidents, instances, timer_starts
 from app.workflow.engine import EngineError
 from app.workflow.models import IncidentKind, InstanceStatus
 
@@ -81,8 +81,9 @@ def park_on_job_failure(instance_id: int, reason: str, details: dict[str, Any]) 
 
 
 def tick(limit: int = 500) -> int:
-    """Find instances with due timers and fire them (embedded) or queue them (stack), then run the periodic
-    checks and the outbox's round. Returns how many timers and how much periodic work (the outbox's work is
+    """Find instances with due timers and fire them (embedded) or queue them (stack), start the processes
+    whose timer start is due (in this round, both modes: ``timer_starts``), then run the periodic checks
+    and the outbox's round. Returns how many timers and how much periodic work (the outbox's work is
     logged, not counted)."""
     due = instances.due_instance_ids(limit)
     db.session.rollback()  # end the read transaction before doing work
@@ -105,6 +106,7 @@ def tick(limit: int = 500) -> int:
             except Exception:
                 db.session.rollback()
                 log.exception("timers of instance %s could not be fired", instance_id)
+    done += timer_starts.run_round()  # processes started by a timer: planned and fired in the database
     done += run_periodic()
     _outbox_round()
     return done

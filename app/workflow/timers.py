@@ -22,9 +22,17 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff
 _RESOLUTION = timedelta(microseconds=1)
 
 
-def _now(my_task: Any) -> datetime:
+def _clock(my_task: Any) -> datetime:
+    """The workflow's clock: what a due time counts from."""
     clock: Callable[[], datetime] = my_task.workflow.script_engine.environment.clock
-    return clock().astimezone(UTC) + _RESOLUTION
+    return clock().astimezone(UTC)
+
+
+def _now(my_task: Any) -> datetime:
+    """The clock as SpiffWorkflow's ``due < now`` must see it (compare only: never count a due time from
+    it, or the timer is due a microsecond after the moment it should fire, and a scheduler's tick at that
+    moment fires nothing)."""
+    return _clock(my_task) + _RESOLUTION
 
 
 def _event_value(my_task: Any, make: Callable[[], Any]) -> Any:
@@ -59,13 +67,14 @@ class DurationTimerEventDefinition(spiff.DurationTimerEventDefinition):
     """A timer a duration after it is reached (``timeDuration``): the due time is fixed when first asked."""
 
     def has_fired(self, my_task: Any) -> bool:
-        now = _now(my_task)
+        start = _clock(my_task)
 
         def due() -> str:
             parsed = spiff.TimerEventDefinition.parse_iso_duration(_evaluate(my_task, self.expression))
-            return (now + spiff.TimerEventDefinition.get_timedelta_from_start(parsed, now)).isoformat()
+            return (start + spiff.TimerEventDefinition.get_timedelta_from_start(parsed, start)).isoformat()
 
-        return _fired(my_task, spiff.TimerEventDefinition.get_datetime(_event_value(my_task, due)), now)
+        due_at = spiff.TimerEventDefinition.get_datetime(_event_value(my_task, due))
+        return _fired(my_task, due_at, _now(my_task))
 
 
 class CycleTimerEventDefinition(spiff.CycleTimerEventDefinition):
@@ -75,7 +84,8 @@ class CycleTimerEventDefinition(spiff.CycleTimerEventDefinition):
         event_value = my_task._get_internal_data("event_value")
         now = _now(my_task)
         if event_value is None:
-            cycles, start, duration = _recurring_interval(_evaluate(my_task, self.expression), now)
+            expression = _evaluate(my_task, self.expression)
+            cycles, start, duration = _recurring_interval(expression, _clock(my_task))
             event_value = {"cycles": cycles, "next": start.isoformat(), "duration": duration.total_seconds()}
         # As SpiffWorkflow: True when the next occurrence has passed (the parent adds a child for it);
         # ``event_fired`` once every cycle is done.

@@ -5,7 +5,7 @@ marks its instance (tasks offered to nobody, service tasks simulated, timers lef
 ``test_run`` keeps the run's simulated clock and who started it. Every existing instance is not a test.
 
 Revision ID: a7b8c9d0e1f2
-Revises: e1f2a3b4c5d6
+Revises: b3c4d5e6f7a8
 Create Date: 2026-12-06 09:10:00.000000
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "a7b8c9d0e1f2"
-down_revision = "e1f2a3b4c5d6"
+down_revision = "b3c4d5e6f7a8"
 branch_labels = None
 depends_on = None
 

@@ -11,8 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from app.auth.models import User
+from app.clock import now
 from app.devices.models import Device, DeviceToken
 from app.extensions import db
+from app.grids.models import GridMember
 from tests.devices.conftest import known_building
 from tests.helpers import fingerprint
 
@@ -34,6 +37,13 @@ BODY = {
 }
 
 
+def assign_to_building(username: str) -> None:
+    user = db.session.execute(select(User).where(User.username == username)).scalar_one()
+    grid = known_building(BODY["building_code"])  # type: ignore[arg-type]
+    db.session.add(GridMember(user_id=user.id, grid_id=grid.id, created_at=now()))
+    db.session.commit()
+
+
 @pytest.fixture(autouse=True)
 def building(app: Flask) -> None:
     known_building(BODY["building_code"])  # type: ignore[arg-type]
@@ -52,6 +62,7 @@ def test_dispatcher_registers_a_device_and_sees_its_token_once(
     assert body["device"]["building_code"] == BODY["building_code"]
     stored = db.session.execute(select(DeviceToken)).scalar_one()
     assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assign_to_building("supervisor")  # a supervisor reads the devices of their grids
     got = client.get(f"/api/v1/devices/{BODY['device_id']}", headers=auth("supervisor")).get_json()
     assert "token" not in got and got["resident_notes"] == "独居老人"
     listed = client.get("/api/v1/devices?status=never_seen", headers=auth("admin")).get_json()

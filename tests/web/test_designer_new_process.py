@@ -83,7 +83,7 @@ def test_a_new_process_opens_the_modeler_on_an_empty_diagram(sign_in: Callable[[
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert f'data-deploy-url="/design/processes/new/{KEY}/deploy"' in page
-    assert 'data-open-after-deploy="true"' in page and "部署为版本 1" in page
+    assert 'data-open-after-deploy="true"' in page and "保存为草稿第 1 版" in page
     assert 'id="properties-panel"' in page and "/vendor-bundles/properties-panel.js" in page
     xml = _empty(browser)
     assert f'<bpmn:process id="{KEY}" name="噪音核查" isExecutable="true">' in xml

@@ -132,7 +132,7 @@ def test_the_diff_page_draws_the_changes_and_each_entry_selects_its_element(
     live_server: LiveServer, page_as: Callable[..., Any], screenshot: Callable[[Any, str], Path]
 ) -> None:
     _seed(live_server)
-    page = page_as("designer1", viewport={"width": 1440, "height": 900})
+    page = page_as("designer1", viewport={"width": 1280, "height": 900})  # docs/screenshots are 1280 wide
     page.goto(f"{live_server.url}/design/processes/case_handling/edit")
     page.wait_for_selector('#modeler[data-ready="true"]')
     _rename_triage_by_typing(page)

@@ -2,10 +2,10 @@
 changes the decision of the next instance and not of a running one).
 
 The designer opens the shipped table ``sensor_alarm_route`` from the list, edits one cell in dmn-js (orange
-alarms are dispatched at once instead of calling the resident first), validates and deploys it. An instance
-that was already running when the table was deployed still calls the resident; one started after it
-dispatches. The instances are started and their first task completed through the API: they stand for
-alarms, which no page starts."""
+alarms are dispatched at once instead of calling the resident first), validates and saves it as a draft,
+then publishes it from the versions page. An instance that was already running, or started while the table
+was a draft, still calls the resident; one started after the publish dispatches. The instances are
+started and their first task completed through the API: they stand for alarms, which no page starts."""
 
 from __future__ import annotations
 
@@ -119,10 +119,21 @@ def test_a_cell_edited_in_the_studio_decides_for_the_next_instance_not_a_running
         ).scalar_one()
         assert deployed.after is not None and deployed.after["version"] == 2
 
+    # Saved in the studio, the table is a draft: an instance started now still decides with version 1.
+    before_publish_id = _start(live_server)
+    page.goto(f"{live_server.url}/design/decisions/sensor_alarm_route")
+    assert page.locator('tr[data-version="2"] [data-field="status"]').inner_text() == "草稿"
+    page.click('tr[data-version="2"] [data-action="publish"]')
+    page.locator("#publish-dialog-2").wait_for(state="visible")
+    with page.expect_navigation():
+        page.click('#publish-dialog-2 [data-action="confirm-publish"]')
+    assert page.locator('tr[data-version="2"] [data-field="status"]').inner_text() == "已发布"
+
     following_id = _start(live_server)
     with live_server.app.app_context():
         bindings = {i.id: i.decision_bindings for i in db.session.execute(select(ProcessInstance)).scalars()}
     assert bindings[running_id] == {"sensor_alarm_route": tables[0].id}
+    assert bindings[before_publish_id] == {"sensor_alarm_route": tables[0].id}
     assert bindings[following_id] == {"sensor_alarm_route": newest_id}
     assert _route(live_server, running_id) == "call"  # running before the deploy: the old table
     assert _route(live_server, following_id) == "dispatch"  # started after it: the edited table

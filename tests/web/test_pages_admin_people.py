@@ -476,6 +476,8 @@ def test_the_audit_log_filters_by_actor_action_and_time(app: Flask, clock: Any) 
         return re.findall(r'<tr data-action="([^"]+)" data-actor="([^"]+)"', html)
 
     assert rows("action=user.deactivated") == [("user.deactivated", "admin")] * 2
+    labelled = text(client.get("/admin/audit?action=user.deactivated"))
+    assert labelled.count('<span class="ad-action">停用用户</span>') == 2  # the zh-CN label, then the code
     assert {action for action, _ in rows("action=user.")} >= {"user.deactivated", "user.created"}
     assert all(actor == "admin" for _, actor in rows("actor=admin"))
     assert rows("actor=nobody") == []
@@ -484,6 +486,33 @@ def test_the_audit_log_filters_by_actor_action_and_time(app: Flask, clock: Any) 
     assert rows(f"action=user.deactivated&until={local}") == [("user.deactivated", "admin")] * 2
     earlier = (clock.now() + timedelta(hours=7)).strftime("%Y-%m-%dT%H:%M")
     assert rows(f"action=user.deactivated&until={earlier}") == [("user.deactivated", "admin")]
+
+
+def test_every_audited_action_has_a_label_in_both_languages(app: Flask) -> None:
+    """A new audit action needs a label (``app/web/admin/action_labels.py``) with its zh-CN translation."""
+    import ast
+    from pathlib import Path
+
+    from flask_babel import force_locale
+
+    from app.web.admin.action_labels import action_label
+
+    root = Path(app.root_path)
+    codes: set[str] = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
+                "record",
+                "record_case_event",
+            ):
+                first = node.args[0] if node.args else None
+                if isinstance(first, ast.Constant) and isinstance(first.value, str) and "." in first.value:
+                    codes.add(first.value)
+    assert len(codes) > 50
+    with app.test_request_context(), force_locale("zh"):
+        unlabelled = sorted(code for code in codes if action_label(code) == code)
+        untranslated = sorted(code for code in codes if action_label(code).isascii())
+    assert unlabelled == [] and untranslated == []
 
 
 def test_the_audit_log_pages_and_names_a_bad_filter(app: Flask, create_user: Any) -> None:

@@ -295,8 +295,10 @@ def test_validate_names_an_unknown_called_process(sign_in: Callable[[str], Brows
     body = response.get_json()
     assert body["valid"] is False
     [problem] = body["problems"]
-    assert "'no_such_process' was not found" in problem["message"]
-    assert problem["element_id"] == "call_missing"  # the engine names no element: the page finds the caller
+    assert problem["message"].startswith("找不到被调用的流程 no_such_process")  # zh-CN first
+    assert problem["reason"] == "called process 'no_such_process' was not found"
+    assert "The process 'no_such_process' was not found" in problem["original"]  # SpiffWorkflow's own text
+    assert problem["element_id"] == "call_missing"  # the engine names no element: the caller is found
 
 
 def test_validate_refuses_bad_requests(sign_in: Callable[[str], Browser]) -> None:
@@ -626,7 +628,7 @@ def test_a_form_save_rolled_back_leaves_the_files(
 def test_pages_are_chinese_first_and_english_by_the_switch(sign_in: Callable[[str], Browser]) -> None:
     browser = sign_in("designer")
     page = browser.get("/design/processes/case_handling/edit").get_data(as_text=True)
-    assert ">校验</button>" in page and "部署为新版本" in page
+    assert ">校验</button>" in page and "保存为草稿" in page
     browser.client.set_cookie("lang", "en")
     page = browser.get("/design/processes/case_handling/edit").get_data(as_text=True)
-    assert ">Validate</button>" in page and "Deploy as a new version" in page
+    assert ">Validate</button>" in page and "Save as a draft" in page

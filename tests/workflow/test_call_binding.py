@@ -1,7 +1,8 @@
-"""Call activities bound to the callee's deployment (the default) or to its newest version at the call's start
-(``calledElementBinding="latest"``, #16 item 6), on SQLite and PostgreSQL: which callee version a call runs,
-that the choice survives a restore after later deployments, the form of a task in a bound callee, and that
-deploying the same caller after its callee changed is a new version calling the new callee."""
+"""Call activities bound to the callee's deployment (the default) or to its published version at the call's
+start (``calledElementBinding="latest"``, #16 item 6), on SQLite and PostgreSQL: which callee version a call
+runs (never a draft), that the choice survives a restore after later deployments, the form of a task in a
+bound callee, and that deploying the same caller after its callee changed is a new version calling the new
+callee."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 
 from app.auth.roles import ALL_ROLES
 from app.config import PROJECT_ROOT
 from app.errors import InvalidInput
 from app.extensions import db
-from app.workflow import deploy, instances
+from app.workflow import deploy, instances, publication
 from app.workflow.form_version_models import FormVersion
 from app.workflow.forms import FormRegistry
 from app.workflow.models import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskStatus
@@ -146,6 +147,18 @@ def test_latest_runs_the_newest_callee_at_the_calls_start_and_deployment_the_fro
     for task in (latest, frozen, explicit):
         assert _complete(client, auth, task).status == InstanceStatus.COMPLETED
     assert db.session.get(HumanTask, latest.id).status == TaskStatus.COMPLETED
+
+
+def test_latest_runs_the_published_callee_never_a_draft(forms_folder):
+    deploy_diagram("fv_callee.bpmn", _callee("第一版"))
+    deploy_diagram("fv_latest.bpmn", _caller("fv_latest", "latest"))
+    rules = current_app.extensions["gridcase.deploy_rules"]()
+    (draft,) = deploy.deploy_file("fv_callee.bpmn", _callee("草稿版"), rules, publish=False)
+    db.session.commit()
+    assert _start("fv_latest").name == "第一版"  # the studio's draft of the callee is not called
+    publication.publish_version("fv_callee", draft.definition.version, None)
+    db.session.commit()
+    assert _start("fv_latest").name == "草稿版"
 
 
 def test_deploying_the_same_caller_after_its_callee_changed_is_a_new_version_with_the_new_callee(

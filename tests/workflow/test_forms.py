@@ -131,6 +131,8 @@ VALID: dict[str, dict[str, Any]] = {
         "follow_up_item": "联系燃气公司更换软管",
     },
     "visit_follow_up.schema.json": {"follow_up_result": "resolved", "follow_up_note": "已更换软管"},
+    # 每日网格巡查 (bpmn/daily_patrol.bpmn, started by its timer; tests/test_daily_patrol.py)
+    "daily_patrol.schema.json": {"patrol_area": "锦绣小区1-6栋", "issues_found": 0, "issues_reported": "yes"},
 }
 FORM_NAMES = sorted(VALID)
 # The emergency forms have their samples and checks next to their process (tests/emergency/test_forms.py).

@@ -21,7 +21,7 @@ from app.extensions import db
 from app.grids import members
 from app.tasks import services as tasks
 from app.tasks.holders import open_tasks_of, reassign_candidates
-from app.web.admin import audit_log, bp, users
+from app.web.admin import action_labels, audit_log, bp, users
 from app.web.admin.access import admin_page
 from app.web.admin.accounts import (
     AccountForm,
@@ -41,7 +41,10 @@ register_page_errors(bp)
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
     # Audit details as people read them: Chinese as Chinese, not \u escapes (the template escapes HTML).
-    return {"as_json": lambda value: json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)}
+    return {
+        "as_json": lambda value: json.dumps(value, ensure_ascii=False, sort_keys=True, default=str),
+        "action_label": action_labels.action_label,
+    }
 
 
 # The console's sections, by path: the data half (app/web/admin_data) serves the last five.

@@ -24,5 +24,7 @@ from app.web.designer import dmn_views as _dmn_views  # noqa: E402,F401  (decisi
 from app.web.designer import importing as _importing  # noqa: E402,F401  (import page)
 from app.web.designer import migration_views as _migration_views  # noqa: E402,F401  (migration page)
 from app.web.designer import new_process, vocabulary  # noqa: E402,F401  (new process; the panel's pickers)
+from app.web.designer import publish_views as _publish_views  # noqa: E402,F401  (publish, rollback)
 from app.web.designer import testrun_views as _testrun_views  # noqa: E402,F401  (test runs)
+from app.web.designer import timer_starts as _timer_starts  # noqa: E402,F401  (process list: timer starts)
 from app.web.designer import views as _views  # noqa: E402,F401  (registers the routes on bp)

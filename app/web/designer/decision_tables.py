@@ -84,10 +84,17 @@ def validate(key: str, file_name: str, xml: str) -> list[str]:
 
 
 def deploy_table(key: str, file_name: str, xml: str, actor: object) -> deploy.DeployResult:
-    """Validate and deploy as the next version of ``key`` (the same bytes: that version, unchanged)."""
+    """Validate and deploy as the next version of ``key``, a draft until published (the same bytes: that
+    version, unchanged)."""
     validate(key, file_name, xml)
     try:
-        [result] = deploy.deploy_file(file_name, xml.encode("utf-8"), runtime.deploy_rules(), actor)  # type: ignore[arg-type]
+        [result] = deploy.deploy_file(
+            file_name,
+            xml.encode("utf-8"),
+            runtime.deploy_rules(),
+            actor,  # type: ignore[arg-type]
+            publish=False,
+        )
     except InvalidInput as exc:
         raise _rejected(exc) from exc
     return result

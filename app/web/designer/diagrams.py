@@ -7,11 +7,8 @@ the process's newest version (a file may define several processes; all of them g
 
 from __future__ import annotations
 
-import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
-
-from lxml import etree
 
 from app import runtime
 from app.errors import InvalidInput
@@ -29,6 +26,7 @@ class DiagramProblem:
     element_name: str | None = None
     severity: str = "error"  # error: refuses the deploy | warning: reported only
     reason: str | None = None  # the stable English reason (the properties panel maps it to its field)
+    original: str | None = None  # SpiffWorkflow's own text, when its parser refused the diagram
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,6 +59,7 @@ def _problem(details: dict[str, Any]) -> DiagramProblem:
         element_name=details.get("element_name") or None,
         severity=str(details.get("severity") or "error"),
         reason=str(details["reason"]) if details.get("reason") else None,
+        original=str(details["original"]) if details.get("original") else None,
     )
 
 
@@ -79,23 +78,6 @@ def _problems_from(exc: InvalidInput) -> list[DiagramProblem]:
 def warnings_of(parsed: list[Any]) -> list[DiagramProblem]:
     """The warnings of a diagram that passed: shown in the modeler, never refusing."""
     return [_problem(w.as_dict()) for p in parsed for w in p.warnings]
-
-
-_MISSING_PROCESS = re.compile(r"The process '([^']+)' was not found")
-
-
-def _locate(problem: DiagramProblem, content: bytes) -> DiagramProblem:
-    """The engine reports a call to an unknown process without the calling element: find the call activity
-    naming it, so the page can mark it."""
-    match = _MISSING_PROCESS.search(problem.message)
-    if problem.element_id or not match:
-        return problem
-    try:
-        root = etree.fromstring(content, parser=etree.XMLParser(resolve_entities=False, no_network=True))
-    except etree.XMLSyntaxError:
-        return problem
-    callers = root.xpath("//*[@calledElement=$name]/@id", name=match.group(1))
-    return replace(problem, element_id=str(callers[0])) if callers else problem
 
 
 def _encode(xml: str) -> bytes:
@@ -122,7 +104,7 @@ def validate_file_xml(file_name: str, key: str, xml: str) -> tuple[list[str], li
     try:
         parsed = deploy.validate_file(file_name, content, rules)
     except InvalidInput as exc:
-        raise DiagramRejected([_locate(p, content) for p in _problems_from(exc)]) from exc
+        raise DiagramRejected(_problems_from(exc)) from exc
     keys = [p.key for p in parsed]
     if key not in keys:
         raise DiagramRejected(
@@ -139,7 +121,8 @@ def validate_file_xml(file_name: str, key: str, xml: str) -> tuple[list[str], li
 
 def deploy_diagram(definition: ProcessDefinition, xml: str, actor: Any) -> DiagramDeployed:
     """Validate, then deploy through ``deploy.deploy_file`` (versioned by content, audited as
-    ``process.deployed``). The caller commits."""
+    ``process.deployed``) as a draft: new instances start on it once it is published. The caller
+    commits."""
     return deploy_file_xml(definition.file_name, definition.key, xml, actor)
 
 
@@ -147,6 +130,6 @@ def deploy_file_xml(file_name: str, key: str, xml: str, actor: Any) -> DiagramDe
     """``deploy_diagram`` for a file name and the process key it must define."""
     validate_file_xml(file_name, key, xml)
     rules = runtime.deploy_rules()
-    results = deploy.deploy_file(file_name, _encode(xml), rules, actor=actor)
+    results = deploy.deploy_file(file_name, _encode(xml), rules, actor=actor, publish=False)  # a draft
     mine = next(r for r in results if r.definition.key == key)
     return DiagramDeployed(key, mine.definition.version, mine.created)

@@ -16,7 +16,7 @@ from flask_login import current_user
 from app.errors import NotFound
 from app.extensions import db
 from app.processes import services as processes
-from app.web.designer import bp, decision_tables, diagrams
+from app.web.designer import bp, decision_tables, diagrams, publish_views
 from app.web.designer.views import _json_text, _usernames, _version_arg
 from app.web.security import allow_inline_style_attributes, allow_inline_style_elements
 from app.workflow import deploy
@@ -44,14 +44,16 @@ def decision_versions(key: str) -> Any:
     versions = [v for v in processes.definition_versions(key) if v.kind == "dmn"]
     if not versions:
         raise NotFound(f"unknown table '{key}'")
+    bound = decision_tables.bound_running([v.id for v in versions])
     return render_template(
         "designer/decision_versions.html",
         key=key,
         latest=versions[0],
         versions=versions,
         deployers=_usernames({v.deployed_by_id for v in versions if v.deployed_by_id is not None}),
-        bound=decision_tables.bound_running([v.id for v in versions]),
+        bound=bound,
         callers=decision_tables.callers(key),
+        **publish_views.page_context(key, versions, bound),
     )
 
 

@@ -65,7 +65,7 @@ def import_deploy() -> Any:
     file_name, xml = request.form.get("file_name", ""), request.form.get("xml", "")
     try:
         results = deploy.deploy_file(
-            file_name, xml.encode("utf-8"), runtime.deploy_rules(), actor=current_user
+            file_name, xml.encode("utf-8"), runtime.deploy_rules(), actor=current_user, publish=False
         )
     except InvalidInput as exc:
         db.session.rollback()

@@ -17,7 +17,7 @@ from app.auth.roles import DESIGNERS
 from app.errors import InvalidInput, NotFound
 from app.extensions import db, login_manager
 from app.processes import services as processes
-from app.web.designer import bp, diagrams, forms
+from app.web.designer import bp, diagrams, forms, publish_views
 from app.web.security import allow_inline_style_attributes
 from app.workflow import deploy
 from app.workflow.models import ProcessDefinition
@@ -65,7 +65,12 @@ def process_versions(key: str) -> Any:
     versions = processes.with_running_counts(processes.definition_versions(key))
     deployers = _usernames({v.deployed_by_id for v in versions if v.deployed_by_id is not None})
     return render_template(
-        "designer/versions.html", key=key, versions=versions, latest=versions[0], deployers=deployers
+        "designer/versions.html",
+        key=key,
+        versions=versions,
+        latest=versions[0],
+        deployers=deployers,
+        **publish_views.page_context(key, versions),
     )
 
 

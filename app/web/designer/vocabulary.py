@@ -1,7 +1,8 @@
 """The properties panel's pickers: the values a gridcase property can name, in one small JSON document.
 
 Forms in ``forms/``, roles with their labels, active units, registered service-task operators with their
-documentation, and the BPMN processes a call activity can call. Designers only (the blueprint's guard).
+documentation, the BPMN processes a call activity can call and the deployed DMN decisions a business rule task
+can call (``decision_picker``). Designers only (the blueprint's guard).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from app.auth.roles import ROLE_LABELS
 from app.extensions import db
 from app.processes import services as processes
 from app.units.models import Unit
-from app.web.designer import bp, forms
+from app.web.designer import bp, decision_picker, forms
 from app.web.i18n import current_language
 from app.workflow import operators
 
@@ -35,6 +36,7 @@ def vocabulary() -> dict[str, Any]:
         "processes": [
             {"value": p.key, "label": p.name} for p in processes.process_summaries() if p.kind == "bpmn"
         ],
+        "decisions": decision_picker.deployed_decisions(),
     }
 
 

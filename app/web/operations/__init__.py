@@ -21,4 +21,5 @@ from app.web.errors import register_page_errors  # noqa: E402
 
 register_page_errors(bp)
 
+from app.web.operations import timer_starts as _timer_starts  # noqa: E402,F401  (failed timer starts)
 from app.web.operations import views as _views  # noqa: E402,F401  (registers the routes on bp)

@@ -15,8 +15,8 @@ from app.cases.services import case_visible_to
 from app.devices import services
 from app.devices.models import Alarm, DeadLetter, Device, Incident
 from app.devices.types import DEVICE_TYPES, DeviceStatus
-from app.devices.visibility import located_in_scope
-from app.errors import InvalidInput, NotFound
+from app.devices.visibility import dead_letter_in_scope, located_in_scope
+from app.errors import InvalidInput
 from app.extensions import db
 from app.grids.models import Grid
 from app.http import paginate
@@ -111,16 +111,6 @@ def map_points(user: User, query: DeviceQuery) -> dict[str, Any]:
     }
 
 
-def visible_device(user: User, device_id: str) -> Device:
-    """The device, if the user may see it; one they may not see answers like one that does not exist."""
-    device = db.session.execute(
-        select(Device).where(Device.device_id == device_id, located_in_scope(user, Device.grid_code))
-    ).scalar_one_or_none()
-    if device is None:
-        raise NotFound(f"device {device_id!r} is not registered")
-    return device
-
-
 def device_alarms(device: Device, page: int) -> dict[str, Any]:
     return paginate(services.device_alarms(device.device_id), page, PAGE_SIZE)
 
@@ -163,9 +153,8 @@ def visible_case_keys(user: User, case_ids: set[int | None]) -> dict[int, str]:
 def dead_letter_page(user: User, reason_code: str, device: Device | None, page: int) -> dict[str, Any]:
     """Dead letters newest first (of ``device``, if given): those of no device, and those of the devices
     the user sees."""
-    in_scope = select(Device.id).where(located_in_scope(user, Device.grid_code))
     statement = services.list_dead_letters(reason_code or None, device.device_id if device else None)
-    statement = statement.where(or_(DeadLetter.device_id.is_(None), DeadLetter.device_id.in_(in_scope)))
+    statement = statement.where(dead_letter_in_scope(user))
     return paginate(statement, page, PAGE_SIZE)
 
 

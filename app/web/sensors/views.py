@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from app.auth.models import User
 from app.devices import services
 from app.devices.types import DEVICE_TYPES, DeviceStatus
+from app.devices.visibility import visible_device
 from app.errors import InvalidInput
 from app.extensions import db
 from app.web.errors import register_page_errors
@@ -59,7 +60,7 @@ def device_points(user: User) -> ResponseReturnValue:
 @bp.route("/devices/<device_id>")
 @reader_page
 def device(user: User, device_id: str) -> ResponseReturnValue:
-    found = queries.visible_device(user, device_id)
+    found = visible_device(user, device_id)
     alarms = queries.device_alarms(found, queries.page_number(request.args.to_dict()))
     case_ids = queries.incident_cases({a.incident_id for a in alarms["items"]})
     return render_template(
@@ -80,7 +81,7 @@ def device(user: User, device_id: str) -> ResponseReturnValue:
 @writer_page
 def new_token(user: User, device_id: str) -> ResponseReturnValue:
     """A new HTTP ingestion token (the old one stops working), shown on this answer only."""
-    found = queries.visible_device(user, device_id)
+    found = visible_device(user, device_id)
     token = services.issue_token(found, actor=user)
     db.session.commit()
     return render_template("sensors/registered.html", device=found, token=token, reissued=True)
@@ -123,7 +124,7 @@ def dead_letters(user: User) -> ResponseReturnValue:
     if reason and reason not in labels.REASON_LABELS:
         reason = ""
     named = request.args.get("device", "")
-    device = queries.visible_device(user, named) if named else None
+    device = visible_device(user, named) if named else None
     page = queries.page_number(request.args.to_dict())
     letters = queries.dead_letter_page(user, reason, device, page)
     return render_template(

@@ -146,7 +146,14 @@ var ZH = {
   'Message payload': '消息内容',
   'The task data name that receives the message payload (without it the payload is dropped).': '接收消息内容的任务数据名称(不设置则消息内容被丢弃)。',
   'A Python expression: the payload sent with the message.': 'Python 表达式:随消息发送的内容。',
-  'Called process': '调用的流程'
+  'Called process': '调用的流程',
+  'Version binding': '版本绑定',
+  'Version at deployment': '部署时的版本',
+  'Latest published version, at call start': '最新发布版本(调用开始时)',
+  'The called process as it was when this process was deployed (the default).': '运行本流程部署时被调用流程的版本(默认)。',
+  'The newest published version of the called process when the call starts: its later versions apply to new calls.': '调用开始时被调用流程的最新发布版本:之后发布的版本只用于新的调用。',
+  'Decision': '决策',
+  'In the decision table {table}.': '位于决策表 {table}。'
 };
 
 /* English: the panel's own words, but for timer values, which are Python expressions here (quoted literals). */

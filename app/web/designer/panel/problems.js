@@ -10,14 +10,16 @@ export function entryOf(problem) {
     [/^pre-script /, 'gc-pre-script'],
     [/^post-script /, 'gc-post-script'],
     [/^script /, 'gc-script'],
-    [/^condition /, 'gc-condition'],
+    [/^condition |^sequence flow out of an exclusive gateway has no condition/, 'gc-condition'],
     [/^timer /, 'timerEventDefinitionValue'],
     [/^parameter /, 'gc-parameters'],
     [/formJsonSchemaFilename|^form '/, 'gc-form'],
     [/candidateRoles/, 'gc-roles'],
-    [/service-task operator/, 'gc-operator'],
+    [/service-task operator|^service task names no operator/, 'gc-operator'],
     [/keeps no payload/, 'gc-message-variable'],
-    [/was not found/, 'gc-called-element']
+    [/^decision '/, 'gc-decision'],
+    [/^calledElementBinding /, 'gc-binding'],
+    [/was not found|^call activity names no called process/, 'gc-called-element']
   ];
   for (var i = 0; i < rules.length; i++) {
     if (rules[i][0].test(reason)) { return rules[i][1]; }
@@ -57,7 +59,10 @@ function ProblemsOnFields(eventBus, selection) {
 
   function publish() {
     var selected = selection.get();
-    eventBus.fire('propertiesPanel.setErrors', { errors: errorsFor(selected.length === 1 ? selected[0] : null) });
+    var element = selected.length === 1 ? selected[0] : null;
+    /* A click on a flow's or an event's label selects the label: the panel shows its element's fields. */
+    if (element && element.labelTarget) { element = element.labelTarget; }
+    eventBus.fire('propertiesPanel.setErrors', { errors: errorsFor(element) });
   }
 
   eventBus.on('gridcase.problems', function (event) { problems = event.problems || []; publish(); });

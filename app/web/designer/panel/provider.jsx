@@ -1,5 +1,5 @@
 /* Our properties provider: the gridcase properties of user tasks, service tasks, scripts, conditions,
-   messages and call activities, as groups after bpmn-js-properties-panel's own (name, id, timer, message).
+   messages, call activities and business rule tasks, as groups after bpmn-js-properties-panel's own (name, id, timer, message).
    Labels are English msgids put through bpmn-js's translate service (i18n.js has the zh-CN words). */
 import {
   CheckboxEntry, Group, SelectEntry, TextAreaEntry, TextFieldEntry,
@@ -223,12 +223,59 @@ function messageGroups(element, translate) {
   return [{ id: 'gc-message', label: translate('Message data'), component: Group, shouldOpen: true, entries: [entry] }];
 }
 
+/* Which version of the called process runs (app/workflow/call_binding.py): the property absent is the
+   default, "deployment"; each choice explains itself in one line under the select. */
+var BINDINGS = [
+  { value: 'deployment', label: 'Version at deployment',
+    description: 'The called process as it was when this process was deployed (the default).' },
+  { value: 'latest', label: 'Latest published version, at call start',
+    description: 'The newest published version of the called process when the call starts: its later versions apply to new calls.' }
+];
+
+function bindingEntry() {
+  var id = 'gc-binding';
+  function Component(props) {
+    var translate = useService('translate');
+    var injector = useService('injector');
+    var current = getProperty(props.element, 'calledElementBinding') || 'deployment';
+    var choices = BINDINGS.map(function (b) {
+      return { value: b.value, label: translate(b.label), description: translate(b.description) };
+    });
+    if (!choices.some(function (c) { return c.value === current; })) {
+      choices.push({ value: current, label: current });  /* a wrong value stays visible: the checks name it */
+    }
+    var chosen = choices.find(function (c) { return c.value === current; });
+    return <SelectEntry id={id} element={props.element} label={translate('Version binding')}
+      description={chosen.description}
+      getValue={function () { return current; }}
+      getOptions={function () { return choices; }}
+      setValue={function (value) {
+        setProperty(props.element, 'calledElementBinding', value === 'deployment' ? '' : value, injector);
+      }} />;
+  }
+  return { id: id, component: Component, isEdited: function () { return false; } };
+}
+
 function callGroups(element, translate) {
   var entry = selectEntry('gc-called-element', 'Called process',
     function (el) { return getBusinessObject(el).calledElement || ''; },
     function (el, value, injector) { injector.get('modeling').updateProperties(el, { calledElement: value || undefined }); },
     function () { return getVocabulary().processes.map(function (p) { return { value: p.value, label: p.label + ' (' + p.value + ')' }; }); });
-  return [{ id: 'gc-call', label: translate('Called process'), component: Group, shouldOpen: true, entries: [entry] }];
+  return [{ id: 'gc-call', label: translate('Called process'), component: Group, shouldOpen: true, entries: [entry, bindingEntry()] }];
+}
+
+/* A business rule task calls a decision of a deployed table (DMN) by id: the server lists them. */
+function decisionGroups(element, translate) {
+  var entry = selectEntry('gc-decision', 'Decision',
+    function (el) { return getBody(getBusinessObject(el), 'spiffworkflow:CalledDecisionId').trim(); },
+    function (el, value, injector) { setBody(el, getBusinessObject(el), 'spiffworkflow:CalledDecisionId', value, injector); },
+    function (t) {
+      return getVocabulary().decisions.map(function (d) {
+        return { value: d.value, label: d.label + ' (' + d.value + ')',
+          description: t('In the decision table {table}.', { table: d.table_name + ' (' + d.table + ')' }) };
+      });
+    });
+  return [{ id: 'gc-business-rule', label: translate('Decision'), component: Group, shouldOpen: true, entries: [entry] }];
 }
 
 export function gridcaseGroups(element, translate) {
@@ -236,6 +283,7 @@ export function gridcaseGroups(element, translate) {
   if (is(element, 'bpmn:UserTask')) { groups = groups.concat(userTaskGroups(element, translate)); }
   if (is(element, 'bpmn:ServiceTask')) { groups = groups.concat(serviceTaskGroups(element, translate)); }
   if (is(element, 'bpmn:CallActivity')) { groups = groups.concat(callGroups(element, translate)); }
+  if (is(element, 'bpmn:BusinessRuleTask')) { groups = groups.concat(decisionGroups(element, translate)); }
   if (isConditional(element)) { groups = groups.concat(conditionGroups(element, translate)); }
   if (messageDefinition(element) && (is(element, 'bpmn:Event') || is(element, 'bpmn:Task'))) {
     groups = groups.concat(messageGroups(element, translate));

@@ -72,6 +72,21 @@
     problemList.textContent = "";
   }
 
+  /* SpiffWorkflow's own English text of a refusal its parser made, folded under the translated reason. */
+  function originalText(text) {
+    var details = document.createElement("details");
+    details.className = "problem-original";
+    var summary = document.createElement("summary");
+    summary.textContent = "SpiffWorkflow";
+    var body = document.createElement("code");
+    body.lang = "en";
+    body.textContent = text;
+    details.appendChild(summary);
+    details.appendChild(body);
+    details.addEventListener("click", function (event) { event.stopPropagation(); });  /* not a select */
+    return details;
+  }
+
   /* List each problem; mark its element on the canvas when the diagram has it; a click selects it. */
   function showProblems(problems) {
     clearProblems();
@@ -104,6 +119,7 @@
       }
       if (problem.line) { where.push(msg.msgLine + " " + problem.line); }
       item.appendChild(document.createTextNode(problem.message + (where.length ? " (" + where.join(", ") + ")" : "")));
+      if (problem.original) { item.appendChild(originalText(problem.original)); }
       problemList.appendChild(item);
     });
     problemsToPanel(problems);
