@@ -124,6 +124,7 @@ def running_elsewhere(definition: ProcessDefinition) -> int:
                 ProcessInstance.process_key == definition.key,
                 ProcessInstance.definition_id != definition.id,
                 ProcessInstance.status == InstanceStatus.RUNNING,
+                ProcessInstance.is_test.is_(False),  # a designer's test run is not work a publish leaves
             )
         ).scalar_one()
     )

@@ -1,8 +1,9 @@
 """#16's first "done when", in headless Chromium: a designer builds a new process from an empty canvas with
 only the palette's shapes and the properties panel (no XML typed): a start event, a user task with a form
 and candidate roles, an exclusive gateway with two conditions, a boundary timer, ends; saves it; runs a test
-instance and completes its task; runs another and advances its simulated clock to fire the timer; then a
-case of a category mapped to the process (the mapping seeded with the category service) runs on it."""
+instance and completes its task; runs another and advances its simulated clock to fire the timer; publishes
+it from the versions page; then a case of a category mapped to the process (the mapping seeded with the
+category service) runs on the published version."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from app.audit.models import AuditEvent
 from app.cases.models import Case
 from app.categories.models import Category
 from app.extensions import db
+from app.workflow import publication
 from app.workflow.models import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskStatus
 from app.workflow.test_run_models import TestRun
 from tests.conftest import PASSWORD
@@ -107,7 +109,7 @@ def test_a_designer_builds_tests_and_puts_a_process_to_work_in_the_studio(
     page.goto(f"{base}/design/processes")
     _build(page)
 
-    # saved (the deploy of the studio; a draft once publishing lands: see the report)
+    # saved as a draft: nothing starts on it but test runs
     page.click("#validate-button")
     page.wait_for_selector("#modeler-status.status-ok")
     page.click("#deploy-button")
@@ -117,6 +119,7 @@ def test_a_designer_builds_tests_and_puts_a_process_to_work_in_the_studio(
             select(ProcessDefinition).where(ProcessDefinition.key == KEY)
         ).scalar_one()
         assert definition.version == 1
+        assert publication.current(KEY) is None
         assert (
             "<bpmn:timeDuration" in definition.bpmn_xml
             and 'attachedToRef="check_noise"' in definition.bpmn_xml
@@ -146,7 +149,19 @@ def test_a_designer_builds_tests_and_puts_a_process_to_work_in_the_studio(
     assert {"check_timeout", "end_late"} <= set(_completed(page))
     screenshot(page, "designer-studio-testrun")
 
+    # published from the versions page, after its confirmation
+    page.goto(f"{base}/design/processes/{KEY}")
+    assert page.get_attribute('tr[data-version="1"] [data-field="status"]', "data-status") == "draft"
+    page.click('tr[data-version="1"] [data-action="publish"]')
+    dialog = page.locator("#publish-dialog-1")
+    dialog.wait_for(state="visible")
+    with page.expect_navigation():
+        dialog.locator('[data-action="confirm-publish"]').click()
+    assert page.get_attribute('tr[data-version="1"] [data-field="status"]', "data-status") == "published"
+
     with live_server.app.app_context():
+        published = publication.current(KEY)
+        assert published is not None and published.id == definition.id
         runs = {run.id: run for run in db.session.execute(select(TestRun)).scalars()}
         assert set(runs) == {first, second}
         for run in runs.values():
