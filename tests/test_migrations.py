@@ -34,6 +34,14 @@ def _script_directory() -> ScriptDirectory:
     return ScriptDirectory.from_config(config)
 
 
+def revision_before(revision: str) -> str:
+    """The revision ``revision`` follows: a data migration's test starts there, so the tables of every
+    revision chained before it exist (a later one's may not, and the app's code may need them)."""
+    down = _script_directory().get_revision(revision).down_revision
+    assert isinstance(down, str)
+    return down
+
+
 def _schema_differences() -> list[object]:
     with db.engine.connect() as connection:
         return list(compare_metadata(MigrationContext.configure(connection), db.metadata))

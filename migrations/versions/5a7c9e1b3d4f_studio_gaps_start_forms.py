@@ -8,7 +8,7 @@ gone or unreadable is not frozen (the start page keeps reading the file, as befo
 leaves the links (the previous code reads the start form from ``forms/`` and ignores them).
 
 Revision ID: 5a7c9e1b3d4f
-Revises: a9b8c7d6e5f4
+Revises: a7b8c9d0e1f2
 Create Date: 2026-12-06 09:30:00.000000
 
 """
@@ -24,7 +24,7 @@ from flask import current_app
 
 # revision identifiers, used by Alembic.
 revision = "5a7c9e1b3d4f"
-down_revision = "a9b8c7d6e5f4"
+down_revision = "a7b8c9d0e1f2"
 branch_labels = None
 depends_on = None
 

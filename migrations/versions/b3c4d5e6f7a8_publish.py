@@ -8,7 +8,7 @@ had in effect, at its deploy time and by its deployer, in version order: the new
 the published one, the older ones are history (a rollback goes back to the version before).
 
 Revision ID: b3c4d5e6f7a8
-Revises: 5a7c9e1b3d4f
+Revises: a9b8c7d6e5f4
 Create Date: 2026-12-06 09:10:00.000000
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "b3c4d5e6f7a8"
-down_revision = "5a7c9e1b3d4f"
+down_revision = "a9b8c7d6e5f4"
 branch_labels = None
 depends_on = None
 

@@ -16,7 +16,7 @@ leave them on their version with ``GRIDCASE_KEEP_OLD_LAYOUT=<id>,<id> flask db u
 The conversion runs the app's engine code: the stored state is SpiffWorkflow's, which only the engine reads.
 
 Revision ID: c7d8e9f0a1b2
-Revises: a7b8c9d0e1f2
+Revises: 5a7c9e1b3d4f
 Create Date: 2026-12-06 09:00:00.000000
 
 """
@@ -28,7 +28,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "c7d8e9f0a1b2"
-down_revision = "a7b8c9d0e1f2"
+down_revision = "5a7c9e1b3d4f"
 branch_labels = None
 depends_on = None
 

@@ -32,6 +32,7 @@ from app.workflow.operators import Operator
 from tests.emergency.conftest import complete_task, emergency, launch, report_in, task_for
 from tests.factories import app_on_both_backends
 from tests.helpers import case_row, fingerprint, fire_next_timer, instance, open_ids, report
+from tests.test_migrations import revision_before
 
 app = app_on_both_backends
 pytestmark = pytest.mark.usefixtures("territory")
@@ -41,19 +42,7 @@ MIGRATIONS = str(Path(__file__).parents[2] / "migrations")
 CHILDREN = "c7d8e9f0a1b2"  # the revision converting running instances to the child layout
 
 
-def _revision_before(revision: str) -> str:
-    """The revision the conversion follows (later revisions chain their own tables before it)."""
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    config = Config()
-    config.set_main_option("script_location", MIGRATIONS)
-    down = ScriptDirectory.from_config(config).get_revision(revision).down_revision
-    assert isinstance(down, str)
-    return down
-
-
-BEFORE_CHILDREN = _revision_before(CHILDREN)
+BEFORE_CHILDREN = revision_before(CHILDREN)
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from app.workflow import deploy, form_versions
 from app.workflow.form_version_models import DefinitionForm, FormVersion
 from app.workflow.models import ProcessDefinition
 from tests.conftest import POSTGRES_URL, _settings, postgres_available
-from tests.test_migrations import _reset_postgres_schema
+from tests.test_migrations import _reset_postgres_schema, revision_before
 
-BEFORE = "e1f2a3b4c5d6"  # the revision before start forms were frozen
+BEFORE = revision_before("5a7c9e1b3d4f")  # the revision before start forms were frozen
 START_FORM = "visit_record.schema.json"
 DIAGRAM = PROJECT_ROOT / "bpmn" / "visit_record.bpmn"
 
