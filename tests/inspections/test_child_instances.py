@@ -111,22 +111,23 @@ def test_a_launch_killed_while_starting_the_places_leaves_nothing(
     app: Flask, territory: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = fingerprint()
-    started = instances.run_new_instance
+    run = instances._run_engine
     calls: list[int] = []
 
-    def dies_at_the_second(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        if len(calls) == 2:
-            raise Crash()
-        return started(*args, **kwargs)
+    def dies_at_the_second_place(instance: ProcessInstance, *args: Any, **kwargs: Any) -> Any:
+        if instance.parent_id is not None:
+            calls.append(instance.id)
+            if len(calls) == 2:
+                raise Crash()
+        return run(instance, *args, **kwargs)
 
-    monkeypatch.setattr(instances, "run_new_instance", dies_at_the_second)
+    monkeypatch.setattr(instances, "_run_engine", dies_at_the_second_place)
     body = launch_body(place_types=["restaurant"], grid_codes=[EAST_GRID])
     body["deadline"] = datetime.fromisoformat(body["deadline"])  # as the API's schema loads it
     with pytest.raises(Crash):
         campaigns.launch(_user("handler"), body)
     db.session.rollback()  # what the request edge does with a step that raised
-    assert len(calls) == 2  # it died with one place started
+    assert len(calls) == 2  # it died with one place run to its inspection
     assert fingerprint() == before
 
 
