@@ -5,6 +5,7 @@ the last place tells the campaign) leaves nothing of itself behind. On PostgreSQ
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -12,17 +13,18 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.audit.models import AuditEvent
 from app.auth.models import User
 from app.extensions import db
 from app.inspections import campaigns
-from app.inspections.models import ItemStatus
+from app.inspections.models import CampaignItem, ItemStatus
+from app.inspections.places import create_place
 from app.tasks import services as task_services
 from app.workflow import instances
 from app.workflow.models import InstanceStatus, ProcessInstance, ProcessJoin
-from tests.cases.territory import EAST_GRID
+from tests.cases.territory import EAST_GRID, EAST_OPEN_POINT
 from tests.factories import pushed
 from tests.helpers import fingerprint
 from tests.inspections.conftest import item_of, launch_body, open_tasks, results
@@ -155,3 +157,71 @@ def test_the_last_inspection_killed_while_telling_the_campaign_leaves_nothing(
     parent = db.session.get(ProcessInstance, campaign["instance_id"])
     assert parent is not None and parent.status == InstanceStatus.COMPLETED
     assert item_of(campaign["id"], "R2").status == ItemStatus.PASSED
+
+
+def _launch_counting_statements(launch: Any) -> tuple[dict[str, Any], int]:
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        campaign = launch(place_types=["restaurant"], grid_codes=[EAST_GRID])
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    return campaign, len(statements)
+
+
+def test_a_launch_writes_its_places_in_bulk(app: Flask, territory: None, launch: Any) -> None:
+    """Four times the places, the same statements: each place's instance, state, task and audit go out
+    with the others' (one executemany or multi-row INSERT per table), not in round trips of their own."""
+    _launch_counting_statements(launch)  # the first reads what is cached after (the deployed specs)
+    _, small_statements = _launch_counting_statements(launch)
+    admin = _user("admin")
+    for n in range(6):
+        create_place(
+            admin,
+            {
+                "code": f"R{n + 3}",
+                "name": f"餐馆{n + 3}",
+                "place_type": "restaurant",
+                "lat": EAST_OPEN_POINT[0],
+                "lon": EAST_OPEN_POINT[1],
+                "address": "门店",
+                "responsible_person": "负责人",
+            },
+        )
+    db.session.commit()
+    large, large_statements = _launch_counting_statements(launch)
+    assert large_statements == small_statements
+
+    tasks = open_tasks(large["instance_id"], "inspect")
+    assert len(tasks) == 8 and len({t.instance_id for t in tasks}) == 8
+    assert {t.candidate_user for t in tasks} == {"worker"} and {t.assignee_id for t in tasks} == {
+        _user("worker").id
+    }
+    children = list(
+        db.session.execute(
+            select(ProcessInstance).where(ProcessInstance.parent_id == large["instance_id"])
+        ).scalars()
+    )
+    assert {c.id for c in children} == {t.instance_id for t in tasks}
+    assert all(c.status == InstanceStatus.RUNNING and c.state for c in children)
+    assert {json.dumps(c.elements, sort_keys=True) for c in children} == {
+        json.dumps({"active": ["inspect"], "completed": ["place_start", "select_target"]}, sort_keys=True)
+    }
+    for action in ("instance.started", "task.created"):
+        audited = db.session.execute(
+            select(AuditEvent.instance_id).where(
+                AuditEvent.action == action, AuditEvent.instance_id.in_([c.id for c in children])
+            )
+        ).scalars()
+        assert sorted(audited) == sorted(c.id for c in children)
+    _complete(tasks[0].id, "worker")  # and each place's instance goes on by itself
+    passed = db.session.execute(
+        select(func.count()).where(
+            CampaignItem.campaign_id == large["id"], CampaignItem.status == ItemStatus.PASSED
+        )
+    ).scalar_one()
+    assert passed == 1
