@@ -300,7 +300,7 @@ def run_new_instances(
             waiting.append(step)
         else:
             outcomes.append(_persist(instance, engine, actor, [], failure=failure, keep_live=False))
-    _claim_for_named([row for step in waiting for row in step.rows], timestamp)
+    _claim_for_named([row for step in waiting for row in step.rows], timestamp, actor)
     rows.update_each([step.outcome.instance for step in waiting], [step.changes for step in waiting])
     created: list[HumanTask] = rows.insert(
         HumanTask, [row for step in waiting for row in step.rows], unset=_UNSET_ON_NEW_TASK
@@ -784,7 +784,7 @@ def _assign_named_candidates(
     for row, task in pairs:
         if task.properties.get("assigneeFrom"):
             _assign_from(instance, engine, row, task, actor, completed)
-    _claim_for_named([row for row, _ in pairs], timestamp)
+    _claim_for_named([row for row, _ in pairs], timestamp, actor)
 
 
 def _assign_from(
@@ -806,12 +806,15 @@ def _assign_from(
         row["candidate_user"] = previous or row["candidate_user"]
 
 
-def _claim_for_named(values: list[dict[str, Any]], timestamp: datetime) -> None:
-    """New task rows naming an active user are that user's (claimed): one query for all of them."""
-    named = {row["candidate_user"] for row in values if row["candidate_user"]}
-    if not named:
-        return
-    users = dict(db.session.execute(_user_statements()[1], {"usernames": sorted(named)}).all())
+def _claim_for_named(values: list[dict[str, Any]], timestamp: datetime, actor: Actor | None) -> None:
+    """New task rows naming an active user are that user's (claimed): one query for all of them, none when
+    the only one named is the active person taking this step (a handler sending the proof of their work)."""
+    users: dict[str, int] = {}
+    if actor is not None and getattr(actor, "active", None) is True:
+        users[actor.username] = actor.id
+    named = {row["candidate_user"] for row in values if row["candidate_user"]} - set(users)
+    if named:
+        users.update(dict(db.session.execute(_user_statements()[1], {"usernames": sorted(named)}).all()))
     for row in values:
         if row["candidate_user"] in users:
             row.update(
