@@ -238,6 +238,8 @@ def main() -> None:
     args = parser.parse_args()
     backends = [] if args.no_sqlite else [("SQLite", None)]
     backends += [("PostgreSQL", args.postgres)] if args.postgres else []
+    if not backends:
+        parser.error("--no-sqlite needs a PostgreSQL database: --postgres URL or GRIDCASE_BENCH_POSTGRES_URL")
     for label, url in backends:
         figures = []
         for size in args.sizes:
