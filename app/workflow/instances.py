@@ -274,22 +274,15 @@ def start_instance(
     return _persist(instance, engine, actor, failure=failure)
 
 
-def run_new_instance(instance: ProcessInstance, engine: EngineInstance, actor: Actor | None) -> StepOutcome:
-    """Run a just-created instance (a child, ``children.spawn``) to its first wait state and persist it, as
-    ``start_instance`` does. It has no task rows yet, and its workflow is not kept live: a spawn makes
-    thousands, most of which wait days for their next step."""
-    failure = _run_engine(instance, actor, engine.run, persons_step=False)
-    return _persist(instance, engine, actor, open_tasks=[], failure=failure, keep_live=False)
-
-
 def run_new_instances(
     started: Iterable[tuple[ProcessInstance, EngineInstance]], actor: Actor | None
 ) -> list[StepOutcome]:
-    """``run_new_instance`` for many just-created instances (``children.spawn``: 5,000 places), writing in
-    bulk: their states in one executemany UPDATE, their tasks in one multi-row INSERT, one query for the
-    named candidates, instead of some six round trips each. Each is run to its first wait state as it
-    comes; one that fails, completes, is left stuck or has a task that cannot be assigned is persisted
-    alone, as ``run_new_instance`` does (incidents, listeners)."""
+    """Run just-created instances (``children.spawn``: up to thousands of places) to their first wait state
+    and persist them, as ``start_instance`` does, writing in bulk: their states in one executemany UPDATE,
+    their tasks in one multi-row INSERT, one query for the named candidates, instead of some six round trips
+    each. One that fails, completes, is left stuck or has a task that cannot be assigned is persisted
+    alone (``_persist``: incidents, listeners). They have no task rows yet, and their workflows are not kept
+    live: a spawn makes thousands, most of which wait days for their next step."""
     timestamp = now()
     waiting: list[_NewStep] = []
     outcomes: list[StepOutcome] = []

@@ -22,8 +22,8 @@ from app.inspections import campaigns
 from app.inspections.models import CampaignItem, ItemStatus
 from app.inspections.places import create_place
 from app.tasks import services as task_services
-from app.workflow import instances
-from app.workflow.models import InstanceStatus, ProcessInstance, ProcessJoin
+from app.workflow import instances, operators
+from app.workflow.models import EngineIncident, InstanceStatus, ProcessInstance, ProcessJoin
 from tests.cases.territory import EAST_GRID, EAST_OPEN_POINT
 from tests.factories import pushed
 from tests.helpers import fingerprint
@@ -225,3 +225,42 @@ def test_a_launch_writes_its_places_in_bulk(app: Flask, territory: None, launch:
         )
     ).scalar_one()
     assert passed == 1
+
+
+def test_a_place_failing_at_the_launch_is_parked_alone_and_the_others_wait_for_their_inspection(
+    app: Flask, territory: None, launch: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bulk launch persists a child its first run failed in as a step does: an incident on it, and the
+    others written together as usual; the campaign waits for both."""
+    select_target = operators._registry["inspection.select_target"]
+    failing: list[int] = []
+
+    def fails_for_the_second(call: operators.OperatorCall) -> Any:
+        failing.append(call.instance_id)
+        if len(failing) == 2:
+            raise RuntimeError("场所数据暂不可用 (place data unavailable)")
+        return select_target.func(call)
+
+    monkeypatch.setitem(
+        operators._registry,
+        "inspection.select_target",
+        operators.Operator(select_target.name, fails_for_the_second, select_target.description),
+    )
+    campaign = launch(place_types=["restaurant"], grid_codes=[EAST_GRID])
+
+    first, second = failing
+    statuses = dict(
+        db.session.execute(
+            select(ProcessInstance.id, ProcessInstance.status).where(
+                ProcessInstance.parent_id == campaign["instance_id"]
+            )
+        ).all()
+    )
+    assert statuses == {first: InstanceStatus.RUNNING, second: InstanceStatus.ERROR}
+    [incident] = db.session.execute(
+        select(EngineIncident).where(EngineIncident.instance_id == second)
+    ).scalars()
+    assert incident.element_id == "select_target" and "place data unavailable" in incident.reason
+    assert [t.instance_id for t in open_tasks(campaign["instance_id"], "inspect")] == [first]
+    join = db.session.execute(select(ProcessJoin)).scalar_one()
+    assert (join.total, join.pending) == (2, 2)
