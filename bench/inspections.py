@@ -8,22 +8,27 @@ engine step, the item row, audit, one commit each): up to 500, never the campaig
 finishes the campaign). CPU time is ``time.process_time`` of this process (the database server's own work is
 not in it on PostgreSQL; SQLite's is).
 
-Prints per N: the launch (wall clock and CPU), the completions' CPU per inspection, and the ratio
-5,000 / 50 of that cost (1.0: independent of the campaign's size). Targets (issue #19): launch under 30 s,
-a completion under 50 ms of CPU at 5,000 places, ratio at most 1.5.
-Run: ``python -m bench.inspections [--sizes 50 5000] [--completions 500] [--postgres URL]`` (the PostgreSQL
-database is emptied and rebuilt: give it one of its own).
+Prints per N: the launch (wall clock, CPU, and SQL statements per place: the launch writes its places in
+bulk), the completions' CPU per inspection, and the ratio 5,000 / 50 of that cost (1.0: independent of the
+campaign's size). Targets (issue #19): launch under 30 s, a completion under 50 ms of CPU at 5,000 places,
+ratio at most 1.5.
+Run: ``python -m bench.inspections [--sizes 50 5000] [--completions 500] [--postgres URL] [--no-sqlite]``
+(``--postgres`` defaults to ``GRIDCASE_BENCH_POSTGRES_URL``; that database is emptied and rebuilt: give it
+one of its own).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import event
 
 from bench.emergency import _app
 
@@ -41,12 +46,17 @@ class Figures:
     places: int
     launch_wall: float  # seconds, launch + commit
     launch_cpu: float
+    launch_statements: int  # SQL statements the launch sent (an executemany counts once)
     completions: int
     completion_cpu: float  # seconds, all completions + commits
 
     @property
     def per_completion(self) -> float:
         return self.completion_cpu / self.completions
+
+    @property
+    def statements_per_place(self) -> float:
+        return self.launch_statements / self.places
 
 
 def _box(code: str, name: str, west: float, south: float, east: float, north: float) -> dict[str, Any]:
@@ -108,6 +118,23 @@ def _setup(places: int) -> None:
     db.session.commit()
 
 
+class _StatementCount:
+    """SQL statements sent through ``engine`` while counting (one per execute, executemany included)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine, self.count = engine, 0
+
+    def _seen(self, *args: Any) -> None:
+        self.count += 1
+
+    def __enter__(self) -> _StatementCount:
+        event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._seen)
+
+
 def measure(database_url: str, places: int, completions: int) -> Figures:
     from sqlalchemy import select
 
@@ -134,10 +161,11 @@ def measure(database_url: str, places: int, completions: int) -> Figures:
                 "rectify_days": 5,
             }
             _unit(fields)
-            wall, cpu = time.perf_counter(), time.process_time()
-            campaign = campaigns.launch(admin, fields)
-            db.session.commit()
-            launch_wall, launch_cpu = time.perf_counter() - wall, time.process_time() - cpu
+            with _StatementCount(db.engine) as statements:
+                wall, cpu = time.perf_counter(), time.process_time()
+                campaign = campaigns.launch(admin, fields)
+                db.session.commit()
+                launch_wall, launch_cpu = time.perf_counter() - wall, time.process_time() - cpu
             children = select(ProcessInstance.id).where(ProcessInstance.parent_id == campaign.instance_id)
             tasks = list(
                 db.session.execute(
@@ -166,7 +194,7 @@ def measure(database_url: str, places: int, completions: int) -> Figures:
             assert len(passed) == done, f"{len(passed)} items passed after {done} inspections"
             db.session.remove()
             db.engine.dispose()
-    return Figures(places, launch_wall, launch_cpu, done, spent)
+    return Figures(places, launch_wall, launch_cpu, statements.count, done, spent)
 
 
 def _unit(fields: dict[str, Any]) -> None:
@@ -183,7 +211,8 @@ def report(label: str, figures: list[Figures]) -> None:
     print(label)
     for f in figures:
         print(
-            f"  {f.places:5d} places: launch {f.launch_wall:6.2f} s wall ({f.launch_cpu:6.2f} s CPU)"
+            f"  {f.places:5d} places: launch {f.launch_wall:6.2f} s wall ({f.launch_cpu:6.2f} s CPU,"
+            f" {f.launch_statements} statements: {f.statements_per_place:.3f} per place)"
             f"   {f.completions:3d} inspections {f.per_completion * 1000:6.2f} ms CPU each"
         )
     small, large = figures[0], figures[-1]
@@ -200,10 +229,17 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="places per campaign")
     parser.add_argument("--completions", type=int, default=500, help="inspections completed per campaign")
     parser.add_argument(
-        "--postgres", metavar="URL", help="also measure on this PostgreSQL database (emptied)"
+        "--postgres",
+        metavar="URL",
+        default=os.environ.get("GRIDCASE_BENCH_POSTGRES_URL"),
+        help="also measure on this PostgreSQL database (emptied); default: $GRIDCASE_BENCH_POSTGRES_URL",
     )
+    parser.add_argument("--no-sqlite", action="store_true", help="measure on PostgreSQL only")
     args = parser.parse_args()
-    backends = [("SQLite", None)] + ([("PostgreSQL", args.postgres)] if args.postgres else [])
+    backends = [] if args.no_sqlite else [("SQLite", None)]
+    backends += [("PostgreSQL", args.postgres)] if args.postgres else []
+    if not backends:
+        parser.error("--no-sqlite needs a PostgreSQL database: --postgres URL or GRIDCASE_BENCH_POSTGRES_URL")
     for label, url in backends:
         figures = []
         for size in args.sizes:

@@ -35,7 +35,7 @@ from app.inspections.models import (
 )
 from app.inspections.territory import territory_of
 from app.units.models import Unit
-from app.workflow import instances
+from app.workflow import instances, rows
 
 PROCESS_KEY = "inspection_campaign"
 LAUNCHERS = frozenset({Role.DEPARTMENT_HANDLER, Role.SUPERVISOR, Role.ADMIN})
@@ -148,6 +148,20 @@ def _inspectors(places: list[Place]) -> dict[int, str]:
     return chosen
 
 
+# What a new item leaves NULL until it is inspected (its JSON columns would store JSON null if given None).
+_UNSET_ON_NEW_ITEM = (
+    "inspected_at",
+    "inspected_by",
+    "failed_items",
+    "notice_issued_at",
+    "rectify_due_at",
+    "reinspected_at",
+    "reinspected_by",
+    "refailed_items",
+    "closed_at",
+)
+
+
 def launch(user: User, fields: dict[str, Any]) -> Campaign:
     """Launch a campaign: one inspection per target place, for a grid worker of the place's grid."""
     if user.role not in LAUNCHERS:
@@ -176,18 +190,21 @@ def launch(user: User, fields: dict[str, Any]) -> Campaign:
     )
     db.session.add(campaign)
     db.session.flush()
-    rows = [
-        CampaignItem(
-            campaign_id=campaign.id,
-            place_id=place.id,
-            grid_code=comprehensive_grid(place.grid_code),
-            status=ItemStatus.PENDING,
-            inspector=inspectors[place.id],
-        )
-        for place in places
-    ]
-    db.session.add_all(rows)
-    db.session.flush()
+    # Core's multi-row INSERT: the ORM's unit of work costs seconds of CPU for 5,000 items.
+    targets = rows.insert(
+        CampaignItem,
+        [
+            {
+                "campaign_id": campaign.id,
+                "place_id": place.id,
+                "grid_code": comprehensive_grid(place.grid_code),
+                "status": ItemStatus.PENDING,
+                "inspector": inspectors[place.id],
+            }
+            for place in places
+        ],
+        unset=_UNSET_ON_NEW_ITEM,
+    )
     record(
         "inspection.campaign_launched",
         entity_type="inspection_campaign",
@@ -201,7 +218,7 @@ def launch(user: User, fields: dict[str, Any]) -> Campaign:
             "place_types": place_types,
             "deadline": deadline.isoformat(),
             "rectify_days": campaign.rectify_days,
-            "places": len(rows),
+            "places": len(targets),
         },
     )
     # The diagram gets only the count: each inspection reads its target (``inspection.select_target``), so
@@ -213,7 +230,7 @@ def launch(user: User, fields: dict[str, Any]) -> Campaign:
             "campaign_id": campaign.id,
             "campaign_title": campaign.title,
             "deadline": deadline.isoformat(),
-            "target_count": len(rows),
+            "target_count": len(targets),
         },
         actor=user,
     )

@@ -66,8 +66,8 @@ def spawn(
         [{**base, "business_key": parent.business_key} for _ in variables],
         unset=("next_timer_at", "error", "completed_at", "elements"),
     )
-    running = 0
-    for child, values in zip(children, variables, strict=True):
+    # Recorded first, all at once: each child's own events (its operators', its tasks') follow its start.
+    for child in children:
         record(
             "instance.started",
             entity_type="process_instance",
@@ -82,10 +82,12 @@ def spawn(
                 "parent_id": parent.id,
             },
         )
-        engine = EngineInstance.start(loaded, {**values, "instance_id": child.id, "parent_id": parent.id})
-        outcome = instances.run_new_instance(child, engine, actor)
-        if not outcome.completed:
-            running += 1
+    started = (
+        (child, EngineInstance.start(loaded, {**values, "instance_id": child.id, "parent_id": parent.id}))
+        for child, values in zip(children, variables, strict=True)
+    )
+    outcomes = instances.run_new_instances(started, actor)
+    running = sum(1 for outcome in outcomes if not outcome.completed)
     if running:
         db.session.add(
             ProcessJoin(

@@ -12,7 +12,7 @@ instance takes no task completion and no timer until ``retry_incident`` (or an o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -291,12 +291,76 @@ def start_test_instance(
     return _persist(instance, engine, actor, failure=failure)
 
 
-def run_new_instance(instance: ProcessInstance, engine: EngineInstance, actor: Actor | None) -> StepOutcome:
-    """Run a just-created instance (a child, ``children.spawn``) to its first wait state and persist it, as
-    ``start_instance`` does. It has no task rows yet, and its workflow is not kept live: a spawn makes
-    thousands, most of which wait days for their next step."""
-    failure = _run_engine(instance, actor, engine.run, persons_step=False)
-    return _persist(instance, engine, actor, open_tasks=[], failure=failure, keep_live=False)
+def run_new_instances(
+    started: Iterable[tuple[ProcessInstance, EngineInstance]], actor: Actor | None
+) -> list[StepOutcome]:
+    """Run just-created instances (``children.spawn``: up to thousands of places) to their first wait state
+    and persist them, as ``start_instance`` does, writing in bulk: their states in one executemany UPDATE,
+    their tasks in one multi-row INSERT, one query for the named candidates, instead of some six round trips
+    each. One that fails, completes, is left stuck or has a task that cannot be assigned is persisted
+    alone (``_persist``: incidents, listeners). They have no task rows yet, and their workflows are not kept
+    live: a spawn makes thousands, most of which wait days for their next step."""
+    timestamp = now()
+    waiting: list[_NewStep] = []
+    outcomes: list[StepOutcome] = []
+    for instance, engine in started:
+        failure = _run_engine(instance, actor, engine.run, persons_step=False)
+        step = None if failure is not None else _waiting_step(instance, engine, actor, timestamp)
+        if step is not None:
+            waiting.append(step)
+        else:
+            outcomes.append(_persist(instance, engine, actor, [], failure=failure, keep_live=False))
+    _claim_for_named([row for step in waiting for row in step.rows], timestamp, actor)
+    rows.update_each([step.outcome.instance for step in waiting], [step.changes for step in waiting])
+    created: list[HumanTask] = rows.insert(
+        HumanTask, [row for step in waiting for row in step.rows], unset=_UNSET_ON_NEW_TASK
+    )
+    tasks = iter(created)
+    for step in waiting:
+        step.outcome.created_tasks = [next(tasks) for _ in step.rows]
+        step.outcome.open_tasks = list(step.outcome.created_tasks)
+        for row in step.outcome.created_tasks:
+            _audit_created(row)
+        for listener in _listeners:
+            listener(step.outcome)
+        outcomes.append(step.outcome)
+    return outcomes
+
+
+@dataclass
+class _NewStep:
+    """A new instance waiting after its first run, not yet written: its columns and its new task rows."""
+
+    outcome: StepOutcome
+    changes: dict[str, Any]
+    rows: list[dict[str, Any]]
+
+
+def _waiting_step(
+    instance: ProcessInstance, engine: EngineInstance, actor: Actor | None, timestamp: datetime
+) -> _NewStep | None:
+    """What ``_persist`` would write for a new instance that now waits (every new task assignable), or
+    None when it needs ``_persist``'s other paths (completed, stuck, a task that cannot be evaluated)."""
+    if engine.completed or engine.stuck:
+        return None
+    values = []
+    for task in engine.ready_user_tasks():
+        try:
+            row = _new_row(instance, engine, task, timestamp)
+        except EngineError:
+            return None
+        if task.properties.get("assigneeFrom"):
+            _assign_from(instance, engine, row, task, actor, None)
+        values.append(row)
+    changes: dict[str, Any] = {
+        "state": engine.dump(reuse_after=False),
+        "next_timer_at": engine.next_timer_at(),
+        "updated_at": timestamp,
+    }
+    if instance.parent_id is not None:
+        active, done = engine.element_ids()
+        changes["elements"] = {"active": active, "completed": done}
+    return _NewStep(StepOutcome(instance=instance, actor=actor), changes, values)
 
 
 def complete_task(
@@ -671,24 +735,28 @@ def _sync_tasks(
             data={"element_id": row.element_id, "name": row.name},
         )
     for row in created:
-        audit_task(
-            "task.created",
-            row,
-            None,
-            after={
-                "status": row.status,
-                "candidate_roles": row.roles,
-                "candidate_user": row.candidate_user,
-                "candidate_group": row.candidate_group,
-                "assignee_id": row.assignee_id,
-            },
-            data={
-                "element_id": row.element_id,
-                "name": row.name,
-                "due_at": row.due_at.isoformat() if row.due_at else None,
-            },
-        )
+        _audit_created(row)
     return unassignable
+
+
+def _audit_created(row: HumanTask) -> None:
+    audit_task(
+        "task.created",
+        row,
+        None,
+        after={
+            "status": row.status,
+            "candidate_roles": row.roles,
+            "candidate_user": row.candidate_user,
+            "candidate_group": row.candidate_group,
+            "assignee_id": row.assignee_id,
+        },
+        data={
+            "element_id": row.element_id,
+            "name": row.name,
+            "due_at": row.due_at.isoformat() if row.due_at else None,
+        },
+    )
 
 
 def _evaluate_property(engine: EngineInstance, task: ReadyUserTask, name: str) -> Any:
@@ -745,23 +813,41 @@ def _assign_named_candidates(
 ) -> None:
     """Tasks for a named person are theirs without a claim step; ``assigneeFrom`` names whoever completed
     an earlier task (the handler sends the proof of their own work)."""
-    previous_completer, active_user_ids = _user_statements()
     for row, task in pairs:
-        assignee_from = task.properties.get("assigneeFrom")
-        if not assignee_from:
-            continue
-        if completed is not None and completed.element_id == assignee_from and actor is not None:
-            row["candidate_user"] = actor.username  # completed in this very step: no lookup needed
-        elif engine.has_completed(assignee_from):
-            previous = db.session.execute(
-                previous_completer, {"instance_id": instance.id, "element_id": assignee_from}
-            ).scalar_one_or_none()
-            row["candidate_user"] = previous or row["candidate_user"]
-    named = {row["candidate_user"] for row, _ in pairs if row["candidate_user"]}
-    if not named:
-        return
-    users = dict(db.session.execute(active_user_ids, {"usernames": sorted(named)}).all())
-    for row, _ in pairs:
+        if task.properties.get("assigneeFrom"):
+            _assign_from(instance, engine, row, task, actor, completed)
+    _claim_for_named([row for row, _ in pairs], timestamp, actor)
+
+
+def _assign_from(
+    instance: ProcessInstance,
+    engine: EngineInstance,
+    row: dict[str, Any],
+    task: ReadyUserTask,
+    actor: Actor | None,
+    completed: HumanTask | None,
+) -> None:
+    """The new task ``row`` is for whoever completed the element its ``assigneeFrom`` names."""
+    assignee_from = task.properties["assigneeFrom"]
+    if completed is not None and completed.element_id == assignee_from and actor is not None:
+        row["candidate_user"] = actor.username  # completed in this very step: no lookup needed
+    elif engine.has_completed(assignee_from):
+        previous = db.session.execute(
+            _user_statements()[0], {"instance_id": instance.id, "element_id": assignee_from}
+        ).scalar_one_or_none()
+        row["candidate_user"] = previous or row["candidate_user"]
+
+
+def _claim_for_named(values: list[dict[str, Any]], timestamp: datetime, actor: Actor | None) -> None:
+    """New task rows naming an active user are that user's (claimed): one query for all of them, none when
+    the only one named is the active person taking this step (a handler sending the proof of their work)."""
+    users: dict[str, int] = {}
+    if actor is not None and getattr(actor, "active", None) is True:
+        users[actor.username] = actor.id
+    named = {row["candidate_user"] for row in values if row["candidate_user"]} - set(users)
+    if named:
+        users.update(dict(db.session.execute(_user_statements()[1], {"usernames": sorted(named)}).all()))
+    for row in values:
         if row["candidate_user"] in users:
             row.update(
                 assignee_id=users[row["candidate_user"]], status=TaskStatus.CLAIMED, claimed_at=timestamp

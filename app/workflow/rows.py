@@ -30,16 +30,36 @@ def update(objects: list[Any], values: dict[str, Any]) -> None:
     """``UPDATE`` the rows of ``objects`` (persistent, one model) to ``values``; the objects get them too."""
     if not objects:
         return
-    table = _table(type(objects[0]))
-    statement = _UPDATES.get(table)
-    if statement is None:
-        statement = _UPDATES[table] = table.update().where(table.c.id == bindparam("row_id"))
     params = [{"row_id": obj.id, **values} for obj in objects]
     connection = db.session.connection(bind_arguments={"mapper": type(objects[0])})
-    connection.execute(statement, params if len(params) > 1 else params[0])
+    connection.execute(_update_statement(type(objects[0])), params if len(params) > 1 else params[0])
     for obj in objects:
         for key, value in values.items():
             set_committed_value(obj, key, value)
+
+
+def _update_statement(model: Any) -> Any:
+    table = _table(model)
+    statement = _UPDATES.get(table)
+    if statement is None:
+        statement = _UPDATES[table] = table.update().where(table.c.id == bindparam("row_id"))
+    return statement
+
+
+def update_each(objects: list[Any], values: list[dict[str, Any]]) -> None:
+    """``update`` with values of each object's own (``values[i]`` for ``objects[i]``, one model): one
+    executemany per set of keys, instead of a statement per row."""
+    by_keys: dict[tuple[str, ...], list[tuple[Any, dict[str, Any]]]] = {}
+    for obj, changes in zip(objects, values, strict=True):
+        by_keys.setdefault(tuple(sorted(changes)), []).append((obj, changes))
+    for pairs in by_keys.values():
+        model = type(pairs[0][0])
+        connection = db.session.connection(bind_arguments={"mapper": model})
+        params = [{"row_id": obj.id, **changes} for obj, changes in pairs]
+        connection.execute(_update_statement(model), params)
+        for obj, changes in pairs:
+            for key, value in changes.items():
+                set_committed_value(obj, key, value)
 
 
 def insert(model: Any, rows: list[dict[str, Any]], unset: tuple[str, ...] = ()) -> list[Any]:

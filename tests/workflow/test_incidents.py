@@ -215,8 +215,9 @@ def test_a_failed_branch_keeps_the_other_branchs_task_and_none_of_its_operators_
     app, client, auth, users
 ):
     instance_id = _start("parallel_probe", PARALLEL_PROBE, users["admin"]).id
+    decide = _open_task(instance_id, "decide").id
 
-    body = complete_by_id(client, auth, "supervisor", _open_task(instance_id, "decide").id, APPROVE)
+    body = complete_by_id(client, auth, "supervisor", decide, APPROVE)
 
     assert body["instance_status"] == "error"
     [incident] = _incidents(instance_id)
@@ -224,6 +225,11 @@ def test_a_failed_branch_keeps_the_other_branchs_task_and_none_of_its_operators_
     assert "half way through" in incident.reason
     half_written = select(AuditEvent).where(AuditEvent.action == "probe.half_written")
     assert db.session.execute(half_written).first() is None  # the operator's savepoint was rolled back
+    # ... and only what it wrote: the person's completion, recorded before it, is in the timeline
+    completed = select(AuditEvent.actor_label).where(
+        AuditEvent.action == "task.completed", AuditEvent.entity_id == str(decide)
+    )
+    assert db.session.execute(completed).scalars().all() == ["supervisor"]
     # The left branch's task is ready in the stored state and has its row: rows and state agree.
     assert [t["element_id"] for t in body["next_tasks"]] == ["left_task"]
     assert _open_elements(instance_id) == ["left_task"]
