@@ -89,9 +89,12 @@ typecheck: setup
 # PYTEST_WORKERS=0 runs it in one process. 3 on 2 CPUs, one more than the CPUs, so a worker waiting on
 # PostgreSQL, Chromium or its broker leaves both CPUs busy; 318 tests (cases, mediation, worker pages, MQTT)
 # at load 1-5 took 180 s in one process, 139 s on 2, 136 s on 3, 139 s on 4 workers.
+# PYTHONDONTWRITEBYTECODE emptied for the run: where it is set (as on the shared machine), every worker
+# compiled the app and re-did pytest's assertion rewriting of the ~220 test modules at each run (a collection
+# took 23 s of CPU instead of 10 s per worker once the bytecode is cached; __pycache__ is ignored by git).
 PYTEST_WORKERS ?= 3
 pytest: setup
-	$(BIN)/python -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS)
 
 test: lint typecheck pytest
 

@@ -23,9 +23,10 @@ from app.clock import now
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.workflow import form_versions, operators, publication
-from app.workflow.engine import DeploymentError, ParsedProcess, ValidationRules, parse_documents
+from app.workflow.engine import DeploymentError, ParsedProcess, ValidationRules
 from app.workflow.forms import FormNotFound, FormSchemaError
 from app.workflow.models import ProcessDefinition
+from app.workflow.parse_memo import parsed_documents
 
 FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,150}\.(bpmn|dmn)$")
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -83,7 +84,7 @@ def _parsed(
         raise InvalidInput("file is not UTF-8 text", {"file": str(exc)}) from exc
     documents = {**_other_documents(file_name), file_name: content}
     try:
-        return parse_documents(file_name, documents, rules), documents
+        return parsed_documents(file_name, documents, rules), documents
     except DeploymentError as exc:
         errors = [p for p in getattr(exc, "problems", [exc]) if p.severity == "error"]
         more = f" (and {len(errors) - 1} more problems: see details.problems)" if len(errors) > 1 else ""

@@ -541,6 +541,14 @@ def validate_schema_document(doc: Any) -> list[str]:
     return problems
 
 
+@lru_cache(maxsize=1024)
+def _schema_problems(text: str) -> tuple[str, ...]:
+    """``validate_schema_document`` of a form file's text, once per process per distinct text: checking
+    against the meta-schema costs ~10 ms a form, and every app (every registry) read the same files again.
+    The problems depend on the text alone (a tuple: the cached answer cannot be changed)."""
+    return tuple(validate_schema_document(json.loads(text)))
+
+
 def _patterns(schema: Any, pointer: str) -> Iterator[tuple[str, str]]:
     if not isinstance(schema, Mapping):
         return
@@ -582,15 +590,16 @@ class FormRegistry:
         if cached is not None and cached[0] == stamp:
             return cached[1]
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            doc = json.loads(text)
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise FormSchemaError(name, [f"cannot read JSON: {exc}"]) from exc
         if not isinstance(doc, dict):
             raise FormSchemaError(name, ["the file must contain a JSON object"])
         if is_form:
-            problems = validate_schema_document(doc)
+            problems = _schema_problems(text)
             if problems:
-                raise FormSchemaError(name, problems)
+                raise FormSchemaError(name, list(problems))
         with self._lock:
             self._cache[str(path)] = (stamp, doc)
         return doc
