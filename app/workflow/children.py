@@ -56,6 +56,7 @@ def spawn(
         "process_key": definition.key,
         "case_id": parent.case_id,
         "parent_id": parent.id,
+        "is_test": parent.is_test,  # a test run's children are test instances too (no scheduler, no inbox)
         "status": InstanceStatus.RUNNING,
         "state": "",
         "started_at": timestamp,
@@ -64,7 +65,7 @@ def spawn(
     children: list[ProcessInstance] = rows.insert(
         ProcessInstance,
         [{**base, "business_key": parent.business_key} for _ in variables],
-        unset=("next_timer_at", "error", "completed_at", "elements"),
+        unset=("next_timer_at", "error", "completed_at", "elements", "decision_bindings"),
     )
     # Recorded first, all at once: each child's own events (its operators', its tasks') follow its start.
     for child in children:
