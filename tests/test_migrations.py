@@ -4,6 +4,7 @@ and on PostgreSQL the audit trail is append-only in the database itself."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,35 @@ def revision_before(revision: str) -> str:
     down = _script_directory().get_revision(revision).down_revision
     assert isinstance(down, str)
     return down
+
+
+@contextmanager
+def database_at(revision: str, backend: str, tmp_path: Path) -> Iterator[Flask]:
+    """An app whose database stands at ``revision`` (a data migration's test writes rows as the code before
+    it did, then upgrades): a throwaway SQLite file, or the PostgreSQL test database emptied for the test
+    and rebuilt at the head afterwards (as the session fixture left it)."""
+    if backend == "sqlite":
+        app = create_app(_settings(f"sqlite:///{tmp_path / 'old.sqlite3'}", tmp_path))
+        with app.app_context():
+            upgrade(revision=revision)
+            yield app
+            db.session.remove()
+            db.engine.dispose()
+        return
+    postgres_available()
+    app = create_app(_settings(POSTGRES_URL, tmp_path))
+    _reset_postgres_schema()
+    try:
+        with app.app_context():
+            upgrade(revision=revision)
+            yield app
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        _reset_postgres_schema()
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
 
 
 def _schema_differences() -> list[object]:

@@ -13,12 +13,10 @@ from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import JSON, bindparam, text
 
-from app import create_app
 from app.extensions import db
 from app.workflow import form_versions
 from app.workflow.forms import FormRegistry
-from tests.conftest import POSTGRES_URL, _settings, postgres_available
-from tests.test_migrations import _reset_postgres_schema
+from tests.test_migrations import database_at
 
 BEFORE = "d4e5f6a7b8c9"  # the revision before form versions
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -26,30 +24,9 @@ NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_database(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
-    """A database at the revision before form versions: a throwaway SQLite file, or the PostgreSQL test
-    database emptied for the test and rebuilt at the head afterwards (as the session fixture left it)."""
-    if request.param == "sqlite":
-        app = create_app(_settings(f"sqlite:///{tmp_path / 'old.sqlite3'}", tmp_path))
-        with app.app_context():
-            upgrade(revision=BEFORE)
-            yield app
-            db.session.remove()
-            db.engine.dispose()
-        return
-    postgres_available()
-    app = create_app(_settings(POSTGRES_URL, tmp_path))
-    _reset_postgres_schema()
-    try:
-        with app.app_context():
-            upgrade(revision=BEFORE)
-            yield app
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        _reset_postgres_schema()
-        with app.app_context():
-            upgrade()
-            db.engine.dispose()
+    """A database at the revision before form versions, on each backend."""
+    with database_at(BEFORE, request.param, tmp_path) as app:
+        yield app
 
 
 def _insert(sql: str, **params: object) -> None:

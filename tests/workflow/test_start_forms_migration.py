@@ -12,14 +12,12 @@ from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import select, text
 
-from app import create_app
 from app.config import PROJECT_ROOT
 from app.extensions import db
 from app.workflow import deploy, form_versions
 from app.workflow.form_version_models import DefinitionForm, FormVersion
 from app.workflow.models import ProcessDefinition
-from tests.conftest import POSTGRES_URL, _settings, postgres_available
-from tests.test_migrations import _reset_postgres_schema, revision_before
+from tests.test_migrations import database_at, revision_before
 
 BEFORE = revision_before("5a7c9e1b3d4f")  # the revision before start forms were frozen
 START_FORM = "visit_record.schema.json"
@@ -28,30 +26,9 @@ DIAGRAM = PROJECT_ROOT / "bpmn" / "visit_record.bpmn"
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_database(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
-    """A database at the revision before: a throwaway SQLite file, or the PostgreSQL test database emptied
-    for the test and rebuilt at the head afterwards (as the session fixture left it)."""
-    if request.param == "sqlite":
-        app = create_app(_settings(f"sqlite:///{tmp_path / 'old.sqlite3'}", tmp_path))
-        with app.app_context():
-            upgrade(revision=BEFORE)
-            yield app
-            db.session.remove()
-            db.engine.dispose()
-        return
-    postgres_available()
-    app = create_app(_settings(POSTGRES_URL, tmp_path))
-    _reset_postgres_schema()
-    try:
-        with app.app_context():
-            upgrade(revision=BEFORE)
-            yield app
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        _reset_postgres_schema()
-        with app.app_context():
-            upgrade()
-            db.engine.dispose()
+    """A database at the revision before start forms were frozen, on each backend."""
+    with database_at(BEFORE, request.param, tmp_path) as app:
+        yield app
 
 
 def _deployed_as_before(app: Flask) -> tuple[int, str]:
