@@ -35,6 +35,7 @@ step bound of an engine run (``ENGINE_MAX_STEPS_PER_RUN``) is counted by the eng
 
 from __future__ import annotations
 
+import gc
 import operator
 import re
 import sys
@@ -58,6 +59,30 @@ class ScriptBudgetExceeded(GuardError):
     """A script or expression ran longer than its time budget."""
 
 
+class _CollectorTime:
+    """CPU seconds the cyclic garbage collector has spent in this process. A full collection of a large heap
+    can take a second, and it runs in whatever code allocates when it is due (``n = n + 1`` in a script):
+    that pause is the process's, not the script's, so the budget leaves it out."""
+
+    seconds = 0.0
+    _started = 0.0
+
+    @classmethod
+    def on_gc(cls, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            cls._started = time.thread_time()
+        else:
+            cls.seconds += time.thread_time() - cls._started
+
+
+gc.callbacks.append(_CollectorTime.on_gc)
+
+
+def _script_seconds() -> float:
+    """This thread's CPU time, less the collector's pauses."""
+    return time.thread_time() - _CollectorTime.seconds
+
+
 class _OutOfTime(BaseException):
     """Raised by the trace inside designer code: not an Exception, so ``except Exception`` cannot keep it."""
 
@@ -71,9 +96,10 @@ def time_budget(seconds: float, filename: str = DESIGNER_CODE) -> Iterator[None]
     The trace is this thread's only while the body runs; the one there before (a debugger, coverage) comes
     back afterwards.
     """
-    # The thread's CPU time, not the wall clock: a script is stopped for what it computes, never because a
-    # busy machine left its thread waiting for a CPU (a one-line script failed at load 9 on 2 CPUs).
-    clock = time.thread_time
+    # The thread's CPU time less the collector's, not the wall clock: a script is stopped for what it
+    # computes, never because a busy machine left its thread waiting or a full collection paused it (a
+    # one-line script failed both ways late in a long test run).
+    clock = _script_seconds
     deadline = clock() + seconds
 
     def trace(frame: FrameType, event: str, arg: Any) -> Any:
