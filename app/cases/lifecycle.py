@@ -53,6 +53,12 @@ class CaseDetails(TypedDict):
     severity: str
 
 
+def draft_case(key: str, **details: Any) -> Case:
+    """A case as ``details`` describe it, never added to the session (a designer's test run reads the rules
+    of dispatch and time limits with it): only ``open_case`` files one."""
+    return Case(key=key, **details)
+
+
 def open_case(
     *,
     reporter: User | None = None,
@@ -95,7 +101,15 @@ def start_process(case: Case, process_key: str, variables: dict[str, Any], actor
 
 # What ``case.reported`` records of a new case, in this order.
 REPORTED_FIELDS = (
-    "key", "title", "status", "severity", "category_code", "lat", "lon", "address", "source_channel"
+    "key",
+    "title",
+    "status",
+    "severity",
+    "category_code",
+    "lat",
+    "lon",
+    "address",
+    "source_channel",
 )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.auth.models import User
 from app.cases import dispatch
 from app.cases.escalation import TRIGGERS, _level, report_in_due
+from app.cases.lifecycle import draft_case
 from app.cases.models import Case
 from app.categories.services import get_category
 from app.clock import as_utc, now
@@ -32,16 +33,19 @@ TEST_CASE_KEY = "试运行"
 def _test_case(call: OperatorCall) -> Case:
     """A case as the test data describes it (a task's form may have changed a field since; one it left
     empty keeps the run's start value), never added to the session: nothing stores it."""
-    started = db.session.execute(
-        select(TestRun.test_data).where(TestRun.instance_id == call.instance_id)
-    ).scalar_one_or_none() or {}
+    started = (
+        db.session.execute(
+            select(TestRun.test_data).where(TestRun.instance_id == call.instance_id)
+        ).scalar_one_or_none()
+        or {}
+    )
 
     def value(name: str) -> Any:
         given = call.data.get(name)
         return given if given is not None else started.get(name)
 
-    return Case(
-        key=TEST_CASE_KEY,
+    return draft_case(
+        TEST_CASE_KEY,
         title=str(value("title") or TEST_CASE_KEY),
         category_code=value("category_code"),
         grid_code=value("grid_code"),

@@ -31,7 +31,7 @@ from app.jobs import ENGINE_QUEUE, enqueue
 from app.workflow import instances, operations, rows
 from app.workflow.deploy import latest_definition
 from app.workflow.engine import EngineInstance
-from app.workflow.models import InstanceStatus, ProcessInstance, ProcessJoin
+from app.workflow.models import InstanceStatus, ProcessDefinition, ProcessInstance, ProcessJoin
 
 
 def spawn(
@@ -69,20 +69,7 @@ def spawn(
     )
     # Recorded first, all at once: each child's own events (its operators', its tasks') follow its start.
     for child in children:
-        record(
-            "instance.started",
-            entity_type="process_instance",
-            entity_id=child.id,
-            actor=actor,
-            case_id=child.case_id,
-            instance_id=child.id,
-            after={
-                "process_key": definition.key,
-                "version": definition.version,
-                "business_key": child.business_key,
-                "parent_id": parent.id,
-            },
-        )
+        record_child_started(child, definition, parent, actor)
     started = (
         (child, EngineInstance.start(loaded, {**values, "instance_id": child.id, "parent_id": parent.id}))
         for child, values in zip(children, variables, strict=True)
@@ -101,6 +88,31 @@ def spawn(
         )
         db.session.flush()
     return running
+
+
+def record_child_started(
+    child: ProcessInstance,
+    definition: ProcessDefinition,
+    parent: ProcessInstance,
+    actor: Actor | None,
+    **more: Any,
+) -> None:
+    """Audit ``instance.started`` of a child of ``parent`` (a spawn's, or one converted by ``relayout``)."""
+    record(
+        "instance.started",
+        entity_type="process_instance",
+        entity_id=child.id,
+        actor=actor,
+        case_id=child.case_id,
+        instance_id=child.id,
+        after={
+            "process_key": definition.key,
+            "version": definition.version,
+            "business_key": child.business_key,
+            "parent_id": parent.id,
+            **more,
+        },
+    )
 
 
 def child_ended(child: ProcessInstance, actor: Actor | None) -> None:

@@ -39,6 +39,7 @@ from app.clock import now
 from app.errors import NotFound
 from app.extensions import db
 from app.workflow import instances, migration, operators, rows
+from app.workflow.children import record_child_started
 from app.workflow.deploy import latest_definition
 from app.workflow.engine import EngineInstance
 from app.workflow.models import (
@@ -481,21 +482,7 @@ def _adopt(
         .values(instance_id=child.id)
         .execution_options(synchronize_session=False)
     )
-    record(
-        "instance.started",
-        entity_type="process_instance",
-        entity_id=child.id,
-        actor=actor,
-        case_id=child.case_id,
-        instance_id=child.id,
-        after={
-            "process_key": definition.key,
-            "version": definition.version,
-            "business_key": child.business_key,
-            "parent_id": parent.id,
-            "converted_from_branch": branch.task_id,
-        },
-    )
+    record_child_started(child, definition, parent, actor, converted_from_branch=branch.task_id)
     instances.persist_replaced_state(child, engine, actor)
     migration.relabel_open_tasks(_open_rows(child.id), engine, definition.id)
 
