@@ -26,12 +26,13 @@ from app import create_app
 from app.clock import FrozenClock
 from app.config import PROJECT_ROOT, TRANSLATION_FOLDERS, SecuritySettings, Settings
 from app.extensions import db
-from tests import url_builders
+from tests import statement_cache, url_builders
 
 if TYPE_CHECKING:
     from redis import Redis
 
 url_builders.install()  # each distinct URL rule compiled once per process, not once per test's app
+statement_cache.install()  # each SQL statement compiled once per process and database kind, not per app
 
 BASE_POSTGRES_URL = os.environ.get(
     "GRIDCASE_TEST_POSTGRES_URL", "postgresql://gridcase:gridcase@127.0.0.1:5432/gridcase_test"

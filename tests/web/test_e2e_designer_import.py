@@ -30,6 +30,7 @@ def test_a_designer_imports_a_camunda_diagram_rewrites_its_script_and_deploys_it
     page = page_as("designer1")
     page.goto(f"{live_server.url}/design/processes")
     page.click("nav.subnav >> text=导入")
+    page.wait_for_selector("#import-file", state="attached")  # the click starts the navigation only
     # No file: the message next to the field, nothing stored.
     page.evaluate("document.getElementById('import-file').removeAttribute('required')")
     page.click("#import-form button[type=submit]")

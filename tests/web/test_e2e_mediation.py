@@ -98,7 +98,8 @@ def test_a_mediator_records_a_session_and_the_agreement_in_the_pages(live_server
         assert open_elements(key) == ["session"]
 
     page = page_as("med1")
-    page.click("nav >> text=矛盾纠纷")
+    with page.expect_navigation():  # the screenshot is of the list, not of the page the click left
+        page.click("nav >> text=矛盾纠纷")
     screenshot(page, "mediation_list")
     page.click(f'#dispute-table a:has-text("{key}")')
     assert page.locator("#dispute-status").inner_text() == "调解中"
@@ -189,7 +190,8 @@ def test_a_grid_worker_files_a_dispute_for_a_resident(live_server, page_as, scre
     page.select_option("#dispute_type", "water_leak")
     page.fill("#description", DESCRIPTION)
     assert page.locator("#grid_code").input_value() == GRID_A1  # the worker's one grid, chosen already
-    page.click("#place-map")  # the place marked on the territory map
+    # the place marked on the territory map, once Leaflet has made it one (its click handler comes with it)
+    page.click("#place-map.leaflet-container")
     assert page.locator("#lat").input_value() and page.locator("#lon").input_value()
     page.fill("#address", "杜鹃雅居3栋")
     page.fill("#parties-0-name", NAME_1)

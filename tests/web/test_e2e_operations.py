@@ -82,7 +82,8 @@ def test_admin_repairs_an_errored_case_instance(
     assert _case_status(live_server, key) == CaseStatus.DISPATCHING
     page = page_as("admin1")
 
-    page.click("nav.nav a[href='/operate/instances']")
+    with page.expect_navigation():  # count() does not wait: the list must be the page counted
+        page.click("nav.nav a[href='/operate/instances']")
     assert page.locator("#instance-table tbody tr").count() == 3
     screenshot(page, "ops_list")
     page.select_option("#f-status", "error")

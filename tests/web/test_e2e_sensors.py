@@ -208,7 +208,7 @@ def test_the_operator_registers_a_device_and_imports_a_csv_with_one_bad_row(
     page.fill("#d-device_id", "0x00124b0009ab12cd")
     page.select_option("#d-device_type", "smoke_detector")
     page.fill("#d-friendly_name", "锦绣花园/8栋/0601/烟感")
-    page.locator("#register-map").click()  # a place picked on the map
+    page.locator("#register-map.leaflet-container").click()  # a place picked on the map, once it is a map
     assert re.fullmatch(r"30\.\d{6}", page.input_value("#d-lat"))
     page.fill("#d-lat", "30.7589")
     page.fill("#d-lon", "103.9718")

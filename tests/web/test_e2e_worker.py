@@ -36,7 +36,7 @@ def test_worker_claims_fills_photographs_and_completes(live_server, page_as, scr
     assert page.url.endswith(f"/m/tasks/{task_id}")
     page.wait_for_selector('#json-form input[type=radio][value="resolved"]')
     # the grid polygon and the pin (the polygon's layer arrives after the form: wait for it, do not sample)
-    page.wait_for_function("document.querySelectorAll('#case-map .leaflet-interactive').length >= 2")
+    page.wait_for_function("() => document.querySelectorAll('#case-map .leaflet-interactive').length >= 2")
 
     # sent without a description: the page's check (worded as the server's) marks the field, in zh-CN
     page.check('#json-form input[type=radio][value="resolved"]')
