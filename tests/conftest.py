@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 
 from app import create_app
@@ -262,6 +262,16 @@ def _truncate_postgres(app: Flask) -> None:
         db.session.commit()
 
 
+def _commit_without_waiting_for_the_disk(dbapi_connection: Any, _record: Any) -> None:
+    """A test's SQLite file commits without syncing to the disk (``synchronous = OFF``), as its PostgreSQL
+    database does (``postgres_schema``): locking, transactions and what other connections see are unchanged;
+    only a crash of the machine could lose the last commits. A sync took milliseconds on this shared disk,
+    and a test commits tens of times."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.close()
+
+
 @dataclass
 class AppFactory:
     tmp_path: Path
@@ -274,6 +284,8 @@ class AppFactory:
             path = self.tmp_path / "test.sqlite3"
             shutil.copy(template, path)
             app = create_app(_settings(f"sqlite:///{path}", self.tmp_path, **overrides), clock=clock)
+            with app.app_context():
+                event.listen(db.engine, "connect", _commit_without_waiting_for_the_disk)
         elif backend == "postgresql":
             url = self.request.getfixturevalue("postgres_schema")
             app = create_app(_settings(url, self.tmp_path, **overrides), clock=clock)

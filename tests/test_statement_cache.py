@@ -54,5 +54,6 @@ def test_each_app_reads_its_own_database_through_its_own_connections(request, tm
     with second.app_context():
         assert db.session.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
         assert db.session.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+        assert db.session.execute(text("PRAGMA synchronous")).scalar_one() == 0  # the suite's (conftest)
         db.session.remove()
         db.engine.dispose()
