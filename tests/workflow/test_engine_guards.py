@@ -31,6 +31,9 @@ from tests.workflow import guard_diagrams as diagrams
 
 BUDGET = 0.3
 MARGIN = 1.5  # seconds on a loaded 2-CPU machine
+# Durations here are this thread's CPU time, as the budget is: a machine busy with other work stretches the
+# wall clock (a 0.3 s budget once took 2.8 s of it on a machine running three suites), not what a script uses.
+cpu_seconds = time.thread_time
 
 
 def _environment(**kwargs: Any) -> RestrictedEnvironment:
@@ -53,10 +56,10 @@ def _environment(**kwargs: Any) -> RestrictedEnvironment:
 )
 def test_a_script_that_never_ends_stops_at_its_budget(script):
     context: dict[str, Any] = {"kept": 1}
-    started = time.monotonic()
+    started = cpu_seconds()
     with pytest.raises(ScriptBudgetExceeded, match=r"time budget of 0\.3 s"):
         _environment().execute(script, context)
-    elapsed = time.monotonic() - started
+    elapsed = cpu_seconds() - started
     print(f"stopped after {elapsed:.3f} s (budget {BUDGET} s)")
     assert BUDGET <= elapsed < BUDGET + MARGIN
     assert context == {"kept": 1}  # nothing written back
@@ -78,10 +81,10 @@ def test_the_collectors_pauses_are_not_the_scripts_time():
 
 
 def test_a_condition_that_never_ends_stops_at_its_budget():
-    started = time.monotonic()
+    started = cpu_seconds()
     with pytest.raises(ScriptBudgetExceeded):
         _environment().evaluate("any(x < 0 for x in range(10**6) for y in range(10**6))", {})
-    assert time.monotonic() - started < BUDGET + MARGIN
+    assert cpu_seconds() - started < BUDGET + MARGIN
 
 
 def test_the_budget_stop_cannot_be_caught_or_outlived():
@@ -163,10 +166,10 @@ def test_a_base_exception_from_a_function_in_a_condition_is_an_error_too():
     ],
 )
 def test_huge_values_are_refused_before_they_are_computed(expression):
-    started = time.monotonic()
+    started = cpu_seconds()
     with pytest.raises(GuardError, match="too large"):
         _environment().evaluate(expression, {})
-    assert time.monotonic() - started < 0.5
+    assert cpu_seconds() - started < 0.5
 
 
 def test_augmented_assignment_is_bounded_too():
@@ -261,10 +264,10 @@ def test_each_misbehaving_script_is_an_engine_error_at_its_element(engine_app, k
     engine = EngineInstance.start(loaded, {"kind": kind})
     engine.run()
     [go] = engine.ready_user_tasks()
-    started = time.monotonic()
+    started = cpu_seconds()
     with pytest.raises(EngineError) as failure:
         engine.complete_user_task(go.task_id, {})
-    elapsed = time.monotonic() - started
+    elapsed = cpu_seconds() - started
     print(f"{kind}: {failure.value} ({elapsed:.3f} s)")
     assert failure.value.element_id == "risky"
     assert elapsed < 1.0 + MARGIN  # the default budget is 1 s
@@ -313,9 +316,9 @@ def test_a_loop_of_thousands_of_script_rounds_reaches_its_next_task(engine_app):
     """10,000 rounds through the services: test_guard_incidents.py."""
     loaded = _load("script_loop.bpmn", diagrams.script_loop_bpmn())
     engine = EngineInstance.start(loaded, {"rounds": 3_000})
-    started = time.monotonic()
+    started = cpu_seconds()
     engine.run()
-    elapsed = time.monotonic() - started
+    elapsed = cpu_seconds() - started
     [look] = engine.ready_user_tasks()
     assert look.element_id == "look"
     assert engine.task_data(look.task_id)["n"] == 3_000
@@ -449,7 +452,7 @@ def test_the_apps_budget_is_what_scripts_get(make_app):
         engine = EngineInstance.start(loaded, {"kind": "spin"})
         engine.run()
         [go] = engine.ready_user_tasks()
-        started = time.monotonic()
+        started = cpu_seconds()
         with pytest.raises(EngineError, match=r"time budget of 0\.2 s"):
             engine.complete_user_task(go.task_id, {})
-        assert time.monotonic() - started < 0.2 + MARGIN
+        assert cpu_seconds() - started < 0.2 + MARGIN

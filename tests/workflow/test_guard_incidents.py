@@ -139,9 +139,9 @@ def test_each_bad_script_parks_its_own_instance_and_the_canary_fires(guard_app):
     ids = _start_timer_instances()
     clock = guard_app.extensions["gridcase.clock"]
     clock.advance(hours=2)
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time, as the budget is: a busy machine stretches the wall clock
     assert scheduler.tick() == len(ids)
-    elapsed = time.monotonic() - started
+    elapsed = time.thread_time() - started
     print(f"one round with {len(ids)} due instances (two spin for their 1 s budget): {elapsed:.2f} s")
     assert elapsed < 2 * BUDGET + MARGIN
     _assert_each_parked_and_the_canary_fired(ids)
