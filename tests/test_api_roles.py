@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PIL import Image
 from sqlalchemy import select
 
@@ -81,7 +80,7 @@ SMALL_BPMN = one_task_bpmn("roles_probe", "supervisor")
 
 
 def test_url_map_and_openapi_list_the_same_api():
-    """The parametrized list below is the whole API: every documented path is in the url map and back."""
+    """The endpoint list checked below is the whole API: every documented path is in the url map and back."""
     app = create_app(_settings("sqlite://", Path(tempfile.gettempdir()) / "gridcase-urlmap"))
     spec = app.test_client().get("/api/v1/openapi.json").get_json()
     documented = {
@@ -99,36 +98,14 @@ def test_url_map_and_openapi_list_the_same_api():
     assert len(PROTECTED) >= 25
 
 
-@pytest.mark.parametrize(("method", "rule"), PROTECTED, ids=[f"{m} {r}" for m, r in PROTECTED])
-def test_every_endpoint_needs_a_valid_token(client, auth, users, deployed, clock, method, rule):
+def test_every_endpoint_needs_a_valid_token(client, auth, users, deployed, clock, subtests):
+    """Every protected endpoint (one subtest each, named by method and rule) refuses each bad credential.
+
+    One case, photo and task, and one revoked and one expired token, serve every endpoint: a refused
+    request changes nothing, and that is checked after each endpoint."""
     created = report(client, auth)
     photo = upload_photo(client, auth, "resident", created["key"], kind="report")
     task = open_task(created["key"], "triage")
-    key = "case_handling" if rule.startswith("/api/v1/process-definitions/") else created["key"]
-    url = _concrete(
-        rule,
-        {
-            "key": key,
-            "attachment_id": photo["id"],
-            "task_id": task.id,
-            "instance_id": task.instance_id,
-            "version": 1,
-            "code": "510124",
-            "username": "worker",
-            "device_id": "probe-device",
-            "document_id": 1,  # a dispute document (refused before any lookup)
-            # inspection campaigns, places, items and photos: refused before any lookup too
-            "campaign_id": 1,
-            "place_id": 1,
-            "item_id": 1,
-            "photo_id": 1,
-            "token_id": 1,  # an API token (refused before any lookup)
-            # instance migrations and their batches (refused before any lookup)
-            "migration_id": 1,
-            "batch_id": "00000000-0000-4000-8000-000000000000",
-            "job_id": 1,  # a background job (refused before any lookup)
-        },
-    )
 
     revoked = _login(client, "dispatcher")
     assert client.delete("/api/v1/tokens/current", headers=_bearer(revoked)).status_code == 204
@@ -144,15 +121,45 @@ def test_every_endpoint_needs_a_valid_token(client, auth, users, deployed, clock
         "revoked token": _bearer(revoked),
         "expired token": _bearer(expiring),
     }
-    for what, headers in attempts.items():
-        # No body at all: authentication is decided before the input is looked at.
-        response = client.open(url, method=method, headers=headers)
-        assert response.status_code == 401, (what, response.status_code, response.get_json())
-        assert response.get_json()["error"] == "not_authenticated", what
-    # Nothing changed for anyone.
-    db.session.expire_all()
-    assert db.session.get(HumanTask, task.id).status == TaskStatus.READY
-    assert db.session.execute(select(Case.status).where(Case.key == created["key"])).scalar_one() == "triage"
+    for method, rule in PROTECTED:
+        with subtests.test(f"{method} {rule}"):
+            key = "case_handling" if rule.startswith("/api/v1/process-definitions/") else created["key"]
+            url = _concrete(
+                rule,
+                {
+                    "key": key,
+                    "attachment_id": photo["id"],
+                    "task_id": task.id,
+                    "instance_id": task.instance_id,
+                    "version": 1,
+                    "code": "510124",
+                    "username": "worker",
+                    "device_id": "probe-device",
+                    "document_id": 1,  # a dispute document (refused before any lookup)
+                    # inspection campaigns, places, items and photos: refused before any lookup too
+                    "campaign_id": 1,
+                    "place_id": 1,
+                    "item_id": 1,
+                    "photo_id": 1,
+                    "token_id": 1,  # an API token (refused before any lookup)
+                    # instance migrations and their batches (refused before any lookup)
+                    "migration_id": 1,
+                    "batch_id": "00000000-0000-4000-8000-000000000000",
+                    "job_id": 1,  # a background job (refused before any lookup)
+                },
+            )
+            for what, headers in attempts.items():
+                # No body at all: authentication is decided before the input is looked at.
+                response = client.open(url, method=method, headers=headers)
+                assert response.status_code == 401, (what, response.status_code, response.get_json())
+                assert response.get_json()["error"] == "not_authenticated", what
+            # Nothing changed for anyone.
+            db.session.expire_all()
+            assert db.session.get(HumanTask, task.id).status == TaskStatus.READY
+            assert (
+                db.session.execute(select(Case.status).where(Case.key == created["key"])).scalar_one()
+                == "triage"
+            )
 
 
 def test_public_endpoints_need_no_token(client, users):

@@ -51,43 +51,44 @@ GOOD_REPORT = {
 }
 
 
-@pytest.mark.parametrize(
-    ("change", "field", "reason"),
-    [
-        ({"title": None}, "title", "Missing data for required field."),
-        ({"title": "长" * 121}, "title", "Length must be between 2 and 120."),
-        ({"title": "x"}, "title", "Length must be between 2 and 120."),
-        ({"colour": "red"}, "colour", "Unknown field."),
-        ({"lat": 90.5}, "lat", "Must be greater than or equal to -90 and less than or equal to 90."),
-        ({"lon": -181}, "lon", "Must be greater than or equal to -180 and less than or equal to 180."),
-        ({"lat": "north"}, "lat", "Not a valid number."),
-        ({"severity": "purple"}, "severity", "Must be one of: red, orange, yellow, blue."),
-        ({"category_code": "E01a"}, "category_code", "expected a category code"),
-        ({"category_code": "0102"}, "category_code", "expected a category code"),
-        ({"source_channel": "pigeon"}, "source_channel", "Must be one of:"),
-    ],
-    ids=[
-        "missing-title",
-        "title-too-long",
-        "title-too-short",
-        "unknown-field",
-        "lat-range",
-        "lon-range",
-        "lat-type",
-        "severity-enum",
-        "category-letters",
-        "category-old-digits-only",
-        "source-channel",
-    ],
-)
-def test_report_field_errors(client, auth, change, field, reason):
-    body = {k: v for k, v in {**GOOD_REPORT, **change}.items() if v is not None}
-    before = fingerprint()
-    error = _error(client.post("/api/v1/cases", json=body, headers=auth("resident")), 422)
-    assert list(error["details"]) == [field]
-    assert any(message.startswith(reason) for message in error["details"][field]), error["details"]
-    assert field in error["message"]
-    assert fingerprint() == before
+REPORT_FIELD_ERRORS = [
+    ({"title": None}, "title", "Missing data for required field."),
+    ({"title": "长" * 121}, "title", "Length must be between 2 and 120."),
+    ({"title": "x"}, "title", "Length must be between 2 and 120."),
+    ({"colour": "red"}, "colour", "Unknown field."),
+    ({"lat": 90.5}, "lat", "Must be greater than or equal to -90 and less than or equal to 90."),
+    ({"lon": -181}, "lon", "Must be greater than or equal to -180 and less than or equal to 180."),
+    ({"lat": "north"}, "lat", "Not a valid number."),
+    ({"severity": "purple"}, "severity", "Must be one of: red, orange, yellow, blue."),
+    ({"category_code": "E01a"}, "category_code", "expected a category code"),
+    ({"category_code": "0102"}, "category_code", "expected a category code"),
+    ({"source_channel": "pigeon"}, "source_channel", "Must be one of:"),
+]
+REPORT_FIELD_ERROR_IDS = [
+    "missing-title",
+    "title-too-long",
+    "title-too-short",
+    "unknown-field",
+    "lat-range",
+    "lon-range",
+    "lat-type",
+    "severity-enum",
+    "category-letters",
+    "category-old-digits-only",
+    "source-channel",
+]
+
+
+def test_report_field_errors(client, auth, subtests):
+    for case_id, (change, field, reason) in zip(REPORT_FIELD_ERROR_IDS, REPORT_FIELD_ERRORS, strict=True):
+        with subtests.test(case_id):
+            body = {k: v for k, v in {**GOOD_REPORT, **change}.items() if v is not None}
+            before = fingerprint()
+            error = _error(client.post("/api/v1/cases", json=body, headers=auth("resident")), 422)
+            assert list(error["details"]) == [field]
+            assert any(message.startswith(reason) for message in error["details"][field]), error["details"]
+            assert field in error["message"]
+            assert fingerprint() == before
 
 
 def test_report_names_every_bad_field_at_once(client, auth):
@@ -98,30 +99,36 @@ def test_report_names_every_bad_field_at_once(client, auth):
     assert fingerprint() == before
 
 
-@pytest.mark.parametrize(
-    ("data", "content_type", "status", "details"),
-    [
-        ('{"title": "井盖缺失"', "application/json", 400, {"json": ["Invalid JSON body."]}),  # truncated
-        (
-            "title=井盖缺失",
-            "application/x-www-form-urlencoded",
-            422,
-            {"title": ["Missing data for required field."]},
-        ),
-        ("井盖缺失", "text/plain", 422, {"title": ["Missing data for required field."]}),
-        ('["井盖缺失"]', "application/json", 422, {"_schema": ["Invalid input type."]}),  # not an object
-    ],
-    ids=["broken-json", "form-encoded", "plain-text", "json-array"],
-)
-def test_report_body_that_is_not_a_json_object(client, auth, data, content_type, status, details):
-    before = fingerprint()
-    response = client.post(
-        "/api/v1/cases", data=data.encode("utf-8"), content_type=content_type, headers=auth("resident")
-    )
-    error = _error(response, status)
-    assert error["details"] == details
-    assert error["message"] == f"invalid input in: {', '.join(details)}"
-    assert fingerprint() == before
+NOT_A_JSON_OBJECT = [
+    ('{"title": "井盖缺失"', "application/json", 400, {"json": ["Invalid JSON body."]}),  # truncated
+    (
+        "title=井盖缺失",
+        "application/x-www-form-urlencoded",
+        422,
+        {"title": ["Missing data for required field."]},
+    ),
+    ("井盖缺失", "text/plain", 422, {"title": ["Missing data for required field."]}),
+    ('["井盖缺失"]', "application/json", 422, {"_schema": ["Invalid input type."]}),  # not an object
+]
+NOT_A_JSON_OBJECT_IDS = ["broken-json", "form-encoded", "plain-text", "json-array"]
+
+
+def test_report_body_that_is_not_a_json_object(client, auth, subtests):
+    for case_id, (data, content_type, status, details) in zip(
+        NOT_A_JSON_OBJECT_IDS, NOT_A_JSON_OBJECT, strict=True
+    ):
+        with subtests.test(case_id):
+            before = fingerprint()
+            response = client.post(
+                "/api/v1/cases",
+                data=data.encode("utf-8"),
+                content_type=content_type,
+                headers=auth("resident"),
+            )
+            error = _error(response, status)
+            assert error["details"] == details
+            assert error["message"] == f"invalid input in: {', '.join(details)}"
+            assert fingerprint() == before
 
 
 # -- completing tasks --------------------------------------------------------------------------------
@@ -131,32 +138,42 @@ def _complete(client: Any, auth: Any, who: str, task_id: int, payload: Any) -> A
     return client.post(f"/api/v1/tasks/{task_id}/complete", json=payload, headers=auth(who))
 
 
-@pytest.mark.parametrize(
-    ("data", "details"),
-    [
-        ({"triage_decision": "accept", "priority": "high"}, {"priority": "unknown field"}),
-        ({"triage_decision": "maybe"}, {"triage_decision": "must be one of: accept, reject, duplicate"}),
-        ({"triage_decision": 1}, {"triage_decision": "must be of type string"}),
-        ({}, {"triage_decision": "this field is required"}),
-        ({"triage_note": "ok"}, {"triage_decision": "this field is required"}),
-        (
-            {"triage_decision": "duplicate", "duplicate_of": "2026-1"},
-            {"duplicate_of": "must be a case number like GC-2024-000123"},
-        ),
-        ({"triage_decision": "reject", "reject_reason": "   "}, {"reject_reason": "must not be blank"}),
-    ],
-    ids=["unknown-key", "not-in-enum", "wrong-type", "empty", "missing-required", "pattern", "blank"],
-)
-def test_complete_with_data_failing_the_form(client, auth, data, details):
+FAILING_THE_FORM = [
+    ({"triage_decision": "accept", "priority": "high"}, {"priority": "unknown field"}),
+    ({"triage_decision": "maybe"}, {"triage_decision": "must be one of: accept, reject, duplicate"}),
+    ({"triage_decision": 1}, {"triage_decision": "must be of type string"}),
+    ({}, {"triage_decision": "this field is required"}),
+    ({"triage_note": "ok"}, {"triage_decision": "this field is required"}),
+    (
+        {"triage_decision": "duplicate", "duplicate_of": "2026-1"},
+        {"duplicate_of": "must be a case number like GC-2024-000123"},
+    ),
+    ({"triage_decision": "reject", "reject_reason": "   "}, {"reject_reason": "must not be blank"}),
+]
+FAILING_THE_FORM_IDS = [
+    "unknown-key",
+    "not-in-enum",
+    "wrong-type",
+    "empty",
+    "missing-required",
+    "pattern",
+    "blank",
+]
+
+
+def test_complete_with_data_failing_the_form(client, auth, subtests):
+    """One triage task for every case: each is refused and changes nothing (checked per case)."""
     key = report(client, auth)["key"]
     task = open_task(key, "triage")
-    before = fingerprint()
-    error = _error(_complete(client, auth, "dispatcher", task.id, {"data": data}), 422)
-    assert error["error"] == "invalid_input"
-    assert error["details"] == details
-    for field in details:
-        assert field in error["message"]
-    assert fingerprint() == before
+    for case_id, (data, details) in zip(FAILING_THE_FORM_IDS, FAILING_THE_FORM, strict=True):
+        with subtests.test(case_id):
+            before = fingerprint()
+            error = _error(_complete(client, auth, "dispatcher", task.id, {"data": data}), 422)
+            assert error["error"] == "invalid_input"
+            assert error["details"] == details
+            for field in details:
+                assert field in error["message"]
+            assert fingerprint() == before
 
 
 def test_dispatch_form_errors(client, auth):
@@ -195,24 +212,26 @@ def test_dispatch_form_errors(client, auth):
         assert fingerprint() == before, data
 
 
-@pytest.mark.parametrize(
-    ("payload", "field"),
-    [
-        ({"data": ["triage_decision", "accept"]}, "data"),
-        ({"data": "accept"}, "data"),
-        ({"data": None}, "data"),
-        ({}, "data"),
-        ({"data": {"triage_decision": "accept"}, "extra": 1}, "extra"),
-    ],
-    ids=["list", "string", "null", "missing", "unknown-envelope-key"],
-)
-def test_complete_data_must_be_an_object(client, auth, payload, field):
+NOT_AN_OBJECT_PAYLOADS = [
+    ({"data": ["triage_decision", "accept"]}, "data"),
+    ({"data": "accept"}, "data"),
+    ({"data": None}, "data"),
+    ({}, "data"),
+    ({"data": {"triage_decision": "accept"}, "extra": 1}, "extra"),
+]
+NOT_AN_OBJECT_PAYLOAD_IDS = ["list", "string", "null", "missing", "unknown-envelope-key"]
+
+
+def test_complete_data_must_be_an_object(client, auth, subtests):
+    """One triage task for every case: each is refused and changes nothing (checked per case)."""
     key = report(client, auth)["key"]
     task = open_task(key, "triage")
-    before = fingerprint()
-    error = _error(_complete(client, auth, "dispatcher", task.id, payload), 422)
-    assert field in error["details"], error
-    assert fingerprint() == before
+    for case_id, (payload, field) in zip(NOT_AN_OBJECT_PAYLOAD_IDS, NOT_AN_OBJECT_PAYLOADS, strict=True):
+        with subtests.test(case_id):
+            before = fingerprint()
+            error = _error(_complete(client, auth, "dispatcher", task.id, payload), 422)
+            assert field in error["details"], error
+            assert fingerprint() == before
 
 
 def test_complete_an_already_completed_task(client, auth):
@@ -300,23 +319,25 @@ def _upload(
     )
 
 
-@pytest.mark.parametrize(
-    ("content", "name", "looks_like"),
-    [
-        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", "photo.jpg", "PDF"),
-        ("现场情况说明:垃圾已清理。\n".encode(), "photo.jpg", "text"),
-        (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01", "photo.gif", "GIF"),
-    ],
-    ids=["pdf", "text", "gif"],
-)
-def test_upload_that_is_not_a_photo(client, auth, content, name, looks_like):
+NOT_A_PHOTO = [
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", "photo.jpg", "PDF"),
+    ("现场情况说明:垃圾已清理。\n".encode(), "photo.jpg", "text"),
+    (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01", "photo.gif", "GIF"),
+]
+NOT_A_PHOTO_IDS = ["pdf", "text", "gif"]
+
+
+def test_upload_that_is_not_a_photo(client, auth, subtests):
+    """One case for every upload: each is refused and changes nothing (checked per case)."""
     key = report(client, auth)["key"]
-    before = fingerprint()
-    error = _error(_upload(client, auth, key, content, name), 415)
-    assert error["error"] == "unsupported_media_type"
-    assert list(error["details"]) == ["file"]
-    assert f"looks like {looks_like}" in error["details"]["file"]
-    assert fingerprint() == before
+    for case_id, (content, name, looks_like) in zip(NOT_A_PHOTO_IDS, NOT_A_PHOTO, strict=True):
+        with subtests.test(case_id):
+            before = fingerprint()
+            error = _error(_upload(client, auth, key, content, name), 415)
+            assert error["error"] == "unsupported_media_type"
+            assert list(error["details"]) == ["file"]
+            assert f"looks like {looks_like}" in error["details"]["file"]
+            assert fingerprint() == before
 
 
 def test_upload_truncated_jpeg(client, auth):
@@ -451,73 +472,74 @@ def test_the_template_diagram_deploys(client, auth):
     assert fingerprint()["counts"]["process_definition"] == before["counts"]["process_definition"] + 1
 
 
-@pytest.mark.parametrize(
-    ("content", "element_id", "reason"),
-    [
-        (_diagram(operator="case.teleport"), "notify", "unknown service-task operator 'case.teleport'"),
-        (
-            _diagram(properties={"candidateRoles": "dispatcher"}),
-            "ask",
-            "user task has no 'formJsonSchemaFilename' property",
+BAD_DIAGRAMS = [
+    (_diagram(operator="case.teleport"), "notify", "unknown service-task operator 'case.teleport'"),
+    (
+        _diagram(properties={"candidateRoles": "dispatcher"}),
+        "ask",
+        "user task has no 'formJsonSchemaFilename' property",
+    ),
+    (
+        _diagram(
+            properties={"formJsonSchemaFilename": "missing.schema.json", "candidateRoles": "dispatcher"}
         ),
-        (
-            _diagram(
-                properties={"formJsonSchemaFilename": "missing.schema.json", "candidateRoles": "dispatcher"}
-            ),
-            "ask",
-            "form 'missing.schema.json' does not exist",
+        "ask",
+        "form 'missing.schema.json' does not exist",
+    ),
+    (
+        _diagram(
+            properties={
+                "formJsonSchemaFilename": "../forms/triage.schema.json",
+                "candidateRoles": "dispatcher",
+            }
         ),
-        (
-            _diagram(
-                properties={
-                    "formJsonSchemaFilename": "../forms/triage.schema.json",
-                    "candidateRoles": "dispatcher",
-                }
-            ),
-            "ask",
-            "does not exist",
-        ),
-        (
-            _diagram(properties={"formJsonSchemaFilename": "triage.schema.json", "candidateRoles": "wizard"}),
-            "ask",
-            "unknown role(s) in candidateRoles: ['wizard']",
-        ),
-        (
-            _diagram(properties={"formJsonSchemaFilename": "triage.schema.json"}),
-            "ask",
-            "user task has no 'candidateRoles' property",
-        ),
-        (_diagram(condition='__import__("os").system("id") == 0'), "gw", "condition is not allowed"),
-        (_diagram(condition="triage_decision.__class__ is str"), "gw", "condition is not allowed"),
-        (_diagram(condition="().__class__.__bases__[0].__subclasses__()"), "gw", "condition is not allowed"),
-        (
-            _diagram(properties={**GOOD_PROPERTIES, "dueAt": "time_limit.__class__"}),
-            "ask",
-            "property 'dueAt' is not allowed",
-        ),
-    ],
-    ids=[
-        "unknown-operator",
-        "no-form",
-        "missing-form",
-        "form-path",
-        "unknown-role",
-        "no-roles",
-        "import",
-        "dunder-attribute",
-        "dunder-chain",
-        "dunder-in-property",
-    ],
-)
-def test_deploy_refuses_a_bad_diagram(client, auth, content, element_id, reason):
-    before = fingerprint()
-    error = _error(_deploy(client, auth, content), 422)
-    assert error["error"] == "invalid_input"
-    assert error["details"]["file"] == "tiny.bpmn"
-    assert error["details"]["element_id"] == element_id
-    assert reason in error["details"]["reason"]
-    assert f"element '{element_id}'" in error["message"]
-    assert fingerprint() == before
+        "ask",
+        "does not exist",
+    ),
+    (
+        _diagram(properties={"formJsonSchemaFilename": "triage.schema.json", "candidateRoles": "wizard"}),
+        "ask",
+        "unknown role(s) in candidateRoles: ['wizard']",
+    ),
+    (
+        _diagram(properties={"formJsonSchemaFilename": "triage.schema.json"}),
+        "ask",
+        "user task has no 'candidateRoles' property",
+    ),
+    (_diagram(condition='__import__("os").system("id") == 0'), "gw", "condition is not allowed"),
+    (_diagram(condition="triage_decision.__class__ is str"), "gw", "condition is not allowed"),
+    (_diagram(condition="().__class__.__bases__[0].__subclasses__()"), "gw", "condition is not allowed"),
+    (
+        _diagram(properties={**GOOD_PROPERTIES, "dueAt": "time_limit.__class__"}),
+        "ask",
+        "property 'dueAt' is not allowed",
+    ),
+]
+BAD_DIAGRAM_IDS = [
+    "unknown-operator",
+    "no-form",
+    "missing-form",
+    "form-path",
+    "unknown-role",
+    "no-roles",
+    "import",
+    "dunder-attribute",
+    "dunder-chain",
+    "dunder-in-property",
+]
+
+
+def test_deploy_refuses_a_bad_diagram(client, auth, subtests):
+    for case_id, (content, element_id, reason) in zip(BAD_DIAGRAM_IDS, BAD_DIAGRAMS, strict=True):
+        with subtests.test(case_id):
+            before = fingerprint()
+            error = _error(_deploy(client, auth, content), 422)
+            assert error["error"] == "invalid_input"
+            assert error["details"]["file"] == "tiny.bpmn"
+            assert error["details"]["element_id"] == element_id
+            assert reason in error["details"]["reason"]
+            assert f"element '{element_id}'" in error["message"]
+            assert fingerprint() == before
 
 
 def test_deploy_refuses_malformed_xml(client, auth):
@@ -532,23 +554,24 @@ def test_deploy_refuses_malformed_xml(client, auth):
     assert fingerprint() == before
 
 
-@pytest.mark.parametrize(
-    ("name", "content"),
-    [
-        ("tiny.txt", _diagram()),
-        ("tiny.bpmn.txt", _diagram()),
-        ("../tiny.bpmn", _diagram()),
-        ("tiny", _diagram()),
-    ],
-    ids=["txt", "double-extension", "path", "no-extension"],
-)
-def test_deploy_refuses_a_bad_file_name(client, auth, name, content):
-    before = fingerprint()
-    response = _deploy(client, auth, content, name=name)
-    error = _error(response, 422)
-    assert list(error["details"]) == ["file"]
-    assert "expected name.bpmn or name.dmn" in error["details"]["file"]
-    assert fingerprint() == before
+BAD_FILE_NAMES = [
+    ("tiny.txt", _diagram()),
+    ("tiny.bpmn.txt", _diagram()),
+    ("../tiny.bpmn", _diagram()),
+    ("tiny", _diagram()),
+]
+BAD_FILE_NAME_IDS = ["txt", "double-extension", "path", "no-extension"]
+
+
+def test_deploy_refuses_a_bad_file_name(client, auth, subtests):
+    for case_id, (name, content) in zip(BAD_FILE_NAME_IDS, BAD_FILE_NAMES, strict=True):
+        with subtests.test(case_id):
+            before = fingerprint()
+            response = _deploy(client, auth, content, name=name)
+            error = _error(response, 422)
+            assert list(error["details"]) == ["file"]
+            assert "expected name.bpmn or name.dmn" in error["details"]["file"]
+            assert fingerprint() == before
 
 
 def test_deploy_refuses_no_file_and_non_utf8(client, auth):
@@ -611,21 +634,22 @@ def test_message_to_an_instance_not_waiting_for_it(client, auth):
     assert fingerprint() == before
 
 
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        ({"name": "Pipe Burst"}, "name"),
-        ({}, "name"),
-        ({"name": "pipe_burst", "payload": [1]}, "payload"),
-        ({"name": "pipe_burst", "instance_id": "one"}, "instance_id"),
-    ],
-    ids=["bad-name", "no-name", "payload-list", "instance-id-type"],
-)
-def test_message_bad_body(client, auth, body, field):
-    before = fingerprint()
-    error = _error(client.post("/api/v1/messages", json=body, headers=auth("dispatcher")), 422)
-    assert field in error["details"]
-    assert fingerprint() == before
+BAD_MESSAGE_BODIES = [
+    ({"name": "Pipe Burst"}, "name"),
+    ({}, "name"),
+    ({"name": "pipe_burst", "payload": [1]}, "payload"),
+    ({"name": "pipe_burst", "instance_id": "one"}, "instance_id"),
+]
+BAD_MESSAGE_BODY_IDS = ["bad-name", "no-name", "payload-list", "instance-id-type"]
+
+
+def test_message_bad_body(client, auth, subtests):
+    for case_id, (body, field) in zip(BAD_MESSAGE_BODY_IDS, BAD_MESSAGE_BODIES, strict=True):
+        with subtests.test(case_id):
+            before = fingerprint()
+            error = _error(client.post("/api/v1/messages", json=body, headers=auth("dispatcher")), 422)
+            assert field in error["details"]
+            assert fingerprint() == before
 
 
 def test_message_to_an_unknown_business_key(client, auth):
@@ -645,23 +669,24 @@ def test_message_to_an_unknown_business_key(client, auth):
 # -- query strings ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "/api/v1/cases?colour=red",
-        "/api/v1/cases?per_page=5",
-        "/api/v1/tasks?colour=red",
-        "/api/v1/devices?colour=red",
-        "/api/v1/dead-letters?colour=red",
-        "/api/v1/incidents?colour=red",
-        "/api/v1/disputes?colour=red",
-        "/api/v1/inspections/places?colour=red",
-    ],
-)
-def test_an_unknown_query_key_is_refused_not_ignored(client, auth, url):
+UNKNOWN_QUERY_KEYS = [
+    "/api/v1/cases?colour=red",
+    "/api/v1/cases?per_page=5",
+    "/api/v1/tasks?colour=red",
+    "/api/v1/devices?colour=red",
+    "/api/v1/dead-letters?colour=red",
+    "/api/v1/incidents?colour=red",
+    "/api/v1/disputes?colour=red",
+    "/api/v1/inspections/places?colour=red",
+]
+
+
+def test_an_unknown_query_key_is_refused_not_ignored(client, auth, subtests):
     """An unfiltered list must never look like a filtered one."""
-    before = fingerprint()
-    body = _error(client.get(url, headers=auth("supervisor")), 422)
-    key = url.split("?")[1].split("=")[0]
-    assert body["details"] == {key: ["Unknown field."]}
-    assert fingerprint() == before
+    for url in UNKNOWN_QUERY_KEYS:
+        with subtests.test(url):
+            before = fingerprint()
+            body = _error(client.get(url, headers=auth("supervisor")), 422)
+            key = url.split("?")[1].split("=")[0]
+            assert body["details"] == {key: ["Unknown field."]}
+            assert fingerprint() == before

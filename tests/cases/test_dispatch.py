@@ -270,24 +270,26 @@ def test_accepting_the_proposal_records_no_override(app, client, auth):
     assert _events(key, "case.dispatch_overridden") == []
 
 
-@pytest.mark.parametrize(
-    ("data", "field", "message"),
-    [
-        ({"handler_unit": "no_such_unit"}, "handler_unit", "'no_such_unit'"),
-        ({"handler_unit": "closed_unit"}, "handler_unit", "'closed_unit'"),
-        ({"handler_user": "nobody"}, "handler_user", "nobody"),
-    ],
-)
-def test_dispatch_to_an_unknown_or_inactive_handler_is_refused(app, client, auth, data, field, message):
+REFUSED_HANDLERS = [
+    ({"handler_unit": "no_such_unit"}, "handler_unit", "'no_such_unit'"),
+    ({"handler_unit": "closed_unit"}, "handler_unit", "'closed_unit'"),
+    ({"handler_user": "nobody"}, "handler_user", "nobody"),
+]
+
+
+def test_dispatch_to_an_unknown_or_inactive_handler_is_refused(app, client, auth, subtests):
+    """One case at dispatch serves every handler below: each is refused and changes nothing."""
     add_unit("closed_unit", "water", EAST_GRID, active=False)
     key = report(client, auth)["key"]
     _accept(client, auth, key)
-    before = fingerprint()
-    body = complete(client, auth, "dispatcher", key, "dispatch", data, expect=422)
-    assert field in body["details"]
-    assert message in body["details"][field]
-    assert fingerprint() == before
-    assert case(client, auth, key)["status"] == "dispatching"
+    for data, field, message in REFUSED_HANDLERS:
+        with subtests.test(data=data):
+            before = fingerprint()
+            body = complete(client, auth, "dispatcher", key, "dispatch", data, expect=422)
+            assert field in body["details"]
+            assert message in body["details"][field]
+            assert fingerprint() == before
+            assert case(client, auth, key)["status"] == "dispatching"
 
 
 def _to_supervision(client: Any, auth: Any, clock: Any, create_user: Any, key: str) -> None:
