@@ -12,13 +12,15 @@ from app.auth.services import create_user
 from app.extensions import db
 from app.workflow import deploy
 from tests import deploy_replay
-from tests.conftest import AppFactory, PASSWORD
+from tests.conftest import PASSWORD, AppFactory
 
 
 def _everything() -> dict[str, list[dict]]:
     tables = [t.name for t in db.metadata.sorted_tables]
     contents = deploy_replay._contents([t for t in tables if t != "audit_event"])
-    contents["audit_event"] = [dict(row) for row in db.session.execute(select(AuditEvent.__table__)).mappings()]
+    contents["audit_event"] = [
+        dict(row) for row in db.session.execute(select(AuditEvent.__table__)).mappings()
+    ]
     for user in contents["user_account"]:
         user.pop("password_hash")  # salted: never the same twice
     return contents
