@@ -59,21 +59,27 @@ def _actions(instance_id: int) -> list[str]:
 # -- roles --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("who", ["worker", "resident", "supervisor", "dispatcher"])
-def test_only_admins_and_designers_read_or_operate(client, auth, users, probes, who):
+REFUSED_ROLES = ["worker", "resident", "supervisor", "dispatcher"]
+
+
+def test_only_admins_and_designers_read_or_operate(client, auth, users, probes, subtests):
+    """One errored probe per backend for every refused role: each role's requests write nothing (its own
+    fingerprint check); its sign-in writes only its own token, which no other role's requests read."""
     instance_id = start_probe()
     fail_at_compute(instance_id)
-    headers = auth(who)  # signing in writes a token: before the fingerprint
-    before = fingerprint()
-    for operation, body in OPERATIONS:
-        response = client.post(f"{API}/{instance_id}/{operation}", json=body, headers=headers)
-        assert response.status_code == 403, (operation, response.get_json())
-        assert "管理员" in response.get_json()["message"]
-    for path in READS:
-        url = f"{API}/{instance_id}{path}" if path else API
-        assert client.get(url, headers=headers).status_code == 403, path
-    assert client.get("/api/v1/engine-incidents", headers=headers).status_code == 403
-    assert fingerprint() == before
+    for who in REFUSED_ROLES:
+        with subtests.test(who=who):
+            headers = auth(who)  # signing in writes a token: before the fingerprint
+            before = fingerprint()
+            for operation, body in OPERATIONS:
+                response = client.post(f"{API}/{instance_id}/{operation}", json=body, headers=headers)
+                assert response.status_code == 403, (operation, response.get_json())
+                assert "管理员" in response.get_json()["message"]
+            for path in READS:
+                url = f"{API}/{instance_id}{path}" if path else API
+                assert client.get(url, headers=headers).status_code == 403, path
+            assert client.get("/api/v1/engine-incidents", headers=headers).status_code == 403
+            assert fingerprint() == before
 
 
 def test_designers_operate_on_test_instances_only(client, auth, users, probes):
@@ -100,33 +106,35 @@ def test_designers_operate_on_test_instances_only(client, auth, users, probes):
 # -- bad input ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("operation", "body", "field", "words"),
-    [
-        ("terminate", {}, "reason", "请填写操作原因"),
-        ("suspend", {"reason": " "}, "reason", "原因须为"),
-        ("variables", {**REASON, "name": "factor", "value_json": "{nope"}, "value_json", "不是合法的 JSON"),
-        ("variables", {**REASON, "name": "factor", "value_json": "NaN"}, "value_json", "不是合法的 JSON"),
-        ("variables", {**REASON, "name": "_engine", "value_json": "1"}, "name", "变量名"),
-        ("variables", {"name": "factor", "value_json": "1"}, "reason", "请填写操作原因"),
-        ("move", {**REASON, "to_element_id": "nowhere"}, "to_element_id", "nowhere"),
-        ("move", {**REASON}, "to_element_id", "请指定"),
-        ("skip", {**REASON, "element_id": "check"}, "element_id", "无法跳过"),
-    ],
-)
-def test_bad_input_names_the_field_and_changes_nothing(
-    client, auth, users, probes, operation, body, field, words
-):
+# (operation, body, field, words): refused with a 422 naming the field, in those words
+BAD_INPUT = [
+    ("terminate", {}, "reason", "请填写操作原因"),
+    ("suspend", {"reason": " "}, "reason", "原因须为"),
+    ("variables", {**REASON, "name": "factor", "value_json": "{nope"}, "value_json", "不是合法的 JSON"),
+    ("variables", {**REASON, "name": "factor", "value_json": "NaN"}, "value_json", "不是合法的 JSON"),
+    ("variables", {**REASON, "name": "_engine", "value_json": "1"}, "name", "变量名"),
+    ("variables", {"name": "factor", "value_json": "1"}, "reason", "请填写操作原因"),
+    ("move", {**REASON, "to_element_id": "nowhere"}, "to_element_id", "nowhere"),
+    ("move", {**REASON}, "to_element_id", "请指定"),
+    ("skip", {**REASON, "element_id": "check"}, "element_id", "无法跳过"),
+]
+
+
+def test_bad_input_names_the_field_and_changes_nothing(client, auth, users, probes, subtests):
+    """One errored probe per backend for every bad input: each is refused and writes nothing (its own
+    fingerprint check), so a later input meets the same instance as the first."""
     instance_id = start_probe()
     fail_at_compute(instance_id)
     headers = auth("admin")
-    before = fingerprint()
-    response = client.post(f"{API}/{instance_id}/{operation}", json=body, headers=headers)
-    assert response.status_code == 422, response.get_json()
-    details = response.get_json()["details"]
-    assert field in details, details
-    assert words in str(details[field]) or words in response.get_json()["message"]
-    assert fingerprint() == before
+    for operation, body, field, words in BAD_INPUT:
+        with subtests.test(operation=operation, body=body):
+            before = fingerprint()
+            response = client.post(f"{API}/{instance_id}/{operation}", json=body, headers=headers)
+            assert response.status_code == 422, response.get_json()
+            details = response.get_json()["details"]
+            assert field in details, details
+            assert words in str(details[field]) or words in response.get_json()["message"]
+            assert fingerprint() == before
 
 
 def test_an_operation_that_does_not_fit_the_status_is_409(client, auth, users, probes):
