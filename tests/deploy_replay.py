@@ -35,6 +35,7 @@ class _Recording:
 
 
 _recordings: dict[tuple[Any, ...], _Recording] = {}
+_unrecordable: set[tuple[Any, ...]] = set()
 
 
 def _tables() -> list[Table]:
@@ -107,14 +108,13 @@ def deploy_shipped_folder() -> None:
     """Deploy every diagram of the app's bpmn folder with the app's rules and commit (replayed if it can)."""
     settings = current_app.extensions["gridcase.settings"]
     rules = current_app.extensions["gridcase.deploy_rules"]()
-    fresh = _session_is_clean() and _counts().get("process_definition") == 0
-    if not fresh:
+    counts = _counts() if _session_is_clean() else None
+    key = _key() if counts is not None and counts["process_definition"] == 0 else None
+    if key is None or key in _unrecordable:
         deploy.deploy_folder(settings.bpmn_folder, rules)
         db.session.commit()
         return
-    key = _key()
     recording = _recordings.get(key)
-    counts = _counts()
     if recording is not None and all(counts[name] == 0 for name in recording.rows):
         _replay(recording)
         return
@@ -129,3 +129,5 @@ def deploy_shipped_folder() -> None:
     added_to = [name for name in after if after[name] != counts[name]]
     if all(counts[name] == 0 for name in added_to) and _contents(kept) == kept_before:
         _recordings[key] = _record(added_to, audit_before)
+    else:
+        _unrecordable.add(key)  # not read in full again for this key
