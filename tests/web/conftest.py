@@ -4,8 +4,9 @@
   ``with live_server.app.app_context():`` and commit, the helpers of tests/helpers.py work there too.
 - ``browser``: one headless Chromium per session (Debian's /usr/bin/chromium; never downloaded).
 - ``page_as(username, password=PASSWORD, viewport=None)``: a signed-in Page. Every request it makes is
-  recorded (``page.requests_seen``); a request to any host other than the live server is aborted and fails
-  the test (the "no external host" check). Uncaught page errors and CSP violations fail it too.
+  recorded (``page.requests_seen``); a request to any host other than the live server fails the test (the
+  "no external host" check), and cannot leave the machine: the browser's only way out is a proxy at a port
+  nothing listens on. Uncaught page errors and CSP violations fail the test too.
 - ``screenshot(page, name)``: saves test-output/screenshots/<name>.png and returns the path.
 """
 
@@ -29,6 +30,12 @@ from tests.conftest import PASSWORD, AppFactory
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = PROJECT_ROOT / "test-output" / "screenshots"
 PHONE = {"width": 360, "height": 740}
+# How often a live server's loop looks for a shutdown: werkzeug's default 0.5 s made every browser test's
+# teardown wait 0.25 s on average for nothing.
+SHUTDOWN_POLL_SECONDS = 0.05
+# The browser's proxy for every host but the live servers' 127.0.0.1: port 1, where no server listens, so a
+# request to another host fails in the browser instead of leaving the machine.
+NOWHERE = "http://127.0.0.1:1"
 
 
 @dataclass
@@ -42,7 +49,9 @@ class LiveServer:
 def live_server(make_app: AppFactory) -> Iterator[LiveServer]:
     app = make_app("sqlite")
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="live-server", daemon=True
+    )
     thread.start()
     try:
         yield LiveServer(app=app, url=f"http://127.0.0.1:{server.server_port}", server=server)
@@ -61,7 +70,9 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox"], headless=True, proxy={"server": NOWHERE, "bypass": "127.0.0.1"}
+        )
         yield chromium
         chromium.close()
 
@@ -75,15 +86,17 @@ class PageGuard:
     external: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
-    def route(self, route: Any) -> None:
-        url = route.request.url
+    def watch(self, context: Any) -> None:
+        # Watched, not routed: routing a context turns its HTTP cache off, so every page of a test loaded
+        # every script and style again (and each request made a round trip through this process).
+        context.on("request", self.saw)
+
+    def saw(self, request: Any) -> None:
+        url = request.url
         self.requests.append(url)
         parts = urlsplit(url)
-        if parts.scheme in ("data", "blob") or f"{parts.scheme}://{parts.netloc}" == self.origin:
-            route.continue_()
-        else:
+        if parts.scheme not in ("data", "blob") and f"{parts.scheme}://{parts.netloc}" != self.origin:
             self.external.append(url)
-            route.abort()
 
     def console(self, message: Any) -> None:
         # Chromium reports CSP violations as console errors: a refused inline style or script is a bug.
@@ -106,7 +119,7 @@ def page_as(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., Any
         )
         context.set_default_timeout(15_000)
         contexts.append(context)
-        context.route("**/*", guard.route)
+        guard.watch(context)
         page = context.new_page()
         page.on("pageerror", lambda error: guard.errors.append(f"page error: {error}"))
         page.on("console", guard.console)

@@ -22,11 +22,13 @@ def test_the_guard_refuses_external_hosts(live_server, browser):
 
     guard = PageGuard(origin=live_server.url)
     context = browser.new_context()
-    context.route("**/*", guard.route)
+    guard.watch(context)
     page = context.new_page()
-    with pytest.raises(PlaywrightError):  # aborted: nothing leaves the machine
-        page.goto("http://example.invalid/")
+    outside = ["http://example.invalid/", "https://192.0.2.1/x.js"]  # a name, and an address (TEST-NET-1)
+    for url in outside:
+        with pytest.raises(PlaywrightError, match="ERR_PROXY_CONNECTION_FAILED"):  # nothing leaves the machine
+            page.goto(url)
     context.new_page().goto(f"{live_server.url}/login")
     context.close()
-    assert guard.external == ["http://example.invalid/"]
+    assert guard.external == outside
     assert f"{live_server.url}/login" in guard.requests
