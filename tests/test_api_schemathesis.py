@@ -3,9 +3,10 @@ every answer (status, content type, headers, body) as the document describes it.
 
 One test per operation and user, all against one app (module scope) with some data behind it: a case with
 a photo, so ids and keys can exist. Bounded: a few generated requests per operation (``MAX_EXAMPLES``).
-Each request carries a fresh token of the user: an operation that revokes a token (sign-out, revoke,
-password change) does not turn the rest of the run into 401s. (The document is read from an app made at
-import; schemathesis' lazy fixture loader does not run on pytest 9.)"""
+Each request carries a token the app accepts at that moment: the user's token is made once and made again
+after an operation revoked it (sign-out, revoke, password change), so that does not turn the rest of the run
+into 401s (a new token for every request took a quarter of the run's CPU). (The document is read from an
+app made at import; schemathesis' lazy fixture loader does not run on pytest 9.)"""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 
 from app import create_app
 from app.auth.models import User
-from app.auth.services import create_user, issue_token
+from app.auth.services import create_user, issue_token, user_from_token
 from app.clock import FrozenClock
 from app.extensions import db
 from tests.conftest import PASSWORD, START, _settings
@@ -74,10 +75,17 @@ def contract_app(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
         yield app
 
 
+_tokens: dict[str, str] = {}  # username -> the last token made for them (checked before each use)
+
+
 def _bearer(username: str) -> dict[str, str]:
-    user = db.session.execute(db.select(User).where(User.username == username)).scalar_one()
-    token, _row = issue_token(user)
-    db.session.commit()
+    token = _tokens.get(username)
+    db.session.expire_all()  # what the last request changed (it ran in a session of its own)
+    if token is None or user_from_token(token) is None:
+        user = db.session.execute(db.select(User).where(User.username == username)).scalar_one()
+        token, _row = issue_token(user)
+        db.session.commit()
+        _tokens[username] = token
     return {"Authorization": f"Bearer {token}"}
 
 
