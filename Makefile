@@ -44,10 +44,15 @@ translations: $(VENV)/.installed
 	$(BIN)/pybabel -q extract -F babel.cfg --ignore-dirs='supervisor designer operations workbench inspections sensors command mediation admin admin_data' -k _l -k lazy_pgettext:1c,2 -o app/web/translations/messages.pot app/web
 	$(BIN)/pybabel -q update -N -d app/web/translations -i app/web/translations/messages.pot
 
+# uv installs the locked dependencies: 5 s from a cold cache here, where pip took 74 s (60 s of CPU) for
+# the same packages, the longest step of CI on a fresh clone. It reads PyPI unless UV_DEFAULT_INDEX names a
+# mirror (it does not read pip.conf). Bytecode is compiled at first import, for the modules in use.
+UV_VERSION := 0.13.9
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "gridcase needs Python 3.11"'
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c requirements.lock -e '.[dev]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
