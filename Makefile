@@ -101,7 +101,10 @@ PYTEST_WORKERS ?= 3
 pytest: setup
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS)
 
-test: lint typecheck pytest
+# Lint, types and the suite at once (output kept whole per line): mypy's ~20 s on one CPU of a fresh clone
+# no longer waits in front of the suite. Any of the three failing fails the target.
+test: setup
+	@$(MAKE) --no-print-directory -j3 --output-sync=line lint typecheck pytest
 
 bench: setup
 	$(BIN)/python -m bench.engine_throughput
