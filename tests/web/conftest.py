@@ -71,7 +71,10 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox"], headless=True, proxy={"server": NOWHERE, "bypass": "127.0.0.1"}
+            executable_path=CHROMIUM,
+            args=["--no-sandbox"],
+            headless=True,
+            proxy={"server": NOWHERE, "bypass": "127.0.0.1"},
         )
         yield chromium
         chromium.close()

@@ -26,7 +26,8 @@ def test_the_guard_refuses_external_hosts(live_server, browser):
     page = context.new_page()
     outside = ["http://example.invalid/", "https://192.0.2.1/x.js"]  # a name, and an address (TEST-NET-1)
     for url in outside:
-        with pytest.raises(PlaywrightError, match="ERR_PROXY_CONNECTION_FAILED"):  # nothing leaves the machine
+        # refused by the browser's proxy on a closed port: nothing leaves the machine
+        with pytest.raises(PlaywrightError, match="ERR_PROXY_CONNECTION_FAILED"):
             page.goto(url)
     context.new_page().goto(f"{live_server.url}/login")
     context.close()
