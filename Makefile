@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run stack test setup lint typecheck pytest migrate demo bench clean translations compile-translations
+.PHONY: run stack test setup lint typecheck static-checks pytest migrate demo bench clean translations compile-translations
 
 setup: $(VENV)/.installed node_modules/.installed bundles compile-translations
 
@@ -101,10 +101,16 @@ PYTEST_WORKERS ?= 3
 pytest: setup
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS)
 
-# Lint, types and the suite at once (output kept whole per line): mypy's ~20 s on one CPU of a fresh clone
-# no longer waits in front of the suite. Any of the three failing fails the target.
+# Lint and types beside the suite, so mypy's ~20 s on one CPU of a fresh clone no longer wait in front of
+# it; their output is kept in test-output/static-checks.log and printed after the suite's. A failure of
+# either fails the target.
 test: setup
-	@$(MAKE) --no-print-directory -j3 --output-sync=line lint typecheck pytest
+	@$(MAKE) --no-print-directory -j2 static-checks pytest; status=$$?; \
+	  cat test-output/static-checks.log; exit $$status
+
+static-checks: setup
+	@mkdir -p test-output
+	@$(MAKE) --no-print-directory lint typecheck > test-output/static-checks.log 2>&1
 
 bench: setup
 	$(BIN)/python -m bench.engine_throughput
