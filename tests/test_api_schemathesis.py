@@ -5,7 +5,7 @@ One test per operation and user, all against one app (module scope) with some da
 a photo, so ids and keys can exist. Bounded: a few generated requests per operation (``MAX_EXAMPLES``).
 Each request carries a token the app accepts at that moment: the user's token is made once and made again
 after an operation revoked it (sign-out, revoke, password change), so that does not turn the rest of the run
-into 401s (a new token for every request took a quarter of the run's CPU). (The document is read from an
+into 401s (a new token for every request cost 8 % of the run's CPU). (The document is read from an
 app made at import; schemathesis' lazy fixture loader does not run on pytest 9.)"""
 
 from __future__ import annotations
