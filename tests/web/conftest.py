@@ -47,7 +47,11 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(make_app: AppFactory) -> Iterator[LiveServer]:
-    app = make_app("sqlite")
+    yield from serve(make_app("sqlite"))
+
+
+def serve(app: Flask) -> Iterator[LiveServer]:
+    """``app`` served by werkzeug in a thread until the generator is closed (a fixture's body)."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(
         target=server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="live-server", daemon=True

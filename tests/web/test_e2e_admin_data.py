@@ -29,7 +29,7 @@ from tests.cases.territory import EAST_GRID, assign, build_territory
 from tests.conftest import PASSWORD
 from tests.grids.shapes import box_feature, collection
 from tests.helpers import count, ensure_catalogue, fingerprint
-from tests.web.conftest import SHUTDOWN_POLL_SECONDS, LiveServer
+from tests.web.conftest import LiveServer, serve
 
 README_SCREENSHOT = PROJECT_ROOT / "docs" / "screenshots" / "admin-grids.png"
 REPORT_SCREENSHOT = PROJECT_ROOT / "docs" / "screenshots" / "admin-grids-import.png"
@@ -38,24 +38,7 @@ REPORT_SCREENSHOT = PROJECT_ROOT / "docs" / "screenshots" / "admin-grids-import.
 @pytest.fixture
 def live_server(make_app: Any, tmp_path: Path) -> Iterator[LiveServer]:
     """The web conftest's live server, with a holiday schedule file of its own."""
-    import threading
-
-    from werkzeug.serving import make_server
-
-    app = make_app("sqlite", holiday_schedule_file=tmp_path / "holidays.json")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(
-        target=server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="live-server", daemon=True
-    )
-    thread.start()
-    try:
-        yield LiveServer(app=app, url=f"http://127.0.0.1:{server.server_port}", server=server)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    yield from serve(make_app("sqlite", holiday_schedule_file=tmp_path / "holidays.json"))
 
 
 def seed(live_server: LiveServer) -> None:
